@@ -1,0 +1,15 @@
+//! Concord: a learned molecular potential and structure generator trained on heterogeneous
+//! data with physical-consistency losses, exposed to LAMMPS and OpenMM through a C ABI.
+//!
+//! Data flows one way: [`io`] -> [`data`] -> [`model`] -> [`train`] -> model file -> [`api`].
+//! Internal units are eV, Å and fs.
+#![warn(missing_docs)]
+
+pub mod elements;
+pub mod error;
+pub mod io;
+pub mod neighbors;
+pub mod structure;
+
+pub use error::{Error, Result};
+pub use structure::{Bond, Frame, Molecule};

@@ -1,0 +1,165 @@
+//! In-memory atomic systems: [`Frame`] (positions with optional labels, as in extended XYZ)
+//! and [`Molecule`] (a bond graph with coordinates, as in SDF).
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+/// One atomic configuration with optional reference labels. Units: Å, eV, eV/Å, eV/Å³.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Frame {
+    /// Atomic numbers, `[n_atoms]`.
+    pub numbers: Vec<u8>,
+    /// Cartesian positions in Å, `[n_atoms][3]`.
+    pub positions: Vec<[f64; 3]>,
+    /// Cell vectors as rows (`cell[0]` is the first lattice vector) in Å; `None` for an open system.
+    pub cell: Option<[[f64; 3]; 3]>,
+    /// Periodicity along each cell vector.
+    pub pbc: [bool; 3],
+    /// Total energy in eV.
+    pub energy: Option<f64>,
+    /// Forces in eV/Å, `[n_atoms][3]`.
+    pub forces: Option<Vec<[f64; 3]>>,
+    /// Stress tensor in eV/Å³ (ASE sign convention: positive = tensile).
+    pub stress: Option<[[f64; 3]; 3]>,
+    /// Other `key=value` pairs of the extended-XYZ comment line, verbatim.
+    pub info: BTreeMap<String, String>,
+}
+
+impl Frame {
+    /// An open (non-periodic) frame without labels.
+    pub fn new(numbers: Vec<u8>, positions: Vec<[f64; 3]>) -> Self {
+        Frame {
+            numbers,
+            positions,
+            ..Default::default()
+        }
+    }
+
+    /// Number of atoms.
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// True when the frame has no atoms.
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// Checks sizes and finiteness of everything the frame holds: at least one atom,
+    /// `positions`/`forces` as long as `numbers`, finite coordinates, labels and cell, and a
+    /// non-degenerate cell wherever a direction is periodic.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.numbers.len();
+        if n == 0 {
+            return Err(Error::invalid("empty system (0 atoms)"));
+        }
+        if self.positions.len() != n {
+            return Err(Error::invalid(format!(
+                "{} positions for {n} atomic numbers",
+                self.positions.len()
+            )));
+        }
+        if let Some((i, _)) = self
+            .positions
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.iter().any(|x| !x.is_finite()))
+        {
+            return Err(Error::invalid(format!(
+                "non-finite coordinate (NaN or inf) on atom {i}"
+            )));
+        }
+        if let Some(f) = &self.forces {
+            if f.len() != n {
+                return Err(Error::invalid(format!("{} forces for {n} atoms", f.len())));
+            }
+            if f.iter().flatten().any(|x| !x.is_finite()) {
+                return Err(Error::invalid("non-finite force label"));
+            }
+        }
+        if let Some(e) = self.energy {
+            if !e.is_finite() {
+                return Err(Error::invalid("non-finite energy label"));
+            }
+        }
+        if self.pbc.iter().any(|&p| p) {
+            let cell = self
+                .cell
+                .ok_or_else(|| Error::invalid("periodic boundary conditions without a cell"))?;
+            if cell.iter().flatten().any(|x| !x.is_finite()) {
+                return Err(Error::invalid("non-finite cell vector"));
+            }
+            let m = nalgebra::Matrix3::from_fn(|r, c| cell[r][c]);
+            if m.determinant().abs() < 1e-6 {
+                return Err(Error::invalid("degenerate cell (volume ~ 0)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A chemical bond between atoms `i` and `j` (0-based) of a [`Molecule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bond {
+    /// First atom (0-based).
+    pub i: usize,
+    /// Second atom (0-based).
+    pub j: usize,
+    /// Bond order as in SDF V2000: 1 single, 2 double, 3 triple, 4 aromatic.
+    pub order: u8,
+}
+
+/// A molecular graph with coordinates, as read from an SDF/MOL V2000 record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Molecule {
+    /// The record's title line.
+    pub name: String,
+    /// Atomic numbers, `[n_atoms]`.
+    pub numbers: Vec<u8>,
+    /// Cartesian positions in Å, `[n_atoms][3]`.
+    pub positions: Vec<[f64; 3]>,
+    /// Formal charges, `[n_atoms]`.
+    pub charges: Vec<i8>,
+    /// Bonds.
+    pub bonds: Vec<Bond>,
+    /// Data fields (`> <name>` blocks) of the record.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Molecule {
+    /// Number of atoms.
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// True when the molecule has no atoms.
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// The coordinates as an open [`Frame`] without labels.
+    pub fn to_frame(&self) -> Frame {
+        Frame::new(self.numbers.clone(), self.positions.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_problem() {
+        let ok = Frame::new(vec![1, 1], vec![[0.0; 3], [0.74, 0.0, 0.0]]);
+        ok.validate().unwrap();
+        let empty = Frame::default();
+        assert!(empty.validate().unwrap_err().to_string().contains("empty"));
+        let nan = Frame::new(vec![1], vec![[f64::NAN, 0.0, 0.0]]);
+        assert!(nan.validate().unwrap_err().to_string().contains("NaN"));
+        let short = Frame::new(vec![1, 1], vec![[0.0; 3]]);
+        assert!(short.validate().unwrap_err().to_string().contains("1 positions"));
+        let mut pbc = ok.clone();
+        pbc.pbc = [true; 3];
+        assert!(pbc.validate().unwrap_err().to_string().contains("without a cell"));
+    }
+}
