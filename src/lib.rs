@@ -5,11 +5,15 @@
 //! Internal units are eV, Å and fs.
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod data;
 pub mod elements;
 pub mod error;
 pub mod io;
+pub mod model;
 pub mod neighbors;
 pub mod structure;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use structure::{Bond, Frame, Molecule};

@@ -1,0 +1,125 @@
+//! The Rust API: a loaded [`Potential`] computes energies, forces and virials of whole
+//! systems (open or periodic) or of an MD engine's local + ghost atoms. The C ABI wraps this.
+
+use std::path::Path;
+
+use tch::Device;
+
+use crate::error::{Error, Result};
+use crate::model::evaluate::{evaluate, Pairs, Prediction, Request};
+use crate::model::file::{self, Metadata};
+use crate::model::{Model, Precision};
+use crate::neighbors::neighbor_list;
+use crate::structure::Frame;
+
+/// A trained energy model loaded from a model file.
+pub struct Potential {
+    model: Model,
+    metadata: Metadata,
+}
+
+impl Potential {
+    /// Loads a model file onto `device` with parameters in `precision`.
+    pub fn load(path: &Path, device: Device, precision: Precision) -> Result<Potential> {
+        let (model, metadata) = file::load(path, device, precision)?;
+        Ok(Potential { model, metadata })
+    }
+
+    /// Wraps an in-memory model (e.g. right after training) with its metadata.
+    pub fn from_model(model: Model, metadata: Metadata) -> Potential {
+        Potential { model, metadata }
+    }
+
+    /// The model-file metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The underlying network.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Cutoff of one layer, Å.
+    pub fn cutoff(&self) -> f64 {
+        self.model.cutoff()
+    }
+
+    /// Receptive field (ghost cutoff an engine must provide), Å.
+    pub fn receptive_field(&self) -> f64 {
+        self.model.receptive_field()
+    }
+
+    /// Energy (eV) and the requested derivatives of a whole system: atomic numbers `[N]`,
+    /// positions in Å `[N][3]`, optional cell (rows = lattice vectors, Å) and periodicity.
+    pub fn compute(
+        &self,
+        numbers: &[u8],
+        positions: &[[f64; 3]],
+        cell: Option<&[[f64; 3]; 3]>,
+        pbc: [bool; 3],
+        request: Request,
+    ) -> Result<Prediction> {
+        let frame = Frame {
+            numbers: numbers.to_vec(),
+            positions: positions.to_vec(),
+            cell: cell.copied(),
+            pbc,
+            ..Default::default()
+        };
+        self.compute_frame(&frame, request)
+    }
+
+    /// [`Potential::compute`] for a [`Frame`] (its labels are ignored).
+    pub fn compute_frame(&self, frame: &Frame, request: Request) -> Result<Prediction> {
+        frame.validate()?;
+        let species = self.model.species_index(&frame.numbers)?;
+        let nl = neighbor_list(&frame.positions, frame.cell.as_ref(), frame.pbc, self.cutoff())?;
+        let c = frame.cell.unwrap_or_default();
+        let shift: Vec<[f64; 3]> = nl
+            .shifts
+            .iter()
+            .map(|s| std::array::from_fn(|a| (0..3).map(|k| s[k] as f64 * c[k][a]).sum()))
+            .collect();
+        let pairs = Pairs {
+            first: &nl.first,
+            second: &nl.second,
+            shift: &shift,
+        };
+        evaluate(&self.model, &species, &frame.positions, &pairs, frame.len(), request)
+    }
+
+    /// Energy of an engine's first `n_local` atoms and forces on all `N` (local + ghost) atoms.
+    /// Ghost atoms are periodic images or atoms of other domains already placed by the engine,
+    /// so no cell is involved. `pairs` (both directions, zero shifts) may come from the engine;
+    /// when `None`, Concord searches neighbours itself within the cutoff.
+    pub fn compute_local(
+        &self,
+        numbers: &[u8],
+        positions: &[[f64; 3]],
+        n_local: usize,
+        pairs: Option<(&[usize], &[usize])>,
+        request: Request,
+    ) -> Result<Prediction> {
+        let frame = Frame::new(numbers.to_vec(), positions.to_vec());
+        frame.validate()?;
+        if n_local > frame.len() {
+            return Err(Error::invalid(format!("n_local = {n_local} exceeds the {} atoms", frame.len())));
+        }
+        let species = self.model.species_index(numbers)?;
+        let (first, second) = match pairs {
+            Some((f, s)) => (f.to_vec(), s.to_vec()),
+            None => {
+                let nl = neighbor_list(positions, None, [false; 3], self.cutoff())?;
+                (nl.first, nl.second)
+            }
+        };
+        let shift = vec![[0.0; 3]; first.len()];
+        let pairs = Pairs {
+            first: &first,
+            second: &second,
+            shift: &shift,
+        };
+        evaluate(&self.model, &species, positions, &pairs, n_local, request)
+    }
+}

@@ -1,0 +1,206 @@
+//! The model file: one safetensors file holding every parameter (float64) and, in its header
+//! metadata under the key `concord`, a JSON [`Metadata`] record (format version, elements,
+//! cutoff, receptive field, units, architecture, training provenance, code version).
+//!
+//! Files are written atomically. Loading checks the format name and version, the presence and
+//! shape of every parameter, and reports corrupt or truncated files as [`Error::ModelFile`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, View};
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{Error, Result};
+use crate::io::write_atomic;
+use crate::model::{Model, ModelConfig, Precision};
+
+/// The format name recorded in every model file.
+pub const FORMAT_NAME: &str = "concord-model";
+/// The model-file format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Units of a model's inputs and outputs (always eV and Å inside Concord).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Units {
+    /// Energy unit ("eV").
+    pub energy: String,
+    /// Length unit ("angstrom").
+    pub length: String,
+}
+
+/// Everything a model file says about itself.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// Model-file format version.
+    pub format_version: u32,
+    /// Version of Concord that wrote the file.
+    pub code_version: String,
+    /// Element symbols in species order.
+    pub elements: Vec<String>,
+    /// Cutoff of one message-passing layer, Å.
+    pub cutoff: f64,
+    /// Receptive field (layers x cutoff), Å: the ghost cutoff an engine must provide.
+    pub receptive_field: f64,
+    /// Units.
+    pub units: Units,
+    /// Architecture.
+    pub config: ModelConfig,
+    /// Training provenance (config, data files, epochs, metrics); free-form JSON.
+    pub training: serde_json::Value,
+}
+
+struct F64View {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for F64View {
+    fn dtype(&self) -> Dtype {
+        Dtype::F64
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Builds the metadata record of `model` with the given training provenance.
+pub fn metadata(model: &Model, training: serde_json::Value) -> Metadata {
+    Metadata {
+        format: FORMAT_NAME.to_string(),
+        format_version: FORMAT_VERSION,
+        code_version: env!("CARGO_PKG_VERSION").to_string(),
+        elements: model.element_symbols(),
+        cutoff: model.cutoff(),
+        receptive_field: model.receptive_field(),
+        units: Units {
+            energy: "eV".into(),
+            length: "angstrom".into(),
+        },
+        config: model.config().clone(),
+        training,
+    }
+}
+
+/// Serialises every variable of `vs` (float64) with `meta` into safetensors bytes.
+pub fn to_bytes(vs: &tch::nn::VarStore, meta: &Metadata) -> Result<Vec<u8>> {
+    let json = serde_json::to_string(meta).map_err(|e| Error::invalid(e.to_string()))?;
+    let info = HashMap::from([("concord".to_string(), json)]);
+    to_bytes_tensors(vs.variables(), info)
+}
+
+/// Serialises named tensors (as float64) with header metadata `info` into safetensors bytes.
+pub fn to_bytes_tensors(
+    tensors: impl IntoIterator<Item = (String, Tensor)>,
+    info: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut views = Vec::new();
+    for (name, t) in tensors {
+        let t = t.f_to_kind(Kind::Double)?.f_to_device(Device::Cpu)?.f_contiguous()?;
+        let values = Vec::<f64>::try_from(t.f_flatten(0, -1)?)?;
+        let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        views.push((name, F64View { shape, bytes }));
+    }
+    safetensors::serialize(views, Some(info)).map_err(|e| Error::invalid(format!("serialising model: {e}")))
+}
+
+/// Writes `model` with `training` provenance to `path` atomically.
+pub fn save(model: &Model, path: &Path, training: serde_json::Value) -> Result<()> {
+    let bytes = to_bytes(&model.vs, &metadata(model, training))?;
+    write_atomic(path, &bytes)
+}
+
+/// Parses and checks the metadata of model-file bytes (`path` names the file in errors).
+pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
+    let bad = |message: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a Concord model file (corrupt or truncated): {e}")))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("concord"))
+        .ok_or_else(|| bad("no Concord metadata (not a Concord model file)".into()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(format!("metadata is not valid JSON: {e}")))?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+        return Err(bad(format!("metadata 'format' is not '{FORMAT_NAME}'")));
+    }
+    let version = value.get("format_version").and_then(|v| v.as_u64());
+    if version != Some(FORMAT_VERSION as u64) {
+        return Err(bad(format!(
+            "format version {} is not supported (this build reads version {FORMAT_VERSION})",
+            version.map_or("missing".to_string(), |v| v.to_string())
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| bad(format!("invalid metadata: {e}")))
+}
+
+/// Copies the tensors of model-file `bytes` into the variables of `vs` (every variable must be
+/// present with the right shape). With `allow_extra`, tensors that are not variables (optimiser
+/// state in a checkpoint) are ignored; otherwise they are an error.
+pub fn load_variables(vs: &mut tch::nn::VarStore, bytes: &[u8], path: &Path, allow_extra: bool) -> Result<()> {
+    let bad = |message: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("corrupt or truncated tensor data: {e}")))?;
+    let vars = vs.variables();
+    for (name, var) in &vars {
+        let view = st.tensor(name).map_err(|_| bad(format!("parameter '{name}' is missing")))?;
+        let expected: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
+        if view.dtype() != Dtype::F64 || view.shape() != expected.as_slice() {
+            return Err(bad(format!(
+                "parameter '{name}' has shape {:?} {:?}, expected {expected:?} F64",
+                view.shape(),
+                view.dtype()
+            )));
+        }
+        let values: Vec<f64> = view
+            .data()
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8")))
+            .collect();
+        if values.iter().any(|x| !x.is_finite()) {
+            return Err(bad(format!("parameter '{name}' holds non-finite values")));
+        }
+        let t = Tensor::from_slice(&values)
+            .f_view(var.size().as_slice())?
+            .f_to_kind(var.kind())?
+            .f_to_device(var.device())?;
+        let mut var = var.shallow_clone();
+        tch::no_grad(|| var.f_copy_(&t))?;
+    }
+    if !allow_extra && st.len() != vars.len() {
+        return Err(bad(format!(
+            "{} tensors in the file, the architecture has {}",
+            st.len(),
+            vars.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Loads a model file onto `device` in `precision`.
+pub fn load(path: &Path, device: Device, precision: Precision) -> Result<(Model, Metadata)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let meta = read_metadata(&bytes, path)?;
+    let mut model = Model::new(meta.config.clone(), device, precision)?;
+    load_variables(&mut model.vs, &bytes, path, false)?;
+    Ok((model, meta))
+}

@@ -1,0 +1,203 @@
+//! The Concord network: a shared [`painn::Encoder`] and an energy head (sum of atomic
+//! energies plus per-element reference energies). Forces and virials follow by autograd
+//! (see [`evaluate`]).
+
+pub mod evaluate;
+pub mod file;
+pub mod painn;
+pub mod radial;
+
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::elements;
+use crate::error::{Error, Result};
+pub use painn::{EdgeInput, Encoder, EncoderConfig};
+
+/// Architecture and element list of a model; stored in the model file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Atomic numbers the model knows, in the order of its species index.
+    pub elements: Vec<u8>,
+    /// Encoder architecture.
+    pub encoder: EncoderConfig,
+}
+
+/// Floating-point precision of a model's parameters and computations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats (fast; training and MD).
+    Float32,
+    /// 64-bit floats (finite-difference checks, high-precision work).
+    Float64,
+}
+
+impl Precision {
+    /// The libtorch dtype.
+    pub fn kind(self) -> Kind {
+        match self {
+            Precision::Float32 => Kind::Float,
+            Precision::Float64 => Kind::Double,
+        }
+    }
+}
+
+/// An energy model: encoder + readout. `E = sum_i (scale * MLP(s_i) + e_ref[Z_i])` in eV.
+pub struct Model {
+    /// All parameters (trainable and buffers); names are the model-file format.
+    pub vs: nn::VarStore,
+    config: ModelConfig,
+    precision: Precision,
+    encoder: Encoder,
+    readout1: nn::Linear,
+    readout2: nn::Linear,
+    /// Per-element reference energies in eV, `[n_species]` (fitted, not trained).
+    e_ref: Tensor,
+    /// Energy scale in eV multiplying the network's atomic outputs, `[]` (fitted, not trained).
+    scale: Tensor,
+}
+
+impl Model {
+    /// A freshly initialised model (seed the libtorch RNG with `tch::manual_seed` first for
+    /// reproducibility).
+    pub fn new(config: ModelConfig, device: Device, precision: Precision) -> Result<Self> {
+        if config.elements.is_empty() {
+            return Err(Error::invalid("a model needs at least one element"));
+        }
+        for &z in &config.elements {
+            elements::symbol(z)?;
+        }
+        let c = config.encoder;
+        if c.features < 1 || c.layers < 1 || c.radial_basis < 1 || !(c.cutoff > 0.0) {
+            return Err(Error::invalid(format!("invalid encoder architecture {c:?}")));
+        }
+        let mut vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let n_species = config.elements.len() as i64;
+        let encoder = Encoder::new(&(&root / "encoder"), c, n_species);
+        let head = &root / "energy";
+        let readout1 = nn::linear(&head / "readout1", c.features, c.features / 2 + 1, Default::default());
+        let readout2 = nn::linear(&head / "readout2", c.features / 2 + 1, 1, Default::default());
+        let e_ref = head.zeros_no_train("e_ref", &[n_species]);
+        let scale = head.ones_no_train("scale", &[]);
+        if precision == Precision::Float64 {
+            vs.double();
+        }
+        Ok(Model {
+            vs,
+            config,
+            precision,
+            encoder,
+            readout1,
+            readout2,
+            e_ref,
+            scale,
+        })
+    }
+
+    /// The architecture and elements.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The precision of parameters and computations.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The device the parameters live on.
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// The shared encoder.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// Converts all parameters to `precision`.
+    pub fn set_precision(&mut self, precision: Precision) {
+        match precision {
+            Precision::Float32 => self.vs.float(),
+            Precision::Float64 => self.vs.double(),
+        }
+        self.precision = precision;
+    }
+
+    /// Cutoff radius of one message-passing layer, Å.
+    pub fn cutoff(&self) -> f64 {
+        self.config.encoder.cutoff
+    }
+
+    /// Receptive field in Å (layers x cutoff).
+    pub fn receptive_field(&self) -> f64 {
+        self.config.encoder.receptive_field()
+    }
+
+    /// Maps atomic numbers `[N]` to the model's species indices `[N]`; an element the model
+    /// was not trained on is an [`Error::UnknownElement`].
+    pub fn species_index(&self, numbers: &[u8]) -> Result<Vec<i64>> {
+        numbers
+            .iter()
+            .enumerate()
+            .map(|(i, &z)| {
+                self.config
+                    .elements
+                    .iter()
+                    .position(|&e| e == z)
+                    .map(|p| p as i64)
+                    .ok_or_else(|| {
+                        let name = elements::symbol(z)
+                            .map(str::to_string)
+                            .unwrap_or_else(|_| format!("Z={z}"));
+                        Error::UnknownElement(format!(
+                            "{name} (atom {i}) is not among the model's elements {}",
+                            self.element_symbols().join(" ")
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// The model's element symbols, in species order.
+    pub fn element_symbols(&self) -> Vec<String> {
+        self.config
+            .elements
+            .iter()
+            .map(|&z| elements::symbol(z).map(str::to_string).unwrap_or_default())
+            .collect()
+    }
+
+    /// Sets the encoder's message normalisation (mean neighbour count within the cutoff).
+    pub fn set_avg_neighbors(&mut self, value: f64) -> Result<()> {
+        self.encoder.set_avg_neighbors(value)
+    }
+
+    /// Sets the per-element reference energies (eV, `[n_species]`) and the energy scale (eV).
+    pub fn set_energy_normalisation(&mut self, e_ref: &[f64], scale: f64) -> Result<()> {
+        if e_ref.len() != self.config.elements.len() {
+            return Err(Error::invalid("one reference energy per element expected"));
+        }
+        tch::no_grad(|| -> Result<()> {
+            let k = self.precision.kind();
+            self.e_ref
+                .f_copy_(&Tensor::from_slice(e_ref).f_to_kind(k)?.f_to_device(self.device())?)?;
+            let _ = self.scale.f_fill_(scale)?;
+            Ok(())
+        })
+    }
+
+    /// Per-element reference energies in eV, `[n_species]`.
+    pub fn reference_energies(&self) -> Result<Vec<f64>> {
+        Ok(Vec::<f64>::try_from(self.e_ref.f_to_kind(Kind::Double)?)?)
+    }
+
+    /// Atomic energies in eV, `[N]`, for the atoms and edges of `input`.
+    pub fn atomic_energies(&self, input: &EdgeInput) -> Result<Tensor> {
+        let (s, _v) = self.encoder.forward(input, None)?;
+        let h = s.f_linear(&self.readout1.ws, self.readout1.bs.as_ref())?.f_silu()?;
+        let e = h.f_linear(&self.readout2.ws, self.readout2.bs.as_ref())?.f_squeeze_dim(-1)?;
+        Ok(e * &self.scale + self.e_ref.f_index_select(0, input.species)?)
+    }
+}

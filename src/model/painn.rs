@@ -1,0 +1,183 @@
+//! The shared E(3)-equivariant encoder: PaiNN (Schütt et al., ICML 2021) message passing over
+//! scalar features `s` `[N, F]` and vector features `v` `[N, 3, F]`.
+//!
+//! Scalars are invariant and vectors rotate with the input under rotations and reflections;
+//! translations do not enter (only edge vectors do); permuting atoms permutes the outputs.
+
+use tch::{nn, Tensor};
+
+use crate::error::Result;
+use crate::model::radial::{safe_norm, RadialBasis};
+
+/// Architecture of the encoder; stored in the model file.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderConfig {
+    /// Feature width F.
+    pub features: i64,
+    /// Number of message-passing layers.
+    pub layers: i64,
+    /// Cutoff radius of each layer's neighbourhood, Å.
+    pub cutoff: f64,
+    /// Number of radial basis functions.
+    pub radial_basis: i64,
+}
+
+impl EncoderConfig {
+    /// Receptive field in Å: `layers * cutoff`, the distance beyond which atoms cannot influence
+    /// an atom's features (the ghost-atom cutoff an MD engine must provide).
+    pub fn receptive_field(&self) -> f64 {
+        self.layers as f64 * self.cutoff
+    }
+}
+
+/// Graph inputs of the encoder; all atoms of a batch are concatenated.
+#[derive(Debug)]
+pub struct EdgeInput<'a> {
+    /// Element index of each atom (into the model's element list), `[N]` int64.
+    pub species: &'a Tensor,
+    /// Receiving atom of each edge, `[E]` int64.
+    pub first: &'a Tensor,
+    /// Sending atom of each edge, `[E]` int64.
+    pub second: &'a Tensor,
+    /// Edge vectors `x[second] - x[first] + shift` in Å, `[E, 3]`.
+    pub edge_vec: &'a Tensor,
+}
+
+fn linear(x: &Tensor, l: &nn::Linear) -> Result<Tensor> {
+    Ok(x.f_linear(&l.ws, l.bs.as_ref())?)
+}
+
+struct MessageBlock {
+    phi1: nn::Linear,
+    phi2: nn::Linear,
+    filter: nn::Linear,
+}
+
+struct UpdateBlock {
+    u: nn::Linear,
+    v: nn::Linear,
+    a1: nn::Linear,
+    a2: nn::Linear,
+}
+
+/// The PaiNN encoder. Parameter names (`embedding`, `message{l}.*`, `update{l}.*`) are part of
+/// the model-file format.
+pub struct Encoder {
+    config: EncoderConfig,
+    radial: RadialBasis,
+    embedding: Tensor,
+    /// Mean number of neighbours within the cutoff in the training data, `[]` (fitted, not
+    /// trained): aggregated messages are divided by it so feature magnitudes stay O(1).
+    avg_neighbors: Tensor,
+    messages: Vec<MessageBlock>,
+    updates: Vec<UpdateBlock>,
+}
+
+impl Encoder {
+    /// Creates the encoder's parameters under `path` for `n_species` elements.
+    pub fn new(path: &nn::Path, config: EncoderConfig, n_species: i64) -> Self {
+        let f = config.features;
+        let nobias = nn::LinearConfig {
+            bias: false,
+            ..Default::default()
+        };
+        let embedding = path.var(
+            "embedding",
+            &[n_species, f],
+            nn::Init::Randn {
+                mean: 0.0,
+                stdev: 1.0,
+            },
+        );
+        let mut avg_neighbors = path.ones_no_train("avg_neighbors", &[]);
+        tch::no_grad(|| {
+            let _ = avg_neighbors.fill_(10.0);
+        });
+        let mut messages = Vec::new();
+        let mut updates = Vec::new();
+        for l in 0..config.layers {
+            let m = path / format!("message{l}");
+            messages.push(MessageBlock {
+                phi1: nn::linear(&m / "phi1", f, f, Default::default()),
+                phi2: nn::linear(&m / "phi2", f, 3 * f, Default::default()),
+                filter: nn::linear(&m / "filter", config.radial_basis, 3 * f, Default::default()),
+            });
+            let u = path / format!("update{l}");
+            updates.push(UpdateBlock {
+                u: nn::linear(&u / "u", f, f, nobias),
+                v: nn::linear(&u / "v", f, f, nobias),
+                a1: nn::linear(&u / "a1", 2 * f, f, Default::default()),
+                a2: nn::linear(&u / "a2", f, 3 * f, Default::default()),
+            });
+        }
+        Encoder {
+            config,
+            radial: RadialBasis {
+                cutoff: config.cutoff,
+                n_basis: config.radial_basis,
+                envelope_p: 6,
+            },
+            embedding,
+            avg_neighbors,
+            messages,
+            updates,
+        }
+    }
+
+    /// Sets the message normalisation: the mean number of neighbours within the cutoff.
+    pub fn set_avg_neighbors(&mut self, value: f64) -> Result<()> {
+        tch::no_grad(|| self.avg_neighbors.f_fill_(value.max(1.0)))?;
+        Ok(())
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    /// Runs message passing. `atom_bias` (`[N, F]`, optional) is added to the initial scalar
+    /// features (e.g. a noise-level embedding). Returns the scalar features `[N, F]` and the
+    /// vector features `[N, 3, F]`.
+    pub fn forward(&self, input: &EdgeInput, atom_bias: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+        let f = self.config.features;
+        let n = input.species.size()[0];
+        let kind = input.edge_vec.kind();
+        let device = input.edge_vec.device();
+        let mut s = self.embedding.f_index_select(0, input.species)?;
+        if let Some(b) = atom_bias {
+            s = s + b;
+        }
+        let mut v = Tensor::f_zeros([n, 3, f], (kind, device))?;
+        let r = safe_norm(input.edge_vec, 1e-12)?;
+        let unit = (input.edge_vec / r.f_unsqueeze(-1)?).f_unsqueeze(-1)?; // [E, 3, 1]
+        let rbf = self.radial.forward(&r)?; // [E, K]
+        for (msg, upd) in self.messages.iter().zip(&self.updates) {
+            // Message: filter the sender's scalars by the edge's radial features.
+            let phi = linear(&linear(&s, &msg.phi1)?.f_silu()?, &msg.phi2)?;
+            let w = linear(&rbf, &msg.filter)?;
+            let x = phi.f_index_select(0, input.second)? * w; // [E, 3F]
+            let parts = x.f_split(f, -1)?;
+            let (gate_v, ds_e, gate_r) = (&parts[0], &parts[1], &parts[2]);
+            let v_j = v.f_index_select(0, input.second)?;
+            let dv_e = v_j * gate_v.f_unsqueeze(1)? + &unit * gate_r.f_unsqueeze(1)?;
+            let ds = Tensor::f_zeros_like(&s)?.f_index_add(0, input.first, ds_e)?;
+            let dv = Tensor::f_zeros_like(&v)?.f_index_add(0, input.first, &dv_e)?;
+            s = s + ds / &self.avg_neighbors;
+            v = v + dv / &self.avg_neighbors;
+            // Update: mix scalars and vector norms, rotate nothing.
+            let uv = linear(&v, &upd.u)?;
+            let vv = linear(&v, &upd.v)?;
+            let vnorm = (vv.f_square()?.f_sum_dim_intlist(1, false, kind)? + 1e-8).f_sqrt()?;
+            let a = linear(
+                &linear(&Tensor::f_cat(&[&s, &vnorm], -1)?, &upd.a1)?.f_silu()?,
+                &upd.a2,
+            )?;
+            let a = a.f_split(f, -1)?;
+            let dot = (&uv * &vv).f_sum_dim_intlist(1, false, kind)?;
+            v = v + a[0].f_unsqueeze(1)? * &uv;
+            s = s + &a[1] * dot + &a[2];
+        }
+        Ok((s, v))
+    }
+}

@@ -1,0 +1,95 @@
+//! Error metrics of predicted energies and forces against reference labels.
+
+/// Accumulates errors of energies (per molecule and per atom) and force components.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorAccumulator {
+    n_energy: usize,
+    e_abs: f64,
+    e_sq: f64,
+    ea_abs: f64,
+    ea_sq: f64,
+    n_force: usize,
+    f_abs: f64,
+    f_sq: f64,
+}
+
+/// Summary error metrics. Units: eV, eV/atom, eV/Å.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorMetrics {
+    /// Number of frames with an energy label.
+    pub n_energies: usize,
+    /// Energy mean absolute error, eV per molecule.
+    pub energy_mae: f64,
+    /// Energy root-mean-square error, eV per molecule.
+    pub energy_rmse: f64,
+    /// Energy MAE per atom, eV/atom.
+    pub energy_per_atom_mae: f64,
+    /// Energy RMSE per atom, eV/atom.
+    pub energy_per_atom_rmse: f64,
+    /// Number of force components compared.
+    pub n_force_components: usize,
+    /// Force-component MAE, eV/Å.
+    pub force_mae: f64,
+    /// Force-component RMSE, eV/Å.
+    pub force_rmse: f64,
+}
+
+impl ErrorAccumulator {
+    /// Adds one frame's energy error (predicted and reference in eV; `n_atoms` atoms).
+    pub fn add_energy(&mut self, predicted: f64, reference: f64, n_atoms: usize) {
+        let d = predicted - reference;
+        let da = d / n_atoms as f64;
+        self.n_energy += 1;
+        self.e_abs += d.abs();
+        self.e_sq += d * d;
+        self.ea_abs += da.abs();
+        self.ea_sq += da * da;
+    }
+
+    /// Adds force errors (eV/Å, `[N][3]` each).
+    pub fn add_forces(&mut self, predicted: &[[f64; 3]], reference: &[[f64; 3]]) {
+        for (p, r) in predicted.iter().zip(reference) {
+            for a in 0..3 {
+                let d = p[a] - r[a];
+                self.n_force += 1;
+                self.f_abs += d.abs();
+                self.f_sq += d * d;
+            }
+        }
+    }
+
+    /// The metrics so far (NaN where nothing was added).
+    pub fn metrics(&self) -> ErrorMetrics {
+        let ne = self.n_energy as f64;
+        let nf = self.n_force as f64;
+        ErrorMetrics {
+            n_energies: self.n_energy,
+            energy_mae: self.e_abs / ne,
+            energy_rmse: (self.e_sq / ne).sqrt(),
+            energy_per_atom_mae: self.ea_abs / ne,
+            energy_per_atom_rmse: (self.ea_sq / ne).sqrt(),
+            n_force_components: self.n_force,
+            force_mae: self.f_abs / nf,
+            force_rmse: (self.f_sq / nf).sqrt(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_errors() {
+        let mut acc = ErrorAccumulator::default();
+        acc.add_energy(1.0, 0.0, 2);
+        acc.add_energy(-3.0, 0.0, 2);
+        acc.add_forces(&[[1.0, 0.0, 0.0]], &[[0.0, 0.0, 0.0]]);
+        let m = acc.metrics();
+        assert_eq!(m.energy_mae, 2.0);
+        assert!((m.energy_rmse - 5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(m.energy_per_atom_mae, 1.0);
+        assert!((m.force_mae - 1.0 / 3.0).abs() < 1e-12);
+        assert!((m.force_rmse - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+}

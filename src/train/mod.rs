@@ -1,0 +1,12 @@
+//! Training: configuration, the optimisation loop with checkpoints, metrics and plots.
+
+pub mod adam;
+pub mod batch_forward;
+pub mod checkpoint;
+pub mod config;
+pub mod metrics;
+pub mod plots;
+pub mod trainer;
+
+pub use config::Config;
+pub use trainer::{train, TrainSummary};

@@ -1,0 +1,66 @@
+//! Shared helpers of the integration tests: a seeded random model and random molecules.
+#![allow(dead_code)]
+
+use concord::api::Potential;
+use concord::model::{file, EncoderConfig, Model, ModelConfig, Precision};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// An untrained, seeded model over H C N O with a small architecture, as a Potential.
+pub fn random_potential(precision: Precision, seed: i64) -> Potential {
+    tch::manual_seed(seed);
+    let config = ModelConfig {
+        elements: vec![1, 6, 7, 8],
+        encoder: EncoderConfig {
+            features: 16,
+            layers: 2,
+            cutoff: 4.0,
+            radial_basis: 8,
+        },
+    };
+    let mut model = Model::new(config, tch::Device::Cpu, precision).unwrap();
+    model
+        .set_energy_normalisation(&[-13.6, -1030.0, -1480.0, -2040.0], 0.8)
+        .unwrap();
+    let meta = file::metadata(&model, serde_json::Value::Null);
+    Potential::from_model(model, meta)
+}
+
+/// `n` random H/C/N/O atoms in a cube of side `box_len` Å, no two closer than 0.9 Å.
+pub fn random_molecule(n: usize, box_len: f64, seed: u64) -> (Vec<u8>, Vec<[f64; 3]>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let choices = [1u8, 1, 6, 6, 7, 8];
+    let mut numbers = Vec::new();
+    let mut positions: Vec<[f64; 3]> = Vec::new();
+    while positions.len() < n {
+        let p: [f64; 3] = std::array::from_fn(|_| rng.gen::<f64>() * box_len);
+        if positions.iter().all(|q| dist(&p, q) > 0.9) {
+            positions.push(p);
+            numbers.push(choices[rng.gen_range(0..choices.len())]);
+        }
+    }
+    (numbers, positions)
+}
+
+/// Euclidean distance, Å.
+pub fn dist(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// A random proper rotation matrix (from a random unit quaternion).
+pub fn random_rotation(seed: u64) -> [[f64; 3]; 3] {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let q: [f64; 4] = std::array::from_fn(|_| rng.gen::<f64>() - 0.5);
+    let n = q.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let [w, x, y, z] = q.map(|v| v / n);
+    [
+        [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - z * w), 2.0 * (x * z + y * w)],
+        [2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w)],
+        [2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y)],
+    ]
+}
+
+/// `m v`.
+pub fn rotate(m: &[[f64; 3]; 3], v: &[f64; 3]) -> [f64; 3] {
+    std::array::from_fn(|a| (0..3).map(|b| m[a][b] * v[b]).sum())
+}
