@@ -56,6 +56,8 @@ def main():
                       f"~{eta:.0f} s left ({dt:.2f} s last)", flush=True)
     wall = time.time() - t0
     print(f"run[{a.set}]: finished in {wall:.0f} s", flush=True)
+    if not todo:
+        return
     log = config.WORK_DIR / f"run_{a.set}.json"
     sessions = json.loads(log.read_text()) if log.exists() else []
     sessions.append({"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)), "wall_s": round(wall, 1),
