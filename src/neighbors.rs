@@ -6,8 +6,9 @@ use crate::error::{Error, Result};
 /// Full neighbour list: every pair appears as (i, j, S) and (j, i, -S).
 ///
 /// Pair `p` connects atom `first[p]` to the image of atom `second[p]` displaced by
-/// `shifts[p]` cell vectors: r_ij = pos[j] - pos[i] + S[0]*cell[0] + S[1]*cell[1] +
-/// S[2]*cell[2]. Pairs are sorted by (first, second, shift).
+/// `shifts[p]` cell vectors:
+/// `r_ij = pos[j] - pos[i] + S[0]*cell[0] + S[1]*cell[1] + S[2]*cell[2]`.
+/// Pairs are sorted by (first, second, shift).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NeighborList {
     /// Central atom i of each pair, `[n_pairs]`.
@@ -35,8 +36,8 @@ impl NeighborList {
 const MAX_IMAGES: f64 = 1e7;
 
 /// All pairs (i, j, S) with |r_ij| < `cutoff` (Å), where
-/// r_ij = pos[j] - pos[i] + S[0]*cell[0] + S[1]*cell[1] + S[2]*cell[2], except i == j with
-/// S == 0.
+/// `r_ij = pos[j] - pos[i] + S[0]*cell[0] + S[1]*cell[1] + S[2]*cell[2]`, except i == j
+/// with S == 0.
 ///
 /// `positions` are Cartesian, `[n_atoms][3]` in Å, and may lie outside the cell (shifts then
 /// refer to the positions as given); `cell` holds the lattice vectors as rows (Å) and is
@@ -274,7 +275,7 @@ fn inverse(cell: &[[f64; 3]; 3]) -> Result<[[f64; 3]; 3]> {
     let m = nalgebra::Matrix3::from_fn(|r, c| cell[r][c]);
     let norms: f64 = (0..3).map(|r| m.row(r).norm()).product();
     let det = m.determinant();
-    if !(det.abs() > 1e-10 * norms) {
+    if det.is_nan() || det.abs() <= 1e-10 * norms {
         return Err(Error::invalid(format!(
             "degenerate cell (volume {det:.3e} Å³ for vectors {cell:?})"
         )));
