@@ -1,0 +1,431 @@
+//! SDF / MOL files, V2000 connection tables, as RDKit reads and writes them.
+//!
+//! A record is a 3-line header (the first line is the title), a counts line
+//! (`aaabbb...V2000`), the atom block (`x y z` in fixed `%10.4f` columns, symbol, mass
+//! difference, charge code), the bond block (1-based atom indices, order 1..4), a
+//! properties block ending in `M  END` (`M  CHG` sets formal charges), then data fields
+//! (`> <name>`, value lines, a blank line) and `$$$$`. V3000 tables are refused.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use crate::elements;
+use crate::error::{Error, Result};
+use crate::io::files::{read_text, write_atomic};
+use crate::structure::{Bond, Molecule};
+
+/// Reads every record of the SDF/MOL file at `path` (gunzipped if the name ends in `.gz`).
+pub fn read_sdf(path: &Path) -> Result<Vec<Molecule>> {
+    let text = read_text(path)?;
+    parse_sdf(&text, path)
+}
+
+/// Parses SDF `text`; `path` is only used in error messages, which name the 1-based line of
+/// the problem. Records end with `$$$$`; a last record without it is accepted, and
+/// whitespace after the last record is ignored.
+pub fn parse_sdf(text: &str, path: &Path) -> Result<Vec<Molecule>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut mols = Vec::new();
+    let mut k = 0;
+    while k < lines.len() {
+        if lines[k..].iter().all(|l| l.trim().is_empty()) {
+            break;
+        }
+        let (mol, next) = parse_record(&lines, k, path)?;
+        mols.push(mol);
+        k = next;
+    }
+    Ok(mols)
+}
+
+/// Writes `mols` to `path` atomically (gzipped if the name ends in `.gz`), in the layout of
+/// [`format_sdf`]. Fails without touching the file when a molecule has arrays of inconsistent
+/// lengths, more than 999 atoms or bonds, an element without a symbol, a charge outside
+/// -15..=15, or an invalid bond (index out of range, self-bond, order outside 1..=4).
+pub fn write_sdf(path: &Path, mols: &[Molecule]) -> Result<()> {
+    for (m, mol) in mols.iter().enumerate() {
+        check_molecule(mol).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
+    }
+    write_atomic(path, format_sdf(mols).as_bytes())
+}
+
+/// Checks that `mol` can be written as a V2000 record.
+fn check_molecule(mol: &Molecule) -> std::result::Result<(), String> {
+    let n = mol.numbers.len();
+    if mol.positions.len() != n || mol.charges.len() != n {
+        return Err(format!(
+            "{n} atoms but {} positions and {} charges",
+            mol.positions.len(),
+            mol.charges.len()
+        ));
+    }
+    if n > 999 || mol.bonds.len() > 999 {
+        return Err("V2000 holds at most 999 atoms and 999 bonds".into());
+    }
+    for &z in &mol.numbers {
+        elements::symbol(z).map_err(|e| e.to_string())?;
+    }
+    if let Some(q) = mol.charges.iter().find(|q| !(-15..=15).contains(*q)) {
+        return Err(format!("formal charge {q} outside -15..=15"));
+    }
+    for b in &mol.bonds {
+        if b.i >= n || b.j >= n || b.i == b.j || !(1..=4).contains(&b.order) {
+            return Err(format!("invalid bond {b:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Formats `mols` as RDKit writes V2000 SDF: header (title, program line, blank comment),
+/// counts line, atom lines `%10.4f%10.4f%10.4f %-3s 0%3d  0  0  0  0  0  0  0  0  0  0`,
+/// bond lines `%3d%3d%3d  0`, `M  CHG` lines for charged atoms, `M  END`, the data fields
+/// and `$$$$`. Coordinates are rounded to 4 decimals. Line breaks in the title become
+/// spaces; blank lines inside a data value (which would end it) are dropped. Elements
+/// without a symbol are written as `*`; [`write_sdf`] rejects them and other inconsistent
+/// molecules.
+pub fn format_sdf(mols: &[Molecule]) -> String {
+    let mut out = String::new();
+    for mol in mols {
+        let n = mol.numbers.len().min(mol.positions.len());
+        let title: String = mol
+            .name
+            .chars()
+            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+            .collect();
+        out.push_str(&title);
+        out.push('\n');
+        out.push_str(&format!("  {:<8}{:10}3D\n\n", "Concord", ""));
+        let bonds: Vec<&Bond> = mol.bonds.iter().filter(|b| b.i < n && b.j < n).collect();
+        out.push_str(&format!(
+            "{:3}{:3}  0  0  0  0  0  0  0  0999 V2000\n",
+            n,
+            bonds.len()
+        ));
+        let charge = |i: usize| mol.charges.get(i).copied().unwrap_or(0);
+        for i in 0..n {
+            let [x, y, z] = mol.positions[i];
+            let symbol = elements::symbol(mol.numbers[i]).unwrap_or("*");
+            let q = charge(i);
+            let code = if (-3..=3).contains(&q) && q != 0 {
+                4 - q
+            } else {
+                0
+            };
+            out.push_str(&format!(
+                "{x:10.4}{y:10.4}{z:10.4} {symbol:<3} 0{code:3}  0  0  0  0  0  0  0  0  0  0\n"
+            ));
+        }
+        for b in &bonds {
+            out.push_str(&format!("{:3}{:3}{:3}  0\n", b.i + 1, b.j + 1, b.order));
+        }
+        let charged: Vec<(usize, i8)> = (0..n)
+            .map(|i| (i, charge(i)))
+            .filter(|&(_, q)| q != 0)
+            .collect();
+        for chunk in charged.chunks(8) {
+            out.push_str(&format!("M  CHG{:3}", chunk.len()));
+            for &(i, q) in chunk {
+                out.push_str(&format!(" {:3} {:3}", i + 1, q));
+            }
+            out.push('\n');
+        }
+        out.push_str("M  END\n");
+        for (name, value) in &mol.properties {
+            out.push_str(&format!(">  <{name}>\n"));
+            for line in value.lines().filter(|l| !l.trim().is_empty()) {
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        out.push_str("$$$$\n");
+    }
+    out
+}
+
+/// The text of `line` in byte columns `a..b` (0-based, clipped to the line), trimmed;
+/// `None` when the columns split a multi-byte character.
+fn columns(line: &str, a: usize, b: usize) -> Option<&str> {
+    let b = b.min(line.len());
+    if a >= b {
+        return Some("");
+    }
+    line.get(a..b).map(str::trim)
+}
+
+/// Parses the record starting at `lines[start]`; returns it and the index of the line after
+/// its `$$$$` (or the end of the text).
+fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, usize)> {
+    let err = |idx: usize, msg: String| Error::parse(path, idx + 1, msg);
+    let truncated = |what: &str| {
+        Error::parse(
+            path,
+            lines.len().max(1),
+            format!(
+                "truncated record (starting at line {}): the file ends {what}",
+                start + 1
+            ),
+        )
+    };
+    let line_at = |idx: usize, what: &str| -> Result<&str> {
+        match lines.get(idx) {
+            Some(l) if l.trim_end() != "$$$$" => Ok(*l),
+            Some(_) => Err(err(
+                idx,
+                format!(
+                    "truncated record (starting at line {}): '$$$$' {what}",
+                    start + 1
+                ),
+            )),
+            None => Err(truncated(what)),
+        }
+    };
+
+    let mut mol = Molecule {
+        name: line_at(start, "before the header")?.trim_end().to_string(),
+        ..Default::default()
+    };
+    line_at(start + 1, "inside the header")?;
+    line_at(start + 2, "inside the header")?;
+
+    let c = start + 3;
+    let counts = line_at(c, "before the counts line")?;
+    if counts.contains("V3000") {
+        return Err(err(
+            c,
+            "unsupported V3000 connection table (only V2000 is supported)".into(),
+        ));
+    }
+    if !counts.contains("V2000") {
+        return Err(err(
+            c,
+            format!("bad counts line (expected 'aaabbb...V2000'): '{counts}'"),
+        ));
+    }
+    let count = |a: usize, what: &str| -> Result<usize> {
+        columns(counts, a, a + 3)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                err(
+                    c,
+                    format!(
+                        "bad counts line: no {what} count in columns {}-{}",
+                        a + 1,
+                        a + 3
+                    ),
+                )
+            })
+    };
+    let n_atoms = count(0, "atom")?;
+    let n_bonds = count(3, "bond")?;
+
+    for a in 0..n_atoms {
+        let idx = c + 1 + a;
+        let line = line_at(
+            idx,
+            &format!("inside the atom block ({n_atoms} atoms declared)"),
+        )?;
+        let coord = |col: usize, axis: &str| -> Result<f64> {
+            let text = columns(line, col, col + 10).unwrap_or("");
+            text.parse().map_err(|_| {
+                err(
+                    idx,
+                    format!(
+                        "bad atom line: {axis} coordinate in columns {}-{} is '{text}', not a number",
+                        col + 1,
+                        col + 10
+                    ),
+                )
+            })
+        };
+        mol.positions
+            .push([coord(0, "x")?, coord(10, "y")?, coord(20, "z")?]);
+        let symbol = columns(line, 31, 34).unwrap_or("");
+        let z = elements::atomic_number(symbol)
+            .map_err(|_| err(idx, format!("unknown element '{symbol}'")))?;
+        mol.numbers.push(z);
+        let code_text = columns(line, 36, 39).unwrap_or("");
+        let code: i8 = if code_text.is_empty() {
+            0
+        } else {
+            code_text.parse().map_err(|_| {
+                err(
+                    idx,
+                    format!("bad atom line: charge code '{code_text}' is not an integer"),
+                )
+            })?
+        };
+        mol.charges.push(match code {
+            0 | 4 => 0,
+            1..=3 | 5..=7 => 4 - code,
+            _ => {
+                return Err(err(
+                    idx,
+                    format!("bad atom line: charge code {code} outside 0..=7"),
+                ))
+            }
+        });
+    }
+
+    let mut seen = HashSet::new();
+    for b in 0..n_bonds {
+        let idx = c + 1 + n_atoms + b;
+        let line = line_at(
+            idx,
+            &format!("inside the bond block ({n_bonds} bonds declared)"),
+        )?;
+        let field = |a: usize, what: &str| -> Result<i64> {
+            let text = columns(line, a, a + 3).unwrap_or("");
+            text.parse().map_err(|_| {
+                err(
+                    idx,
+                    format!(
+                        "bad bond line: {what} in columns {}-{} is '{text}', not an integer",
+                        a + 1,
+                        a + 3
+                    ),
+                )
+            })
+        };
+        let (i, j, order) = (
+            field(0, "first atom")?,
+            field(3, "second atom")?,
+            field(6, "bond order")?,
+        );
+        for atom in [i, j] {
+            if atom < 1 || atom as usize > n_atoms {
+                return Err(err(
+                    idx,
+                    format!("bond to atom {atom} out of range (the record has {n_atoms} atoms)"),
+                ));
+            }
+        }
+        if i == j {
+            return Err(err(idx, format!("self-bond on atom {i}")));
+        }
+        if !(1..=4).contains(&order) {
+            return Err(err(
+                idx,
+                format!("bond order {order} outside 1..=4 (single, double, triple, aromatic)"),
+            ));
+        }
+        let (i, j) = (i as usize - 1, j as usize - 1);
+        if !seen.insert((i.min(j), i.max(j))) {
+            return Err(err(
+                idx,
+                format!("duplicate bond between atoms {} and {}", i + 1, j + 1),
+            ));
+        }
+        mol.bonds.push(Bond {
+            i,
+            j,
+            order: order as u8,
+        });
+    }
+
+    // Properties block, up to `M  END`.
+    let mut k = c + 1 + n_atoms + n_bonds;
+    let mut charges_reset = false;
+    loop {
+        let line = line_at(k, "before 'M  END'")?;
+        if line.starts_with("M  END") {
+            k += 1;
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("M  CHG") {
+            let bad = |m: String| err(k, format!("bad 'M  CHG' line: {m}"));
+            let values: Vec<i64> = rest
+                .split_whitespace()
+                .map(|t| {
+                    t.parse()
+                        .map_err(|_| bad(format!("'{t}' is not an integer")))
+                })
+                .collect::<Result<_>>()?;
+            let count = values.first().copied().unwrap_or(-1);
+            if count < 0 || count as usize > values.len() || values.len() != 1 + 2 * count as usize
+            {
+                return Err(bad("the entry count does not match the entries".into()));
+            }
+            if !charges_reset {
+                // M  CHG supersedes every charge of the atom block.
+                mol.charges.iter_mut().for_each(|q| *q = 0);
+                charges_reset = true;
+            }
+            for pair in values[1..].chunks(2) {
+                let (atom, q) = (pair[0], pair[1]);
+                if atom < 1 || atom as usize > n_atoms {
+                    return Err(bad(format!(
+                        "atom {atom} out of range (the record has {n_atoms} atoms)"
+                    )));
+                }
+                if !(-15..=15).contains(&q) {
+                    return Err(bad(format!("charge {q} outside -15..=15")));
+                }
+                mol.charges[atom as usize - 1] = q as i8;
+            }
+        } else if line.starts_with("A  ") || line.starts_with("G  ") {
+            // Atom alias / group abbreviation: the next line belongs to this entry.
+            k += 1;
+        }
+        k += 1;
+    }
+
+    // Data fields, up to `$$$$` or the end of the text.
+    let mut props = BTreeMap::new();
+    while k < lines.len() {
+        let line = lines[k];
+        if line.trim_end() == "$$$$" {
+            k += 1;
+            break;
+        }
+        if line.trim().is_empty() {
+            k += 1;
+            continue;
+        }
+        if !line.starts_with('>') {
+            return Err(err(
+                k,
+                format!("expected a data header '> <name>' or '$$$$', found '{line}'"),
+            ));
+        }
+        let name = line
+            .find('<')
+            .and_then(|a| line[a + 1..].rfind('>').map(|b| &line[a + 1..a + 1 + b]))
+            .ok_or_else(|| err(k, format!("data header without '<name>': '{line}'")))?;
+        let mut value: Vec<&str> = Vec::new();
+        k += 1;
+        while k < lines.len() && !lines[k].trim().is_empty() && lines[k].trim_end() != "$$$$" {
+            value.push(lines[k].trim_end_matches('\r'));
+            k += 1;
+        }
+        props.insert(name.to_string(), value.join("\n"));
+    }
+    mol.properties = props;
+    Ok((mol, k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_clipped() {
+        assert_eq!(columns("  1  2", 0, 3), Some("1"));
+        assert_eq!(columns("  1  2", 3, 6), Some("2"));
+        assert_eq!(columns("  1", 3, 6), Some(""));
+        assert_eq!(columns("é", 0, 1), None);
+    }
+
+    #[test]
+    fn charge_codes_map_both_ways() {
+        let text = "t\n\n\n  3  0  0  0  0  0  0  0  0  0999 V2000\n\
+            \x20   0.0000    0.0000    0.0000 N   0  3  0  0  0  0  0  0  0  0  0  0\n\
+            \x20   1.0000    0.0000    0.0000 O   0  5  0  0  0  0  0  0  0  0  0  0\n\
+            \x20   2.0000    0.0000    0.0000 O   0  0  0  0  0  0  0  0  0  0  0  0\n\
+            M  END\n$$$$\n";
+        let mols = parse_sdf(text, Path::new("t.sdf")).unwrap();
+        assert_eq!(mols[0].charges, vec![1, -1, 0]);
+        let again = parse_sdf(&format_sdf(&mols), Path::new("u.sdf")).unwrap();
+        assert_eq!(again, mols);
+    }
+}

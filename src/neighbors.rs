@@ -1,0 +1,366 @@
+//! Neighbour search with a cell list (binning): cost linear in the number of atoms, for open
+//! systems and for periodic, possibly triclinic cells of any size relative to the cutoff.
+
+use crate::error::{Error, Result};
+
+/// Full neighbour list: every pair appears as (i, j, S) and (j, i, -S).
+///
+/// Pair `p` connects atom `first[p]` to the image of atom `second[p]` displaced by
+/// `shifts[p]` cell vectors:
+/// `r_ij = pos[j] - pos[i] + S[0]*cell[0] + S[1]*cell[1] + S[2]*cell[2]`.
+/// Pairs are sorted by (first, second, shift).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NeighborList {
+    /// Central atom i of each pair, `[n_pairs]`.
+    pub first: Vec<usize>,
+    /// Neighbour atom j of each pair, `[n_pairs]`.
+    pub second: Vec<usize>,
+    /// Cell shift S of each pair in units of the cell vectors, `[n_pairs][3]`; zero along
+    /// non-periodic directions.
+    pub shifts: Vec<[i32; 3]>,
+}
+
+impl NeighborList {
+    /// Number of (directed) pairs.
+    pub fn len(&self) -> usize {
+        self.first.len()
+    }
+
+    /// True when there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty()
+    }
+}
+
+/// Most periodic images searched per atom before the cutoff is refused as too large.
+const MAX_IMAGES: f64 = 1e7;
+
+/// All pairs (i, j, S) with |r_ij| < `cutoff` (Å), where
+/// `r_ij = pos[j] - pos[i] + S[0]*cell[0] + S[1]*cell[1] + S[2]*cell[2]`, except i == j
+/// with S == 0.
+///
+/// `positions` are Cartesian, `[n_atoms][3]` in Å, and may lie outside the cell (shifts then
+/// refer to the positions as given); `cell` holds the lattice vectors as rows (Å) and is
+/// required when any direction of `pbc` is periodic (it is ignored otherwise). S is nonzero
+/// only along periodic directions; a cell smaller than the cutoff gives several images of
+/// the same neighbour and images of an atom itself.
+///
+/// Errors ([`Error::InvalidInput`]): a non-positive or non-finite cutoff, a non-finite
+/// position, periodicity without a cell, a non-finite or degenerate cell, positions so far
+/// outside the cell that a shift overflows `i32`, or a cutoff needing more than 10^7
+/// periodic images per atom.
+pub fn neighbor_list(
+    positions: &[[f64; 3]],
+    cell: Option<&[[f64; 3]; 3]>,
+    pbc: [bool; 3],
+    cutoff: f64,
+) -> Result<NeighborList> {
+    if !(cutoff.is_finite() && cutoff > 0.0) {
+        return Err(Error::invalid(format!(
+            "neighbour-list cutoff must be positive and finite, got {cutoff}"
+        )));
+    }
+    if let Some(i) = positions
+        .iter()
+        .position(|p| p.iter().any(|x| !x.is_finite()))
+    {
+        return Err(Error::invalid(format!(
+            "non-finite coordinate (NaN or inf) on atom {i}"
+        )));
+    }
+    let periodic = pbc.iter().any(|&p| p);
+    // Basis in which atoms are binned: the cell when periodic, Cartesian axes otherwise.
+    let (cell, inv) = if periodic {
+        let cell =
+            *cell.ok_or_else(|| Error::invalid("periodic boundary conditions without a cell"))?;
+        (cell, inverse(&cell)?)
+    } else {
+        ([[0.0; 3]; 3], IDENTITY)
+    };
+    // Distance between lattice planes along each direction: 1 / |column d of inv|.
+    let spacing: [f64; 3] = std::array::from_fn(|d| {
+        1.0 / (inv[0][d] * inv[0][d] + inv[1][d] * inv[1][d] + inv[2][d] * inv[2][d]).sqrt()
+    });
+    let n = positions.len();
+    if n == 0 {
+        return Ok(NeighborList::default());
+    }
+
+    // Fractional coordinates; along periodic directions split into an image offset and a
+    // wrapped part in [0, 1).
+    let mut frac: Vec<[f64; 3]> = Vec::with_capacity(n);
+    let mut offset: Vec<[i64; 3]> = Vec::with_capacity(n);
+    for p in positions {
+        let mut s: [f64; 3] =
+            std::array::from_fn(|d| p[0] * inv[0][d] + p[1] * inv[1][d] + p[2] * inv[2][d]);
+        let mut o = [0i64; 3];
+        for d in 0..3 {
+            if pbc[d] {
+                let f = s[d].floor();
+                if f.abs() > 1e9 {
+                    return Err(Error::invalid(format!(
+                        "atom at {p:?} lies too far outside the cell"
+                    )));
+                }
+                o[d] = f as i64;
+                s[d] -= f;
+            }
+        }
+        frac.push(s);
+        offset.push(o);
+    }
+
+    // Bin geometry per direction.
+    let mut lo = [0.0; 3];
+    let mut extent = [1.0; 3];
+    let mut nbins = [1usize; 3];
+    for d in 0..3 {
+        if !pbc[d] {
+            let (mn, mx) = frac
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+                    (a.min(s[d]), b.max(s[d]))
+                });
+            lo[d] = mn;
+            extent[d] = mx - mn;
+        }
+        let want = (extent[d] * spacing[d] / cutoff).floor();
+        nbins[d] = if want >= 1.0 {
+            want.min(1e9) as usize
+        } else {
+            1
+        };
+    }
+    // Never more bins than a few per atom, so sparse systems stay cheap in memory.
+    let max_bins = 2 * n + 64;
+    while nbins.iter().fold(1usize, |a, &b| a.saturating_mul(b)) > max_bins {
+        let d = (0..3).max_by_key(|&d| nbins[d]).unwrap_or(0);
+        nbins[d] = nbins[d].div_ceil(2);
+    }
+    let width: [f64; 3] = std::array::from_fn(|d| extent[d] / nbins[d] as f64);
+    let mut reach = [0i64; 3];
+    for d in 0..3 {
+        if !pbc[d] && nbins[d] == 1 {
+            continue;
+        }
+        // Small margin so rounding at bin edges never hides a neighbour.
+        let r = (cutoff * (1.0 + 1e-9) / (width[d] * spacing[d])).ceil();
+        reach[d] = if pbc[d] {
+            r.min(1e8) as i64
+        } else {
+            (r.min(1e8) as i64).min(nbins[d] as i64 - 1)
+        };
+    }
+    let images: f64 = reach.iter().map(|&r| (2 * r + 1) as f64).product();
+    if images > MAX_IMAGES {
+        return Err(Error::invalid(format!(
+            "cutoff {cutoff} needs {images:.0} periodic images per atom for this cell; too many"
+        )));
+    }
+
+    // Counting sort of atoms into bins.
+    let bin_of = |s: &[f64; 3]| -> [i64; 3] {
+        std::array::from_fn(|d| {
+            if nbins[d] == 1 {
+                0
+            } else {
+                let b = ((s[d] - lo[d]) / width[d]).floor();
+                b.clamp(0.0, (nbins[d] - 1) as f64) as i64
+            }
+        })
+    };
+    let linear =
+        |b: [i64; 3]| b[0] as usize + nbins[0] * (b[1] as usize + nbins[1] * b[2] as usize);
+    let atom_bins: Vec<[i64; 3]> = frac.iter().map(bin_of).collect();
+    let total_bins = nbins[0] * nbins[1] * nbins[2];
+    let mut start = vec![0usize; total_bins + 1];
+    for b in &atom_bins {
+        start[linear(*b) + 1] += 1;
+    }
+    for k in 0..total_bins {
+        start[k + 1] += start[k];
+    }
+    let mut fill = start.clone();
+    let mut sorted = vec![0usize; n];
+    for (i, b) in atom_bins.iter().enumerate() {
+        let l = linear(*b);
+        sorted[fill[l]] = i;
+        fill[l] += 1;
+    }
+
+    let cutoff2 = cutoff * cutoff;
+    let mut list = NeighborList::default();
+    let mut local: Vec<(usize, [i32; 3])> = Vec::new();
+    for i in 0..n {
+        local.clear();
+        let bi = atom_bins[i];
+        for k2 in -reach[2]..=reach[2] {
+            for k1 in -reach[1]..=reach[1] {
+                for k0 in -reach[0]..=reach[0] {
+                    let k = [k0, k1, k2];
+                    let mut bin = [0i64; 3];
+                    let mut image = [0i64; 3];
+                    let mut inside = true;
+                    for d in 0..3 {
+                        let g = bi[d] + k[d];
+                        let nb = nbins[d] as i64;
+                        if pbc[d] {
+                            bin[d] = g.rem_euclid(nb);
+                            image[d] = g.div_euclid(nb);
+                        } else if (0..nb).contains(&g) {
+                            bin[d] = g;
+                        } else {
+                            inside = false;
+                        }
+                    }
+                    if !inside {
+                        continue;
+                    }
+                    let l = linear(bin);
+                    for &j in &sorted[start[l]..start[l + 1]] {
+                        let mut s = [0i32; 3];
+                        for d in 0..3 {
+                            let v = image[d] + offset[i][d] - offset[j][d];
+                            s[d] = i32::try_from(v)
+                                .map_err(|_| Error::invalid("cell shift overflows i32"))?;
+                        }
+                        if i == j && s == [0; 3] {
+                            continue;
+                        }
+                        if pair_distance2(positions, &cell, i, j, s) < cutoff2 {
+                            local.push((j, s));
+                        }
+                    }
+                }
+            }
+        }
+        local.sort_unstable();
+        for &(j, s) in &local {
+            list.first.push(i);
+            list.second.push(j);
+            list.shifts.push(s);
+        }
+    }
+    Ok(list)
+}
+
+/// |pos[j] - pos[i] + S·cell|², summed in a fixed order so that (i, j, S) and (j, i, -S)
+/// give bit-identical results.
+fn pair_distance2(
+    positions: &[[f64; 3]],
+    cell: &[[f64; 3]; 3],
+    i: usize,
+    j: usize,
+    s: [i32; 3],
+) -> f64 {
+    let mut r2 = 0.0;
+    for x in 0..3 {
+        let r = (positions[j][x] - positions[i][x])
+            + f64::from(s[0]) * cell[0][x]
+            + f64::from(s[1]) * cell[1][x]
+            + f64::from(s[2]) * cell[2][x];
+        r2 += r * r;
+    }
+    r2
+}
+
+const IDENTITY: [[f64; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+
+/// Inverse of `cell` (rows = lattice vectors), or an error for a non-finite or degenerate
+/// cell (volume below 1e-10 of the product of the vector lengths).
+fn inverse(cell: &[[f64; 3]; 3]) -> Result<[[f64; 3]; 3]> {
+    if cell.iter().flatten().any(|x| !x.is_finite()) {
+        return Err(Error::invalid("non-finite cell vector"));
+    }
+    let m = nalgebra::Matrix3::from_fn(|r, c| cell[r][c]);
+    let norms: f64 = (0..3).map(|r| m.row(r).norm()).product();
+    let det = m.determinant();
+    if det.is_nan() || det.abs() <= 1e-10 * norms {
+        return Err(Error::invalid(format!(
+            "degenerate cell (volume {det:.3e} Å³ for vectors {cell:?})"
+        )));
+    }
+    let inv = m
+        .try_inverse()
+        .ok_or_else(|| Error::invalid("degenerate cell (not invertible)"))?;
+    Ok(std::array::from_fn(|r| {
+        std::array::from_fn(|c| inv[(r, c)])
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(l: &NeighborList) -> Vec<(usize, usize, [i32; 3])> {
+        (0..l.len())
+            .map(|p| (l.first[p], l.second[p], l.shifts[p]))
+            .collect()
+    }
+
+    #[test]
+    fn open_dimer() {
+        let pos = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [5.0, 0.0, 0.0]];
+        let l = neighbor_list(&pos, None, [false; 3], 1.5).unwrap();
+        assert_eq!(pairs(&l), vec![(0, 1, [0; 3]), (1, 0, [0; 3])]);
+    }
+
+    #[test]
+    fn periodic_dimer_across_the_boundary() {
+        let cell = [[10.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]];
+        let pos = [[0.5, 5.0, 5.0], [9.5, 5.0, 5.0]];
+        let l = neighbor_list(&pos, Some(&cell), [true; 3], 1.5).unwrap();
+        assert_eq!(pairs(&l), vec![(0, 1, [-1, 0, 0]), (1, 0, [1, 0, 0])]);
+        // Not periodic along x: no pair.
+        let l = neighbor_list(&pos, Some(&cell), [false, true, true], 1.5).unwrap();
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn single_atom_in_small_cell_sees_its_images() {
+        let cell = [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]];
+        let l = neighbor_list(&[[0.3, 0.2, 0.1]], Some(&cell), [true; 3], 2.5).unwrap();
+        // Images at distance 2 (6 of them); sqrt(8) > 2.5.
+        assert_eq!(l.len(), 6);
+        assert!(l.first.iter().chain(&l.second).all(|&i| i == 0));
+    }
+
+    #[test]
+    fn sparse_open_system_is_cheap() {
+        let pos = [[0.0; 3], [1e6, 1e6, 1e6], [1e6, 1e6, 1e6 + 1.0]];
+        let l = neighbor_list(&pos, None, [false; 3], 2.0).unwrap();
+        assert_eq!(pairs(&l), vec![(1, 2, [0; 3]), (2, 1, [0; 3])]);
+    }
+
+    #[test]
+    fn invalid_input_is_an_error() {
+        let pos = [[0.0; 3], [1.0, 0.0, 0.0]];
+        let cube = [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]];
+        let msg = |r: Result<NeighborList>| r.unwrap_err().to_string();
+        assert!(msg(neighbor_list(&pos, None, [false; 3], 0.0)).contains("cutoff"));
+        assert!(msg(neighbor_list(&pos, None, [false; 3], f64::NAN)).contains("cutoff"));
+        assert!(msg(neighbor_list(&pos, None, [false; 3], -1.0)).contains("cutoff"));
+        let nan = [[0.0; 3], [f64::NAN, 0.0, 0.0]];
+        assert!(msg(neighbor_list(&nan, None, [false; 3], 1.0)).contains("atom 1"));
+        assert!(
+            msg(neighbor_list(&pos, None, [true, false, false], 1.0)).contains("without a cell")
+        );
+        let flat = [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [3.0, 3.0, 0.0]];
+        assert!(msg(neighbor_list(&pos, Some(&flat), [true; 3], 1.0)).contains("degenerate"));
+        let tiny = [[1e-3, 0.0, 0.0], [0.0, 1e-3, 0.0], [0.0, 0.0, 1e-3]];
+        assert!(msg(neighbor_list(&pos, Some(&tiny), [true; 3], 5.0)).contains("too many"));
+        // A cell is ignored when nothing is periodic, even a degenerate one.
+        assert_eq!(
+            neighbor_list(&pos, Some(&flat), [false; 3], 1.5)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            neighbor_list(&pos, Some(&cube), [false; 3], 1.5)
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}
