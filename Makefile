@@ -1,8 +1,36 @@
-# Reference-data targets (the other targets of this Makefile are maintained separately).
+# Concord: `make demo` runs the main job, `make test` the whole test suite (both install
+# what they need under .deps/ first). See README.md.
+SHELL := /bin/bash
+ENV := source scripts/env.sh &&
+CARGO := $(ENV) cargo
+
+.PHONY: setup build demo test bench lint
+
+setup:
+	scripts/setup.sh core
+
+build: setup
+	$(CARGO) build --release
+
+## The main job: train the default potential on the bundled GFN2-xTB data and evaluate it
+## on the held-out test molecules.
+demo: build
+	$(ENV) target/release/concord train --config configs/default.toml
+	$(ENV) target/release/concord eval --model runs/default/model.concord \
+	  --data data/qm9-gfn2/test_forces.extxyz.gz data/qm9-gfn2/test_gfn2_min.extxyz.gz
+
+## The whole test suite.
+test: setup
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) test --release
+
+bench: build
+	$(CARGO) bench --bench potential -- $(wildcard examples/models/concord-qm9-gfn2.concord)
+
 ## Reference data (docs/data.md): QM9 molecules -> MOPAC PM6 minima -> GFN2-xTB energies and
 ## forces, written to data/qm9-gfn2/ (full) and data/qm9-gfn2/tiny/. Resumable: per-molecule
 ## results are kept in data/work/. DATA_WORKERS parallel processes (one thread each).
-SHELL := /bin/bash
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 

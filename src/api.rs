@@ -74,7 +74,12 @@ impl Potential {
     pub fn compute_frame(&self, frame: &Frame, request: Request) -> Result<Prediction> {
         frame.validate()?;
         let species = self.model.species_index(&frame.numbers)?;
-        let nl = neighbor_list(&frame.positions, frame.cell.as_ref(), frame.pbc, self.cutoff())?;
+        let nl = neighbor_list(
+            &frame.positions,
+            frame.cell.as_ref(),
+            frame.pbc,
+            self.cutoff(),
+        )?;
         let c = frame.cell.unwrap_or_default();
         let shift: Vec<[f64; 3]> = nl
             .shifts
@@ -86,7 +91,14 @@ impl Potential {
             second: &nl.second,
             shift: &shift,
         };
-        evaluate(&self.model, &species, &frame.positions, &pairs, frame.len(), request)
+        evaluate(
+            &self.model,
+            &species,
+            &frame.positions,
+            &pairs,
+            frame.len(),
+            request,
+        )
     }
 
     /// Energy of an engine's first `n_local` atoms and forces on all `N` (local + ghost) atoms.
@@ -104,7 +116,10 @@ impl Potential {
         let frame = Frame::new(numbers.to_vec(), positions.to_vec());
         frame.validate()?;
         if n_local > frame.len() {
-            return Err(Error::invalid(format!("n_local = {n_local} exceeds the {} atoms", frame.len())));
+            return Err(Error::invalid(format!(
+                "n_local = {n_local} exceeds the {} atoms",
+                frame.len()
+            )));
         }
         let species = self.model.species_index(numbers)?;
         let (first, second) = match pairs {

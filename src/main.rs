@@ -11,7 +11,11 @@ use concord::train::metrics::ErrorAccumulator;
 use concord::train::Config;
 
 #[derive(Parser)]
-#[command(name = "concord", version, about = "Learned molecular potentials and structure generation")]
+#[command(
+    name = "concord",
+    version,
+    about = "Learned molecular potentials and structure generation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,7 +60,10 @@ fn run(cli: Cli) -> concord::Result<()> {
             let config = Config::load(&config)?;
             let summary = concord::train::train(&config, !json)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&summary).unwrap_or_default()
+                );
             }
         }
         Command::Eval {
@@ -65,7 +72,11 @@ fn run(cli: Cli) -> concord::Result<()> {
             json,
             float64,
         } => {
-            let precision = if float64 { Precision::Float64 } else { Precision::Float32 };
+            let precision = if float64 {
+                Precision::Float64
+            } else {
+                Precision::Float32
+            };
             let pot = Potential::load(&model, tch::Device::Cpu, precision)?;
             let mut results = serde_json::Map::new();
             for path in &data {
@@ -116,7 +127,10 @@ fn run(cli: Cli) -> concord::Result<()> {
         Command::Inspect { model } => {
             let bytes = std::fs::read(&model).map_err(|e| concord::Error::io(&model, e))?;
             let meta = concord::model::file::read_metadata(&bytes, &model)?;
-            println!("{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&meta).unwrap_or_default()
+            );
         }
     }
     Ok(())

@@ -157,9 +157,17 @@ mod tests {
         let nan = Frame::new(vec![1], vec![[f64::NAN, 0.0, 0.0]]);
         assert!(nan.validate().unwrap_err().to_string().contains("NaN"));
         let short = Frame::new(vec![1, 1], vec![[0.0; 3]]);
-        assert!(short.validate().unwrap_err().to_string().contains("1 positions"));
+        assert!(short
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("1 positions"));
         let mut pbc = ok.clone();
         pbc.pbc = [true; 3];
-        assert!(pbc.validate().unwrap_err().to_string().contains("without a cell"));
+        assert!(pbc
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("without a cell"));
     }
 }

@@ -6,8 +6,13 @@ use std::path::Path;
 use concord::train::Config;
 
 fn files(dir: &str) -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs").join(dir);
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/configs")
+        .join(dir);
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -28,10 +33,24 @@ fn bad_configs_fail_with_their_message() {
     assert!(bad.len() >= 10);
     for path in bad {
         let text = std::fs::read_to_string(&path).unwrap();
-        let expected = text.lines().next().unwrap().strip_prefix("# error: ").expect("first line: # error: ...");
-        let err = Config::parse(&text, &path).err().unwrap_or_else(|| panic!("{} should fail", path.display()));
+        let expected = text
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("# error: ")
+            .expect("first line: # error: ...");
+        let err = Config::parse(&text, &path)
+            .err()
+            .unwrap_or_else(|| panic!("{} should fail", path.display()));
         let msg = err.to_string();
-        assert!(msg.contains(expected), "{}:\n  expected: {expected}\n  got: {msg}", path.display());
-        assert!(msg.contains(path.file_name().unwrap().to_str().unwrap()), "error must name the file: {msg}");
+        assert!(
+            msg.contains(expected),
+            "{}:\n  expected: {expected}\n  got: {msg}",
+            path.display()
+        );
+        assert!(
+            msg.contains(path.file_name().unwrap().to_str().unwrap()),
+            "error must name the file: {msg}"
+        );
     }
 }

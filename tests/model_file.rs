@@ -23,7 +23,9 @@ fn round_trip_gives_identical_results() {
     let loaded = Potential::load(&path, tch::Device::Cpu, Precision::Float64).unwrap();
     let (z, x) = random_molecule(8, 4.0, 22);
     let a = pot.compute(&z, &x, None, [false; 3], Request::ALL).unwrap();
-    let b = loaded.compute(&z, &x, None, [false; 3], Request::ALL).unwrap();
+    let b = loaded
+        .compute(&z, &x, None, [false; 3], Request::ALL)
+        .unwrap();
     assert_eq!(a, b);
     let m = loaded.metadata();
     assert_eq!(m.format_version, file::FORMAT_VERSION);
@@ -49,7 +51,10 @@ fn truncated_file_is_a_clear_error() {
     for cut in [3, 100, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&path, &bytes[..cut]).unwrap();
         let msg = load_err(&path);
-        assert!(msg.contains("m.concord") && (msg.contains("corrupt") || msg.contains("truncated")), "{msg}");
+        assert!(
+            msg.contains("m.concord") && (msg.contains("corrupt") || msg.contains("truncated")),
+            "{msg}"
+        );
     }
 }
 
@@ -59,7 +64,11 @@ fn foreign_and_garbage_files_are_refused() {
     let path = dir.path().join("junk.concord");
     std::fs::write(&path, b"this is not a model").unwrap();
     assert!(load_err(&path).contains("not a Concord model file"));
-    let empty = safetensors::serialize(Vec::<(String, safetensors::tensor::TensorView)>::new(), None).unwrap();
+    let empty = safetensors::serialize(
+        Vec::<(String, safetensors::tensor::TensorView)>::new(),
+        None,
+    )
+    .unwrap();
     std::fs::write(&path, empty).unwrap();
     assert!(load_err(&path).contains("no Concord metadata"));
 }
@@ -77,9 +86,13 @@ fn unknown_version_is_refused() {
 
 #[test]
 fn missing_file_is_an_io_error() {
-    let err = Potential::load(std::path::Path::new("/nonexistent/x.concord"), tch::Device::Cpu, Precision::Float32)
-        .err()
-        .unwrap();
+    let err = Potential::load(
+        std::path::Path::new("/nonexistent/x.concord"),
+        tch::Device::Cpu,
+        Precision::Float32,
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::Io { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/x.concord"));
 }
@@ -90,11 +103,28 @@ fn bad_systems_are_errors_not_panics() {
     let all = Request::ALL;
     let e = |r: concord::Result<_>| r.err().expect("should fail").to_string();
     assert!(e(pot.compute(&[], &[], None, [false; 3], all)).contains("empty system"));
-    assert!(e(pot.compute(&[1, 1], &[[0.0; 3]], None, [false; 3], all)).contains("1 positions for 2"));
+    assert!(
+        e(pot.compute(&[1, 1], &[[0.0; 3]], None, [false; 3], all)).contains("1 positions for 2")
+    );
     assert!(e(pot.compute(&[1], &[[f64::NAN, 0.0, 0.0]], None, [false; 3], all)).contains("NaN"));
-    assert!(e(pot.compute(&[1, 1], &[[0.0; 3], [0.0, 0.0, 0.1]], None, [false; 3], all)).contains("overlap"));
-    let msg = e(pot.compute(&[1, 14], &[[0.0; 3], [1.5, 0.0, 0.0]], None, [false; 3], all));
-    assert!(msg.contains("Si") && msg.contains("not among the model's elements"), "{msg}");
+    assert!(
+        e(pot.compute(&[1, 1], &[[0.0; 3], [0.0, 0.0, 0.1]], None, [false; 3], all))
+            .contains("overlap")
+    );
+    let msg = e(pot.compute(
+        &[1, 14],
+        &[[0.0; 3], [1.5, 0.0, 0.0]],
+        None,
+        [false; 3],
+        all,
+    ));
+    assert!(
+        msg.contains("Si") && msg.contains("not among the model's elements"),
+        "{msg}"
+    );
     assert!(e(pot.compute(&[1], &[[0.0; 3]], None, [true; 3], all)).contains("without a cell"));
-    assert!(e(pot.compute_local(&[1, 1], &[[0.0; 3], [1.0, 0.0, 0.0]], 3, None, all)).contains("n_local"));
+    assert!(
+        e(pot.compute_local(&[1, 1], &[[0.0; 3], [1.0, 0.0, 0.0]], 3, None, all))
+            .contains("n_local")
+    );
 }

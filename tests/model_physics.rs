@@ -24,8 +24,14 @@ fn forces_match_finite_differences() {
             xp[i][a] += h;
             let mut xm = x.clone();
             xm[i][a] -= h;
-            let ep = pot.compute(&z, &xp, None, [false; 3], Request::default()).unwrap().energy;
-            let em = pot.compute(&z, &xm, None, [false; 3], Request::default()).unwrap().energy;
+            let ep = pot
+                .compute(&z, &xp, None, [false; 3], Request::default())
+                .unwrap()
+                .energy;
+            let em = pot
+                .compute(&z, &xm, None, [false; 3], Request::default())
+                .unwrap()
+                .energy;
             let fd = -(ep - em) / (2.0 * h);
             max_err = max_err.max((fd - f[i][a]).abs());
         }
@@ -35,9 +41,18 @@ fn forces_match_finite_differences() {
     assert!(max_err < 1e-6 * (1.0 + fmax), "max |F - F_fd| = {max_err}");
 }
 
-fn strained(x: &[[f64; 3]], cell: &[[f64; 3]; 3], eps: &[[f64; 3]; 3]) -> (Vec<[f64; 3]>, [[f64; 3]; 3]) {
-    let apply = |v: &[f64; 3]| -> [f64; 3] { std::array::from_fn(|a| v[a] + (0..3).map(|b| eps[a][b] * v[b]).sum::<f64>()) };
-    (x.iter().map(apply).collect(), [apply(&cell[0]), apply(&cell[1]), apply(&cell[2])])
+fn strained(
+    x: &[[f64; 3]],
+    cell: &[[f64; 3]; 3],
+    eps: &[[f64; 3]; 3],
+) -> (Vec<[f64; 3]>, [[f64; 3]; 3]) {
+    let apply = |v: &[f64; 3]| -> [f64; 3] {
+        std::array::from_fn(|a| v[a] + (0..3).map(|b| eps[a][b] * v[b]).sum::<f64>())
+    };
+    (
+        x.iter().map(apply).collect(),
+        [apply(&cell[0]), apply(&cell[1]), apply(&cell[2])],
+    )
 }
 
 #[test]
@@ -55,10 +70,20 @@ fn virial_matches_finite_strain_derivative() {
             let (xp, cp) = strained(&x, &cell, &e);
             e[a][b] = -h;
             let (xm, cm) = strained(&x, &cell, &e);
-            let ep = pot.compute(&z, &xp, Some(&cp), [true; 3], Request::default()).unwrap().energy;
-            let em = pot.compute(&z, &xm, Some(&cm), [true; 3], Request::default()).unwrap().energy;
+            let ep = pot
+                .compute(&z, &xp, Some(&cp), [true; 3], Request::default())
+                .unwrap()
+                .energy;
+            let em = pot
+                .compute(&z, &xm, Some(&cm), [true; 3], Request::default())
+                .unwrap()
+                .energy;
             let fd = -(ep - em) / (2.0 * h);
-            assert!((fd - w[a][b]).abs() < 1e-5 * (1.0 + w[a][b].abs()), "W[{a}][{b}] = {} vs fd {fd}", w[a][b]);
+            assert!(
+                (fd - w[a][b]).abs() < 1e-5 * (1.0 + w[a][b].abs()),
+                "W[{a}][{b}] = {} vs fd {fd}",
+                w[a][b]
+            );
         }
     }
     // Per-atom virials sum to the global virial; per-atom energies sum to the energy.
@@ -80,21 +105,34 @@ fn energy_invariant_and_forces_equivariant_under_rotation_and_translation() {
     let p = pot.compute(&z, &x, None, [false; 3], ALL).unwrap();
     let r = random_rotation(7);
     let shift = [3.3, -12.0, 0.7];
-    let xr: Vec<[f64; 3]> = x.iter().map(|v| {
-        let y = rotate(&r, v);
-        std::array::from_fn(|a| y[a] + shift[a])
-    }).collect();
+    let xr: Vec<[f64; 3]> = x
+        .iter()
+        .map(|v| {
+            let y = rotate(&r, v);
+            std::array::from_fn(|a| y[a] + shift[a])
+        })
+        .collect();
     let q = pot.compute(&z, &xr, None, [false; 3], ALL).unwrap();
-    assert!((p.energy - q.energy).abs() < 1e-9 * p.energy.abs(), "{} vs {}", p.energy, q.energy);
+    assert!(
+        (p.energy - q.energy).abs() < 1e-9 * p.energy.abs(),
+        "{} vs {}",
+        p.energy,
+        q.energy
+    );
     for (f, g) in p.forces.unwrap().iter().zip(q.forces.unwrap()) {
         let fr = rotate(&r, f);
         for a in 0..3 {
-            assert!((fr[a] - g[a]).abs() < 1e-8, "force not equivariant: {fr:?} vs {g:?}");
+            assert!(
+                (fr[a] - g[a]).abs() < 1e-8,
+                "force not equivariant: {fr:?} vs {g:?}"
+            );
         }
     }
     // A reflection (improper rotation) also leaves the energy unchanged (E(3) symmetry).
     let xm: Vec<[f64; 3]> = x.iter().map(|v| [-v[0], v[1], v[2]]).collect();
-    let m = pot.compute(&z, &xm, None, [false; 3], Request::default()).unwrap();
+    let m = pot
+        .compute(&z, &xm, None, [false; 3], Request::default())
+        .unwrap();
     assert!((p.energy - m.energy).abs() < 1e-9 * p.energy.abs());
 }
 
@@ -135,7 +173,11 @@ fn periodic_images_equal_explicit_ghost_atoms() {
                     continue;
                 }
                 for (a, v) in x.iter().enumerate() {
-                    let y = [v[0] + i as f64 * l, v[1] + j as f64 * l, v[2] + k as f64 * l];
+                    let y = [
+                        v[0] + i as f64 * l,
+                        v[1] + j as f64 * l,
+                        v[2] + k as f64 * l,
+                    ];
                     let inside = (0..3).all(|d| y[d] > -rc && y[d] < l + rc);
                     if inside {
                         zz.push(z[a]);
@@ -147,7 +189,12 @@ fn periodic_images_equal_explicit_ghost_atoms() {
         }
     }
     let q = pot.compute_local(&zz, &xx, z.len(), None, ALL).unwrap();
-    assert!((p.energy - q.energy).abs() < 1e-9 * p.energy.abs(), "{} vs {}", p.energy, q.energy);
+    assert!(
+        (p.energy - q.energy).abs() < 1e-9 * p.energy.abs(),
+        "{} vs {}",
+        p.energy,
+        q.energy
+    );
     let mut folded = vec![[0.0; 3]; z.len()];
     for (g, f) in q.forces.unwrap().iter().enumerate() {
         for a in 0..3 {
@@ -181,4 +228,3 @@ fn float32_agrees_with_float64() {
         }
     }
 }
-

@@ -34,7 +34,12 @@ impl Sample {
     pub fn from_frame(frame: &Frame, model: &Model, index: usize) -> Result<Sample> {
         frame.validate()?;
         let species = model.species_index(&frame.numbers)?;
-        let nl = neighbor_list(&frame.positions, frame.cell.as_ref(), frame.pbc, model.cutoff())?;
+        let nl = neighbor_list(
+            &frame.positions,
+            frame.cell.as_ref(),
+            frame.pbc,
+            model.cutoff(),
+        )?;
         let shift = nl
             .shifts
             .iter()
@@ -101,8 +106,14 @@ pub fn collate(samples: &[&Sample], kind: Kind, device: Device) -> Result<Batch>
     }
     let (mut species, mut pos, mut first, mut second, mut shift) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut atom_sample, mut n_atoms, mut energy, mut emask, mut forces, mut fmask) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut atom_sample, mut n_atoms, mut energy, mut emask, mut forces, mut fmask) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let mut offset = 0i64;
     for (b, s) in samples.iter().enumerate() {
         let n = s.n_atoms();
@@ -128,7 +139,10 @@ pub fn collate(samples: &[&Sample], kind: Kind, device: Device) -> Result<Batch>
         offset += n as i64;
     }
     let float = |v: &[f64], shape: &[i64]| -> Result<Tensor> {
-        Ok(Tensor::from_slice(v).f_view(shape)?.f_to_kind(kind)?.f_to_device(device)?)
+        Ok(Tensor::from_slice(v)
+            .f_view(shape)?
+            .f_to_kind(kind)?
+            .f_to_device(device)?)
     };
     let int = |v: &[i64]| -> Result<Tensor> { Ok(Tensor::from_slice(v).f_to_device(device)?) };
     let n = offset;

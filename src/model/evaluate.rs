@@ -78,21 +78,29 @@ pub fn evaluate(
     let n = species.len();
     let n_edges = pairs.first.len();
     if positions.len() != n {
-        return Err(Error::invalid(format!("{} positions for {n} atoms", positions.len())));
+        return Err(Error::invalid(format!(
+            "{} positions for {n} atoms",
+            positions.len()
+        )));
     }
     if pairs.second.len() != n_edges || pairs.shift.len() != n_edges {
         return Err(Error::invalid("neighbour pair arrays differ in length"));
     }
     if n_local > n {
-        return Err(Error::invalid(format!("n_local = {n_local} exceeds the {n} atoms")));
+        return Err(Error::invalid(format!(
+            "n_local = {n_local} exceeds the {n} atoms"
+        )));
     }
     let mut edge_vec = Vec::with_capacity(3 * n_edges);
     for e in 0..n_edges {
         let (i, j) = (pairs.first[e], pairs.second[e]);
         if i >= n || j >= n {
-            return Err(Error::invalid(format!("neighbour pair ({i}, {j}) out of range for {n} atoms")));
+            return Err(Error::invalid(format!(
+                "neighbour pair ({i}, {j}) out of range for {n} atoms"
+            )));
         }
-        let r: [f64; 3] = std::array::from_fn(|a| positions[j][a] - positions[i][a] + pairs.shift[e][a]);
+        let r: [f64; 3] =
+            std::array::from_fn(|a| positions[j][a] - positions[i][a] + pairs.shift[e][a]);
         let d = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
         if !(d >= OVERLAP_DISTANCE) {
             return Err(Error::invalid(format!(
@@ -130,7 +138,9 @@ pub fn evaluate(
         ..Default::default()
     };
     if request.atom_energies {
-        out.atom_energies = Some(Vec::<f64>::try_from(atomic.f_to_kind(Kind::Double)?.f_detach()?)?);
+        out.atom_energies = Some(Vec::<f64>::try_from(
+            atomic.f_to_kind(Kind::Double)?.f_detach()?,
+        )?);
     }
     if !need_grad {
         return Ok(out);
@@ -153,7 +163,11 @@ pub fn evaluate(
     }
     if request.virial || request.atom_virial {
         let mut w = [[0.0; 3]; 3];
-        let mut wa = if request.atom_virial { vec![[[0.0; 3]; 3]; n] } else { Vec::new() };
+        let mut wa = if request.atom_virial {
+            vec![[[0.0; 3]; 3]; n]
+        } else {
+            Vec::new()
+        };
         for e in 0..n_edges {
             for a in 0..3 {
                 for b in 0..3 {

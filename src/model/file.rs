@@ -107,13 +107,17 @@ pub fn to_bytes_tensors(
 ) -> Result<Vec<u8>> {
     let mut views = Vec::new();
     for (name, t) in tensors {
-        let t = t.f_to_kind(Kind::Double)?.f_to_device(Device::Cpu)?.f_contiguous()?;
+        let t = t
+            .f_to_kind(Kind::Double)?
+            .f_to_device(Device::Cpu)?
+            .f_contiguous()?;
         let values = Vec::<f64>::try_from(t.f_flatten(0, -1)?)?;
         let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
         let shape = t.size().iter().map(|&d| d as usize).collect();
         views.push((name, F64View { shape, bytes }));
     }
-    safetensors::serialize(views, Some(info)).map_err(|e| Error::invalid(format!("serialising model: {e}")))
+    safetensors::serialize(views, Some(info))
+        .map_err(|e| Error::invalid(format!("serialising model: {e}")))
 }
 
 /// Writes `model` with `training` provenance to `path` atomically.
@@ -128,8 +132,11 @@ pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
         path: path.to_path_buf(),
         message,
     };
-    let (_, header) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| bad(format!("not a Concord model file (corrupt or truncated): {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
+        bad(format!(
+            "not a Concord model file (corrupt or truncated): {e}"
+        ))
+    })?;
     let json = header
         .metadata()
         .as_ref()
@@ -153,7 +160,12 @@ pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
 /// Copies the tensors of model-file `bytes` into the variables of `vs` (every variable must be
 /// present with the right shape). With `allow_extra`, tensors that are not variables (optimiser
 /// state in a checkpoint) are ignored; otherwise they are an error.
-pub fn load_variables(vs: &mut tch::nn::VarStore, bytes: &[u8], path: &Path, allow_extra: bool) -> Result<()> {
+pub fn load_variables(
+    vs: &mut tch::nn::VarStore,
+    bytes: &[u8],
+    path: &Path,
+    allow_extra: bool,
+) -> Result<()> {
     let bad = |message: String| Error::ModelFile {
         path: path.to_path_buf(),
         message,
@@ -162,7 +174,9 @@ pub fn load_variables(vs: &mut tch::nn::VarStore, bytes: &[u8], path: &Path, all
         .map_err(|e| bad(format!("corrupt or truncated tensor data: {e}")))?;
     let vars = vs.variables();
     for (name, var) in &vars {
-        let view = st.tensor(name).map_err(|_| bad(format!("parameter '{name}' is missing")))?;
+        let view = st
+            .tensor(name)
+            .map_err(|_| bad(format!("parameter '{name}' is missing")))?;
         let expected: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
         if view.dtype() != Dtype::F64 || view.shape() != expected.as_slice() {
             return Err(bad(format!(

@@ -70,15 +70,27 @@ impl Model {
         }
         let c = config.encoder;
         if c.features < 1 || c.layers < 1 || c.radial_basis < 1 || !(c.cutoff > 0.0) {
-            return Err(Error::invalid(format!("invalid encoder architecture {c:?}")));
+            return Err(Error::invalid(format!(
+                "invalid encoder architecture {c:?}"
+            )));
         }
         let mut vs = nn::VarStore::new(device);
         let root = vs.root();
         let n_species = config.elements.len() as i64;
         let encoder = Encoder::new(&(&root / "encoder"), c, n_species);
         let head = &root / "energy";
-        let readout1 = nn::linear(&head / "readout1", c.features, c.features / 2 + 1, Default::default());
-        let readout2 = nn::linear(&head / "readout2", c.features / 2 + 1, 1, Default::default());
+        let readout1 = nn::linear(
+            &head / "readout1",
+            c.features,
+            c.features / 2 + 1,
+            Default::default(),
+        );
+        let readout2 = nn::linear(
+            &head / "readout2",
+            c.features / 2 + 1,
+            1,
+            Default::default(),
+        );
         let e_ref = head.zeros_no_train("e_ref", &[n_species]);
         let scale = head.ones_no_train("scale", &[]);
         if precision == Precision::Float64 {
@@ -181,8 +193,11 @@ impl Model {
         }
         tch::no_grad(|| -> Result<()> {
             let k = self.precision.kind();
-            self.e_ref
-                .f_copy_(&Tensor::from_slice(e_ref).f_to_kind(k)?.f_to_device(self.device())?)?;
+            self.e_ref.f_copy_(
+                &Tensor::from_slice(e_ref)
+                    .f_to_kind(k)?
+                    .f_to_device(self.device())?,
+            )?;
             let _ = self.scale.f_fill_(scale)?;
             Ok(())
         })
@@ -196,8 +211,12 @@ impl Model {
     /// Atomic energies in eV, `[N]`, for the atoms and edges of `input`.
     pub fn atomic_energies(&self, input: &EdgeInput) -> Result<Tensor> {
         let (s, _v) = self.encoder.forward(input, None)?;
-        let h = s.f_linear(&self.readout1.ws, self.readout1.bs.as_ref())?.f_silu()?;
-        let e = h.f_linear(&self.readout2.ws, self.readout2.bs.as_ref())?.f_squeeze_dim(-1)?;
+        let h = s
+            .f_linear(&self.readout1.ws, self.readout1.bs.as_ref())?
+            .f_silu()?;
+        let e = h
+            .f_linear(&self.readout2.ws, self.readout2.bs.as_ref())?
+            .f_squeeze_dim(-1)?;
         Ok(e * &self.scale + self.e_ref.f_index_select(0, input.species)?)
     }
 }

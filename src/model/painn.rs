@@ -101,7 +101,12 @@ impl Encoder {
             messages.push(MessageBlock {
                 phi1: nn::linear(&m / "phi1", f, f, Default::default()),
                 phi2: nn::linear(&m / "phi2", f, 3 * f, Default::default()),
-                filter: nn::linear(&m / "filter", config.radial_basis, 3 * f, Default::default()),
+                filter: nn::linear(
+                    &m / "filter",
+                    config.radial_basis,
+                    3 * f,
+                    Default::default(),
+                ),
             });
             let u = path / format!("update{l}");
             updates.push(UpdateBlock {
@@ -127,7 +132,7 @@ impl Encoder {
 
     /// Sets the message normalisation: the mean number of neighbours within the cutoff.
     pub fn set_avg_neighbors(&mut self, value: f64) -> Result<()> {
-        tch::no_grad(|| self.avg_neighbors.f_fill_(value.max(1.0)))?;
+        let _ = tch::no_grad(|| self.avg_neighbors.f_fill_(value.max(1.0)))?;
         Ok(())
     }
 
@@ -139,7 +144,11 @@ impl Encoder {
     /// Runs message passing. `atom_bias` (`[N, F]`, optional) is added to the initial scalar
     /// features (e.g. a noise-level embedding). Returns the scalar features `[N, F]` and the
     /// vector features `[N, 3, F]`.
-    pub fn forward(&self, input: &EdgeInput, atom_bias: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+    pub fn forward(
+        &self,
+        input: &EdgeInput,
+        atom_bias: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
         let f = self.config.features;
         let n = input.species.size()[0];
         let kind = input.edge_vec.kind();

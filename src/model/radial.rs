@@ -32,8 +32,7 @@ impl RadialBasis {
     pub fn forward(&self, r: &Tensor) -> Result<Tensor> {
         let n = Tensor::f_arange_start(1, self.n_basis + 1, (r.kind(), r.device()))?;
         let arg = r.f_unsqueeze(-1)? * (&n * (std::f64::consts::PI / self.cutoff));
-        let bessel =
-            arg.f_sin()? / r.f_unsqueeze(-1)? * (2.0 / self.cutoff).sqrt();
+        let bessel = arg.f_sin()? / r.f_unsqueeze(-1)? * (2.0 / self.cutoff).sqrt();
         Ok(bessel * self.envelope(r)?.f_unsqueeze(-1)?)
     }
 }

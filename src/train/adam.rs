@@ -24,11 +24,20 @@ pub struct Adam {
 impl Adam {
     /// Adam over the trainable variables of `vs` (sorted by name for a stable order).
     pub fn new(vs: &tch::nn::VarStore, max_grad_norm: f64) -> Result<Adam> {
-        let mut vars: Vec<(String, Tensor)> =
-            vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let mut vars: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let m = vars.iter().map(|(_, t)| t.f_zeros_like()).collect::<std::result::Result<_, _>>()?;
-        let v = vars.iter().map(|(_, t)| t.f_zeros_like()).collect::<std::result::Result<_, _>>()?;
+        let m = vars
+            .iter()
+            .map(|(_, t)| t.f_zeros_like())
+            .collect::<std::result::Result<_, _>>()?;
+        let v = vars
+            .iter()
+            .map(|(_, t)| t.f_zeros_like())
+            .collect::<std::result::Result<_, _>>()?;
         let (names, params) = vars.into_iter().unzip();
         Ok(Adam {
             names,
@@ -56,13 +65,20 @@ impl Adam {
             let grads: Vec<Tensor> = self.params.iter().map(|p| p.grad()).collect();
             let mut sq = 0.0;
             for g in grads.iter().filter(|g| g.defined()) {
-                sq += g.f_square()?.f_sum(tch::Kind::Double)?.f_double_value(&[])?;
+                sq += g
+                    .f_square()?
+                    .f_sum(tch::Kind::Double)?
+                    .f_double_value(&[])?;
             }
             let norm = sq.sqrt();
             if !norm.is_finite() {
                 return Ok(norm); // skip a non-finite step entirely
             }
-            let clip = if norm > self.max_grad_norm { self.max_grad_norm / norm } else { 1.0 };
+            let clip = if norm > self.max_grad_norm {
+                self.max_grad_norm / norm
+            } else {
+                1.0
+            };
             self.step += 1;
             let bc1 = 1.0 - self.beta1.powi(self.step as i32);
             let bc2 = 1.0 - self.beta2.powi(self.step as i32);
@@ -91,7 +107,11 @@ impl Adam {
     }
 
     /// Restores state saved by [`Adam::state`] through `get(name)`.
-    pub fn restore(&mut self, step: i64, mut get: impl FnMut(&str) -> Result<Tensor>) -> Result<()> {
+    pub fn restore(
+        &mut self,
+        step: i64,
+        mut get: impl FnMut(&str) -> Result<Tensor>,
+    ) -> Result<()> {
         for (i, name) in self.names.iter().enumerate() {
             self.m[i] = get(&format!("adam.m.{name}"))?.f_to_kind(self.m[i].kind())?;
             self.v[i] = get(&format!("adam.v.{name}"))?.f_to_kind(self.v[i].kind())?;

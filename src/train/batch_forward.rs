@@ -9,7 +9,11 @@ use crate::model::{EdgeInput, Model};
 /// Predicted energies (eV, `[B]`) and forces (eV/Å, `[N, 3]`) of a batch. With
 /// `create_graph` the forces stay differentiable with respect to the parameters (force training
 /// by double backward).
-pub fn energies_and_forces(model: &Model, batch: &Batch, create_graph: bool) -> Result<(Tensor, Tensor)> {
+pub fn energies_and_forces(
+    model: &Model,
+    batch: &Batch,
+    create_graph: bool,
+) -> Result<(Tensor, Tensor)> {
     let pos = batch.positions.f_detach()?.f_set_requires_grad(true)?;
     let edge_vec =
         pos.f_index_select(0, &batch.second)? - pos.f_index_select(0, &batch.first)? + &batch.shift;
@@ -25,7 +29,12 @@ pub fn energies_and_forces(model: &Model, batch: &Batch, create_graph: bool) -> 
         &batch.atom_sample,
         &atomic,
     )?;
-    let grad = Tensor::f_run_backward(&[&energy.f_sum(atomic.kind())?], &[&pos], true, create_graph)?;
+    let grad = Tensor::f_run_backward(
+        &[&energy.f_sum(atomic.kind())?],
+        &[&pos],
+        true,
+        create_graph,
+    )?;
     let forces = -&grad[0];
     Ok((energy, forces))
 }
@@ -40,10 +49,19 @@ pub fn loss(
     force_weight: f64,
 ) -> Result<(Tensor, f64, f64)> {
     let de = (energy - &batch.energy) / &batch.n_atoms * &batch.energy_mask;
-    let ne = batch.energy_mask.f_sum(Kind::Double)?.f_double_value(&[])?.max(1.0);
+    let ne = batch
+        .energy_mask
+        .f_sum(Kind::Double)?
+        .f_double_value(&[])?
+        .max(1.0);
     let e_mse = de.f_square()?.f_sum(energy.kind())? / ne;
     let df = (forces - &batch.forces) * &batch.force_mask;
-    let nf = 3.0 * batch.force_mask.f_sum(Kind::Double)?.f_double_value(&[])?.max(1.0);
+    let nf = 3.0
+        * batch
+            .force_mask
+            .f_sum(Kind::Double)?
+            .f_double_value(&[])?
+            .max(1.0);
     let f_mse = df.f_square()?.f_sum(forces.kind())? / nf;
     let e_val = e_mse.f_double_value(&[])?;
     let f_val = f_mse.f_double_value(&[])?;

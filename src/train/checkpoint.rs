@@ -39,7 +39,13 @@ struct Header {
 }
 
 /// Writes a checkpoint of `model`, `adam` and `state` for `config` to `path`.
-pub fn save(path: &Path, config: &Config, model: &Model, adam: &Adam, state: &LoopState) -> Result<()> {
+pub fn save(
+    path: &Path,
+    config: &Config,
+    model: &Model,
+    adam: &Adam,
+    state: &LoopState,
+) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = model.vs.variables().into_iter().collect();
     tensors.extend(adam.state());
     let header = Header {
@@ -71,23 +77,30 @@ pub fn load(path: &Path, config: &Config, model: &mut Model, adam: &mut Adam) ->
         .as_ref()
         .and_then(|m| m.get("concord_checkpoint"))
         .ok_or_else(|| bad("not a Concord checkpoint".into()))?;
-    let header: Header = serde_json::from_str(json).map_err(|e| bad(format!("invalid checkpoint header: {e}")))?;
+    let header: Header =
+        serde_json::from_str(json).map_err(|e| bad(format!("invalid checkpoint header: {e}")))?;
     if &header.config != config {
         return Err(bad(
             "the checkpoint was written for a different config; delete the output folder or choose another `output` to start afresh".into(),
         ));
     }
     load_variables(&mut model.vs, &bytes, path, true)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupt checkpoint: {e}")))?;
+    let st =
+        SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupt checkpoint: {e}")))?;
     adam.restore(header.adam_step, |name| {
-        let view = st.tensor(name).map_err(|_| bad(format!("optimiser state '{name}' is missing")))?;
+        let view = st
+            .tensor(name)
+            .map_err(|_| bad(format!("optimiser state '{name}' is missing")))?;
         let values: Vec<f64> = view
             .data()
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8")))
             .collect();
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        Ok(Tensor::from_slice(&values).f_view(shape.as_slice())?.f_to_kind(Kind::Double)?.f_to_device(model.device())?)
+        Ok(Tensor::from_slice(&values)
+            .f_view(shape.as_slice())?
+            .f_to_kind(Kind::Double)?
+            .f_to_device(model.device())?)
     })?;
     Ok(header.state)
 }

@@ -93,7 +93,8 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
-        let config: Config = toml::from_str(text).map_err(|e| bad(e.to_string().trim().to_string()))?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| bad(e.to_string().trim().to_string()))?;
         config.validate().map_err(bad)?;
         Ok(config)
     }
@@ -102,19 +103,40 @@ impl Config {
         let m = &self.model;
         let t = &self.training;
         let checks: [(bool, String); 13] = [
-            (m.features >= 2, format!("model.features must be >= 2, got {}", m.features)),
-            (m.layers >= 1, format!("model.layers must be >= 1, got {}", m.layers)),
+            (
+                m.features >= 2,
+                format!("model.features must be >= 2, got {}", m.features),
+            ),
+            (
+                m.layers >= 1,
+                format!("model.layers must be >= 1, got {}", m.layers),
+            ),
             (
                 m.cutoff > 0.5 && m.cutoff <= 20.0,
                 format!("model.cutoff must be in (0.5, 20] Å, got {}", m.cutoff),
             ),
-            (m.radial_basis >= 1, format!("model.radial_basis must be >= 1, got {}", m.radial_basis)),
-            (t.epochs >= 1, format!("training.epochs must be >= 1, got {}", t.epochs)),
-            (t.max_minutes > 0.0, format!("training.max_minutes must be > 0, got {}", t.max_minutes)),
-            (t.batch_size >= 1, format!("training.batch_size must be >= 1, got {}", t.batch_size)),
+            (
+                m.radial_basis >= 1,
+                format!("model.radial_basis must be >= 1, got {}", m.radial_basis),
+            ),
+            (
+                t.epochs >= 1,
+                format!("training.epochs must be >= 1, got {}", t.epochs),
+            ),
+            (
+                t.max_minutes > 0.0,
+                format!("training.max_minutes must be > 0, got {}", t.max_minutes),
+            ),
+            (
+                t.batch_size >= 1,
+                format!("training.batch_size must be >= 1, got {}", t.batch_size),
+            ),
             (
                 t.learning_rate > 0.0 && t.learning_rate < 1.0,
-                format!("training.learning_rate must be in (0, 1), got {}", t.learning_rate),
+                format!(
+                    "training.learning_rate must be in (0, 1), got {}",
+                    t.learning_rate
+                ),
             ),
             (
                 t.final_learning_rate > 0.0 && t.final_learning_rate <= t.learning_rate,
@@ -124,18 +146,29 @@ impl Config {
                 ),
             ),
             (
-                t.energy_weight >= 0.0 && t.force_weight >= 0.0 && t.energy_weight + t.force_weight > 0.0,
+                t.energy_weight >= 0.0
+                    && t.force_weight >= 0.0
+                    && t.energy_weight + t.force_weight > 0.0,
                 "training.energy_weight and force_weight must be >= 0 and not both 0".to_string(),
             ),
             (
                 t.validation_fraction > 0.0 && t.validation_fraction < 0.5,
-                format!("training.validation_fraction must be in (0, 0.5), got {}", t.validation_fraction),
+                format!(
+                    "training.validation_fraction must be in (0, 0.5), got {}",
+                    t.validation_fraction
+                ),
             ),
             (
                 t.checkpoint_minutes > 0.0,
-                format!("training.checkpoint_minutes must be > 0, got {}", t.checkpoint_minutes),
+                format!(
+                    "training.checkpoint_minutes must be > 0, got {}",
+                    t.checkpoint_minutes
+                ),
             ),
-            (!self.dataset.is_empty(), "at least one [[dataset]] is required".to_string()),
+            (
+                !self.dataset.is_empty(),
+                "at least one [[dataset]] is required".to_string(),
+            ),
         ];
         if let Some((_, msg)) = checks.into_iter().find(|(ok, _)| !ok) {
             return Err(msg);

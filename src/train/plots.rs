@@ -14,7 +14,11 @@ fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The embedded font is valid; a failure would only lose text, not the plot.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
     });
 }
 
@@ -44,18 +48,33 @@ pub fn learning_curve(path: &Path, records: &[EpochRecord]) -> Result<()> {
         let series: [(&str, Vec<(f64, f64)>, RGBColor); 2] = [
             (
                 "validation energy MAE (meV/atom)",
-                records.iter().map(|r| (r.epoch as f64, 1000.0 * r.validation.energy_per_atom_mae)).collect(),
+                records
+                    .iter()
+                    .map(|r| (r.epoch as f64, 1000.0 * r.validation.energy_per_atom_mae))
+                    .collect(),
                 BLUE,
             ),
             (
                 "validation force MAE (meV/Å)",
-                records.iter().map(|r| (r.epoch as f64, 1000.0 * r.validation.force_mae)).collect(),
+                records
+                    .iter()
+                    .map(|r| (r.epoch as f64, 1000.0 * r.validation.force_mae))
+                    .collect(),
                 RED,
             ),
         ];
-        let finite = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).filter(|y| y.is_finite() && *y > 0.0);
-        let (lo, hi) = finite.fold((f64::INFINITY, 0.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
-        let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (0.1, 10.0) };
+        let finite = series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .filter(|y| y.is_finite() && *y > 0.0);
+        let (lo, hi) = finite.fold((f64::INFINITY, 0.0f64), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+        let (lo, hi) = if lo.is_finite() {
+            (lo / 1.5, hi * 1.5)
+        } else {
+            (0.1, 10.0)
+        };
         let mut chart = ChartBuilder::on(&root)
             .caption("Concord learning curve", ("sans-serif", 24))
             .margin(15)
@@ -74,9 +93,15 @@ pub fn learning_curve(path: &Path, records: &[EpochRecord]) -> Result<()> {
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
                 .map_err(&err)?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
             chart
-                .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, color.filled())),
+                )
                 .map_err(&err)?;
         }
         chart
@@ -100,11 +125,20 @@ fn parity_panel<DB: DrawingBackend>(
         .iter()
         .flat_map(|p| [p.0, p.1])
         .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
-    let (lo, hi) = if lo < hi { (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)) } else { (-1.0, 1.0) };
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+    let (lo, hi) = if lo < hi {
+        (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    } else {
+        (-1.0, 1.0)
+    };
     let mae = points.iter().map(|p| (p.0 - p.1).abs()).sum::<f64>() / points.len().max(1) as f64;
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{title}  (MAE {mae:.4} {unit}, n = {})", points.len()), ("sans-serif", 18))
+        .caption(
+            format!("{title}  (MAE {mae:.4} {unit}, n = {})", points.len()),
+            ("sans-serif", 18),
+        )
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -117,10 +151,17 @@ fn parity_panel<DB: DrawingBackend>(
         .draw()
         .map_err(|e| e.to_string())?;
     chart
-        .draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], BLACK.stroke_width(1)))
+        .draw_series(LineSeries::new(
+            vec![(lo, lo), (hi, hi)],
+            BLACK.stroke_width(1),
+        ))
         .map_err(|e| e.to_string())?;
     chart
-        .draw_series(points.iter().map(|&p| Circle::new(p, 2, BLUE.mix(0.4).filled())))
+        .draw_series(
+            points
+                .iter()
+                .map(|&p| Circle::new(p, 2, BLUE.mix(0.4).filled())),
+        )
         .map_err(|e| e.to_string())?;
     Ok(())
 }

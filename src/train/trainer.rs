@@ -103,9 +103,8 @@ fn load_samples(config: &Config, model: &Model) -> Result<Vec<Sample>> {
             if !d.tasks.contains(&Task::Forces) {
                 frame.forces = None;
             }
-            let sample = Sample::from_frame(&frame, model, i).map_err(|e| {
-                Error::invalid(format!("{} frame {i}: {e}", d.path.display()))
-            })?;
+            let sample = Sample::from_frame(&frame, model, i)
+                .map_err(|e| Error::invalid(format!("{} frame {i}: {e}", d.path.display())))?;
             samples.push(sample);
         }
     }
@@ -129,9 +128,12 @@ fn split(samples: Vec<Sample>, fraction: f64, seed: u64) -> (Vec<Sample>, Vec<Sa
     mols.sort();
     mols.dedup();
     mols.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let n_val = ((mols.len() as f64 * fraction).round() as usize).clamp(1, mols.len().saturating_sub(1).max(1));
+    let n_val = ((mols.len() as f64 * fraction).round() as usize)
+        .clamp(1, mols.len().saturating_sub(1).max(1));
     let val: std::collections::HashSet<String> = mols.into_iter().take(n_val).collect();
-    samples.into_iter().partition(|s| !val.contains(&s.molecule))
+    samples
+        .into_iter()
+        .partition(|s| !val.contains(&s.molecule))
 }
 
 /// Least-squares per-element reference energies (eV) and the RMS force label (eV/Å) used as
@@ -167,12 +169,20 @@ fn fit_normalisation(samples: &[Sample], n_species: usize) -> (Vec<f64>, f64) {
             n += 1;
         }
     }
-    let scale = if n > 0 { (sq / n as f64).sqrt().max(1e-3) } else { 1.0 };
+    let scale = if n > 0 {
+        (sq / n as f64).sqrt().max(1e-3)
+    } else {
+        1.0
+    };
     (e_ref, scale)
 }
 
 /// Validation loss and error metrics of `model` on `samples`.
-fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<(f64, ErrorMetrics, Vec<(f64, f64)>, Vec<(f64, f64)>)> {
+fn validate(
+    model: &Model,
+    samples: &[Sample],
+    config: &Config,
+) -> Result<(f64, ErrorMetrics, Vec<(f64, f64)>, Vec<(f64, f64)>)> {
     let t = &config.training;
     let kind = model.precision().kind();
     let mut acc = ErrorAccumulator::default();
@@ -183,7 +193,13 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<(f64, 
         let refs: Vec<&Sample> = chunk.iter().collect();
         let batch = collate(&refs, kind, model.device())?;
         let (e, f) = energies_and_forces(model, &batch, false)?;
-        let (l, _, _) = loss(&batch, &e.f_detach()?, &f.f_detach()?, t.energy_weight, t.force_weight)?;
+        let (l, _, _) = loss(
+            &batch,
+            &e.f_detach()?,
+            &f.f_detach()?,
+            t.energy_weight,
+            t.force_weight,
+        )?;
         total_loss += l.f_double_value(&[])?;
         n_batches += 1.0;
         let e: Vec<f64> = Vec::try_from(e.f_to_kind(tch::Kind::Double)?)?;
@@ -196,7 +212,9 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<(f64, 
                 e_pairs.push((re / n as f64, e[k] / n as f64));
             }
             if let Some(rf) = &s.forces {
-                let pf: Vec<[f64; 3]> = (0..n).map(|i| std::array::from_fn(|a| f[3 * (offset + i) + a])).collect();
+                let pf: Vec<[f64; 3]> = (0..n)
+                    .map(|i| std::array::from_fn(|a| f[3 * (offset + i) + a]))
+                    .collect();
                 acc.add_forces(&pf, rf);
                 for (p, r) in pf.iter().zip(rf) {
                     f_pairs.extend((0..3).map(|a| (r[a], p[a])));
@@ -205,7 +223,12 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<(f64, 
             offset += n;
         }
     }
-    Ok((total_loss / n_batches.max(1.0), acc.metrics(), e_pairs, f_pairs))
+    Ok((
+        total_loss / n_batches.max(1.0),
+        acc.metrics(),
+        e_pairs,
+        f_pairs,
+    ))
 }
 
 fn learning_rate(config: &Config, progress: f64) -> f64 {
@@ -239,7 +262,9 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
     let samples = load_samples(config, &model)?;
     let (train_set, val_set) = split(samples, t.validation_fraction, t.seed);
     if train_set.is_empty() || val_set.is_empty() {
-        return Err(Error::invalid("need at least two molecules to split into training and validation"));
+        return Err(Error::invalid(
+            "need at least two molecules to split into training and validation",
+        ));
     }
     let (e_ref, scale) = fit_normalisation(&train_set, model.config().elements.len());
     model.set_energy_normalisation(&e_ref, scale)?;
@@ -284,8 +309,16 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
     let mut out_of_time = false;
     while !state.finished && state.epoch < t.epochs && !out_of_time {
         let mut order: Vec<usize> = (0..train_set.len()).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(t.seed.wrapping_mul(1_000_003).wrapping_add(state.epoch as u64)));
-        let bar = if progress { ProgressBar::new(n_batches as u64) } else { ProgressBar::hidden() };
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+            t.seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(state.epoch as u64),
+        ));
+        let bar = if progress {
+            ProgressBar::new(n_batches as u64)
+        } else {
+            ProgressBar::hidden()
+        };
         bar.set_style(
             ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
                 .map_err(|e| Error::invalid(e.to_string()))?
@@ -294,16 +327,23 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         bar.set_prefix(format!("{}/{}", state.epoch + 1, t.epochs));
         bar.set_position(state.batch as u64);
         let (mut sum_loss, mut sum_e, mut sum_f, mut count) = (0.0, 0.0, 0.0, 0.0);
-        let mut lr = learning_rate(config, (state.epoch * n_batches + state.batch) as f64 / total_steps);
+        let mut lr = learning_rate(
+            config,
+            (state.epoch * n_batches + state.batch) as f64 / total_steps,
+        );
         while state.batch < n_batches {
-            let idx = &order[state.batch * t.batch_size..((state.batch + 1) * t.batch_size).min(order.len())];
+            let idx = &order
+                [state.batch * t.batch_size..((state.batch + 1) * t.batch_size).min(order.len())];
             let refs: Vec<&Sample> = idx.iter().map(|&i| &train_set[i]).collect();
             let batch = collate(&refs, kind, model.device())?;
             let (e, f) = energies_and_forces(&model, &batch, true)?;
             let (l, le, lf) = loss(&batch, &e, &f, t.energy_weight, t.force_weight)?;
             adam.zero_grad();
             l.f_backward()?;
-            lr = learning_rate(config, (state.epoch * n_batches + state.batch) as f64 / total_steps);
+            lr = learning_rate(
+                config,
+                (state.epoch * n_batches + state.batch) as f64 / total_steps,
+            );
             adam.step(lr)?;
             let lv = l.f_double_value(&[])?;
             sum_loss += lv;
@@ -326,7 +366,11 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         bar.finish_and_clear();
         if out_of_time && state.batch < n_batches {
             if progress {
-                eprintln!("time limit of {} min reached during epoch {}", t.max_minutes, state.epoch + 1);
+                eprintln!(
+                    "time limit of {} min reached during epoch {}",
+                    t.max_minutes,
+                    state.epoch + 1
+                );
             }
             break;
         }
@@ -361,12 +405,20 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
             .create(true)
             .open(&files.metrics)
             .map_err(|e| Error::io(&files.metrics, e))?;
-        writeln!(f, "{}", serde_json::to_string(&record).map_err(|e| Error::invalid(e.to_string()))?)
-            .map_err(|e| Error::io(&files.metrics, e))?;
+        writeln!(
+            f,
+            "{}",
+            serde_json::to_string(&record).map_err(|e| Error::invalid(e.to_string()))?
+        )
+        .map_err(|e| Error::io(&files.metrics, e))?;
         if val_loss < state.best_validation {
             state.best_validation = val_loss;
             state.best_epoch = Some(state.epoch);
-            file::save(&model, &files.best, serde_json::json!({"epoch": state.epoch}))?;
+            file::save(
+                &model,
+                &files.best,
+                serde_json::json!({"epoch": state.epoch}),
+            )?;
         }
         if state.epoch == t.epochs {
             state.finished = true;
@@ -390,9 +442,11 @@ fn finish(
     n_train: usize,
     progress: bool,
 ) -> Result<TrainSummary> {
-    let best_epoch = state
-        .best_epoch
-        .ok_or_else(|| Error::invalid("training stopped before the first epoch completed; raise training.max_minutes"))?;
+    let best_epoch = state.best_epoch.ok_or_else(|| {
+        Error::invalid(
+            "training stopped before the first epoch completed; raise training.max_minutes",
+        )
+    })?;
     let (best, _) = file::load(&files.best, Device::Cpu, config.training.precision)?;
     let (_, val, e_pairs, f_pairs) = validate(&best, val_set, config)?;
     plots::parity(&files.parity, &e_pairs, &f_pairs)?;

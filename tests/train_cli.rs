@@ -1,0 +1,198 @@
+//! The `concord` binary end to end on the tiny bundled dataset: train, eval, inspect,
+//! resume after `kill -9`, and overfitting a handful of frames.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_concord");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The tiny config with its output in `dir` and the given overrides (`key = value` lines
+/// replacing the same key).
+fn tiny_config(dir: &Path, overrides: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
+    text = text.replace(
+        "output = \"../runs/tiny\"",
+        &format!("output = \"{}\"", dir.join("run").display()),
+    );
+    text = text.replace("\"../data/", &format!("\"{}/data/", root().display()));
+    for (k, v) in overrides {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{k} =")))
+            .unwrap()
+            .to_string();
+        text = text.replace(&line, &format!("{k} = {v}"));
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn metric_epochs(run_dir: &Path) -> Vec<u64> {
+    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn train_eval_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), &[]);
+    let (ok, stdout, stderr) = run(&["train", "--config", config.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["epochs"], 3);
+    let run_dir = dir.path().join("run");
+    for f in [
+        "model.concord",
+        "best.concord",
+        "checkpoint.safetensors",
+        "learning_curve.png",
+        "parity.png",
+    ] {
+        assert!(run_dir.join(f).exists(), "{f} missing");
+    }
+    assert_eq!(metric_epochs(&run_dir), vec![1, 2, 3]);
+    let model = run_dir.join("model.concord");
+    let test = root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz");
+    let (ok, stdout, stderr) = run(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        test.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let m: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let m = &m[test.to_str().unwrap()];
+    assert!(
+        m["force_mae"].as_f64().unwrap().is_finite()
+            && m["n_force_components"].as_u64().unwrap() > 0
+    );
+    let (ok, stdout, _) = run(&["inspect", model.to_str().unwrap()]);
+    assert!(ok);
+    let meta: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(meta["format"], "concord-model");
+    assert_eq!(meta["receptive_field"], 8.0);
+    assert_eq!(meta["training"]["epochs_run"], 3);
+    // Re-running a finished training does not train again.
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok && stderr.contains("resuming"), "{stderr}");
+    assert_eq!(metric_epochs(&run_dir), vec![1, 2, 3]);
+}
+
+#[test]
+fn resumes_after_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(
+        dir.path(),
+        &[("epochs", "12"), ("checkpoint_minutes", "0.002")],
+    );
+    let run_dir = dir.path().join("run");
+    let mut child = Command::new(BIN)
+        .args(["train", "--config", config.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill mid-run, after the first epoch and some mid-epoch checkpoints.
+    let t0 = std::time::Instant::now();
+    while metric_epochs(&run_dir).len() < 2 && t0.elapsed().as_secs() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done_before = metric_epochs(&run_dir).len();
+    assert!(
+        done_before >= 2 && done_before < 12,
+        "killed after {done_before} epochs"
+    );
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("resuming from"), "{stderr}");
+    assert_eq!(metric_epochs(&run_dir), (1..=12).collect::<Vec<_>>());
+    assert!(run_dir.join("model.concord").exists());
+}
+
+#[test]
+fn changed_config_does_not_silently_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), &[("epochs", "1")]);
+    assert!(run(&["train", "--config", config.to_str().unwrap()]).0);
+    let config = tiny_config(dir.path(), &[("epochs", "1"), ("learning_rate", "2e-3")]);
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("different config"), "{stderr}");
+}
+
+#[test]
+fn overfits_a_few_frames() {
+    // Four frames of one molecule, many epochs: the training loss must collapse.
+    let dir = tempfile::tempdir().unwrap();
+    let frames =
+        concord::io::read_extxyz(&root().join("data/qm9-gfn2/tiny/train_forces.extxyz.gz"))
+            .unwrap();
+    let mol = frames[0].info.get("mol").cloned();
+    let few: Vec<_> = frames
+        .iter()
+        .filter(|f| f.info.get("mol") == mol.as_ref())
+        .cloned()
+        .collect();
+    let other: Vec<_> = frames
+        .iter()
+        .filter(|f| f.info.get("mol") != mol.as_ref())
+        .take(1)
+        .cloned()
+        .collect();
+    let data = dir.path().join("few.extxyz");
+    concord::io::write_extxyz(&data, &[few, other].concat()).unwrap();
+    let config = tiny_config(
+        dir.path(),
+        &[
+            ("epochs", "150"),
+            ("batch_size", "8"),
+            ("validation_fraction", "0.4"),
+            ("learning_rate", "5e-3"),
+            ("final_learning_rate", "5e-4"),
+        ],
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        &format!(
+            "{}/data/qm9-gfn2/tiny/train_forces.extxyz.gz",
+            root().display()
+        ),
+        data.to_str().unwrap(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.path().join("run/metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let first = lines[0]["train_force_mse"].as_f64().unwrap();
+    let last = lines.last().unwrap()["train_force_mse"].as_f64().unwrap();
+    assert!(last < 0.05 * first, "force MSE {first} -> {last}");
+}
