@@ -166,8 +166,8 @@ fn parity_panel<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Parity plot of energies per atom (eV/atom) and force components (eV/Å): `(reference,
-/// predicted)` pairs.
+/// Parity plot of energies per atom above the per-element reference energies (eV/atom) and
+/// of force components (eV/Å): `(reference, predicted)` pairs.
 pub fn parity(path: &Path, energies: &[(f64, f64)], forces: &[(f64, f64)]) -> Result<()> {
     register_font();
     let tmp = temp_path(path);
@@ -176,11 +176,8 @@ pub fn parity(path: &Path, energies: &[(f64, f64)], forces: &[(f64, f64)]) -> Re
         let root = BitMapBackend::new(&tmp, (1200, 560)).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
         let panels = root.split_evenly((1, 2));
-        // Energies per atom relative to their mean, so the panel is not dominated by composition.
-        let mean = energies.iter().map(|p| p.0).sum::<f64>() / energies.len().max(1) as f64;
-        let e: Vec<(f64, f64)> = energies.iter().map(|p| (p.0 - mean, p.1 - mean)).collect();
         let err_s = plot_err::<String>(path);
-        parity_panel(&panels[0], "energy - mean", "eV/atom", &e).map_err(&err_s)?;
+        parity_panel(&panels[0], "energy above element references", "eV/atom", energies).map_err(&err_s)?;
         parity_panel(&panels[1], "force components", "eV/Å", forces).map_err(&err_s)?;
         root.present().map_err(&err)?;
     }

@@ -185,6 +185,7 @@ fn validate(
 ) -> Result<(f64, ErrorMetrics, Vec<(f64, f64)>, Vec<(f64, f64)>)> {
     let t = &config.training;
     let kind = model.precision().kind();
+    let e_ref = model.reference_energies()?;
     let mut acc = ErrorAccumulator::default();
     let mut total_loss = 0.0;
     let mut n_batches = 0.0f64;
@@ -209,7 +210,10 @@ fn validate(
             let n = s.n_atoms();
             if let Some(re) = s.energy {
                 acc.add_energy(e[k], re, n);
-                e_pairs.push((re / n as f64, e[k] / n as f64));
+                // Parity in energy per atom above the per-element reference energies, so that
+                // the plot shows what the network learned rather than the composition.
+                let base: f64 = s.species.iter().map(|&z| e_ref[z as usize]).sum();
+                e_pairs.push(((re - base) / n as f64, (e[k] - base) / n as f64));
             }
             if let Some(rf) = &s.forces {
                 let pf: Vec<[f64; 3]> = (0..n)
