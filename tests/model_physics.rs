@@ -228,3 +228,30 @@ fn float32_agrees_with_float64() {
         }
     }
 }
+
+#[test]
+fn energy_and_forces_are_continuous_at_the_cutoff() {
+    // An atom crossing the cutoff of another: energy and forces change smoothly.
+    let pot = random_potential(Precision::Float64, 14);
+    let rc = pot.cutoff();
+    let z = [6u8, 8];
+    let at = |r: f64| {
+        let p = pot
+            .compute(&z, &[[0.0; 3], [r, 0.0, 0.0]], None, [false; 3], ALL)
+            .unwrap();
+        (p.energy, p.forces.unwrap()[1][0])
+    };
+    let (e_in, f_in) = at(rc - 1e-7);
+    let (e_out, f_out) = at(rc + 1e-7);
+    assert!(
+        (e_in - e_out).abs() < 1e-9,
+        "energy jumps by {}",
+        e_in - e_out
+    );
+    assert!(
+        (f_in - f_out).abs() < 1e-7,
+        "force jumps by {}",
+        f_in - f_out
+    );
+    assert_eq!(f_out, 0.0);
+}

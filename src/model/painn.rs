@@ -161,10 +161,11 @@ impl Encoder {
         let r = safe_norm(input.edge_vec, 1e-12)?;
         let unit = (input.edge_vec / r.f_unsqueeze(-1)?).f_unsqueeze(-1)?; // [E, 3, 1]
         let rbf = self.radial.forward(&r)?; // [E, K]
+        let env = self.radial.envelope(&r)?.f_unsqueeze(-1)?; // [E, 1]
         for (msg, upd) in self.messages.iter().zip(&self.updates) {
             // Message: filter the sender's scalars by the edge's radial features.
             let phi = linear(&linear(&s, &msg.phi1)?.f_silu()?, &msg.phi2)?;
-            let w = linear(&rbf, &msg.filter)?;
+            let w = linear(&rbf, &msg.filter)? * &env;
             let x = phi.f_index_select(0, input.second)? * w; // [E, 3F]
             let parts = x.f_split(f, -1)?;
             let (gate_v, ds_e, gate_r) = (&parts[0], &parts[1], &parts[2]);

@@ -1,7 +1,7 @@
 //! Radial features of an edge: a Bessel basis multiplied by a smooth polynomial envelope
 //! that goes to zero, with its first and second derivatives, at the cutoff.
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::error::Result;
 
@@ -28,12 +28,14 @@ impl RadialBasis {
         Ok(u)
     }
 
-    /// Basis values for distances `r` in Å, `[E]` -> `[E, n_basis]`, envelope included.
+    /// Basis values for distances `r` in Å, `[E]` -> `[E, n_basis]`, without the envelope
+    /// (multiply the filter built from them by [`RadialBasis::envelope`], so that learned
+    /// biases vanish at the cutoff too).
     pub fn forward(&self, r: &Tensor) -> Result<Tensor> {
         let n = Tensor::f_arange_start(1, self.n_basis + 1, (r.kind(), r.device()))?;
         let arg = r.f_unsqueeze(-1)? * (&n * (std::f64::consts::PI / self.cutoff));
         let bessel = arg.f_sin()? / r.f_unsqueeze(-1)? * (2.0 / self.cutoff).sqrt();
-        Ok(bessel * self.envelope(r)?.f_unsqueeze(-1)?)
+        Ok(bessel)
     }
 }
 
@@ -41,9 +43,4 @@ impl RadialBasis {
 /// (and second derivatives) even for zero vectors.
 pub fn safe_norm(x: &Tensor, eps: f64) -> Result<Tensor> {
     Ok((x.f_square()?.f_sum_dim_intlist(-1, false, x.kind())? + eps).f_sqrt()?)
-}
-
-/// Checks that a tensor is floating point; the model runs in float32 or float64.
-pub fn is_float(kind: Kind) -> bool {
-    matches!(kind, Kind::Float | Kind::Double)
 }

@@ -177,7 +177,13 @@ pub fn parity(path: &Path, energies: &[(f64, f64)], forces: &[(f64, f64)]) -> Re
         root.fill(&WHITE).map_err(&err)?;
         let panels = root.split_evenly((1, 2));
         let err_s = plot_err::<String>(path);
-        parity_panel(&panels[0], "energy above element references", "eV/atom", energies).map_err(&err_s)?;
+        parity_panel(
+            &panels[0],
+            "energy above element references",
+            "eV/atom",
+            energies,
+        )
+        .map_err(&err_s)?;
         parity_panel(&panels[1], "force components", "eV/Å", forces).map_err(&err_s)?;
         root.present().map_err(&err)?;
     }
