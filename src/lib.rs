@@ -9,6 +9,7 @@ pub mod api;
 pub mod data;
 pub mod elements;
 pub mod error;
+pub mod generate;
 pub mod io;
 pub mod model;
 pub mod neighbors;

@@ -125,6 +125,7 @@ pub fn evaluate(
         first: &first_t,
         second: &second_t,
         edge_vec: &edge_t,
+        edge_attr: None,
     };
     let need_grad = request.forces || request.virial || request.atom_virial;
     let atomic = if need_grad {

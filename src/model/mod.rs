@@ -2,8 +2,10 @@
 //! energies plus per-element reference energies). Forces and virials follow by autograd
 //! (see [`evaluate`]).
 
+pub mod denoiser;
 pub mod evaluate;
 pub mod file;
+pub mod graph;
 pub mod painn;
 pub mod radial;
 
@@ -11,6 +13,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use crate::elements;
 use crate::error::{Error, Result};
+pub use denoiser::{Denoiser, GeneratorConfig, GraphBatch};
 pub use painn::{EdgeInput, Encoder, EncoderConfig};
 
 /// Architecture and element list of a model; stored in the model file.
@@ -21,6 +24,9 @@ pub struct ModelConfig {
     pub elements: Vec<u8>,
     /// Encoder architecture.
     pub encoder: EncoderConfig,
+    /// Structure-generator settings; `None` for a potential-only model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorConfig>,
 }
 
 /// Floating-point precision of a model's parameters and computations.
@@ -54,6 +60,7 @@ pub struct Model {
     readout2: nn::Linear,
     /// Per-element reference energies in eV, `[n_species]` (fitted, not trained).
     e_ref: Tensor,
+    denoiser: Option<Denoiser>,
     /// Energy scale in eV multiplying the network's atomic outputs, `[]` (fitted, not trained).
     scale: Tensor,
 }
@@ -61,12 +68,18 @@ pub struct Model {
 impl Model {
     /// A freshly initialised model (seed the libtorch RNG with `tch::manual_seed` first for
     /// reproducibility).
-    pub fn new(config: ModelConfig, device: Device, precision: Precision) -> Result<Self> {
+    pub fn new(mut config: ModelConfig, device: Device, precision: Precision) -> Result<Self> {
         if config.elements.is_empty() {
             return Err(Error::invalid("a model needs at least one element"));
         }
         for &z in &config.elements {
             elements::symbol(z)?;
+        }
+        config.encoder.edge_features = config.generator.map_or(0, |g| g.edge_features());
+        if let Some(g) = &config.generator {
+            if !(g.sigma_data > 0.0 && g.sigma_min > 0.0 && g.sigma_max > g.sigma_min && g.distance_features >= 1 && g.distance_max > 0.0) {
+                return Err(Error::invalid(format!("invalid generator settings {g:?}")));
+            }
         }
         let c = config.encoder;
         if c.features < 1 || c.layers < 1 || c.radial_basis < 1 || !(c.cutoff > 0.0) {
@@ -93,6 +106,9 @@ impl Model {
         );
         let e_ref = head.zeros_no_train("e_ref", &[n_species]);
         let scale = head.ones_no_train("scale", &[]);
+        let denoiser = config
+            .generator
+            .map(|g| Denoiser::new(&(&root / "denoiser"), g, c.features, c.cutoff));
         if precision == Precision::Float64 {
             vs.double();
         }
@@ -105,6 +121,7 @@ impl Model {
             readout2,
             e_ref,
             scale,
+            denoiser,
         })
     }
 
@@ -126,6 +143,21 @@ impl Model {
     /// The shared encoder.
     pub fn encoder(&self) -> &Encoder {
         &self.encoder
+    }
+
+    /// The structure generator's denoiser, if the model has one.
+    pub fn denoiser(&self) -> Option<&Denoiser> {
+        self.denoiser.as_ref()
+    }
+
+    /// Denoised positions `[N, 3]` (Å) of noisy positions `x` `[N, 3]` at per-atom noise levels
+    /// `sigma` `[N]` (Å) for the molecules of `batch`; an error for a potential-only model.
+    pub fn denoise(&self, batch: &GraphBatch, x: &Tensor, sigma: &Tensor) -> Result<Tensor> {
+        let d = self
+            .denoiser
+            .as_ref()
+            .ok_or_else(|| Error::invalid("this model has no structure generator"))?;
+        d.forward(&self.encoder, batch, x, sigma)
     }
 
     /// Converts all parameters to `precision`.

@@ -21,6 +21,14 @@ pub struct EncoderConfig {
     pub cutoff: f64,
     /// Number of radial basis functions.
     pub radial_basis: i64,
+    /// Width of optional extra edge features (bond kinds, distances) that only the structure
+    /// generator passes; 0 for a potential-only model. Set by the model, not by users.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub edge_features: i64,
+}
+
+fn is_zero(x: &i64) -> bool {
+    *x == 0
 }
 
 impl EncoderConfig {
@@ -42,6 +50,9 @@ pub struct EdgeInput<'a> {
     pub second: &'a Tensor,
     /// Edge vectors `x[second] - x[first] + shift` in Å, `[E, 3]`.
     pub edge_vec: &'a Tensor,
+    /// Extra edge features `[E, edge_features]` (the generator's graph edges), added to the
+    /// radial filter without envelope; `None` for the potential.
+    pub edge_attr: Option<&'a Tensor>,
 }
 
 fn linear(x: &Tensor, l: &nn::Linear) -> Result<Tensor> {
@@ -52,6 +63,7 @@ struct MessageBlock {
     phi1: nn::Linear,
     phi2: nn::Linear,
     filter: nn::Linear,
+    edge_filter: Option<nn::Linear>,
 }
 
 struct UpdateBlock {
@@ -107,6 +119,8 @@ impl Encoder {
                     3 * f,
                     Default::default(),
                 ),
+                edge_filter: (config.edge_features > 0)
+                    .then(|| nn::linear(&m / "edge_filter", config.edge_features, 3 * f, nobias)),
             });
             let u = path / format!("update{l}");
             updates.push(UpdateBlock {
@@ -165,7 +179,10 @@ impl Encoder {
         for (msg, upd) in self.messages.iter().zip(&self.updates) {
             // Message: filter the sender's scalars by the edge's radial features.
             let phi = linear(&linear(&s, &msg.phi1)?.f_silu()?, &msg.phi2)?;
-            let w = linear(&rbf, &msg.filter)? * &env;
+            let mut w = linear(&rbf, &msg.filter)? * &env;
+            if let (Some(attr), Some(ef)) = (input.edge_attr, &msg.edge_filter) {
+                w = w + linear(attr, ef)?;
+            }
             let x = phi.f_index_select(0, input.second)? * w; // [E, 3F]
             let parts = x.f_split(f, -1)?;
             let (gate_v, ds_e, gate_r) = (&parts[0], &parts[1], &parts[2]);

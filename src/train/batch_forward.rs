@@ -22,6 +22,7 @@ pub fn energies_and_forces(
         first: &batch.first,
         second: &batch.second,
         edge_vec: &edge_vec,
+        edge_attr: None,
     };
     let atomic = model.atomic_energies(&input)?;
     let energy = Tensor::f_zeros([batch.size], (atomic.kind(), atomic.device()))?.f_index_add(

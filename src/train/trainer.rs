@@ -261,6 +261,7 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
     let model_config = ModelConfig {
         elements: dataset_elements(config)?,
         encoder: config.model,
+        generator: None,
     };
     let mut model = Model::new(model_config, Device::Cpu, t.precision)?;
     let samples = load_samples(config, &model)?;

@@ -1,0 +1,179 @@
+//! Molecular graphs for the structure generator: validation of a bond graph and the
+//! topological edges (bonds, atoms two and three bonds apart) the denoiser attends to,
+//! whatever the current (noisy) distances.
+
+use crate::elements;
+use crate::error::{Error, Result};
+use crate::structure::Bond;
+
+/// Kinds of graph edge: bond orders 1, 2, 3, aromatic, then two and three bonds apart.
+pub const N_EDGE_KINDS: usize = 6;
+
+/// Directed topological edges of a molecule (both directions listed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphEdges {
+    /// Receiving atom, `[E]`.
+    pub first: Vec<usize>,
+    /// Sending atom, `[E]`.
+    pub second: Vec<usize>,
+    /// Edge kind in `0..N_EDGE_KINDS`, `[E]`.
+    pub kind: Vec<usize>,
+}
+
+/// Largest number of bonds (sum of bond orders, aromatic = 1.5) an element may carry in a
+/// neutral or singly charged organic molecule.
+fn max_valence(z: u8) -> Option<f64> {
+    match z {
+        1 => Some(1.0),
+        5 => Some(4.0),
+        6 => Some(4.0),
+        7 => Some(4.0),
+        8 => Some(3.0),
+        9 | 17 | 35 | 53 => Some(1.0),
+        14 => Some(4.0),
+        15 => Some(5.0),
+        16 => Some(6.0),
+        _ => None,
+    }
+}
+
+/// Checks a molecular graph: known elements, bonds within range and not repeated, bond orders
+/// 1..=4, no atom without bonds (in molecules of two or more atoms), valences within bounds.
+pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
+    let n = numbers.len();
+    if n == 0 {
+        return Err(Error::invalid("empty molecular graph (0 atoms)"));
+    }
+    for (i, &z) in numbers.iter().enumerate() {
+        elements::symbol(z).map_err(|_| Error::UnknownElement(format!("atomic number {z} (atom {i})")))?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut valence = vec![0.0; n];
+    let mut degree = vec![0usize; n];
+    for b in bonds {
+        if b.i >= n || b.j >= n {
+            return Err(Error::invalid(format!(
+                "bond {}-{} refers to an atom beyond the {n} atoms",
+                b.i, b.j
+            )));
+        }
+        if b.i == b.j {
+            return Err(Error::invalid(format!("atom {} is bonded to itself", b.i)));
+        }
+        if !(1..=4).contains(&b.order) {
+            return Err(Error::invalid(format!("bond {}-{} has order {} (expected 1-4)", b.i, b.j, b.order)));
+        }
+        if !seen.insert((b.i.min(b.j), b.i.max(b.j))) {
+            return Err(Error::invalid(format!("bond {}-{} is listed twice", b.i, b.j)));
+        }
+        let order = if b.order == 4 { 1.5 } else { b.order as f64 };
+        for a in [b.i, b.j] {
+            valence[a] += order;
+            degree[a] += 1;
+        }
+    }
+    for i in 0..n {
+        if n > 1 && degree[i] == 0 {
+            return Err(Error::invalid(format!(
+                "atom {i} ({}) has no bonds: a disconnected atom cannot be placed",
+                elements::symbol(numbers[i])?
+            )));
+        }
+        if let Some(max) = max_valence(numbers[i]) {
+            if valence[i] > max + 1e-9 {
+                return Err(Error::invalid(format!(
+                    "atom {i} ({}) has valence {} > {max}",
+                    elements::symbol(numbers[i])?,
+                    valence[i]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Topological edges of a validated graph: each bond (kind = order - 1) and each pair of atoms
+/// two (kind 4) or three (kind 5) bonds apart, in both directions, sorted.
+pub fn topological_edges(n_atoms: usize, bonds: &[Bond]) -> GraphEdges {
+    let mut adj = vec![Vec::new(); n_atoms];
+    for b in bonds {
+        adj[b.i].push(b.j);
+        adj[b.j].push(b.i);
+    }
+    let mut kinds = std::collections::BTreeMap::new();
+    for b in bonds {
+        kinds.insert((b.i, b.j), b.order as usize - 1);
+        kinds.insert((b.j, b.i), b.order as usize - 1);
+    }
+    // Breadth-first search to depth 3 from every atom.
+    for s in 0..n_atoms {
+        let mut dist = vec![usize::MAX; n_atoms];
+        dist[s] = 0;
+        let mut frontier = vec![s];
+        for d in 1..=3 {
+            let mut next = Vec::new();
+            for &u in &frontier {
+                for &v in &adj[u] {
+                    if dist[v] == usize::MAX {
+                        dist[v] = d;
+                        next.push(v);
+                        if d >= 2 {
+                            kinds.entry((s, v)).or_insert(d + 2);
+                        }
+                    }
+                }
+            }
+            frontier = next;
+        }
+    }
+    let mut edges = GraphEdges::default();
+    for ((i, j), k) in kinds {
+        edges.first.push(i);
+        edges.second.push(j);
+        edges.kind.push(k);
+    }
+    edges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(i: usize, j: usize, order: u8) -> Bond {
+        Bond { i, j, order }
+    }
+
+    #[test]
+    fn methane_and_benzene_ring_are_valid() {
+        validate_graph(&[6, 1, 1, 1, 1], &[b(0, 1, 1), b(0, 2, 1), b(0, 3, 1), b(0, 4, 1)]).unwrap();
+        let ring: Vec<Bond> = (0..6).map(|i| b(i, (i + 1) % 6, 4)).chain((0..6).map(|i| b(i, i + 6, 1))).collect();
+        let z: Vec<u8> = [6; 6].into_iter().chain([1; 6]).collect();
+        validate_graph(&z, &ring).unwrap();
+    }
+
+    #[test]
+    fn edges_by_topological_distance() {
+        let bonds = [b(0, 1, 2), b(1, 2, 1), b(2, 3, 1)];
+        let e = topological_edges(4, &bonds);
+        let kind = |i, j| e.first.iter().zip(&e.second).position(|(&a, &c)| (a, c) == (i, j)).map(|p| e.kind[p]);
+        assert_eq!(kind(0, 1), Some(1));
+        assert_eq!(kind(1, 0), Some(1));
+        assert_eq!(kind(0, 2), Some(4));
+        assert_eq!(kind(0, 3), Some(5));
+        assert_eq!(kind(3, 0), Some(5));
+        assert_eq!(e.first.len(), 12);
+    }
+
+    #[test]
+    fn bad_graphs_are_named() {
+        let msg = |z: &[u8], bonds: &[Bond]| validate_graph(z, bonds).unwrap_err().to_string();
+        assert!(msg(&[6, 1], &[]).contains("has no bonds"));
+        assert!(msg(&[1, 1, 1], &[b(0, 1, 1), b(0, 2, 1)]).contains("valence 2 > 1"));
+        assert!(msg(&[6, 6], &[b(0, 1, 5)]).contains("order 5"));
+        assert!(msg(&[6, 6], &[b(0, 2, 1)]).contains("beyond the 2 atoms"));
+        assert!(msg(&[6, 6], &[b(0, 1, 1), b(1, 0, 2)]).contains("listed twice"));
+        assert!(msg(&[6, 6], &[b(1, 1, 1)]).contains("bonded to itself"));
+        assert!(msg(&[6, 200], &[b(0, 1, 1)]).contains("atomic number 200"));
+        assert!(msg(&[], &[]).contains("empty"));
+    }
+}
