@@ -71,7 +71,13 @@ pub fn noise_schedule(sigma_min: f64, sigma_max: f64, steps: usize, rho: f64) ->
 
 /// Generates `k` structures (positions in Å, `[k][N][3]`, centred at the origin) of the
 /// molecule with atomic numbers `numbers` `[N]` and `bonds`.
-pub fn generate(model: &Model, numbers: &[u8], bonds: &[Bond], k: usize, opts: &SamplerOptions) -> Result<Vec<Vec<[f64; 3]>>> {
+pub fn generate(
+    model: &Model,
+    numbers: &[u8],
+    bonds: &[Bond],
+    k: usize,
+    opts: &SamplerOptions,
+) -> Result<Vec<Vec<[f64; 3]>>> {
     let den = model
         .denoiser()
         .ok_or_else(|| Error::invalid("this model has no structure generator"))?;
@@ -92,7 +98,12 @@ pub fn generate(model: &Model, numbers: &[u8], bonds: &[Bond], k: usize, opts: &
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let kind = model.precision().kind();
     let dev = model.device();
-    let tensor = |v: Vec<f64>| -> Result<Tensor> { Ok(Tensor::from_slice(&v).f_view([n as i64, 3])?.f_to_kind(kind)?.f_to_device(dev)?) };
+    let tensor = |v: Vec<f64>| -> Result<Tensor> {
+        Ok(Tensor::from_slice(&v)
+            .f_view([n as i64, 3])?
+            .f_to_kind(kind)?
+            .f_to_device(dev)?)
+    };
     let sig = |s: f64| -> Result<Tensor> { Ok(Tensor::f_full([n as i64], s, (kind, dev))?) };
     let positions = tch::no_grad(|| -> Result<Tensor> {
         let mut x = tensor(centred_normal(&mut rng, &batch.ranges))? * sigmas[0];
@@ -120,6 +131,10 @@ pub fn generate(model: &Model, numbers: &[u8], bonds: &[Bond], k: usize, opts: &
     }
     let m = numbers.len();
     Ok((0..k)
-        .map(|s| (0..m).map(|i| std::array::from_fn(|d| flat[3 * (s * m + i) + d])).collect())
+        .map(|s| {
+            (0..m)
+                .map(|i| std::array::from_fn(|d| flat[3 * (s * m + i) + d]))
+                .collect()
+        })
         .collect())
 }

@@ -86,9 +86,13 @@ impl GraphBatch {
     pub fn center(&self, x: &Tensor) -> Result<Tensor> {
         let n = self.n_mols();
         let kind = x.kind();
-        let sums = Tensor::f_zeros([n, 3], (kind, x.device()))?.f_index_add(0, &self.atom_mol, x)?;
+        let sums =
+            Tensor::f_zeros([n, 3], (kind, x.device()))?.f_index_add(0, &self.atom_mol, x)?;
         let counts: Vec<f64> = self.ranges.iter().map(|(a, b)| (b - a) as f64).collect();
-        let counts = Tensor::from_slice(&counts).f_to_kind(kind)?.f_to_device(x.device())?.f_unsqueeze(-1)?;
+        let counts = Tensor::from_slice(&counts)
+            .f_to_kind(kind)?
+            .f_to_device(x.device())?
+            .f_unsqueeze(-1)?;
         Ok(x - (sums / counts).f_index_select(0, &self.atom_mol)?)
     }
 }
@@ -116,7 +120,12 @@ impl Denoiser {
         Denoiser {
             config,
             cutoff,
-            noise1: nn::linear(path / "noise1", 2 * NOISE_FREQUENCIES, features, Default::default()),
+            noise1: nn::linear(
+                path / "noise1",
+                2 * NOISE_FREQUENCIES,
+                features,
+                Default::default(),
+            ),
             noise2: nn::linear(path / "noise2", features, features, Default::default()),
             out: nn::linear(path / "out", features, 1, nobias),
         }
@@ -137,13 +146,17 @@ impl Denoiser {
     /// Radius edges (within the cutoff, per molecule, on detached `x`) united with the graph
     /// edges; returns (first, second, edge features) for the encoder.
     fn edges(&self, batch: &GraphBatch, x: &Tensor) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
-        let flat: Vec<f64> = Vec::try_from(x.f_detach()?.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;
-        let mut pairs: std::collections::BTreeMap<(usize, usize), Option<usize>> = std::collections::BTreeMap::new();
+        let flat: Vec<f64> =
+            Vec::try_from(x.f_detach()?.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;
+        let mut pairs: std::collections::BTreeMap<(usize, usize), Option<usize>> =
+            std::collections::BTreeMap::new();
         for (e, &k) in batch.graph.kind.iter().enumerate() {
             pairs.insert((batch.graph.first[e], batch.graph.second[e]), Some(k));
         }
         for &(a, b) in &batch.ranges {
-            let pos: Vec<[f64; 3]> = (a..b).map(|i| [flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]]).collect();
+            let pos: Vec<[f64; 3]> = (a..b)
+                .map(|i| [flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]])
+                .collect();
             if pos.iter().flatten().any(|v| !v.is_finite()) {
                 return Err(Error::invalid("non-finite positions during denoising"));
             }
@@ -174,16 +187,31 @@ impl Denoiser {
         let d = self.config.distance_features;
         let centres = Tensor::f_linspace(0.0, self.config.distance_max, d, (kind, dev))?;
         let width = self.config.distance_max / d as f64;
-        let gauss = (r.f_unsqueeze(-1)? - centres).f_square()?.f_mul_scalar(-0.5 / (width * width))?.f_exp()?;
-        let is_graph = Tensor::from_slice(&is_graph).f_to_kind(kind)?.f_to_device(dev)?.f_unsqueeze(-1)?;
-        let onehot = Tensor::from_slice(&onehot).f_view([n_e, N_EDGE_KINDS as i64])?.f_to_kind(kind)?.f_to_device(dev)?;
+        let gauss = (r.f_unsqueeze(-1)? - centres)
+            .f_square()?
+            .f_mul_scalar(-0.5 / (width * width))?
+            .f_exp()?;
+        let is_graph = Tensor::from_slice(&is_graph)
+            .f_to_kind(kind)?
+            .f_to_device(dev)?
+            .f_unsqueeze(-1)?;
+        let onehot = Tensor::from_slice(&onehot)
+            .f_view([n_e, N_EDGE_KINDS as i64])?
+            .f_to_kind(kind)?
+            .f_to_device(dev)?;
         let attr = Tensor::f_cat(&[onehot, gauss * is_graph], -1)?;
         Ok((first, second, edge_vec, attr))
     }
 
     /// The denoised positions `D(x, sigma)` `[N, 3]` (Å) of noisy positions `x` `[N, 3]` at
     /// per-atom noise levels `sigma` `[N]` (Å), with the shared `encoder`.
-    pub fn forward(&self, encoder: &Encoder, batch: &GraphBatch, x: &Tensor, sigma: &Tensor) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        encoder: &Encoder,
+        batch: &GraphBatch,
+        x: &Tensor,
+        sigma: &Tensor,
+    ) -> Result<Tensor> {
         let (first, second, edge_vec, attr) = self.edges(batch, x)?;
         let kind = x.kind();
         let c_noise = sigma.f_log()? / 4.0;

@@ -45,7 +45,8 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
         return Err(Error::invalid("empty molecular graph (0 atoms)"));
     }
     for (i, &z) in numbers.iter().enumerate() {
-        elements::symbol(z).map_err(|_| Error::UnknownElement(format!("atomic number {z} (atom {i})")))?;
+        elements::symbol(z)
+            .map_err(|_| Error::UnknownElement(format!("atomic number {z} (atom {i})")))?;
     }
     let mut seen = std::collections::HashSet::new();
     let mut valence = vec![0.0; n];
@@ -61,10 +62,16 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
             return Err(Error::invalid(format!("atom {} is bonded to itself", b.i)));
         }
         if !(1..=4).contains(&b.order) {
-            return Err(Error::invalid(format!("bond {}-{} has order {} (expected 1-4)", b.i, b.j, b.order)));
+            return Err(Error::invalid(format!(
+                "bond {}-{} has order {} (expected 1-4)",
+                b.i, b.j, b.order
+            )));
         }
         if !seen.insert((b.i.min(b.j), b.i.max(b.j))) {
-            return Err(Error::invalid(format!("bond {}-{} is listed twice", b.i, b.j)));
+            return Err(Error::invalid(format!(
+                "bond {}-{} is listed twice",
+                b.i, b.j
+            )));
         }
         let order = if b.order == 4 { 1.5 } else { b.order as f64 };
         for a in [b.i, b.j] {
@@ -145,8 +152,15 @@ mod tests {
 
     #[test]
     fn methane_and_benzene_ring_are_valid() {
-        validate_graph(&[6, 1, 1, 1, 1], &[b(0, 1, 1), b(0, 2, 1), b(0, 3, 1), b(0, 4, 1)]).unwrap();
-        let ring: Vec<Bond> = (0..6).map(|i| b(i, (i + 1) % 6, 4)).chain((0..6).map(|i| b(i, i + 6, 1))).collect();
+        validate_graph(
+            &[6, 1, 1, 1, 1],
+            &[b(0, 1, 1), b(0, 2, 1), b(0, 3, 1), b(0, 4, 1)],
+        )
+        .unwrap();
+        let ring: Vec<Bond> = (0..6)
+            .map(|i| b(i, (i + 1) % 6, 4))
+            .chain((0..6).map(|i| b(i, i + 6, 1)))
+            .collect();
         let z: Vec<u8> = [6; 6].into_iter().chain([1; 6]).collect();
         validate_graph(&z, &ring).unwrap();
     }
@@ -155,7 +169,13 @@ mod tests {
     fn edges_by_topological_distance() {
         let bonds = [b(0, 1, 2), b(1, 2, 1), b(2, 3, 1)];
         let e = topological_edges(4, &bonds);
-        let kind = |i, j| e.first.iter().zip(&e.second).position(|(&a, &c)| (a, c) == (i, j)).map(|p| e.kind[p]);
+        let kind = |i, j| {
+            e.first
+                .iter()
+                .zip(&e.second)
+                .position(|(&a, &c)| (a, c) == (i, j))
+                .map(|p| e.kind[p])
+        };
         assert_eq!(kind(0, 1), Some(1));
         assert_eq!(kind(1, 0), Some(1));
         assert_eq!(kind(0, 2), Some(4));

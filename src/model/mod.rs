@@ -77,7 +77,12 @@ impl Model {
         }
         config.encoder.edge_features = config.generator.map_or(0, |g| g.edge_features());
         if let Some(g) = &config.generator {
-            if !(g.sigma_data > 0.0 && g.sigma_min > 0.0 && g.sigma_max > g.sigma_min && g.distance_features >= 1 && g.distance_max > 0.0) {
+            if !(g.sigma_data > 0.0
+                && g.sigma_min > 0.0
+                && g.sigma_max > g.sigma_min
+                && g.distance_features >= 1
+                && g.distance_max > 0.0)
+            {
                 return Err(Error::invalid(format!("invalid generator settings {g:?}")));
             }
         }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::model::{EncoderConfig, Precision};
+use crate::model::{EncoderConfig, GeneratorConfig, Precision};
+use crate::train::generator_losses::Optimality;
 
 /// A label a dataset provides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -14,6 +15,8 @@ pub enum Task {
     Energy,
     /// Forces.
     Forces,
+    /// Equilibrium structures with bond graphs (SDF files), for the structure generator.
+    Structure,
 }
 
 /// One dataset: a file, the labels it provides and their level of theory.
@@ -72,6 +75,57 @@ pub struct Config {
     pub training: TrainingConfig,
     /// Training data.
     pub dataset: Vec<DatasetConfig>,
+    /// Structure generator and consistency losses; absent for a potential-only model.
+    pub generator: Option<GeneratorTrainConfig>,
+}
+
+impl GeneratorTrainConfig {
+    /// The part stored in the model file.
+    pub fn model_config(&self) -> GeneratorConfig {
+        GeneratorConfig {
+            sigma_data: self.sigma_data,
+            sigma_min: self.sigma_min,
+            sigma_max: self.sigma_max,
+            distance_features: self.distance_features,
+            distance_max: self.distance_max,
+        }
+    }
+}
+
+/// The structure generator's architecture and training losses.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorTrainConfig {
+    /// Typical spread of atoms about the molecular centre, Å (EDM's sigma_data).
+    pub sigma_data: f64,
+    /// Smallest noise level of sampling, Å.
+    pub sigma_min: f64,
+    /// Largest noise level of sampling, Å.
+    pub sigma_max: f64,
+    /// Gaussian distance features on graph edges.
+    pub distance_features: i64,
+    /// Range of the distance features, Å.
+    pub distance_max: f64,
+    /// Mean of ln(sigma / Å) of the denoising loss's noise levels.
+    pub log_sigma_mean: f64,
+    /// Standard deviation of ln(sigma / Å) of the denoising loss's noise levels.
+    pub log_sigma_std: f64,
+    /// Weight of the denoising loss.
+    pub denoise_weight: f64,
+    /// First epoch (1-based) with consistency losses; before it, plain multi-task training.
+    pub consistency_start_epoch: usize,
+    /// Weight of the optimality-consistency loss (0 = off).
+    pub optimality_weight: f64,
+    /// Quantity minimised by the optimality loss.
+    pub optimality: Optimality,
+    /// Range of noise levels (Å) of the optimality loss.
+    pub optimality_sigma: [f64; 2],
+    /// Weight of the score-consistency loss (0 = off).
+    pub score_weight: f64,
+    /// Range of noise levels (Å) of the score-consistency loss.
+    pub score_sigma: [f64; 2],
+    /// Thermal energy kT (eV) relating forces to the score: score = F / kT.
+    pub kt: f64,
 }
 
 impl Config {
@@ -177,6 +231,66 @@ impl Config {
             if d.tasks.is_empty() {
                 return Err(format!("dataset '{}' lists no tasks", d.name));
             }
+            if d.tasks.contains(&Task::Structure) && d.tasks.len() > 1 {
+                return Err(format!(
+                    "dataset '{}': 'structure' (an SDF file) cannot be combined with other tasks",
+                    d.name
+                ));
+            }
+        }
+        let has_structures = self
+            .dataset
+            .iter()
+            .any(|d| d.tasks.contains(&Task::Structure));
+        match &self.generator {
+            None if has_structures => {
+                return Err("a 'structure' dataset needs a [generator] section".into());
+            }
+            Some(_) if !has_structures => {
+                return Err(
+                    "[generator] needs at least one dataset with tasks = [\"structure\"]".into(),
+                );
+            }
+            Some(g) => {
+                let ok_range = |r: [f64; 2]| r[0] > 0.0 && r[1] >= r[0];
+                let checks = [
+                    (g.sigma_data > 0.0, "generator.sigma_data must be > 0"),
+                    (
+                        g.sigma_min > 0.0 && g.sigma_max > g.sigma_min,
+                        "generator.sigma_min must be > 0 and < sigma_max",
+                    ),
+                    (
+                        g.distance_features >= 1 && g.distance_max > 0.0,
+                        "generator.distance_features must be >= 1 and distance_max > 0",
+                    ),
+                    (g.log_sigma_std > 0.0, "generator.log_sigma_std must be > 0"),
+                    (
+                        g.denoise_weight > 0.0,
+                        "generator.denoise_weight must be > 0",
+                    ),
+                    (
+                        g.consistency_start_epoch >= 1,
+                        "generator.consistency_start_epoch must be >= 1",
+                    ),
+                    (
+                        g.optimality_weight >= 0.0 && g.score_weight >= 0.0,
+                        "generator.optimality_weight and score_weight must be >= 0",
+                    ),
+                    (
+                        ok_range(g.optimality_sigma),
+                        "generator.optimality_sigma must be [lo, hi] with 0 < lo <= hi",
+                    ),
+                    (
+                        ok_range(g.score_sigma),
+                        "generator.score_sigma must be [lo, hi] with 0 < lo <= hi",
+                    ),
+                    (g.kt > 0.0, "generator.kt must be > 0 eV"),
+                ];
+                if let Some((_, msg)) = checks.into_iter().find(|(ok, _)| !ok) {
+                    return Err(msg.to_string());
+                }
+            }
+            None => {}
         }
         Ok(())
     }

@@ -4,6 +4,8 @@ pub mod adam;
 pub mod batch_forward;
 pub mod checkpoint;
 pub mod config;
+pub mod datasets;
+pub mod generator_losses;
 pub mod metrics;
 pub mod plots;
 pub mod trainer;

@@ -15,14 +15,20 @@ use tch::Device;
 
 use crate::data::{collate, Sample};
 use crate::error::{Error, Result};
-use crate::io::{read_extxyz, write_atomic};
+use crate::io::write_atomic;
 use crate::model::{file, Model, ModelConfig};
 use crate::train::adam::Adam;
 use crate::train::batch_forward::{energies_and_forces, loss};
 use crate::train::checkpoint::{self, LoopState};
-use crate::train::config::{Config, Task};
+use crate::train::config::Config;
+use crate::train::config::GeneratorTrainConfig;
+use crate::train::datasets::{self, Samples};
+use crate::train::generator_losses::{
+    batch_rng, denoising_loss, optimality_loss, score_loss, GraphSample,
+};
 use crate::train::metrics::{ErrorAccumulator, ErrorMetrics};
 use crate::train::plots;
+use tch::Tensor;
 
 /// Metrics of one epoch, one JSON line each in `metrics.jsonl`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -35,8 +41,20 @@ pub struct EpochRecord {
     pub train_energy_mse: f64,
     /// Mean training force MSE, (eV/Å)².
     pub train_force_mse: f64,
-    /// Validation loss (same weights as the training loss).
+    /// Mean training denoising loss (with a generator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_denoise: Option<f64>,
+    /// Mean training optimality-consistency loss, eV/atom (when active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_optimality: Option<f64>,
+    /// Mean training score-consistency loss (when active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_score: Option<f64>,
+    /// Validation loss (potential loss + weighted denoising loss); selects the best model.
     pub validation_loss: f64,
+    /// Validation denoising loss at fixed seeded noise (with a generator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_denoise: Option<f64>,
     /// Validation errors.
     pub validation: ErrorMetrics,
     /// Learning rate at the end of the epoch.
@@ -88,52 +106,6 @@ impl RunFiles {
             parity: dir.join("parity.png"),
         }
     }
-}
-
-/// Loads every dataset of `config` as samples for `model`, keeping only the labels each
-/// dataset declares.
-fn load_samples(config: &Config, model: &Model) -> Result<Vec<Sample>> {
-    let mut samples = Vec::new();
-    for d in &config.dataset {
-        let frames = read_extxyz(&d.path)?;
-        for (i, mut frame) in frames.into_iter().enumerate() {
-            if !d.tasks.contains(&Task::Energy) {
-                frame.energy = None;
-            }
-            if !d.tasks.contains(&Task::Forces) {
-                frame.forces = None;
-            }
-            let sample = Sample::from_frame(&frame, model, i)
-                .map_err(|e| Error::invalid(format!("{} frame {i}: {e}", d.path.display())))?;
-            samples.push(sample);
-        }
-    }
-    Ok(samples)
-}
-
-/// Elements present in the datasets, sorted by atomic number.
-fn dataset_elements(config: &Config) -> Result<Vec<u8>> {
-    let mut zs = std::collections::BTreeSet::new();
-    for d in &config.dataset {
-        for f in read_extxyz(&d.path)? {
-            zs.extend(f.numbers);
-        }
-    }
-    Ok(zs.into_iter().collect())
-}
-
-/// Splits samples by molecule: a seeded `fraction` of the molecules goes to validation.
-fn split(samples: Vec<Sample>, fraction: f64, seed: u64) -> (Vec<Sample>, Vec<Sample>) {
-    let mut mols: Vec<String> = samples.iter().map(|s| s.molecule.clone()).collect();
-    mols.sort();
-    mols.dedup();
-    mols.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let n_val = ((mols.len() as f64 * fraction).round() as usize)
-        .clamp(1, mols.len().saturating_sub(1).max(1));
-    let val: std::collections::HashSet<String> = mols.into_iter().take(n_val).collect();
-    samples
-        .into_iter()
-        .partition(|s| !val.contains(&s.molecule))
 }
 
 /// Least-squares per-element reference energies (eV) and the RMS force label (eV/Å) used as
@@ -248,6 +220,59 @@ fn read_records(path: &Path) -> Vec<EpochRecord> {
         .collect()
 }
 
+/// Samples `i` of an epoch's shuffled order of a set of `len` items, cycling when the set
+/// is shorter than the epoch.
+fn cycled(order: &[usize], batch: usize, size: usize) -> Vec<usize> {
+    (batch * size..(batch + 1) * size)
+        .map(|k| order[k % order.len()])
+        .collect()
+}
+
+fn shuffled(len: usize, seed: u64, epoch: usize, set: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    let s = seed
+        .wrapping_mul(1_000_003)
+        .wrapping_add(epoch as u64)
+        .wrapping_add(set << 40);
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(s));
+    order
+}
+
+/// Mean denoising loss over the validation structures at fixed noise (seeded), or NaN.
+fn validate_denoising(
+    model: &Model,
+    structures: &[GraphSample],
+    g: &GeneratorTrainConfig,
+) -> Result<f64> {
+    if structures.is_empty() {
+        return Ok(f64::NAN);
+    }
+    let mut rng = batch_rng(12345, 0, 0);
+    let (mut sum, mut n) = (0.0, 0.0);
+    for chunk in structures.chunks(32) {
+        let refs: Vec<&GraphSample> = chunk.iter().collect();
+        let l = tch::no_grad(|| {
+            denoising_loss(model, &refs, &mut rng, g.log_sigma_mean, g.log_sigma_std)
+        })?;
+        sum += l.f_double_value(&[])?;
+        n += 1.0;
+    }
+    Ok(sum / n)
+}
+
+/// Copies every parameter of `from` into `to` (no gradient).
+fn copy_parameters(from: &Model, to: &mut Model) -> Result<()> {
+    let src = from.vs.variables();
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut v) in to.vs.variables() {
+            if let Some(s) = src.get(&name) {
+                v.f_copy_(s)?;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Runs (or resumes) the training described by `config`. With `progress`, draws a progress
 /// bar and prints one line per epoch on stderr.
 pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
@@ -258,24 +283,47 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         tch::set_num_threads(t.threads as i32);
     }
     tch::manual_seed(t.seed as i64);
+    let raw = datasets::read(config)?;
+    let gen = config.generator.as_ref();
     let model_config = ModelConfig {
-        elements: dataset_elements(config)?,
+        elements: datasets::elements(&raw),
         encoder: config.model,
-        generator: None,
+        generator: gen.map(GeneratorTrainConfig::model_config),
     };
-    let mut model = Model::new(model_config, Device::Cpu, t.precision)?;
-    let samples = load_samples(config, &model)?;
-    let (train_set, val_set) = split(samples, t.validation_fraction, t.seed);
-    if train_set.is_empty() || val_set.is_empty() {
+    let mut model = Model::new(model_config.clone(), Device::Cpu, t.precision)?;
+    let with_scores = gen.is_some_and(|g| g.score_weight > 0.0);
+    let samples = datasets::samples(&raw, &model, with_scores)?;
+    drop(raw);
+    let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
+    if train_set.potential.is_empty() && train_set.structures.is_empty() {
+        return Err(Error::invalid(
+            "no training samples (check the datasets' tasks)",
+        ));
+    }
+    if val_set.potential.is_empty() && val_set.structures.is_empty() {
         return Err(Error::invalid(
             "need at least two molecules to split into training and validation",
         ));
     }
-    let (e_ref, scale) = fit_normalisation(&train_set, model.config().elements.len());
+    let (e_ref, scale) = fit_normalisation(&train_set.potential, model.config().elements.len());
     model.set_energy_normalisation(&e_ref, scale)?;
-    let n_atoms: usize = train_set.iter().map(Sample::n_atoms).sum();
-    let n_pairs: usize = train_set.iter().map(|s| s.first.len()).sum();
-    model.set_avg_neighbors(n_pairs as f64 / n_atoms.max(1) as f64)?;
+    let n_atoms: usize = train_set.potential.iter().map(Sample::n_atoms).sum();
+    let n_pairs: usize = train_set.potential.iter().map(|s| s.first.len()).sum();
+    if n_atoms > 0 {
+        model.set_avg_neighbors(n_pairs as f64 / n_atoms as f64)?;
+    }
+    // The optimality loss evaluates a frozen parameter copy of the potential.
+    let mut frozen = match gen {
+        Some(g) if g.optimality_weight > 0.0 => {
+            let mut f = Model::new(model_config, Device::Cpu, t.precision)?;
+            for (_, mut v) in f.vs.variables() {
+                let _ = v.f_requires_grad_(false)?;
+            }
+            f.vs.freeze();
+            Some(f)
+        }
+        _ => None,
+    };
     let mut adam = Adam::new(&model.vs, 100.0)?;
     let mut state = LoopState {
         epoch: 0,
@@ -305,7 +353,16 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         .collect();
     write_atomic(&files.metrics, lines.as_bytes())?;
 
-    let n_batches = train_set.len().div_ceil(t.batch_size);
+    let bs = t.batch_size;
+    let n_batches = train_set
+        .potential
+        .len()
+        .div_ceil(bs)
+        .max(if gen.is_some() {
+            train_set.structures.len().div_ceil(bs)
+        } else {
+            0
+        });
     let total_steps = (t.epochs * n_batches) as f64;
     let kind = model.precision().kind();
     let start = Instant::now();
@@ -313,12 +370,10 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
     let mut last_checkpoint = Instant::now();
     let mut out_of_time = false;
     while !state.finished && state.epoch < t.epochs && !out_of_time {
-        let mut order: Vec<usize> = (0..train_set.len()).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            t.seed
-                .wrapping_mul(1_000_003)
-                .wrapping_add(state.epoch as u64),
-        ));
+        let pot_order = shuffled(train_set.potential.len(), t.seed, state.epoch, 0);
+        let struct_order = shuffled(train_set.structures.len(), t.seed, state.epoch, 1);
+        let score_order = shuffled(train_set.scores.len(), t.seed, state.epoch, 2);
+        let consistency = gen.is_some_and(|g| state.epoch + 1 >= g.consistency_start_epoch);
         let bar = if progress {
             ProgressBar::new(n_batches as u64)
         } else {
@@ -331,33 +386,72 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         );
         bar.set_prefix(format!("{}/{}", state.epoch + 1, t.epochs));
         bar.set_position(state.batch as u64);
-        let (mut sum_loss, mut sum_e, mut sum_f, mut count) = (0.0, 0.0, 0.0, 0.0);
+        let mut sums = LossSums::default();
         let mut lr = learning_rate(
             config,
             (state.epoch * n_batches + state.batch) as f64 / total_steps,
         );
         while state.batch < n_batches {
-            let idx = &order
-                [state.batch * t.batch_size..((state.batch + 1) * t.batch_size).min(order.len())];
-            let refs: Vec<&Sample> = idx.iter().map(|&i| &train_set[i]).collect();
-            let batch = collate(&refs, kind, model.device())?;
-            let (e, f) = energies_and_forces(&model, &batch, true)?;
-            let (l, le, lf) = loss(&batch, &e, &f, t.energy_weight, t.force_weight)?;
+            let mut total = Tensor::f_zeros([], (kind, model.device()))?;
+            if !pot_order.is_empty() {
+                let refs: Vec<&Sample> = cycled(&pot_order, state.batch, bs)
+                    .into_iter()
+                    .map(|i| &train_set.potential[i])
+                    .collect();
+                let batch = collate(&refs, kind, model.device())?;
+                let (e, f) = energies_and_forces(&model, &batch, true)?;
+                let (l, le, lf) = loss(&batch, &e, &f, t.energy_weight, t.force_weight)?;
+                sums.potential += l.f_double_value(&[])?;
+                sums.energy += le;
+                sums.force += lf;
+                total = total + l;
+            }
+            if let Some(g) = gen.filter(|_| !struct_order.is_empty()) {
+                let mut rng = batch_rng(t.seed, state.epoch, state.batch);
+                let refs: Vec<&GraphSample> = cycled(&struct_order, state.batch, bs)
+                    .into_iter()
+                    .map(|i| &train_set.structures[i])
+                    .collect();
+                let l = denoising_loss(&model, &refs, &mut rng, g.log_sigma_mean, g.log_sigma_std)?;
+                sums.denoise += l.f_double_value(&[])?;
+                total = total + l * g.denoise_weight;
+                if consistency {
+                    if let Some(frozen) = frozen.as_mut() {
+                        copy_parameters(&model, frozen)?;
+                        let l = optimality_loss(
+                            &model,
+                            frozen,
+                            &refs,
+                            &mut rng,
+                            g.optimality_sigma,
+                            g.optimality,
+                        )?;
+                        sums.optimality += l.f_double_value(&[])?;
+                        total = total + l * g.optimality_weight;
+                    }
+                    if g.score_weight > 0.0 && !score_order.is_empty() {
+                        let refs: Vec<&GraphSample> = cycled(&score_order, state.batch, bs)
+                            .into_iter()
+                            .map(|i| &train_set.scores[i])
+                            .collect();
+                        let l = score_loss(&model, &refs, &mut rng, g.score_sigma, g.kt)?;
+                        sums.score += l.f_double_value(&[])?;
+                        total = total + l * g.score_weight;
+                    }
+                }
+            }
             adam.zero_grad();
-            l.f_backward()?;
+            total.f_backward()?;
             lr = learning_rate(
                 config,
                 (state.epoch * n_batches + state.batch) as f64 / total_steps,
             );
             adam.step(lr)?;
-            let lv = l.f_double_value(&[])?;
-            sum_loss += lv;
-            sum_e += le;
-            sum_f += lf;
-            count += 1.0;
+            sums.total += total.f_double_value(&[])?;
+            sums.count += 1.0;
             state.batch += 1;
             bar.set_position(state.batch as u64);
-            bar.set_message(format!("loss {:.4}", sum_loss / count));
+            bar.set_message(format!("loss {:.4}", sums.total / sums.count));
             state.elapsed_s = elapsed0 + start.elapsed().as_secs_f64();
             if state.elapsed_s > t.max_minutes * 60.0 {
                 out_of_time = true;
@@ -379,31 +473,56 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
             }
             break;
         }
-        let (val_loss, val, _, _) = validate(&model, &val_set, config)?;
+        let (pot_loss, val, _, _) = validate(&model, &val_set.potential, config)?;
+        let val_denoise = match gen {
+            Some(g) => validate_denoising(&model, &val_set.structures, g)?,
+            None => f64::NAN,
+        };
+        let val_loss = [
+            pot_loss,
+            gen.map_or(0.0, |g| g.denoise_weight) * val_denoise,
+        ]
+        .iter()
+        .filter(|x| x.is_finite())
+        .sum::<f64>();
         state.epoch += 1;
         state.batch = 0;
         state.elapsed_s = elapsed0 + start.elapsed().as_secs_f64();
+        let c = sums.count.max(1.0);
         let record = EpochRecord {
             epoch: state.epoch,
-            train_loss: sum_loss / count.max(1.0),
-            train_energy_mse: sum_e / count.max(1.0),
-            train_force_mse: sum_f / count.max(1.0),
+            train_loss: sums.total / c,
+            train_energy_mse: sums.energy / c,
+            train_force_mse: sums.force / c,
+            train_denoise: gen.map(|_| sums.denoise / c),
+            train_optimality: (consistency && frozen.is_some()).then(|| sums.optimality / c),
+            train_score: (consistency && gen.is_some_and(|g| g.score_weight > 0.0))
+                .then(|| sums.score / c),
             validation_loss: val_loss,
             validation: val,
+            validation_denoise: gen.map(|_| val_denoise),
             learning_rate: lr,
             elapsed_s: state.elapsed_s,
         };
         if progress {
-            eprintln!(
-                "epoch {:>3}/{}  train loss {:.4}  val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å  lr {:.2e}  {:.0} s",
+            let mut line = format!(
+                "epoch {:>3}/{}  train loss {:.4}  val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
                 state.epoch,
                 t.epochs,
                 record.train_loss,
                 1000.0 * val.energy_per_atom_mae,
                 1000.0 * val.force_mae,
-                lr,
-                state.elapsed_s
             );
+            if let Some(d) = record.validation_denoise {
+                line += &format!("  val denoise {d:.4}");
+            }
+            if let Some(o) = record.train_optimality {
+                line += &format!("  opt {o:.4}");
+            }
+            if let Some(s) = record.train_score {
+                line += &format!("  score {s:.4}");
+            }
+            eprintln!("{line}  lr {lr:.2e}  {:.0} s", state.elapsed_s);
         }
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -435,7 +554,27 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
     }
     state.finished = true;
     checkpoint::save(&files.checkpoint, config, &model, &adam, &state)?;
-    finish(config, &files, &state, &val_set, train_set.len(), progress)
+    finish(
+        config,
+        &files,
+        &state,
+        &val_set,
+        train_set.potential.len() + train_set.structures.len(),
+        progress,
+    )
+}
+
+/// Running sums of the loss terms over an epoch.
+#[derive(Default)]
+struct LossSums {
+    total: f64,
+    potential: f64,
+    energy: f64,
+    force: f64,
+    denoise: f64,
+    optimality: f64,
+    score: f64,
+    count: f64,
 }
 
 /// Writes the final model (the best one, with full provenance) and the parity plot.
@@ -443,7 +582,7 @@ fn finish(
     config: &Config,
     files: &RunFiles,
     state: &LoopState,
-    val_set: &[Sample],
+    val_set: &Samples,
     n_train: usize,
     progress: bool,
 ) -> Result<TrainSummary> {
@@ -453,15 +592,23 @@ fn finish(
         )
     })?;
     let (best, _) = file::load(&files.best, Device::Cpu, config.training.precision)?;
-    let (_, val, e_pairs, f_pairs) = validate(&best, val_set, config)?;
-    plots::parity(&files.parity, &e_pairs, &f_pairs)?;
+    let (_, val, e_pairs, f_pairs) = validate(&best, &val_set.potential, config)?;
+    if !e_pairs.is_empty() || !f_pairs.is_empty() {
+        plots::parity(&files.parity, &e_pairs, &f_pairs)?;
+    }
+    let val_denoise = match &config.generator {
+        Some(g) => validate_denoising(&best, &val_set.structures, g)?,
+        None => f64::NAN,
+    };
     let provenance = serde_json::json!({
         "config": config,
         "datasets": config.dataset.iter().map(|d| serde_json::json!({
             "name": d.name, "path": d.path, "level": d.level, "tasks": d.tasks,
         })).collect::<Vec<_>>(),
         "n_train_frames": n_train,
-        "n_validation_frames": val_set.len(),
+        "n_validation_frames": val_set.potential.len(),
+        "n_validation_structures": val_set.structures.len(),
+        "validation_denoise": val_denoise,
         "epochs_run": state.epoch,
         "best_epoch": best_epoch,
         "elapsed_s": state.elapsed_s,

@@ -1,0 +1,157 @@
+//! Reads a config's datasets once and turns them into the three kinds of training samples:
+//! labelled frames for the potential, equilibrium structures with graphs for the denoiser, and
+//! force-labelled frames joined (by molecule name) to their graphs for score consistency.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::Sample;
+use crate::error::{Error, Result};
+use crate::io::{read_extxyz, read_sdf};
+use crate::model::graph::{topological_edges, validate_graph, GraphEdges};
+use crate::model::Model;
+use crate::structure::{Frame, Molecule};
+use crate::train::config::{Config, Task};
+use crate::train::generator_losses::{centred, GraphSample};
+
+/// The raw contents of a config's datasets.
+pub struct RawData {
+    /// Frames of each extended-XYZ dataset, with the labels its tasks do not list removed.
+    pub frames: Vec<Frame>,
+    /// Molecules of the structure (SDF) datasets.
+    pub molecules: Vec<Molecule>,
+}
+
+/// Reads every dataset of `config`.
+pub fn read(config: &Config) -> Result<RawData> {
+    let mut raw = RawData {
+        frames: Vec::new(),
+        molecules: Vec::new(),
+    };
+    for d in &config.dataset {
+        if d.tasks.contains(&Task::Structure) {
+            raw.molecules.extend(read_sdf(&d.path)?);
+            continue;
+        }
+        for mut f in read_extxyz(&d.path)? {
+            if !d.tasks.contains(&Task::Energy) {
+                f.energy = None;
+            }
+            if !d.tasks.contains(&Task::Forces) {
+                f.forces = None;
+            }
+            raw.frames.push(f);
+        }
+    }
+    Ok(raw)
+}
+
+/// Elements present in the data, sorted by atomic number.
+pub fn elements(raw: &RawData) -> Vec<u8> {
+    let zs: BTreeSet<u8> = raw
+        .frames
+        .iter()
+        .flat_map(|f| f.numbers.iter().copied())
+        .chain(raw.molecules.iter().flat_map(|m| m.numbers.iter().copied()))
+        .collect();
+    zs.into_iter().collect()
+}
+
+/// Training samples of each kind.
+#[derive(Default)]
+pub struct Samples {
+    /// Labelled frames for the potential.
+    pub potential: Vec<Sample>,
+    /// Equilibrium structures with graphs (denoising, optimality consistency).
+    pub structures: Vec<GraphSample>,
+    /// Force-labelled frames with graphs (score consistency).
+    pub scores: Vec<GraphSample>,
+}
+
+/// Builds the samples of `raw` for `model`; frames without energy or force labels are not
+/// potential samples, and force-labelled frames become score samples when `with_scores` and a
+/// graph of their molecule (`mol` info key = SDF title) exists.
+pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Samples> {
+    let mut out = Samples::default();
+    let mut graphs: HashMap<String, (Vec<u8>, GraphEdges)> = HashMap::new();
+    for m in &raw.molecules {
+        validate_graph(&m.numbers, &m.bonds)
+            .map_err(|e| Error::invalid(format!("molecule '{}': {e}", m.name)))?;
+        let edges = topological_edges(m.len(), &m.bonds);
+        graphs.insert(m.name.clone(), (m.numbers.clone(), edges.clone()));
+        out.structures.push(GraphSample {
+            species: model.species_index(&m.numbers)?,
+            positions: centred(&m.positions),
+            edges,
+            forces: None,
+            molecule: m.name.clone(),
+        });
+    }
+    for (i, f) in raw.frames.iter().enumerate() {
+        if f.energy.is_none() && f.forces.is_none() {
+            continue;
+        }
+        let sample = Sample::from_frame(f, model, i)
+            .map_err(|e| Error::invalid(format!("frame {i}: {e}")))?;
+        if with_scores {
+            if let (Some(forces), Some((numbers, edges))) =
+                (&f.forces, graphs.get(&sample.molecule))
+            {
+                if *numbers == f.numbers {
+                    out.scores.push(GraphSample {
+                        species: sample.species.clone(),
+                        positions: centred(&f.positions),
+                        edges: edges.clone(),
+                        forces: Some(forces.clone()),
+                        molecule: sample.molecule.clone(),
+                    });
+                }
+            }
+        }
+        out.potential.push(sample);
+    }
+    Ok(out)
+}
+
+/// Splits all samples by molecule: a seeded `fraction` of the molecule names goes to validation.
+pub fn split(s: Samples, fraction: f64, seed: u64) -> (Samples, Samples) {
+    let mut mols: Vec<String> = s
+        .potential
+        .iter()
+        .map(|x| x.molecule.clone())
+        .chain(s.structures.iter().map(|x| x.molecule.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    mols.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n_val = ((mols.len() as f64 * fraction).round() as usize)
+        .clamp(1, mols.len().saturating_sub(1).max(1));
+    let val: HashSet<String> = mols.into_iter().take(n_val).collect();
+    let (pt, pv) = s
+        .potential
+        .into_iter()
+        .partition(|x| !val.contains(&x.molecule));
+    let (st, sv) = s
+        .structures
+        .into_iter()
+        .partition(|x| !val.contains(&x.molecule));
+    let (ct, cv) = s
+        .scores
+        .into_iter()
+        .partition(|x| !val.contains(&x.molecule));
+    (
+        Samples {
+            potential: pt,
+            structures: st,
+            scores: ct,
+        },
+        Samples {
+            potential: pv,
+            structures: sv,
+            scores: cv,
+        },
+    )
+}
