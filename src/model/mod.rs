@@ -165,6 +165,20 @@ impl Model {
         d.forward(&self.encoder, batch, x, sigma)
     }
 
+    /// Stops every parameter from taking gradients (for a frozen copy of the potential).
+    pub fn freeze(&mut self) -> Result<()> {
+        for (_, mut v) in self.vs.variables() {
+            let _ = v.f_requires_grad_(false)?;
+        }
+        self.vs.freeze();
+        Ok(())
+    }
+
+    /// True if no parameter takes gradients.
+    pub fn is_frozen(&self) -> bool {
+        self.vs.variables().values().all(|v| !v.requires_grad())
+    }
+
     /// Converts all parameters to `precision`.
     pub fn set_precision(&mut self, precision: Precision) {
         match precision {

@@ -166,8 +166,9 @@ pub fn batch_energies(model: &Model, batch: &GraphBatch, x: &Tensor) -> Result<T
     )
 }
 
-/// Optimality consistency with `frozen` (a parameter copy of the potential that takes no
-/// gradient): noise levels log-uniform in `sigma_range` (Å). Returns a per-atom mean.
+/// Optimality consistency with `frozen` (a parameter copy of the potential, frozen with
+/// [`Model::freeze`], else an error): noise levels log-uniform in `sigma_range` (Å). Returns
+/// a per-atom mean.
 pub fn optimality_loss(
     model: &Model,
     frozen: &Model,
@@ -176,6 +177,11 @@ pub fn optimality_loss(
     sigma_range: [f64; 2],
     kind: Optimality,
 ) -> Result<Tensor> {
+    if !frozen.is_frozen() {
+        return Err(crate::error::Error::invalid(
+            "the optimality loss needs a frozen potential (Model::freeze)",
+        ));
+    }
     let (batch, x0) = graph_batch(model, samples)?;
     let (lo, hi) = (sigma_range[0].ln(), sigma_range[1].ln());
     let sig: Vec<f64> = (0..samples.len())

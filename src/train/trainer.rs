@@ -316,10 +316,7 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
     let mut frozen = match gen {
         Some(g) if g.optimality_weight > 0.0 => {
             let mut f = Model::new(model_config, Device::Cpu, t.precision)?;
-            for (_, mut v) in f.vs.variables() {
-                let _ = v.f_requires_grad_(false)?;
-            }
-            f.vs.freeze();
+            f.freeze()?;
             Some(f)
         }
         _ => None,

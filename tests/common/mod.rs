@@ -16,7 +16,9 @@ pub fn random_potential(precision: Precision, seed: i64) -> Potential {
             layers: 2,
             cutoff: 4.0,
             radial_basis: 8,
+            edge_features: 0,
         },
+        generator: None,
     };
     let mut model = Model::new(config, tch::Device::Cpu, precision).unwrap();
     model
@@ -75,4 +77,34 @@ pub fn random_rotation(seed: u64) -> [[f64; 3]; 3] {
 /// `m v`.
 pub fn rotate(m: &[[f64; 3]; 3], v: &[f64; 3]) -> [f64; 3] {
     std::array::from_fn(|a| (0..3).map(|b| m[a][b] * v[b]).sum())
+}
+
+/// An untrained, seeded model over H C N O F with a structure generator.
+pub fn random_generator_model(precision: Precision, seed: i64) -> Model {
+    tch::manual_seed(seed);
+    let config = ModelConfig {
+        elements: vec![1, 6, 7, 8, 9],
+        encoder: EncoderConfig {
+            features: 16,
+            layers: 2,
+            cutoff: 4.0,
+            radial_basis: 8,
+            edge_features: 0,
+        },
+        generator: Some(concord::model::GeneratorConfig {
+            sigma_data: 1.5,
+            sigma_min: 0.005,
+            sigma_max: 10.0,
+            distance_features: 8,
+            distance_max: 6.0,
+        }),
+    };
+    Model::new(config, tch::Device::Cpu, precision).unwrap()
+}
+
+/// The first molecule of the tiny bundled test set (graph and PM6 structure).
+pub fn tiny_molecule() -> concord::Molecule {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/qm9-gfn2/tiny/test_structures.sdf.gz");
+    concord::io::read_sdf(&path).unwrap().remove(0)
 }
