@@ -29,7 +29,9 @@ fn default_potential(model: Option<&Path>) -> Potential {
             layers: 3,
             cutoff: 5.0,
             radial_basis: 16,
+            edge_features: 0,
         },
+        generator: None,
     };
     let model = Model::new(config, tch::Device::Cpu, Precision::Float32).unwrap();
     let meta = file::metadata(&model, serde_json::Value::Null);
@@ -87,6 +89,7 @@ fn torch_time(pot: &Potential, frame: &Frame, budget: f64) -> f64 {
             first: &first,
             second: &second,
             edge_vec: &edge,
+            edge_attr: None,
         };
         let e = model.atomic_energies(&input).unwrap().sum(Kind::Float);
         let _ = Tensor::run_backward(&[&e], &[&edge], false, false);
