@@ -51,3 +51,19 @@ data-tiny:
 	$(DATA_PY) scripts/data/assemble.py --set tiny
 	$(DATA_PY) scripts/data/stats.py --set tiny
 	$(DATA_PY) scripts/data/check.py --set tiny
+
+## Structure evaluation (docs/evaluation.md): Kabsch RMSD to the GFN2 and B3LYP minima, GFN2 energy
+## gap and max force (xtb), bond-graph validity, for the test molecules. Baselines pm6 and rdkit,
+## plus EVAL_METHODS="NAME=FILE.extxyz ..."; EVAL_ARGS e.g. "--molecules 100 --samples 5 --relax-check".
+## xtb results are cached in runs/eval-cache/ (reruns only compute new structures).
+EVAL_OUT ?= runs/eval/structures
+EVAL_METHODS ?=
+EVAL_ARGS ?=
+
+.PHONY: eval-structures
+
+eval-structures:
+	scripts/setup.sh data
+	$(DATA_PY) -m pip install -q -r scripts/eval/requirements.txt
+	$(DATA_PY) scripts/eval/structures.py --method pm6 --method rdkit \
+	  $(foreach m,$(EVAL_METHODS),--method $(m)) --workers $(DATA_WORKERS) --out $(EVAL_OUT) $(EVAL_ARGS)
