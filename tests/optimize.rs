@@ -289,6 +289,33 @@ fn random_potential_molecules_relax() {
 }
 
 #[test]
+fn periodic_system_relaxes_in_fixed_cell() {
+    // The test repulsion ignores periodic images; the model sees them.
+    let pot = random_potential(Precision::Float64, 4);
+    let (numbers, x0) = random_molecule(6, 4.5, 3);
+    let cell = [[4.5, 0.0, 0.0], [0.0, 4.5, 0.0], [0.0, 0.0, 4.5]];
+    for method in METHODS {
+        let mut obj = Repelled {
+            potential: PotentialObjective {
+                potential: &pot,
+                numbers: &numbers,
+                cell: Some(cell),
+                pbc: [true; 3],
+            },
+            calls: 0,
+        };
+        let r = optimize(&mut obj, &x0, &opts(method, 0.01)).unwrap();
+        eprintln!(
+            "periodic {method}: {} steps, {} force calls, E {:.4} -> {:.4}",
+            r.steps, r.force_calls, r.initial_energy, r.energy
+        );
+        assert!(r.converged, "{method}: {r:?}");
+        assert!(r.energy < r.initial_energy);
+        check_accounting(&r, 0.01, obj.calls);
+    }
+}
+
+#[test]
 fn running_out_of_steps_is_not_an_error() {
     for method in METHODS {
         let mut lj = LennardJones::default();

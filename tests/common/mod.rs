@@ -6,8 +6,17 @@ use concord::model::{file, EncoderConfig, Model, ModelConfig, Precision};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Serialises seeding libtorch's global generator and drawing from it: tests of one binary run
+/// in parallel threads, and without this lock one test's `manual_seed` can land between another's
+/// seeding and its parameter draws, making "seeded" models differ from run to run.
+fn seeded_torch() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// An untrained, seeded model over H C N O with a small architecture, as a Potential.
 pub fn random_potential(precision: Precision, seed: i64) -> Potential {
+    let _guard = seeded_torch();
     tch::manual_seed(seed);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8],
@@ -81,6 +90,7 @@ pub fn rotate(m: &[[f64; 3]; 3], v: &[f64; 3]) -> [f64; 3] {
 
 /// An untrained, seeded model over H C N O F with a structure generator.
 pub fn random_generator_model(precision: Precision, seed: i64) -> Model {
+    let _guard = seeded_torch();
     tch::manual_seed(seed);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8, 9],
