@@ -13,6 +13,7 @@ pub mod generate;
 pub mod io;
 pub mod model;
 pub mod neighbors;
+pub mod optimize;
 pub mod structure;
 pub mod train;
 

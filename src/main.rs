@@ -1,6 +1,6 @@
 //! `concord`: train, evaluate and inspect Concord models.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -8,6 +8,7 @@ use concord::api::Potential;
 use concord::generate::SamplerOptions;
 use concord::model::evaluate::Request;
 use concord::model::Precision;
+use concord::optimize::{optimize, Method, OptimizeOptions, PotentialObjective};
 use concord::train::metrics::ErrorAccumulator;
 use concord::train::Config;
 
@@ -71,6 +72,33 @@ enum Command {
         /// Stochasticity of the sampler (0 = deterministic Heun sampler).
         #[arg(long, default_value_t = 0.0)]
         churn: f64,
+    },
+    /// Relax every frame of an extended-XYZ file on the model's potential energy surface.
+    Optimize {
+        /// The model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Input extended-XYZ file (.gz allowed).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Output extended-XYZ file: optimised frames with the model's energy and forces.
+        #[arg(long)]
+        out: PathBuf,
+        /// Convergence threshold on the largest per-atom force, eV/Å.
+        #[arg(long, default_value_t = 0.01)]
+        fmax: f64,
+        /// Largest number of steps per frame.
+        #[arg(long, default_value_t = 500)]
+        max_steps: usize,
+        /// Optimisation method: lbfgs or fire.
+        #[arg(long, default_value = "lbfgs")]
+        method: Method,
+        /// Compute in float64 instead of float32.
+        #[arg(long)]
+        float64: bool,
+        /// Print per-frame results as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a model file's metadata.
     Inspect {
@@ -193,6 +221,24 @@ fn run(cli: Cli) -> concord::Result<()> {
                 out.display()
             );
         }
+        Command::Optimize {
+            model,
+            input,
+            out,
+            fmax,
+            max_steps,
+            method,
+            float64,
+            json,
+        } => {
+            let opts = OptimizeOptions {
+                fmax,
+                max_steps,
+                method,
+                ..Default::default()
+            };
+            optimize_file(&model, &input, &out, &opts, float64, json)?;
+        }
         Command::Inspect { model } => {
             let bytes = std::fs::read(&model).map_err(|e| concord::Error::io(&model, e))?;
             let meta = concord::model::file::read_metadata(&bytes, &model)?;
@@ -201,6 +247,113 @@ fn run(cli: Cli) -> concord::Result<()> {
                 serde_json::to_string_pretty(&meta).unwrap_or_default()
             );
         }
+    }
+    Ok(())
+}
+
+/// `concord optimize`: relaxes every frame of `input`, writes them to `out` with the model's
+/// energy and forces and `opt_*` info keys, and prints a table (or JSON) row per frame.
+fn optimize_file(
+    model: &Path,
+    input: &Path,
+    out: &Path,
+    opts: &OptimizeOptions,
+    float64: bool,
+    json: bool,
+) -> concord::Result<()> {
+    let precision = if float64 {
+        Precision::Float64
+    } else {
+        Precision::Float32
+    };
+    let pot = Potential::load(model, tch::Device::Cpu, precision)?;
+    let mut frames = concord::io::read_extxyz(input)?;
+    let bar = if frames.len() > 1 {
+        indicatif::ProgressBar::new(frames.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    if !json {
+        println!(
+            "{:>6} {:>6} {:>16} {:>16} {:>10} {:>6} {:>6} {:>9}",
+            "frame",
+            "atoms",
+            "E_start/eV",
+            "E_final/eV",
+            "Fmax/eV/Å",
+            "steps",
+            "calls",
+            "converged"
+        );
+    }
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for (k, frame) in frames.iter_mut().enumerate() {
+        let mut obj = PotentialObjective {
+            potential: &pot,
+            numbers: &frame.numbers,
+            cell: frame.cell,
+            pbc: frame.pbc,
+        };
+        let r = optimize(&mut obj, &frame.positions, opts)
+            .map_err(|e| concord::Error::invalid(format!("{}: frame {k}: {e}", input.display())))?;
+        failed += usize::from(!r.converged);
+        let row = serde_json::json!({
+            "frame": k,
+            "atoms": frame.len(),
+            "method": r.method,
+            "converged": r.converged,
+            "steps": r.steps,
+            "force_calls": r.force_calls,
+            "initial_energy": r.initial_energy,
+            "energy": r.energy,
+            "max_force": r.max_force,
+        });
+        if !json {
+            bar.suspend(|| {
+                println!(
+                    "{k:>6} {:>6} {:>16.6} {:>16.6} {:>10.5} {:>6} {:>6} {:>9}",
+                    frame.len(),
+                    r.initial_energy,
+                    r.energy,
+                    r.max_force,
+                    r.steps,
+                    r.force_calls,
+                    if r.converged { "yes" } else { "NO" }
+                )
+            });
+        }
+        rows.push(row);
+        frame.positions = r.positions;
+        frame.energy = Some(r.energy);
+        frame.forces = Some(r.gradient.iter().map(|g| g.map(|v| -v)).collect());
+        frame.stress = None;
+        let info = [
+            (
+                "opt_converged",
+                if r.converged { "T" } else { "F" }.to_string(),
+            ),
+            ("opt_steps", r.steps.to_string()),
+            ("opt_force_calls", r.force_calls.to_string()),
+            ("opt_method", r.method.to_string()),
+        ];
+        for (key, value) in info {
+            frame.info.insert(key.to_string(), value);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    concord::io::write_extxyz(out, &frames)?;
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+    }
+    if failed > 0 {
+        eprintln!(
+            "warning: {failed} of {} frames did not converge to fmax = {} eV/Å within {} steps",
+            frames.len(),
+            opts.fmax,
+            opts.max_steps
+        );
     }
     Ok(())
 }

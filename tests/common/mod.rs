@@ -6,8 +6,17 @@ use concord::model::{file, EncoderConfig, Model, ModelConfig, Precision};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Serialises seeding libtorch's global generator and drawing from it: tests of one binary run
+/// in parallel threads, and without this lock one test's `manual_seed` can land between another's
+/// seeding and its parameter draws, making "seeded" models differ from run to run.
+fn seeded_torch() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// An untrained, seeded model over H C N O with a small architecture, as a Potential.
 pub fn random_potential(precision: Precision, seed: i64) -> Potential {
+    let _guard = seeded_torch();
     tch::manual_seed(seed);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8],
@@ -81,6 +90,7 @@ pub fn rotate(m: &[[f64; 3]; 3], v: &[f64; 3]) -> [f64; 3] {
 
 /// An untrained, seeded model over H C N O F with a structure generator.
 pub fn random_generator_model(precision: Precision, seed: i64) -> Model {
+    let _guard = seeded_torch();
     tch::manual_seed(seed);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8, 9],
@@ -107,4 +117,72 @@ pub fn tiny_molecule() -> concord::Molecule {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/qm9-gfn2/tiny/test_structures.sdf.gz");
     concord::io::read_sdf(&path).unwrap().remove(0)
+}
+
+/// Positions of a Lennard-Jones cluster near a known global minimum (σ = 1): `7` gives a
+/// pentagonal bipyramid, `13` a centred icosahedron, with nearest neighbours at 2^(1/6) σ,
+/// each coordinate displaced by up to `jitter` (uniform, seeded).
+pub fn lj_cluster(n: usize, jitter: f64, seed: u64) -> Vec<[f64; 3]> {
+    let r0 = 2f64.powf(1.0 / 6.0);
+    let mut x: Vec<[f64; 3]> = match n {
+        7 => {
+            // Ring of 5 with edge r0 (circumradius r0 / (2 sin 36°)), apexes at distance r0
+            // from the ring atoms.
+            let rr = r0 / (2.0 * (std::f64::consts::PI / 5.0).sin());
+            let h = (r0 * r0 - rr * rr).sqrt();
+            let mut x: Vec<[f64; 3]> = (0..5)
+                .map(|k| {
+                    let t = 2.0 * std::f64::consts::PI * k as f64 / 5.0;
+                    [rr * t.cos(), rr * t.sin(), 0.0]
+                })
+                .collect();
+            x.push([0.0, 0.0, h]);
+            x.push([0.0, 0.0, -h]);
+            x
+        }
+        13 => {
+            // Icosahedron vertices (0, ±1, ±φ) and cyclic permutations, scaled so that the
+            // centre-vertex distance is r0.
+            let phi = (1.0 + 5f64.sqrt()) / 2.0;
+            let s = r0 / (1.0 + phi * phi).sqrt();
+            let mut x = vec![[0.0; 3]];
+            for a in [-1.0, 1.0] {
+                for b in [-phi, phi] {
+                    x.push([0.0, a * s, b * s]);
+                    x.push([a * s, b * s, 0.0]);
+                    x.push([b * s, 0.0, a * s]);
+                }
+            }
+            x
+        }
+        _ => panic!("no LJ{n} template"),
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for p in &mut x {
+        for v in p.iter_mut() {
+            *v += jitter * (2.0 * rng.gen::<f64>() - 1.0);
+        }
+    }
+    x
+}
+
+/// Lennard-Jones energy `sum_{i<j} 4 (r^-12 - r^-6)` (ε = σ = 1) and its gradient `[N][3]`.
+pub fn lj_energy_gradient(x: &[[f64; 3]]) -> (f64, Vec<[f64; 3]>) {
+    let mut e = 0.0;
+    let mut g = vec![[0.0; 3]; x.len()];
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            let d: [f64; 3] = std::array::from_fn(|a| x[j][a] - x[i][a]);
+            let r2 = d.iter().map(|v| v * v).sum::<f64>();
+            let inv6 = r2.powi(-3);
+            e += 4.0 * (inv6 * inv6 - inv6);
+            // dE/dr * (1/r) = (-48 r^-14 + 24 r^-8)
+            let c = (-48.0 * inv6 * inv6 + 24.0 * inv6) / r2;
+            for a in 0..3 {
+                g[j][a] += c * d[a];
+                g[i][a] -= c * d[a];
+            }
+        }
+    }
+    (e, g)
 }
