@@ -128,7 +128,8 @@ def main():
     timings = collections.defaultdict(list)
     for r in all_res:
         timings[r["split"]].append(r["timings_s"]["total"])
-    run_log = config.WORK_DIR / f"run_{a.set}.json"
+    logs = ["tiny"] + (["full"] if a.set == "full" else [])   # the full run reuses the tiny results
+    run_logs = {k: config.WORK_DIR / f"run_{k}.json" for k in logs}
     prov = {
         "set": a.set,
         "description": "GFN2-xTB energies/forces at PM6 minima of QM9 molecules (GFN2//PM6), "
@@ -179,7 +180,7 @@ def main():
         "timing_s": {"per_molecule_train": summary(timings["train"]),
                      "per_molecule_test": summary(timings["test"]),
                      "cpu_total": sum(r["timings_s"]["total"] for r in all_res),
-                     "run_sessions": json.loads(run_log.read_text()) if run_log.exists() else None},
+                     "run_sessions": {k: json.loads(p.read_text()) for k, p in run_logs.items() if p.exists()}},
         "files": FILES,
     }
     (out_dir / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")

@@ -32,8 +32,11 @@ def fail(msg):
 
 
 def read_xyz(path):
+    import io
     import ase.io
-    frames = ase.io.read(path, ":")
+    # Decompress first: ASE seeks per frame, which is quadratic on a gzip stream.
+    with gzip.open(path, "rt") as fh:
+        frames = ase.io.read(io.StringIO(fh.read()), ":", format="extxyz")
     out = []
     for k, a in enumerate(frames):
         where = f"{path.name} frame {k}"
@@ -89,9 +92,13 @@ def check_set(d):
         return None
     prov = json.loads((d / "provenance.json").read_text())
     c = prov["counts"]
-    tr_sdf, te_sdf = read_sdf(d / "train_structures.sdf.gz"), read_sdf(d / "test_structures.sdf.gz")
-    tr_f = read_xyz(d / "train_forces.extxyz.gz")
-    te = {k: read_xyz(d / f"test_{k}.extxyz.gz") for k in ("pm6_min", "gfn2_min", "b3lyp", "forces")}
+    try:
+        tr_sdf, te_sdf = read_sdf(d / "train_structures.sdf.gz"), read_sdf(d / "test_structures.sdf.gz")
+        tr_f = read_xyz(d / "train_forces.extxyz.gz")
+        te = {k: read_xyz(d / f"test_{k}.extxyz.gz") for k in ("pm6_min", "gfn2_min", "b3lyp", "forces")}
+    except Exception as e:  # noqa: BLE001 - any parse error is a problem to report
+        fail(f"{d}: a file does not parse: {type(e).__name__}: {e}")
+        return None
 
     tr_names = [m.GetProp("_Name") for m in tr_sdf]
     te_names = [m.GetProp("_Name") for m in te_sdf]

@@ -14,6 +14,8 @@ Markdown table.
 Usage: python scripts/data/stats.py [--set {full,tiny}]
 """
 import argparse
+import gzip
+import io
 import json
 import os
 import sys
@@ -53,7 +55,9 @@ def main():
     ap.add_argument("--set", choices=["tiny", "full"], default="full")
     a = ap.parse_args()
     d = config.TINY_DIR if a.set == "tiny" else config.OUT_DIR
-    read = lambda name: ase.io.read(d / name, ":")
+    def read(name):  # decompress first: ASE seeks per frame, quadratic on a gzip stream
+        with gzip.open(d / name, "rt") as fh:
+            return ase.io.read(io.StringIO(fh.read()), ":", format="extxyz")
     pm6, gfn2, b3 = read("test_pm6_min.extxyz.gz"), read("test_gfn2_min.extxyz.gz"), read("test_b3lyp.extxyz.gz")
     assert len(pm6) == len(gfn2) == len(b3)
     rows = {k: [] for k in ("pm6_to_gfn2", "b3lyp_to_gfn2", "pm6_to_b3lyp", "gfn2_to_b3lyp")}
