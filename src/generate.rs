@@ -84,7 +84,12 @@ pub fn generate(
     if k == 0 {
         return Err(Error::invalid("number of samples must be at least 1"));
     }
-    if opts.steps < 2 || !(opts.rho > 0.0) || !(opts.churn >= 0.0) {
+    if opts.steps < 2
+        || opts.rho.is_nan()
+        || opts.rho <= 0.0
+        || opts.churn.is_nan()
+        || opts.churn < 0.0
+    {
         return Err(Error::invalid(format!("invalid sampler options {opts:?}")));
     }
     validate_graph(numbers, bonds)?;

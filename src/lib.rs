@@ -4,6 +4,9 @@
 //! Data flows one way: [`io`] -> [`data`] -> [`model`] -> [`train`] -> model file -> [`api`].
 //! Internal units are eV, Å and fs.
 #![warn(missing_docs)]
+// `a = a + b` on tensors is deliberate: `a += b` is an in-place libtorch op, which breaks
+// autograd when `a` is needed for a backward pass.
+#![allow(clippy::assign_op_pattern)]
 
 pub mod api;
 pub mod data;

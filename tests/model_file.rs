@@ -101,7 +101,9 @@ fn missing_file_is_an_io_error() {
 fn bad_systems_are_errors_not_panics() {
     let pot = random_potential(Precision::Float32, 23);
     let all = Request::ALL;
-    let e = |r: concord::Result<_>| r.err().expect("should fail").to_string();
+    let e = |r: concord::Result<concord::model::evaluate::Prediction>| {
+        r.expect_err("should fail").to_string()
+    };
     assert!(e(pot.compute(&[], &[], None, [false; 3], all)).contains("empty system"));
     assert!(
         e(pot.compute(&[1, 1], &[[0.0; 3]], None, [false; 3], all)).contains("1 positions for 2")

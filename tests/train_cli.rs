@@ -124,7 +124,7 @@ fn resumes_after_kill_9() {
     child.wait().unwrap();
     let done_before = metric_epochs(&run_dir).len();
     assert!(
-        done_before >= 2 && done_before < 12,
+        (2..12).contains(&done_before),
         "killed after {done_before} epochs"
     );
     let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);

@@ -102,7 +102,7 @@ pub fn evaluate(
         let r: [f64; 3] =
             std::array::from_fn(|a| positions[j][a] - positions[i][a] + pairs.shift[e][a]);
         let d = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
-        if !(d >= OVERLAP_DISTANCE) {
+        if d.is_nan() || d < OVERLAP_DISTANCE {
             return Err(Error::invalid(format!(
                 "atoms {i} and {j} overlap (distance {d:.3} Å < {OVERLAP_DISTANCE} Å)"
             )));

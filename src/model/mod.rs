@@ -87,7 +87,12 @@ impl Model {
             }
         }
         let c = config.encoder;
-        if c.features < 1 || c.layers < 1 || c.radial_basis < 1 || !(c.cutoff > 0.0) {
+        if c.features < 1
+            || c.layers < 1
+            || c.radial_basis < 1
+            || c.cutoff.is_nan()
+            || c.cutoff <= 0.0
+        {
             return Err(Error::invalid(format!(
                 "invalid encoder architecture {c:?}"
             )));

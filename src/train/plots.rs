@@ -10,6 +10,9 @@ use plotters::style::FontStyle;
 use crate::error::{Error, Result};
 use crate::train::trainer::EpochRecord;
 
+/// A named line of (x, y) points with its colour.
+type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -45,7 +48,7 @@ pub fn learning_curve(path: &Path, records: &[EpochRecord]) -> Result<()> {
     {
         let root = BitMapBackend::new(&tmp, (800, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
-        let series: [(&str, Vec<(f64, f64)>, RGBColor); 2] = [
+        let series: [Series; 2] = [
             (
                 "validation energy MAE (meV/atom)",
                 records

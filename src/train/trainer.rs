@@ -149,12 +149,12 @@ fn fit_normalisation(samples: &[Sample], n_species: usize) -> (Vec<f64>, f64) {
     (e_ref, scale)
 }
 
+/// Validation loss, error metrics, and (reference, predicted) pairs of energies per atom and
+/// force components.
+type Validation = (f64, ErrorMetrics, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
 /// Validation loss and error metrics of `model` on `samples`.
-fn validate(
-    model: &Model,
-    samples: &[Sample],
-    config: &Config,
-) -> Result<(f64, ErrorMetrics, Vec<(f64, f64)>, Vec<(f64, f64)>)> {
+fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Validation> {
     let t = &config.training;
     let kind = model.precision().kind();
     let e_ref = model.reference_energies()?;
