@@ -26,6 +26,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdDetermineBonds, rdMolAlign
 
+import common  # noqa: F401  (sys.path for scripts/data)
 import graph
 from stats import rmsd_pair
 
@@ -127,4 +128,4 @@ def aggregate(records, k):
 def fmt(x, digits=3):
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    return f"{x:.{digits}f}"
+    return f"{x + 0.0:.{digits}f}" if abs(x) >= 0.5 * 10 ** -digits else f"{0:.{digits}f}"

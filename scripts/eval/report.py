@@ -1,8 +1,14 @@
-"""Markdown table and PNG figures of an evaluation result (the dict written to results.json)."""
+"""Markdown table and PNG figures of an evaluation result (the dict written to results.json).
+
+Run as a script to redraw them from an existing result: python scripts/eval/report.py OUT_DIR
+"""
+import json
 import os
+import sys
 
 import numpy as np
 
+import common  # noqa: F401  (sys.path for scripts/data)
 from metrics import fmt
 
 HEADER = ("| method | k | ok / expected | RMSD→GFN2 min, all atoms: median / mean (Å) | heavy atoms: median (Å) "
@@ -13,7 +19,10 @@ HEADER = ("| method | k | ok / expected | RMSD→GFN2 min, all atoms: median / m
 
 
 def _pct(s):
-    return "–" if s["fraction"] is None else f"{100 * s['fraction']:.0f}%"
+    f = s["fraction"]
+    if f is None:
+        return "–"
+    return f"{100 * f:.0f}%" if f in (0, 1) else f"{100 * f:.1f}%"
 
 
 def _row(label, k, ok, expected, s):
@@ -52,7 +61,8 @@ def markdown(result):
     lines += ["", f"xtb time: {t['computed']} structures computed, {t['cached']} from cache; "
               f"{fmt(t['xtb_s_per_computed_structure'], 2)} s of xtb per computed structure (single point + "
               f"relaxation + single point), {fmt(t['wall_s_per_computed_structure'], 2)} s wall per structure "
-              f"with {result['workers']} workers; total {result['timings']['total_wall_s']:.0f} s.", ""]
+              f"with {result['workers']} workers ({fmt(t['xtb_s_per_structure_incl_cached'], 2)} s of xtb per structure "
+              f"including cached ones, as originally computed); total {result['timings']['total_wall_s']:.0f} s.", ""]
     return "\n".join(lines)
 
 
@@ -77,9 +87,9 @@ def _box(ax, data, names, floor):
     ax.grid(axis="y", which="major", alpha=0.4)
 
 
-def plots(result, refs, out):
+def plots(result, mol_order, out):
     """energy_gaps.png (box plots of the two GFN2 gaps per method, log axes), rmsd.png (RMSD box
-    plots), energy_per_molecule.png (E_GFN2(structure) - E_GFN2(GFN2 min) per molecule, the
+    plots, to the GFN2 and B3LYP minima, plain and symmetry-corrected), energy_per_molecule.png (E_GFN2(structure) - E_GFN2(GFN2 min) per molecule, the
     analogue of Figure 2 of Ren et al. 2024)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -108,21 +118,23 @@ def plots(result, refs, out):
     fig.savefig(os.path.join(out, "energy_gaps.png"), dpi=130)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(w, 4.8), sharey=True)
+    fig, axes = plt.subplots(2, 2, figsize=(w, 8.5), sharey=True)
     floor = 1e-3
-    for ax, key, title in ((axes[0], "rmsd_gfn2_all", "to the GFN2 minimum"),
-                           (axes[1], "rmsd_b3lyp_all", "to the B3LYP (QM9) minimum")):
-        _box(ax, [_values(result, n, key) for n in names], names, floor)
-        ax.set_yscale("log")
-        ax.set_title(f"all-atom RMSD {title}")
-    axes[0].set_ylabel(f"Kabsch RMSD [Å] (floor {floor:g})")
+    for i, (ref, ref_title) in enumerate((("gfn2", "GFN2 minimum"), ("b3lyp", "B3LYP (QM9) minimum"))):
+        for j, (kind, kind_title) in enumerate((("all", "all atoms, atom order as given"),
+                                                ("sym", "all atoms, best over symmetry-equivalent atoms"))):
+            ax = axes[i, j]
+            _box(ax, [_values(result, n, f"rmsd_{ref}_{kind}") for n in names], names, floor)
+            ax.set_yscale("log")
+            ax.set_title(f"RMSD to the {ref_title}\n({kind_title})", fontsize=10)
+        axes[i, 0].set_ylabel(f"Kabsch RMSD [Å] (floor {floor:g})")
     fig.tight_layout()
     fig.savefig(os.path.join(out, "rmsd.png"), dpi=130)
     plt.close(fig)
 
     # Figure-2 analogue: per molecule, E(structure) - E(GFN2 min); molecules sorted by the first
     # method's value; several samples -> their median; relax-check methods (~0) left out.
-    order = [r.name for r in refs]
+    order = list(mol_order)
     names = [n for n in names if not n.endswith("+relaxed")] or names
     per = {}
     for n in names:
@@ -149,3 +161,20 @@ def plots(result, refs, out):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "energy_per_molecule.png"), dpi=130)
     plt.close(fig)
+
+
+def main():
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: report.py OUT_DIR  (a directory with results.json)")
+    out = sys.argv[1]
+    with open(os.path.join(out, "results.json")) as f:
+        result = json.load(f)
+    order = list(dict.fromkeys(r["mol"] for r in result["records"]))
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(markdown(result))
+    plots(result, order, out)
+    print(f"redrew {out}/table.md and *.png")
+
+
+if __name__ == "__main__":
+    main()
