@@ -61,7 +61,7 @@ def markdown(result):
     lines += ["", f"xtb time: {t['computed']} structures computed, {t['cached']} from cache; "
               f"{fmt(t['xtb_s_per_computed_structure'], 2)} s of xtb per computed structure (single point + "
               f"relaxation + single point), {fmt(t['wall_s_per_computed_structure'], 2)} s wall per structure "
-              f"with {result['workers']} workers ({fmt(t['xtb_s_per_structure_incl_cached'], 2)} s of xtb per structure "
+              f"with {result['workers']} workers ({fmt(t.get('xtb_s_per_structure_incl_cached'), 2)} s of xtb per structure "
               f"including cached ones, as originally computed); total {result['timings']['total_wall_s']:.0f} s.", ""]
     return "\n".join(lines)
 
