@@ -72,6 +72,12 @@ enum Command {
         /// Stochasticity of the sampler (0 = deterministic Heun sampler).
         #[arg(long, default_value_t = 0.0)]
         churn: f64,
+        /// Relax each generated structure with the model's potential (L-BFGS).
+        #[arg(long)]
+        relax: bool,
+        /// Force threshold of the relaxation, eV/Å.
+        #[arg(long, default_value_t = 0.01)]
+        fmax: f64,
     },
     /// Relax every frame of an extended-XYZ file on the model's potential energy surface.
     Optimize {
@@ -185,12 +191,19 @@ fn run(cli: Cli) -> concord::Result<()> {
             seed,
             steps,
             churn,
+            relax,
+            fmax,
         } => {
-            let (model, _) =
-                concord::model::file::load(&model, tch::Device::Cpu, Precision::Float32)?;
+            let pot = Potential::load(&model, tch::Device::Cpu, Precision::Float32)?;
+            let model = pot.model();
+            let relax_opts = concord::optimize::OptimizeOptions {
+                fmax,
+                ..Default::default()
+            };
             let mols = concord::io::read_sdf(&graphs)?;
             let bar = indicatif::ProgressBar::new(mols.len() as u64);
             let mut frames = Vec::new();
+            let mut failed = 0;
             for (m, mol) in mols.iter().enumerate() {
                 let opts = SamplerOptions {
                     steps,
@@ -198,16 +211,58 @@ fn run(cli: Cli) -> concord::Result<()> {
                     seed: seed.wrapping_add(m as u64),
                     ..Default::default()
                 };
-                let structures =
-                    concord::generate::generate(&model, &mol.numbers, &mol.bonds, samples, &opts)
-                        .map_err(|e| {
-                        concord::Error::invalid(format!("molecule {m} ('{}'): {e}", mol.name))
-                    })?;
+                // A molecule the model cannot handle is reported and skipped, not fatal.
+                let structures = match concord::generate::generate(
+                    model,
+                    &mol.numbers,
+                    &mol.bonds,
+                    samples,
+                    &opts,
+                ) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        bar.suspend(|| {
+                            eprintln!("error: molecule {m} ('{}') skipped: {e}", mol.name)
+                        });
+                        failed += 1;
+                        bar.inc(1);
+                        continue;
+                    }
+                };
                 for (k, positions) in structures.into_iter().enumerate() {
                     let mut f = concord::Frame::new(mol.numbers.clone(), positions);
                     f.info.insert("mol".into(), mol.name.clone());
                     f.info.insert("sample".into(), k.to_string());
                     f.info.insert("seed".into(), opts.seed.to_string());
+                    if relax {
+                        let mut objective = concord::optimize::PotentialObjective {
+                            potential: &pot,
+                            numbers: &mol.numbers,
+                            cell: None,
+                            pbc: [false; 3],
+                        };
+                        // A failed relaxation keeps the generated structure and says why.
+                        match concord::optimize::optimize(&mut objective, &f.positions, &relax_opts)
+                        {
+                            Ok(r) => {
+                                f.positions = r.positions;
+                                f.energy = Some(r.energy);
+                                f.forces = Some(r.gradient.iter().map(|g| g.map(|x| -x)).collect());
+                                let converged = if r.converged { "T" } else { "F" };
+                                f.info.insert("opt_converged".into(), converged.into());
+                                f.info.insert("opt_steps".into(), r.steps.to_string());
+                            }
+                            Err(e) => {
+                                bar.suspend(|| {
+                                    eprintln!(
+                                        "warning: molecule {m} sample {k}: relaxation failed: {e}"
+                                    )
+                                });
+                                f.info.insert("opt_converged".into(), "F".into());
+                                f.info.insert("relax_error".into(), e.to_string());
+                            }
+                        }
+                    }
                     frames.push(f);
                 }
                 bar.inc(1);
@@ -215,10 +270,15 @@ fn run(cli: Cli) -> concord::Result<()> {
             bar.finish_and_clear();
             concord::io::write_extxyz(&out, &frames)?;
             eprintln!(
-                "{} structures of {} molecules -> {}",
+                "{} structures of {} molecules -> {}{}",
                 frames.len(),
-                mols.len(),
-                out.display()
+                mols.len() - failed,
+                out.display(),
+                if failed > 0 {
+                    format!(" ({failed} molecules skipped, see errors above)")
+                } else {
+                    String::new()
+                }
             );
         }
         Command::Optimize {
