@@ -419,6 +419,10 @@ fn optimize_file(
 }
 
 fn main() -> ExitCode {
+    // One libtorch thread unless a training config asks for more: molecules are too small to
+    // gain from intra-op parallelism, and spinning OpenMP threads slow down badly (10x
+    // measured) when the machine is busy.
+    tch::set_num_threads(1);
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
