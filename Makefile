@@ -64,6 +64,5 @@ EVAL_ARGS ?=
 
 eval-structures:
 	scripts/setup.sh data
-	$(DATA_PY) -m pip install -q -r scripts/eval/requirements.txt
 	$(DATA_PY) scripts/eval/structures.py --method pm6 --method rdkit \
 	  $(foreach m,$(EVAL_METHODS),--method $(m)) --workers $(DATA_WORKERS) --out $(EVAL_OUT) $(EVAL_ARGS)

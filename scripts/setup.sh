@@ -4,8 +4,8 @@
 #     installed with --no-deps; the two small CUDA wheels provide libcudart/libcupti that
 #     libtorch_cpu.so links (no GPU needed).
 #   - a Python venv for the tools, the plots of the data pipeline and (later) the engines.
-# Usage: scripts/setup.sh [core|data]   (core is the default; data adds RDKit/qm9pack and the
-#        Debian packages mopac and xtb for `make data`)
+# Usage: scripts/setup.sh [core|data]   (core is the default; data adds RDKit/qm9pack/matplotlib
+#        and the Debian packages mopac and xtb for `make data` and `make eval-structures`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -29,7 +29,7 @@ if [ ! -f "$stamp" ]; then
 fi
 
 if [ "$what" = "data" ]; then
-  "$CONCORD_PYTHON" -m pip install -q -r scripts/data/requirements.txt
+  "$CONCORD_PYTHON" -m pip install -q -r scripts/data/requirements.txt -r scripts/eval/requirements.txt
   if ! command -v mopac >/dev/null || ! command -v xtb >/dev/null; then
     echo "setup: installing Debian packages mopac and xtb"
     apt-get update -qq
