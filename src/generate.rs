@@ -70,7 +70,7 @@ pub fn noise_schedule(sigma_min: f64, sigma_max: f64, steps: usize, rho: f64) ->
 }
 
 /// Generates `k` structures (positions in Å, `[k][N][3]`, centred at the origin) of the
-/// molecule with atomic numbers `numbers` `[N]` and `bonds`.
+/// molecule with atomic numbers `numbers` `[N]` and `bonds`, seeded by `opts.seed`.
 pub fn generate(
     model: &Model,
     numbers: &[u8],
@@ -78,6 +78,20 @@ pub fn generate(
     k: usize,
     opts: &SamplerOptions,
 ) -> Result<Vec<Vec<[f64; 3]>>> {
+    let mut out = generate_many(model, &[(numbers, bonds, opts.seed)], k, opts)?;
+    Ok(out.remove(0))
+}
+
+/// [`generate`] for several molecules `(numbers, bonds, seed)` sampled together in one batch
+/// (much faster than one by one); each molecule's noise comes from its own seed, so results do
+/// not depend on how molecules are batched (up to floating-point summation order).
+/// Returns `[molecule][k][N][3]`.
+pub fn generate_many(
+    model: &Model,
+    molecules: &[(&[u8], &[Bond], u64)],
+    k: usize,
+    opts: &SamplerOptions,
+) -> Result<Vec<Vec<Vec<[f64; 3]>>>> {
     let den = model
         .denoiser()
         .ok_or_else(|| Error::invalid("this model has no structure generator"))?;
@@ -92,15 +106,40 @@ pub fn generate(
     {
         return Err(Error::invalid(format!("invalid sampler options {opts:?}")));
     }
-    validate_graph(numbers, bonds)?;
-    let species = model.species_index(numbers)?;
-    let edges = topological_edges(numbers.len(), bonds);
-    let mols: Vec<(&[i64], &_)> = (0..k).map(|_| (species.as_slice(), &edges)).collect();
-    let batch = GraphBatch::new(&mols, model.device())?;
-    let n = numbers.len() * k;
+    if molecules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut species = Vec::new();
+    let mut edges = Vec::new();
+    for (m, (numbers, bonds, _)) in molecules.iter().enumerate() {
+        validate_graph(numbers, bonds).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
+        species.push(model.species_index(numbers)?);
+        edges.push(topological_edges(numbers.len(), bonds));
+    }
+    let mut copies: Vec<(&[i64], &_)> = Vec::new();
+    for (sp, e) in species.iter().zip(&edges) {
+        copies.extend((0..k).map(|_| (sp.as_slice(), e)));
+    }
+    let batch = GraphBatch::new(&copies, model.device())?;
+    let n = batch.ranges.last().map_or(0, |r| r.1);
+    let mut rngs: Vec<ChaCha8Rng> = molecules
+        .iter()
+        .map(|m| ChaCha8Rng::seed_from_u64(m.2))
+        .collect();
+    // Noise for all atoms: molecule by molecule, each from its own generator.
+    let noise = |rngs: &mut [ChaCha8Rng]| -> Vec<f64> {
+        let mut v = Vec::with_capacity(3 * n);
+        for (m, rng) in rngs.iter_mut().enumerate() {
+            let ranges: Vec<(usize, usize)> = batch.ranges[m * k..(m + 1) * k]
+                .iter()
+                .map(|&(a, b)| (a - batch.ranges[m * k].0, b - batch.ranges[m * k].0))
+                .collect();
+            v.extend(centred_normal(rng, &ranges));
+        }
+        v
+    };
     let g = den.config();
     let sigmas = noise_schedule(g.sigma_min, g.sigma_max, opts.steps, opts.rho);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let kind = model.precision().kind();
     let dev = model.device();
     let tensor = |v: Vec<f64>| -> Result<Tensor> {
@@ -111,13 +150,13 @@ pub fn generate(
     };
     let sig = |s: f64| -> Result<Tensor> { Ok(Tensor::f_full([n as i64], s, (kind, dev))?) };
     let positions = tch::no_grad(|| -> Result<Tensor> {
-        let mut x = tensor(centred_normal(&mut rng, &batch.ranges))? * sigmas[0];
+        let mut x = tensor(noise(&mut rngs))? * sigmas[0];
         for i in 0..opts.steps {
             let (s_cur, s_next) = (sigmas[i], sigmas[i + 1]);
             let gamma = (opts.churn / opts.steps as f64).min(std::f64::consts::SQRT_2 - 1.0);
             let s_hat = s_cur * (1.0 + gamma);
             if gamma > 0.0 {
-                let eps = tensor(centred_normal(&mut rng, &batch.ranges))?;
+                let eps = tensor(noise(&mut rngs))?;
                 x = x + eps * (s_hat * s_hat - s_cur * s_cur).sqrt();
             }
             let d = (&x - model.denoise(&batch, &x, &sig(s_hat)?)?) / s_hat;
@@ -134,12 +173,17 @@ pub fn generate(
     if flat.iter().any(|v| !v.is_finite()) {
         return Err(Error::invalid("sampling produced non-finite positions"));
     }
-    let m = numbers.len();
-    Ok((0..k)
-        .map(|s| {
-            (0..m)
-                .map(|i| std::array::from_fn(|d| flat[3 * (s * m + i) + d]))
-                .collect()
-        })
-        .collect())
+    let mut out = Vec::new();
+    for m in 0..molecules.len() {
+        let samples = (0..k)
+            .map(|s| {
+                let (a, b) = batch.ranges[m * k + s];
+                (a..b)
+                    .map(|i| std::array::from_fn(|d| flat[3 * i + d]))
+                    .collect()
+            })
+            .collect();
+        out.push(samples);
+    }
+    Ok(out)
 }

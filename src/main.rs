@@ -204,68 +204,80 @@ fn run(cli: Cli) -> concord::Result<()> {
             let bar = indicatif::ProgressBar::new(mols.len() as u64);
             let mut frames = Vec::new();
             let mut failed = 0;
+            // Molecules the model cannot handle are reported and skipped, not fatal.
+            let mut good = Vec::new();
             for (m, mol) in mols.iter().enumerate() {
-                let opts = SamplerOptions {
-                    steps,
-                    churn,
-                    seed: seed.wrapping_add(m as u64),
-                    ..Default::default()
-                };
-                // A molecule the model cannot handle is reported and skipped, not fatal.
-                let structures = match concord::generate::generate(
-                    model,
-                    &mol.numbers,
-                    &mol.bonds,
-                    samples,
-                    &opts,
-                ) {
-                    Ok(s) => s,
+                let check = concord::model::graph::validate_graph(&mol.numbers, &mol.bonds)
+                    .and_then(|_| model.species_index(&mol.numbers).map(|_| ()));
+                match check {
+                    Ok(()) => good.push(m),
                     Err(e) => {
-                        bar.suspend(|| {
-                            eprintln!("error: molecule {m} ('{}') skipped: {e}", mol.name)
-                        });
+                        eprintln!("error: molecule {m} ('{}') skipped: {e}", mol.name);
                         failed += 1;
                         bar.inc(1);
-                        continue;
                     }
-                };
-                for (k, positions) in structures.into_iter().enumerate() {
-                    let mut f = concord::Frame::new(mol.numbers.clone(), positions);
-                    f.info.insert("mol".into(), mol.name.clone());
-                    f.info.insert("sample".into(), k.to_string());
-                    f.info.insert("seed".into(), opts.seed.to_string());
-                    if relax {
-                        let mut objective = concord::optimize::PotentialObjective {
-                            potential: &pot,
-                            numbers: &mol.numbers,
-                            cell: None,
-                            pbc: [false; 3],
-                        };
-                        // A failed relaxation keeps the generated structure and says why.
-                        match concord::optimize::optimize(&mut objective, &f.positions, &relax_opts)
-                        {
-                            Ok(r) => {
-                                f.positions = r.positions;
-                                f.energy = Some(r.energy);
-                                f.forces = Some(r.gradient.iter().map(|g| g.map(|x| -x)).collect());
-                                let converged = if r.converged { "T" } else { "F" };
-                                f.info.insert("opt_converged".into(), converged.into());
-                                f.info.insert("opt_steps".into(), r.steps.to_string());
-                            }
-                            Err(e) => {
-                                bar.suspend(|| {
-                                    eprintln!(
-                                        "warning: molecule {m} sample {k}: relaxation failed: {e}"
-                                    )
-                                });
-                                f.info.insert("opt_converged".into(), "F".into());
-                                f.info.insert("relax_error".into(), e.to_string());
+                }
+            }
+            let sampler = SamplerOptions {
+                steps,
+                churn,
+                seed,
+                ..Default::default()
+            };
+            for chunk in good.chunks(32) {
+                let batch: Vec<(&[u8], &[concord::Bond], u64)> = chunk
+                    .iter()
+                    .map(|&m| {
+                        (
+                            mols[m].numbers.as_slice(),
+                            mols[m].bonds.as_slice(),
+                            seed.wrapping_add(m as u64),
+                        )
+                    })
+                    .collect();
+                let structures =
+                    concord::generate::generate_many(model, &batch, samples, &sampler)?;
+                for (&m, samples_m) in chunk.iter().zip(structures) {
+                    let mol = &mols[m];
+                    for (k, positions) in samples_m.into_iter().enumerate() {
+                        let mut f = concord::Frame::new(mol.numbers.clone(), positions);
+                        f.info.insert("mol".into(), mol.name.clone());
+                        f.info.insert("sample".into(), k.to_string());
+                        f.info
+                            .insert("seed".into(), seed.wrapping_add(m as u64).to_string());
+                        if relax {
+                            let mut objective = concord::optimize::PotentialObjective {
+                                potential: &pot,
+                                numbers: &mol.numbers,
+                                cell: None,
+                                pbc: [false; 3],
+                            };
+                            // A failed relaxation keeps the generated structure and says why.
+                            match concord::optimize::optimize(
+                                &mut objective,
+                                &f.positions,
+                                &relax_opts,
+                            ) {
+                                Ok(r) => {
+                                    f.positions = r.positions;
+                                    f.energy = Some(r.energy);
+                                    f.forces =
+                                        Some(r.gradient.iter().map(|g| g.map(|x| -x)).collect());
+                                    let converged = if r.converged { "T" } else { "F" };
+                                    f.info.insert("opt_converged".into(), converged.into());
+                                    f.info.insert("opt_steps".into(), r.steps.to_string());
+                                }
+                                Err(e) => {
+                                    bar.suspend(|| eprintln!("warning: molecule {m} sample {k}: relaxation failed: {e}"));
+                                    f.info.insert("opt_converged".into(), "F".into());
+                                    f.info.insert("relax_error".into(), e.to_string());
+                                }
                             }
                         }
+                        frames.push(f);
                     }
-                    frames.push(f);
+                    bar.inc(1);
                 }
-                bar.inc(1);
             }
             bar.finish_and_clear();
             concord::io::write_extxyz(&out, &frames)?;
