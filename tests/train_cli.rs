@@ -196,3 +196,85 @@ fn overfits_a_few_frames() {
     let last = lines.last().unwrap()["train_force_mse"].as_f64().unwrap();
     assert!(last < 0.05 * first, "force MSE {first} -> {last}");
 }
+
+/// The tiny generator config with its output in `dir/name` and `extra` lines appended to
+/// `[training]`.
+fn tiny_generator_config(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let mut text = std::fs::read_to_string(root().join("configs/tiny-generator.toml")).unwrap();
+    text = text.replace(
+        "output = \"../runs/tiny-generator\"",
+        &format!("output = \"{}\"", dir.join(name).display()),
+    );
+    text = text.replace("\"../data/", &format!("\"{}/data/", root().display()));
+    text = text.replace(
+        "checkpoint_minutes = 0.05",
+        &format!("checkpoint_minutes = 0.05\n{extra}"),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn generator_training_then_consistency_from_init_then_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    // Phase 1: multi-task (potential + denoiser), consistency from epoch 3 of 4.
+    let c1 = tiny_generator_config(dir.path(), "phase1", "");
+    let (ok, _, stderr) = run(&["train", "--config", c1.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("val denoise") && stderr.contains("opt ") && stderr.contains("score "),
+        "{stderr}"
+    );
+    let m1 = dir.path().join("phase1/model.concord");
+    // Phase 2 from phase 1's model.
+    let c2 = tiny_generator_config(
+        dir.path(),
+        "phase2",
+        &format!("init = \"{}\"", m1.display()),
+    );
+    let (ok, _, stderr) = run(&["train", "--config", c2.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    // An init model of another architecture is refused.
+    let pot = dir.path().join("pot");
+    let c3 = tiny_config(dir.path(), &[]);
+    let text = std::fs::read_to_string(&c3).unwrap().replace(
+        &dir.path().join("run").display().to_string(),
+        &pot.display().to_string(),
+    );
+    std::fs::write(&c3, text).unwrap();
+    assert!(run(&["train", "--config", c3.to_str().unwrap()]).0);
+    let c4 = tiny_generator_config(
+        dir.path(),
+        "phase2b",
+        &format!("init = \"{}\"", pot.join("model.concord").display()),
+    );
+    let (ok, _, stderr) = run(&["train", "--config", c4.to_str().unwrap()]);
+    assert!(
+        !ok && stderr.contains("architecture or elements differ"),
+        "{stderr}"
+    );
+    // Generate from the phase-2 model: every test molecule of the tiny set (H C N O only).
+    let out = dir.path().join("gen.extxyz");
+    let graphs = root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz");
+    let model = dir.path().join("phase2/model.concord");
+    let (ok, _, stderr) = run(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--graphs",
+        graphs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--samples",
+        "2",
+        "--seed",
+        "3",
+    ]);
+    assert!(ok, "{stderr}");
+    let frames = concord::io::read_extxyz(&out).unwrap();
+    let mols = concord::io::read_sdf(&graphs).unwrap();
+    let usable = mols.iter().filter(|m| !m.numbers.contains(&9)).count();
+    assert_eq!(frames.len(), 2 * usable, "{stderr}");
+    assert_eq!(stderr.contains("skipped"), usable < mols.len(), "{stderr}");
+}

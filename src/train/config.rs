@@ -61,6 +61,11 @@ pub struct TrainingConfig {
     pub threads: usize,
     /// Minutes between mid-epoch checkpoints.
     pub checkpoint_minutes: f64,
+    /// Start from the parameters of this model file (same architecture and elements) instead
+    /// of a random initialisation, e.g. to add the consistency losses to a multi-task model;
+    /// relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 /// A whole training run.
@@ -135,6 +140,9 @@ impl Config {
         let mut config = Config::parse(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.output = base.join(&config.output);
+        if let Some(init) = &mut config.training.init {
+            *init = base.join(&*init);
+        }
         for d in &mut config.dataset {
             d.path = base.join(&d.path);
         }

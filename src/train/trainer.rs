@@ -305,12 +305,25 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
             "need at least two molecules to split into training and validation",
         ));
     }
-    let (e_ref, scale) = fit_normalisation(&train_set.potential, model.config().elements.len());
-    model.set_energy_normalisation(&e_ref, scale)?;
-    let n_atoms: usize = train_set.potential.iter().map(Sample::n_atoms).sum();
-    let n_pairs: usize = train_set.potential.iter().map(|s| s.first.len()).sum();
-    if n_atoms > 0 {
-        model.set_avg_neighbors(n_pairs as f64 / n_atoms as f64)?;
+    if let Some(init) = &t.init {
+        // Parameters and normalisation buffers come from the initial model.
+        let bytes = std::fs::read(init).map_err(|e| Error::io(init, e))?;
+        let meta = file::read_metadata(&bytes, init)?;
+        if meta.config != *model.config() {
+            return Err(Error::invalid(format!(
+                "training.init {}: its architecture or elements differ from this config's",
+                init.display()
+            )));
+        }
+        file::load_variables(&mut model.vs, &bytes, init, false)?;
+    } else {
+        let (e_ref, scale) = fit_normalisation(&train_set.potential, model.config().elements.len());
+        model.set_energy_normalisation(&e_ref, scale)?;
+        let n_atoms: usize = train_set.potential.iter().map(Sample::n_atoms).sum();
+        let n_pairs: usize = train_set.potential.iter().map(|s| s.first.len()).sum();
+        if n_atoms > 0 {
+            model.set_avg_neighbors(n_pairs as f64 / n_atoms as f64)?;
+        }
     }
     // The optimality loss evaluates a frozen parameter copy of the potential.
     let mut frozen = match gen {
