@@ -61,6 +61,10 @@ pub struct TrainingConfig {
     pub threads: usize,
     /// Minutes between mid-epoch checkpoints.
     pub checkpoint_minutes: f64,
+    /// Cap on the batches of one epoch (the smaller datasets cycle anyway); a fixed step budget
+    /// for comparing training variants. `None`: one pass over the largest dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_per_epoch: Option<usize>,
     /// Start from the parameters of this model file (same architecture and elements) instead
     /// of a random initialisation, e.g. to add the consistency losses to a multi-task model;
     /// relative to the config file.

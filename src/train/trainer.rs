@@ -373,6 +373,9 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         } else {
             0
         });
+    let n_batches = t
+        .steps_per_epoch
+        .map_or(n_batches, |cap| n_batches.min(cap.max(1)));
     let total_steps = (t.epochs * n_batches) as f64;
     let kind = model.precision().kind();
     let start = Instant::now();
