@@ -78,8 +78,10 @@ def phase2_config(out, variant, seed, steps, init):
 
 
 def train_and_generate(config, folder, log):
-    """Trains (resumable) and generates one structure per test molecule."""
-    run([BIN, "train", "--config", config], log)
+    """Trains (resumable; skipped once the final model exists) and generates one structure
+    per test molecule."""
+    if not (folder / "model.concord").exists():
+        run([BIN, "train", "--config", config], log)
     gen = folder / "gen.extxyz"
     if not gen.exists():
         run([BIN, "generate", "--model", folder / "model.concord", "--graphs",

@@ -137,18 +137,37 @@ pub struct GeneratorTrainConfig {
     pub kt: f64,
 }
 
+/// Removes `.` and `dir/..` components lexically, so that one path has one spelling (a
+/// checkpoint remembers the config it was written for).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 impl Config {
     /// Reads, parses and validates a TOML config; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut config = Config::parse(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        config.output = base.join(&config.output);
+        config.output = normalize(&base.join(&config.output));
         if let Some(init) = &mut config.training.init {
-            *init = base.join(&*init);
+            *init = normalize(&base.join(&*init));
         }
         for d in &mut config.dataset {
-            d.path = base.join(&d.path);
+            d.path = normalize(&base.join(&d.path));
         }
         Ok(config)
     }
