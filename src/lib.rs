@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+mod c_api;
 pub mod data;
 pub mod elements;
 pub mod error;
