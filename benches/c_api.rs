@@ -6,10 +6,10 @@
 //! Usage: cargo bench --bench c_api -- [MODEL]   (default: an untrained model of the default
 //! architecture, 64 features, 3 layers, float32)
 
-#[path = "../tests/common/dylib.rs"]
-mod dylib;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/common/dylib.rs"]
+mod dylib;
 #[path = "../tests/common/native.rs"]
 mod native;
 
@@ -111,7 +111,7 @@ fn main() {
         forces: true,
         ..Default::default()
     };
-    for (n, reps) in [(3, 400), (30, 100), (300, 10)] {
+    for (n, reps) in [(3, 200), (30, 50), (300, 4)] {
         let (z, x) = common::random_molecule(n, 2.2 * (n as f64).cbrt() + 1.0, n as u64);
         let z32: Vec<i32> = z.iter().map(|&v| i32::from(v)).collect();
         let flat = x.as_flattened().to_vec();
@@ -124,7 +124,7 @@ fn main() {
                 &n.to_string(),
                 compare(
                     reps,
-                    11,
+                    9,
                     || {
                         std::hint::black_box(pot.compute(&z, &x, None, [false; 3], req).unwrap());
                     },
@@ -138,7 +138,11 @@ fn main() {
                                 std::ptr::null(),
                                 std::ptr::null(),
                                 &mut e,
-                                if want_f { f.as_mut_ptr() } else { std::ptr::null_mut() },
+                                if want_f {
+                                    f.as_mut_ptr()
+                                } else {
+                                    std::ptr::null_mut()
+                                },
                                 std::ptr::null_mut(),
                                 std::ptr::null_mut(),
                                 std::ptr::null_mut(),

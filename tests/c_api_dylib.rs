@@ -83,15 +83,15 @@ fn dlopened_library_agrees_with_the_rust_api_bit_for_bit() {
         for (z, x) in molecules() {
             // Open system.
             let want = pot.compute(&z, &x, None, [false; 3], Request::ALL).unwrap();
-            let got = api.compute_all(h, &ints(&z), &flat(&x), None, None).unwrap();
+            let got = api
+                .compute_all(h, &ints(&z), &flat(&x), None, None)
+                .unwrap();
             assert_eq!(got.bits(), from_rust(&want).bits());
             // Periodic, triclinic, partly periodic.
             let cell = [[7.0, 0.0, 0.0], [1.0, 6.5, 0.0], [0.5, 0.3, 8.0]];
             let c9: [f64; 9] = *cell.as_flattened().first_chunk().unwrap();
             for pbc in [[true; 3], [true, true, false]] {
-                let want = pot
-                    .compute(&z, &x, Some(&cell), pbc, Request::ALL)
-                    .unwrap();
+                let want = pot.compute(&z, &x, Some(&cell), pbc, Request::ALL).unwrap();
                 let flags = pbc.map(i32::from);
                 let got = api
                     .compute_all(h, &ints(&z), &flat(&x), Some(&c9), Some(&flags))
@@ -114,7 +114,13 @@ fn dlopened_library_agrees_with_the_rust_api_bit_for_bit() {
             let first: Vec<i32> = nl.first.iter().map(|&i| i as i32).collect();
             let second: Vec<i32> = nl.second.iter().map(|&i| i as i32).collect();
             let got = api
-                .compute_local_all(h, n_local as i64, &ints(&z), &flat(&x), Some((&first, &second)))
+                .compute_local_all(
+                    h,
+                    n_local as i64,
+                    &ints(&z),
+                    &flat(&x),
+                    Some((&first, &second)),
+                )
                 .unwrap();
             assert_eq!(got.bits(), from_rust(&want).bits());
         }
@@ -174,7 +180,10 @@ fn concurrent_calls_on_separate_handles_and_on_one_handle_match_serial_results()
         };
         let check = |results: Vec<Vec<(usize, Vec<u64>)>>, what: &str| {
             for (m, bits) in results.into_iter().flatten() {
-                assert!(bits == serial[m], "{what} (float{precision}): molecule {m} differs");
+                assert!(
+                    bits == serial[m],
+                    "{what} (float{precision}): molecule {m} differs"
+                );
             }
         };
         // One handle, four threads.
@@ -214,7 +223,7 @@ fn bad_model_files_and_arguments_through_dlopen() {
     let bad = dir.path().join("bad.concord");
     let load = |p: &Path, precision: i32| -> (i32, String, bool) {
         let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        let mut h = 1usize as *mut std::ffi::c_void; // not NULL: a failed load must reset it
+        let mut h = std::ptr::dangling_mut::<std::ffi::c_void>(); // a failed load must reset it
         let s = unsafe { (api.load)(c.as_ptr(), std::ptr::null(), precision, &mut h) };
         (s, api.error(), h.is_null())
     };

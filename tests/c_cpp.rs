@@ -27,8 +27,12 @@ struct Files {
 fn files() -> Files {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model.concord");
-    file::save(random_potential(Precision::Float64, 5).model(), &model, serde_json::json!({}))
-        .unwrap();
+    file::save(
+        random_potential(Precision::Float64, 5).model(),
+        &model,
+        serde_json::json!({}),
+    )
+    .unwrap();
     let corrupt = dir.path().join("corrupt.concord");
     std::fs::write(&corrupt, b"this is not a model file at all").unwrap();
     let truncated = dir.path().join("truncated.concord");
@@ -66,7 +70,11 @@ const CH4_X: [[f64; 3]; 5] = [
     [0.629, -0.629, -0.629],
 ];
 const H2O_Z: [u8; 3] = [8, 1, 1];
-const H2O_X: [[f64; 3]; 3] = [[0.0, 0.0, 0.117], [0.0, 0.757, -0.467], [0.0, -0.757, -0.467]];
+const H2O_X: [[f64; 3]; 3] = [
+    [0.0, 0.0, 0.117],
+    [0.0, 0.757, -0.467],
+    [0.0, -0.757, -0.467],
+];
 
 /// What the test programs print, computed with the Rust API.
 fn expected(model: &Path) -> HashMap<String, Vec<f64>> {
@@ -108,9 +116,7 @@ fn expected(model: &Path) -> HashMap<String, Vec<f64>> {
         forces: true,
         ..Default::default()
     };
-    let local = pot
-        .compute_local(&CH4_Z, &CH4_X, 3, None, forces)
-        .unwrap();
+    let local = pot.compute_local(&CH4_Z, &CH4_X, 3, None, forces).unwrap();
     put("local", &local);
     let (first, second): (Vec<usize>, Vec<usize>) = (0..5)
         .flat_map(|i| (0..5).filter(move |&j| j != i).map(move |j| (i, j)))
@@ -147,7 +153,11 @@ fn c_program_agrees_with_rust_and_rejects_bad_input() {
 fn cpp_program_agrees_with_rust_and_throws_on_bad_input() {
     let f = files();
     let exe = f.dir.join("test_cpp");
-    native::compile(&[&native::root().join("tests/cpp/test_api.cpp")], &exe, true);
+    native::compile(
+        &[&native::root().join("tests/cpp/test_api.cpp")],
+        &exe,
+        true,
+    );
     let stdout = native::run(&exe, &[&f.model, &f.corrupt]);
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     let mut want = expected(&f.model);
@@ -186,7 +196,10 @@ fn examples_build_and_print_the_rust_energies() {
             "{source}: {stdout} vs {}",
             want.energy
         );
-        assert_eq!(stdout.lines().filter(|l| l.starts_with("  ")).count(), z.len());
+        assert_eq!(
+            stdout.lines().filter(|l| l.starts_with("  ")).count(),
+            z.len()
+        );
         // Bad arguments: a clear message and a non-zero exit, no crash.
         let out = std::process::Command::new(&exe)
             .arg(&f.corrupt)

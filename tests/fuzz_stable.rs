@@ -21,12 +21,62 @@ use rand_chacha::ChaCha8Rng;
 
 /// Tokens that stress number parsing, counts, keys and record structure.
 const INTERESTING: &[&str] = &[
-    "", "0", "-0", "-1", "1", "2", "3", "999", "1000", "99999999999", "18446744073709551616",
-    "-9223372036854775809", "1e308", "1e309", "-1e308", "nan", "NaN", "inf", "-inf", "0x10",
-    "1.5", "T", "F", "\"", "\"\"", "=", "==", ":", "::", "species:S:1", "pos:R:3",
-    "forces:R:3", "Z:I:1", "Properties=", "Lattice=\"1 0 0 0 1 0 0 0 1\"", "pbc=\"T T T\"",
-    "stress=\"1 2 3\"", "energy=", "V2000", "V3000", "M  END", "M  CHG", "$$$$", "> <", ">",
-    "<>", "H", "C", "Xx", "Og", "\t", " ", "\n", "\r\n", "é", "\u{0}",
+    "",
+    "0",
+    "-0",
+    "-1",
+    "1",
+    "2",
+    "3",
+    "999",
+    "1000",
+    "99999999999",
+    "18446744073709551616",
+    "-9223372036854775809",
+    "1e308",
+    "1e309",
+    "-1e308",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "0x10",
+    "1.5",
+    "T",
+    "F",
+    "\"",
+    "\"\"",
+    "=",
+    "==",
+    ":",
+    "::",
+    "species:S:1",
+    "pos:R:3",
+    "forces:R:3",
+    "Z:I:1",
+    "Properties=",
+    "Lattice=\"1 0 0 0 1 0 0 0 1\"",
+    "pbc=\"T T T\"",
+    "stress=\"1 2 3\"",
+    "energy=",
+    "V2000",
+    "V3000",
+    "M  END",
+    "M  CHG",
+    "$$$$",
+    "> <",
+    ">",
+    "<>",
+    "H",
+    "C",
+    "Xx",
+    "Og",
+    "\t",
+    " ",
+    "\n",
+    "\r\n",
+    "é",
+    "\u{0}",
 ];
 
 /// Applies 1-4 random mutations to `seed` text.
@@ -38,9 +88,8 @@ fn mutate(seed: &str, rng: &mut ChaCha8Rng) -> String {
             // Replace a byte.
             0 if len > 0 => {
                 let i = rng.gen_range(0..len);
-                b[i] = *b"0123456789-+.eE \n\"=:TFx$>"
-                    .get(rng.gen_range(0..26))
-                    .unwrap();
+                const BYTES: &[u8] = b"0123456789-+.eE \n\"=:TFx$>";
+                b[i] = BYTES[rng.gen_range(0..BYTES.len())];
             }
             // Delete a range.
             1 if len > 0 => {
@@ -62,10 +111,7 @@ fn mutate(seed: &str, rng: &mut ChaCha8Rng) -> String {
             4 => {
                 let text = String::from_utf8_lossy(&b).into_owned();
                 let mut lines: Vec<&str> = text.split('\n').collect();
-                let (i, j) = (
-                    rng.gen_range(0..lines.len()),
-                    rng.gen_range(0..lines.len()),
-                );
+                let (i, j) = (rng.gen_range(0..lines.len()), rng.gen_range(0..lines.len()));
                 lines.swap(i, j);
                 b = lines.join("\n").into_bytes();
             }
@@ -99,13 +145,7 @@ fn mutate(seed: &str, rng: &mut ChaCha8Rng) -> String {
 
 /// Runs `check` on `iterations` mutants of the seeds; returns the number of panics, printing
 /// each with its input.
-fn fuzz(
-    name: &str,
-    seeds: &[String],
-    iterations: usize,
-    seed: u64,
-    check: impl Fn(&str),
-) -> usize {
+fn fuzz(name: &str, seeds: &[String], iterations: usize, seed: u64, check: impl Fn(&str)) -> usize {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut findings = 0;
     for it in 0..iterations {
@@ -133,10 +173,12 @@ fn extxyz_seeds() -> Vec<String> {
         }
         seeds.push(concord::io::format_extxyz(&[f]));
     }
-    let bundled = concord::io::read_text(&native::root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz"))
-        .unwrap();
+    let bundled =
+        concord::io::read_text(&native::root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz"))
+            .unwrap();
     seeds.push(bundled.lines().take(60).collect::<Vec<_>>().join("\n"));
-    seeds.push("2\nProperties=Z:I:1:pos:R:3 energy=1 pbc=\"F F F\" note\n1 0 0 0\n8 0 0 1\n".into());
+    seeds
+        .push("2\nProperties=Z:I:1:pos:R:3 energy=1 pbc=\"F F F\" note\n1 0 0 0\n8 0 0 1\n".into());
     seeds
 }
 
@@ -153,19 +195,33 @@ fn sdf_seeds() -> Vec<String> {
         ],
         charges: vec![0, -1, 0, 0, 1],
         bonds: vec![
-            Bond { i: 0, j: 1, order: 2 },
-            Bond { i: 0, j: 2, order: 1 },
-            Bond { i: 0, j: 3, order: 1 },
-            Bond { i: 1, j: 4, order: 1 },
+            Bond {
+                i: 0,
+                j: 1,
+                order: 2,
+            },
+            Bond {
+                i: 0,
+                j: 2,
+                order: 1,
+            },
+            Bond {
+                i: 0,
+                j: 3,
+                order: 1,
+            },
+            Bond {
+                i: 1,
+                j: 4,
+                order: 1,
+            },
         ],
         properties: [("energy".to_string(), "-1.5".to_string())].into(),
     };
-    let bundled = concord::io::read_text(&native::root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz"))
-        .unwrap();
-    let first_records: String = bundled
-        .split_inclusive("$$$$\n")
-        .take(3)
-        .collect();
+    let bundled =
+        concord::io::read_text(&native::root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz"))
+            .unwrap();
+    let first_records: String = bundled.split_inclusive("$$$$\n").take(3).collect();
     vec![concord::io::format_sdf(&[mol.clone(), mol]), first_records]
 }
 
@@ -188,8 +244,11 @@ fn sdf_parser_never_panics() {
 #[test]
 fn model_file_reader_never_panics() {
     let pot = random_potential(Precision::Float32, 3);
-    let bytes = file::to_bytes(&pot.model().vs, &file::metadata(pot.model(), serde_json::json!({"k": [1, 2]})))
-        .unwrap();
+    let bytes = file::to_bytes(
+        &pot.model().vs,
+        &file::metadata(pot.model(), serde_json::json!({"k": [1, 2]})),
+    )
+    .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let (mut findings, mut loaded, iterations) = (0, 0, 1500);
     let path = Path::new("fuzz.concord");
@@ -198,26 +257,18 @@ fn model_file_reader_never_panics() {
         // Mutate the JSON header (most of the structure) or the tensor data.
         let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         for _ in 0..rng.gen_range(1..=3) {
+            let len = b.len();
             match rng.gen_range(0..5) {
-                0 => {
-                    let i = rng.gen_range(8..header_len);
-                    b[i] = *b"0123456789-.e\"{}[],:"
-                        .get(rng.gen_range(0..20))
-                        .unwrap();
+                0 if len > header_len => {
+                    const BYTES: &[u8] = b"0123456789-.e\"{}[],:";
+                    b[rng.gen_range(8..header_len)] = BYTES[rng.gen_range(0..BYTES.len())];
                 }
-                1 => {
-                    let i = rng.gen_range(0..b.len());
-                    b[i] ^= 1 << rng.gen_range(0..8);
-                }
-                2 => b.truncate(rng.gen_range(0..b.len())),
-                3 => {
-                    let i = rng.gen_range(0..8);
-                    b[i] = rng.gen();
-                }
-                _ => {
-                    let i = rng.gen_range(header_len..b.len());
-                    b[i] = 0xff; // NaN-ish float bytes
-                }
+                1 if len > 0 => b[rng.gen_range(0..len)] ^= 1 << rng.gen_range(0..8),
+                2 if len > 0 => b.truncate(rng.gen_range(0..len)),
+                3 if len > 8 => b[rng.gen_range(0..8)] = rng.gen(),
+                // All-ones bytes in the tensor data: NaN parameters.
+                4 if len > header_len => b[rng.gen_range(header_len..len)] = 0xff,
+                _ => {}
             }
         }
         let result = catch_unwind(AssertUnwindSafe(|| {
@@ -242,7 +293,12 @@ fn model_file_reader_never_panics() {
 fn abi_compute_never_panics_or_reports_internal_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.concord");
-    file::save(random_potential(Precision::Float64, 8).model(), &path, serde_json::json!({})).unwrap();
+    file::save(
+        random_potential(Precision::Float64, 8).model(),
+        &path,
+        serde_json::json!({}),
+    )
+    .unwrap();
     let api = dylib::Api::open(&native::cdylib());
     let h = api.load_model(&path, 32);
     let mut rng = ChaCha8Rng::seed_from_u64(9);
@@ -295,19 +351,39 @@ fn abi_compute_never_panics_or_reports_internal_errors() {
                     n_claim,
                     z.as_ptr(),
                     x.as_ptr(),
-                    if rng.gen_bool(0.7) { cell.as_ptr() } else { std::ptr::null() },
-                    if rng.gen_bool(0.7) { periodic.as_ptr() } else { std::ptr::null() },
+                    if rng.gen_bool(0.7) {
+                        cell.as_ptr()
+                    } else {
+                        std::ptr::null()
+                    },
+                    if rng.gen_bool(0.7) {
+                        periodic.as_ptr()
+                    } else {
+                        std::ptr::null()
+                    },
                     &mut o.energy,
-                    if rng.gen_bool(0.5) { o.forces.as_mut_ptr() } else { std::ptr::null_mut() },
+                    if rng.gen_bool(0.5) {
+                        o.forces.as_mut_ptr()
+                    } else {
+                        std::ptr::null_mut()
+                    },
                     o.atom_energies.as_mut_ptr(),
-                    if rng.gen_bool(0.5) { o.virial.as_mut_ptr() } else { std::ptr::null_mut() },
+                    if rng.gen_bool(0.5) {
+                        o.virial.as_mut_ptr()
+                    } else {
+                        std::ptr::null_mut()
+                    },
                     o.atom_virial.as_mut_ptr(),
                 )
             }
         } else {
             let n_pairs = rng.gen_range(0..40usize);
-            let first: Vec<i32> = (0..n_pairs).map(|_| rng.gen_range(-2..n as i32 + 2)).collect();
-            let second: Vec<i32> = (0..n_pairs).map(|_| rng.gen_range(-2..n as i32 + 2)).collect();
+            let first: Vec<i32> = (0..n_pairs)
+                .map(|_| rng.gen_range(-2..n as i32 + 2))
+                .collect();
+            let second: Vec<i32> = (0..n_pairs)
+                .map(|_| rng.gen_range(-2..n as i32 + 2))
+                .collect();
             let pairs_claim = match rng.gen_range(0..6) {
                 0 => -1,
                 1 => 0,
@@ -348,5 +424,8 @@ fn abi_compute_never_panics_or_reports_internal_errors() {
     }
     api.free_model(h);
     println!("fuzz ABI compute: {iterations} iterations, 0 findings; statuses {statuses:?}");
-    assert!(statuses.len() >= 3, "the mutations should reach several outcomes: {statuses:?}");
+    assert!(
+        statuses.len() >= 3,
+        "the mutations should reach several outcomes: {statuses:?}"
+    );
 }

@@ -71,10 +71,12 @@ impl Outputs {
 
     /// Copies a prediction for `n` atoms into the wanted buffers.
     unsafe fn write(&self, p: &Prediction, n: usize) -> Result<(), Failure> {
-        let missing = || Failure::new(
+        let missing = || {
+            Failure::new(
             concord_status_t::CONCORD_ERROR_INTERNAL,
             "internal error (a bug in Concord, please report it): a requested output is missing",
-        );
+        )
+        };
         let put = |dst: *mut f64, src: &[f64]| {
             if !dst.is_null() {
                 slice::from_raw_parts_mut(dst, src.len()).copy_from_slice(src);
@@ -278,8 +280,16 @@ pub unsafe extern "C" fn concord_compute_local(
             (first_null, _) => {
                 return Err(Failure::input(format!(
                     "'{}' is NULL but '{}' is not: give both pair arrays or neither",
-                    if first_null { "pair_first" } else { "pair_second" },
-                    if first_null { "pair_second" } else { "pair_first" },
+                    if first_null {
+                        "pair_first"
+                    } else {
+                        "pair_second"
+                    },
+                    if first_null {
+                        "pair_second"
+                    } else {
+                        "pair_first"
+                    },
                 )))
             }
         };

@@ -12,6 +12,9 @@
 
 // Names follow the C header (`concord_model_t`, `CONCORD_SUCCESS`), not Rust conventions.
 #![allow(non_camel_case_types)]
+// `#[must_use]` on the functions (besides the status type) is what makes cbindgen mark them
+// CONCORD_MUST_USE (warn_unused_result) in the header.
+#![allow(clippy::double_must_use)]
 
 #[macro_use]
 pub(crate) mod status;

@@ -282,6 +282,12 @@ pub unsafe extern "C" fn concord_model_metadata_json(
             .map_err(|e| Failure::argument(format!("metadata cannot be written as JSON: {e}")))?;
         let mut bytes = json.into_bytes();
         bytes.push(0);
-        copy_out(&bytes, buffer.cast::<u8>(), capacity, required, "the JSON text")
+        copy_out(
+            &bytes,
+            buffer.cast::<u8>(),
+            capacity,
+            required,
+            "the JSON text",
+        )
     })
 }

@@ -165,7 +165,11 @@ mod tests {
     fn a_panic_becomes_the_internal_error_status() {
         let s = status("concord_test", || panic!("boom {}", 42));
         assert_eq!(s, concord_status_t::CONCORD_ERROR_INTERNAL);
-        assert!(last().starts_with("concord_test: internal error"), "{}", last());
+        assert!(
+            last().starts_with("concord_test: internal error"),
+            "{}",
+            last()
+        );
         assert!(last().contains("boom 42"));
         let s = status("concord_test", || std::panic::panic_any(7_i32));
         assert_eq!(s, concord_status_t::CONCORD_ERROR_INTERNAL);

@@ -46,7 +46,15 @@ pub fn compile(sources: &[&Path], out: &Path, cxx: bool) {
     let compiler = std::env::var(var).unwrap_or_else(|_| default.to_string());
     let mut cmd = Command::new(&compiler);
     cmd.arg(std)
-        .args(["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread"])
+        .args([
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-pthread",
+        ])
         .arg("-I")
         .arg(root().join("include"))
         .arg("-I")
