@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 CARGO := $(ENV) cargo
 
-.PHONY: setup build demo test bench lint
+.PHONY: setup build demo test bench lint header examples
 
 setup:
 	scripts/setup.sh core
@@ -27,6 +27,24 @@ test: setup
 
 bench: build
 	$(CARGO) bench --bench potential -- $(wildcard examples/models/concord-qm9-gfn2.concord)
+	$(CARGO) bench --bench c_api -- $(wildcard examples/models/concord-qm9-gfn2.concord)
+
+## Regenerates include/concord.h from src/c_api/ with cbindgen (tests/c_header.rs fails while
+## the committed header differs). Commit the result.
+header: setup
+	CONCORD_BLESS_HEADER=1 $(CARGO) test --release --test c_header
+
+## The C and C++ examples, linked with the cdylib (rpath to it): target/examples/compute_{c,cpp}.
+## Run them with a model file, e.g. target/examples/compute_c examples/models/concord-qm9-gfn2.concord
+CC ?= gcc
+CXX ?= g++
+LIBDIR := $(abspath $(or $(CARGO_TARGET_DIR),target)/release)
+examples: build
+	mkdir -p target/examples
+	$(CC) -std=c11 -Wall -Wextra -Werror -I include examples/c/compute.c \
+	  -L $(LIBDIR) -lconcord -Wl,-rpath,$(LIBDIR) -o target/examples/compute_c
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -I include -I cpp examples/cpp/compute.cpp \
+	  -L $(LIBDIR) -lconcord -Wl,-rpath,$(LIBDIR) -o target/examples/compute_cpp
 
 ## Reference data (docs/data.md): QM9 molecules -> MOPAC PM6 minima -> GFN2-xTB energies and
 ## forces, written to data/qm9-gfn2/ (full) and data/qm9-gfn2/tiny/. Resumable: per-molecule

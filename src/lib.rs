@@ -9,6 +9,7 @@
 #![allow(clippy::assign_op_pattern)]
 
 pub mod api;
+mod c_api;
 pub mod data;
 pub mod elements;
 pub mod error;

@@ -157,6 +157,42 @@ pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
     serde_json::from_value(value).map_err(|e| bad(format!("invalid metadata: {e}")))
 }
 
+/// Refuses an architecture that needs more parameters than the file holds (corrupt metadata),
+/// before anything of that size is allocated: every layer holds at least `F x F` and
+/// `radial_basis x 3F` weights, and the embedding `n_elements x F`.
+fn check_size(config: &ModelConfig, bytes: &[u8], path: &Path) -> Result<()> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| Error::ModelFile {
+        path: path.to_path_buf(),
+        message: format!("not a Concord model file (corrupt or truncated): {e}"),
+    })?;
+    let stored = header
+        .tensors()
+        .values()
+        .map(|t| t.shape.iter().product::<usize>())
+        .fold(0usize, usize::saturating_add);
+    let c = &config.encoder;
+    let (f, l, rb) = (
+        c.features.max(0) as u128,
+        c.layers.max(0) as u128,
+        c.radial_basis.max(0) as u128,
+    );
+    let per_layer = (f * f).saturating_add((3 * f).saturating_mul(rb));
+    let needed = l
+        .saturating_mul(per_layer)
+        .saturating_add(config.elements.len() as u128 * f);
+    if needed > stored as u128 {
+        return Err(Error::ModelFile {
+            path: path.to_path_buf(),
+            message: format!(
+                "the architecture in the metadata ({} features, {} layers, {} radial basis \
+                 functions) needs at least {needed} parameters but the file holds {stored}",
+                c.features, c.layers, c.radial_basis
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Copies the tensors of model-file `bytes` into the variables of `vs` (every variable must be
 /// present with the right shape). With `allow_extra`, tensors that are not variables (optimiser
 /// state in a checkpoint) are ignored; otherwise they are an error.
@@ -213,8 +249,20 @@ pub fn load_variables(
 /// Loads a model file onto `device` in `precision`.
 pub fn load(path: &Path, device: Device, precision: Precision) -> Result<(Model, Metadata)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let meta = read_metadata(&bytes, path)?;
+    from_bytes(&bytes, path, device, precision)
+}
+
+/// Loads a model from the bytes of a model file (`path` names the file in errors) onto
+/// `device` in `precision`.
+pub fn from_bytes(
+    bytes: &[u8],
+    path: &Path,
+    device: Device,
+    precision: Precision,
+) -> Result<(Model, Metadata)> {
+    let meta = read_metadata(bytes, path)?;
+    check_size(&meta.config, bytes, path)?;
     let mut model = Model::new(meta.config.clone(), device, precision)?;
-    load_variables(&mut model.vs, &bytes, path, false)?;
+    load_variables(&mut model.vs, bytes, path, false)?;
     Ok((model, meta))
 }

@@ -1,0 +1,253 @@
+// Concord C++ API: a header-only RAII wrapper over the C API of include/concord.h.
+//
+//   concord::Model model("model.concord");             // float32 on the CPU
+//   auto result = model.compute(numbers, positions);   // energy (eV), forces (eV/A)
+//
+// Every failure throws concord::Error, which carries the C status and message. Inputs are
+// taken as std::vector / std::array, or as pointer + size for data that lives elsewhere (an MD
+// engine's arrays); results come back in std::vector / std::array. Needs C++17 and linking
+// with libconcord (-lconcord).
+//
+// Thread safety: as for the C API, one Model may be used by several threads at once; a Model
+// must not be moved or destroyed while another thread uses it.
+#ifndef CONCORD_HPP
+#define CONCORD_HPP
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "concord.h"
+
+namespace concord {
+
+/// A position or force, [x, y, z].
+using Vector3 = std::array<double, 3>;
+/// A cell (rows = lattice vectors, A) or a virial (eV).
+using Matrix3 = std::array<Vector3, 3>;
+
+static_assert(sizeof(Vector3) == 3 * sizeof(double), "std::array<double, 3> must be packed");
+static_assert(sizeof(Matrix3) == 9 * sizeof(double), "std::array<Vector3, 3> must be packed");
+
+/// A failed Concord call: the C status code and the library's message.
+class Error : public std::runtime_error {
+public:
+    Error(concord_status_t status, const std::string& message)
+        : std::runtime_error(message), status_(status) {}
+    /// The C status (CONCORD_ERROR_*).
+    concord_status_t status() const noexcept { return status_; }
+
+private:
+    concord_status_t status_;
+};
+
+namespace detail {
+/// Throws concord::Error with this thread's last error when `status` is not success.
+inline void check(concord_status_t status) {
+    if (status != CONCORD_SUCCESS) {
+        const char* message = concord_last_error();
+        throw Error(status, message != nullptr ? message : "unknown Concord error");
+    }
+}
+}  // namespace detail
+
+/// The version of the loaded library (compare with CONCORD_VERSION).
+inline std::string version() { return concord_version(); }
+
+/// Throws concord::Error (CONCORD_ERROR_ABI_VERSION) when the loaded library implements
+/// another ABI than this header. Model's constructor calls it.
+inline void check_abi_version() { detail::check(concord_check_abi_version(CONCORD_ABI_VERSION)); }
+
+/// Which derivatives to compute besides the energy.
+struct Request {
+    bool forces = true;
+    bool atom_energies = false;
+    bool virial = false;
+    bool atom_virial = false;
+};
+
+/// Results of a computation; the vectors of outputs that were not requested are empty.
+struct Result {
+    /// Energy (of the local atoms for compute_local), eV.
+    double energy = 0.0;
+    /// Forces, eV/A, [N].
+    std::vector<Vector3> forces;
+    /// Atomic energies, eV, [N].
+    std::vector<double> atom_energies;
+    /// Virial W = sum r (x) f, eV (valid when requested).
+    Matrix3 virial{};
+    /// Per-atom virials, eV, [N].
+    std::vector<Matrix3> atom_virial;
+};
+
+/// A loaded model (move-only; the handle is freed by the destructor).
+class Model {
+public:
+    /// Loads a model file. `device`: "cpu", "cuda" or "cuda:N"; `precision`: 32 or 64.
+    explicit Model(const std::string& path, const std::string& device = "cpu",
+                   int precision = 32) {
+        check_abi_version();
+        detail::check(concord_model_load(path.c_str(), device.c_str(), precision, &model_));
+    }
+
+    ~Model() { (void)concord_model_free(model_); }
+
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+    Model(Model&& other) noexcept : model_(std::exchange(other.model_, nullptr)) {}
+    Model& operator=(Model&& other) noexcept {
+        if (this != &other) {
+            (void)concord_model_free(model_);
+            model_ = std::exchange(other.model_, nullptr);
+        }
+        return *this;
+    }
+
+    /// The C handle (owned by this object), for calls the wrapper does not cover.
+    concord_model_t* handle() const noexcept { return model_; }
+
+    /// Atomic numbers of the elements the model knows.
+    std::vector<int32_t> elements() const {
+        size_t n = 0;
+        detail::check(concord_model_elements(model_, nullptr, 0, &n));
+        std::vector<int32_t> z(n);
+        detail::check(concord_model_elements(model_, z.data(), z.size(), &n));
+        return z;
+    }
+
+    /// Cutoff of one layer, A.
+    double cutoff() const {
+        double value = 0.0;
+        detail::check(concord_model_cutoff(model_, &value));
+        return value;
+    }
+
+    /// Receptive field (the ghost cutoff an engine must provide), A.
+    double receptive_field() const {
+        double value = 0.0;
+        detail::check(concord_model_receptive_field(model_, &value));
+        return value;
+    }
+
+    /// The model file's metadata as JSON text.
+    std::string metadata_json() const {
+        size_t size = 0;
+        detail::check(concord_model_metadata_json(model_, nullptr, 0, &size));
+        std::string text(size, '\0');
+        detail::check(concord_model_metadata_json(model_, text.data(), text.size(), &size));
+        text.resize(size > 0 ? size - 1 : 0);
+        return text;
+    }
+
+    /// Energy and derivatives of `n_atoms` atoms (pointer form): atomic numbers [n], positions
+    /// [n][3] in A, optional cell [3][3] (rows = lattice vectors, A) and periodic flags [3]
+    /// (NULL: periodic along all three when a cell is given).
+    Result compute(size_t n_atoms, const int32_t* atomic_numbers, const double* positions,
+                   const double* cell = nullptr, const int32_t* periodic = nullptr,
+                   Request request = {}) const {
+        Result r = allocate(n_atoms, request);
+        detail::check(concord_compute(model_, static_cast<int64_t>(n_atoms), atomic_numbers,
+                                      positions, cell, periodic, &r.energy, forces(r),
+                                      atom_energies(r), virial(r, request), atom_virial(r)));
+        return r;
+    }
+
+    /// Energy and derivatives of a whole system (container form).
+    Result compute(const std::vector<int32_t>& atomic_numbers,
+                   const std::vector<Vector3>& positions,
+                   const std::optional<Matrix3>& cell = std::nullopt,
+                   const std::optional<std::array<bool, 3>>& periodic = std::nullopt,
+                   Request request = {}) const {
+        same_size(atomic_numbers.size(), positions.size(), "atomic_numbers", "positions");
+        std::array<int32_t, 3> flags{};
+        if (periodic) {
+            for (size_t k = 0; k < 3; ++k) flags[k] = (*periodic)[k] ? 1 : 0;
+        }
+        return compute(atomic_numbers.size(), atomic_numbers.data(), flat(positions),
+                       cell ? cell->data()->data() : nullptr, periodic ? flags.data() : nullptr,
+                       request);
+    }
+
+    /// Energy of the first `n_local` of `n_total` atoms and forces on all (an engine's local +
+    /// ghost atoms), pointer form. `pair_first`/`pair_second` [n_pairs] list every pair within
+    /// the cutoff in both directions; pass nullptr for both to let Concord search them.
+    Result compute_local(size_t n_local, size_t n_total, const int32_t* atomic_numbers,
+                         const double* positions, size_t n_pairs, const int32_t* pair_first,
+                         const int32_t* pair_second, Request request = {}) const {
+        Result r = allocate(n_total, request);
+        detail::check(concord_compute_local(
+            model_, static_cast<int64_t>(n_local), static_cast<int64_t>(n_total),
+            atomic_numbers, positions, static_cast<int64_t>(n_pairs), pair_first, pair_second,
+            &r.energy, forces(r), atom_energies(r), virial(r, request), atom_virial(r)));
+        return r;
+    }
+
+    /// compute_local with Concord searching the neighbour pairs (container form).
+    Result compute_local(size_t n_local, const std::vector<int32_t>& atomic_numbers,
+                         const std::vector<Vector3>& positions, Request request = {}) const {
+        same_size(atomic_numbers.size(), positions.size(), "atomic_numbers", "positions");
+        return compute_local(n_local, atomic_numbers.size(), atomic_numbers.data(),
+                             flat(positions), 0, nullptr, nullptr, request);
+    }
+
+    /// compute_local with the engine's neighbour pairs (container form).
+    Result compute_local(size_t n_local, const std::vector<int32_t>& atomic_numbers,
+                         const std::vector<Vector3>& positions,
+                         const std::vector<int32_t>& pair_first,
+                         const std::vector<int32_t>& pair_second, Request request = {}) const {
+        same_size(atomic_numbers.size(), positions.size(), "atomic_numbers", "positions");
+        same_size(pair_first.size(), pair_second.size(), "pair_first", "pair_second");
+        // An empty vector's data() may be null, which would mean "search the pairs".
+        static const int32_t none = 0;
+        const int32_t* first = pair_first.empty() ? &none : pair_first.data();
+        const int32_t* second = pair_second.empty() ? &none : pair_second.data();
+        return compute_local(n_local, atomic_numbers.size(), atomic_numbers.data(),
+                             flat(positions), pair_first.size(), first, second,
+                             request);
+    }
+
+private:
+    static const double* flat(const std::vector<Vector3>& v) {
+        return v.empty() ? nullptr : v.data()->data();
+    }
+
+    static void same_size(size_t a, size_t b, const char* name_a, const char* name_b) {
+        if (a != b) {
+            throw Error(CONCORD_ERROR_INVALID_INPUT,
+                        std::string("concord::Model: invalid input: ") + name_a + " has " +
+                            std::to_string(a) + " entries but " + name_b + " has " +
+                            std::to_string(b));
+        }
+    }
+
+    static Result allocate(size_t n, Request request) {
+        Result r;
+        // Absurd counts are refused by the library before any output is touched.
+        if (n > static_cast<size_t>(CONCORD_MAX_ATOMS)) return r;
+        if (request.forces) r.forces.resize(n);
+        if (request.atom_energies) r.atom_energies.resize(n);
+        if (request.atom_virial) r.atom_virial.resize(n);
+        return r;
+    }
+    static double* forces(Result& r) { return r.forces.empty() ? nullptr : r.forces.data()->data(); }
+    static double* atom_energies(Result& r) {
+        return r.atom_energies.empty() ? nullptr : r.atom_energies.data();
+    }
+    static double* virial(Result& r, Request request) {
+        return request.virial ? r.virial.data()->data() : nullptr;
+    }
+    static double* atom_virial(Result& r) {
+        return r.atom_virial.empty() ? nullptr : r.atom_virial.data()->data()->data();
+    }
+
+    concord_model_t* model_ = nullptr;
+};
+
+}  // namespace concord
+
+#endif  // CONCORD_HPP

@@ -1,0 +1,13 @@
+//! Model-file bytes: metadata parsing and loading must give Ok or Error::ModelFile, never panic.
+#![no_main]
+
+use std::path::Path;
+
+use concord::model::{file, Precision};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let path = Path::new("fuzz.concord");
+    let _ = file::read_metadata(data, path);
+    let _ = file::from_bytes(data, path, tch::Device::Cpu, Precision::Float32);
+});

@@ -1,0 +1,94 @@
+//! The C ABI (`include/concord.h`): an opaque model handle, status codes with a thread-local
+//! last-error message, and caller-owned float64 buffers in eV and Å.
+//!
+//! Rust users never touch this module: it only wraps [`crate::api`]. Every `extern "C"`
+//! function runs its body through [`status::catch`], so no panic crosses the boundary; the
+//! header is generated from these files by cbindgen (`make header`) and a test fails when the
+//! committed header differs from the code.
+//!
+//! Thread safety: every function may be called from any thread. One model handle may be used
+//! by several threads at once (see [`model::concord_model_t`]); the last-error message is
+//! per thread.
+
+// Names follow the C header (`concord_model_t`, `CONCORD_SUCCESS`), not Rust conventions.
+#![allow(non_camel_case_types)]
+// `#[must_use]` on the functions (besides the status type) is what makes cbindgen mark them
+// CONCORD_MUST_USE (warn_unused_result) in the header.
+#![allow(clippy::double_must_use)]
+
+#[macro_use]
+pub(crate) mod status;
+pub(crate) mod compute;
+pub(crate) mod model;
+
+use std::ffi::c_char;
+
+use status::{catch, concord_status_t, Failure};
+
+/// Version of the C ABI described by `include/concord.h`. It changes whenever a function's
+/// signature or meaning changes incompatibly; adding a function or a status code keeps it.
+pub const CONCORD_ABI_VERSION: u32 = 1;
+
+/// Largest number of atoms (`n_atoms`, `n_total`) a call accepts: larger counts are taken as
+/// corrupt arguments (`CONCORD_ERROR_INVALID_INPUT`) rather than attempted.
+pub const CONCORD_MAX_ATOMS: i64 = 100_000_000;
+
+/// Largest number of neighbour pairs `concord_compute_local` accepts.
+pub const CONCORD_MAX_PAIRS: i64 = 4_000_000_000;
+
+/// The version of the Concord library, e.g. `"0.1.0"`: compare it with `CONCORD_VERSION`
+/// from the header to see which release you are running.
+///
+/// Returns a NUL-terminated static string owned by the library: do not free it. Never fails.
+#[no_mangle]
+pub extern "C" fn concord_version() -> *const c_char {
+    catch("concord_version", || {
+        Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
+    })
+    .unwrap_or(std::ptr::null())
+}
+
+/// The ABI version of the loaded library (`CONCORD_ABI_VERSION` of the header it was built
+/// with). Never fails.
+#[no_mangle]
+pub extern "C" fn concord_abi_version() -> u32 {
+    catch("concord_abi_version", || Ok(CONCORD_ABI_VERSION)).unwrap_or(0)
+}
+
+/// Checks that the loaded library implements the ABI the caller was compiled against: call
+/// `concord_check_abi_version(CONCORD_ABI_VERSION)` once before any other function (the C++
+/// wrapper does so in every `concord::Model` constructor).
+///
+/// @param header_abi_version `CONCORD_ABI_VERSION` as seen by the caller's compiler.
+/// @return `CONCORD_SUCCESS` when the versions match, `CONCORD_ERROR_ABI_VERSION` otherwise
+///   (`concord_last_error()` names both versions).
+#[no_mangle]
+#[must_use]
+pub extern "C" fn concord_check_abi_version(header_abi_version: u32) -> concord_status_t {
+    status::status("concord_check_abi_version", || {
+        if header_abi_version == CONCORD_ABI_VERSION {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                concord_status_t::CONCORD_ERROR_ABI_VERSION,
+                format!(
+                    "the caller was compiled against Concord ABI version {header_abi_version}, \
+                     but the loaded library {} implements ABI version {CONCORD_ABI_VERSION}: \
+                     rebuild the caller against this library's concord.h",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ))
+        }
+    })
+}
+
+/// The message of the most recent failed call made by this thread (an empty string when no
+/// call has failed yet). The message names the function and the problem, e.g.
+/// `concord_compute: invalid input: atoms 0 and 1 overlap (distance 0.100 Å < 0.25 Å)`.
+///
+/// Returns a NUL-terminated UTF-8 string owned by the library, valid until the next failing
+/// call on this thread: copy it to keep it. Successful calls leave it unchanged. Never fails.
+#[no_mangle]
+pub extern "C" fn concord_last_error() -> *const c_char {
+    catch("concord_last_error", || Ok(status::last_error_ptr())).unwrap_or(std::ptr::null())
+}

@@ -1,0 +1,211 @@
+//! Status codes, the thread-local last error, the one `catch_unwind` helper every `extern "C"`
+//! body runs through, and the null-pointer check.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::Error;
+
+/// Status returned by every fallible Concord function: `CONCORD_SUCCESS` (0) or the class of
+/// the error. `concord_last_error()` gives the message of the most recent failure on the
+/// calling thread.
+#[repr(i32)]
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum concord_status_t {
+    /// The call succeeded.
+    CONCORD_SUCCESS = 0,
+    /// An argument is unusable on its face: a NULL pointer that must not be NULL, an unknown
+    /// device or precision, a string that is not UTF-8.
+    CONCORD_ERROR_INVALID_ARGUMENT = 1,
+    /// The system is invalid: no atoms, an absurd or negative count, NaN or infinite
+    /// coordinates, overlapping atoms, periodicity without a cell, a degenerate cell,
+    /// inconsistent neighbour-pair arrays or indices out of range.
+    CONCORD_ERROR_INVALID_INPUT = 2,
+    /// An atomic number that is not an element or that the model was not trained on.
+    CONCORD_ERROR_UNKNOWN_ELEMENT = 3,
+    /// Reading a file failed at the OS level (missing file, permissions).
+    CONCORD_ERROR_IO = 4,
+    /// A model file is corrupt, truncated, not a Concord model or of an unknown version.
+    CONCORD_ERROR_MODEL_FILE = 5,
+    /// libtorch reported an error (e.g. out of memory on the device).
+    CONCORD_ERROR_TORCH = 6,
+    /// A caller buffer is too small; the required size was written where the function says.
+    CONCORD_ERROR_BUFFER_SIZE = 7,
+    /// The caller was compiled against another ABI version (`concord_check_abi_version`).
+    CONCORD_ERROR_ABI_VERSION = 8,
+    /// A bug in Concord (a panic caught at the boundary): please report the message.
+    CONCORD_ERROR_INTERNAL = 255,
+}
+
+/// A failed call: its status and message (without the function name).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub status: concord_status_t,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: concord_status_t, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn argument(message: impl Into<String>) -> Failure {
+        Failure::new(concord_status_t::CONCORD_ERROR_INVALID_ARGUMENT, message)
+    }
+
+    pub fn input(message: impl Into<String>) -> Failure {
+        Failure::new(
+            concord_status_t::CONCORD_ERROR_INVALID_INPUT,
+            format!("invalid input: {}", message.into()),
+        )
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        use concord_status_t::*;
+        let status = match &e {
+            Error::Io { .. } => CONCORD_ERROR_IO,
+            // Data files and configs are not read through the ABI; malformed ones are
+            // invalid input should that change.
+            Error::Parse { .. } | Error::InvalidInput(_) | Error::Config { .. } => {
+                CONCORD_ERROR_INVALID_INPUT
+            }
+            Error::UnknownElement(_) => CONCORD_ERROR_UNKNOWN_ELEMENT,
+            Error::ModelFile { .. } => CONCORD_ERROR_MODEL_FILE,
+            Error::Torch(_) => CONCORD_ERROR_TORCH,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+/// Returns `Err(Failure)` naming the argument when any of the given pointers is NULL.
+macro_rules! check_null {
+    ($($ptr:ident),+ $(,)?) => {
+        $(
+            if $ptr.is_null() {
+                return Err($crate::c_api::status::Failure::argument(concat!(
+                    "argument '", stringify!($ptr), "' is NULL"
+                )));
+            }
+        )+
+    };
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: String) {
+    let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// Pointer to this thread's last error message (valid until it is replaced).
+pub(crate) fn last_error_ptr() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Runs the body of the `extern "C"` function `function`: an `Err` or a panic is recorded as
+/// this thread's last error (prefixed with the function name) and returned as a status. This is
+/// the only `catch_unwind` of the ABI.
+pub(crate) fn catch<T>(
+    function: &str,
+    body: impl FnOnce() -> Result<T, Failure>,
+) -> Result<T, concord_status_t> {
+    let failure = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(failure)) => failure,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Failure::new(
+                concord_status_t::CONCORD_ERROR_INTERNAL,
+                format!("internal error (a bug in Concord, please report it): {what}"),
+            )
+        }
+    };
+    // Recording the message must not unwind either (it only allocates).
+    let _ = catch_unwind(|| set_last_error(format!("{function}: {}", failure.message)));
+    Err(failure.status)
+}
+
+/// [`catch`] for the functions that return only a status.
+pub(crate) fn status(
+    function: &str,
+    body: impl FnOnce() -> Result<(), Failure>,
+) -> concord_status_t {
+    match catch(function, body) {
+        Ok(()) => concord_status_t::CONCORD_SUCCESS,
+        Err(status) => status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last() -> String {
+        unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_panic_becomes_the_internal_error_status() {
+        let s = status("concord_test", || panic!("boom {}", 42));
+        assert_eq!(s, concord_status_t::CONCORD_ERROR_INTERNAL);
+        assert!(
+            last().starts_with("concord_test: internal error"),
+            "{}",
+            last()
+        );
+        assert!(last().contains("boom 42"));
+        let s = status("concord_test", || std::panic::panic_any(7_i32));
+        assert_eq!(s, concord_status_t::CONCORD_ERROR_INTERNAL);
+        assert!(last().contains("unknown panic"));
+    }
+
+    #[test]
+    fn errors_map_to_their_class_and_success_keeps_the_message() {
+        let s = status("f", || Err(Error::UnknownElement("Xx".into()).into()));
+        assert_eq!(s, concord_status_t::CONCORD_ERROR_UNKNOWN_ELEMENT);
+        assert_eq!(last(), "f: unknown element: Xx");
+        assert_eq!(status("g", || Ok(())), concord_status_t::CONCORD_SUCCESS);
+        assert_eq!(last(), "f: unknown element: Xx");
+    }
+
+    #[test]
+    fn null_check_names_the_argument() {
+        fn f(positions: *const f64) -> Result<(), Failure> {
+            check_null!(positions);
+            Ok(())
+        }
+        let e = f(std::ptr::null()).unwrap_err();
+        assert_eq!(e.status, concord_status_t::CONCORD_ERROR_INVALID_ARGUMENT);
+        assert_eq!(e.message, "argument 'positions' is NULL");
+        assert!(f(&1.0).is_ok());
+    }
+
+    #[test]
+    fn the_last_error_is_per_thread() {
+        let _ = status("here", || Err(Failure::argument("mine")));
+        std::thread::spawn(|| {
+            let _ = status("there", || Err(Failure::argument("theirs")));
+            assert_eq!(last(), "there: theirs");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last(), "here: mine");
+    }
+}

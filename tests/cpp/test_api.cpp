@@ -1,0 +1,172 @@
+// Tests of the C++ wrapper (cpp/concord.hpp), compiled with the system C++ compiler and run by
+// tests/c_cpp.rs. Usage: test_api MODEL CORRUPT_MODEL. Prints results ("name value...",
+// %.17g) that the driver compares bit for bit with the Rust API; exits non-zero on any failed
+// check.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "concord.hpp"
+
+static int checks = 0, failures = 0;
+
+#define CHECK(cond, what)                                                              \
+    do {                                                                               \
+        checks++;                                                                      \
+        if (!(cond)) {                                                                 \
+            failures++;                                                                \
+            std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, what);        \
+        }                                                                              \
+    } while (0)
+
+// `body` must throw concord::Error with `status` and a message containing `needle`.
+template <typename F>
+static void expect_error(F body, concord_status_t status, const std::string& needle,
+                         const char* what) {
+    checks++;
+    try {
+        body();
+        failures++;
+        std::fprintf(stderr, "FAIL %s: no exception\n", what);
+    } catch (const concord::Error& e) {
+        if (e.status() != status || std::string(e.what()).find(needle) == std::string::npos) {
+            failures++;
+            std::fprintf(stderr, "FAIL %s: status %d (want %d), message '%s' (want '%s')\n",
+                         what, static_cast<int>(e.status()), static_cast<int>(status), e.what(),
+                         needle.c_str());
+        }
+    }
+}
+
+static void print(const char* name, const double* v, size_t n) {
+    std::printf("%s", name);
+    for (size_t i = 0; i < n; i++) std::printf(" %.17g", v[i]);
+    std::printf("\n");
+}
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: %s MODEL CORRUPT\n", argv[0]);
+        return 2;
+    }
+    static_assert(!std::is_copy_constructible_v<concord::Model>, "Model is move-only");
+    static_assert(std::is_nothrow_move_constructible_v<concord::Model>, "Model moves");
+
+    CHECK(concord::version() == CONCORD_VERSION, "version");
+    concord::check_abi_version();
+
+    expect_error([&] { concord::Model m(argv[2], "cpu", 64); }, CONCORD_ERROR_MODEL_FILE,
+                 "not a Concord model file", "corrupt file");
+    expect_error([&] { concord::Model m(argv[1], "cpu", 8); }, CONCORD_ERROR_INVALID_ARGUMENT,
+                 "precision 8", "bad precision");
+
+    concord::Model loaded(argv[1], "cpu", 64);
+    concord::Model model(std::move(loaded));  // moves leave the source empty
+    CHECK(loaded.handle() == nullptr && model.handle() != nullptr, "move");
+    {
+        concord::Model other(argv[1], "cpu", 32);
+        other = std::move(model);
+        model = std::move(other);
+    }
+    CHECK(model.handle() != nullptr, "move assignment");
+
+    CHECK((model.elements() == std::vector<int32_t>{1, 6, 7, 8}), "elements");
+    CHECK(model.cutoff() == 4.0 && model.receptive_field() == 8.0, "cutoff");
+    std::string json = model.metadata_json();
+    CHECK(json.find("\"format\":\"concord-model\"") != std::string::npos &&
+              json.size() == std::strlen(json.c_str()),
+          "metadata JSON");
+
+    // Methane, container form, everything requested.
+    std::vector<int32_t> z = {6, 1, 1, 1, 1};
+    std::vector<concord::Vector3> x = {{0.0, 0.0, 0.0},
+                                       {0.629, 0.629, 0.629},
+                                       {-0.629, -0.629, 0.629},
+                                       {-0.629, 0.629, -0.629},
+                                       {0.629, -0.629, -0.629}};
+    concord::Request all{true, true, true, true};
+    concord::Result r = model.compute(z, x, std::nullopt, std::nullopt, all);
+    print("methane_energy", &r.energy, 1);
+    print("methane_forces", r.forces.data()->data(), 15);
+    print("methane_atom_energies", r.atom_energies.data(), 5);
+    print("methane_virial", r.virial.data()->data(), 9);
+    print("methane_atom_virial", r.atom_virial.data()->data()->data(), 45);
+
+    // Pointer form gives the same; the default request is energy + forces.
+    concord::Result p = model.compute(z.size(), z.data(), x.data()->data());
+    CHECK(p.energy == r.energy && p.forces == r.forces && p.atom_energies.empty() &&
+              p.atom_virial.empty(),
+          "pointer form");
+
+    // Periodic water.
+    std::vector<int32_t> wz = {8, 1, 1};
+    std::vector<concord::Vector3> wx = {{0.0, 0.0, 0.117}, {0.0, 0.757, -0.467},
+                                        {0.0, -0.757, -0.467}};
+    concord::Matrix3 cell = {{{6.0, 0.0, 0.0}, {0.0, 6.0, 0.0}, {0.0, 0.0, 6.0}}};
+    concord::Request fv{true, false, true, false};
+    concord::Result w = model.compute(wz, wx, cell, std::array<bool, 3>{true, true, true}, fv);
+    print("water_periodic_energy", &w.energy, 1);
+    print("water_periodic_forces", w.forces.data()->data(), 9);
+    print("water_periodic_virial", w.virial.data()->data(), 9);
+
+    // Local + ghost atoms, searched and given pairs.
+    concord::Result l = model.compute_local(3, z, x);
+    print("local_energy", &l.energy, 1);
+    print("local_forces", l.forces.data()->data(), 15);
+    std::vector<int32_t> first, second;
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++)
+            if (i != j) {
+                first.push_back(i);
+                second.push_back(j);
+            }
+    concord::Result lp = model.compute_local(3, z, x, first, second);
+    print("local_pairs_energy", &lp.energy, 1);
+    print("local_pairs_forces", lp.forces.data()->data(), 15);
+    // Given, empty pair lists are not "search": isolated atoms have zero forces.
+    concord::Result isolated = model.compute_local(3, z, x, {}, {});
+    CHECK(isolated.forces[0] == (concord::Vector3{0.0, 0.0, 0.0}), "empty pair list");
+
+    // Errors.
+    expect_error([&] { model.compute({}, {}); }, CONCORD_ERROR_INVALID_INPUT, "empty system",
+                 "no atoms");
+    expect_error([&] { model.compute({6, 1}, x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "atomic_numbers has 2 entries but positions has 5", "sizes");
+    expect_error([&] { model.compute({6, 1, 1, 1, 16}, x); }, CONCORD_ERROR_UNKNOWN_ELEMENT,
+                 "S (atom 4)", "unknown element");
+    auto nan_x = x;
+    nan_x[2][1] = std::nan("");
+    expect_error([&] { model.compute(z, nan_x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "non-finite coordinate (NaN or inf) on atom 2", "NaN");
+    auto close_x = x;
+    close_x[1] = {0.05, 0.0, 0.0};
+    expect_error([&] { model.compute(z, close_x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "atoms 0 and 1 overlap", "overlap");
+    expect_error([&] { model.compute_local(3, z, x, {0, 1}, {1}); }, CONCORD_ERROR_INVALID_INPUT,
+                 "pair_first has 2 entries but pair_second has 1", "pair sizes");
+    expect_error([&] { model.compute_local(3, z, x, {0, 9}, {1, 0}); },
+                 CONCORD_ERROR_INVALID_INPUT, "pair_first[1] = 9 is out of range", "pair range");
+    expect_error([&] { model.compute_local(7, z, x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "n_local = 7 exceeds n_total = 5", "n_local");
+    expect_error([&] { model.compute(size_t(1) << 40, z.data(), x.data()->data()); },
+                 CONCORD_ERROR_INVALID_INPUT, "exceeds the limit", "absurd n");
+
+    // One model, several threads.
+    std::vector<double> energies(4, 0.0);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < energies.size(); t++) {
+        threads.emplace_back([&, t] {
+            for (int k = 0; k < 5; k++) energies[t] = model.compute(z, x).energy;
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (double e : energies) CHECK(e == r.energy, "threads agree");
+
+    std::printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}
