@@ -32,7 +32,9 @@ fn model_file(dir: &Path) -> PathBuf {
             layers: 3,
             cutoff: 5.0,
             radial_basis: 16,
+            edge_features: 0,
         },
+        generator: None,
     };
     let model = Model::new(config, tch::Device::Cpu, Precision::Float32).unwrap();
     let path = dir.join("bench.concord");

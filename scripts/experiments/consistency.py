@@ -13,6 +13,7 @@ Usage (after `source scripts/env.sh`):
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "target" / "release" / "concord"
+# The concord binary (CONCORD_BIN overrides it, e.g. a copy that a rebuild cannot replace mid-run).
+BIN = Path(os.environ.get("CONCORD_BIN", ROOT / "target" / "release" / "concord"))
 PHASE1 = ROOT / "configs" / "experiments" / "multitask.toml"
 
 VARIANTS = {
