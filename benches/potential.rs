@@ -233,10 +233,26 @@ fn main() {
         .unwrap_or(&mols[0])
         .clone();
     let mut systems = vec![("one molecule (open)".to_string(), small)];
+    // Grid spacing: the largest molecular diameter plus 2 Å, so no two molecules overlap.
+    let radius = mols
+        .iter()
+        .map(|m| {
+            let c: [f64; 3] = std::array::from_fn(|a| {
+                m.positions.iter().map(|p| p[a]).sum::<f64>() / m.len() as f64
+            });
+            m.positions
+                .iter()
+                .map(|p| {
+                    ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2) + (p[2] - c[2]).powi(2)).sqrt()
+                })
+                .fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max);
+    let spacing = 2.0 * radius + 2.0;
     for target in [100, 1000, 3000, 10000] {
         systems.push((
             format!("periodic box of molecules (~{target})"),
-            box_of_molecules(&mols, target, 6.0),
+            box_of_molecules(&mols, target, spacing),
         ));
     }
     for (name, f) in &systems {
