@@ -12,12 +12,18 @@ setup:
 build: setup
 	$(CARGO) build --release
 
-## The main job: train the default potential on the bundled GFN2-xTB data and evaluate it
-## on the held-out test molecules.
+## The main job: train the default potential on the bundled GFN2-xTB data, evaluate it on the
+## held-out test molecules, generate structures of the tiny test molecules from their graphs
+## with the shipped generator (relaxed on its potential), and optimise PM6 minima on the new
+## potential.
 demo: build
 	$(ENV) target/release/concord train --config configs/default.toml
 	$(ENV) target/release/concord eval --model runs/default/model.concord \
 	  --data data/qm9-gfn2/test_forces.extxyz.gz data/qm9-gfn2/test_gfn2_min.extxyz.gz
+	$(ENV) target/release/concord generate --model examples/models/concord-qm9-gfn2-generator.concord \
+	  --graphs data/qm9-gfn2/tiny/test_structures.sdf.gz --out runs/demo/generated.extxyz --samples 2 --relax
+	$(ENV) target/release/concord optimize --model runs/default/model.concord \
+	  --in data/qm9-gfn2/tiny/test_pm6_min.extxyz.gz --out runs/demo/optimized.extxyz
 
 ## The whole test suite.
 test: setup
