@@ -27,13 +27,7 @@ fn model_file(dir: &Path) -> PathBuf {
     tch::manual_seed(0);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8, 9],
-        encoder: EncoderConfig {
-            features: 64,
-            layers: 3,
-            cutoff: 5.0,
-            radial_basis: 16,
-            edge_features: 0,
-        },
+        encoder: EncoderConfig::default(),
         generator: None,
     };
     let model = Model::new(config, tch::Device::Cpu, Precision::Float32).unwrap();

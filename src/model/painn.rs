@@ -31,6 +31,20 @@ fn is_zero(x: &i64) -> bool {
     *x == 0
 }
 
+impl Default for EncoderConfig {
+    /// The architecture of the shipped potential (configs/default.toml): F = 64, 3 layers,
+    /// cutoff 5 Å, 16 radial functions.
+    fn default() -> Self {
+        EncoderConfig {
+            features: 64,
+            layers: 3,
+            cutoff: 5.0,
+            radial_basis: 16,
+            edge_features: 0,
+        }
+    }
+}
+
 impl EncoderConfig {
     /// Receptive field in Å: `layers * cutoff`, the distance beyond which atoms cannot influence
     /// an atom's features (the ghost-atom cutoff an MD engine must provide).
