@@ -276,11 +276,17 @@ fn cpp_program_agrees_with_rust_and_throws_on_bad_input() {
         &exe,
         true,
     );
-    let stdout = native::run(&exe, &[&f.model, &f.corrupt]);
+    let stdout = native::run(&exe, &[&f.model, &f.corrupt, &f.generator]);
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    println!("C++: {}", stdout.lines().last().unwrap_or_default());
     let mut want = expected(&f.model);
+    want.extend(expected_optimize_generate(&f.model, &f.generator));
     // The C++ program does not print these.
-    want.retain(|k, _| !k.starts_with("water_periodic_atom"));
+    want.retain(|k, _| {
+        !k.starts_with("water_periodic_atom")
+            && !k.starts_with("optimize_fire")
+            && k != "optimize_water_periodic_result"
+    });
     assert_same(&values(&stdout), &want);
 }
 
@@ -325,5 +331,19 @@ fn examples_build_and_print_the_rust_energies() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{source}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("not a Concord model file"));
+        // Optimisation always; generation only with a generator.
+        assert!(stdout.contains("\noptimised: energy "), "{stdout}");
+        assert!(
+            stdout.contains("this model has no structure generator: skipping generation"),
+            "{stdout}"
+        );
+        let stdout = native::run(&exe, &[&f.generator]);
+        assert!(stdout.contains("\ngenerated methane, 3 samples:\n"), "{stdout}");
+        assert_eq!(
+            stdout.lines().filter(|l| l.starts_with("sample ")).count(),
+            3,
+            "{stdout}"
+        );
+        println!("{source} with a generator model:\n{stdout}");
     }
 }
