@@ -275,10 +275,7 @@ fn graphs() -> Vec<(Vec<u8>, Vec<Bond>)> {
         .collect();
     let tiny = common::tiny_molecule();
     vec![
-        (
-            vec![6, 1, 1, 1, 1],
-            (1..5).map(|h| bond(0, h, 1)).collect(),
-        ),
+        (vec![6, 1, 1, 1, 1], (1..5).map(|h| bond(0, h, 1)).collect()),
         (
             vec![6, 6, 8, 1, 1, 1, 1, 1, 1],
             vec![
@@ -292,7 +289,10 @@ fn graphs() -> Vec<(Vec<u8>, Vec<Bond>)> {
                 bond(2, 8, 1),
             ],
         ),
-        (vec![6, 8, 1, 1], vec![bond(0, 1, 2), bond(0, 2, 1), bond(0, 3, 1)]),
+        (
+            vec![6, 8, 1, 1],
+            vec![bond(0, 1, 2), bond(0, 2, 1), bond(0, 3, 1)],
+        ),
         (vec![1, 6, 7], vec![bond(0, 1, 1), bond(1, 2, 3)]),
         (vec![6, 6, 6, 6, 6, 6, 1, 1, 1, 1, 1, 1], ring),
         (tiny.numbers, tiny.bonds),
@@ -371,12 +371,21 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
     let rd = OptimizeOptions::default();
     assert_eq!(
         (d.fmax, d.max_steps, d.max_step, d.method, d.memory),
-        (rd.fmax, rd.max_steps as i64, rd.max_step, 0, rd.memory as i32)
+        (
+            rd.fmax,
+            rd.max_steps as i64,
+            rd.max_step,
+            0,
+            rd.memory as i32
+        )
     );
     // has_generator.
     let mut flag = -1;
     let h = api.load_model(&plain, 64);
-    assert_eq!(unsafe { (api.has_generator)(h.0, &mut flag) }, dylib::SUCCESS);
+    assert_eq!(
+        unsafe { (api.has_generator)(h.0, &mut flag) },
+        dylib::SUCCESS
+    );
     assert_eq!(flag, 0);
     let (g0, _) = &graphs()[0];
     let err = api
@@ -390,7 +399,10 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
     for (precision, c_precision) in [(Precision::Float64, 64), (Precision::Float32, 32)] {
         let pot = Potential::load(&path, tch::Device::Cpu, precision).unwrap();
         let h = api.load_model(&path, c_precision);
-        assert_eq!(unsafe { (api.has_generator)(h.0, &mut flag) }, dylib::SUCCESS);
+        assert_eq!(
+            unsafe { (api.has_generator)(h.0, &mut flag) },
+            dylib::SUCCESS
+        );
         assert_eq!(flag, 1);
         for (m, (z, bonds)) in graphs().into_iter().enumerate() {
             let g = Graph::new(&z, &bonds);
@@ -402,8 +414,8 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
                     ..Default::default()
                 };
                 let k = 3;
-                let want = concord::generate::generate(pot.model(), &z, &bonds, k, &sampler)
-                    .unwrap();
+                let want =
+                    concord::generate::generate(pot.model(), &z, &bonds, k, &sampler).unwrap();
                 let want_flat: Vec<f64> = want.iter().flatten().flatten().copied().collect();
                 let got = api.generate(h, &g, k as i64, seed, steps, churn).unwrap();
                 assert_eq!(bits(&got), bits(&want_flat), "molecule {m} seed {seed}");
@@ -422,8 +434,9 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
                     for x in &want {
                         match rust_relax(&pot, &z, x, &opts) {
                             Ok(r) => {
-                                let (gx, gr) =
-                                    api.optimize(h, &g.z, x.as_flattened(), Some(&c_opts)).unwrap();
+                                let (gx, gr) = api
+                                    .optimize(h, &g.z, x.as_flattened(), Some(&c_opts))
+                                    .unwrap();
                                 assert_eq!(bits(&gx), bits(r.positions.as_flattened()));
                                 assert_eq!(gr.bits(), c_result(&r).bits());
                                 want_x.extend_from_slice(r.positions.as_flattened());
@@ -499,7 +512,10 @@ fn concurrent_generation_and_optimisation_on_one_handle_match_serial_results() {
             .collect::<Vec<_>>()
     });
     for (item, got) in results.into_iter().flatten() {
-        assert!(got == serial[item], "work item {item} differs when run concurrently");
+        assert!(
+            got == serial[item],
+            "work item {item} differs when run concurrently"
+        );
     }
     api.free_model(h);
 }

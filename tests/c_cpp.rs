@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use common::random_potential;
 use concord::api::Potential;
 use concord::generate::{generate, SamplerOptions};
-use concord::optimize::{optimize, Method, OptimizeOptions, OptimizeResult, PotentialObjective};
-use concord::Bond;
 use concord::model::evaluate::{Prediction, Request};
 use concord::model::{file, Precision};
+use concord::optimize::{optimize, Method, OptimizeOptions, OptimizeResult, PotentialObjective};
+use concord::Bond;
 
 struct Files {
     _dir: tempfile::TempDir,
@@ -338,7 +338,10 @@ fn examples_build_and_print_the_rust_energies() {
             "{stdout}"
         );
         let stdout = native::run(&exe, &[&f.generator]);
-        assert!(stdout.contains("\ngenerated methane, 3 samples:\n"), "{stdout}");
+        assert!(
+            stdout.contains("\ngenerated methane, 3 samples:\n"),
+            "{stdout}"
+        );
         assert_eq!(
             stdout.lines().filter(|l| l.starts_with("sample ")).count(),
             3,

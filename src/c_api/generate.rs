@@ -6,7 +6,7 @@ use std::slice;
 
 use super::compute::{count, numbers};
 use super::model::{borrow, concord_model_t};
-use super::optimize::{options, relax, concord_optimize_options_t, concord_optimize_result_t};
+use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, options, relax};
 use super::status::{self, concord_status_t, Failure};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
 use crate::api::Potential;
@@ -50,7 +50,9 @@ unsafe fn request(
     }
     let n = count("n_atoms", n_atoms, 1, CONCORD_MAX_ATOMS)?;
     if n_samples == 0 {
-        return Err(Failure::input("n_samples = 0: ask for at least one structure"));
+        return Err(Failure::input(
+            "n_samples = 0: ask for at least one structure",
+        ));
     }
     let samples = count("n_samples", n_samples, 1, CONCORD_MAX_ATOMS)?;
     if samples.saturating_mul(n) > CONCORD_MAX_ATOMS as usize {
@@ -84,9 +86,9 @@ unsafe fn request(
     }
     let numbers = numbers(atomic_numbers, n)?;
     let mut bonds = Vec::new();
-    bonds.try_reserve_exact(n_bonds).map_err(|_| {
-        Failure::input(format!("n_bonds = {n_bonds}: cannot allocate"))
-    })?;
+    bonds
+        .try_reserve_exact(n_bonds)
+        .map_err(|_| Failure::input(format!("n_bonds = {n_bonds}: cannot allocate")))?;
     if n_bonds > 0 {
         let (first, second, order) = (
             slice::from_raw_parts(bond_first, n_bonds),

@@ -9,8 +9,8 @@ use super::status::{self, concord_status_t, Failure};
 use super::CONCORD_MAX_ATOMS;
 use crate::api::Potential;
 use crate::error::Result;
-use crate::optimize::{optimize, Method, Objective, OptimizeOptions, OptimizeResult};
 use crate::optimize::PotentialObjective;
+use crate::optimize::{optimize, Method, Objective, OptimizeOptions, OptimizeResult};
 use crate::structure::Frame;
 
 /// `concord_optimize_options_t::method`: limited-memory BFGS with a backtracking line search
@@ -139,9 +139,9 @@ pub(crate) unsafe fn options(
         CONCORD_OPTIMIZE_FIRE => Method::Fire,
         m => {
             return Err(Failure::argument(format!(
-                "options->method = {m} is neither CONCORD_OPTIMIZE_LBFGS ({CONCORD_OPTIMIZE_LBFGS}) \
+            "options->method = {m} is neither CONCORD_OPTIMIZE_LBFGS ({CONCORD_OPTIMIZE_LBFGS}) \
                  nor CONCORD_OPTIMIZE_FIRE ({CONCORD_OPTIMIZE_FIRE})"
-            )))
+        )))
         }
     };
     if o.max_steps < 0 {
@@ -211,7 +211,7 @@ pub(crate) fn relax(
     };
     optimize(&mut objective, &frame.positions, opts).map_err(|e| match objective.failure.take() {
         Some((call, f)) => Failure::new(
-                f.status,
+            f.status,
             format!("{}, at force call {call} of the optimisation", f.message),
         ),
         None => e.into(),
