@@ -2,6 +2,10 @@
 //
 //   concord::Model model("model.concord");             // float32 on the CPU
 //   auto result = model.compute(numbers, positions);   // energy (eV), forces (eV/A)
+//   auto relaxed = model.optimize(numbers, positions); // geometry optimisation
+//   if (model.has_generator()) {                       // structures from a bond graph
+//       auto samples = model.generate_optimize(numbers, bonds, 5);
+//   }
 //
 // Every failure throws concord::Error, which carries the C status and message. Inputs are
 // taken as std::vector / std::array, or as pointer + size for data that lives elsewhere (an MD
@@ -83,6 +87,53 @@ struct Result {
     Matrix3 virial{};
     /// Per-atom virials, eV, [N].
     std::vector<Matrix3> atom_virial;
+};
+
+/// A bond of a molecular graph: two atoms (0-based indices) and the bond order (1 single,
+/// 2 double, 3 triple, 4 aromatic).
+struct Bond {
+    int32_t first = 0;
+    int32_t second = 0;
+    int32_t order = 1;
+};
+
+/// Settings of the structure generator's sampler (see concord_generate).
+struct SamplerOptions {
+    /// Seed of the sampler's random numbers: the same seed gives the same structures.
+    uint64_t seed = 0;
+    /// Noise levels of the sampler: 0 for the default (32), or 2 to CONCORD_MAX_SAMPLER_STEPS.
+    int32_t steps = 0;
+    /// Stochasticity (>= 0); 0 for the deterministic sampler.
+    double churn = 0.0;
+};
+
+/// Settings of a geometry optimisation: the fields of concord_optimize_options_t (fmax eV/A,
+/// max_steps, max_step A, method CONCORD_OPTIMIZE_LBFGS or CONCORD_OPTIMIZE_FIRE, memory),
+/// initialised to the library's defaults.
+struct OptimizeOptions : concord_optimize_options_t {
+    OptimizeOptions() : concord_optimize_options_t(concord_optimize_options_default()) {}
+};
+
+/// An optimised structure and how the optimisation went.
+struct Optimized {
+    /// Final positions, A, [N] (for a failed sample of generate_optimize: as generated).
+    std::vector<Vector3> positions;
+    /// CONCORD_SUCCESS when the optimisation ran (converged or not). Only generate_optimize
+    /// reports a failed sample here (optimize throws instead); the numbers below are then
+    /// NaN or 0.
+    concord_status_t status = CONCORD_SUCCESS;
+    /// Whether the largest per-atom force fell below fmax.
+    bool converged = false;
+    /// Position updates taken.
+    int64_t steps = 0;
+    /// Energy and force evaluations.
+    int64_t force_calls = 0;
+    /// Final energy, eV.
+    double energy = 0.0;
+    /// Starting energy, eV.
+    double initial_energy = 0.0;
+    /// Largest per-atom force norm at the end, eV/A.
+    double max_force = 0.0;
 };
 
 /// A loaded model (move-only; the handle is freed by the destructor).
@@ -211,7 +262,121 @@ public:
                              request);
     }
 
+    /// Whether the model has a structure generator (generate, generate_optimize).
+    bool has_generator() const {
+        int32_t value = 0;
+        detail::check(concord_model_has_generator(model_, &value));
+        return value != 0;
+    }
+
+    /// Relaxes `positions` (A, [N]) of atoms `atomic_numbers` with the model's potential, in an
+    /// optional fixed cell. Running out of steps is not an error (`converged` is false); any
+    /// failure throws concord::Error.
+    Optimized optimize(const std::vector<int32_t>& atomic_numbers,
+                       const std::vector<Vector3>& positions,
+                       const std::optional<Matrix3>& cell = std::nullopt,
+                       const std::optional<std::array<bool, 3>>& periodic = std::nullopt,
+                       const OptimizeOptions& options = OptimizeOptions()) const {
+        same_size(atomic_numbers.size(), positions.size(), "atomic_numbers", "positions");
+        std::array<int32_t, 3> flags{};
+        if (periodic) {
+            for (size_t k = 0; k < 3; ++k) flags[k] = (*periodic)[k] ? 1 : 0;
+        }
+        std::vector<Vector3> x = positions;
+        concord_optimize_result_t r{};
+        detail::check(concord_optimize(
+            model_, static_cast<int64_t>(x.size()), atomic_numbers.data(),
+            x.empty() ? nullptr : x.data()->data(), cell ? cell->data()->data() : nullptr,
+            periodic ? flags.data() : nullptr, &options, &r));
+        return optimized(std::move(x), r);
+    }
+
+    /// `n_samples` structures (A, [n_samples][N], centred) of the molecule with atoms
+    /// `atomic_numbers` and `bonds`, from the model's structure generator.
+    std::vector<std::vector<Vector3>> generate(const std::vector<int32_t>& atomic_numbers,
+                                               const std::vector<Bond>& bonds, size_t n_samples,
+                                               const SamplerOptions& sampler = {}) const {
+        Graph g(bonds);
+        std::vector<Vector3> x = allocate_samples(atomic_numbers.size(), n_samples);
+        detail::check(concord_generate(
+            model_, static_cast<int64_t>(atomic_numbers.size()), atomic_numbers.data(),
+            static_cast<int64_t>(bonds.size()), g.first(), g.second(), g.order(),
+            static_cast<int64_t>(n_samples), sampler.seed, sampler.steps, sampler.churn,
+            x.empty() ? nullptr : x.data()->data()));
+        std::vector<std::vector<Vector3>> samples;
+        for (size_t k = 0; k < n_samples; ++k) {
+            auto begin = x.begin() + static_cast<std::ptrdiff_t>(k * atomic_numbers.size());
+            samples.emplace_back(begin, begin + static_cast<std::ptrdiff_t>(atomic_numbers.size()));
+        }
+        return samples;
+    }
+
+    /// generate, then optimize each sample. A sample whose relaxation failed does not throw: it
+    /// keeps its generated positions and its `status` says why (call optimize on it for the
+    /// message). Invalid arguments throw concord::Error.
+    std::vector<Optimized> generate_optimize(const std::vector<int32_t>& atomic_numbers,
+                                             const std::vector<Bond>& bonds, size_t n_samples,
+                                             const SamplerOptions& sampler = {},
+                                             const OptimizeOptions& options = OptimizeOptions())
+        const {
+        Graph g(bonds);
+        const size_t n = atomic_numbers.size();
+        std::vector<Vector3> x = allocate_samples(n, n_samples);
+        std::vector<concord_optimize_result_t> r(x.empty() ? 0 : n_samples);
+        detail::check(concord_generate_optimize(
+            model_, static_cast<int64_t>(n), atomic_numbers.data(),
+            static_cast<int64_t>(bonds.size()), g.first(), g.second(), g.order(),
+            static_cast<int64_t>(n_samples), sampler.seed, sampler.steps, sampler.churn, &options,
+            x.empty() ? nullptr : x.data()->data(), r.empty() ? nullptr : r.data()));
+        std::vector<Optimized> out;
+        for (size_t k = 0; k < n_samples; ++k) {
+            auto begin = x.begin() + static_cast<std::ptrdiff_t>(k * n);
+            out.push_back(optimized(std::vector<Vector3>(begin, begin + static_cast<std::ptrdiff_t>(n)), r[k]));
+        }
+        return out;
+    }
+
 private:
+    /// The bond list as the three arrays of the C API.
+    class Graph {
+    public:
+        explicit Graph(const std::vector<Bond>& bonds) {
+            for (const Bond& b : bonds) {
+                first_.push_back(b.first);
+                second_.push_back(b.second);
+                order_.push_back(b.order);
+            }
+        }
+        const int32_t* first() const { return first_.empty() ? nullptr : first_.data(); }
+        const int32_t* second() const { return second_.empty() ? nullptr : second_.data(); }
+        const int32_t* order() const { return order_.empty() ? nullptr : order_.data(); }
+
+    private:
+        std::vector<int32_t> first_, second_, order_;
+    };
+
+    /// Room for `n_samples` structures of `n` atoms; empty (the library refuses the counts)
+    /// when there would be too many.
+    static std::vector<Vector3> allocate_samples(size_t n, size_t n_samples) {
+        const size_t max = static_cast<size_t>(CONCORD_MAX_ATOMS);
+        if (n == 0 || n_samples == 0 || n > max || n_samples > max / n) return {};
+        return std::vector<Vector3>(n * n_samples);
+    }
+
+    static Optimized optimized(std::vector<Vector3> positions,
+                               const concord_optimize_result_t& r) {
+        Optimized o;
+        o.positions = std::move(positions);
+        o.status = static_cast<concord_status_t>(r.status);
+        o.converged = r.converged != 0;
+        o.steps = r.steps;
+        o.force_calls = r.force_calls;
+        o.energy = r.energy;
+        o.initial_energy = r.initial_energy;
+        o.max_force = r.max_force;
+        return o;
+    }
+
     static const double* flat(const std::vector<Vector3>& v) {
         return v.empty() ? nullptr : v.data()->data();
     }

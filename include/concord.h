@@ -51,6 +51,23 @@
 #define CONCORD_MAX_PAIRS 4000000000
 
 /**
+ * Largest number of sampler steps (`steps`) `concord_generate` accepts.
+ */
+#define CONCORD_MAX_SAMPLER_STEPS 10000
+
+/**
+ * `concord_optimize_options_t::method`: limited-memory BFGS with a backtracking line search
+ * (the default).
+ */
+#define CONCORD_OPTIMIZE_LBFGS 0
+
+/**
+ * `concord_optimize_options_t::method`: FIRE (fast inertial relaxation engine, with ASE's
+ * parameters).
+ */
+#define CONCORD_OPTIMIZE_FIRE 1
+
+/**
  * Status returned by every fallible Concord function: `CONCORD_SUCCESS` (0) or the class of
  * the error. `concord_last_error()` gives the message of the most recent failure on the
  * calling thread.
@@ -66,13 +83,15 @@ enum concord_status_t
     CONCORD_SUCCESS = 0,
     /**
      * An argument is unusable on its face: a NULL pointer that must not be NULL, an unknown
-     * device or precision, a string that is not UTF-8.
+     * device or precision, a string that is not UTF-8, invalid optimisation or sampler
+     * settings.
      */
     CONCORD_ERROR_INVALID_ARGUMENT = 1,
     /**
      * The system is invalid: no atoms, an absurd or negative count, NaN or infinite
      * coordinates, overlapping atoms, periodicity without a cell, a degenerate cell,
-     * inconsistent neighbour-pair arrays or indices out of range.
+     * inconsistent neighbour-pair arrays or indices out of range, an invalid molecular graph
+     * (an atom without bonds, a valence too high, a bond repeated or to itself).
      */
     CONCORD_ERROR_INVALID_INPUT = 2,
     /**
@@ -100,6 +119,11 @@ enum concord_status_t
      */
     CONCORD_ERROR_ABI_VERSION = 8,
     /**
+     * The model cannot do what was asked: structure generation with a model that has no
+     * structure generator (see `concord_model_has_generator`).
+     */
+    CONCORD_ERROR_UNSUPPORTED = 9,
+    /**
      * A bug in Concord (a panic caught at the boundary): please report the message.
      */
     CONCORD_ERROR_INTERNAL = 255,
@@ -118,9 +142,81 @@ typedef int32_t concord_status_t;
  * One handle may be used by several threads at once, without locking: a loaded model is
  * read-only, and every compute call builds its own autograd graph and takes the gradient
  * with respect to its own inputs only, so nothing is written into the shared parameters
- * (libtorch supports concurrent forward and backward passes over shared parameters).
+ * (libtorch supports concurrent forward and backward passes over shared parameters). The
+ * same holds for optimisation (a sequence of compute calls) and generation (forward passes
+ * without gradients, with the random numbers drawn from the call's own seeded generator, not
+ * libtorch's global one), so concurrent calls give exactly the results of serial ones.
  */
 typedef struct concord_model_t concord_model_t;
+
+/**
+ * Settings of a geometry optimisation (`concord_optimize`, `concord_generate_optimize`).
+ * Start from `concord_optimize_options_default()` and change what you need; passing NULL
+ * instead of options means the defaults.
+ *
+ * The optimisation stops as soon as the largest per-atom force norm is below `fmax`, or after
+ * `max_steps` position updates (then `converged` is 0 in the result: not an error).
+ */
+typedef struct {
+    /**
+     * Convergence threshold on the largest per-atom force norm, eV/Å; positive and finite.
+     * Default 0.01.
+     */
+    double fmax;
+    /**
+     * Largest number of position updates, >= 0 (0 only evaluates the start). Default 500.
+     */
+    int64_t max_steps;
+    /**
+     * Largest displacement of any atom in one step, Å; positive and finite. Default 0.2.
+     */
+    double max_step;
+    /**
+     * The algorithm: `CONCORD_OPTIMIZE_LBFGS` (default) or `CONCORD_OPTIMIZE_FIRE`.
+     */
+    int32_t method;
+    /**
+     * Number of past steps L-BFGS remembers, >= 1 (ignored by FIRE). Default 20.
+     */
+    int32_t memory;
+} concord_optimize_options_t;
+
+/**
+ * Outcome of one geometry optimisation.
+ */
+typedef struct {
+    /**
+     * `CONCORD_SUCCESS` when the optimisation ran, converged or not. Only
+     * `concord_generate_optimize` reports a sample whose relaxation failed here (the status
+     * `concord_optimize` would have returned for it); the other fields of such a sample are
+     * then NaN or 0.
+     */
+    concord_status_t status;
+    /**
+     * 1 when the largest per-atom force norm is below `fmax`, 0 otherwise.
+     */
+    int32_t converged;
+    /**
+     * Position updates taken (accepted steps).
+     */
+    int64_t steps;
+    /**
+     * Energy and force evaluations, including the start and rejected trial steps.
+     */
+    int64_t force_calls;
+    /**
+     * Energy at the final positions, eV.
+     */
+    double energy;
+    /**
+     * Energy at the starting positions, eV.
+     */
+    double initial_energy;
+    /**
+     * Largest per-atom force norm at the final positions, eV/Å.
+     */
+    double max_force;
+} concord_optimize_result_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -265,6 +361,113 @@ concord_status_t concord_compute_local(const concord_model_t *model,
                                        double *atom_virial);
 
 /**
+ * Generates `n_samples` 3D structures of a molecule given as a graph (atoms and bonds), with
+ * the model's structure generator (a diffusion sampler).
+ *
+ * The sampler is deterministic for a given `seed` on a given machine and precision: the same
+ * call gives the same positions bit for bit. `churn = 0` is the deterministic (Heun) sampler,
+ * `churn > 0` adds noise along the way (more diverse samples). The structures are not relaxed:
+ * see `concord_generate_optimize`. Outputs are written only on success.
+ *
+ * @param model a loaded model with a structure generator (`concord_model_has_generator`).
+ * @param n_atoms number of atoms N, 1 <= N <= `CONCORD_MAX_ATOMS`.
+ * @param atomic_numbers atomic numbers, int32 `[N]`; each must be an element of the model.
+ * @param n_bonds number of bonds B, 0 <= B <= N (N - 1) / 2; every atom of a molecule of two
+ *   or more atoms needs at least one bond.
+ * @param bond_first first atom of each bond (0-based index into the N atoms), int32 `[B]`.
+ * @param bond_second second atom of each bond, int32 `[B]`. Each bond is listed once, in
+ *   either direction.
+ * @param bond_order order of each bond, int32 `[B]`: 1 single, 2 double, 3 triple,
+ *   4 aromatic. The three bond arrays may be NULL when B = 0.
+ * @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
+ * @param seed seed of the sampler's random numbers.
+ * @param steps number of noise levels of the sampler (about two network evaluations each):
+ *   0 for the default (32), or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
+ * @param churn stochasticity of the sampler (EDM's S_churn), finite and >= 0; 0 for the
+ *   deterministic sampler.
+ * @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å,
+ *   each centred at the origin (atoms in the order of `atomic_numbers`).
+ * @return `CONCORD_SUCCESS`; `CONCORD_ERROR_UNSUPPORTED` (the model has no generator),
+ *   `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL `model`, `atomic_numbers`, `positions`, or bond
+ *   array while B > 0; `steps` or `churn` out of range), `CONCORD_ERROR_INVALID_INPUT` (a
+ *   count out of range, a bond index out of range or order not 1-4, a bond of an atom to
+ *   itself or listed twice, an atom without bonds, a valence above the element's maximum),
+ *   `CONCORD_ERROR_UNKNOWN_ELEMENT` or `CONCORD_ERROR_TORCH`; the message is in
+ *   `concord_last_error()`.
+ *
+ * # Safety
+ * `model` must be a live handle; every non-NULL pointer must be valid for the shape given
+ * above.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_generate(const concord_model_t *model,
+                                  int64_t n_atoms,
+                                  const int32_t *atomic_numbers,
+                                  int64_t n_bonds,
+                                  const int32_t *bond_first,
+                                  const int32_t *bond_second,
+                                  const int32_t *bond_order,
+                                  int64_t n_samples,
+                                  uint64_t seed,
+                                  int32_t steps,
+                                  double churn,
+                                  double *positions);
+
+/**
+ * Generates `n_samples` structures of a molecular graph as `concord_generate` does, then
+ * relaxes each with the model's potential as `concord_optimize` does (open boundaries).
+ *
+ * A relaxation that fails for one sample does not fail the call: that sample keeps its
+ * generated (unrelaxed) positions and its result has `status` set to the error
+ * `concord_optimize` would have returned (e.g. `CONCORD_ERROR_INVALID_INPUT` when atoms were
+ * driven onto each other), `converged = 0` and NaN energies. For the message, call
+ * `concord_optimize` on that sample's returned positions with the same options: it fails the
+ * same way. The call itself fails only for the reasons `concord_generate` fails, or for
+ * invalid options; outputs are written only on success.
+ *
+ * @param model a loaded model with a structure generator.
+ * @param n_atoms see `concord_generate`.
+ * @param atomic_numbers see `concord_generate`.
+ * @param n_bonds see `concord_generate`.
+ * @param bond_first see `concord_generate`.
+ * @param bond_second see `concord_generate`.
+ * @param bond_order see `concord_generate`.
+ * @param n_samples see `concord_generate`.
+ * @param seed see `concord_generate`; the same seed generates the same starting structures as
+ *   `concord_generate`.
+ * @param steps see `concord_generate`.
+ * @param churn see `concord_generate`.
+ * @param options the optimisation settings, or NULL for `concord_optimize_options_default()`.
+ * @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å:
+ *   relaxed (converged or not), or as generated for a sample whose relaxation failed.
+ * @param results where to write the outcome of each sample's relaxation,
+ *   `concord_optimize_result_t [K]`, or NULL.
+ * @return `CONCORD_SUCCESS` (whatever the samples' relaxations gave: check
+ *   `results[k].status` and `results[k].converged`); otherwise the errors of
+ *   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for invalid options; the message
+ *   is in `concord_last_error()`.
+ *
+ * # Safety
+ * `model` must be a live handle; every non-NULL pointer must be valid for the shape given
+ * above.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_generate_optimize(const concord_model_t *model,
+                                           int64_t n_atoms,
+                                           const int32_t *atomic_numbers,
+                                           int64_t n_bonds,
+                                           const int32_t *bond_first,
+                                           const int32_t *bond_second,
+                                           const int32_t *bond_order,
+                                           int64_t n_samples,
+                                           uint64_t seed,
+                                           int32_t steps,
+                                           double churn,
+                                           const concord_optimize_options_t *options,
+                                           double *positions,
+                                           concord_optimize_result_t *results);
+
+/**
  * Loads a model file.
  *
  * @param path NUL-terminated path of a Concord model file (`.concord`).
@@ -327,6 +530,22 @@ concord_status_t concord_model_elements(const concord_model_t *model,
                                         size_t *n_elements);
 
 /**
+ * Whether the model has a structure generator, i.e. whether `concord_generate` and
+ * `concord_generate_optimize` can be used with it (every model can compute and optimise).
+ *
+ * @param model a loaded model.
+ * @param has_generator where to write 1 (the model has a generator) or 0 (int32 `[1]`).
+ * @return `CONCORD_SUCCESS` or `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL argument); the
+ *   message is in `concord_last_error()`.
+ *
+ * # Safety
+ * `model` must be a live handle and `has_generator` writable.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_model_has_generator(const concord_model_t *model,
+                                             int32_t *has_generator);
+
+/**
  * The cutoff radius of one message-passing layer, in Å: pairs further apart do not interact
  * directly. Neighbour pairs given to `concord_compute_local` need cover this distance.
  *
@@ -383,6 +602,55 @@ concord_status_t concord_model_metadata_json(const concord_model_t *model,
                                              char *buffer,
                                              size_t capacity,
                                              size_t *required);
+
+/**
+ * The default optimisation settings: `fmax` 0.01 eV/Å, `max_steps` 500, `max_step` 0.2 Å,
+ * L-BFGS with a memory of 20. Never fails.
+ */
+concord_optimize_options_t concord_optimize_options_default(void);
+
+/**
+ * Relaxes positions with the model's potential (geometry optimisation at a fixed cell): an
+ * isolated molecule, or a periodic system given its cell.
+ *
+ * `positions` is read as the start and, on success, overwritten with the final positions;
+ * running out of steps is success with `result->converged = 0` (the positions are then those
+ * of the last step). On failure nothing is written. With a random or poorly trained model,
+ * atoms may be driven onto each other: the call then fails with `CONCORD_ERROR_INVALID_INPUT`
+ * and a message naming the atoms and the force call.
+ *
+ * @param model a loaded model.
+ * @param n_atoms number of atoms N, 1 <= N <= `CONCORD_MAX_ATOMS`.
+ * @param atomic_numbers atomic numbers, int32 `[N]`; each must be an element of the model.
+ * @param positions Cartesian positions in Å, `[N][3]`, caller-owned, read and written: finite,
+ *   no two atoms closer than 0.25 Å (including periodic images).
+ * @param cell the cell in Å, `[3][3]`, rows = lattice vectors (kept fixed); NULL for an open
+ *   system.
+ * @param periodic periodicity along a, b, c, int32 `[3]` (nonzero = periodic); NULL means
+ *   periodic along all three when `cell` is given, open otherwise.
+ * @param options the settings, or NULL for `concord_optimize_options_default()`.
+ * @param result where to write the outcome (energies in eV, force in eV/Å, step and force-call
+ *   counts, converged flag), or NULL.
+ * @return `CONCORD_SUCCESS` (converged or not); `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL
+ *   `model`, `atomic_numbers` or `positions`; invalid options),
+ *   `CONCORD_ERROR_INVALID_INPUT` (N out of range, NaN or infinite coordinates or cell,
+ *   overlapping atoms at the start or during the optimisation, periodic without a cell,
+ *   degenerate cell, a non-finite energy), `CONCORD_ERROR_UNKNOWN_ELEMENT` or
+ *   `CONCORD_ERROR_TORCH`; the message is in `concord_last_error()`.
+ *
+ * # Safety
+ * `model` must be a live handle; every non-NULL pointer must be valid for the shape given
+ * above.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_optimize(const concord_model_t *model,
+                                  int64_t n_atoms,
+                                  const int32_t *atomic_numbers,
+                                  double *positions,
+                                  const double *cell,
+                                  const int32_t *periodic,
+                                  const concord_optimize_options_t *options,
+                                  concord_optimize_result_t *result);
 
 #ifdef __cplusplus
 }  // extern "C"

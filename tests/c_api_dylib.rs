@@ -254,3 +254,268 @@ fn bad_model_files_and_arguments_through_dlopen() {
     // Freeing NULL is a no-op.
     assert_eq!(unsafe { (api.free)(std::ptr::null_mut()) }, dylib::SUCCESS);
 }
+
+// ---- Generation and optimisation -------------------------------------------------------------
+
+use concord::generate::SamplerOptions;
+use concord::optimize::{optimize, OptimizeOptions, OptimizeResult, PotentialObjective};
+use concord::Bond;
+use dylib::{Graph, OptimizeOptions as COptions, OptimizeResult as CResult};
+
+fn bond(i: usize, j: usize, order: u8) -> Bond {
+    Bond { i, j, order }
+}
+
+/// Test graphs over H C N O F: methane, ethanol, formaldehyde (double bond), HCN (triple), a
+/// benzene ring (aromatic), and the first molecule of the bundled test set.
+fn graphs() -> Vec<(Vec<u8>, Vec<Bond>)> {
+    let ring: Vec<Bond> = (0..6)
+        .map(|i| bond(i, (i + 1) % 6, 4))
+        .chain((0..6).map(|i| bond(i, i + 6, 1)))
+        .collect();
+    let tiny = common::tiny_molecule();
+    vec![
+        (vec![6, 1, 1, 1, 1], (1..5).map(|h| bond(0, h, 1)).collect()),
+        (
+            vec![6, 6, 8, 1, 1, 1, 1, 1, 1],
+            vec![
+                bond(0, 1, 1),
+                bond(1, 2, 1),
+                bond(0, 3, 1),
+                bond(0, 4, 1),
+                bond(0, 5, 1),
+                bond(1, 6, 1),
+                bond(1, 7, 1),
+                bond(2, 8, 1),
+            ],
+        ),
+        (
+            vec![6, 8, 1, 1],
+            vec![bond(0, 1, 2), bond(0, 2, 1), bond(0, 3, 1)],
+        ),
+        (vec![1, 6, 7], vec![bond(0, 1, 1), bond(1, 2, 3)]),
+        (vec![6, 6, 6, 6, 6, 6, 1, 1, 1, 1, 1, 1], ring),
+        (tiny.numbers, tiny.bonds),
+    ]
+}
+
+fn save_generator_model(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("g.concord");
+    file::save(
+        &common::random_generator_model(Precision::Float64, 21),
+        &path,
+        serde_json::json!({}),
+    )
+    .unwrap();
+    path
+}
+
+/// The Rust API's relaxation of an open system.
+fn rust_relax(
+    pot: &Potential,
+    z: &[u8],
+    x: &[[f64; 3]],
+    opts: &OptimizeOptions,
+) -> concord::Result<OptimizeResult> {
+    let mut objective = PotentialObjective {
+        potential: pot,
+        numbers: z,
+        cell: None,
+        pbc: [false; 3],
+    };
+    optimize(&mut objective, x, opts)
+}
+
+/// The ABI's result for a Rust result.
+fn c_result(r: &OptimizeResult) -> CResult {
+    CResult {
+        status: dylib::SUCCESS,
+        converged: i32::from(r.converged),
+        steps: r.steps as i64,
+        force_calls: r.force_calls as i64,
+        energy: r.energy,
+        initial_energy: r.initial_energy,
+        max_force: r.max_force,
+    }
+}
+
+fn bits(x: &[f64]) -> Vec<u64> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Options of the tests: few steps, so that random models finish quickly.
+fn short_options(api: &dylib::Api, method: i32) -> (COptions, OptimizeOptions) {
+    let mut c = unsafe { (api.options_default)() };
+    c.max_steps = 25;
+    c.method = method;
+    let rust = OptimizeOptions {
+        max_steps: 25,
+        method: if method == 0 {
+            concord::optimize::Method::Lbfgs
+        } else {
+            concord::optimize::Method::Fire
+        },
+        ..Default::default()
+    };
+    (c, rust)
+}
+
+#[test]
+fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = save_generator_model(dir.path());
+    let plain = save_model(dir.path());
+    let api = Api::open(&native::cdylib());
+    // Defaults are the Rust API's.
+    let d = unsafe { (api.options_default)() };
+    let rd = OptimizeOptions::default();
+    assert_eq!(
+        (d.fmax, d.max_steps, d.max_step, d.method, d.memory),
+        (
+            rd.fmax,
+            rd.max_steps as i64,
+            rd.max_step,
+            0,
+            rd.memory as i32
+        )
+    );
+    // has_generator.
+    let mut flag = -1;
+    let h = api.load_model(&plain, 64);
+    assert_eq!(
+        unsafe { (api.has_generator)(h.0, &mut flag) },
+        dylib::SUCCESS
+    );
+    assert_eq!(flag, 0);
+    let (g0, _) = &graphs()[0];
+    let err = api
+        .generate(h, &Graph::new(g0, &graphs()[0].1), 1, 0, 0, 0.0)
+        .unwrap_err();
+    assert_eq!(err.0, dylib::UNSUPPORTED, "{}", err.1);
+    assert!(err.1.contains("no structure generator"), "{}", err.1);
+    api.free_model(h);
+
+    let (mut failed_samples, mut relaxed_samples) = (0, 0);
+    for (precision, c_precision) in [(Precision::Float64, 64), (Precision::Float32, 32)] {
+        let pot = Potential::load(&path, tch::Device::Cpu, precision).unwrap();
+        let h = api.load_model(&path, c_precision);
+        assert_eq!(
+            unsafe { (api.has_generator)(h.0, &mut flag) },
+            dylib::SUCCESS
+        );
+        assert_eq!(flag, 1);
+        for (m, (z, bonds)) in graphs().into_iter().enumerate() {
+            let g = Graph::new(&z, &bonds);
+            for (seed, steps, churn) in [(m as u64, 6, 0.0), (1000 + m as u64, 0, 2.0)] {
+                let sampler = SamplerOptions {
+                    steps: if steps == 0 { 32 } else { steps as usize },
+                    churn,
+                    seed,
+                    ..Default::default()
+                };
+                let k = 3;
+                let want =
+                    concord::generate::generate(pot.model(), &z, &bonds, k, &sampler).unwrap();
+                let want_flat: Vec<f64> = want.iter().flatten().flatten().copied().collect();
+                let got = api.generate(h, &g, k as i64, seed, steps, churn).unwrap();
+                assert_eq!(bits(&got), bits(&want_flat), "molecule {m} seed {seed}");
+                // Centred.
+                for x in &want {
+                    for a in 0..3 {
+                        let c = x.iter().map(|p| p[a]).sum::<f64>() / x.len() as f64;
+                        assert!(c.abs() < 1e-4, "centroid {c}");
+                    }
+                }
+                // Optimise each sample; generate-then-optimise gives the same.
+                for method in [0, 1] {
+                    let (c_opts, opts) = short_options(&api, method);
+                    let mut want_x = Vec::new();
+                    let mut want_r = Vec::new();
+                    for x in &want {
+                        match rust_relax(&pot, &z, x, &opts) {
+                            Ok(r) => {
+                                let (gx, gr) = api
+                                    .optimize(h, &g.z, x.as_flattened(), Some(&c_opts))
+                                    .unwrap();
+                                assert_eq!(bits(&gx), bits(r.positions.as_flattened()));
+                                assert_eq!(gr.bits(), c_result(&r).bits());
+                                want_x.extend_from_slice(r.positions.as_flattened());
+                                want_r.push(c_result(&r));
+                                relaxed_samples += 1;
+                            }
+                            Err(e) => {
+                                let (s, msg) = api
+                                    .optimize(h, &g.z, x.as_flattened(), Some(&c_opts))
+                                    .unwrap_err();
+                                assert_eq!(s, dylib::INVALID_INPUT, "{msg} (Rust: {e})");
+                                want_x.extend_from_slice(x.as_flattened());
+                                want_r.push(CResult {
+                                    status: s,
+                                    energy: f64::NAN,
+                                    initial_energy: f64::NAN,
+                                    max_force: f64::NAN,
+                                    ..Default::default()
+                                });
+                                failed_samples += 1;
+                            }
+                        }
+                    }
+                    let (gx, gr) = api
+                        .generate_optimize(h, &g, k as i64, seed, steps, churn, Some(&c_opts))
+                        .unwrap();
+                    assert_eq!(bits(&gx), bits(&want_x), "molecule {m} method {method}");
+                    let gr: Vec<_> = gr.iter().map(CResult::bits).collect();
+                    let want_r: Vec<_> = want_r.iter().map(CResult::bits).collect();
+                    assert_eq!(gr, want_r, "molecule {m} method {method}");
+                }
+            }
+        }
+        // A spread-out frame with the default options (NULL) and in a periodic cell.
+        let (z, x) = random_molecule(4, 4.0, 7);
+        let want = rust_relax(&pot, &z, &x, &OptimizeOptions::default()).unwrap();
+        let (gx, gr) = api.optimize(h, &ints(&z), &flat(&x), None).unwrap();
+        assert_eq!(bits(&gx), bits(want.positions.as_flattened()));
+        assert_eq!(gr.bits(), c_result(&want).bits());
+        api.free_model(h);
+    }
+    println!("{relaxed_samples} samples relaxed, {failed_samples} failed (random model)");
+    // Both outcomes of a sample's relaxation are compared above.
+    assert!(relaxed_samples > 0 && failed_samples > 0);
+}
+
+#[test]
+fn concurrent_generation_and_optimisation_on_one_handle_match_serial_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = save_generator_model(dir.path());
+    let api = Api::open(&native::cdylib());
+    let h = api.load_model(&path, 32);
+    let gs: Vec<Graph> = graphs().iter().map(|(z, b)| Graph::new(z, b)).collect();
+    let (opts, _) = short_options(&api, 0);
+    // Work item t: generate (churn > 0 for odd t), then generate-and-optimise.
+    let work = |t: usize| -> (Vec<u64>, Vec<u64>, Vec<[u64; 7]>) {
+        let g = &gs[t % gs.len()];
+        let churn = if t % 2 == 1 { 1.5 } else { 0.0 };
+        let x = api.generate(h, g, 2, t as u64, 6, churn).unwrap();
+        let (y, r) = api
+            .generate_optimize(h, g, 2, t as u64, 6, churn, Some(&opts))
+            .unwrap();
+        (bits(&x), bits(&y), r.iter().map(CResult::bits).collect())
+    };
+    let items = 2 * gs.len();
+    let serial: Vec<_> = (0..items).map(work).collect();
+    let results = in_parallel(4, |t| {
+        (0..items)
+            .map(|k| {
+                let item = (t + k) % items;
+                (item, work(item))
+            })
+            .collect::<Vec<_>>()
+    });
+    for (item, got) in results.into_iter().flatten() {
+        assert!(
+            got == serial[item],
+            "work item {item} differs when run concurrently"
+        );
+    }
+    api.free_model(h);
+}

@@ -12,12 +12,17 @@ use std::path::{Path, PathBuf};
 
 use common::random_potential;
 use concord::api::Potential;
+use concord::generate::{generate, SamplerOptions};
 use concord::model::evaluate::{Prediction, Request};
 use concord::model::{file, Precision};
+use concord::optimize::{optimize, Method, OptimizeOptions, OptimizeResult, PotentialObjective};
+use concord::Bond;
 
 struct Files {
     _dir: tempfile::TempDir,
     model: PathBuf,
+    /// A random model with a structure generator.
+    generator: PathBuf,
     corrupt: PathBuf,
     truncated: PathBuf,
     missing: PathBuf,
@@ -33,6 +38,13 @@ fn files() -> Files {
         serde_json::json!({}),
     )
     .unwrap();
+    let generator = dir.path().join("generator.concord");
+    file::save(
+        &common::random_generator_model(Precision::Float64, 6),
+        &generator,
+        serde_json::json!({}),
+    )
+    .unwrap();
     let corrupt = dir.path().join("corrupt.concord");
     std::fs::write(&corrupt, b"this is not a model file at all").unwrap();
     let truncated = dir.path().join("truncated.concord");
@@ -40,6 +52,7 @@ fn files() -> Files {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     Files {
         model,
+        generator,
         corrupt,
         truncated,
         missing: dir.path().join("missing.concord"),
@@ -75,6 +88,105 @@ const H2O_X: [[f64; 3]; 3] = [
     [0.0, 0.757, -0.467],
     [0.0, -0.757, -0.467],
 ];
+
+/// Methane's bonds (C-H x 4).
+fn ch4_bonds() -> Vec<Bond> {
+    (1..5).map(|j| Bond { i: 0, j, order: 1 }).collect()
+}
+
+/// The fields of an optimisation result as the test programs print them: status, converged,
+/// steps, force calls, energy, initial energy, max force.
+fn result_fields(r: &OptimizeResult) -> Vec<f64> {
+    vec![
+        0.0,
+        f64::from(u8::from(r.converged)),
+        r.steps as f64,
+        r.force_calls as f64,
+        r.energy,
+        r.initial_energy,
+        r.max_force,
+    ]
+}
+
+/// The Rust API's relaxation.
+fn relax(
+    pot: &Potential,
+    z: &[u8],
+    x: &[[f64; 3]],
+    cell: Option<[[f64; 3]; 3]>,
+    opts: &OptimizeOptions,
+) -> concord::Result<OptimizeResult> {
+    let mut objective = PotentialObjective {
+        potential: pot,
+        numbers: z,
+        cell,
+        pbc: [cell.is_some(); 3],
+    };
+    optimize(&mut objective, x, opts)
+}
+
+/// What the test programs print about optimisation and generation, computed with the Rust API
+/// (10 steps at most; methane generated with seed 7, 8 sampler steps, 2 samples).
+fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String, Vec<f64>> {
+    let pot = Potential::load(model, tch::Device::Cpu, Precision::Float64).unwrap();
+    let mut out = HashMap::new();
+    let opts = OptimizeOptions {
+        max_steps: 10,
+        ..Default::default()
+    };
+    let r = relax(&pot, &CH4_Z, &CH4_X, None, &opts).unwrap();
+    out.insert(
+        "optimize_methane_positions".into(),
+        r.positions.as_flattened().to_vec(),
+    );
+    out.insert("optimize_methane_result".into(), result_fields(&r));
+    let fire = OptimizeOptions {
+        method: Method::Fire,
+        ..opts.clone()
+    };
+    let r = relax(&pot, &CH4_Z, &CH4_X, None, &fire).unwrap();
+    out.insert(
+        "optimize_fire_methane_positions".into(),
+        r.positions.as_flattened().to_vec(),
+    );
+    let cell = [[6.0, 0.0, 0.0], [0.0, 6.0, 0.0], [0.0, 0.0, 6.0]];
+    let r = relax(&pot, &H2O_Z, &H2O_X, Some(cell), &opts).unwrap();
+    out.insert(
+        "optimize_water_periodic_positions".into(),
+        r.positions.as_flattened().to_vec(),
+    );
+    out.insert("optimize_water_periodic_result".into(), result_fields(&r));
+
+    let gen = Potential::load(generator, tch::Device::Cpu, Precision::Float64).unwrap();
+    let sampler = SamplerOptions {
+        steps: 8,
+        seed: 7,
+        ..Default::default()
+    };
+    let samples = generate(gen.model(), &CH4_Z, &ch4_bonds(), 2, &sampler).unwrap();
+    out.insert(
+        "generate_methane".into(),
+        samples.iter().flatten().flatten().copied().collect(),
+    );
+    let (mut positions, mut results) = (Vec::new(), Vec::new());
+    for x in &samples {
+        match relax(&gen, &CH4_Z, x, None, &opts) {
+            Ok(r) => {
+                positions.extend_from_slice(r.positions.as_flattened());
+                results.extend(result_fields(&r));
+            }
+            Err(e) => {
+                // A failed relaxation: the generated positions and the status of the error.
+                assert!(matches!(e, concord::Error::InvalidInput(_)), "{e}");
+                positions.extend_from_slice(x.as_flattened());
+                results.extend([2.0, 0.0, 0.0, 0.0, f64::NAN, f64::NAN, f64::NAN]);
+            }
+        }
+    }
+    out.insert("generate_optimize_methane_positions".into(), positions);
+    out.insert("generate_optimize_methane_results".into(), results);
+    out
+}
 
 /// What the test programs print, computed with the Rust API.
 fn expected(model: &Path) -> HashMap<String, Vec<f64>> {
@@ -144,9 +256,15 @@ fn c_program_agrees_with_rust_and_rejects_bad_input() {
     let f = files();
     let exe = f.dir.join("test_c");
     native::compile(&[&native::root().join("tests/c/test_api.c")], &exe, false);
-    let stdout = native::run(&exe, &[&f.model, &f.corrupt, &f.truncated, &f.missing]);
+    let stdout = native::run(
+        &exe,
+        &[&f.model, &f.corrupt, &f.truncated, &f.missing, &f.generator],
+    );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
-    assert_same(&values(&stdout), &expected(&f.model));
+    println!("C: {}", stdout.lines().last().unwrap_or_default());
+    let mut want = expected(&f.model);
+    want.extend(expected_optimize_generate(&f.model, &f.generator));
+    assert_same(&values(&stdout), &want);
 }
 
 #[test]
@@ -158,11 +276,17 @@ fn cpp_program_agrees_with_rust_and_throws_on_bad_input() {
         &exe,
         true,
     );
-    let stdout = native::run(&exe, &[&f.model, &f.corrupt]);
+    let stdout = native::run(&exe, &[&f.model, &f.corrupt, &f.generator]);
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    println!("C++: {}", stdout.lines().last().unwrap_or_default());
     let mut want = expected(&f.model);
+    want.extend(expected_optimize_generate(&f.model, &f.generator));
     // The C++ program does not print these.
-    want.retain(|k, _| !k.starts_with("water_periodic_atom"));
+    want.retain(|k, _| {
+        !k.starts_with("water_periodic_atom")
+            && !k.starts_with("optimize_fire")
+            && k != "optimize_water_periodic_result"
+    });
     assert_same(&values(&stdout), &want);
 }
 
@@ -207,5 +331,22 @@ fn examples_build_and_print_the_rust_energies() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{source}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("not a Concord model file"));
+        // Optimisation always; generation only with a generator.
+        assert!(stdout.contains("\noptimised: energy "), "{stdout}");
+        assert!(
+            stdout.contains("this model has no structure generator: skipping generation"),
+            "{stdout}"
+        );
+        let stdout = native::run(&exe, &[&f.generator]);
+        assert!(
+            stdout.contains("\ngenerated methane, 3 samples:\n"),
+            "{stdout}"
+        );
+        assert_eq!(
+            stdout.lines().filter(|l| l.starts_with("sample ")).count(),
+            3,
+            "{stdout}"
+        );
+        println!("{source} with a generator model:\n{stdout}");
     }
 }

@@ -429,3 +429,238 @@ fn abi_compute_never_panics_or_reports_internal_errors() {
         "the mutations should reach several outcomes: {statuses:?}"
     );
 }
+
+/// A random molecular graph over H C N O F, as the ABI takes it: a tree grown from a carbon,
+/// hydrogens and fluorines as leaves, mostly single bonds (mostly valid).
+fn random_graph(rng: &mut ChaCha8Rng) -> dylib::Graph {
+    let n = rng.gen_range(1..9usize);
+    let mut g = dylib::Graph {
+        z: vec![6],
+        ..Default::default()
+    };
+    let mut free = vec![4]; // remaining valence of each atom
+    for i in 1..n {
+        let z = [1, 1, 6, 7, 8, 9][rng.gen_range(0..6)];
+        let valence = match z {
+            1 | 9 => 1,
+            6 => 4,
+            7 => 3,
+            _ => 2,
+        };
+        let open: Vec<usize> = (0..i).filter(|&p| free[p] > 0).collect();
+        if open.is_empty() {
+            break;
+        }
+        let parent = open[rng.gen_range(0..open.len())];
+        let order = if rng.gen_bool(0.85) {
+            1
+        } else {
+            rng.gen_range(2..=3).min(free[parent]).min(valence)
+        };
+        free[parent] -= order;
+        free.push(valence - order);
+        g.z.push(z);
+        g.first.push(parent as i32);
+        g.second.push(i as i32);
+        g.order.push(order);
+    }
+    g
+}
+
+#[test]
+fn abi_generate_and_optimize_never_panic_or_report_internal_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.concord");
+    file::save(
+        &common::random_generator_model(Precision::Float64, 12),
+        &path,
+        serde_json::json!({}),
+    )
+    .unwrap();
+    let api = dylib::Api::open(&native::cdylib());
+    let h = api.load_model(&path, 32);
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let iterations = 1500;
+    let mut statuses = std::collections::BTreeMap::<(&str, i32), usize>::new();
+    for it in 0..iterations {
+        let mut g = random_graph(&mut rng);
+        let n = g.z.len();
+        // Corrupt the graph.
+        for _ in 0..rng.gen_range(0..3) {
+            let b = g.first.len();
+            match rng.gen_range(0..6) {
+                0 => g.z[rng.gen_range(0..n)] = rng.gen_range(-3..300),
+                1 if b > 0 => g.first[rng.gen_range(0..b)] = rng.gen_range(-2..n as i32 + 2),
+                2 if b > 0 => g.order[rng.gen_range(0..b)] = rng.gen_range(-1..7),
+                3 if b > 0 => {
+                    // Drop a bond (a disconnected atom) or repeat one.
+                    if rng.gen_bool(0.5) {
+                        g.first.pop();
+                        g.second.pop();
+                        g.order.pop();
+                    } else {
+                        let k = rng.gen_range(0..b);
+                        g.first.push(g.second[k]);
+                        g.second.push(g.first[k]);
+                        g.order.push(1);
+                    }
+                }
+                _ => {
+                    // A bond to itself or an extra bond.
+                    let i = rng.gen_range(0..n) as i32;
+                    g.first.push(i);
+                    g.second.push(if rng.gen_bool(0.5) { i } else { 0 });
+                    g.order.push(1);
+                }
+            }
+        }
+        let b = g.first.len();
+        // Claimed counts: mostly right, sometimes wrong on the safe side.
+        let n_claim: i64 = match rng.gen_range(0..12) {
+            0 => -rng.gen_range(1..1_000_000_000_000i64),
+            1 => 0,
+            2 => rng.gen_range(1..=n as i64),
+            _ => n as i64,
+        };
+        let b_claim: i64 = match rng.gen_range(0..10) {
+            0 => -1,
+            1 => 0,
+            2 => rng.gen_range(0..=b as i64),
+            _ => b as i64,
+        };
+        let k_claim: i64 = match rng.gen_range(0..10) {
+            0 => -1,
+            1 => 0,
+            2 => 1_000_000_000_000,
+            _ => rng.gen_range(1..3),
+        };
+        let k = k_claim.clamp(0, 3) as usize;
+        // Each setting: a valid value (the first), or with probability 1/8 any of the others.
+        fn pick<T: Copy>(rng: &mut ChaCha8Rng, values: &[T]) -> T {
+            if rng.gen_bool(0.875) {
+                values[0]
+            } else {
+                values[rng.gen_range(0..values.len())]
+            }
+        }
+        // Default steps (32) are slow here: 3 is the valid value, 0 (the default) a rare one.
+        let steps = pick(&mut rng, &[3, 2, 0, -1, 1, 20_000]);
+        let churn = pick(&mut rng, &[0.0, 0.5, 3.0, -1.0, f64::NAN, f64::INFINITY]);
+        let options = dylib::OptimizeOptions {
+            fmax: pick(&mut rng, &[0.01, 0.0, -1.0, f64::NAN, 1e3]),
+            max_steps: pick(&mut rng, &[5, 0, -1]),
+            max_step: pick(&mut rng, &[0.2, 0.0, f64::INFINITY, 5.0]),
+            method: pick(&mut rng, &[0, 1, -1, 2]),
+            memory: pick(&mut rng, &[20, 1, 0, -1]),
+        };
+        let null_bonds = rng.gen_bool(0.05);
+        let ptr = |v: &Vec<i32>| {
+            if null_bonds {
+                std::ptr::null()
+            } else {
+                v.as_ptr()
+            }
+        };
+        let mut x = vec![0.0; 3 * n * k.max(1)];
+        let mut results = vec![dylib::OptimizeResult::default(); k.max(1)];
+        // A claimed sample count larger than the buffers would be the caller's undefined
+        // behaviour: only counts the buffers hold, or ones the library refuses.
+        let k_claim = if k_claim > 0 && k_claim as usize > k.max(1) {
+            1_000_000_000_000
+        } else {
+            k_claim
+        };
+        let (name, status) = match rng.gen_range(0..3) {
+            0 => ("generate", unsafe {
+                (api.generate)(
+                    h.0,
+                    n_claim,
+                    g.z.as_ptr(),
+                    b_claim,
+                    ptr(&g.first),
+                    ptr(&g.second),
+                    ptr(&g.order),
+                    k_claim,
+                    it as u64,
+                    steps,
+                    churn,
+                    x.as_mut_ptr(),
+                )
+            }),
+            1 => ("generate_optimize", unsafe {
+                (api.generate_optimize)(
+                    h.0,
+                    n_claim,
+                    g.z.as_ptr(),
+                    b_claim,
+                    ptr(&g.first),
+                    ptr(&g.second),
+                    ptr(&g.order),
+                    k_claim,
+                    it as u64,
+                    steps,
+                    churn,
+                    &options,
+                    x.as_mut_ptr(),
+                    results.as_mut_ptr(),
+                )
+            }),
+            _ => {
+                // Optimise a random (possibly corrupted) frame.
+                let (z, p) = random_molecule(n, 2.0 + n as f64, it as u64);
+                let z: Vec<i32> =
+                    g.z.iter()
+                        .zip(z)
+                        .map(|(&a, b)| if rng.gen_bool(0.8) { i32::from(b) } else { a })
+                        .collect();
+                let mut p: Vec<f64> = p.as_flattened().to_vec();
+                if rng.gen_bool(0.2) {
+                    p[rng.gen_range(0..3 * n)] =
+                        [f64::NAN, f64::INFINITY, 1e300][rng.gen_range(0..3)];
+                }
+                let options = dylib::OptimizeOptions {
+                    max_steps: options.max_steps.min(8),
+                    ..options
+                };
+                ("optimize", unsafe {
+                    (api.optimize)(
+                        h.0,
+                        n_claim,
+                        z.as_ptr(),
+                        p.as_mut_ptr(),
+                        std::ptr::null(),
+                        std::ptr::null(),
+                        if rng.gen_bool(0.8) {
+                            &options
+                        } else {
+                            std::ptr::null()
+                        },
+                        results.as_mut_ptr(),
+                    )
+                })
+            }
+        };
+        if status != dylib::SUCCESS {
+            let msg = api.error();
+            assert!(
+                status != dylib::INTERNAL && !msg.is_empty(),
+                "iteration {it}: {name}: status {status}: {msg}"
+            );
+        }
+        assert!(
+            results.iter().all(|r| r.status != dylib::INTERNAL),
+            "iteration {it}: a sample reported an internal error"
+        );
+        *statuses.entry((name, status)).or_default() += 1;
+    }
+    api.free_model(h);
+    println!(
+        "fuzz ABI generate/optimize: {iterations} iterations, 0 findings; statuses {statuses:?}"
+    );
+    for name in ["generate", "generate_optimize", "optimize"] {
+        assert!(
+            statuses.contains_key(&(name, dylib::SUCCESS)),
+            "{name} should succeed sometimes: {statuses:?}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use crate::model::evaluate::{Prediction, Request};
 use crate::structure::Frame;
 
 /// Checks a count argument: within `min..=max`.
-fn count(name: &str, n: i64, min: i64, max: i64) -> Result<usize, Failure> {
+pub(crate) fn count(name: &str, n: i64, min: i64, max: i64) -> Result<usize, Failure> {
     if n < min {
         let what = if n == 0 && min == 1 {
             format!("{name} = 0: empty system")
@@ -29,7 +29,7 @@ fn count(name: &str, n: i64, min: i64, max: i64) -> Result<usize, Failure> {
 }
 
 /// Atomic numbers `[n]` as the Rust API's `u8`; values outside 1..=255 are unknown elements.
-unsafe fn numbers(ptr: *const i32, n: usize) -> Result<Vec<u8>, Failure> {
+pub(crate) unsafe fn numbers(ptr: *const i32, n: usize) -> Result<Vec<u8>, Failure> {
     slice::from_raw_parts(ptr, n)
         .iter()
         .enumerate()
@@ -43,7 +43,7 @@ unsafe fn numbers(ptr: *const i32, n: usize) -> Result<Vec<u8>, Failure> {
 }
 
 /// Positions `[n][3]` (Å).
-unsafe fn positions(ptr: *const f64, n: usize) -> Vec<[f64; 3]> {
+pub(crate) unsafe fn positions(ptr: *const f64, n: usize) -> Vec<[f64; 3]> {
     slice::from_raw_parts(ptr, 3 * n)
         .chunks_exact(3)
         .map(|c| [c[0], c[1], c[2]])

@@ -7,8 +7,8 @@
 //! committed header differs from the code.
 //!
 //! Thread safety: every function may be called from any thread. One model handle may be used
-//! by several threads at once (see [`model::concord_model_t`]); the last-error message is
-//! per thread.
+//! by several threads at once (see [`model::concord_model_t`]), for any mix of compute,
+//! optimise and generate calls; the last-error message is per thread.
 
 // Names follow the C header (`concord_model_t`, `CONCORD_SUCCESS`), not Rust conventions.
 #![allow(non_camel_case_types)]
@@ -19,7 +19,9 @@
 #[macro_use]
 pub(crate) mod status;
 pub(crate) mod compute;
+pub(crate) mod generate;
 pub(crate) mod model;
+pub(crate) mod optimize;
 
 use std::ffi::c_char;
 

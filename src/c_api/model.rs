@@ -14,7 +14,10 @@ use crate::model::Precision;
 /// One handle may be used by several threads at once, without locking: a loaded model is
 /// read-only, and every compute call builds its own autograd graph and takes the gradient
 /// with respect to its own inputs only, so nothing is written into the shared parameters
-/// (libtorch supports concurrent forward and backward passes over shared parameters).
+/// (libtorch supports concurrent forward and backward passes over shared parameters). The
+/// same holds for optimisation (a sequence of compute calls) and generation (forward passes
+/// without gradients, with the random numbers drawn from the call's own seeded generator, not
+/// libtorch's global one), so concurrent calls give exactly the results of serial ones.
 pub struct concord_model_t {
     pub(crate) potential: Potential,
 }
@@ -199,6 +202,30 @@ pub unsafe extern "C" fn concord_model_elements(
             .map(|&z| i32::from(z))
             .collect();
         copy_out(&z, atomic_numbers, capacity, n_elements, "atomic numbers")
+    })
+}
+
+/// Whether the model has a structure generator, i.e. whether `concord_generate` and
+/// `concord_generate_optimize` can be used with it (every model can compute and optimise).
+///
+/// @param model a loaded model.
+/// @param has_generator where to write 1 (the model has a generator) or 0 (int32 `[1]`).
+/// @return `CONCORD_SUCCESS` or `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL argument); the
+///   message is in `concord_last_error()`.
+///
+/// # Safety
+/// `model` must be a live handle and `has_generator` writable.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_model_has_generator(
+    model: *const concord_model_t,
+    has_generator: *mut i32,
+) -> concord_status_t {
+    status::status("concord_model_has_generator", || {
+        let potential = borrow(model)?;
+        check_null!(has_generator);
+        *has_generator = i32::from(potential.model().denoiser().is_some());
+        Ok(())
     })
 }
 

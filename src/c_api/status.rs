@@ -17,11 +17,13 @@ pub enum concord_status_t {
     /// The call succeeded.
     CONCORD_SUCCESS = 0,
     /// An argument is unusable on its face: a NULL pointer that must not be NULL, an unknown
-    /// device or precision, a string that is not UTF-8.
+    /// device or precision, a string that is not UTF-8, invalid optimisation or sampler
+    /// settings.
     CONCORD_ERROR_INVALID_ARGUMENT = 1,
     /// The system is invalid: no atoms, an absurd or negative count, NaN or infinite
     /// coordinates, overlapping atoms, periodicity without a cell, a degenerate cell,
-    /// inconsistent neighbour-pair arrays or indices out of range.
+    /// inconsistent neighbour-pair arrays or indices out of range, an invalid molecular graph
+    /// (an atom without bonds, a valence too high, a bond repeated or to itself).
     CONCORD_ERROR_INVALID_INPUT = 2,
     /// An atomic number that is not an element or that the model was not trained on.
     CONCORD_ERROR_UNKNOWN_ELEMENT = 3,
@@ -35,6 +37,9 @@ pub enum concord_status_t {
     CONCORD_ERROR_BUFFER_SIZE = 7,
     /// The caller was compiled against another ABI version (`concord_check_abi_version`).
     CONCORD_ERROR_ABI_VERSION = 8,
+    /// The model cannot do what was asked: structure generation with a model that has no
+    /// structure generator (see `concord_model_has_generator`).
+    CONCORD_ERROR_UNSUPPORTED = 9,
     /// A bug in Concord (a panic caught at the boundary): please report the message.
     CONCORD_ERROR_INTERNAL = 255,
 }
@@ -68,8 +73,14 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
+        Failure::from(&e)
+    }
+}
+
+impl From<&Error> for Failure {
+    fn from(e: &Error) -> Failure {
         use concord_status_t::*;
-        let status = match &e {
+        let status = match e {
             Error::Io { .. } => CONCORD_ERROR_IO,
             // Data files and configs are not read through the ABI; malformed ones are
             // invalid input should that change.

@@ -1,7 +1,8 @@
 /* Tests of the C API, compiled with the system C compiler and run by tests/c_cpp.rs.
  *
- * Usage: test_api MODEL CORRUPT_MODEL TRUNCATED_MODEL MISSING_PATH
- * Prints the results of a few computations ("name value...", %.17g, compared bit for bit with
+ * Usage: test_api MODEL CORRUPT_MODEL TRUNCATED_MODEL MISSING_PATH GENERATOR_MODEL
+ * (MODEL has no structure generator, GENERATOR_MODEL has one).
+ * Prints the results of a few computations, optimisations and generations ("name value...", %.17g, compared bit for bit with
  * the Rust API by the driver) and checks that every bad input gives its status and a message
  * naming the problem. Exits non-zero on any failed check. */
 #include <math.h>
@@ -49,6 +50,23 @@ static const double CH4_X[15] = {0.0,    0.0,    0.0,   0.629,  0.629,  0.629, -
 static const int32_t H2O_Z[3] = {8, 1, 1};
 static const double H2O_X[9] = {0.0, 0.0, 0.117, 0.0, 0.757, -0.467, 0.0, -0.757, -0.467};
 
+/* Methane's bonds: C-H x 4. */
+static const int32_t CH4_FIRST[4] = {0, 0, 0, 0};
+static const int32_t CH4_SECOND[4] = {1, 2, 3, 4};
+static const int32_t CH4_ORDER[4] = {1, 1, 1, 1};
+
+/* The fields of optimisation results, as doubles: status, converged, steps, force_calls,
+ * energy, initial_energy, max_force. */
+static void print_results(const char* name, const concord_optimize_result_t* r, int n) {
+    printf("%s", name);
+    for (int i = 0; i < n; i++) {
+        printf(" %d %d %lld %lld %.17g %.17g %.17g", (int)r[i].status, (int)r[i].converged,
+               (long long)r[i].steps, (long long)r[i].force_calls, r[i].energy,
+               r[i].initial_energy, r[i].max_force);
+    }
+    printf("\n");
+}
+
 static void print_array(const char* name, const double* v, int n) {
     printf("%s", name);
     for (int i = 0; i < n; i++) printf(" %.17g", v[i]);
@@ -73,9 +91,297 @@ static int full_pairs(const double* x, int n, double cutoff, int32_t* first, int
     return p;
 }
 
+/* concord_optimize (with the potential-only model): results printed for the driver, every bad
+ * input with its status and message, nothing written on failure. */
+static void test_optimize(concord_model_t* model) {
+    concord_optimize_options_t defaults = concord_optimize_options_default();
+    CHECK(defaults.fmax == 0.01 && defaults.max_steps == 500 && defaults.max_step == 0.2 &&
+              defaults.method == CONCORD_OPTIMIZE_LBFGS && defaults.memory == 20,
+          "default options");
+    concord_optimize_options_t options = defaults;
+    options.max_steps = 10;
+    double x[15];
+    memcpy(x, CH4_X, sizeof x);
+    concord_optimize_result_t result;
+    EXPECT_OK(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result));
+    print_array("optimize_methane_positions", x, 15);
+    print_results("optimize_methane_result", &result, 1);
+    CHECK(result.status == CONCORD_SUCCESS && result.steps <= 10 && result.force_calls >= 1,
+          "result fields");
+    /* FIRE, and a NULL result. */
+    options.method = CONCORD_OPTIMIZE_FIRE;
+    memcpy(x, CH4_X, sizeof x);
+    EXPECT_OK(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result));
+    print_array("optimize_fire_methane_positions", x, 15);
+    memcpy(x, CH4_X, sizeof x);
+    EXPECT_OK(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, NULL));
+    /* max_steps = 0 only evaluates the start: not converged (random forces), not an error. */
+    options = defaults;
+    options.max_steps = 0;
+    memcpy(x, CH4_X, sizeof x);
+    EXPECT_OK(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result));
+    CHECK(memcmp(x, CH4_X, sizeof x) == 0 && result.steps == 0 && result.force_calls == 1 &&
+              result.converged == 0 && result.energy == result.initial_energy,
+          "max_steps = 0: steps %lld, force calls %lld, converged %d", (long long)result.steps,
+          (long long)result.force_calls, (int)result.converged);
+    /* Periodic water with default options (NULL), fixed cell. */
+    const double cell[9] = {6.0, 0.0, 0.0, 0.0, 6.0, 0.0, 0.0, 0.0, 6.0};
+    double w[9];
+    memcpy(w, H2O_X, sizeof w);
+    options = defaults;
+    options.max_steps = 10;
+    EXPECT_OK(concord_optimize(model, 3, H2O_Z, w, cell, NULL, &options, &result));
+    print_array("optimize_water_periodic_positions", w, 9);
+    print_results("optimize_water_periodic_result", &result, 1);
+
+    /* Bad input: status, message, positions and result untouched. */
+    memcpy(x, CH4_X, sizeof x);
+    concord_optimize_result_t untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    result = untouched;
+    EXPECT_ERROR(concord_optimize(NULL, 5, CH4_Z, x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "concord_optimize: argument 'model' is NULL");
+    EXPECT_ERROR(concord_optimize(model, 5, NULL, x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'atomic_numbers' is NULL");
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, NULL, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'positions' is NULL");
+    EXPECT_ERROR(concord_optimize(model, 0, CH4_Z, x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_INPUT, "n_atoms = 0: empty system");
+    EXPECT_ERROR(concord_optimize(model, -5, CH4_Z, x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_INPUT, "n_atoms = -5 is negative");
+    EXPECT_ERROR(concord_optimize(model, 1LL << 40, CH4_Z, x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_INPUT, "n_atoms = 1099511627776 exceeds the limit");
+    double bad_x[15];
+    memcpy(bad_x, CH4_X, sizeof bad_x);
+    bad_x[5] = NAN;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, bad_x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_INPUT, "non-finite coordinate (NaN or inf) on atom 1");
+    memcpy(bad_x, CH4_X, sizeof bad_x);
+    bad_x[3] = 0.1, bad_x[4] = 0.0, bad_x[5] = 0.0;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, bad_x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_INPUT, "atoms 0 and 1 overlap");
+    CHECK(bad_x[3] == 0.1, "positions untouched on failure");
+    const int32_t sulfur[5] = {16, 1, 1, 1, 1};
+    EXPECT_ERROR(concord_optimize(model, 5, sulfur, x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "S (atom 0) is not among the model's elements");
+    const int32_t not_element[5] = {6, 1, 1, 1, 999};
+    EXPECT_ERROR(concord_optimize(model, 5, not_element, x, NULL, NULL, NULL, &result),
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "atomic number 999 (atom 4) is not an element");
+    const int32_t periodic[3] = {1, 0, 0};
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, periodic, NULL, &result),
+                 CONCORD_ERROR_INVALID_INPUT, "periodic boundary conditions without a cell");
+    const double flat_cell[9] = {6.0, 0.0, 0.0, 0.0, 6.0, 0.0, 6.0, 6.0, 0.0};
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, flat_cell, NULL, NULL, &result),
+                 CONCORD_ERROR_INVALID_INPUT, "degenerate cell");
+    options = defaults;
+    options.fmax = 0.0;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->fmax = 0 must be positive and finite");
+    options.fmax = NAN;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->fmax = NaN");
+    options = defaults;
+    options.max_step = -0.1;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->max_step = -0.1 must be positive");
+    options.max_step = INFINITY;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->max_step = inf");
+    options = defaults;
+    options.max_steps = -1;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->max_steps = -1 is negative");
+    options = defaults;
+    options.method = 7;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT,
+                 "options->method = 7 is neither CONCORD_OPTIMIZE_LBFGS (0) nor "
+                 "CONCORD_OPTIMIZE_FIRE (1)");
+    options = defaults;
+    options.memory = 0;
+    EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->memory = 0 must be at least 1");
+    CHECK(memcmp(x, CH4_X, sizeof x) == 0, "positions untouched on failure");
+    CHECK(memcmp(&result, &untouched, sizeof result) == 0, "result untouched on failure");
+}
+
+/* concord_generate / concord_generate_optimize: "no generator", results printed for the
+ * driver, every bad input with its status and message, nothing written on failure. */
+static void test_generate(concord_model_t* plain, concord_model_t* model) {
+    int32_t has = -1;
+    EXPECT_OK(concord_model_has_generator(plain, &has));
+    CHECK(has == 0, "the potential-only model has no generator (%d)", has);
+    EXPECT_OK(concord_model_has_generator(model, &has));
+    CHECK(has == 1, "the generator model has one (%d)", has);
+    EXPECT_ERROR(concord_model_has_generator(NULL, &has), CONCORD_ERROR_INVALID_ARGUMENT,
+                 "'model' is NULL");
+    EXPECT_ERROR(concord_model_has_generator(model, NULL), CONCORD_ERROR_INVALID_ARGUMENT,
+                 "'has_generator' is NULL");
+
+    double x[2 * 15];
+    for (int i = 0; i < 30; i++) x[i] = 12345.0;
+    concord_optimize_result_t results[2];
+    memset(results, 0x5a, sizeof results);
+    const concord_optimize_result_t untouched = results[0];
+    EXPECT_ERROR(concord_generate(plain, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 7, 8,
+                                  0.0, x),
+                 CONCORD_ERROR_UNSUPPORTED,
+                 "concord_generate: this model has no structure generator");
+    EXPECT_ERROR(concord_generate_optimize(plain, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                           2, 7, 8, 0.0, NULL, x, results),
+                 CONCORD_ERROR_UNSUPPORTED,
+                 "concord_generate_optimize: this model has no structure generator");
+
+    /* Bad input. */
+#define GEN(n, z, nb, f, s, o, k, steps, churn, out) \
+    concord_generate(model, n, z, nb, f, s, o, k, 7, steps, churn, out)
+    EXPECT_ERROR(concord_generate(NULL, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 7, 8,
+                                  0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'model' is NULL");
+    EXPECT_ERROR(GEN(0, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "n_atoms = 0: empty system");
+    EXPECT_ERROR(GEN(-3, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "n_atoms = -3 is negative");
+    EXPECT_ERROR(GEN(1LL << 40, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "n_atoms = 1099511627776 exceeds the limit");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 0, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "n_samples = 0: ask for at least one structure");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, -1, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "n_samples = -1 is negative");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 50000000, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT,
+                 "n_samples x n_atoms = 50000000 x 5 exceeds the limit of 100000000 atoms");
+    EXPECT_ERROR(GEN(5, CH4_Z, -1, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "n_bonds = -1 is negative");
+    EXPECT_ERROR(GEN(5, CH4_Z, 11, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "n_bonds = 11 exceeds the 10 distinct pairs of 5 atoms");
+    EXPECT_ERROR(GEN(5, NULL, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'atomic_numbers' is NULL");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, NULL),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'positions' is NULL");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, NULL, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'bond_first' is NULL");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, NULL, CH4_ORDER, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'bond_second' is NULL");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, NULL, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'bond_order' is NULL");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, -1, 0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT,
+                 "steps = -1 is out of range: 0 (the default, 32) or 2 to 10000");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 1, 0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "steps = 1 is out of range");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 10001, 0.0, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "steps = 10001 is out of range");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, -0.5, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "churn = -0.5 must be finite and >= 0");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, NAN, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "churn = NaN");
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, INFINITY, x),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "churn = inf");
+    int32_t first[4], second[4], order[4];
+#define RESET_BONDS()                           \
+    memcpy(first, CH4_FIRST, sizeof first);     \
+    memcpy(second, CH4_SECOND, sizeof second);  \
+    memcpy(order, CH4_ORDER, sizeof order)
+    RESET_BONDS();
+    first[2] = 5;
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "bond_first[2] = 5 is out of range for 5 atoms");
+    RESET_BONDS();
+    second[0] = -1;
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "bond_second[0] = -1 is out of range for 5 atoms");
+    RESET_BONDS();
+    order[1] = 5;
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "bond_order[1] = 5 is not 1, 2, 3 or 4 (aromatic)");
+    order[1] = 0;
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "bond_order[1] = 0 is not 1, 2, 3 or 4");
+    RESET_BONDS();
+    first[3] = 4; /* 4-4 */
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "atom 4 is bonded to itself");
+    RESET_BONDS();
+    first[3] = 3, second[3] = 0; /* 3-0 repeats 0-3 */
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "bond 3-0 is listed twice");
+    RESET_BONDS();
+    EXPECT_ERROR(GEN(5, CH4_Z, 3, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT,
+                 "atom 4 (H) has no bonds: a disconnected atom cannot be placed");
+    RESET_BONDS();
+    first[3] = 1; /* 1-4: H 1 with two bonds */
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "atom 1 (H) has valence 2 > 1");
+    RESET_BONDS();
+    order[0] = 2, order[1] = 2; /* C with valence 6 */
+    EXPECT_ERROR(GEN(5, CH4_Z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_INVALID_INPUT, "atom 0 (C) has valence");
+    RESET_BONDS();
+    const int32_t silicon[5] = {14, 1, 1, 1, 1};
+    EXPECT_ERROR(GEN(5, silicon, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "Si (atom 0) is not among the model's elements H C N O F");
+    const int32_t not_element[5] = {6, 1, 1, 1, 200};
+    EXPECT_ERROR(GEN(5, not_element, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "atomic number 200 (atom 4)");
+    const int32_t negative_z[5] = {6, -1, 1, 1, 1};
+    EXPECT_ERROR(GEN(5, negative_z, 4, first, second, order, 2, 8, 0.0, x),
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "atomic number -1 (atom 1) is not an element");
+    concord_optimize_options_t options = concord_optimize_options_default();
+    options.fmax = -1.0;
+    EXPECT_ERROR(concord_generate_optimize(model, 5, CH4_Z, 4, first, second, order, 2, 7, 8, 0.0,
+                                           &options, x, results),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->fmax = -1 must be positive");
+    EXPECT_ERROR(concord_generate_optimize(model, 5, CH4_Z, 4, first, NULL, order, 2, 7, 8, 0.0,
+                                           NULL, x, results),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'bond_second' is NULL");
+    EXPECT_ERROR(concord_generate_optimize(model, 5, CH4_Z, 4, first, second, order, 2, 7, 8, 0.0,
+                                           NULL, NULL, results),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'positions' is NULL");
+    int untouched_x = 1;
+    for (int i = 0; i < 30; i++) untouched_x &= x[i] == 12345.0;
+    CHECK(untouched_x, "positions untouched on failure");
+    CHECK(memcmp(&results[0], &untouched, sizeof untouched) == 0, "results untouched on failure");
+
+    /* Generation (compared with the Rust API by the driver): the same seed gives the same
+     * structures, centred; a single atom needs no bonds. */
+    EXPECT_OK(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, x));
+    print_array("generate_methane", x, 30);
+    double again[30];
+    EXPECT_OK(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, again));
+    CHECK(memcmp(x, again, sizeof x) == 0, "same seed, same structures");
+    for (int k = 0; k < 2; k++) {
+        for (int a = 0; a < 3; a++) {
+            double c = 0.0;
+            for (int i = 0; i < 5; i++) c += x[15 * k + 3 * i + a] / 5.0;
+            CHECK(fabs(c) < 1e-6, "sample %d centred (%g)", k, c);
+        }
+    }
+    EXPECT_OK(concord_generate(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0, 1.0,
+                               again));
+    CHECK(memcmp(x, again, sizeof x) != 0, "another seed and churn, other structures");
+    const int32_t single_atom[1] = {8};
+    double single[3];
+    EXPECT_OK(concord_generate(model, 1, single_atom, 0, NULL, NULL, NULL, 1, 1, 0, 0.0, single));
+
+    /* Generate then optimise (compared with the Rust API by the driver). */
+    options = concord_optimize_options_default();
+    options.max_steps = 10;
+    EXPECT_OK(concord_generate_optimize(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2,
+                                        7, 8, 0.0, &options, x, results));
+    print_array("generate_optimize_methane_positions", x, 30);
+    print_results("generate_optimize_methane_results", results, 2);
+    EXPECT_OK(concord_generate_optimize(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2,
+                                        7, 8, 0.0, &options, again, NULL));
+    CHECK(memcmp(x, again, sizeof x) == 0, "NULL results: same positions");
+#undef GEN
+#undef RESET_BONDS
+}
+
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s MODEL CORRUPT TRUNCATED MISSING\n", argv[0]);
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s MODEL CORRUPT TRUNCATED MISSING GENERATOR_MODEL\n", argv[0]);
         return 2;
     }
     const char* path = argv[1];
@@ -301,6 +607,13 @@ int main(int argc, char** argv) {
                                        NULL, NULL, NULL),
                  CONCORD_ERROR_UNKNOWN_ELEMENT, "S (atom 0)");
     CHECK(sentinel == 12345.0, "a failed call must not write outputs");
+
+    test_optimize(model);
+    concord_model_t* generator = NULL;
+    EXPECT_OK(concord_model_load(argv[5], "cpu", 64, &generator));
+    if (generator == NULL) return 1;
+    test_generate(model, generator);
+    EXPECT_OK(concord_model_free(generator));
 
     EXPECT_OK(concord_model_free(model));
     printf("%d passed, %d failed\n", checks - failures, failures);

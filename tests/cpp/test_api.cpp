@@ -1,5 +1,6 @@
 // Tests of the C++ wrapper (cpp/concord.hpp), compiled with the system C++ compiler and run by
-// tests/c_cpp.rs. Usage: test_api MODEL CORRUPT_MODEL. Prints results ("name value...",
+// tests/c_cpp.rs. Usage: test_api MODEL CORRUPT_MODEL GENERATOR_MODEL (MODEL has no structure
+// generator, GENERATOR_MODEL has one). Prints results ("name value...",
 // %.17g) that the driver compares bit for bit with the Rust API; exits non-zero on any failed
 // check.
 #include <cmath>
@@ -50,8 +51,8 @@ static void print(const char* name, const double* v, size_t n) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s MODEL CORRUPT\n", argv[0]);
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: %s MODEL CORRUPT GENERATOR_MODEL\n", argv[0]);
         return 2;
     }
     static_assert(!std::is_copy_constructible_v<concord::Model>, "Model is move-only");
@@ -166,6 +167,82 @@ int main(int argc, char** argv) {
     }
     for (auto& t : threads) t.join();
     for (double e : energies) CHECK(e == r.energy, "threads agree");
+
+    // Optimisation (compared with the Rust API by the driver).
+    concord::OptimizeOptions options;
+    CHECK(options.fmax == 0.01 && options.max_steps == 500 && options.method == CONCORD_OPTIMIZE_LBFGS,
+          "default options");
+    options.max_steps = 10;
+    concord::Optimized o = model.optimize(z, x, std::nullopt, std::nullopt, options);
+    print("optimize_methane_positions", o.positions.data()->data(), 15);
+    double fields[7] = {static_cast<double>(o.status), o.converged ? 1.0 : 0.0,
+                        static_cast<double>(o.steps), static_cast<double>(o.force_calls),
+                        o.energy, o.initial_energy, o.max_force};
+    print("optimize_methane_result", fields, 7);
+    concord::Optimized ow =
+        model.optimize(wz, wx, cell, std::array<bool, 3>{true, true, true}, options);
+    print("optimize_water_periodic_positions", ow.positions.data()->data(), 9);
+    concord::OptimizeOptions bad_options;
+    bad_options.method = 3;
+    expect_error([&] { model.optimize(z, x, std::nullopt, std::nullopt, bad_options); },
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->method = 3", "bad method");
+    expect_error([&] { model.optimize(z, close_x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "atoms 0 and 1 overlap", "optimize overlap");
+    expect_error([&] { model.optimize({6, 1}, x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "atomic_numbers has 2 entries but positions has 5", "optimize sizes");
+
+    // Generation.
+    std::vector<concord::Bond> bonds = {{0, 1, 1}, {0, 2, 1}, {0, 3, 1}, {0, 4, 1}};
+    concord::SamplerOptions sampler;
+    sampler.seed = 7;
+    sampler.steps = 8;
+    CHECK(!model.has_generator(), "no generator");
+    expect_error([&] { model.generate(z, bonds, 2, sampler); }, CONCORD_ERROR_UNSUPPORTED,
+                 "no structure generator", "generate without a generator");
+    concord::Model generator(argv[3], "cpu", 64);
+    CHECK(generator.has_generator(), "generator");
+    auto samples = generator.generate(z, bonds, 2, sampler);
+    CHECK(samples.size() == 2 && samples[0].size() == 5, "sample shapes");
+    std::vector<double> flat_samples;
+    for (const auto& sample : samples)
+        for (const auto& p3 : sample) flat_samples.insert(flat_samples.end(), p3.begin(), p3.end());
+    print("generate_methane", flat_samples.data(), flat_samples.size());
+    auto relaxed = generator.generate_optimize(z, bonds, 2, sampler, options);
+    std::vector<double> flat_relaxed, results;
+    for (const auto& r : relaxed) {
+        for (const auto& p3 : r.positions) flat_relaxed.insert(flat_relaxed.end(), p3.begin(), p3.end());
+        results.insert(results.end(),
+                       {static_cast<double>(r.status), r.converged ? 1.0 : 0.0,
+                        static_cast<double>(r.steps), static_cast<double>(r.force_calls),
+                        r.energy, r.initial_energy, r.max_force});
+    }
+    print("generate_optimize_methane_positions", flat_relaxed.data(), flat_relaxed.size());
+    print("generate_optimize_methane_results", results.data(), results.size());
+    expect_error([&] { generator.generate(z, bonds, 0); }, CONCORD_ERROR_INVALID_INPUT,
+                 "n_samples = 0", "no samples");
+    expect_error([&] { generator.generate(z, bonds, size_t(1) << 40); },
+                 CONCORD_ERROR_INVALID_INPUT, "exceeds the limit", "absurd samples");
+    expect_error([&] { generator.generate(z, {{0, 1, 1}, {0, 2, 1}, {0, 3, 1}}, 1); },
+                 CONCORD_ERROR_INVALID_INPUT, "atom 4 (H) has no bonds", "disconnected");
+    expect_error([&] { generator.generate(z, {{0, 1, 1}, {0, 2, 1}, {0, 3, 1}, {0, 9, 1}}, 1); },
+                 CONCORD_ERROR_INVALID_INPUT, "bond_second[3] = 9 is out of range", "bond range");
+    expect_error([&] { generator.generate({6, 1, 1, 1, 17}, bonds, 1); },
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "Cl (atom 4)", "generate unknown element");
+    concord::SamplerOptions bad_sampler;
+    bad_sampler.churn = -1.0;
+    expect_error([&] { generator.generate(z, bonds, 1, bad_sampler); },
+                 CONCORD_ERROR_INVALID_ARGUMENT, "churn = -1", "bad churn");
+    expect_error([&] { generator.generate_optimize(z, bonds, 1, sampler, bad_options); },
+                 CONCORD_ERROR_INVALID_ARGUMENT, "options->method = 3", "bad options");
+
+    // One generator, several threads: the same structures as serially.
+    std::vector<std::vector<std::vector<concord::Vector3>>> parallel(4);
+    std::vector<std::thread> generators;
+    for (size_t t = 0; t < parallel.size(); t++) {
+        generators.emplace_back([&, t] { parallel[t] = generator.generate(z, bonds, 2, sampler); });
+    }
+    for (auto& t : generators) t.join();
+    for (const auto& p : parallel) CHECK(p == samples, "concurrent generation");
 
     std::printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -1,0 +1,324 @@
+//! Structure generation through the ABI: a molecular graph (atoms and bonds) to k sampled
+//! structures (`concord_generate`), optionally relaxed with the potential
+//! (`concord_generate_optimize`).
+
+use std::slice;
+
+use super::compute::{count, numbers};
+use super::model::{borrow, concord_model_t};
+use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, options, relax};
+use super::status::{self, concord_status_t, Failure};
+use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
+use crate::api::Potential;
+use crate::generate::{generate, SamplerOptions};
+use crate::model::graph::validate_graph;
+use crate::structure::{Bond, Frame};
+
+/// Largest number of sampler steps (`steps`) `concord_generate` accepts.
+pub const CONCORD_MAX_SAMPLER_STEPS: i32 = 10_000;
+
+/// A checked generation request: the molecule and the sampler settings.
+struct Request {
+    numbers: Vec<u8>,
+    bonds: Vec<Bond>,
+    samples: usize,
+    sampler: SamplerOptions,
+}
+
+/// Checks the arguments shared by `concord_generate` and `concord_generate_optimize`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn request(
+    potential: &Potential,
+    n_atoms: i64,
+    atomic_numbers: *const i32,
+    n_bonds: i64,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+    n_samples: i64,
+    seed: u64,
+    steps: i32,
+    churn: f64,
+    positions: *mut f64,
+) -> Result<Request, Failure> {
+    if potential.model().denoiser().is_none() {
+        return Err(Failure::new(
+            concord_status_t::CONCORD_ERROR_UNSUPPORTED,
+            "this model has no structure generator (concord_model_has_generator gives 0): \
+             use a model trained with one",
+        ));
+    }
+    let n = count("n_atoms", n_atoms, 1, CONCORD_MAX_ATOMS)?;
+    if n_samples == 0 {
+        return Err(Failure::input(
+            "n_samples = 0: ask for at least one structure",
+        ));
+    }
+    let samples = count("n_samples", n_samples, 1, CONCORD_MAX_ATOMS)?;
+    if samples.saturating_mul(n) > CONCORD_MAX_ATOMS as usize {
+        return Err(Failure::input(format!(
+            "n_samples x n_atoms = {samples} x {n} exceeds the limit of {CONCORD_MAX_ATOMS} \
+             atoms (corrupt argument?)"
+        )));
+    }
+    let pairs = (n as i64).saturating_mul(n as i64 - 1) / 2;
+    let n_bonds = count("n_bonds", n_bonds, 0, CONCORD_MAX_PAIRS)?;
+    if n_bonds as i64 > pairs {
+        return Err(Failure::input(format!(
+            "n_bonds = {n_bonds} exceeds the {pairs} distinct pairs of {n} atoms"
+        )));
+    }
+    check_null!(atomic_numbers, positions);
+    if n_bonds > 0 {
+        check_null!(bond_first, bond_second, bond_order);
+    }
+    if steps != 0 && !(2..=CONCORD_MAX_SAMPLER_STEPS).contains(&steps) {
+        return Err(Failure::argument(format!(
+            "steps = {steps} is out of range: 0 (the default, {}) or 2 to \
+             {CONCORD_MAX_SAMPLER_STEPS}",
+            SamplerOptions::default().steps
+        )));
+    }
+    if !(churn >= 0.0 && churn.is_finite()) {
+        return Err(Failure::argument(format!(
+            "churn = {churn} must be finite and >= 0 (0: deterministic sampler)"
+        )));
+    }
+    let numbers = numbers(atomic_numbers, n)?;
+    let mut bonds = Vec::new();
+    bonds
+        .try_reserve_exact(n_bonds)
+        .map_err(|_| Failure::input(format!("n_bonds = {n_bonds}: cannot allocate")))?;
+    if n_bonds > 0 {
+        let (first, second, order) = (
+            slice::from_raw_parts(bond_first, n_bonds),
+            slice::from_raw_parts(bond_second, n_bonds),
+            slice::from_raw_parts(bond_order, n_bonds),
+        );
+        let index = |name: &str, p: usize, i: i32| -> Result<usize, Failure> {
+            usize::try_from(i).ok().filter(|&i| i < n).ok_or_else(|| {
+                Failure::input(format!("{name}[{p}] = {i} is out of range for {n} atoms"))
+            })
+        };
+        for p in 0..n_bonds {
+            let i = index("bond_first", p, first[p])?;
+            let j = index("bond_second", p, second[p])?;
+            let order = u8::try_from(order[p])
+                .ok()
+                .filter(|o| (1..=4).contains(o))
+                .ok_or_else(|| {
+                    Failure::input(format!(
+                        "bond_order[{p}] = {} is not 1, 2, 3 or 4 (aromatic)",
+                        order[p]
+                    ))
+                })?;
+            bonds.push(Bond { i, j, order });
+        }
+    }
+    validate_graph(&numbers, &bonds)?;
+    potential.model().species_index(&numbers)?;
+    let sampler = SamplerOptions {
+        steps: if steps == 0 {
+            SamplerOptions::default().steps
+        } else {
+            steps as usize
+        },
+        churn,
+        seed,
+        ..Default::default()
+    };
+    Ok(Request {
+        numbers,
+        bonds,
+        samples,
+        sampler,
+    })
+}
+
+impl Request {
+    /// The sampled structures, `[k][N][3]`, Å.
+    fn generate(&self, potential: &Potential) -> Result<Vec<Vec<[f64; 3]>>, Failure> {
+        Ok(generate(
+            potential.model(),
+            &self.numbers,
+            &self.bonds,
+            self.samples,
+            &self.sampler,
+        )?)
+    }
+}
+
+/// Generates `n_samples` 3D structures of a molecule given as a graph (atoms and bonds), with
+/// the model's structure generator (a diffusion sampler).
+///
+/// The sampler is deterministic for a given `seed` on a given machine and precision: the same
+/// call gives the same positions bit for bit. `churn = 0` is the deterministic (Heun) sampler,
+/// `churn > 0` adds noise along the way (more diverse samples). The structures are not relaxed:
+/// see `concord_generate_optimize`. Outputs are written only on success.
+///
+/// @param model a loaded model with a structure generator (`concord_model_has_generator`).
+/// @param n_atoms number of atoms N, 1 <= N <= `CONCORD_MAX_ATOMS`.
+/// @param atomic_numbers atomic numbers, int32 `[N]`; each must be an element of the model.
+/// @param n_bonds number of bonds B, 0 <= B <= N (N - 1) / 2; every atom of a molecule of two
+///   or more atoms needs at least one bond.
+/// @param bond_first first atom of each bond (0-based index into the N atoms), int32 `[B]`.
+/// @param bond_second second atom of each bond, int32 `[B]`. Each bond is listed once, in
+///   either direction.
+/// @param bond_order order of each bond, int32 `[B]`: 1 single, 2 double, 3 triple,
+///   4 aromatic. The three bond arrays may be NULL when B = 0.
+/// @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
+/// @param seed seed of the sampler's random numbers.
+/// @param steps number of noise levels of the sampler (about two network evaluations each):
+///   0 for the default (32), or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
+/// @param churn stochasticity of the sampler (EDM's S_churn), finite and >= 0; 0 for the
+///   deterministic sampler.
+/// @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å,
+///   each centred at the origin (atoms in the order of `atomic_numbers`).
+/// @return `CONCORD_SUCCESS`; `CONCORD_ERROR_UNSUPPORTED` (the model has no generator),
+///   `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL `model`, `atomic_numbers`, `positions`, or bond
+///   array while B > 0; `steps` or `churn` out of range), `CONCORD_ERROR_INVALID_INPUT` (a
+///   count out of range, a bond index out of range or order not 1-4, a bond of an atom to
+///   itself or listed twice, an atom without bonds, a valence above the element's maximum),
+///   `CONCORD_ERROR_UNKNOWN_ELEMENT` or `CONCORD_ERROR_TORCH`; the message is in
+///   `concord_last_error()`.
+///
+/// # Safety
+/// `model` must be a live handle; every non-NULL pointer must be valid for the shape given
+/// above.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_generate(
+    model: *const concord_model_t,
+    n_atoms: i64,
+    atomic_numbers: *const i32,
+    n_bonds: i64,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+    n_samples: i64,
+    seed: u64,
+    steps: i32,
+    churn: f64,
+    positions: *mut f64,
+) -> concord_status_t {
+    status::status("concord_generate", || {
+        let potential = borrow(model)?;
+        let request = request(
+            potential,
+            n_atoms,
+            atomic_numbers,
+            n_bonds,
+            bond_first,
+            bond_second,
+            bond_order,
+            n_samples,
+            seed,
+            steps,
+            churn,
+            positions,
+        )?;
+        let structures = request.generate(potential)?;
+        let n = request.numbers.len();
+        let out = slice::from_raw_parts_mut(positions, 3 * n * request.samples);
+        for (k, x) in structures.iter().enumerate() {
+            out[3 * n * k..3 * n * (k + 1)].copy_from_slice(x.as_flattened());
+        }
+        Ok(())
+    })
+}
+
+/// Generates `n_samples` structures of a molecular graph as `concord_generate` does, then
+/// relaxes each with the model's potential as `concord_optimize` does (open boundaries).
+///
+/// A relaxation that fails for one sample does not fail the call: that sample keeps its
+/// generated (unrelaxed) positions and its result has `status` set to the error
+/// `concord_optimize` would have returned (e.g. `CONCORD_ERROR_INVALID_INPUT` when atoms were
+/// driven onto each other), `converged = 0` and NaN energies. For the message, call
+/// `concord_optimize` on that sample's returned positions with the same options: it fails the
+/// same way. The call itself fails only for the reasons `concord_generate` fails, or for
+/// invalid options; outputs are written only on success.
+///
+/// @param model a loaded model with a structure generator.
+/// @param n_atoms see `concord_generate`.
+/// @param atomic_numbers see `concord_generate`.
+/// @param n_bonds see `concord_generate`.
+/// @param bond_first see `concord_generate`.
+/// @param bond_second see `concord_generate`.
+/// @param bond_order see `concord_generate`.
+/// @param n_samples see `concord_generate`.
+/// @param seed see `concord_generate`; the same seed generates the same starting structures as
+///   `concord_generate`.
+/// @param steps see `concord_generate`.
+/// @param churn see `concord_generate`.
+/// @param options the optimisation settings, or NULL for `concord_optimize_options_default()`.
+/// @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å:
+///   relaxed (converged or not), or as generated for a sample whose relaxation failed.
+/// @param results where to write the outcome of each sample's relaxation,
+///   `concord_optimize_result_t [K]`, or NULL.
+/// @return `CONCORD_SUCCESS` (whatever the samples' relaxations gave: check
+///   `results[k].status` and `results[k].converged`); otherwise the errors of
+///   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for invalid options; the message
+///   is in `concord_last_error()`.
+///
+/// # Safety
+/// `model` must be a live handle; every non-NULL pointer must be valid for the shape given
+/// above.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_generate_optimize(
+    model: *const concord_model_t,
+    n_atoms: i64,
+    atomic_numbers: *const i32,
+    n_bonds: i64,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+    n_samples: i64,
+    seed: u64,
+    steps: i32,
+    churn: f64,
+    options: *const concord_optimize_options_t,
+    positions: *mut f64,
+    results: *mut concord_optimize_result_t,
+) -> concord_status_t {
+    status::status("concord_generate_optimize", || {
+        let potential = borrow(model)?;
+        let request = request(
+            potential,
+            n_atoms,
+            atomic_numbers,
+            n_bonds,
+            bond_first,
+            bond_second,
+            bond_order,
+            n_samples,
+            seed,
+            steps,
+            churn,
+            positions,
+        )?;
+        let opts = self::options(options)?;
+        let structures = request.generate(potential)?;
+        let n = request.numbers.len();
+        let mut relaxed = Vec::with_capacity(3 * n * request.samples);
+        let mut outcomes = Vec::with_capacity(request.samples);
+        for x in structures {
+            let frame = Frame::new(request.numbers.clone(), x);
+            match relax(potential, &frame, &opts) {
+                Ok(r) => {
+                    relaxed.extend_from_slice(r.positions.as_flattened());
+                    outcomes.push(concord_optimize_result_t::from_rust(&r));
+                }
+                Err(f) => {
+                    relaxed.extend_from_slice(frame.positions.as_flattened());
+                    outcomes.push(concord_optimize_result_t::failed(f.status));
+                }
+            }
+        }
+        slice::from_raw_parts_mut(positions, relaxed.len()).copy_from_slice(&relaxed);
+        if !results.is_null() {
+            slice::from_raw_parts_mut(results, outcomes.len()).copy_from_slice(&outcomes);
+        }
+        Ok(())
+    })
+}
