@@ -38,7 +38,7 @@ bench: build
 ## Regenerates include/concord.h from src/c_api/ with cbindgen (tests/c_header.rs fails while
 ## the committed header differs). Commit the result.
 header: setup
-	CONCORD_BLESS_HEADER=1 $(CARGO) test --release --test c_header
+	$(ENV) CONCORD_BLESS_HEADER=1 cargo test --release --test c_header
 
 ## The C and C++ examples, linked with the cdylib (rpath to it): target/examples/compute_{c,cpp}.
 ## Run them with a model file, e.g. target/examples/compute_c examples/models/concord-qm9-gfn2.concord

@@ -468,7 +468,9 @@ concord_status_t concord_generate_optimize(const concord_model_t *model,
                                            concord_optimize_result_t *results);
 
 /**
- * Loads a model file.
+ * Loads a model file. The first load in a process sets libtorch's intra-op threads to
+ * `CONCORD_NUM_THREADS` (default 1: molecules gain nothing from more, and spinning threads
+ * slow down badly on shared cores).
  *
  * @param path NUL-terminated path of a Concord model file (`.concord`).
  * @param device NUL-terminated device name: `"cpu"`, `"cuda"` or `"cuda:N"`; NULL means

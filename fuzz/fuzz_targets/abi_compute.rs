@@ -62,7 +62,8 @@ fn model() -> *mut c_void {
             tch::manual_seed(0);
             let config = ModelConfig {
                 elements: vec![1, 6, 7, 8],
-                encoder: EncoderConfig { features: 8, layers: 2, cutoff: 3.0, radial_basis: 4 },
+                encoder: EncoderConfig { features: 8, layers: 2, cutoff: 3.0, radial_basis: 4, edge_features: 0 },
+                generator: None,
             };
             let m = Model::new(config, tch::Device::Cpu, Precision::Float32).unwrap();
             let path = std::env::temp_dir().join("concord-fuzz-abi.concord");

@@ -71,7 +71,9 @@ fn parse_device(device: &str) -> Result<Device, Failure> {
     }
 }
 
-/// Loads a model file.
+/// Loads a model file. The first load in a process sets libtorch's intra-op threads to
+/// `CONCORD_NUM_THREADS` (default 1: molecules gain nothing from more, and spinning threads
+/// slow down badly on shared cores).
 ///
 /// @param path NUL-terminated path of a Concord model file (`.concord`).
 /// @param device NUL-terminated device name: `"cpu"`, `"cuda"` or `"cuda:N"`; NULL means
@@ -115,6 +117,7 @@ pub unsafe extern "C" fn concord_model_load(
                 )))
             }
         };
+        set_torch_threads();
         let potential = Potential::load(&path, device, precision)?;
         *model = Box::into_raw(Box::new(concord_model_t { potential }));
         Ok(())
@@ -317,4 +320,19 @@ pub unsafe extern "C" fn concord_model_metadata_json(
             "the JSON text",
         )
     })
+}
+
+/// Sets libtorch's intra-op threads once per process: `CONCORD_NUM_THREADS` if set to a positive
+/// integer, else 1. Molecules are too small to gain from intra-op parallelism, and spinning
+/// OpenMP threads slow down ~10x when an MD engine's ranks or other processes share the cores.
+fn set_torch_threads() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let n = std::env::var("CONCORD_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<i32>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(1);
+        tch::set_num_threads(n);
+    });
 }
