@@ -78,8 +78,15 @@ pub fn compile(sources: &[&Path], out: &Path, cxx: bool) {
 }
 
 /// Runs a program; returns its stdout, failing the test (with both streams) on a non-zero exit.
+/// `LD_LIBRARY_PATH` (which cargo points at `target/release` too, where an older
+/// `libconcord.so` from `cargo build` may lie) is removed, so the program loads the library it
+/// was linked with through its rpath.
 pub fn run(program: &Path, args: &[&Path]) -> String {
-    let output = Command::new(program).args(args).output().unwrap();
+    let output = Command::new(program)
+        .args(args)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(
