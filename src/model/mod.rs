@@ -184,15 +184,6 @@ impl Model {
         self.vs.variables().values().all(|v| !v.requires_grad())
     }
 
-    /// Converts all parameters to `precision`.
-    pub fn set_precision(&mut self, precision: Precision) {
-        match precision {
-            Precision::Float32 => self.vs.float(),
-            Precision::Float64 => self.vs.double(),
-        }
-        self.precision = precision;
-    }
-
     /// Cutoff radius of one message-passing layer, Å.
     pub fn cutoff(&self) -> f64 {
         self.config.encoder.cutoff
