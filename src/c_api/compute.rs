@@ -50,6 +50,28 @@ pub(crate) unsafe fn positions(ptr: *const f64, n: usize) -> Vec<[f64; 3]> {
         .collect()
 }
 
+/// The optional cell (`[9]`, rows = lattice vectors, Å; NULL = open system) and periodicity
+/// flags (`[3]`; NULL = periodic along all three vectors if a cell is given, else none).
+///
+/// # Safety
+/// Non-NULL pointers must point to 9 (`cell`) and 3 (`periodic`) readable values.
+pub(crate) unsafe fn cell_and_periodicity(
+    cell: *const f64,
+    periodic: *const i32,
+) -> (Option<[[f64; 3]; 3]>, [bool; 3]) {
+    let cell: Option<[[f64; 3]; 3]> = (!cell.is_null()).then(|| {
+        let c = slice::from_raw_parts(cell, 9);
+        std::array::from_fn(|r| [c[3 * r], c[3 * r + 1], c[3 * r + 2]])
+    });
+    let pbc = if periodic.is_null() {
+        [cell.is_some(); 3]
+    } else {
+        let p = slice::from_raw_parts(periodic, 3);
+        [p[0] != 0, p[1] != 0, p[2] != 0]
+    };
+    (cell, pbc)
+}
+
 /// Caller output buffers (NULL = not wanted).
 struct Outputs {
     energy: *mut f64,
@@ -155,16 +177,7 @@ pub unsafe extern "C" fn concord_compute(
         let potential = borrow(model)?;
         let n = count("n_atoms", n_atoms, 1, CONCORD_MAX_ATOMS)?;
         check_null!(atomic_numbers, positions);
-        let cell: Option<[[f64; 3]; 3]> = (!cell.is_null()).then(|| {
-            let c = slice::from_raw_parts(cell, 9);
-            std::array::from_fn(|r| [c[3 * r], c[3 * r + 1], c[3 * r + 2]])
-        });
-        let pbc = if periodic.is_null() {
-            [cell.is_some(); 3]
-        } else {
-            let p = slice::from_raw_parts(periodic, 3);
-            [p[0] != 0, p[1] != 0, p[2] != 0]
-        };
+        let (cell, pbc) = cell_and_periodicity(cell, periodic);
         let frame = Frame {
             numbers: numbers(atomic_numbers, n)?,
             positions: self::positions(positions, n),

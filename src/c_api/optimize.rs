@@ -3,7 +3,7 @@
 
 use std::slice;
 
-use super::compute::{count, numbers, positions};
+use super::compute::{cell_and_periodicity, count, numbers, positions};
 use super::model::{borrow, concord_model_t};
 use super::status::{self, concord_status_t, Failure};
 use super::CONCORD_MAX_ATOMS;
@@ -266,16 +266,7 @@ pub unsafe extern "C" fn concord_optimize(
         let n = count("n_atoms", n_atoms, 1, CONCORD_MAX_ATOMS)?;
         check_null!(atomic_numbers, positions);
         let opts = self::options(options)?;
-        let cell: Option<[[f64; 3]; 3]> = (!cell.is_null()).then(|| {
-            let c = slice::from_raw_parts(cell, 9);
-            std::array::from_fn(|r| [c[3 * r], c[3 * r + 1], c[3 * r + 2]])
-        });
-        let pbc = if periodic.is_null() {
-            [cell.is_some(); 3]
-        } else {
-            let p = slice::from_raw_parts(periodic, 3);
-            [p[0] != 0, p[1] != 0, p[2] != 0]
-        };
+        let (cell, pbc) = cell_and_periodicity(cell, periodic);
         let frame = Frame {
             numbers: numbers(atomic_numbers, n)?,
             positions: self::positions(positions, n),
