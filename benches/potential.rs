@@ -60,14 +60,11 @@ fn torch_time(pot: &Potential, frame: &Frame, budget: f64) -> f64 {
         model.cutoff(),
     )
     .unwrap();
-    let c = frame.cell.unwrap_or_default();
+    let shifts = nl.cartesian_shifts(frame.cell.as_ref());
     let ev: Vec<f64> = (0..nl.first.len())
         .flat_map(|e| {
-            let (i, j, s) = (nl.first[e], nl.second[e], nl.shifts[e]);
-            (0..3).map(move |a| {
-                frame.positions[j][a] - frame.positions[i][a]
-                    + (0..3).map(|k| s[k] as f64 * c[k][a]).sum::<f64>()
-            })
+            let (i, j, s) = (nl.first[e], nl.second[e], shifts[e]);
+            (0..3).map(move |a| frame.positions[j][a] - frame.positions[i][a] + s[a])
         })
         .collect();
     let species = Tensor::from_slice(&model.species_index(&frame.numbers).unwrap());

@@ -80,12 +80,7 @@ impl Potential {
             frame.pbc,
             self.cutoff(),
         )?;
-        let c = frame.cell.unwrap_or_default();
-        let shift: Vec<[f64; 3]> = nl
-            .shifts
-            .iter()
-            .map(|s| std::array::from_fn(|a| (0..3).map(|k| s[k] as f64 * c[k][a]).sum()))
-            .collect();
+        let shift = nl.cartesian_shifts(frame.cell.as_ref());
         let pairs = Pairs {
             first: &nl.first,
             second: &nl.second,

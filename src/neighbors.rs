@@ -30,6 +30,16 @@ impl NeighborList {
     pub fn is_empty(&self) -> bool {
         self.first.is_empty()
     }
+
+    /// Cartesian image shifts `S · cell` (Å, `[E][3]`) of the pairs for `cell` (rows = lattice
+    /// vectors; `None` for an open system, where all shifts are zero).
+    pub fn cartesian_shifts(&self, cell: Option<&[[f64; 3]; 3]>) -> Vec<[f64; 3]> {
+        let c = cell.copied().unwrap_or_default();
+        self.shifts
+            .iter()
+            .map(|s| std::array::from_fn(|a| (0..3).map(|k| s[k] as f64 * c[k][a]).sum()))
+            .collect()
+    }
 }
 
 /// Most periodic images searched per atom before the cutoff is refused as too large.

@@ -40,14 +40,7 @@ impl Sample {
             frame.pbc,
             model.cutoff(),
         )?;
-        let shift = nl
-            .shifts
-            .iter()
-            .map(|s| {
-                let c = frame.cell.unwrap_or_default();
-                std::array::from_fn(|a| (0..3).map(|k| s[k] as f64 * c[k][a]).sum())
-            })
-            .collect();
+        let shift = nl.cartesian_shifts(frame.cell.as_ref());
         Ok(Sample {
             species,
             positions: frame.positions.clone(),
