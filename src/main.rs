@@ -50,13 +50,18 @@ enum Command {
         float64: bool,
     },
     /// Generate 3D structures of molecules from their bond graphs with the structure generator.
+    #[command(group(clap::ArgGroup::new("molecules").required(true).args(["graphs", "smiles"])))]
     Generate {
         /// The model file (with a generator).
         #[arg(long)]
         model: PathBuf,
         /// SDF/MOL V2000 file with the molecules' graphs (coordinates are ignored).
         #[arg(long)]
-        graphs: PathBuf,
+        graphs: Option<PathBuf>,
+        /// A molecule as a SMILES string (repeat for several): hydrogens are added from the
+        /// default valences and aromatic rings kekulized; stereo marks cannot be honoured.
+        #[arg(long)]
+        smiles: Vec<String>,
         /// Output extended-XYZ file (all samples of all molecules).
         #[arg(long)]
         out: PathBuf,
@@ -186,6 +191,7 @@ fn run(cli: Cli) -> concord::Result<()> {
         Command::Generate {
             model,
             graphs,
+            smiles,
             out,
             samples,
             seed,
@@ -200,7 +206,10 @@ fn run(cli: Cli) -> concord::Result<()> {
                 fmax,
                 ..Default::default()
             };
-            let mols = concord::io::read_sdf(&graphs)?;
+            let mols = match graphs {
+                Some(path) => concord::io::read_sdf(&path)?,
+                None => smiles_molecules(&smiles)?,
+            };
             let bar = indicatif::ProgressBar::new(mols.len() as u64);
             let mut frames = Vec::new();
             let mut failed = 0;
@@ -321,6 +330,23 @@ fn run(cli: Cli) -> concord::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The molecular graphs of SMILES strings; warns about stereo marks the generator ignores.
+fn smiles_molecules(smiles: &[String]) -> concord::Result<Vec<concord::Molecule>> {
+    smiles
+        .iter()
+        .map(|s| {
+            let g = concord::io::parse_smiles(s)?;
+            if g.has_stereo {
+                eprintln!(
+                    "warning: '{s}': stereo marks are ignored (the generator is E(3)-equivariant \
+                     and cannot choose an enantiomer or a double-bond isomer)"
+                );
+            }
+            Ok(g.molecule)
+        })
+        .collect()
 }
 
 /// `concord optimize`: relaxes every frame of `input`, writes them to `out` with the model's

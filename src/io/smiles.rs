@@ -1,0 +1,330 @@
+//! Molecular graphs from SMILES strings, as the structure generator needs them: every atom
+//! explicit (implicit hydrogens added from the default valences, as OpenSMILES defines them)
+//! and aromatic rings kekulized into single and double bonds, because the generator was
+//! trained on Kekulé graphs (bond orders 1 to 3).
+//!
+//! Parsing is done by the `purr` crate (an OpenSMILES reader); this module turns its
+//! adjacency into a [`Molecule`] and kekulizes. Charged atoms are refused (the models are
+//! trained on neutral molecules); stereo marks (`@`, `/`, `\`) are read but cannot be honoured
+//! by an E(3)-equivariant generator, which [`SmilesGraph::has_stereo`] reports.
+
+use purr::feature::{AtomKind, BondKind, BracketSymbol};
+use purr::graph::{Atom, Builder};
+
+use crate::elements;
+use crate::error::{Error, Result};
+use crate::structure::{Bond, Molecule};
+
+/// A molecule read from SMILES, with the facts its string carried that the graph does not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmilesGraph {
+    /// The molecule: heavy atoms in the order of the string, then the hydrogens (each after
+    /// the heavy atoms, in the order of the atoms they are bonded to); positions all zero,
+    /// Kekulé bond orders 1-3; named by the SMILES string.
+    pub molecule: Molecule,
+    /// True when the string had tetrahedral (`@`) or double-bond (`/`, `\`) stereo marks.
+    pub has_stereo: bool,
+}
+
+/// Parses one SMILES string into a molecular graph with explicit hydrogens and Kekulé bonds.
+///
+/// Errors ([`Error::InvalidInput`], naming the problem and the 0-based character position
+/// where the parser gives one): syntax errors, dot-disconnected fragments, wildcard `*`
+/// atoms, charged atoms, aromatic systems that admit no Kekulé structure; unknown element
+/// symbols give [`Error::UnknownElement`].
+pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
+    let invalid = |message: String| Error::InvalidInput(format!("SMILES '{smiles}': {message}"));
+    let mut builder = Builder::new();
+    purr::read::read(smiles, &mut builder, None)
+        .map_err(|e| invalid(format!("syntax error ({})", describe_read_error(&e))))?;
+    let atoms = builder.build().map_err(|e| {
+        invalid(match e {
+            purr::graph::Error::Rnum(c) => {
+                format!("ring bond opened at position {c} is never closed")
+            }
+            purr::graph::Error::Join(a, b) => {
+                format!("ring closure joins atoms {a} and {b} with conflicting bond kinds")
+            }
+        })
+    })?;
+    if atoms.is_empty() {
+        return Err(invalid("no atoms".into()));
+    }
+    let mut heavy = Vec::with_capacity(atoms.len());
+    let mut has_stereo = smiles.contains(['/', '\\']);
+    for (i, atom) in atoms.iter().enumerate() {
+        heavy.push(element_of(atom).map_err(|e| match e {
+            Error::UnknownElement(s) => {
+                Error::UnknownElement(format!("{s} (atom {i} of SMILES '{smiles}')"))
+            }
+            Error::InvalidInput(m) => invalid(format!("atom {i}: {m}")),
+            other => other,
+        })?);
+        if let AtomKind::Bracket {
+            configuration: Some(_),
+            ..
+        } = &atom.kind
+        {
+            has_stereo = true;
+        }
+    }
+
+    let mut bonds = Vec::new();
+    for (i, atom) in atoms.iter().enumerate() {
+        for b in atom.bonds.iter().filter(|b| b.tid > i) {
+            let order = match b.kind {
+                BondKind::Double => 2,
+                BondKind::Triple => 3,
+                BondKind::Quadruple => {
+                    return Err(invalid("quadruple bonds are not supported".into()))
+                }
+                // An elided bond between two aromatic atoms is aromatic (OpenSMILES).
+                BondKind::Aromatic => 4,
+                BondKind::Elided if atom.is_aromatic() && atoms[b.tid].is_aromatic() => 4,
+                _ => 1,
+            };
+            bonds.push(Bond { i, j: b.tid, order });
+        }
+    }
+    kekulize(&atoms, &mut bonds).map_err(invalid)?;
+
+    let mut numbers = heavy;
+    for (i, atom) in atoms.iter().enumerate() {
+        for _ in 0..atom.suppressed_hydrogens() {
+            bonds.push(Bond {
+                i,
+                j: numbers.len(),
+                order: 1,
+            });
+            numbers.push(1);
+        }
+    }
+    if !is_connected(numbers.len(), &bonds) {
+        return Err(invalid(
+            "more than one fragment ('.'); give each molecule its own SMILES".into(),
+        ));
+    }
+    let n = numbers.len();
+    Ok(SmilesGraph {
+        molecule: Molecule {
+            name: smiles.to_string(),
+            numbers,
+            positions: vec![[0.0; 3]; n],
+            charges: vec![0; n],
+            bonds,
+            properties: Default::default(),
+        },
+        has_stereo,
+    })
+}
+
+/// Atomic number of a parsed atom; refuses wildcards and charges.
+fn element_of(atom: &Atom) -> Result<u8> {
+    let symbol = match &atom.kind {
+        AtomKind::Star => return Err(Error::InvalidInput("wildcard atom '*'".into())),
+        AtomKind::Aliphatic(a) => a.to_string(),
+        AtomKind::Aromatic(a) => a.to_string(),
+        AtomKind::Bracket { symbol, charge, .. } => {
+            if let Some(c) = charge {
+                let c: i8 = c.into();
+                if c != 0 {
+                    return Err(Error::InvalidInput(format!(
+                        "charged atom {symbol} ({c:+}): the models are trained on neutral molecules"
+                    )));
+                }
+            }
+            match symbol {
+                BracketSymbol::Star => return Err(Error::InvalidInput("wildcard atom '*'".into())),
+                s => s.to_string(),
+            }
+        }
+    };
+    // Aromatic atoms are written in lower case ("c", "n", "se").
+    let mut chars = symbol.chars();
+    let symbol: String = match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    };
+    elements::atomic_number(&symbol)
+}
+
+/// Replaces the aromatic bonds (order 4) by single and double bonds so that every aromatic
+/// atom that has a free valence gets exactly one double bond (a perfect matching on those
+/// atoms, found by backtracking from the most constrained atom).
+fn kekulize(atoms: &[Atom], bonds: &mut [Bond]) -> std::result::Result<(), String> {
+    let aromatic: Vec<usize> = (0..bonds.len()).filter(|&b| bonds[b].order == 4).collect();
+    if aromatic.is_empty() {
+        return Ok(());
+    }
+    // An aromatic atom needs a double bond when its valence, counting every bond (and
+    // explicit hydrogens) as single, leaves room for one more bond.
+    let needs: Vec<bool> = atoms
+        .iter()
+        .map(|a| a.is_aromatic() && a.subvalence() > 0)
+        .collect();
+    let mut matched = vec![false; atoms.len()];
+    let mut double = vec![false; bonds.len()];
+    if !match_atoms(bonds, &aromatic, &needs, &mut matched, &mut double) {
+        return Err(
+            "aromatic system has no Kekulé structure (check the ring atoms and [nH])".into(),
+        );
+    }
+    for &b in &aromatic {
+        bonds[b].order = if double[b] { 2 } else { 1 };
+    }
+    Ok(())
+}
+
+/// Backtracking perfect matching of the atoms with `needs` over the aromatic bonds.
+fn match_atoms(
+    bonds: &[Bond],
+    aromatic: &[usize],
+    needs: &[bool],
+    matched: &mut [bool],
+    double: &mut [bool],
+) -> bool {
+    let free = |a: usize, matched: &[bool]| needs[a] && !matched[a];
+    let options = |a: usize, matched: &[bool]| -> Vec<usize> {
+        aromatic
+            .iter()
+            .copied()
+            .filter(|&b| {
+                let (i, j) = (bonds[b].i, bonds[b].j);
+                (i == a && free(j, matched)) || (j == a && free(i, matched))
+            })
+            .collect()
+    };
+    // The unmatched atom with the fewest choices first (fails fast, rarely backtracks).
+    let Some(atom) = (0..needs.len())
+        .filter(|&a| free(a, matched))
+        .min_by_key(|&a| options(a, matched).len())
+    else {
+        return true;
+    };
+    for b in options(atom, matched) {
+        let (i, j) = (bonds[b].i, bonds[b].j);
+        matched[i] = true;
+        matched[j] = true;
+        double[b] = true;
+        if match_atoms(bonds, aromatic, needs, matched, double) {
+            return true;
+        }
+        matched[i] = false;
+        matched[j] = false;
+        double[b] = false;
+    }
+    false
+}
+
+/// True when the bonds connect all `n` atoms.
+fn is_connected(n: usize, bonds: &[Bond]) -> bool {
+    let mut adjacency = vec![Vec::new(); n];
+    for b in bonds {
+        adjacency[b.i].push(b.j);
+        adjacency[b.j].push(b.i);
+    }
+    let mut seen = vec![false; n];
+    let mut stack = vec![0];
+    seen[0] = true;
+    while let Some(a) = stack.pop() {
+        for &b in &adjacency[a] {
+            if !seen[b] {
+                seen[b] = true;
+                stack.push(b);
+            }
+        }
+    }
+    seen.iter().all(|&s| s)
+}
+
+/// A readable description of a `purr` read error (they carry the 0-based cursor).
+fn describe_read_error(e: &purr::read::Error) -> String {
+    match e {
+        purr::read::Error::EndOfLine => "unexpected end of string".into(),
+        purr::read::Error::Character(c) => format!("unexpected character at position {c}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(m: &Molecule) -> (usize, usize, Vec<u8>) {
+        let heavy = m.numbers.iter().filter(|&&z| z > 1).count();
+        let h = m.numbers.len() - heavy;
+        let mut orders: Vec<u8> = m.bonds.iter().map(|b| b.order).collect();
+        orders.sort();
+        (heavy, h, orders)
+    }
+
+    #[test]
+    fn implicit_hydrogens_and_orders() {
+        let g = parse_smiles("CC(=O)N").unwrap().molecule;
+        assert_eq!(g.numbers[..4], [6, 6, 8, 7]);
+        let (heavy, h, orders) = counts(&g);
+        assert_eq!((heavy, h), (4, 5)); // acetamide C2H5NO
+        assert_eq!(orders.iter().filter(|&&o| o == 2).count(), 1);
+        assert!(g.numbers[4..].iter().all(|&z| z == 1));
+    }
+
+    #[test]
+    fn benzene_is_kekulized() {
+        let g = parse_smiles("c1ccccc1").unwrap().molecule;
+        let (heavy, h, _) = counts(&g);
+        assert_eq!((heavy, h), (6, 6));
+        let ring: Vec<u8> = g
+            .bonds
+            .iter()
+            .filter(|b| b.j < 6)
+            .map(|b| b.order)
+            .collect();
+        assert_eq!(ring.iter().filter(|&&o| o == 2).count(), 3);
+        assert_eq!(ring.iter().filter(|&&o| o == 1).count(), 3);
+        // every ring carbon has exactly one double bond
+        for a in 0..6 {
+            let d = g
+                .bonds
+                .iter()
+                .filter(|b| (b.i == a || b.j == a) && b.order == 2);
+            assert_eq!(d.count(), 1, "atom {a}");
+        }
+    }
+
+    #[test]
+    fn heteroaromatics() {
+        // pyrrole: [nH] keeps its hydrogen and has no double bond
+        let g = parse_smiles("c1cc[nH]c1").unwrap().molecule;
+        assert_eq!(counts(&g).1, 5);
+        assert_eq!(counts(&g).2.iter().filter(|&&o| o == 2).count(), 2);
+        // furan, pyridine, naphthalene
+        assert_eq!(counts(&parse_smiles("c1ccoc1").unwrap().molecule).1, 4);
+        assert_eq!(counts(&parse_smiles("c1ccncc1").unwrap().molecule).1, 5);
+        let n = parse_smiles("c1ccc2ccccc2c1").unwrap().molecule;
+        assert_eq!(counts(&n).1, 8);
+        assert_eq!(counts(&n).2.iter().filter(|&&o| o == 2).count(), 5);
+    }
+
+    #[test]
+    fn stereo_is_reported() {
+        assert!(parse_smiles("C[C@H](O)F").unwrap().has_stereo);
+        assert!(parse_smiles("F/C=C/F").unwrap().has_stereo);
+        assert!(!parse_smiles("CC(O)F").unwrap().has_stereo);
+    }
+
+    #[test]
+    fn bad_smiles_name_the_problem() {
+        let msg = |s: &str| parse_smiles(s).unwrap_err().to_string();
+        assert!(msg("C1CC").contains("never closed"), "{}", msg("C1CC"));
+        assert!(msg("CC(").contains("syntax"));
+        assert!(msg("CXC").contains("position 1"));
+        assert!(msg("C.C").contains("fragment"));
+        assert!(msg("C[N+](C)(C)C").contains("charged"));
+        assert!(msg("C*").contains("wildcard"));
+        assert!(msg("c1cccc1").contains("Kekulé"));
+        assert!(matches!(
+            parse_smiles("[Xe]"),
+            Err(Error::UnknownElement(_))
+        ));
+        assert!(msg("").contains("SMILES"));
+    }
+}

@@ -1,0 +1,97 @@
+//! `concord generate --smiles` end to end with the shipped generator model.
+
+#[path = "common/native.rs"]
+mod native;
+
+use std::process::Command;
+
+use native::root;
+
+const BIN: &str = env!("CARGO_BIN_EXE_concord");
+
+fn run(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn generator_model() -> String {
+    root()
+        .join("examples/models/concord-qm9-gfn2-generator.concord")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn smiles_molecules_are_generated_with_all_hydrogens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen.extxyz");
+    let model = generator_model();
+    let (ok, stderr) = run(&[
+        "generate",
+        "--model",
+        &model,
+        "--smiles",
+        "CCO",
+        "--smiles",
+        "c1ccncc1",
+        "--smiles",
+        "C[C@H](N)O",
+        "--out",
+        out.to_str().unwrap(),
+        "--samples",
+        "2",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("stereo marks are ignored"), "{stderr}");
+    let frames = concord::io::read_extxyz(&out).unwrap();
+    assert_eq!(frames.len(), 6);
+    let formula = |f: &concord::Frame| {
+        let count = |z: u8| f.numbers.iter().filter(|&&x| x == z).count();
+        (count(6), count(7), count(8), count(1))
+    };
+    assert_eq!(formula(&frames[0]), (2, 0, 1, 6)); // ethanol C2H6O
+    assert_eq!(formula(&frames[2]), (5, 1, 0, 5)); // pyridine C5H5N
+    assert_eq!(formula(&frames[4]), (2, 1, 1, 7)); // 1-aminoethanol C2H7NO
+    assert_eq!(frames[0].info["mol"], "CCO");
+    for f in &frames {
+        assert!(f.positions.iter().flatten().all(|x| x.is_finite()));
+    }
+}
+
+#[test]
+fn bad_smiles_and_conflicting_inputs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen.extxyz");
+    let out = out.to_str().unwrap();
+    let model = generator_model();
+    let (ok, stderr) = run(&[
+        "generate", "--model", &model, "--smiles", "C1CC", "--out", out,
+    ]);
+    assert!(
+        !ok && stderr.contains("'C1CC'") && stderr.contains("never closed"),
+        "{stderr}"
+    );
+    let (ok, stderr) = run(&[
+        "generate", "--model", &model, "--smiles", "C[Se]C", "--out", out,
+    ]);
+    assert!(!ok && stderr.contains("unknown element"), "{stderr}");
+    let (ok, stderr) = run(&["generate", "--model", &model, "--out", out]);
+    assert!(!ok && stderr.contains("--smiles"), "{stderr}");
+    let sdf = root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz");
+    let (ok, stderr) = run(&[
+        "generate",
+        "--model",
+        &model,
+        "--smiles",
+        "C",
+        "--graphs",
+        sdf.to_str().unwrap(),
+        "--out",
+        out,
+    ]);
+    assert!(!ok && stderr.contains("cannot be used with"), "{stderr}");
+    assert!(!std::path::Path::new(out).exists());
+}
