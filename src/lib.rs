@@ -18,6 +18,7 @@ pub mod io;
 pub mod model;
 pub mod neighbors;
 pub mod optimize;
+pub mod sanity;
 pub mod structure;
 pub mod train;
 

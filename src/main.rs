@@ -213,6 +213,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             let bar = indicatif::ProgressBar::new(mols.len() as u64);
             let mut frames = Vec::new();
             let mut failed = 0;
+            let mut n_sane = 0;
             // Molecules the model cannot handle are reported and skipped, not fatal.
             let mut good = Vec::new();
             for (m, mol) in mols.iter().enumerate() {
@@ -283,6 +284,14 @@ fn run(cli: Cli) -> concord::Result<()> {
                                 }
                             }
                         }
+                        let problems =
+                            concord::sanity::check(&mol.numbers, &mol.bonds, &f.positions)?;
+                        n_sane += usize::from(problems.is_empty());
+                        let sane = if problems.is_empty() { "T" } else { "F" };
+                        f.info.insert("sane".into(), sane.into());
+                        if let Some(p) = problems.first() {
+                            f.info.insert("problem".into(), p.to_string());
+                        }
                         frames.push(f);
                     }
                     bar.inc(1);
@@ -291,7 +300,8 @@ fn run(cli: Cli) -> concord::Result<()> {
             bar.finish_and_clear();
             concord::io::write_extxyz(&out, &frames)?;
             eprintln!(
-                "{} structures of {} molecules -> {}{}",
+                "{} structures of {} molecules -> {}; {n_sane} sane (bond lengths and contacts: \
+                 info key `sane`){}",
                 frames.len(),
                 mols.len() - failed,
                 out.display(),

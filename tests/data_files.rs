@@ -83,6 +83,20 @@ fn check_set(tiny: bool) {
             assert_eq!(set[k].info["mol"], test_sdf[k].name);
         }
     }
+    // Every reference minimum (PM6 for training and test, GFN2 and B3LYP for test) passes the
+    // sanity check that screens generated structures: its bounds are no tighter than the data.
+    let sane = |m: &Molecule, positions: &[[f64; 3]], what: &str| {
+        let problems = concord::sanity::check(&m.numbers, &m.bonds, positions).unwrap();
+        assert!(problems.is_empty(), "{what} {}: {problems:?}", m.name);
+    };
+    for m in train_sdf.iter().chain(&test_sdf) {
+        sane(m, &m.positions, "PM6 minimum");
+    }
+    for (set, what) in minima[1..].iter().zip(["GFN2 minimum", "B3LYP minimum"]) {
+        for (m, f) in test_sdf.iter().zip(set) {
+            sane(m, &f.positions, what);
+        }
+    }
     // Split by molecule.
     let train_ids: HashSet<String> = train_sdf.iter().map(|m| m.name.clone()).collect();
     let test_ids: HashSet<String> = test_sdf.iter().map(|m| m.name.clone()).collect();

@@ -1,0 +1,208 @@
+//! Chemical sanity of a 3D structure given its bond graph: every bond has a plausible length
+//! for its order, and no two unbonded atoms clash. This is how generated structures are
+//! screened (`concord generate` marks each one) and what the generator's tests assert.
+//!
+//! Lengths are judged relative to the sum of the two atoms' single-bond covalent radii
+//! (Cordero et al., Dalton Trans. 2008, 2832), with bounds per bond order that every PM6 and
+//! GFN2 and B3LYP minimum of the bundled data satisfies with a margin (tests/data_files.rs).
+
+use crate::error::{Error, Result};
+use crate::structure::Bond;
+
+/// Bounds on distance / (r_i + r_j) of a bond of order 1, 2, 3 and 4 (aromatic). The 3,893
+/// reference minima of the bundled data span 0.855-1.180 (single; the long end is strained
+/// cages), 0.828-0.977 (double) and 0.776-0.800 (triple).
+const BOND_RATIO: [(f64, f64); 4] = [(0.80, 1.25), (0.76, 1.05), (0.70, 0.90), (0.76, 1.10)];
+
+/// Unbonded atoms closer than this times (r_i + r_j) clash. The closest unbonded pair of the
+/// reference minima is at 1.169 (1-3 pairs of small rings).
+const CLASH_RATIO: f64 = 1.10;
+
+/// What is wrong with a structure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// A bond whose length is outside the bounds for its order.
+    BondLength {
+        /// The two atoms (0-based).
+        atoms: (usize, usize),
+        /// Bond order (1-3, 4 aromatic).
+        order: u8,
+        /// The distance in Å.
+        distance: f64,
+        /// The allowed range in Å.
+        range: (f64, f64),
+    },
+    /// Two unbonded atoms closer than allowed.
+    Clash {
+        /// The two atoms (0-based).
+        atoms: (usize, usize),
+        /// The distance in Å.
+        distance: f64,
+        /// The smallest allowed distance in Å.
+        min: f64,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Problem::BondLength {
+                atoms,
+                order,
+                distance,
+                range,
+            } => write!(
+                f,
+                "bond {}-{} (order {order}) is {distance:.3} Å, outside [{:.3}, {:.3}] Å",
+                atoms.0, atoms.1, range.0, range.1
+            ),
+            Problem::Clash {
+                atoms,
+                distance,
+                min,
+            } => write!(
+                f,
+                "unbonded atoms {} and {} are {distance:.3} Å apart (< {min:.3} Å)",
+                atoms.0, atoms.1
+            ),
+        }
+    }
+}
+
+/// Single-bond covalent radius in Å of element `z` (Cordero 2008; sp3 carbon).
+pub fn covalent_radius(z: u8) -> Result<f64> {
+    Ok(match z {
+        1 => 0.31,
+        5 => 0.84,
+        6 => 0.76,
+        7 => 0.71,
+        8 => 0.66,
+        9 => 0.57,
+        14 => 1.11,
+        15 => 1.07,
+        16 => 1.05,
+        17 => 1.02,
+        35 => 1.20,
+        53 => 1.39,
+        _ => {
+            return Err(Error::UnknownElement(format!(
+                "atomic number {z} (no covalent radius)"
+            )))
+        }
+    })
+}
+
+/// Checks the bonds and unbonded contacts of one structure.
+///
+/// `numbers` are atomic numbers `[N]`, `bonds` the graph (orders 1-4), `positions` in Å
+/// `[N][3]`. Returns every problem found (empty = sane). Errors: mismatched lengths, a bond
+/// index out of range, an element without a covalent radius.
+pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<Vec<Problem>> {
+    let n = numbers.len();
+    if positions.len() != n {
+        return Err(Error::InvalidInput(format!(
+            "{} positions for {n} atoms",
+            positions.len()
+        )));
+    }
+    let radii: Vec<f64> = numbers
+        .iter()
+        .map(|&z| covalent_radius(z))
+        .collect::<Result<_>>()?;
+    let dist = |i: usize, j: usize| {
+        let d: f64 = (0..3)
+            .map(|a| (positions[i][a] - positions[j][a]).powi(2))
+            .sum();
+        d.sqrt()
+    };
+    let mut bonded = vec![false; n * n];
+    let mut problems = Vec::new();
+    for b in bonds {
+        if b.i >= n || b.j >= n || !(1..=4).contains(&b.order) {
+            return Err(Error::InvalidInput(format!(
+                "bond {}-{} (order {}) is not a bond of {n} atoms with order 1-4",
+                b.i, b.j, b.order
+            )));
+        }
+        bonded[b.i * n + b.j] = true;
+        bonded[b.j * n + b.i] = true;
+        let (lo, hi) = BOND_RATIO[b.order as usize - 1];
+        let sum = radii[b.i] + radii[b.j];
+        let d = dist(b.i, b.j);
+        if !(d >= lo * sum && d <= hi * sum) {
+            problems.push(Problem::BondLength {
+                atoms: (b.i, b.j),
+                order: b.order,
+                distance: d,
+                range: (lo * sum, hi * sum),
+            });
+        }
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            let min = CLASH_RATIO * (radii[i] + radii[j]);
+            let d = dist(i, j);
+            if !bonded[i * n + j] && !(d >= min) {
+                problems.push(Problem::Clash {
+                    atoms: (i, j),
+                    distance: d,
+                    min,
+                });
+            }
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn water(oh: f64, hh: f64) -> Vec<[f64; 3]> {
+        let y = (oh * oh - hh * hh / 4.0).max(0.0).sqrt();
+        vec![[0.0, 0.0, 0.0], [hh / 2.0, y, 0.0], [-hh / 2.0, y, 0.0]]
+    }
+
+    #[test]
+    fn water_is_judged_by_its_bonds_and_contacts() {
+        let z = [8, 1, 1];
+        let bonds = [
+            Bond {
+                i: 0,
+                j: 1,
+                order: 1,
+            },
+            Bond {
+                i: 0,
+                j: 2,
+                order: 1,
+            },
+        ];
+        assert!(check(&z, &bonds, &water(0.96, 1.52)).unwrap().is_empty());
+        let p = check(&z, &bonds, &water(1.4, 1.52)).unwrap();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].to_string().contains("bond 0-1 (order 1) is 1.400 Å"));
+        // H-H squeezed to 0.5 Å: a clash of the unbonded hydrogens
+        let p = check(&z, &bonds, &water(0.96, 0.5)).unwrap();
+        assert!(
+            matches!(p[..], [Problem::Clash { atoms: (1, 2), .. }]),
+            "{p:?}"
+        );
+        // NaN positions are never sane
+        let mut nan = water(0.96, 1.52);
+        nan[1][0] = f64::NAN;
+        assert!(!check(&z, &bonds, &nan).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        let bonds = [Bond {
+            i: 0,
+            j: 3,
+            order: 1,
+        }];
+        assert!(check(&[8, 1, 1], &bonds, &water(1.0, 1.5)).is_err());
+        assert!(check(&[8, 1], &[], &water(1.0, 1.5)).is_err());
+        assert!(check(&[92, 1, 1], &[], &water(1.0, 1.5)).is_err());
+    }
+}
