@@ -142,7 +142,8 @@ pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<V
         for j in i + 1..n {
             let min = CLASH_RATIO * (radii[i] + radii[j]);
             let d = dist(i, j);
-            if !bonded[i * n + j] && !(d >= min) {
+            // NaN distances count as clashes.
+            if !bonded[i * n + j] && (d < min || d.is_nan()) {
                 problems.push(Problem::Clash {
                     atoms: (i, j),
                     distance: d,
