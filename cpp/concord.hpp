@@ -413,6 +413,46 @@ private:
     concord_model_t* model_ = nullptr;
 };
 
+/// The outcome of check_structure: how many problems, and the first one in words.
+struct StructureCheck {
+    /// Number of problems (0 = sane).
+    int64_t problems = 0;
+    /// The first problem, e.g. "bond 0-1 (order 1) is 2.180 A, outside [...]"; empty when sane.
+    std::string first;
+    /// True when the structure is sane.
+    bool sane() const { return problems == 0; }
+};
+
+/// Checks that positions (A, [N]) are chemically sane for the graph (bond lengths for their
+/// orders, no clashes of unbonded atoms): concord_check_structure. Throws concord::Error for
+/// bad arguments (sizes, bond indices, unknown elements).
+inline StructureCheck check_structure(const std::vector<int32_t>& atomic_numbers,
+                                      const std::vector<Bond>& bonds,
+                                      const std::vector<Vector3>& positions) {
+    if (atomic_numbers.size() != positions.size()) {
+        throw Error(CONCORD_ERROR_INVALID_INPUT,
+                    "concord::check_structure: invalid input: atomic_numbers has " +
+                        std::to_string(atomic_numbers.size()) + " entries but positions has " +
+                        std::to_string(positions.size()));
+    }
+    std::vector<int32_t> first, second, order;
+    for (const Bond& b : bonds) {
+        first.push_back(b.first);
+        second.push_back(b.second);
+        order.push_back(b.order);
+    }
+    StructureCheck out;
+    char message[512] = {0};
+    detail::check(concord_check_structure(
+        static_cast<int64_t>(atomic_numbers.size()), atomic_numbers.data(),
+        static_cast<int64_t>(bonds.size()), first.empty() ? nullptr : first.data(),
+        second.empty() ? nullptr : second.data(), order.empty() ? nullptr : order.data(),
+        positions.empty() ? nullptr : positions.data()->data(), &out.problems, message,
+        sizeof message));
+    out.first = message;
+    return out;
+}
+
 }  // namespace concord
 
 #endif  // CONCORD_HPP

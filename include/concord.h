@@ -654,6 +654,46 @@ concord_status_t concord_optimize(const concord_model_t *model,
                                   const concord_optimize_options_t *options,
                                   concord_optimize_result_t *result);
 
+/**
+ * Checks that a 3D structure is chemically sane for its bond graph: every bond has a
+ * plausible length for its order and no two unbonded atoms clash (lengths relative to
+ * covalent radii, with bounds that all reference minima of the training data satisfy). Use it
+ * to screen generated structures, e.g. to keep the best sane sample of several.
+ *
+ * @param n_atoms number of atoms N, 1 <= N <= `CONCORD_MAX_ATOMS`.
+ * @param atomic_numbers atomic numbers, int32 `[N]` (elements H to Ar, Br, I).
+ * @param n_bonds number of bonds B >= 0.
+ * @param bond_first first atom of each bond (0-based), int32 `[B]`.
+ * @param bond_second second atom of each bond, int32 `[B]`.
+ * @param bond_order order of each bond, int32 `[B]`: 1, 2, 3 or 4 (aromatic). The three bond
+ *   arrays may be NULL when B = 0.
+ * @param positions Cartesian positions in Å, `[N][3]` (NaN coordinates count as problems).
+ * @param n_problems where to write the number of problems found (0 = sane).
+ * @param message caller-owned buffer of `capacity` bytes receiving a NUL-terminated
+ *   description of the first problem (empty when sane), truncated to fit; or NULL.
+ * @param capacity size of `message` in bytes.
+ * @return `CONCORD_SUCCESS` (whether or not the structure is sane);
+ *   `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL `atomic_numbers`, `positions`, `n_problems`, or
+ *   bond array while B > 0), `CONCORD_ERROR_INVALID_INPUT` (a count out of range, a bond index
+ *   out of range or order not 1-4), `CONCORD_ERROR_UNKNOWN_ELEMENT`; the message is in
+ *   `concord_last_error()`.
+ *
+ * # Safety
+ * Every non-NULL pointer must be valid for the shape given above; `message` for `capacity`
+ * bytes.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_check_structure(int64_t n_atoms,
+                                         const int32_t *atomic_numbers,
+                                         int64_t n_bonds,
+                                         const int32_t *bond_first,
+                                         const int32_t *bond_second,
+                                         const int32_t *bond_order,
+                                         const double *positions,
+                                         int64_t *n_problems,
+                                         char *message,
+                                         size_t capacity);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -85,6 +85,36 @@ unsafe fn request(
         )));
     }
     let numbers = numbers(atomic_numbers, n)?;
+    let bonds = bonds(n, n_bonds, bond_first, bond_second, bond_order)?;
+    validate_graph(&numbers, &bonds)?;
+    potential.model().species_index(&numbers)?;
+    let sampler = SamplerOptions {
+        steps: if steps == 0 {
+            SamplerOptions::default().steps
+        } else {
+            steps as usize
+        },
+        churn,
+        seed,
+        ..Default::default()
+    };
+    Ok(Request {
+        numbers,
+        bonds,
+        samples,
+        sampler,
+    })
+}
+
+/// Reads and range-checks the bond arrays of a graph of `n` atoms (`n_bonds` already checked;
+/// the arrays are non-NULL when `n_bonds > 0`).
+pub(crate) unsafe fn bonds(
+    n: usize,
+    n_bonds: usize,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+) -> Result<Vec<Bond>, Failure> {
     let mut bonds = Vec::new();
     bonds
         .try_reserve_exact(n_bonds)
@@ -115,24 +145,7 @@ unsafe fn request(
             bonds.push(Bond { i, j, order });
         }
     }
-    validate_graph(&numbers, &bonds)?;
-    potential.model().species_index(&numbers)?;
-    let sampler = SamplerOptions {
-        steps: if steps == 0 {
-            SamplerOptions::default().steps
-        } else {
-            steps as usize
-        },
-        churn,
-        seed,
-        ..Default::default()
-    };
-    Ok(Request {
-        numbers,
-        bonds,
-        samples,
-        sampler,
-    })
+    Ok(bonds)
 }
 
 impl Request {

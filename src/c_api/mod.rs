@@ -22,6 +22,7 @@ pub(crate) mod compute;
 pub(crate) mod generate;
 pub(crate) mod model;
 pub(crate) mod optimize;
+pub(crate) mod sanity;
 
 use std::ffi::c_char;
 

@@ -379,6 +379,51 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
 #undef RESET_BONDS
 }
 
+/* concord_check_structure: a sane methane, a stretched bond, a clash, truncated messages and
+ * bad arguments. */
+static void test_check_structure(void) {
+    int64_t n = -1;
+    char msg[128];
+    EXPECT_OK(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, CH4_X, &n,
+                                      msg, sizeof msg));
+    CHECK(n == 0 && msg[0] == '\0', "methane is sane: %lld problems, '%s'", (long long)n, msg);
+    double x[15];
+    memcpy(x, CH4_X, sizeof x);
+    x[3] *= 2.0, x[4] *= 2.0, x[5] *= 2.0; /* C-H1 2.18 Å */
+    EXPECT_OK(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, x, &n, msg,
+                                      sizeof msg));
+    CHECK(n >= 1 && strstr(msg, "bond 0-1 (order 1)") != NULL, "stretched: %lld, '%s'",
+          (long long)n, msg);
+    char tiny[6];
+    EXPECT_OK(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, x, &n, tiny,
+                                      sizeof tiny));
+    CHECK(strcmp(tiny, "bond ") == 0, "truncated message '%s'", tiny);
+    EXPECT_OK(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, x, &n, NULL,
+                                      0));
+    memcpy(x, CH4_X, sizeof x);
+    x[6] = x[3] + 0.1, x[7] = x[4], x[8] = x[5]; /* H2 on top of H1 */
+    EXPECT_OK(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, x, &n, msg,
+                                      sizeof msg));
+    CHECK(n >= 1 && strstr(msg, "unbonded atoms 1 and 2") != NULL, "clash: '%s'", msg);
+    EXPECT_ERROR(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, NULL, &n,
+                                         NULL, 0),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'positions' is NULL");
+    EXPECT_ERROR(concord_check_structure(5, CH4_Z, 4, NULL, CH4_SECOND, CH4_ORDER, CH4_X, &n, NULL,
+                                         0),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'bond_first' is NULL");
+    EXPECT_ERROR(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, CH4_X, NULL,
+                                         NULL, 0),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'n_problems' is NULL");
+    const int32_t bad_second[4] = {1, 2, 3, 9};
+    EXPECT_ERROR(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, bad_second, CH4_ORDER, CH4_X, &n,
+                                         NULL, 0),
+                 CONCORD_ERROR_INVALID_INPUT, "bond_second[3] = 9 is out of range");
+    const int32_t bad_z[5] = {6, 1, 1, 1, 92};
+    EXPECT_ERROR(concord_check_structure(5, bad_z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, CH4_X, &n,
+                                         NULL, 0),
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "92");
+}
+
 int main(int argc, char** argv) {
     if (argc != 6) {
         fprintf(stderr, "usage: %s MODEL CORRUPT TRUNCATED MISSING GENERATOR_MODEL\n", argv[0]);
@@ -393,6 +438,8 @@ int main(int argc, char** argv) {
     EXPECT_OK(concord_check_abi_version(CONCORD_ABI_VERSION));
     EXPECT_ERROR(concord_check_abi_version(CONCORD_ABI_VERSION + 1), CONCORD_ERROR_ABI_VERSION,
                  "ABI version");
+
+    test_check_structure();
 
     /* Loading. */
     concord_model_t* model = NULL;

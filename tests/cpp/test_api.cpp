@@ -218,6 +218,17 @@ int main(int argc, char** argv) {
     }
     print("generate_optimize_methane_positions", flat_relaxed.data(), flat_relaxed.size());
     print("generate_optimize_methane_results", results.data(), results.size());
+    // Structure check: the input methane is sane, a collapsed one is not.
+    CHECK(concord::check_structure(z, bonds, x).sane(), "methane sane");
+    std::vector<concord::Vector3> collapsed = x;
+    collapsed[2] = collapsed[1];
+    concord::StructureCheck bad = concord::check_structure(z, bonds, collapsed);
+    CHECK(!bad.sane() && bad.first.find("unbonded atoms 1 and 2") != std::string::npos,
+          ("collapsed methane: " + bad.first).c_str());
+    expect_error([&] { concord::check_structure({6, 1}, bonds, x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "atomic_numbers has 2 entries but positions has 5", "check sizes");
+    expect_error([&] { concord::check_structure(z, {{0, 7, 1}}, x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "bond_second[0] = 7 is out of range", "check bond range");
     expect_error([&] { generator.generate(z, bonds, 0); }, CONCORD_ERROR_INVALID_INPUT,
                  "n_samples = 0", "no samples");
     expect_error([&] { generator.generate(z, bonds, size_t(1) << 40); },
