@@ -1,0 +1,40 @@
+#ifndef CONCORD_OPENMM_CONCORDFORCEIMPL_H_
+#define CONCORD_OPENMM_CONCORDFORCEIMPL_H_
+
+// The ConcordForce inside one Context: converts OpenMM's state to the model's units, calls the
+// Concord C++ API on the host and converts the results back.
+
+#include "ConcordForce.h"
+#include "openmm/internal/CustomCPPForceImpl.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace ConcordPlugin {
+
+/**
+ * Host implementation of ConcordForce, used by every platform (OpenMM's CustomCPPForceImpl
+ * hands it the positions and adds its forces to the platform's).
+ */
+class ConcordForceImpl : public OpenMM::CustomCPPForceImpl {
+public:
+    explicit ConcordForceImpl(const ConcordForce& owner);
+    /** Checks that the System has one particle per atomic number of the force. */
+    void initialize(OpenMM::ContextImpl& context) override;
+    /**
+     * Energy (kJ/mol) of the particles at `positions` (nm); writes their forces (kJ/mol/nm).
+     * A failure of the model (e.g. atoms driven onto each other) throws OpenMMException.
+     */
+    double computeForce(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions,
+                        std::vector<OpenMM::Vec3>& forces) override;
+    const ConcordForce& getOwner() const override { return owner; }
+
+private:
+    const ConcordForce& owner;
+    std::vector<int32_t> numbers;
+    std::vector<double> positionsA;
+};
+
+}  // namespace ConcordPlugin
+
+#endif  // CONCORD_OPENMM_CONCORDFORCEIMPL_H_

@@ -1,0 +1,81 @@
+"""Positions for an OpenMM Topology from the structure generator of a Concord model."""
+import math
+
+from openmm import Vec3, unit
+from openmm.app import Aromatic, Amide, Double, Single, Triple
+
+from .native import generateStructures
+
+# Bond.type -> the generator's bond orders (1 single, 2 double, 3 triple, 4 aromatic); an
+# amide C-N bond is drawn as single in a Lewis structure.
+_ORDER_OF_TYPE = {Single: 1, Double: 2, Triple: 3, Aromatic: 4, Amide: 1}
+
+
+def atomic_numbers(topology):
+    """The atomic number of each atom of an openmm.app.Topology, in atom order.
+
+    Raises ValueError for an atom without an element (e.g. a virtual site or an unknown PDB
+    atom name)."""
+    numbers = []
+    for atom in topology.atoms():
+        if atom.element is None:
+            raise ValueError(f"atom {atom.index} ({atom.name} of residue {atom.residue.name}) has no element")
+        numbers.append(atom.element.atomic_number)
+    return numbers
+
+
+def bond_graph(topology, missing_order=None):
+    """The bonds of a Topology as three lists: first atoms, second atoms, orders.
+
+    A bond's order is Bond.order when set, otherwise taken from Bond.type (Single 1, Double 2,
+    Triple 3, Aromatic 4, Amide 1). A bond with neither (e.g. from PDB CONECT records) gets
+    `missing_order` when it is given, and raises ValueError otherwise."""
+    first, second, orders = [], [], []
+    for bond in topology.bonds():
+        order = bond.order if bond.order is not None else _ORDER_OF_TYPE.get(bond.type, missing_order)
+        if order is None:
+            raise ValueError(
+                f"bond {bond.atom1.index}-{bond.atom2.index} ({bond.atom1.name}-{bond.atom2.name}) has "
+                "no order or type: set Bond.order/type (e.g. from an SDF file, see read_sdf) or pass "
+                "missing_order=1 to treat unknown bonds as single"
+            )
+        first.append(bond.atom1.index)
+        second.append(bond.atom2.index)
+        orders.append(int(order))
+    return first, second, orders
+
+
+def generate_positions(
+    topology,
+    model_path,
+    seed=0,
+    samples=1,
+    minimize=True,
+    fmax=10.0 * unit.kilojoule_per_mole / unit.nanometer,
+    missing_order=None,
+):
+    """Proposes 3D positions for a molecule given as a Topology with bonds.
+
+    The structure generator of the Concord model at `model_path` samples `samples` structures
+    from the bond graph (seeded: the same seed gives the same structures); with `minimize`
+    each is relaxed on the model's potential until the largest force is below `fmax`
+    (a Quantity in force units, or a number in kJ/mol/nm). The sample of lowest energy is
+    returned, as a Quantity: a list of Vec3 in nm, centred at the origin, in atom order.
+
+    Raises openmm.OpenMMException when the model has no generator or rejects the molecule
+    (unknown element, invalid graph), ValueError for atoms without elements or bonds without
+    orders (see bond_graph) and RuntimeError when no sample gave a finite energy."""
+    if unit.is_quantity(fmax):
+        fmax = fmax.value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+    numbers = atomic_numbers(topology)
+    first, second, orders = bond_graph(topology, missing_order)
+    structures = generateStructures(str(model_path), numbers, first, second, orders, samples, seed, minimize, fmax)
+    finite = [s for s in structures if math.isfinite(s.energy)]
+    if not finite:
+        raise RuntimeError(
+            f"none of the {samples} generated structures has a finite energy (atoms placed onto "
+            "each other): try more samples or another seed"
+        )
+    best = min(finite, key=lambda s: s.energy)
+    x = best.positions
+    return unit.Quantity([Vec3(x[3 * i], x[3 * i + 1], x[3 * i + 2]) for i in range(len(numbers))], unit.nanometer)
