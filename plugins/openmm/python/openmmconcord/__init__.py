@@ -10,7 +10,7 @@ C++ errors are raised as openmm.OpenMMException with the library's message. Impo
 package loads the plugin library, which registers ConcordForce with XmlSerializer.
 """
 from .native import ConcordForce, GeneratedStructure, generateStructures
-from .positions import atomic_numbers, bond_graph, generate_positions
+from .positions import atomic_numbers, bond_graph, closest_nonbonded, generate_positions
 from .sdf import read_sdf
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "generateStructures",
     "atomic_numbers",
     "bond_graph",
+    "closest_nonbonded",
     "generate_positions",
     "read_sdf",
 ]
