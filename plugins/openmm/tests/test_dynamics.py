@@ -33,12 +33,14 @@ def test_nve_energy_drift_is_small(molecules, report, precision):
     assert spread < 0.3  # kJ/mol
 
 
-@pytest.mark.parametrize("platform", ["Reference", "CPU"])
-def test_local_energy_minimizer_converges(molecules, report, platform):
-    name, topology, positions = molecules[1]
+# Molecule 0 from its PM6 minimum: the minimiser's first trial step puts two atoms onto each
+# other, so this also checks that an overlap (infinite energy) makes it step back.
+@pytest.mark.parametrize("platform, index, noise", [("Reference", 1, 0.01), ("CPU", 1, 0.01), ("CPU", 0, 0.0)])
+def test_local_energy_minimizer_converges(molecules, report, platform, index, noise):
+    name, topology, positions = molecules[index]
     context = mm.Context(make_system(topology), mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName(platform))
     rng = np.random.default_rng(3)
-    start = np.array(positions.value_in_unit(unit.nanometer)) + rng.normal(scale=0.01, size=(topology.getNumAtoms(), 3))
+    start = np.array(positions.value_in_unit(unit.nanometer)) + rng.normal(scale=noise, size=(topology.getNumAtoms(), 3))
     context.setPositions(start)
     before = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     tolerance = 1.0  # kJ/mol/nm, RMS of the force components
@@ -48,7 +50,8 @@ def test_local_energy_minimizer_converges(molecules, report, platform):
     forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
     rms = float(np.sqrt(np.mean(np.square(forces))))
     report(
-        f"LocalEnergyMinimizer {name} on {platform}: {before:.2f} -> {after:.2f} kJ/mol, RMS force {rms:.3f} kJ/mol/nm"
+        f"LocalEnergyMinimizer {name} on {platform} (start: PM6 minimum + {noise} nm noise): "
+        f"{before:.2f} -> {after:.2f} kJ/mol, RMS force {rms:.3f} kJ/mol/nm"
     )
-    assert after < before - 10.0
+    assert after < before - 5.0
     assert rms <= tolerance * 1.01

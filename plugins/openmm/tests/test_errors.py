@@ -45,12 +45,19 @@ def test_invalid_precision_and_device():
         ConcordForce(str(POTENTIAL), [6], 32, "abacus")
 
 
-def test_overlapping_atoms_during_a_computation(molecules):
+@pytest.mark.parametrize("platform", ["Reference", "CPU"])
+def test_overlapping_atoms_have_infinite_energy_and_stop_dynamics(molecules, platform):
     name, topology, positions = molecules[0]
     x = np.array(positions.value_in_unit(unit.nanometer))
-    x[1] = x[0]
-    with pytest.raises(mm.OpenMMException, match="atoms 0 and 1 overlap"):
-        evaluate(make_system(topology), x)
+    x[1] = x[0] + [0.015, 0.0, 0.0]
+    energy, forces = evaluate(make_system(topology), x, platform)
+    assert energy == np.inf
+    assert np.isnan(forces).all()
+    integrator = mm.VerletIntegrator(0.0005)
+    context = mm.Context(make_system(topology), integrator, mm.Platform.getPlatformByName(platform))
+    context.setPositions(x)
+    with pytest.raises(mm.OpenMMException, match="NaN"):
+        integrator.step(3)
     energy, _ = evaluate(make_system(topology), positions)  # the process goes on
     assert np.isfinite(energy)
 

@@ -4,6 +4,10 @@
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
+#include <algorithm>
+#include <limits>
+#include <string>
+
 namespace ConcordPlugin {
 
 namespace {
@@ -46,8 +50,19 @@ double ConcordForceImpl::computeForce(OpenMM::ContextImpl& context,
         result = owner.getModel()->compute(numbers.size(), numbers.data(), positionsA.data(),
                                            owner.usesPeriodicBoundaryConditions() ? cell : nullptr);
     } catch (const concord::Error& e) {
-        throw OpenMM::OpenMMException(std::string("ConcordForce: ") + e.what());
+        const std::string message = e.what();
+        if (e.status() == CONCORD_ERROR_INVALID_INPUT && message.find(" overlap ") != std::string::npos) {
+            // Infinite energy lets a minimiser's line search step back; NaN forces stop dynamics.
+            lastOverlap = message;
+            const double nan = std::numeric_limits<double>::quiet_NaN();
+            std::fill(forces.begin(), forces.end(), OpenMM::Vec3(nan, nan, nan));
+            return std::numeric_limits<double>::infinity();
+        }
+        throw OpenMM::OpenMMException(
+            "ConcordForce: " + message +
+            (lastOverlap.empty() ? "" : " (the previous evaluation had overlapping atoms: " + lastOverlap + ")"));
     }
+    lastOverlap.clear();
     for (size_t i = 0; i < numbers.size(); ++i) {
         forces[i] = OpenMM::Vec3(result.forces[i][0], result.forces[i][1], result.forces[i][2]) * FORCE_FACTOR;
     }

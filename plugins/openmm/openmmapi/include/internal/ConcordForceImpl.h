@@ -8,6 +8,7 @@
 #include "openmm/internal/CustomCPPForceImpl.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace ConcordPlugin {
@@ -23,7 +24,9 @@ public:
     void initialize(OpenMM::ContextImpl& context) override;
     /**
      * Energy (kJ/mol) of the particles at `positions` (nm); writes their forces (kJ/mol/nm).
-     * A failure of the model (e.g. atoms driven onto each other) throws OpenMMException.
+     * Two atoms closer than 0.025 nm, which the model refuses, get an infinite energy and NaN
+     * forces: a minimiser's line search then steps back, and dynamics stops with OpenMM's
+     * NaN error. Any other failure of the model throws OpenMMException with its message.
      */
     double computeForce(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions,
                         std::vector<OpenMM::Vec3>& forces) override;
@@ -33,6 +36,8 @@ private:
     const ConcordForce& owner;
     std::vector<int32_t> numbers;
     std::vector<double> positionsA;
+    /** The model's message about the last overlap, until an evaluation succeeds. */
+    std::string lastOverlap;
 };
 
 }  // namespace ConcordPlugin
