@@ -100,11 +100,9 @@ def test_share_of_sane_relaxed_samples(report):
 
 
 def test_generated_structure_of_a_qm9_molecule_minimises_in_openmm(molecules, report):
-    # Raw samples can be far from a minimum (forces of 10^3-10^4 kJ/mol/nm): OpenMM's L-BFGS
-    # then may try steps that put atoms onto each other, which the model refuses. Relaxing in
-    # generate_positions first, then polishing with LocalEnergyMinimizer, is the robust path.
+    # Raw samples, far from a minimum (forces of 10^3-10^4 kJ/mol/nm), minimised by OpenMM.
     name, topology, reference = molecules[0]
-    positions = generate_positions(topology, GENERATOR, seed=0, samples=2)
+    positions = generate_positions(topology, GENERATOR, seed=0, samples=2, minimize=False)
     force = ConcordForce(str(GENERATOR), atomic_numbers(topology), 64)
     context = mm.Context(make_system(topology, force), mm.VerletIntegrator(0.001))
     context.setPositions(positions)
@@ -115,10 +113,10 @@ def test_generated_structure_of_a_qm9_molecule_minimises_in_openmm(molecules, re
     forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
     rms = float(np.sqrt(np.mean(np.square(forces))))
     report(
-        f"{name} ({topology.getNumAtoms()} atoms) generated + relaxed, then LocalEnergyMinimizer: "
+        f"{name} ({topology.getNumAtoms()} atoms) generated (unrelaxed), then LocalEnergyMinimizer: "
         f"{before:.2f} -> {after:.2f} kJ/mol, RMS force {rms:.3f} kJ/mol/nm"
     )
-    assert after <= before + 1e-6
+    assert after < before - 100.0
     assert rms <= 1.0 * 1.01
 
 
