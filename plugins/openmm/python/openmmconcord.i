@@ -81,6 +81,30 @@ int Py_SequenceToVecInt(PyObject* obj, std::vector<int>& out) {
     }
 }
 
+%feature("docstring") ConcordPlugin::ConcordForce "A Concord learned potential as an OpenMM Force.
+
+ConcordForce(modelPath, atomicNumbers or elements, precision=32, device='cpu')
+
+- modelPath: a Concord model file (.concord), loaded once here and shared by every Context;
+- atomicNumbers (ints, e.g. a numpy array) or elements (symbols 'H', 'C', ...): one per
+  particle of the System, in System order;
+- precision: 32 (fast, for dynamics) or 64 (tight comparisons and minimisation);
+- device: 'cpu', 'cuda' or 'cuda:N'.
+
+Positions and box vectors are passed to the model in Angstrom (nm x 10); its energy comes back
+in kJ/mol (eV x 96.4853321233) and its forces in kJ/mol/nm (eV/A x 964.853321233). Call
+setUsesPeriodicBoundaryConditions(True) to use the System's box as the model's cell. Two atoms
+closer than 0.025 nm get an infinite energy and NaN forces. Errors (missing file, unknown
+element, particle count differing from the System's) raise openmm.OpenMMException.";
+
+%feature("docstring") ConcordPlugin::generateStructures "generateStructures(modelPath, atomicNumbers, bondFirst, bondSecond, bondOrder, samples=1, seed=0, relax=True, fmax=10.0, precision=64)
+
+Structures of a molecule from its bond graph with a Concord model's structure generator
+(orders 1 single, 2 double, 3 triple, 4 aromatic), optionally relaxed on the model's potential
+until the largest force is below fmax (kJ/mol/nm). Returns a list of GeneratedStructure with
+positions (nm, flat [3N], centred), energy (kJ/mol; NaN when not computable), relaxed,
+converged and maxForce (kJ/mol/nm). See generate_positions for the Topology-level helper.";
+
 namespace ConcordPlugin {
 
 class ConcordForce : public OpenMM::Force {
