@@ -7,13 +7,13 @@ Takes the topology (atoms and bonds with orders) of a molecule of the bundled SD
 its coordinates, generates positions with the shipped generator model (relaxed on its own
 potential), minimises them with LocalEnergyMinimizer on MODEL and compares the result with the
 file's PM6 minimum (RMSD after optimal superposition). Writes runs/openmm/generated.pdb."""
+
 import argparse
 import pathlib
 
 import numpy as np
 import openmm as mm
 from openmm import app, unit
-
 from openmmconcord import ConcordForce, atomic_numbers, generate_positions, read_sdf
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ def rmsd(a, b):
     """RMSD of two [N, 3] arrays after centring and the optimal rotation (Kabsch)."""
     a = a - a.mean(axis=0)
     b = b - b.mean(axis=0)
-    u, s, vt = np.linalg.svd(a.T @ b)
+    u, _s, vt = np.linalg.svd(a.T @ b)
     d = np.sign(np.linalg.det(u @ vt))
     rotation = u @ np.diag([1.0, 1.0, d]) @ vt
     return float(np.sqrt(np.mean(np.sum((a @ rotation - b) ** 2, axis=1))))

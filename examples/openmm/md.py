@@ -5,13 +5,13 @@
 Reads a molecule (topology with bonds, PM6 coordinates) from the bundled SDF file, adds a
 ConcordForce to an empty System, minimises, then runs Langevin dynamics at 300 K with a 0.5 fs
 step, printing energies and writing the trajectory to runs/openmm/md.pdb."""
+
 import argparse
 import pathlib
 import sys
 
 import openmm as mm
 from openmm import app, unit
-
 from openmmconcord import ConcordForce, atomic_numbers, read_sdf
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -46,9 +46,19 @@ def main():
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     interval = max(1, args.steps // 10)
     simulation.reporters.append(app.PDBReporter(str(args.out), interval))
-    simulation.reporters.append(app.StateDataReporter(
-        sys.stdout, interval, step=True, time=True, potentialEnergy=True, kineticEnergy=True,
-        totalEnergy=True, temperature=True, speed=True))  # fmt: skip
+    simulation.reporters.append(
+        app.StateDataReporter(
+            sys.stdout,
+            interval,
+            step=True,
+            time=True,
+            potentialEnergy=True,
+            kineticEnergy=True,
+            totalEnergy=True,
+            temperature=True,
+            speed=True,
+        )
+    )
     simulation.step(args.steps)
     print(f"trajectory: {args.out}")
 

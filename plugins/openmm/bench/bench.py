@@ -2,6 +2,7 @@
 the bare model (concord_compute through the C ABI), for one 20-atom QM9 molecule: the first
 20-atom frame of data/qm9-gfn2/tiny/train_forces.extxyz.gz (qm9_043664 at its PM6 minimum,
 NCCCCCCCOHHHHHHHHHHH), the molecule the LAMMPS benchmark uses too. Writes a Markdown table."""
+
 import argparse
 import ctypes
 import datetime
@@ -13,7 +14,6 @@ import time
 import numpy as np
 import openmm as mm
 from openmm import app, unit
-
 from openmmconcord import ConcordForce
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -22,7 +22,8 @@ DATA = ROOT / "data/qm9-gfn2/tiny/train_forces.extxyz.gz"
 
 def first_frame_with(n_atoms, path=DATA):
     """(name, symbols, positions in Å) of the first frame of `path` with `n_atoms` atoms."""
-    lines = gzip.open(path, "rt").read().splitlines()
+    with gzip.open(path, "rt") as handle:
+        lines = handle.read().splitlines()
     i = 0
     while i < len(lines):
         n = int(lines[i])
@@ -56,8 +57,19 @@ def abi_calls_per_second(model, symbols, positions, precision, calls):
     z = np.array([app.Element.getBySymbol(s).atomic_number for s in symbols], dtype=np.int32)
     x = np.ascontiguousarray(positions)
     energy, forces = ctypes.c_double(), np.zeros_like(x)
-    args = (handle, ctypes.c_int64(len(z)), z.ctypes.data_as(ctypes.c_void_p), x.ctypes.data_as(ctypes.c_void_p),
-            None, None, ctypes.byref(energy), forces.ctypes.data_as(ctypes.c_void_p), None, None, None)  # fmt: skip
+    args = (
+        handle,
+        ctypes.c_int64(len(z)),
+        z.ctypes.data_as(ctypes.c_void_p),
+        x.ctypes.data_as(ctypes.c_void_p),
+        None,
+        None,
+        ctypes.byref(energy),
+        forces.ctypes.data_as(ctypes.c_void_p),
+        None,
+        None,
+        None,
+    )
     for _ in range(5):
         assert lib.concord_compute(*args) == 0
     start = time.perf_counter()
@@ -83,15 +95,13 @@ def main():
         bare = abi_calls_per_second(args.model, symbols, positions, precision, args.steps)
         rows.append(f"| {name} | 20 | float{precision} | {reference:.1f} | {cpu:.1f} | {bare:.1f} |")
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    table = "\n".join([
-        f"OpenMM {mm.__version__} + ConcordForce, {pathlib.Path(args.model).name}, VerletIntegrator 0.5 fs from 300 K, "
-        f"{args.steps} timed steps; {datetime.date.today()}, {os.cpu_count()} cores, load average {load}, "
-        f"CONCORD_NUM_THREADS={os.environ.get('CONCORD_NUM_THREADS', '1 (default)')}.",
-        "",
-        "| molecule | atoms | model precision | Reference steps/s | CPU steps/s | bare model calls/s (C ABI) |",
-        "|---|---|---|---|---|---|",
-        *rows,
-    ])  # fmt: skip
+    header = (
+        f"OpenMM {mm.__version__} + ConcordForce, {pathlib.Path(args.model).name}, VerletIntegrator 0.5 fs "
+        f"from 300 K, {args.steps} timed steps; {datetime.date.today()}, {os.cpu_count()} cores, load average "
+        f"{load}, CONCORD_NUM_THREADS={os.environ.get('CONCORD_NUM_THREADS', '1 (default)')}."
+    )
+    columns = "| molecule | atoms | model precision | Reference steps/s | CPU steps/s | bare model calls/s (C ABI) |"
+    table = "\n".join([header, "", columns, "|---|---|---|---|---|---|", *rows])
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.out).write_text(table + "\n")
     print(table)

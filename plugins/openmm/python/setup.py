@@ -1,5 +1,6 @@
 """Packages openmmconcord as built by CMake (the SWIG module and its compiled extension are
 already in openmmconcord/); plugins/openmm/build.sh pip-installs this directory."""
+
 from setuptools import setup
 
 setup(

@@ -1,5 +1,6 @@
 """Shared fixtures of the OpenMM plugin tests: model paths, test molecules, and the Concord C ABI
 (libconcord.so through ctypes) as the reference the plugin must reproduce."""
+
 import ctypes
 import os
 import pathlib
@@ -8,7 +9,6 @@ import numpy as np
 import openmm as mm
 import pytest
 from openmm import unit
-
 from openmmconcord import ConcordForce, atomic_numbers, read_sdf
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -35,10 +35,18 @@ class Reference:
         energy = ctypes.c_double()
         forces = np.zeros_like(x)
         status = self.lib.concord_compute(
-            self.model, ctypes.c_int64(len(z)), z.ctypes.data_as(ctypes.c_void_p), x.ctypes.data_as(ctypes.c_void_p),
-            None if cell is None else cell.ctypes.data_as(ctypes.c_void_p), None,
-            ctypes.byref(energy), forces.ctypes.data_as(ctypes.c_void_p), None, None, None,
-        )  # fmt: skip
+            self.model,
+            ctypes.c_int64(len(z)),
+            z.ctypes.data_as(ctypes.c_void_p),
+            x.ctypes.data_as(ctypes.c_void_p),
+            None if cell is None else cell.ctypes.data_as(ctypes.c_void_p),
+            None,
+            ctypes.byref(energy),
+            forces.ctypes.data_as(ctypes.c_void_p),
+            None,
+            None,
+            None,
+        )
         assert status == 0, self.lib.concord_last_error().decode()
         return energy.value, forces
 

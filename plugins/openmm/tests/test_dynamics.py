@@ -1,5 +1,6 @@
 """Dynamics and minimisation with ConcordForce: NVE energy conservation with VerletIntegrator,
 and LocalEnergyMinimizer converging from a distorted structure."""
+
 import numpy as np
 import openmm as mm
 import pytest
@@ -40,7 +41,9 @@ def test_local_energy_minimizer_converges(molecules, report, platform, index, no
     name, topology, positions = molecules[index]
     context = mm.Context(make_system(topology), mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName(platform))
     rng = np.random.default_rng(3)
-    start = np.array(positions.value_in_unit(unit.nanometer)) + rng.normal(scale=noise, size=(topology.getNumAtoms(), 3))
+    start = np.array(positions.value_in_unit(unit.nanometer)) + rng.normal(
+        scale=noise, size=(topology.getNumAtoms(), 3)
+    )
     context.setPositions(start)
     before = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     tolerance = 1.0  # kJ/mol/nm, RMS of the force components

@@ -1,15 +1,15 @@
 """Bad input gives a Python exception with a clear message, never a crash."""
+
 import numpy as np
 import openmm as mm
 import pytest
 from conftest import GENERATOR, POTENTIAL, evaluate, make_system
 from openmm import app, unit
-
 from openmmconcord import ConcordForce, atomic_numbers, bond_graph, generate_positions, generateStructures
 
 
 def test_particle_count_mismatch(molecules):
-    name, topology, positions = molecules[0]
+    _name, topology, _positions = molecules[0]
     system = make_system(topology, ConcordForce(str(POTENTIAL), [6, 1, 1, 1, 1]))
     with pytest.raises(mm.OpenMMException, match="the force has 5 atomic numbers but the System has 16 particles"):
         mm.Context(system, mm.VerletIntegrator(0.001))
@@ -21,7 +21,10 @@ def test_unknown_element_symbol():
 
 
 def test_element_the_model_does_not_know():
-    with pytest.raises(mm.OpenMMException, match=r"particle 1 has atomic number 17, which the model .* does not know \(its elements: 1, 6, 7, 8, 9\)"):
+    with pytest.raises(
+        mm.OpenMMException,
+        match=r"particle 1 has atomic number 17, which the model .* does not know \(its elements: 1, 6, 7, 8, 9\)",
+    ):
         ConcordForce(str(POTENTIAL), ["C", "Cl"])
 
 
@@ -47,7 +50,7 @@ def test_invalid_precision_and_device():
 
 @pytest.mark.parametrize("platform", ["Reference", "CPU"])
 def test_overlapping_atoms_have_infinite_energy_and_stop_dynamics(molecules, platform):
-    name, topology, positions = molecules[0]
+    _name, topology, positions = molecules[0]
     x = np.array(positions.value_in_unit(unit.nanometer))
     x[1] = x[0] + [0.015, 0.0, 0.0]
     energy, forces = evaluate(make_system(topology), x, platform)

@@ -1,11 +1,11 @@
 """ConcordForce against the Concord C ABI: same energy and forces after unit conversion on the
 Reference and CPU platforms, isolated and periodic; finite differences; force groups."""
+
 import numpy as np
 import openmm as mm
 import pytest
 from conftest import EV, POTENTIAL, evaluate, make_system
 from openmm import unit
-
 from openmmconcord import ConcordForce, atomic_numbers
 
 
@@ -20,7 +20,7 @@ def test_energy_and_forces_equal_the_c_abi(reference, molecules, platform):
 
 @pytest.mark.parametrize("platform", ["Reference", "CPU"])
 def test_periodic_box_is_the_model_cell(reference, molecules, platform):
-    name, topology, positions = molecules[0]
+    _name, topology, positions = molecules[0]
     force = ConcordForce(str(POTENTIAL), atomic_numbers(topology), 64)
     force.setUsesPeriodicBoundaryConditions(True)
     assert force.usesPeriodicBoundaryConditions()
@@ -54,7 +54,7 @@ def test_forces_are_minus_the_energy_gradient(molecules):
 
 
 def test_force_groups_are_honoured(molecules):
-    name, topology, positions = molecules[0]
+    _name, topology, positions = molecules[0]
     concord = ConcordForce(str(POTENTIAL), atomic_numbers(topology), 64)
     concord.setForceGroup(3)
     system = make_system(topology, concord)
@@ -72,7 +72,7 @@ def test_force_groups_are_honoured(molecules):
 
 
 def test_float32_model_is_close_to_float64(molecules):
-    name, topology, positions = molecules[0]
+    _name, topology, positions = molecules[0]
     e64, f64 = evaluate(make_system(topology, precision=64), positions, "CPU")
     e32, f32 = evaluate(make_system(topology, precision=32), positions, "CPU")
     assert e32 == pytest.approx(e64, abs=0.05)  # kJ/mol, of about 6.6e4
@@ -80,7 +80,7 @@ def test_float32_model_is_close_to_float64(molecules):
 
 
 def test_getters_report_the_construction(molecules):
-    name, topology, positions = molecules[0]
+    _name, topology, _positions = molecules[0]
     force = ConcordForce(str(POTENTIAL), [a.element.symbol for a in topology.atoms()], 64, "cpu")
     assert list(force.getAtomicNumbers()) == atomic_numbers(topology)
     assert force.getNumParticles() == topology.getNumAtoms()

@@ -3,15 +3,14 @@ reader. The shipped generator is undertrained: its relaxed structures of the sma
 have sane bond lengths, but some relaxed samples fall into spurious minima with two non-bonded
 atoms too close, so the checks are on the chosen (clash-free) sample and on the share of sane
 samples, which is reported."""
+
 import gzip
-import itertools
 
 import numpy as np
 import openmm as mm
 import pytest
 from conftest import GENERATOR, STRUCTURES, evaluate, make_system
 from openmm import app, unit
-
 from openmmconcord import (
     ConcordForce,
     atomic_numbers,
@@ -82,7 +81,7 @@ def test_the_same_seed_gives_the_same_positions():
 
 def test_share_of_sane_relaxed_samples(report):
     sane = total = 0
-    for name, topology in SMALL.items():
+    for topology in SMALL.values():
         numbers = atomic_numbers(topology)
         first, second, orders = bond_graph(topology)
         for seed in range(3):
@@ -101,7 +100,7 @@ def test_share_of_sane_relaxed_samples(report):
 
 def test_generated_structure_of_a_qm9_molecule_minimises_in_openmm(molecules, report):
     # Raw samples, far from a minimum (forces of 10^3-10^4 kJ/mol/nm), minimised by OpenMM.
-    name, topology, reference = molecules[0]
+    name, topology, _reference = molecules[0]
     positions = generate_positions(topology, GENERATOR, seed=0, samples=2, minimize=False)
     force = ConcordForce(str(GENERATOR), atomic_numbers(topology), 64)
     context = mm.Context(make_system(topology, force), mm.VerletIntegrator(0.001))
@@ -122,7 +121,8 @@ def test_generated_structure_of_a_qm9_molecule_minimises_in_openmm(molecules, re
 
 def test_read_sdf_keeps_atoms_bonds_and_coordinates():
     name, topology, positions = read_sdf(STRUCTURES, 0)
-    block = gzip.open(STRUCTURES, "rt").read().split("$$$$\n")[0].splitlines()
+    with gzip.open(STRUCTURES, "rt") as handle:
+        block = handle.read().split("$$$$\n")[0].splitlines()
     n_atoms, n_bonds = int(block[3][0:3]), int(block[3][3:6])
     assert name == block[0].strip()
     assert (topology.getNumAtoms(), topology.getNumBonds()) == (n_atoms, n_bonds)

@@ -1,16 +1,16 @@
 """XmlSerializer round trip of ConcordForce: same settings, same energies and forces."""
+
 import copy
 
 import numpy as np
 import openmm as mm
 import pytest
 from conftest import POTENTIAL, evaluate, make_system
-
 from openmmconcord import ConcordForce, atomic_numbers
 
 
 def test_xml_round_trip_gives_the_same_energy(molecules):
-    name, topology, positions = molecules[2]
+    _name, topology, positions = molecules[2]
     force = ConcordForce(str(POTENTIAL), atomic_numbers(topology), 64)
     force.setForceGroup(5)
     force.setName("learned potential")
@@ -31,7 +31,7 @@ def test_xml_round_trip_gives_the_same_energy(molecules):
 
 
 def test_periodic_flag_survives_serialization_and_deepcopy(molecules):
-    name, topology, positions = molecules[0]
+    _name, topology, _positions = molecules[0]
     force = ConcordForce(str(POTENTIAL), atomic_numbers(topology), 32)
     force.setUsesPeriodicBoundaryConditions(True)
     restored = mm.XmlSerializer.deserialize(mm.XmlSerializer.serialize(force))
@@ -41,7 +41,7 @@ def test_periodic_flag_survives_serialization_and_deepcopy(molecules):
 
 
 def test_unknown_serialization_version_is_refused(molecules):
-    name, topology, positions = molecules[0]
+    _name, topology, _positions = molecules[0]
     xml = mm.XmlSerializer.serialize(ConcordForce(str(POTENTIAL), atomic_numbers(topology)))
     with pytest.raises(Exception, match="unsupported serialization version 2"):
         mm.XmlSerializer.deserialize(xml.replace('version="1"', 'version="2"'))

@@ -9,6 +9,7 @@ Units are OpenMM's (nm, kJ/mol, kJ/mol/nm); the model's eV and Å are converted 
 C++ errors are raised as openmm.OpenMMException with the library's message. Importing this
 package loads the plugin library, which registers ConcordForce with XmlSerializer.
 """
+
 from .native import ConcordForce, GeneratedStructure, generateStructures
 from .positions import atomic_numbers, bond_graph, closest_nonbonded, generate_positions
 from .sdf import read_sdf
@@ -16,10 +17,10 @@ from .sdf import read_sdf
 __all__ = [
     "ConcordForce",
     "GeneratedStructure",
-    "generateStructures",
     "atomic_numbers",
     "bond_graph",
     "closest_nonbonded",
+    "generateStructures",
     "generate_positions",
     "read_sdf",
 ]

@@ -1,10 +1,11 @@
 """Positions for an OpenMM Topology from the structure generator of a Concord model."""
+
 import itertools
 import math
 import warnings
 
 from openmm import Vec3, unit
-from openmm.app import Aromatic, Amide, Double, Single, Triple
+from openmm.app import Amide, Aromatic, Double, Single, Triple
 
 from .native import generateStructures
 

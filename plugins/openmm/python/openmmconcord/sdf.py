@@ -1,4 +1,5 @@
 """A minimal reader of MDL molfiles (SDF, V2000) into an OpenMM Topology with bond orders."""
+
 import gzip
 
 from openmm import Vec3, unit
