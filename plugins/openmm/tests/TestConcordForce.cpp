@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
         double worst = 0.0;
         for (size_t i = 0; i < NUMBERS.size(); ++i) {
             for (int k = 0; k < 3; ++k) {
-                worst = std::fmax(worst, std::fabs(state.getForces()[i][k] - expected.forces[i][k] * kJ * 10.0));
+                const double want = expected.forces[i][k] * kJ * 10.0;
+                worst = std::fmax(worst, std::fabs(state.getForces()[i][k] - want));
             }
         }
         check(worst < 1e-8, platform + ": forces equal the C++ API's (kJ/mol/nm)");
@@ -115,7 +116,8 @@ int main(int argc, char** argv) {
                             evaluate(*system, "Reference", minus).getPotentialEnergy()) / (2 * h);
         const double f = state.getForces()[1][k];
         std::ostringstream what;
-        what << "finite difference of the energy = force on atom 1, axis " << k << " (" << fd << " vs " << f << ")";
+        what << "finite difference of the energy = force on atom 1, axis " << k << " (" << fd
+             << " vs " << f << ")";
         check(std::fabs(fd - f) < 1e-3 * std::fmax(1.0, std::fabs(f)), what.str());
     }
 
@@ -123,16 +125,18 @@ int main(int argc, char** argv) {
     std::stringstream xml;
     OpenMM::XmlSerializer::serialize<OpenMM::System>(system.get(), "System", xml);
     std::unique_ptr<OpenMM::System> copy(OpenMM::XmlSerializer::deserialize<OpenMM::System>(xml));
-    check(evaluate(*copy, "Reference", nanometres()).getPotentialEnergy() == state.getPotentialEnergy(),
-          "XmlSerializer round trip gives the same energy");
+    const double restored = evaluate(*copy, "Reference", nanometres()).getPotentialEnergy();
+    check(restored == state.getPotentialEnergy(), "XmlSerializer round trip gives the same energy");
 
     // Errors.
     std::string message = thrownMessage([&] { ConcordForce(model + ".missing", NUMBERS); });
     check(message.find(".missing") != std::string::npos, "missing model file: " + message);
     message = thrownMessage([&] { ConcordForce(model, std::vector<std::string>{"C", "Xx"}); });
-    check(message.find("'Xx' is not a chemical element") != std::string::npos, "unknown symbol: " + message);
+    check(message.find("'Xx' is not a chemical element") != std::string::npos,
+          "unknown symbol: " + message);
     message = thrownMessage([&] { ConcordForce(model, std::vector<int>{6, 92}); });
-    check(message.find("atomic number 92") != std::string::npos, "element unknown to the model: " + message);
+    check(message.find("atomic number 92") != std::string::npos,
+          "element unknown to the model: " + message);
     auto wrongCount = makeSystem(new ConcordForce(model, std::vector<int>{6, 8, 1}));
     message = thrownMessage([&] { evaluate(*wrongCount, "Reference", nanometres()); });
     check(message.find("has 3 atomic numbers but the System has 6") != std::string::npos,

@@ -11,8 +11,17 @@
 namespace ConcordPlugin {
 
 namespace {
+/// Lengths: nm -> Å.
+constexpr double LENGTH_FACTOR = ConcordForce::ANGSTROM_PER_NM;
+/// Energies: eV -> kJ/mol.
+constexpr double ENERGY_FACTOR = ConcordForce::KJ_PER_MOL_PER_EV;
 /// Forces: eV/Å -> kJ/mol/nm.
-constexpr double FORCE_FACTOR = ConcordForce::KJ_PER_MOL_PER_EV * ConcordForce::ANGSTROM_PER_NM;
+constexpr double FORCE_FACTOR = ENERGY_FACTOR * LENGTH_FACTOR;
+
+bool isOverlap(const concord::Error& e) {
+    return e.status() == CONCORD_ERROR_INVALID_INPUT &&
+           std::string(e.what()).find(" overlap ") != std::string::npos;
+}
 }  // namespace
 
 ConcordForceImpl::ConcordForceImpl(const ConcordForce& owner)
@@ -35,38 +44,41 @@ double ConcordForceImpl::computeForce(OpenMM::ContextImpl& context,
                                       const std::vector<OpenMM::Vec3>& positions,
                                       std::vector<OpenMM::Vec3>& forces) {
     for (size_t i = 0; i < numbers.size(); ++i) {
-        for (int k = 0; k < 3; ++k) positionsA[3 * i + k] = positions[i][k] * ConcordForce::ANGSTROM_PER_NM;
+        for (int k = 0; k < 3; ++k) positionsA[3 * i + k] = positions[i][k] * LENGTH_FACTOR;
     }
+    const bool periodic = owner.usesPeriodicBoundaryConditions();
     double cell[9];
-    if (owner.usesPeriodicBoundaryConditions()) {
+    if (periodic) {
         OpenMM::Vec3 box[3];
         context.getPeriodicBoxVectors(box[0], box[1], box[2]);
         for (int row = 0; row < 3; ++row) {
-            for (int k = 0; k < 3; ++k) cell[3 * row + k] = box[row][k] * ConcordForce::ANGSTROM_PER_NM;
+            for (int k = 0; k < 3; ++k) cell[3 * row + k] = box[row][k] * LENGTH_FACTOR;
         }
     }
     concord::Result result;
     try {
         result = owner.getModel()->compute(numbers.size(), numbers.data(), positionsA.data(),
-                                           owner.usesPeriodicBoundaryConditions() ? cell : nullptr);
+                                           periodic ? cell : nullptr);
     } catch (const concord::Error& e) {
-        const std::string message = e.what();
-        if (e.status() == CONCORD_ERROR_INVALID_INPUT && message.find(" overlap ") != std::string::npos) {
+        if (isOverlap(e)) {
             // Infinite energy lets a minimiser's line search step back; NaN forces stop dynamics.
-            lastOverlap = message;
+            lastOverlap = e.what();
             const double nan = std::numeric_limits<double>::quiet_NaN();
             std::fill(forces.begin(), forces.end(), OpenMM::Vec3(nan, nan, nan));
             return std::numeric_limits<double>::infinity();
         }
-        throw OpenMM::OpenMMException(
-            "ConcordForce: " + message +
-            (lastOverlap.empty() ? "" : " (the previous evaluation had overlapping atoms: " + lastOverlap + ")"));
+        std::string message = std::string("ConcordForce: ") + e.what();
+        if (!lastOverlap.empty()) {
+            message += " (the previous evaluation had overlapping atoms: " + lastOverlap + ")";
+        }
+        throw OpenMM::OpenMMException(message);
     }
     lastOverlap.clear();
     for (size_t i = 0; i < numbers.size(); ++i) {
-        forces[i] = OpenMM::Vec3(result.forces[i][0], result.forces[i][1], result.forces[i][2]) * FORCE_FACTOR;
+        const concord::Vector3& f = result.forces[i];
+        forces[i] = OpenMM::Vec3(f[0], f[1], f[2]) * FORCE_FACTOR;
     }
-    return result.energy * ConcordForce::KJ_PER_MOL_PER_EV;
+    return result.energy * ENERGY_FACTOR;
 }
 
 }  // namespace ConcordPlugin

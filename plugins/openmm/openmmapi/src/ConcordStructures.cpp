@@ -82,7 +82,8 @@ std::vector<GeneratedStructure> generateStructures(
         }
         concord::OptimizeOptions options;
         options.fmax = fmax / FORCE_FACTOR;
-        const auto optimized = model.generate_optimize(numbers, bonds, out.size(), sampler, options);
+        const auto optimized =
+            model.generate_optimize(numbers, bonds, out.size(), sampler, options);
         for (size_t k = 0; k < out.size(); ++k) {
             const concord::Optimized& o = optimized[k];
             out[k].positions = toNanometres(o.positions);

@@ -38,8 +38,9 @@ void* ConcordForceProxy::deserialize(const OpenMM::SerializationNode& node) cons
     for (const OpenMM::SerializationNode& particle : node.getChildNode("Particles").getChildren()) {
         numbers.push_back(particle.getIntProperty("z"));
     }
-    auto* force = new ConcordForce(node.getStringProperty("modelPath"), numbers,
-                                   node.getIntProperty("precision"), node.getStringProperty("device"));
+    auto* force =
+        new ConcordForce(node.getStringProperty("modelPath"), numbers,
+                         node.getIntProperty("precision"), node.getStringProperty("device"));
     force->setUsesPeriodicBoundaryConditions(node.getBoolProperty("periodic"));
     force->setForceGroup(node.getIntProperty("forceGroup"));
     force->setName(node.getStringProperty("name"));
