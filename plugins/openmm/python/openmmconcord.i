@@ -95,7 +95,8 @@ Positions and box vectors are passed to the model in Angstrom (nm x 10); its ene
 in kJ/mol (eV x 96.4853321233) and its forces in kJ/mol/nm (eV/A x 964.853321233). Call
 setUsesPeriodicBoundaryConditions(True) to use the System's box as the model's cell. Two atoms
 closer than 0.025 nm get an infinite energy and NaN forces. Errors (missing file, unknown
-element, particle count differing from the System's) raise openmm.OpenMMException.";
+element, particle count differing from the System's) raise openmm.OpenMMException.
+setParticles(indices) restricts the force to those System particles (one per atomic number).";
 
 %feature("docstring") ConcordPlugin::generateStructures "generateStructures(modelPath, atomicNumbers, bondFirst, bondSecond, bondOrder, samples=1, seed=0, relax=True, fmax=10.0, precision=64)
 
@@ -116,6 +117,8 @@ public:
     const std::string& getModelPath() const;
     const std::vector<int>& getAtomicNumbers() const;
     int getNumParticles() const;
+    void setParticles(const std::vector<int>& particles);
+    const std::vector<int>& getParticles() const;
     int getPrecision() const;
     const std::string& getDevice() const;
     std::vector<int> getModelElements() const;

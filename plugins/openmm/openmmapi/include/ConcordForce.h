@@ -21,8 +21,9 @@ namespace ConcordPlugin {
  * kJ/mol/nm. Units are converted at the boundary: positions and box vectors x10 (nm -> Å),
  * energies x96.4853321233 (eV -> kJ/mol), forces x964.853321233 (eV/Å -> kJ/mol/nm).
  *
- * The force acts on every particle of the System, in System order, so it needs one atomic
- * number per particle. The model file is loaded once, when the force is created (errors such
+ * By default the force acts on every particle of the System, in System order, and needs one
+ * atomic number per particle; setParticles() restricts it to some particles (a molecule
+ * treated by the model inside a System whose other particles have other forces). The model file is loaded once, when the force is created (errors such
  * as a missing file or an element the model does not know are thrown then), and every Context
  * made from the System shares it. The energy is computed on the host by the Concord library
  * for every platform (Reference, CPU, CUDA, OpenCL); force groups work as for any Force.
@@ -34,6 +35,7 @@ public:
      *
      * @param modelPath      path of a Concord model file (.concord)
      * @param atomicNumbers  the atomic number of each particle of the System, in System order
+     *                       (or of the particles chosen with setParticles())
      * @param precision      floating-point precision of the model: 32 (fast, for dynamics) or
      *                       64 (for comparisons and tight minimisation)
      * @param device         where the model runs: "cpu", "cuda" or "cuda:N"
@@ -53,10 +55,23 @@ public:
                  int precision = 32, const std::string& device = "cpu");
     /** The model file this force was created with. */
     const std::string& getModelPath() const { return modelPath; }
-    /** The atomic number of each particle, in System order. */
+    /** The atomic number of each atom (System order, or the order of getParticles()). */
     const std::vector<int>& getAtomicNumbers() const { return atomicNumbers; }
-    /** The number of particles the force expects the System to have. */
+    /** The number of atoms the model sees (one per atomic number). */
     int getNumParticles() const { return static_cast<int>(atomicNumbers.size()); }
+    /**
+     * Restricts the force to some particles of the System: `particles[i]` is the System index
+     * of the atom with atomic number `getAtomicNumbers()[i]`. The other particles feel no
+     * force from the model and do not affect its energy. An empty list (the default) means
+     * every particle of the System, which must then have one particle per atomic number.
+     *
+     * @throws OpenMM::OpenMMException when the list is not empty and its length differs from
+     *         the number of atomic numbers, or it holds a negative or repeated index (an index
+     *         beyond the System is reported when a Context is created)
+     */
+    void setParticles(const std::vector<int>& particles);
+    /** The System indices of the model's atoms; empty when the force acts on all particles. */
+    const std::vector<int>& getParticles() const { return particles; }
     /** The model's floating-point precision: 32 or 64. */
     int getPrecision() const { return precision; }
     /** The device the model runs on ("cpu", "cuda", "cuda:N"). */
@@ -90,6 +105,7 @@ protected:
 private:
     std::string modelPath;
     std::vector<int> atomicNumbers;
+    std::vector<int> particles;
     int precision;
     std::string device;
     bool periodic = false;

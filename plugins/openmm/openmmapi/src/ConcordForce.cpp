@@ -53,6 +53,27 @@ ConcordForce::ConcordForce(const std::string& modelPath, const std::vector<std::
                            int precision, const std::string& device)
     : ConcordForce(modelPath, atomicNumbersOf(elements), precision, device) {}
 
+void ConcordForce::setParticles(const std::vector<int>& particles) {
+    if (!particles.empty() && particles.size() != atomicNumbers.size()) {
+        throw OpenMM::OpenMMException(
+            "ConcordForce::setParticles: " + std::to_string(particles.size()) +
+            " particle indices given for " + std::to_string(atomicNumbers.size()) +
+            " atomic numbers (give one index per atomic number, or none for all particles)");
+    }
+    std::vector<int> sorted = particles;
+    std::sort(sorted.begin(), sorted.end());
+    if (!sorted.empty() && sorted.front() < 0) {
+        throw OpenMM::OpenMMException("ConcordForce::setParticles: negative particle index " +
+                                      std::to_string(sorted.front()));
+    }
+    const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
+    if (repeated != sorted.end()) {
+        throw OpenMM::OpenMMException("ConcordForce::setParticles: particle " +
+                                      std::to_string(*repeated) + " is listed twice");
+    }
+    this->particles = particles;
+}
+
 std::vector<int> ConcordForce::getModelElements() const {
     const std::vector<int32_t> known = model->elements();
     return std::vector<int>(known.begin(), known.end());

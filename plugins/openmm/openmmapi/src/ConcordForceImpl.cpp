@@ -30,11 +30,23 @@ ConcordForceImpl::ConcordForceImpl(const ConcordForce& owner)
 
 void ConcordForceImpl::initialize(OpenMM::ContextImpl& context) {
     const int particles = context.getSystem().getNumParticles();
-    if (particles != owner.getNumParticles()) {
-        throw OpenMM::OpenMMException(
-            "ConcordForce: the force has " + std::to_string(owner.getNumParticles()) +
-            " atomic numbers but the System has " + std::to_string(particles) +
-            " particles (give one atomic number per particle, in System order)");
+    indices = owner.getParticles();
+    if (indices.empty()) {
+        if (particles != owner.getNumParticles()) {
+            throw OpenMM::OpenMMException(
+                "ConcordForce: the force has " + std::to_string(owner.getNumParticles()) +
+                " atomic numbers but the System has " + std::to_string(particles) +
+                " particles (give one atomic number per particle, in System order, or choose "
+                "the particles with setParticles)");
+        }
+        for (int i = 0; i < particles; ++i) indices.push_back(i);
+    }
+    for (int index : indices) {
+        if (index >= particles) {
+            throw OpenMM::OpenMMException("ConcordForce: particle index " + std::to_string(index) +
+                                          " is beyond the System's " + std::to_string(particles) +
+                                          " particles");
+        }
     }
     positionsA.resize(3 * numbers.size());
     OpenMM::CustomCPPForceImpl::initialize(context);
@@ -44,7 +56,7 @@ double ConcordForceImpl::computeForce(OpenMM::ContextImpl& context,
                                       const std::vector<OpenMM::Vec3>& positions,
                                       std::vector<OpenMM::Vec3>& forces) {
     for (size_t i = 0; i < numbers.size(); ++i) {
-        for (int k = 0; k < 3; ++k) positionsA[3 * i + k] = positions[i][k] * LENGTH_FACTOR;
+        for (int k = 0; k < 3; ++k) positionsA[3 * i + k] = positions[indices[i]][k] * LENGTH_FACTOR;
     }
     const bool periodic = owner.usesPeriodicBoundaryConditions();
     double cell[9];
@@ -64,7 +76,8 @@ double ConcordForceImpl::computeForce(OpenMM::ContextImpl& context,
             // Infinite energy lets a minimiser's line search step back; NaN forces stop dynamics.
             lastOverlap = e.what();
             const double nan = std::numeric_limits<double>::quiet_NaN();
-            std::fill(forces.begin(), forces.end(), OpenMM::Vec3(nan, nan, nan));
+            std::fill(forces.begin(), forces.end(), OpenMM::Vec3());
+            for (int index : indices) forces[index] = OpenMM::Vec3(nan, nan, nan);
             return std::numeric_limits<double>::infinity();
         }
         std::string message = std::string("ConcordForce: ") + e.what();
@@ -74,9 +87,10 @@ double ConcordForceImpl::computeForce(OpenMM::ContextImpl& context,
         throw OpenMM::OpenMMException(message);
     }
     lastOverlap.clear();
+    std::fill(forces.begin(), forces.end(), OpenMM::Vec3());
     for (size_t i = 0; i < numbers.size(); ++i) {
         const concord::Vector3& f = result.forces[i];
-        forces[i] = OpenMM::Vec3(f[0], f[1], f[2]) * FORCE_FACTOR;
+        forces[indices[i]] = OpenMM::Vec3(f[0], f[1], f[2]) * FORCE_FACTOR;
     }
     return result.energy * ENERGY_FACTOR;
 }

@@ -9,8 +9,8 @@ namespace ConcordPlugin {
 
 /**
  * Serializes a ConcordForce as its model path, precision, device, periodicity, force group,
- * name and atomic numbers; deserializing loads the model file again from that path.
- * Registered when the plugin library is loaded.
+ * name, atomic numbers and particle indices; deserializing loads the model file again from
+ * that path. Registered when the plugin library is loaded.
  */
 class ConcordForceProxy : public OpenMM::SerializationProxy {
 public:

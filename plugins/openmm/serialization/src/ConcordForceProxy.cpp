@@ -22,8 +22,11 @@ void ConcordForceProxy::serialize(const void* object, OpenMM::SerializationNode&
     node.setIntProperty("forceGroup", force.getForceGroup());
     node.setStringProperty("name", force.getName());
     OpenMM::SerializationNode& particles = node.createChildNode("Particles");
-    for (int z : force.getAtomicNumbers()) {
-        particles.createChildNode("Particle").setIntProperty("z", z);
+    const std::vector<int>& indices = force.getParticles();
+    for (size_t i = 0; i < force.getAtomicNumbers().size(); ++i) {
+        OpenMM::SerializationNode& particle = particles.createChildNode("Particle");
+        particle.setIntProperty("z", force.getAtomicNumbers()[i]);
+        if (!indices.empty()) particle.setIntProperty("index", indices[i]);
     }
 }
 
@@ -34,13 +37,15 @@ void* ConcordForceProxy::deserialize(const OpenMM::SerializationNode& node) cons
                                       std::to_string(version) + " (this plugin reads version " +
                                       std::to_string(VERSION) + ")");
     }
-    std::vector<int> numbers;
+    std::vector<int> numbers, indices;
     for (const OpenMM::SerializationNode& particle : node.getChildNode("Particles").getChildren()) {
         numbers.push_back(particle.getIntProperty("z"));
+        if (particle.hasProperty("index")) indices.push_back(particle.getIntProperty("index"));
     }
     auto* force =
         new ConcordForce(node.getStringProperty("modelPath"), numbers,
                          node.getIntProperty("precision"), node.getStringProperty("device"));
+    force->setParticles(indices);
     force->setUsesPeriodicBoundaryConditions(node.getBoolProperty("periodic"));
     force->setForceGroup(node.getIntProperty("forceGroup"));
     force->setName(node.getStringProperty("name"));

@@ -20,7 +20,7 @@ namespace ConcordPlugin {
 class ConcordForceImpl : public OpenMM::CustomCPPForceImpl {
 public:
     explicit ConcordForceImpl(const ConcordForce& owner);
-    /** Checks that the System has one particle per atomic number of the force. */
+    /** Checks the force's particles against the System's. */
     void initialize(OpenMM::ContextImpl& context) override;
     /**
      * Energy (kJ/mol) of the particles at `positions` (nm); writes their forces (kJ/mol/nm).
@@ -35,6 +35,8 @@ public:
 private:
     const ConcordForce& owner;
     std::vector<int32_t> numbers;
+    /** System index of each of the model's atoms. */
+    std::vector<int> indices;
     std::vector<double> positionsA;
     /** The model's message about the last overlap, until an evaluation succeeds. */
     std::string lastOverlap;
