@@ -1,0 +1,88 @@
+#include "ConcordForce.h"
+
+#include "concord.hpp"
+#include "internal/ConcordForceImpl.h"
+#include "internal/Elements.h"
+#include "openmm/OpenMMException.h"
+
+#include <algorithm>
+
+namespace ConcordPlugin {
+
+namespace {
+std::vector<int> atomicNumbersOf(const std::vector<std::string>& elements) {
+    std::vector<int> numbers;
+    numbers.reserve(elements.size());
+    for (const std::string& symbol : elements) numbers.push_back(atomicNumberOf(symbol));
+    return numbers;
+}
+
+std::string listOf(const std::vector<int32_t>& numbers) {
+    std::string text;
+    for (int32_t z : numbers) text += (text.empty() ? "" : ", ") + std::to_string(z);
+    return text;
+}
+
+/// Loads the model and checks that it knows every atomic number.
+std::shared_ptr<const concord::Model> load(const std::string& path, const std::vector<int>& numbers,
+                                           int precision, const std::string& device) {
+    try {
+        auto model = std::make_shared<const concord::Model>(path, device, precision);
+        const std::vector<int32_t> known = model->elements();
+        for (size_t i = 0; i < numbers.size(); ++i) {
+            if (std::find(known.begin(), known.end(), numbers[i]) == known.end()) {
+                throw OpenMM::OpenMMException(
+                    "ConcordForce: particle " + std::to_string(i) + " has atomic number " +
+                    std::to_string(numbers[i]) + ", which the model " + path +
+                    " does not know (its elements: " + listOf(known) + ")");
+            }
+        }
+        return model;
+    } catch (const concord::Error& e) {
+        throw OpenMM::OpenMMException(std::string("ConcordForce: ") + e.what());
+    }
+}
+}  // namespace
+
+ConcordForce::ConcordForce(const std::string& modelPath, const std::vector<int>& atomicNumbers,
+                           int precision, const std::string& device)
+    : modelPath(modelPath), atomicNumbers(atomicNumbers), precision(precision), device(device),
+      model(load(modelPath, atomicNumbers, precision, device)) {}
+
+ConcordForce::ConcordForce(const std::string& modelPath, const std::vector<std::string>& elements,
+                           int precision, const std::string& device)
+    : ConcordForce(modelPath, atomicNumbersOf(elements), precision, device) {}
+
+void ConcordForce::setParticles(const std::vector<int>& particles) {
+    if (!particles.empty() && particles.size() != atomicNumbers.size()) {
+        throw OpenMM::OpenMMException(
+            "ConcordForce::setParticles: " + std::to_string(particles.size()) +
+            " particle indices given for " + std::to_string(atomicNumbers.size()) +
+            " atomic numbers (give one index per atomic number, or none for all particles)");
+    }
+    std::vector<int> sorted = particles;
+    std::sort(sorted.begin(), sorted.end());
+    if (!sorted.empty() && sorted.front() < 0) {
+        throw OpenMM::OpenMMException("ConcordForce::setParticles: negative particle index " +
+                                      std::to_string(sorted.front()));
+    }
+    const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
+    if (repeated != sorted.end()) {
+        throw OpenMM::OpenMMException("ConcordForce::setParticles: particle " +
+                                      std::to_string(*repeated) + " is listed twice");
+    }
+    this->particles = particles;
+}
+
+std::vector<int> ConcordForce::getModelElements() const {
+    const std::vector<int32_t> known = model->elements();
+    return std::vector<int>(known.begin(), known.end());
+}
+
+double ConcordForce::getReceptiveField() const {
+    return model->receptive_field() / ANGSTROM_PER_NM;
+}
+
+OpenMM::ForceImpl* ConcordForce::createImpl() const { return new ConcordForceImpl(*this); }
+
+}  // namespace ConcordPlugin

@@ -1,0 +1,110 @@
+"""Positions for an OpenMM Topology from the structure generator of a Concord model."""
+
+import itertools
+import math
+import warnings
+
+from openmm import Vec3, unit
+from openmm.app import Amide, Aromatic, Double, Single, Triple
+
+from .native import generateStructures
+
+# Bond.type -> the generator's bond orders (1 single, 2 double, 3 triple, 4 aromatic); an
+# amide C-N bond is drawn as single in a Lewis structure.
+_ORDER_OF_TYPE = {Single: 1, Double: 2, Triple: 3, Aromatic: 4, Amide: 1}
+
+
+def atomic_numbers(topology):
+    """The atomic number of each atom of an openmm.app.Topology, in atom order.
+
+    Raises ValueError for an atom without an element (e.g. a virtual site or an unknown PDB
+    atom name)."""
+    numbers = []
+    for atom in topology.atoms():
+        if atom.element is None:
+            raise ValueError(f"atom {atom.index} ({atom.name} of residue {atom.residue.name}) has no element")
+        numbers.append(atom.element.atomic_number)
+    return numbers
+
+
+def bond_graph(topology, missing_order=None):
+    """The bonds of a Topology as three lists: first atoms, second atoms, orders.
+
+    A bond's order is Bond.order when set, otherwise taken from Bond.type (Single 1, Double 2,
+    Triple 3, Aromatic 4, Amide 1). A bond with neither (e.g. from PDB CONECT records) gets
+    `missing_order` when it is given, and raises ValueError otherwise."""
+    first, second, orders = [], [], []
+    for bond in topology.bonds():
+        order = bond.order if bond.order is not None else _ORDER_OF_TYPE.get(bond.type, missing_order)
+        if order is None:
+            raise ValueError(
+                f"bond {bond.atom1.index}-{bond.atom2.index} ({bond.atom1.name}-{bond.atom2.name}) has "
+                "no order or type: set Bond.order/type (e.g. from an SDF file, see read_sdf) or pass "
+                "missing_order=1 to treat unknown bonds as single"
+            )
+        first.append(bond.atom1.index)
+        second.append(bond.atom2.index)
+        orders.append(int(order))
+    return first, second, orders
+
+
+def closest_nonbonded(positions, first, second):
+    """The smallest distance (in the unit of `positions`, a flat [3N] list) between two atoms
+    that are not bonded to each other; infinity for fewer than two such atoms."""
+    n = len(positions) // 3
+    bonded = set(zip(first, second)) | set(zip(second, first))
+    closest = math.inf
+    for i, j in itertools.combinations(range(n), 2):
+        if (i, j) not in bonded:
+            closest = min(closest, math.dist(positions[3 * i : 3 * i + 3], positions[3 * j : 3 * j + 3]))
+    return closest
+
+
+def generate_positions(
+    topology,
+    model_path,
+    seed=0,
+    samples=4,
+    minimize=True,
+    fmax=10.0 * unit.kilojoule_per_mole / unit.nanometer,
+    clash=0.12 * unit.nanometer,
+    missing_order=None,
+):
+    """Proposes 3D positions for a molecule given as a Topology with bonds.
+
+    The structure generator of the Concord model at `model_path` samples `samples` structures
+    from the bond graph (seeded: the same seed gives the same structures); with `minimize`
+    each is relaxed on the model's potential until the largest force is below `fmax` (a
+    Quantity in force units, or a number in kJ/mol/nm). The result is the sample of lowest
+    energy among those whose non-bonded atoms are all at least `clash` apart (a Quantity, or
+    nm): the learned potential has spurious minima with, e.g., two hydrogens 0.09 nm apart,
+    and lowest energy alone would pick them. When every sample clashes, the lowest-energy one
+    is returned with a warning. Positions come back as a Quantity: a list of Vec3 in nm,
+    centred at the origin, in atom order.
+
+    Raises openmm.OpenMMException when the model has no generator or rejects the molecule
+    (unknown element, invalid graph), ValueError for atoms without elements or bonds without
+    orders (see bond_graph) and RuntimeError when no sample gave a finite energy."""
+    if unit.is_quantity(fmax):
+        fmax = fmax.value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+    if unit.is_quantity(clash):
+        clash = clash.value_in_unit(unit.nanometer)
+    numbers = atomic_numbers(topology)
+    first, second, orders = bond_graph(topology, missing_order)
+    structures = generateStructures(str(model_path), numbers, first, second, orders, samples, seed, minimize, fmax)
+    finite = [s for s in structures if math.isfinite(s.energy)]
+    if not finite:
+        raise RuntimeError(
+            f"none of the {samples} generated structures has a finite energy (atoms placed onto "
+            "each other): try more samples or another seed"
+        )
+    clear = [s for s in finite if closest_nonbonded(s.positions, first, second) >= clash]
+    if not clear:
+        warnings.warn(
+            f"all {len(finite)} generated structures have non-bonded atoms closer than {clash} nm: "
+            "returning the lowest-energy one; try more samples or another seed",
+            stacklevel=2,
+        )
+    best = min(clear or finite, key=lambda s: s.energy)
+    x = best.positions
+    return unit.Quantity([Vec3(*x[3 * i : 3 * i + 3]) for i in range(len(numbers))], unit.nanometer)

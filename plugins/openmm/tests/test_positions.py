@@ -1,0 +1,135 @@
+"""Positions for a Topology from the structure generator (generate_positions), and the SDF
+reader. The shipped generator is undertrained: its relaxed structures of the smallest molecules
+have sane bond lengths, but some relaxed samples fall into spurious minima with two non-bonded
+atoms too close, so the checks are on the chosen (clash-free) sample and on the share of sane
+samples, which is reported."""
+
+import gzip
+
+import numpy as np
+import openmm as mm
+import pytest
+from conftest import GENERATOR, STRUCTURES, evaluate, make_system
+from openmm import app, unit
+from openmmconcord import (
+    ConcordForce,
+    atomic_numbers,
+    bond_graph,
+    closest_nonbonded,
+    generate_positions,
+    generateStructures,
+    read_sdf,
+)
+
+
+def molecule(heavy, hydrogens, heavy_bonds=()):
+    """A Topology of heavy atoms (symbols), `hydrogens[i]` hydrogens on heavy atom i, and
+    (i, j, order) bonds between heavy atoms."""
+    topology = app.Topology()
+    residue = topology.addResidue("MOL", topology.addChain())
+    atoms = [topology.addAtom(s, app.Element.getBySymbol(s), residue) for s in heavy]
+    for i, j, order in heavy_bonds:
+        topology.addBond(atoms[i], atoms[j], type=app.Single, order=order)
+    for i, count in enumerate(hydrogens):
+        for _ in range(count):
+            topology.addBond(atoms[i], topology.addAtom("H", app.element.hydrogen, residue), type=app.Single)
+    return topology
+
+
+SMALL = {
+    "water": molecule("O", [2]),
+    "methane": molecule("C", [4]),
+    "ammonia": molecule("N", [3]),
+    "methanol": molecule("CO", [3, 1], [(0, 1, 1)]),
+    "ethane": molecule("CC", [3, 3], [(0, 1, 1)]),
+}
+
+
+def distances(positions, first, second):
+    x = np.array(positions.value_in_unit(unit.nanometer))
+    return np.linalg.norm(x[first] - x[second], axis=1)
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_generated_and_relaxed_small_molecules_are_sane(name):
+    topology = SMALL[name]
+    positions = generate_positions(topology, GENERATOR, seed=0)
+    first, second, _ = bond_graph(topology)
+    assert len(positions) == topology.getNumAtoms()
+    bonds = distances(positions, first, second)
+    assert np.all((bonds > 0.090) & (bonds < 0.160)), bonds  # nm: X-H ~0.10, C-C ~0.15
+    flat = list(np.ravel(positions.value_in_unit(unit.nanometer)))
+    assert closest_nonbonded(flat, first, second) >= 0.12
+
+
+def test_relaxed_positions_are_a_minimum_of_the_force():
+    topology = SMALL["methanol"]
+    positions = generate_positions(topology, GENERATOR, seed=1, fmax=5.0)
+    force = ConcordForce(str(GENERATOR), atomic_numbers(topology), 64)
+    _, forces = evaluate(make_system(topology, force), positions)
+    assert np.linalg.norm(forces, axis=1).max() <= 5.0 * 1.001  # kJ/mol/nm
+
+
+def test_the_same_seed_gives_the_same_positions():
+    topology = SMALL["ammonia"]
+    a = generate_positions(topology, GENERATOR, seed=5, samples=2, minimize=False)
+    b = generate_positions(topology, GENERATOR, seed=5, samples=2, minimize=False)
+    c = generate_positions(topology, GENERATOR, seed=6, samples=2, minimize=False)
+    assert a == b
+    assert a != c
+
+
+def test_share_of_sane_relaxed_samples(report):
+    sane = total = 0
+    for topology in SMALL.values():
+        numbers = atomic_numbers(topology)
+        first, second, orders = bond_graph(topology)
+        for seed in range(3):
+            for s in generateStructures(str(GENERATOR), numbers, first, second, orders, 4, seed, True, 10.0):
+                total += 1
+                x = np.reshape(s.positions, (-1, 3))
+                bonds = np.linalg.norm(x[first] - x[second], axis=1)
+                ok = s.relaxed and np.all((bonds > 0.090) & (bonds < 0.160))
+                sane += bool(ok and closest_nonbonded(s.positions, first, second) >= 0.12)
+    report(
+        f"generator (shipped, relaxed): {sane}/{total} samples of water, methane, ammonia, methanol, "
+        "ethane (3 seeds x 4) have bonds in 0.09-0.16 nm and no non-bonded pair below 0.12 nm"
+    )
+    assert sane >= total // 3
+
+
+def test_generated_structure_of_a_qm9_molecule_minimises_in_openmm(molecules, report):
+    # Raw samples, far from a minimum (forces of 10^3-10^4 kJ/mol/nm), minimised by OpenMM.
+    name, topology, _reference = molecules[0]
+    positions = generate_positions(topology, GENERATOR, seed=0, samples=2, minimize=False)
+    force = ConcordForce(str(GENERATOR), atomic_numbers(topology), 64)
+    context = mm.Context(make_system(topology, force), mm.VerletIntegrator(0.001))
+    context.setPositions(positions)
+    before = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    mm.LocalEnergyMinimizer.minimize(context, 1.0, 3000)
+    state = context.getState(getEnergy=True, getForces=True)
+    after = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    forces = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+    rms = float(np.sqrt(np.mean(np.square(forces))))
+    report(
+        f"{name} ({topology.getNumAtoms()} atoms) generated (unrelaxed), then LocalEnergyMinimizer: "
+        f"{before:.2f} -> {after:.2f} kJ/mol, RMS force {rms:.3f} kJ/mol/nm"
+    )
+    assert after < before - 100.0
+    assert rms <= 1.0 * 1.01
+
+
+def test_read_sdf_keeps_atoms_bonds_and_coordinates():
+    name, topology, positions = read_sdf(STRUCTURES, 0)
+    with gzip.open(STRUCTURES, "rt") as handle:
+        block = handle.read().split("$$$$\n")[0].splitlines()
+    n_atoms, n_bonds = int(block[3][0:3]), int(block[3][3:6])
+    assert name == block[0].strip()
+    assert (topology.getNumAtoms(), topology.getNumBonds()) == (n_atoms, n_bonds)
+    assert [a.element.symbol for a in topology.atoms()] == [line.split()[3] for line in block[4 : 4 + n_atoms]]
+    file_bonds = [(int(l[0:3]) - 1, int(l[3:6]) - 1, int(l[6:9])) for l in block[4 + n_atoms : 4 + n_atoms + n_bonds]]
+    assert list(zip(*bond_graph(topology))) == file_bonds
+    x_file = [[float(v) / 10 for v in line.split()[:3]] for line in block[4 : 4 + n_atoms]]
+    np.testing.assert_allclose(positions.value_in_unit(unit.nanometer), x_file, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="no molecule 999"):
+        read_sdf(STRUCTURES, 999)
