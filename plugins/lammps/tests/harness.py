@@ -119,7 +119,7 @@ def write_data(path: Path, symbols: list, positions: np.ndarray, lo, hi,
 
 def molecule_box(molecules: list, per_side: int, spacing: float, seed: int = 0):
     """A cubic periodic box of per_side^3 copies of the given molecules (cycled), each randomly
-    rotated, on a lattice of `spacing` Å: (symbols, positions, molecule IDs, box length)."""
+    rotated, on a cubic lattice of `spacing` Å: (symbols, positions, molecule IDs, box length)."""
     rng = np.random.default_rng(seed)
     symbols, positions, ids = [], [], []
     k = 0
