@@ -177,7 +177,7 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
     concord::OptimizeOptions relax;
     if (opt.fmax > 0.0) relax.fmax = opt.fmax / energy_unit;
     relax.max_steps = opt.maxiter;
-    int converged = 0;
+    int converged = 0, distorted = 0;
     for (const MolecularGraph &m : molecules) {
       const int64_t n = static_cast<int64_t>(m.atoms.size());
       const int samples = opt.relax ? opt.samples : 1;
@@ -198,24 +198,32 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
       }
       if (status != CONCORD_SUCCESS)
         return "molecule " + std::to_string(m.molecule) + ": " + concord_last_error();
-      // Keep the relaxed sample of lowest energy (the first when none relaxed).
+      // Keep the relaxed sample of lowest energy among those that match the bond graph (among
+      // all relaxed ones when none does; the first when none relaxed).
       int best = 0;
+      bool best_matches = concord_lammps::matches_graph(m, xyz.data());
       double best_energy = std::numeric_limits<double>::infinity();
       for (int k = 0; opt.relax && k < samples; ++k) {
-        if (results[k].status == CONCORD_SUCCESS && results[k].energy < best_energy) {
+        if (results[k].status != CONCORD_SUCCESS) continue;
+        const bool matches = concord_lammps::matches_graph(m, &xyz[static_cast<size_t>(k * n * 3)]);
+        if ((matches && !best_matches) ||
+            (matches == best_matches && results[k].energy < best_energy)) {
           best = k;
+          best_matches = matches;
           best_energy = results[k].energy;
         }
       }
+      distorted += best_matches ? 0 : 1;
       if (opt.relax) {
         converged += results[best].converged;
-        if (comm->me == 0 && molecules.size() <= 20)
+        if (molecules.size() <= 20)
           utils::logmesg(lmp,
                          "  molecule {}: {} atoms, {} bonds, best of {} samples: energy {:.6g}, "
-                         "max force {:.3g}, {} steps, {}\n",
+                         "max force {:.3g}, {} steps, {}, {}\n",
                          m.molecule, n, nb, samples, results[best].energy * energy_unit,
                          results[best].max_force * energy_unit, results[best].steps,
-                         results[best].converged ? "converged" : "not converged");
+                         results[best].converged ? "converged" : "not converged",
+                         best_matches ? "matches its bonds" : "DISTORTED");
       }
       for (int64_t a = 0; a < n; ++a) {
         const double *p = &xyz[static_cast<size_t>((best * n + a) * 3)];
@@ -224,9 +232,14 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
                                        p[2] + m.centre[2]});
       }
     }
-    utils::logmesg(lmp, "{}: placed {} molecules ({} atoms){}\n", kWho, molecules.size(),
-                   atoms.size(),
-                   opt.relax ? fmt::format(", {} relaxations converged", converged) : "");
+    utils::logmesg(lmp, "{}: placed {} molecules ({} atoms){}; {} do not match their bonds\n",
+                   kWho, molecules.size(), atoms.size(),
+                   opt.relax ? fmt::format(", {} relaxations converged", converged) : "",
+                   distorted);
+    if (distorted > 0)
+      error->warning(FLERR, "{}: {} of {} molecules have no sample matching their bonds (more "
+                            "samples or another seed may help)",
+                     kWho, distorted, molecules.size());
   } catch (const concord::Error &e) {
     return e.what();
   }

@@ -31,7 +31,7 @@ class ConcordGenerate : public Command {
     std::vector<int> type_z;       ///< atomic number per atom type (index 0 unused)
     std::vector<int> bond_order;   ///< bond order per bond type (index 0 unused)
     unsigned long long seed = 1;
-    int samples = 4;
+    int samples = 8;
     bool relax = true;
     double fmax = 0.0;             ///< LAMMPS force units; 0 = 0.01 eV/Å
     int maxiter = 500;

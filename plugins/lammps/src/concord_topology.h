@@ -42,6 +42,12 @@ std::string split_molecules(const std::vector<TopologyAtom> &atoms,
                             const std::vector<TopologyBond> &bonds,
                             std::vector<MolecularGraph> &molecules);
 
+/// Whether `positions` (Å, [N][3] in the order of `m.atoms`) look like the molecular graph:
+/// every bond shorter than 1.3 x the sum of the two covalent radii, and every non-bonded pair
+/// at least max(1 Å, 1.1 x that sum) apart. Used to prefer generated samples that kept their
+/// bonds over distorted ones of lower energy.
+bool matches_graph(const MolecularGraph &m, const double *positions);
+
 }  // namespace concord_lammps
 
 #endif
