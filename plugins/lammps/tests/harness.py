@@ -17,7 +17,7 @@ POTENTIAL = ROOT / "examples" / "models" / "concord-qm9-gfn2.concord"
 GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-generator.concord"
 QM9 = ROOT / "data" / "qm9-gfn2" / "tiny" / "test_pm6_min.extxyz.gz"
 
-MASSES = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "F": 18.998}
+MASSES = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "F": 18.998, "Ar": 39.948}
 NUMBERS = {"H": 1, "C": 6, "N": 7, "O": 8, "F": 9}
 #: LAMMPS's nktv2p: pressure units per (energy units / Å^3), for units metal and real.
 NKTV2P = {"metal": 1.6021765e6, "real": 68568.415}
@@ -117,24 +117,34 @@ def write_data(path: Path, symbols: list, positions: np.ndarray, lo, hi,
     path.write_text("\n".join(lines) + "\n")
 
 
-def molecule_box(molecules: list, per_side: int, spacing: float, seed: int = 0):
+def molecule_box(molecules: list, per_side: int, spacing: float, seed: int = 0,
+                 min_gap: float = 2.0):
     """A cubic periodic box of per_side^3 copies of the given molecules (cycled), each randomly
-    rotated, on a cubic lattice of `spacing` Å: (symbols, positions, molecule IDs, box length)."""
+    rotated (no two atoms of different molecules closer than `min_gap` Å), on a cubic lattice
+    of `spacing` Å: (symbols, positions, molecule IDs, box length)."""
     rng = np.random.default_rng(seed)
-    symbols, positions, ids = [], [], []
+    length = per_side * spacing
+    symbols, positions, ids = [], np.zeros((0, 3)), []
     k = 0
     for i in range(per_side):
         for j in range(per_side):
             for m in range(per_side):
                 mol = molecules[k % len(molecules)]
-                q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-                x = (mol.positions - mol.positions.mean(axis=0)) @ q.T
-                x += (np.array([i, j, m]) + 0.5) * spacing
+                centred = mol.positions - mol.positions.mean(axis=0)
+                for _ in range(1000):
+                    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+                    x = centred @ q.T + (np.array([i, j, m]) + 0.5) * spacing
+                    d = x[:, None, :] - positions[None, :, :]
+                    d -= length * np.round(d / length)
+                    if d.size == 0 or np.linalg.norm(d, axis=2).min() >= min_gap:
+                        break
+                else:
+                    raise ValueError(f"no rotation keeps molecule {k + 1} {min_gap} Å away")
                 symbols += mol.get_chemical_symbols()
-                positions += list(x)
+                positions = np.vstack([positions, x])
                 ids += [k + 1] * len(mol)
                 k += 1
-    return symbols, np.array(positions), ids, per_side * spacing
+    return symbols, positions, ids, length
 
 
 def relative(a, b) -> float:

@@ -42,7 +42,7 @@ def test_forces_are_energy_gradient(tmp_path, case):
         symbols, x = mol.get_chemical_symbols(), mol.positions
         lo, hi, boundary, options = [-15.0] * 3, [15.0] * 3, "f f f", ""
     else:
-        symbols, x, _, length = molecule_box(qm9_molecules()[:2], 2, 6.0, seed=3)
+        symbols, x, _, length = molecule_box(qm9_molecules()[:2], 2, 6.5, seed=3)
         lo, hi, boundary, options = [0.0] * 3, [length] * 3, "p p p", ""
     types = sorted(set(symbols))
     write_data(tmp_path / "sys.data", symbols, x, lo, hi, types)
