@@ -133,8 +133,17 @@ void PairConcord::init_style() {
     const double needed = receptive_field_ + neighbor->skin;
     if (comm->cutghostuser < needed) comm->cutghostuser = needed;
   }
-  if (!use_cell_ && lammps_pairs_)
+  if (!use_cell_ && lammps_pairs_) {
+    // LAMMPS drops bonded pairs whose special_bonds weights are all zero from its lists.
+    for (int k = 1; k <= 3 && atom->molecular != Atom::ATOMIC; ++k) {
+      if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
+        error->all(FLERR,
+                   "{}: 'pairs lammps' needs every bonded pair in the neighbour list; set "
+                   "special_bonds lj/coul 1 1 1 (or 'pairs concord')",
+                   kWho);
+    }
     neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  }
 }
 
 double PairConcord::init_one(int i, int j) {
