@@ -119,7 +119,8 @@ ConcordGenerate::Options ConcordGenerate::parse(int narg, char **arg) {
     }
     i += 2;
   }
-  if (opt.type_z.empty()) error->all(FLERR, "{}: the elements keyword is required; {}", kWho, usage);
+  if (opt.type_z.empty())
+    error->all(FLERR, "{}: the elements keyword is required; {}", kWho, usage);
   if (opt.bond_order.empty() && nbondtypes > 0)
     error->all(FLERR, "{}: the bondorder keyword is required (the system has {} bond types); {}",
                kWho, nbondtypes, usage);

@@ -37,7 +37,12 @@ std::string split_molecules(const std::vector<TopologyAtom> &atoms,
   std::map<int64_t, size_t> by_molecule;      // molecule ID -> index in `molecules`
   std::unordered_map<int64_t, size_t> by_id;  // atom ID -> index in `atoms`
   std::vector<int32_t> local(atoms.size());   // index of each atom inside its molecule
-  for (size_t a = 0; a < atoms.size(); ++a) by_molecule.emplace(atoms[a].molecule, 0);
+  for (size_t a = 0; a < atoms.size(); ++a) {
+    if (atoms[a].molecule <= 0)
+      return "atom " + std::to_string(atoms[a].id) +
+             " has no molecule ID (0): every atom needs the ID of its molecule";
+    by_molecule.emplace(atoms[a].molecule, 0);
+  }
   size_t k = 0;
   for (auto &entry : by_molecule) {
     entry.second = k++;

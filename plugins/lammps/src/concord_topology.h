@@ -36,8 +36,8 @@ struct MolecularGraph {
 
 /// Groups atoms by molecule ID (ascending) and assigns each bond to its molecule. A bond
 /// listed twice (newton_bond off) counts once. Returns an empty string on success, or the
-/// problem: a bond to an unknown atom ID, a bond between two molecules, a bond of an atom to
-/// itself, the same atom pair with two different orders.
+/// problem: an atom without a molecule ID (0), a bond to an unknown atom ID, a bond between two
+/// molecules, a bond of an atom to itself, the same atom pair with two different orders.
 std::string split_molecules(const std::vector<TopologyAtom> &atoms,
                             const std::vector<TopologyBond> &bonds,
                             std::vector<MolecularGraph> &molecules);

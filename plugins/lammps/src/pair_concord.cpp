@@ -42,9 +42,11 @@ PairConcord::~PairConcord() {
 }
 
 void PairConcord::settings(int narg, char **arg) {
-  if (narg < 1) error->all(FLERR, "{}: missing model file; usage: pair_style concord MODEL "
-                                  "[precision 32|64] [device D] [pairs concord|lammps] [cell auto|no]",
-                           kWho);
+  if (narg < 1)
+    error->all(FLERR,
+               "{}: missing model file; usage: pair_style concord MODEL [precision 32|64] "
+               "[device D] [pairs concord|lammps] [cell auto|no]",
+               kWho);
   energy_unit_ = concord_lammps::energy_per_ev(lmp, kWho);
   model_path_ = arg[0];
   for (int i = 1; i < narg; i += 2) {
@@ -221,7 +223,8 @@ void PairConcord::compute_ghosts() {
   atom_energies_.resize(eflag_atom ? n : 0);
   atom_virial_.resize(vflag_atom ? 9 * n : 0);
   static const int32_t none = 0;  // non-NULL pair arrays of length 0 mean "no pairs"
-  const int32_t *first = lammps_pairs_ ? (pair_first_.empty() ? &none : pair_first_.data()) : nullptr;
+  const int32_t *first =
+      lammps_pairs_ ? (pair_first_.empty() ? &none : pair_first_.data()) : nullptr;
   const int32_t *second =
       lammps_pairs_ ? (pair_second_.empty() ? &none : pair_second_.data()) : nullptr;
   check(concord_compute_local(model_->handle(), n_local, n, numbers_.data(), positions_.data(),

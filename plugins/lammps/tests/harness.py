@@ -3,7 +3,6 @@ plugin and reads back what it printed and dumped; writes LAMMPS data files of mo
 
 import gzip
 import os
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,9 +151,3 @@ def relative(a, b) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
-
-def find_log_value(output: str, pattern: str) -> float:
-    """The first number captured by `pattern` in a LAMMPS output."""
-    match = re.search(pattern, output)
-    assert match, f"'{pattern}' not found in:\n{output[-3000:]}"
-    return float(match.group(1))

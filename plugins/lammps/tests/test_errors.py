@@ -117,3 +117,37 @@ def test_plugin_loads_from_lammps_plugin_path(tmp_path):
     run = lammps(water_script(tmp_path) + 'print "RESULT pe $(pe:%.17g)"\n', tmp_path,
                  load_plugin=False, env={"LAMMPS_PLUGIN_PATH": str(PLUGIN.parent)})
     assert np.isfinite(run.result("pe")[0])
+
+
+def test_lammps_pairs_need_bonded_pairs(tmp_path):
+    """With 'pairs lammps', special_bonds weights of zero would drop bonded pairs from the
+    neighbour list: refused."""
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"],
+               molecule_ids=[1, 1, 1], bonds=[(1, 1, 2), (1, 1, 3)])
+    run = lammps(f"""
+units metal
+atom_style full
+read_data water.data
+bond_style zero
+bond_coeff *
+pair_style concord {POTENTIAL} cell no pairs lammps
+pair_coeff * * O H
+run 0
+""", tmp_path, check=False)
+    assert run.returncode == 1
+    assert "'pairs lammps' needs every bonded pair in the neighbour list" in run.error()
+
+
+def test_generate_needs_molecule_ids(tmp_path):
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"],
+               molecule_ids=[1, 1, 0], bonds=[(1, 1, 2)])
+    run = lammps(f"""
+units metal
+atom_style full
+read_data water.data
+concord_generate {GENERATOR} elements O H bondorder 1
+""", tmp_path, check=False)
+    assert run.returncode == 1
+    assert "atom 3 has no molecule ID (0)" in run.error()

@@ -55,4 +55,5 @@ def test_forces_are_energy_gradient(tmp_path, case):
             plus, minus = run.result(f"e{i}{axis}+1")[0], run.result(f"e{i}{axis}-1")[0]
             numeric = -(plus - minus) / (2 * STEP)
             analytic = dump[f"f{axis}"][i - 1]
-            assert abs(numeric - analytic) < 1e-5 + 1e-4 * abs(analytic), (i, axis, numeric, analytic)
+            assert abs(numeric - analytic) < 1e-5 + 1e-4 * abs(analytic), (i, axis, numeric,
+                                                                            analytic)

@@ -61,7 +61,7 @@ def test_periodic_box(tmp_path, reference, options):
     """A molecule in a small periodic triclinic box (it sees its own images) on one rank: the
     whole-system path (default) and the ghost-atom path, with Concord's and with LAMMPS's
     neighbour pairs."""
-    symbols, x, ids, length = molecule_box(qm9_molecules()[:1], 1, 10.5, seed=1)
+    symbols, x, _, length = molecule_box(qm9_molecules()[:1], 1, 10.5, seed=1)
     types = sorted(set(symbols))
     tilt = (0.7, -0.4, 0.3)
     write_data(tmp_path / "box.data", symbols, x, [0.0] * 3, [length] * 3, types, tilt=tilt)
