@@ -1,7 +1,6 @@
 """LAMMPS forces are the negative gradient of the LAMMPS energy: central differences of `run 0`
 energies after displacing single atoms (isolated molecule and periodic box, float64)."""
 
-import numpy as np
 import pytest
 
 from harness import POTENTIAL, lammps, molecule_box, qm9_molecules, write_data
@@ -9,14 +8,15 @@ from harness import POTENTIAL, lammps, molecule_box, qm9_molecules, write_data
 STEP = 1e-4  # Å
 
 
-def finite_difference(tmp_path, data, boundary, options, atoms):
+def finite_difference(data, boundary, types, atoms):
+    """A script printing the energy after displacing each of `atoms` by ±STEP along x, y, z."""
     lines = [f"""
 units metal
 boundary {boundary}
 atom_style atomic
 read_data {data}
-pair_style concord {POTENTIAL} {options}
-pair_coeff * * {{types}}
+pair_style concord {POTENTIAL}
+pair_coeff * * {' '.join(types)}
 thermo_style custom step pe
 run 0
 write_dump all custom dump.final id fx fy fz modify format float %.17g sort id
@@ -40,15 +40,14 @@ def test_forces_are_energy_gradient(tmp_path, case):
     if case == "isolated":
         mol = qm9_molecules()[1]
         symbols, x = mol.get_chemical_symbols(), mol.positions
-        lo, hi, boundary, options = [-15.0] * 3, [15.0] * 3, "f f f", ""
+        lo, hi, boundary = [-15.0] * 3, [15.0] * 3, "f f f"
     else:
         symbols, x, _, length = molecule_box(qm9_molecules()[:2], 2, 6.5, seed=3)
-        lo, hi, boundary, options = [0.0] * 3, [length] * 3, "p p p", ""
+        lo, hi, boundary = [0.0] * 3, [length] * 3, "p p p"
     types = sorted(set(symbols))
     write_data(tmp_path / "sys.data", symbols, x, lo, hi, types)
     atoms = [1, 2, len(symbols)]
-    script = finite_difference(tmp_path, "sys.data", boundary, options, atoms)
-    run = lammps(script.replace("{types}", " ".join(types)), tmp_path)
+    run = lammps(finite_difference("sys.data", boundary, types, atoms), tmp_path)
     dump = run.dump()
     for i in atoms:
         for d, axis in enumerate("xyz"):
