@@ -129,3 +129,33 @@ write_dump all custom dump.final id fx fy fz modify format float %.17g sort id
     n = len(symbols)
     forces = np.column_stack([dump["fx"], dump["fy"], dump["fz"]])
     assert relative(forces[:n], ref["forces"]) < 1e-10
+
+
+def test_hybrid_overlay_pressure(tmp_path):
+    """hybrid/overlay with pair zero leaves energy and pressure unchanged on both paths (the
+    virial is neither lost nor counted twice)."""
+    symbols, x, _, length = molecule_box(qm9_molecules()[:1], 1, 10.5, seed=1)
+    types = sorted(set(symbols))
+    write_data(tmp_path / "box.data", symbols, x, [0.0] * 3, [length] * 3, types)
+    results = {}
+    for path in ("", "cell no"):
+        for style in ("plain", "hybrid"):
+            if style == "plain":
+                pair = f"pair_style concord {POTENTIAL} {path}\npair_coeff * * {' '.join(types)}"
+            else:
+                pair = (f"pair_style hybrid/overlay concord {POTENTIAL} {path} zero 5.0\n"
+                        f"pair_coeff * * concord {' '.join(types)}\npair_coeff * * zero")
+            run = lammps(f"""
+units metal
+boundary p p p
+atom_style atomic
+read_data {tmp_path / "box.data"}
+{pair}
+thermo_style custom step pe press pxx pyy pzz pxy pxz pyz
+run 0
+print "RESULT all $(pe:%.17g) $(pxx:%.17g) $(pyy:%.17g) $(pzz:%.17g) $(pxy:%.17g) $(pxz:%.17g) $(pyz:%.17g)"
+""", tmp_path / f"{style}{path.replace(' ', '')}")
+            results[(path, style)] = run.result("all")
+    reference = results[("", "plain")]
+    for key, value in results.items():
+        assert relative(value, reference) < 1e-9, key
