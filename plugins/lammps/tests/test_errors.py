@@ -57,10 +57,11 @@ def test_missing_model_file(tmp_path):
     assert "missing.concord" in run.error()
 
 
-def generate_script(tmp_path, model=GENERATOR, args="elements O H bondorder 1"):
+def generate_script(tmp_path, model=GENERATOR, args="elements O H bondorder 1",
+                    bonds=((1, 1, 2), (1, 1, 3))):
     symbols, x = WATER
     write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"],
-               molecule_ids=[1, 1, 1], bonds=[(1, 1, 2), (1, 1, 3)])
+               molecule_ids=[1, 1, 1], bonds=list(bonds))
     return f"""
 units metal
 boundary f f f
@@ -76,8 +77,9 @@ concord_generate {model} {args}
     ({"args": "bondorder 1"}, "the elements keyword is required"),
     ({"args": "elements O Q bondorder 1"}, "'Q' (atom type 2) is not an element symbol"),
     ({"args": "elements O H bondorder 5"}, "bondorder '5' (bond type 1) must be 1, 2, 3 or 4"),
-    ({"args": "elements H H bondorder 1"}, "molecule 1: "),  # valence too high for H
+    ({"args": "elements H H bondorder 1"}, "molecule 1: concord_generate_optimize: invalid input"),
     ({"args": "elements O H bondorder 1 seed"}, "keyword 'seed' needs a value"),
+    ({"bonds": [(1, 1, 2)]}, "has no bonds: a disconnected atom cannot be placed"),
 ])
 def test_generate_errors(tmp_path, kwargs, message):
     run = lammps(generate_script(tmp_path, **kwargs), tmp_path, check=False)
