@@ -197,8 +197,15 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
                                   m.second.data(), m.order.data(), 1, seed, opt.steps, 0.0,
                                   xyz.data());
       }
-      if (status != CONCORD_SUCCESS)
-        return "molecule " + std::to_string(m.molecule) + ": " + concord_last_error();
+      if (status != CONCORD_SUCCESS) {
+        // Concord numbers the molecule's atoms from 0: name their LAMMPS IDs in that order.
+        std::string ids;
+        for (size_t a = 0; a < m.atoms.size() && a < 20; ++a)
+          ids += (a ? " " : "") + std::to_string(atoms[m.atoms[a]].id);
+        if (m.atoms.size() > 20) ids += " ...";
+        return "molecule " + std::to_string(m.molecule) + " (atom IDs " + ids +
+               " are Concord's atoms 0, 1, ...): " + concord_last_error();
+      }
       // Keep the relaxed sample of lowest energy among those that match the bond graph (among
       // all relaxed ones when none does; the first when none relaxed).
       int best = 0;
