@@ -2,7 +2,7 @@
 
 #include <mpi.h>
 
-#include <cmath>
+#include <exception>
 #include <limits>
 #include <unordered_map>
 
@@ -248,7 +248,7 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
       error->warning(FLERR, "{}: {} of {} molecules have no sample matching their bonds (more "
                             "samples or another seed may help)",
                      kWho, distorted, molecules.size());
-  } catch (const concord::Error &e) {
+  } catch (const std::exception &e) {  // concord::Error, or std::bad_alloc
     return e.what();
   }
   return "";

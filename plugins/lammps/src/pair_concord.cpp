@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "atom.h"
@@ -162,6 +163,8 @@ void PairConcord::compute(int eflag, int vflag) {
       compute_ghosts();
     }
   } catch (const concord::Error &e) {
+    error->one(FLERR, "{}: {}", kWho, e.what());
+  } catch (const std::exception &e) {  // e.g. std::bad_alloc for the buffers
     error->one(FLERR, "{}: {}", kWho, e.what());
   }
   if (vflag_fdotr) virial_fdotr_compute();
