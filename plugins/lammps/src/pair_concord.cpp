@@ -1,0 +1,287 @@
+#include "pair_concord.h"
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "atom.h"
+#include "comm.h"
+#include "concord.hpp"
+#include "concord_lammps.h"
+#include "domain.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "utils.h"
+
+using namespace LAMMPS_NS;
+
+namespace {
+const char *const kWho = "pair concord";
+
+/// Throws concord::Error with the library's message when a C call failed.
+void check(concord_status_t status) {
+  if (status != CONCORD_SUCCESS) throw concord::Error(status, concord_last_error());
+}
+}  // namespace
+
+PairConcord::PairConcord(LAMMPS *lmp) : Pair(lmp) {
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+}
+
+PairConcord::~PairConcord() {
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairConcord::settings(int narg, char **arg) {
+  if (narg < 1)
+    error->all(FLERR,
+               "{}: missing model file; usage: pair_style concord MODEL [precision 32|64] "
+               "[device D] [pairs concord|lammps] [cell auto|no]",
+               kWho);
+  energy_unit_ = concord_lammps::energy_per_ev(lmp, kWho);
+  model_path_ = arg[0];
+  for (int i = 1; i < narg; i += 2) {
+    const std::string key = arg[i];
+    if (i + 1 >= narg) error->all(FLERR, "{}: keyword '{}' needs a value", kWho, key);
+    const std::string value = arg[i + 1];
+    if (key == "precision") {
+      if (value != "32" && value != "64")
+        error->all(FLERR, "{}: precision '{}' must be 32 or 64", kWho, value);
+      precision_ = std::stoi(value);
+    } else if (key == "device") {
+      device_ = value;
+    } else if (key == "pairs") {
+      if (value != "concord" && value != "lammps")
+        error->all(FLERR, "{}: pairs '{}' must be concord or lammps", kWho, value);
+      lammps_pairs_ = value == "lammps";
+    } else if (key == "cell") {
+      if (value != "auto" && value != "no")
+        error->all(FLERR, "{}: cell '{}' must be auto or no", kWho, value);
+      cell_allowed_ = value == "auto";
+    } else {
+      error->all(FLERR, "{}: unknown keyword '{}' (expected precision, device, pairs or cell)",
+                 kWho, key);
+    }
+  }
+  model_ = concord_lammps::load_model(lmp, kWho, model_path_, device_, precision_);
+  cutoff_ = model_->cutoff();
+  receptive_field_ = model_->receptive_field();
+}
+
+void PairConcord::coeff(int narg, char **arg) {
+  if (!model_) error->all(FLERR, "{}: pair_coeff before pair_style", kWho);
+  const int ntypes = atom->ntypes;
+  if (narg != 2 + ntypes || std::strcmp(arg[0], "*") != 0 || std::strcmp(arg[1], "*") != 0)
+    error->all(FLERR,
+               "{}: expected 'pair_coeff * * ELEMENT...' with one element symbol (or NULL) for "
+               "each of the {} atom types",
+               kWho, ntypes);
+  if (!allocated) {
+    allocated = 1;
+    memory->create(setflag, ntypes + 1, ntypes + 1, "pair:setflag");
+    memory->create(cutsq, ntypes + 1, ntypes + 1, "pair:cutsq");
+  }
+  const std::vector<int32_t> known = model_->elements();
+  type_z_.assign(ntypes + 1, 0);
+  for (int t = 1; t <= ntypes; ++t) {
+    const std::string symbol = arg[1 + t];
+    if (symbol == "NULL") continue;
+    const int z = concord_lammps::atomic_number(symbol);
+    if (z == 0)
+      error->all(FLERR, "{}: pair_coeff: '{}' (atom type {}) is not an element symbol", kWho,
+                 symbol, t);
+    if (std::find(known.begin(), known.end(), z) == known.end()) {
+      std::string names;
+      for (int32_t k : known) names += std::string(" ") + std::to_string(k);
+      error->all(FLERR,
+                 "{}: pair_coeff: element {} (atom type {}) is not one of the model's elements "
+                 "(atomic numbers{})",
+                 kWho, symbol, t, names);
+    }
+    type_z_[t] = z;
+  }
+  int count = 0;
+  for (int i = 1; i <= ntypes; ++i) {
+    for (int j = i; j <= ntypes; ++j) {
+      setflag[i][j] = (type_z_[i] != 0 && type_z_[j] != 0) ? 1 : 0;
+      count += setflag[i][j];
+    }
+  }
+  if (count == 0) error->all(FLERR, "{}: pair_coeff maps every atom type to NULL", kWho);
+}
+
+void PairConcord::init_style() {
+  if (force->newton_pair == 0)
+    error->all(FLERR,
+               "{}: needs 'newton on' (or 'newton on off'): forces on ghost atoms must be "
+               "sent back to their owners",
+               kWho);
+  energy_unit_ = concord_lammps::energy_per_ev(lmp, kWho);
+  use_cell_ = cell_allowed_ && comm->nprocs == 1;
+  // The one-rank path computes the global virial itself (no ghosts to sum r.f over).
+  no_virial_fdotr_compute = use_cell_ ? 1 : 0;
+  if (!use_cell_) {
+    // Ghosts must cover the receptive field around every local atom until the next
+    // reneighbouring, when atoms may have moved by up to half the skin each.
+    const double needed = receptive_field_ + neighbor->skin;
+    if (comm->cutghostuser < needed) comm->cutghostuser = needed;
+  }
+  if (!use_cell_ && lammps_pairs_) {
+    // LAMMPS drops bonded pairs whose special_bonds weights are all zero from its lists.
+    for (int k = 1; k <= 3 && atom->molecular != Atom::ATOMIC; ++k) {
+      if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
+        error->all(FLERR,
+                   "{}: 'pairs lammps' needs every bonded pair in the neighbour list; set "
+                   "special_bonds lj/coul 1 1 1 (or 'pairs concord')",
+                   kWho);
+    }
+    neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  }
+}
+
+double PairConcord::init_one(int i, int j) {
+  if (setflag[i][j] == 0) error->all(FLERR, "{}: all pair coeffs are not set", kWho);
+  return cutoff_;
+}
+
+void PairConcord::compute(int eflag, int vflag) {
+  ev_init(eflag, vflag);
+  try {
+    if (use_cell_) {
+      compute_cell();
+    } else {
+      compute_ghosts();
+    }
+  } catch (const concord::Error &e) {
+    error->one(FLERR, "{}: {}", kWho, e.what());
+  } catch (const std::exception &e) {  // e.g. std::bad_alloc for the buffers
+    error->one(FLERR, "{}: {}", kWho, e.what());
+  }
+  if (vflag_fdotr) virial_fdotr_compute();
+}
+
+int64_t PairConcord::select_atoms(int n) {
+  const int nlocal = atom->nlocal;
+  const int *type = atom->type;
+  double **x = atom->x;
+  selected_.clear();
+  numbers_.clear();
+  positions_.clear();
+  concord_index_.assign(n, -1);
+  int64_t n_local = 0;
+  for (int i = 0; i < n; ++i) {
+    const int32_t z = type_z_[type[i]];
+    if (z == 0) continue;
+    concord_index_[i] = static_cast<int>(selected_.size());
+    selected_.push_back(i);
+    numbers_.push_back(z);
+    positions_.insert(positions_.end(), x[i], x[i] + 3);
+    if (i < nlocal) ++n_local;
+  }
+  return n_local;
+}
+
+void PairConcord::compute_cell() {
+  const int64_t n = select_atoms(atom->nlocal);
+  if (n == 0) return;
+  const double *h = domain->h;  // xprd yprd zprd yz xz xy
+  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  const int32_t periodic[3] = {domain->xperiodic, domain->yperiodic, domain->zperiodic};
+  const bool any_periodic = periodic[0] || periodic[1] || periodic[2];
+  forces_.resize(3 * n);
+  atom_energies_.resize(eflag_atom ? n : 0);
+  atom_virial_.resize(vflag_atom ? 9 * n : 0);
+  check(concord_compute(model_->handle(), n, numbers_.data(), positions_.data(),
+                        any_periodic ? cell : nullptr, any_periodic ? periodic : nullptr,
+                        &energy_, forces_.data(), eflag_atom ? atom_energies_.data() : nullptr,
+                        vflag_global ? virial_ : nullptr,
+                        vflag_atom ? atom_virial_.data() : nullptr));
+  accumulate(n);
+  if (vflag_global) {
+    virial[0] += energy_unit_ * virial_[0];
+    virial[1] += energy_unit_ * virial_[4];
+    virial[2] += energy_unit_ * virial_[8];
+    virial[3] += energy_unit_ * virial_[1];
+    virial[4] += energy_unit_ * virial_[2];
+    virial[5] += energy_unit_ * virial_[5];
+  }
+}
+
+void PairConcord::compute_ghosts() {
+  const int64_t n_local = select_atoms(atom->nlocal + atom->nghost);
+  if (n_local == 0) return;  // no energy here, and no forces from this rank
+  const int64_t n = static_cast<int64_t>(selected_.size());
+  if (lammps_pairs_) collect_pairs();
+  forces_.resize(3 * n);
+  atom_energies_.resize(eflag_atom ? n : 0);
+  atom_virial_.resize(vflag_atom ? 9 * n : 0);
+  static const int32_t none = 0;  // non-NULL pair arrays of length 0 mean "no pairs"
+  const int32_t *first =
+      lammps_pairs_ ? (pair_first_.empty() ? &none : pair_first_.data()) : nullptr;
+  const int32_t *second =
+      lammps_pairs_ ? (pair_second_.empty() ? &none : pair_second_.data()) : nullptr;
+  check(concord_compute_local(model_->handle(), n_local, n, numbers_.data(), positions_.data(),
+                              lammps_pairs_ ? static_cast<int64_t>(pair_first_.size()) : 0,
+                              first, second, &energy_, forces_.data(),
+                              eflag_atom ? atom_energies_.data() : nullptr, nullptr,
+                              vflag_atom ? atom_virial_.data() : nullptr));
+  accumulate(n_local);
+}
+
+void PairConcord::collect_pairs() {
+  pair_first_.clear();
+  pair_second_.clear();
+  double **x = atom->x;
+  const double cut2 = cutoff_ * cutoff_;
+  const int n_lists = list->inum + list->gnum;
+  for (int ii = 0; ii < n_lists; ++ii) {
+    const int i = list->ilist[ii];
+    const int ci = concord_index_[i];
+    if (ci < 0) continue;
+    const int *jlist = list->firstneigh[i];
+    for (int jj = 0; jj < list->numneigh[i]; ++jj) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const int cj = concord_index_[j];
+      if (cj < 0) continue;
+      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz >= cut2) continue;
+      pair_first_.push_back(ci);
+      pair_second_.push_back(cj);
+    }
+  }
+}
+
+void PairConcord::accumulate(int64_t n_local) {
+  double **f = atom->f;
+  const int64_t n = static_cast<int64_t>(selected_.size());
+  for (int64_t k = 0; k < n; ++k) {
+    double *fi = f[selected_[k]];
+    for (int a = 0; a < 3; ++a) fi[a] += energy_unit_ * forces_[3 * k + a];
+  }
+  if (eflag_global) eng_vdwl += energy_unit_ * energy_;
+  if (eflag_atom) {
+    for (int64_t k = 0; k < n_local; ++k) eatom[selected_[k]] += energy_unit_ * atom_energies_[k];
+  }
+  if (vflag_atom) {
+    for (int64_t k = 0; k < n; ++k) {
+      const double *w = &atom_virial_[9 * k];
+      double *v = vatom[selected_[k]];
+      v[0] += energy_unit_ * w[0];
+      v[1] += energy_unit_ * w[4];
+      v[2] += energy_unit_ * w[8];
+      v[3] += energy_unit_ * w[1];
+      v[4] += energy_unit_ * w[2];
+      v[5] += energy_unit_ * w[5];
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// pair_style concord: the Concord learned potential as a LAMMPS pair style.
+//
+//   pair_style concord MODEL [precision 32|64] [device cpu|cuda|cuda:N] [pairs concord|lammps]
+//                            [cell auto|no]
+//   pair_coeff * * H C N O        (one element symbol per atom type; NULL skips a type)
+//
+// Energies in eV (units metal) or kcal/mol (units real), positions in Å. Needs newton pair on.
+#ifndef CONCORD_PAIR_CONCORD_H
+#define CONCORD_PAIR_CONCORD_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pair.h"
+
+namespace concord {
+class Model;
+}
+
+namespace LAMMPS_NS {
+
+class PairConcord : public Pair {
+ public:
+  explicit PairConcord(class LAMMPS *lmp);
+  ~PairConcord() override;
+
+  void compute(int eflag, int vflag) override;
+  void settings(int narg, char **arg) override;
+  void coeff(int narg, char **arg) override;
+  void init_style() override;
+  double init_one(int i, int j) override;
+
+ private:
+  /// Whole-system evaluation on one rank: local atoms and the periodic cell, no ghosts.
+  void compute_cell();
+  /// Local + ghost atoms (any number of ranks, any boundaries).
+  void compute_ghosts();
+  /// Collects the atoms of mapped types among the first `n` atoms: `selected_`, `numbers_`,
+  /// `positions_`; returns how many of them are local.
+  int64_t select_atoms(int n);
+  /// Adds the Concord result in the buffers (forces, energy, atom energies and virials, eV)
+  /// to LAMMPS's arrays; the first `n_local` selected atoms are local.
+  void accumulate(int64_t n_local);
+  /// Neighbour pairs from LAMMPS's full ghost list within the model cutoff.
+  void collect_pairs();
+
+  std::unique_ptr<concord::Model> model_;
+  std::string model_path_;
+  std::string device_ = "cpu";
+  int precision_ = 64;
+  bool lammps_pairs_ = false;  ///< pairs from LAMMPS's neighbour list (else Concord searches)
+  bool cell_allowed_ = true;   ///< `cell auto`: one-rank whole-system path when possible
+  bool use_cell_ = false;      ///< decided in init_style
+  double cutoff_ = 0.0;        ///< model cutoff, Å
+  double receptive_field_ = 0.0;  ///< ghost cutoff the model needs, Å
+  double energy_unit_ = 1.0;   ///< LAMMPS energy units per eV
+  std::vector<int32_t> type_z_;  ///< atomic number per LAMMPS type (0 = NULL, not computed)
+
+  // Per-call buffers (kept to avoid reallocating every step).
+  std::vector<int> selected_;        ///< LAMMPS index of each Concord atom
+  std::vector<int> concord_index_;   ///< Concord index of each LAMMPS atom (-1 = not selected)
+  std::vector<int32_t> numbers_;
+  std::vector<double> positions_;
+  std::vector<int32_t> pair_first_, pair_second_;
+  std::vector<double> forces_, atom_energies_, atom_virial_;
+  double energy_ = 0.0;
+  double virial_[9] = {};
+};
+
+}  // namespace LAMMPS_NS
+
+#endif

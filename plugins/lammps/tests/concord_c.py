@@ -1,0 +1,69 @@
+"""The Concord C ABI through ctypes (libconcord.so in $CONCORD_LIB_DIR): the reference the
+LAMMPS results are compared with."""
+
+import ctypes
+import os
+from pathlib import Path
+
+import numpy as np
+
+_ABI_VERSION = 1
+_F64 = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
+_I32 = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
+
+
+def _library() -> ctypes.CDLL:
+    lib_dir = os.environ.get("CONCORD_LIB_DIR")
+    if not lib_dir:
+        raise RuntimeError("set CONCORD_LIB_DIR to the directory of libconcord.so (make does)")
+    lib = ctypes.CDLL(str(Path(lib_dir) / "libconcord.so"))
+    lib.concord_last_error.restype = ctypes.c_char_p
+    lib.concord_check_abi_version.argtypes = [ctypes.c_uint32]
+    lib.concord_model_load.argtypes = [
+        ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p)]
+    lib.concord_model_free.argtypes = [ctypes.c_void_p]
+    out = ctypes.c_void_p  # NULL-able output arrays are passed as raw pointers
+    lib.concord_compute.argtypes = [
+        ctypes.c_void_p, ctypes.c_int64, _I32, _F64, out, out, out, out, out, out, out]
+    return lib
+
+
+class Model:
+    """A model loaded through the C ABI (float64 unless told otherwise)."""
+
+    def __init__(self, path: str | Path, precision: int = 64):
+        self._lib = _library()
+        self._check(self._lib.concord_check_abi_version(_ABI_VERSION))
+        self._handle = ctypes.c_void_p()
+        self._check(self._lib.concord_model_load(
+            str(path).encode(), b"cpu", precision, ctypes.byref(self._handle)))
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            self._lib.concord_model_free(self._handle)
+
+    def _check(self, status: int) -> None:
+        if status != 0:
+            raise RuntimeError(self._lib.concord_last_error().decode())
+
+    def compute(self, numbers, positions, cell=None):
+        """Energy (eV), forces (eV/Å), atomic energies (eV), virial and per-atom virials (eV,
+        W = r (x) f) of a whole system; `cell` (rows = lattice vectors, Å) makes it periodic."""
+        z = np.ascontiguousarray(numbers, dtype=np.int32)
+        x = np.ascontiguousarray(positions, dtype=np.float64)
+        n = len(z)
+        energy = np.zeros(1)
+        forces = np.zeros((n, 3))
+        atom_energies = np.zeros(n)
+        virial = np.zeros((3, 3))
+        atom_virial = np.zeros((n, 3, 3))
+        c = None if cell is None else np.ascontiguousarray(cell, dtype=np.float64)
+
+        def ptr(a):
+            return None if a is None else a.ctypes.data
+
+        self._check(self._lib.concord_compute(
+            self._handle, n, z, x, ptr(c), None, ptr(energy), ptr(forces),
+            ptr(atom_energies), ptr(virial), ptr(atom_virial)))
+        return {"energy": energy[0], "forces": forces, "atom_energies": atom_energies,
+                "virial": virial, "atom_virial": atom_virial}

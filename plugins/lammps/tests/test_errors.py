@@ -1,0 +1,156 @@
+"""Every misuse and every library error ends LAMMPS with an ERROR naming the problem (exit
+status 1, no crash)."""
+
+import numpy as np
+import pytest
+
+from harness import GENERATOR, PLUGIN, POTENTIAL, lammps, write_data
+
+WATER = (["O", "H", "H"], np.array([[0.0, 0.0, 0.1173], [0.0, 0.7572, -0.4692],
+                                    [0.0, -0.7572, -0.4692]]))
+
+
+def water_script(tmp_path, pair="", coeff="pair_coeff * * O H", units="metal", newton="on",
+                 positions=None):
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x if positions is None else positions,
+               [-10.0] * 3, [10.0] * 3, ["O", "H"])
+    return f"""
+units {units}
+newton {newton}
+boundary f f f
+atom_style atomic
+read_data water.data
+pair_style concord {POTENTIAL} {pair}
+{coeff}
+run 0
+"""
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"newton": "off"}, "pair concord: needs 'newton on'"),
+    ({"units": "lj"}, "pair concord: units lj are not supported"),
+    ({"units": "si"}, "pair concord: units si are not supported"),
+    ({"coeff": "pair_coeff * * O"}, "expected 'pair_coeff * * ELEMENT...' with one element"),
+    ({"coeff": "pair_coeff 1 2 O H"}, "Pair_coeff must start with * * for pair style concord"),
+    ({"coeff": "pair_coeff * * O Xx"}, "'Xx' (atom type 2) is not an element symbol"),
+    ({"coeff": "pair_coeff * * O Cl"}, "element Cl (atom type 2) is not one of the model's"),
+    ({"pair": "precision 16"}, "precision '16' must be 32 or 64"),
+    ({"pair": "colour blue"}, "unknown keyword 'colour'"),
+    ({"pair": "pairs"}, "keyword 'pairs' needs a value"),
+    ({"pair": "device tpu"}, "cannot load model"),
+    # A library error at run time: Concord's own message comes through.
+    ({"positions": np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.1], [0.0, 0.9, 0.0]])},
+     "overlap"),
+])
+def test_pair_errors(tmp_path, kwargs, message):
+    run = lammps(water_script(tmp_path, **kwargs), tmp_path, check=False)
+    assert run.returncode == 1, run.output[-2000:]  # a LAMMPS error, not a signal
+    assert message in run.error() or message in run.output, run.output[-2000:]
+
+
+def test_missing_model_file(tmp_path):
+    script = water_script(tmp_path).replace(str(POTENTIAL), str(tmp_path / "missing.concord"))
+    run = lammps(script, tmp_path, check=False)
+    assert run.returncode == 1
+    assert "pair concord: cannot load model" in run.error()
+    assert "missing.concord" in run.error()
+
+
+def generate_script(tmp_path, model=GENERATOR, args="elements O H bondorder 1",
+                    bonds=((1, 1, 2), (1, 1, 3))):
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"],
+               molecule_ids=[1, 1, 1], bonds=list(bonds))
+    return f"""
+units metal
+boundary f f f
+atom_style full
+read_data water.data
+concord_generate {model} {args}
+"""
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"model": POTENTIAL}, "has no structure generator"),
+    ({"args": "elements O H"}, "the bondorder keyword is required"),
+    ({"args": "bondorder 1"}, "the elements keyword is required"),
+    ({"args": "elements O Q bondorder 1"}, "'Q' (atom type 2) is not an element symbol"),
+    ({"args": "elements O H bondorder 5"}, "bondorder '5' (bond type 1) must be 1, 2, 3 or 4"),
+    ({"args": "elements H H bondorder 1"},
+     "molecule 1 (atom IDs 1 2 3 are Concord's atoms 0, 1, ...): concord_generate_optimize"),
+    ({"args": "elements O H bondorder 1 seed"}, "keyword 'seed' needs a value"),
+    ({"bonds": [(1, 1, 2)]}, "has no bonds: a disconnected atom cannot be placed"),
+])
+def test_generate_errors(tmp_path, kwargs, message):
+    run = lammps(generate_script(tmp_path, **kwargs), tmp_path, check=False)
+    assert run.returncode == 1, run.output[-2000:]
+    assert message in run.error(), run.output[-2000:]
+
+
+def test_generate_needs_bonds(tmp_path):
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"])
+    run = lammps(f"""
+units metal
+atom_style atomic
+read_data water.data
+concord_generate {GENERATOR} elements O H
+""", tmp_path, check=False)
+    assert run.returncode == 1
+    assert "needs molecule IDs and bonds" in run.error()
+
+
+def test_generate_bond_between_molecules(tmp_path):
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"],
+               molecule_ids=[1, 1, 2], bonds=[(1, 1, 2), (1, 1, 3)])
+    run = lammps(f"""
+units metal
+atom_style full
+read_data water.data
+concord_generate {GENERATOR} elements O H bondorder 1
+""", tmp_path, check=False)
+    assert run.returncode == 1
+    assert "bond 1-3 joins molecule 1 and molecule 2" in run.error()
+
+
+def test_plugin_loads_from_lammps_plugin_path(tmp_path):
+    """LAMMPS_PLUGIN_PATH=target/plugins/lammps loads *plugin.so at start: no `plugin load`."""
+    run = lammps(water_script(tmp_path) + 'print "RESULT pe $(pe:%.17g)"\n', tmp_path,
+                 load_plugin=False, env={"LAMMPS_PLUGIN_PATH": str(PLUGIN.parent)})
+    assert np.isfinite(run.result("pe")[0])
+
+
+def test_lammps_pairs_need_bonded_pairs(tmp_path):
+    """With 'pairs lammps', special_bonds weights of zero would drop bonded pairs from the
+    neighbour list: refused."""
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"],
+               molecule_ids=[1, 1, 1], bonds=[(1, 1, 2), (1, 1, 3)])
+    run = lammps(f"""
+units metal
+atom_style full
+read_data water.data
+bond_style zero
+bond_coeff *
+pair_style concord {POTENTIAL} cell no pairs lammps
+pair_coeff * * O H
+run 0
+""", tmp_path, check=False)
+    assert run.returncode == 1
+    assert "'pairs lammps' needs every bonded pair in the neighbour list" in run.error()
+
+
+def test_generate_needs_molecule_ids(tmp_path):
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["O", "H"],
+               molecule_ids=[1, 1, 0], bonds=[(1, 1, 2)])
+    run = lammps(f"""
+units metal
+atom_style full
+read_data water.data
+concord_generate {GENERATOR} elements O H bondorder 1
+""", tmp_path, check=False)
+    assert run.returncode == 1
+    assert "atom 3 has no molecule ID (0)" in run.error()
