@@ -12,11 +12,12 @@ use crate::structure::Bond;
 /// Bounds on distance / (r_i + r_j) of a bond of order 1, 2, 3 and 4 (aromatic). The 3,893
 /// reference minima of the bundled data span 0.855-1.180 (single; the long end is strained
 /// cages), 0.828-0.977 (double) and 0.776-0.800 (triple).
-const BOND_RATIO: [(f64, f64); 4] = [(0.80, 1.25), (0.76, 1.05), (0.70, 0.90), (0.76, 1.10)];
+const BOND_RATIO: [(f64, f64); 4] = [(0.83, 1.25), (0.76, 1.05), (0.70, 0.90), (0.76, 1.10)];
 
-/// Unbonded atoms closer than this times (r_i + r_j) clash. The closest unbonded pair of the
-/// reference minima is at 1.169 (1-3 pairs of small rings).
-const CLASH_RATIO: f64 = 1.10;
+/// Unbonded atoms closer than this times (r_i + r_j) clash: for two heavy atoms, a hydrogen
+/// and a heavy atom, and two hydrogens. The closest unbonded pairs of the reference minima are
+/// at 1.169 (1-3 pairs of small rings), 1.738 and 2.331 (1.445 Å).
+const CLASH_RATIO: [f64; 3] = [1.10, 1.50, 1.90];
 
 /// What is wrong with a structure.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +141,8 @@ pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<V
     }
     for i in 0..n {
         for j in i + 1..n {
-            let min = CLASH_RATIO * (radii[i] + radii[j]);
+            let hydrogens = usize::from(numbers[i] == 1) + usize::from(numbers[j] == 1);
+            let min = CLASH_RATIO[hydrogens] * (radii[i] + radii[j]);
             let d = dist(i, j);
             // NaN distances count as clashes.
             if !bonded[i * n + j] && (d < min || d.is_nan()) {

@@ -247,8 +247,26 @@ fn batched_generation_matches_one_by_one() {
 /// Tiny molecules (as SMILES) the sanity test generates: every element and bond order the
 /// shipped model knows, rings included.
 const TINY: &[&str] = &[
-    "O", "N", "C", "CO", "CN", "CC", "C=C", "C#C", "C=O", "CF", "CCO", "CC=O", "CC#N", "NC=O",
-    "OC=O", "C1CC1", "C1CO1", "CC(C)C", "c1cc[nH]c1", "C#CC=O",
+    "O",
+    "N",
+    "C",
+    "CO",
+    "CN",
+    "CC",
+    "C=C",
+    "C#C",
+    "C=O",
+    "CF",
+    "CCO",
+    "CC=O",
+    "CC#N",
+    "NC=O",
+    "OC=O",
+    "C1CC1",
+    "C1CO1",
+    "CC(C)C",
+    "c1cc[nH]c1",
+    "C#CC=O",
 ];
 
 /// The shipped generator on tiny molecules, as a user runs it (`concord generate --relax`):

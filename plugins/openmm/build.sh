@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 : "${CONCORD_LIB_DIR:?set CONCORD_LIB_DIR to the directory of libconcord.so (make openmm does)}"
 : "${CONCORD_PYTHON:?source scripts/env.sh first}"
 build=target/plugins/openmm
+mkdir -p "$build"
 prefix=$("$CONCORD_PYTHON" -c "import openmm.version as v, os; print(os.path.dirname(v.openmm_library_path))")
 
 cmake -S plugins/openmm -B "$build" -DCMAKE_BUILD_TYPE=Release \

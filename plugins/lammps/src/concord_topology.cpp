@@ -1,34 +1,13 @@
 #include "concord_topology.h"
 
+#include "concord.h"
+
 #include <algorithm>
-#include <cmath>
 #include <map>
-#include <set>
 #include <unordered_map>
 #include <utility>
 
 namespace concord_lammps {
-
-namespace {
-/// Single-bond covalent radius in Å (Cordero et al. 2008; sp3 carbon), 1.0 for other elements.
-double covalent_radius(int32_t z) {
-  switch (z) {
-    case 1: return 0.31;
-    case 5: return 0.84;
-    case 6: return 0.76;
-    case 7: return 0.71;
-    case 8: return 0.66;
-    case 9: return 0.57;
-    case 14: return 1.11;
-    case 15: return 1.07;
-    case 16: return 1.05;
-    case 17: return 1.02;
-    case 35: return 1.20;
-    case 53: return 1.39;
-    default: return 1.0;
-  }
-}
-}  // namespace
 
 std::string split_molecules(const std::vector<TopologyAtom> &atoms,
                             const std::vector<TopologyBond> &bonds,
@@ -91,23 +70,15 @@ std::string split_molecules(const std::vector<TopologyAtom> &atoms,
 }
 
 bool matches_graph(const MolecularGraph &m, const double *positions) {
-  std::set<std::pair<int32_t, int32_t>> bonded;
-  for (size_t b = 0; b < m.first.size(); ++b) bonded.insert(std::minmax(m.first[b], m.second[b]));
-  const int32_t n = static_cast<int32_t>(m.numbers.size());
-  for (int32_t i = 0; i < n; ++i) {
-    for (int32_t j = i + 1; j < n; ++j) {
-      double d2 = 0.0;
-      for (int a = 0; a < 3; ++a) {
-        const double d = positions[3 * i + a] - positions[3 * j + a];
-        d2 += d * d;
-      }
-      const double d = std::sqrt(d2);
-      const double radii = covalent_radius(m.numbers[i]) + covalent_radius(m.numbers[j]);
-      if (bonded.count({i, j}) > 0 ? d > 1.3 * radii : d < std::max(1.0, 1.1 * radii))
-        return false;
-    }
-  }
-  return true;
+  int64_t problems = 0;
+  const concord_status_t status = concord_check_structure(
+      static_cast<int64_t>(m.numbers.size()), m.numbers.data(),
+      static_cast<int64_t>(m.first.size()), m.first.empty() ? nullptr : m.first.data(),
+      m.second.empty() ? nullptr : m.second.data(), m.order.empty() ? nullptr : m.order.data(),
+      positions, &problems, nullptr, 0);
+  // The graph already passed the generator's own checks, so a failure here cannot be the
+  // input's fault; count it as "does not match" rather than trusting the sample.
+  return status == CONCORD_SUCCESS && problems == 0;
 }
 
 }  // namespace concord_lammps

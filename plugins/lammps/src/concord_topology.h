@@ -1,5 +1,6 @@
 // Splits a system's atoms and bonds (as gathered from LAMMPS: global atom IDs, molecule IDs)
-// into molecular graphs for Concord's structure generator. Pure C++, no LAMMPS types.
+// into molecular graphs for Concord's structure generator, and screens generated samples.
+// No LAMMPS types.
 #ifndef CONCORD_TOPOLOGY_H
 #define CONCORD_TOPOLOGY_H
 
@@ -42,10 +43,10 @@ std::string split_molecules(const std::vector<TopologyAtom> &atoms,
                             const std::vector<TopologyBond> &bonds,
                             std::vector<MolecularGraph> &molecules);
 
-/// Whether `positions` (Å, [N][3] in the order of `m.atoms`) look like the molecular graph:
-/// every bond shorter than 1.3 x the sum of the two covalent radii, and every non-bonded pair
-/// at least max(1 Å, 1.1 x that sum) apart. Used to prefer generated samples that kept their
-/// bonds over distorted ones of lower energy.
+/// Whether `positions` (Å, [N][3] in the order of `m.atoms`) are chemically sane for the
+/// molecular graph by Concord's rule (concord_check_structure: bond lengths plausible for their
+/// orders, no clash of unbonded atoms). Used to prefer generated samples that kept their bonds
+/// over distorted ones of lower energy.
 bool matches_graph(const MolecularGraph &m, const double *positions);
 
 }  // namespace concord_lammps

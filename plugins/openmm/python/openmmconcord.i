@@ -104,7 +104,8 @@ Structures of a molecule from its bond graph with a Concord model's structure ge
 (orders 1 single, 2 double, 3 triple, 4 aromatic), optionally relaxed on the model's potential
 until the largest force is below fmax (kJ/mol/nm). Returns a list of GeneratedStructure with
 positions (nm, flat [3N], centred), energy (kJ/mol; NaN when not computable), relaxed,
-converged and maxForce (kJ/mol/nm). See generate_positions for the Topology-level helper.";
+converged, maxForce (kJ/mol/nm), sane and problem (Concord's structure check: bond lengths
+plausible for their orders, no clash of unbonded atoms). See generate_positions for the Topology-level helper.";
 
 namespace ConcordPlugin {
 
@@ -159,6 +160,8 @@ struct GeneratedStructure {
     bool relaxed;
     bool converged;
     double maxForce;
+    bool sane;
+    std::string problem;
 };
 
 }  // namespace ConcordPlugin

@@ -15,11 +15,19 @@ from openmmconcord import (
     ConcordForce,
     atomic_numbers,
     bond_graph,
-    closest_nonbonded,
     generate_positions,
     generateStructures,
     read_sdf,
 )
+
+
+def closest_nonbonded(positions, first, second):
+    """Smallest distance between two atoms that are not bonded (flat [3N] positions)."""
+    x = np.reshape(positions, (-1, 3))
+    d = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=-1)
+    d[first, second] = d[second, first] = np.inf
+    np.fill_diagonal(d, np.inf)
+    return float(d.min())
 
 
 def molecule(heavy, hydrogens, heavy_bonds=()):

@@ -24,6 +24,13 @@ struct GeneratedStructure {
     bool converged = false;
     /** Largest per-atom force norm at the returned positions, kJ/mol/nm (NaN as energy). */
     double maxForce = 0.0;
+    /**
+     * Whether the positions are chemically sane for the graph (Concord's rule,
+     * concord_check_structure: bond lengths plausible for their orders, no unbonded clash).
+     */
+    bool sane = false;
+    /** The first problem in words when not sane; empty when sane. */
+    std::string problem;
 };
 
 /**

@@ -24,6 +24,14 @@ std::vector<double> toNanometres(const std::vector<concord::Vector3>& positions)
     return flat;
 }
 
+/// Sets `sane` and `problem` from Concord's structure check (positions in Å).
+void check(const std::vector<int32_t>& numbers, const std::vector<concord::Bond>& bonds,
+           const std::vector<concord::Vector3>& positions, GeneratedStructure& out) {
+    const concord::StructureCheck c = concord::check_structure(numbers, bonds, positions);
+    out.sane = c.sane();
+    out.problem = c.first;
+}
+
 /// Energy and largest force of unrelaxed positions, NaN when the model refuses them.
 void evaluate(const concord::Model& model, const std::vector<int32_t>& numbers,
               const std::vector<concord::Vector3>& positions, GeneratedStructure& out) {
@@ -77,6 +85,7 @@ std::vector<GeneratedStructure> generateStructures(
             for (size_t k = 0; k < out.size(); ++k) {
                 out[k].positions = toNanometres(generated[k]);
                 evaluate(model, numbers, generated[k], out[k]);
+                check(numbers, bonds, generated[k], out[k]);
             }
             return out;
         }
@@ -87,6 +96,7 @@ std::vector<GeneratedStructure> generateStructures(
         for (size_t k = 0; k < out.size(); ++k) {
             const concord::Optimized& o = optimized[k];
             out[k].positions = toNanometres(o.positions);
+            check(numbers, bonds, o.positions, out[k]);
             out[k].relaxed = o.status == CONCORD_SUCCESS;
             out[k].converged = o.converged;
             if (out[k].relaxed) {

@@ -11,7 +11,7 @@ package loads the plugin library, which registers ConcordForce with XmlSerialize
 """
 
 from .native import ConcordForce, GeneratedStructure, generateStructures
-from .positions import atomic_numbers, bond_graph, closest_nonbonded, generate_positions
+from .positions import atomic_numbers, bond_graph, generate_positions
 from .sdf import read_sdf
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "GeneratedStructure",
     "atomic_numbers",
     "bond_graph",
-    "closest_nonbonded",
     "generateStructures",
     "generate_positions",
     "read_sdf",

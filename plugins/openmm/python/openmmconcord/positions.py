@@ -1,6 +1,5 @@
 """Positions for an OpenMM Topology from the structure generator of a Concord model."""
 
-import itertools
 import math
 import warnings
 
@@ -48,18 +47,6 @@ def bond_graph(topology, missing_order=None):
     return first, second, orders
 
 
-def closest_nonbonded(positions, first, second):
-    """The smallest distance (in the unit of `positions`, a flat [3N] list) between two atoms
-    that are not bonded to each other; infinity for fewer than two such atoms."""
-    n = len(positions) // 3
-    bonded = set(zip(first, second)) | set(zip(second, first))
-    closest = math.inf
-    for i, j in itertools.combinations(range(n), 2):
-        if (i, j) not in bonded:
-            closest = min(closest, math.dist(positions[3 * i : 3 * i + 3], positions[3 * j : 3 * j + 3]))
-    return closest
-
-
 def generate_positions(
     topology,
     model_path,
@@ -67,7 +54,6 @@ def generate_positions(
     samples=4,
     minimize=True,
     fmax=10.0 * unit.kilojoule_per_mole / unit.nanometer,
-    clash=0.12 * unit.nanometer,
     missing_order=None,
 ):
     """Proposes 3D positions for a molecule given as a Topology with bonds.
@@ -76,10 +62,11 @@ def generate_positions(
     from the bond graph (seeded: the same seed gives the same structures); with `minimize`
     each is relaxed on the model's potential until the largest force is below `fmax` (a
     Quantity in force units, or a number in kJ/mol/nm). The result is the sample of lowest
-    energy among those whose non-bonded atoms are all at least `clash` apart (a Quantity, or
-    nm): the learned potential has spurious minima with, e.g., two hydrogens 0.09 nm apart,
-    and lowest energy alone would pick them. When every sample clashes, the lowest-energy one
-    is returned with a warning. Positions come back as a Quantity: a list of Vec3 in nm,
+    energy among the chemically sane ones (Concord's structure check, GeneratedStructure.sane:
+    bond lengths plausible for their orders, no clash of unbonded atoms): a learned potential
+    can have spurious minima, e.g. two hydrogens 0.09 nm apart, that lowest energy alone would
+    pick. When no sample is sane, the lowest-energy one is returned with a warning naming its
+    problem. Positions come back as a Quantity: a list of Vec3 in nm,
     centred at the origin, in atom order.
 
     Raises openmm.OpenMMException when the model has no generator or rejects the molecule
@@ -87,8 +74,6 @@ def generate_positions(
     orders (see bond_graph) and RuntimeError when no sample gave a finite energy."""
     if unit.is_quantity(fmax):
         fmax = fmax.value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
-    if unit.is_quantity(clash):
-        clash = clash.value_in_unit(unit.nanometer)
     numbers = atomic_numbers(topology)
     first, second, orders = bond_graph(topology, missing_order)
     structures = generateStructures(str(model_path), numbers, first, second, orders, samples, seed, minimize, fmax)
@@ -98,13 +83,13 @@ def generate_positions(
             f"none of the {samples} generated structures has a finite energy (atoms placed onto "
             "each other): try more samples or another seed"
         )
-    clear = [s for s in finite if closest_nonbonded(s.positions, first, second) >= clash]
-    if not clear:
+    sane = [s for s in finite if s.sane]
+    best = min(sane or finite, key=lambda s: s.energy)
+    if not sane:
         warnings.warn(
-            f"all {len(finite)} generated structures have non-bonded atoms closer than {clash} nm: "
-            "returning the lowest-energy one; try more samples or another seed",
+            f"none of the {len(finite)} generated structures is chemically sane; returning the "
+            f"lowest-energy one ({best.problem}); try more samples or another seed",
             stacklevel=2,
         )
-    best = min(clear or finite, key=lambda s: s.energy)
     x = best.positions
     return unit.Quantity([Vec3(*x[3 * i : 3 * i + 3]) for i in range(len(numbers))], unit.nanometer)
