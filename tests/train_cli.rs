@@ -65,6 +65,7 @@ fn train_eval_inspect() {
     for f in [
         "model.concord",
         "best.concord",
+        "last.concord",
         "checkpoint.safetensors",
         "learning_curve.png",
         "parity.png",

@@ -86,6 +86,9 @@ pub struct RunFiles {
     pub best: PathBuf,
     /// `model.concord`: the final model (= best), with full provenance.
     pub model: PathBuf,
+    /// `last.concord`: the parameters of the last epoch (differs from the best one when, e.g.,
+    /// the consistency losses trade validation denoising loss for physical consistency).
+    pub last: PathBuf,
     /// `metrics.jsonl`: one [`EpochRecord`] per line.
     pub metrics: PathBuf,
     /// `learning_curve.png`.
@@ -101,6 +104,7 @@ impl RunFiles {
             checkpoint: dir.join("checkpoint.safetensors"),
             best: dir.join("best.concord"),
             model: dir.join("model.concord"),
+            last: dir.join("last.concord"),
             metrics: dir.join("metrics.jsonl"),
             learning_curve: dir.join("learning_curve.png"),
             parity: dir.join("parity.png"),
@@ -570,6 +574,7 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
     finish(
         config,
         &files,
+        &model,
         &state,
         &val_set,
         train_set.potential.len() + train_set.structures.len(),
@@ -590,10 +595,12 @@ struct LossSums {
     count: f64,
 }
 
-/// Writes the final model (the best one, with full provenance) and the parity plot.
+/// Writes the final model (the best one, with full provenance), the last epoch's model and the
+/// parity plot.
 fn finish(
     config: &Config,
     files: &RunFiles,
+    last: &Model,
     state: &LoopState,
     val_set: &Samples,
     n_train: usize,
@@ -628,6 +635,11 @@ fn finish(
         "validation": val,
     });
     file::save(&best, &files.model, provenance)?;
+    file::save(
+        last,
+        &files.last,
+        serde_json::json!({"config": config, "epoch": state.epoch, "selected": "last epoch"}),
+    )?;
     if progress {
         eprintln!(
             "best epoch {best_epoch}: val E MAE {:.1} meV/atom, F MAE {:.1} meV/Å -> {}",
