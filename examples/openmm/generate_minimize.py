@@ -1,7 +1,7 @@
 """Positions for a molecule from its bonds alone: the Concord structure generator proposes them,
 OpenMM minimises them on a Concord potential.
 
-    python examples/openmm/generate_minimize.py MODEL [--molecule 0] [--seed 0] [--samples 4]
+    python examples/openmm/generate_minimize.py MODEL [--molecule 0] [--seed 0] [--samples 8]
 
 Takes the topology (atoms and bonds with orders) of a molecule of the bundled SDF file, ignores
 its coordinates, generates positions with the shipped generator model (relaxed on its own
@@ -37,7 +37,7 @@ def main():
     parser.add_argument("--sdf", default=ROOT / "data/qm9-gfn2/tiny/test_structures.sdf.gz")
     parser.add_argument("--molecule", type=int, default=0, help="index of the molecule in the SDF file")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--out", default=ROOT / "runs/openmm/generated.pdb")
     args = parser.parse_args()
 

@@ -1,7 +1,6 @@
 """Positions for a Topology from the structure generator (generate_positions), and the SDF
-reader. The shipped generator is undertrained: its relaxed structures of the smallest molecules
-have sane bond lengths, but some relaxed samples fall into spurious minima with two non-bonded
-atoms too close, so the checks are on the chosen (clash-free) sample and on the share of sane
+reader. The shipped generator's relaxed samples of the smallest molecules are nearly all sane
+(58 of 60 when last measured), so the checks are on the chosen sample and on the share of sane
 samples, which is reported."""
 
 import gzip
@@ -103,7 +102,7 @@ def test_share_of_sane_relaxed_samples(report):
         f"generator (shipped, relaxed): {sane}/{total} samples of water, methane, ammonia, methanol, "
         "ethane (3 seeds x 4) have bonds in 0.09-0.16 nm and no non-bonded pair below 0.12 nm"
     )
-    assert sane >= total // 3
+    assert sane >= 0.9 * total
 
 
 def test_generated_structure_of_a_qm9_molecule_minimises_in_openmm(molecules, report):

@@ -51,7 +51,7 @@ def generate_positions(
     topology,
     model_path,
     seed=0,
-    samples=4,
+    samples=8,
     minimize=True,
     fmax=10.0 * unit.kilojoule_per_mole / unit.nanometer,
     missing_order=None,
