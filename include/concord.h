@@ -661,7 +661,8 @@ concord_status_t concord_optimize(const concord_model_t *model,
  * to screen generated structures, e.g. to keep the best sane sample of several.
  *
  * @param n_atoms number of atoms N, 1 <= N <= `CONCORD_MAX_ATOMS`.
- * @param atomic_numbers atomic numbers, int32 `[N]` (elements H to Ar, Br, I).
+ * @param atomic_numbers atomic numbers, int32 `[N]` (elements with a covalent radius: H, B, C,
+ *   N, O, F, Si, P, S, Cl, Br, I).
  * @param n_bonds number of bonds B >= 0.
  * @param bond_first first atom of each bond (0-based), int32 `[B]`.
  * @param bond_second second atom of each bond, int32 `[B]`.
