@@ -81,6 +81,7 @@ fn torch_time(pot: &Potential, frame: &Frame, budget: f64) -> f64 {
             second: &second,
             edge_vec: &edge,
             edge_attr: None,
+            layer_edges: None,
         };
         let e = model.atomic_energies(&input).unwrap().sum(Kind::Float);
         let _ = Tensor::run_backward(&[&e], &[&edge], false, false);

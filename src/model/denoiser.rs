@@ -225,6 +225,7 @@ impl Denoiser {
             second: &second,
             edge_vec: &edge_vec,
             edge_attr: Some(&attr),
+            layer_edges: None,
         };
         let (_s, v) = encoder.forward(&input, Some(&bias))?;
         let f = lin(&v, &self.out)?.f_squeeze_dim(-1)?; // [N, 3]

@@ -120,12 +120,20 @@ pub fn evaluate(
         .f_to_kind(kind)?
         .f_to_device(device)?
         .f_set_requires_grad(true)?;
+    let layer_edges = layer_edges(
+        model.encoder().config().layers as usize,
+        n_local,
+        n,
+        pairs,
+        device,
+    )?;
     let input = EdgeInput {
         species: &species_t,
         first: &first_t,
         second: &second_t,
         edge_vec: &edge_t,
         edge_attr: None,
+        layer_edges: layer_edges.as_deref(),
     };
     let need_grad = request.forces || request.virial || request.atom_virial;
     let atomic = if need_grad {
@@ -189,4 +197,61 @@ pub fn evaluate(
         }
     }
     Ok(out)
+}
+
+/// The edges each of `layers` message-passing layers needs when only the first `n_local` of
+/// `n` atoms contribute energy: layer l (0-based) only updates atoms within `layers - 1 - l`
+/// neighbour hops of a local atom, since nothing farther can reach a local atom in the
+/// remaining layers (index tensors on `device`). `None` when every edge is needed in every layer (no ghosts). Dropping the
+/// other messages changes no local energy and no force: they have no path to a local atom.
+fn layer_edges(
+    layers: usize,
+    n_local: usize,
+    n: usize,
+    pairs: &Pairs,
+    device: tch::Device,
+) -> Result<Option<Vec<Tensor>>> {
+    if n_local == n || layers == 0 {
+        return Ok(None);
+    }
+    // Hops from the local atoms over the neighbour graph (breadth first, both directions).
+    let mut adjacency = vec![Vec::new(); n];
+    for (&i, &j) in pairs.first.iter().zip(pairs.second) {
+        adjacency[i].push(j);
+        adjacency[j].push(i);
+    }
+    let mut hops = vec![usize::MAX; n];
+    let mut frontier: Vec<usize> = (0..n_local).collect();
+    for &i in &frontier {
+        hops[i] = 0;
+    }
+    for h in 1..layers {
+        let mut next = Vec::new();
+        for &i in &frontier {
+            for &j in &adjacency[i] {
+                if hops[j] == usize::MAX {
+                    hops[j] = h;
+                    next.push(j);
+                }
+            }
+        }
+        frontier = next;
+    }
+    let sets: Vec<Vec<i64>> = (0..layers)
+        .map(|l| {
+            let reach = layers - 1 - l;
+            (0..pairs.first.len())
+                .filter(|&e| hops[pairs.first[e]] <= reach)
+                .map(|e| e as i64)
+                .collect()
+        })
+        .collect();
+    if sets.iter().all(|s| s.len() == pairs.first.len()) {
+        return Ok(None);
+    }
+    let tensors: Result<Vec<Tensor>> = sets
+        .iter()
+        .map(|s| Ok(Tensor::from_slice(s).f_to_device(device)?))
+        .collect();
+    Ok(Some(tensors?))
 }

@@ -67,6 +67,10 @@ pub struct EdgeInput<'a> {
     /// Extra edge features `[E, edge_features]` (the generator's graph edges), added to the
     /// radial filter without envelope; `None` for the potential.
     pub edge_attr: Option<&'a Tensor>,
+    /// For each layer, the edges (int64 indices into the edge arrays) whose messages can still
+    /// reach an atom whose output matters; `None` runs every edge in every layer. An MD
+    /// engine's ghost atoms far from its local atoms only need their first layers.
+    pub layer_edges: Option<&'a [Tensor]>,
 }
 
 fn linear(x: &Tensor, l: &nn::Linear) -> Result<Tensor> {
@@ -190,20 +194,29 @@ impl Encoder {
         let unit = (input.edge_vec / r.f_unsqueeze(-1)?).f_unsqueeze(-1)?; // [E, 3, 1]
         let rbf = self.radial.forward(&r)?; // [E, K]
         let env = self.radial.envelope(&r)?.f_unsqueeze(-1)?; // [E, 1]
-        for (msg, upd) in self.messages.iter().zip(&self.updates) {
+        for (layer, (msg, upd)) in self.messages.iter().zip(&self.updates).enumerate() {
+            // This layer's edges: all, or the subset that still matters.
+            let subset = input.layer_edges.map(|sets| &sets[layer]);
+            let pick = |t: &Tensor| -> Result<Tensor> {
+                Ok(match subset {
+                    Some(idx) => t.f_index_select(0, idx)?,
+                    None => t.shallow_clone(),
+                })
+            };
+            let (first, second) = (pick(input.first)?, pick(input.second)?);
             // Message: filter the sender's scalars by the edge's radial features.
             let phi = linear(&linear(&s, &msg.phi1)?.f_silu()?, &msg.phi2)?;
-            let mut w = linear(&rbf, &msg.filter)? * &env;
+            let mut w = linear(&pick(&rbf)?, &msg.filter)? * pick(&env)?;
             if let (Some(attr), Some(ef)) = (input.edge_attr, &msg.edge_filter) {
-                w = w + linear(attr, ef)?;
+                w = w + linear(&pick(attr)?, ef)?;
             }
-            let x = phi.f_index_select(0, input.second)? * w; // [E, 3F]
+            let x = phi.f_index_select(0, &second)? * w; // [E, 3F]
             let parts = x.f_split(f, -1)?;
             let (gate_v, ds_e, gate_r) = (&parts[0], &parts[1], &parts[2]);
-            let v_j = v.f_index_select(0, input.second)?;
-            let dv_e = v_j * gate_v.f_unsqueeze(1)? + &unit * gate_r.f_unsqueeze(1)?;
-            let ds = Tensor::f_zeros_like(&s)?.f_index_add(0, input.first, ds_e)?;
-            let dv = Tensor::f_zeros_like(&v)?.f_index_add(0, input.first, &dv_e)?;
+            let v_j = v.f_index_select(0, &second)?;
+            let dv_e = v_j * gate_v.f_unsqueeze(1)? + pick(&unit)? * gate_r.f_unsqueeze(1)?;
+            let ds = Tensor::f_zeros_like(&s)?.f_index_add(0, &first, ds_e)?;
+            let dv = Tensor::f_zeros_like(&v)?.f_index_add(0, &first, &dv_e)?;
             s = s + ds / &self.avg_neighbors;
             v = v + dv / &self.avg_neighbors;
             // Update: mix scalars and vector norms, rotate nothing.

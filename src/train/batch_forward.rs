@@ -23,6 +23,7 @@ pub fn energies_and_forces(
         second: &batch.second,
         edge_vec: &edge_vec,
         edge_attr: None,
+        layer_edges: None,
     };
     let atomic = model.atomic_energies(&input)?;
     let energy = Tensor::f_zeros([batch.size], (atomic.kind(), atomic.device()))?.f_index_add(

@@ -155,6 +155,7 @@ pub fn batch_energies(model: &Model, batch: &GraphBatch, x: &Tensor) -> Result<T
         second: &second,
         edge_vec: &edge_vec,
         edge_attr: None,
+        layer_edges: None,
     };
     let atomic = model.atomic_energies(&input)?;
     Ok(
