@@ -14,6 +14,7 @@ pub mod data;
 pub mod elements;
 pub mod error;
 pub mod generate;
+pub mod hops;
 pub mod io;
 pub mod model;
 pub mod neighbors;

@@ -13,6 +13,7 @@ use purr::graph::{Atom, Builder};
 
 use crate::elements;
 use crate::error::{Error, Result};
+use crate::hops::Adjacency;
 use crate::structure::{Bond, Molecule};
 
 /// A molecule read from SMILES, with the facts its string carried that the graph does not.
@@ -99,7 +100,9 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
             numbers.push(1);
         }
     }
-    if !is_connected(numbers.len(), &bonds) {
+    let hops =
+        Adjacency::new(numbers.len(), bonds.iter().map(|b| (b.i, b.j))).hops([0], usize::MAX);
+    if hops.contains(&usize::MAX) {
         return Err(invalid(
             "more than one fragment ('.'); give each molecule its own SMILES".into(),
         ));
@@ -214,27 +217,6 @@ fn match_atoms(
         double[b] = false;
     }
     false
-}
-
-/// True when the bonds connect all `n` atoms.
-fn is_connected(n: usize, bonds: &[Bond]) -> bool {
-    let mut adjacency = vec![Vec::new(); n];
-    for b in bonds {
-        adjacency[b.i].push(b.j);
-        adjacency[b.j].push(b.i);
-    }
-    let mut seen = vec![false; n];
-    let mut stack = vec![0];
-    seen[0] = true;
-    while let Some(a) = stack.pop() {
-        for &b in &adjacency[a] {
-            if !seen[b] {
-                seen[b] = true;
-                stack.push(b);
-            }
-        }
-    }
-    seen.iter().all(|&s| s)
 }
 
 /// A readable description of a `purr` read error (they carry the 0-based cursor).

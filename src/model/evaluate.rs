@@ -214,29 +214,12 @@ fn layer_edges(
     if n_local == n || layers == 0 {
         return Ok(None);
     }
-    // Hops from the local atoms over the neighbour graph (breadth first, both directions).
-    let mut adjacency = vec![Vec::new(); n];
-    for (&i, &j) in pairs.first.iter().zip(pairs.second) {
-        adjacency[i].push(j);
-        adjacency[j].push(i);
-    }
-    let mut hops = vec![usize::MAX; n];
-    let mut frontier: Vec<usize> = (0..n_local).collect();
-    for &i in &frontier {
-        hops[i] = 0;
-    }
-    for h in 1..layers {
-        let mut next = Vec::new();
-        for &i in &frontier {
-            for &j in &adjacency[i] {
-                if hops[j] == usize::MAX {
-                    hops[j] = h;
-                    next.push(j);
-                }
-            }
-        }
-        frontier = next;
-    }
+    let edges = pairs
+        .first
+        .iter()
+        .copied()
+        .zip(pairs.second.iter().copied());
+    let hops = crate::hops::Adjacency::new(n, edges).hops(0..n_local, layers - 1);
     let sets: Vec<Vec<i64>> = (0..layers)
         .map(|l| {
             let reach = layers - 1 - l;

@@ -4,6 +4,7 @@
 
 use crate::elements;
 use crate::error::{Error, Result};
+use crate::hops::Adjacency;
 use crate::structure::Bond;
 
 /// Kinds of graph edge: bond orders 1, 2, 3, aromatic, then two and three bonds apart.
@@ -102,35 +103,19 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
 /// Topological edges of a validated graph: each bond (kind = order - 1) and each pair of atoms
 /// two (kind 4) or three (kind 5) bonds apart, in both directions, sorted.
 pub fn topological_edges(n_atoms: usize, bonds: &[Bond]) -> GraphEdges {
-    let mut adj = vec![Vec::new(); n_atoms];
-    for b in bonds {
-        adj[b.i].push(b.j);
-        adj[b.j].push(b.i);
-    }
     let mut kinds = std::collections::BTreeMap::new();
     for b in bonds {
         kinds.insert((b.i, b.j), b.order as usize - 1);
         kinds.insert((b.j, b.i), b.order as usize - 1);
     }
-    // Breadth-first search to depth 3 from every atom.
+    // Atoms two or three bonds apart.
+    let adjacency = Adjacency::new(n_atoms, bonds.iter().map(|b| (b.i, b.j)));
     for s in 0..n_atoms {
-        let mut dist = vec![usize::MAX; n_atoms];
-        dist[s] = 0;
-        let mut frontier = vec![s];
-        for d in 1..=3 {
-            let mut next = Vec::new();
-            for &u in &frontier {
-                for &v in &adj[u] {
-                    if dist[v] == usize::MAX {
-                        dist[v] = d;
-                        next.push(v);
-                        if d >= 2 {
-                            kinds.entry((s, v)).or_insert(d + 2);
-                        }
-                    }
-                }
+        let dist = adjacency.hops([s], 3);
+        for (v, &d) in dist.iter().enumerate() {
+            if d == 2 || d == 3 {
+                kinds.entry((s, v)).or_insert(d + 2);
             }
-            frontier = next;
         }
     }
     let mut edges = GraphEdges::default();
