@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 CARGO := $(ENV) cargo
 
-.PHONY: setup build demo test bench lint header examples lammps openmm test-lammps test-openmm \
+.PHONY: setup build demo demo-quick test bench lint header examples lammps openmm test-lammps test-openmm \
   demo-lammps demo-openmm bench-lammps bench-openmm
 
 setup:
@@ -15,17 +15,33 @@ build: setup
 
 ## The main job: train the default potential on the bundled GFN2-xTB data, evaluate it on the
 ## held-out test molecules, generate structures of the tiny test molecules from their graphs
-## with the shipped generator (relaxed on its potential), and optimise PM6 minima on the new
-## potential.
+## with the shipped generator (relaxed on its potential), optimise PM6 minima on the new
+## potential, and run the LAMMPS and OpenMM examples with it. `make demo-quick` runs every step
+## with a tiny budget (fine-tuning the shipped potential for 20 batches; CI runs it).
+DEMO_CONFIG ?= configs/default.toml
+DEMO_RUN ?= runs/default
+DEMO_DATA ?= data/qm9-gfn2
+DEMO_OUT ?= runs/demo
 demo: build
-	$(ENV) target/release/concord train --config configs/default.toml
-	$(ENV) target/release/concord eval --model runs/default/model.concord \
-	  --data data/qm9-gfn2/test_forces.extxyz.gz data/qm9-gfn2/test_gfn2_min.extxyz.gz
+	@echo "demo: train ($(DEMO_CONFIG)) -> eval -> generate + relax -> optimize -> LAMMPS -> OpenMM;"
+	@echo "demo: outputs in $(DEMO_RUN)/ (model, learning_curve.png, parity.png), $(DEMO_OUT)/,"
+	@echo "demo: runs/lammps-examples/ and runs/openmm/. $(DEMO_TIME)"
+	$(ENV) target/release/concord train --config $(DEMO_CONFIG)
+	$(ENV) target/release/concord eval --model $(DEMO_RUN)/model.concord \
+	  --data $(DEMO_DATA)/test_forces.extxyz.gz $(DEMO_DATA)/test_gfn2_min.extxyz.gz
 	$(ENV) target/release/concord generate --model examples/models/concord-qm9-gfn2-generator.concord \
-	  --graphs data/qm9-gfn2/tiny/test_structures.sdf.gz --out runs/demo/generated.extxyz --samples 2 --relax
-	$(ENV) target/release/concord optimize --model runs/default/model.concord \
-	  --in data/qm9-gfn2/tiny/test_pm6_min.extxyz.gz --out runs/demo/optimized.extxyz
-	$(MAKE) demo-lammps demo-openmm DEMO_MODEL=runs/default/model.concord
+	  --graphs data/qm9-gfn2/tiny/test_structures.sdf.gz --out $(DEMO_OUT)/generated.extxyz --samples 2 --relax
+	$(ENV) target/release/concord optimize --model $(DEMO_RUN)/model.concord \
+	  --in data/qm9-gfn2/tiny/test_pm6_min.extxyz.gz --out $(DEMO_OUT)/optimized.extxyz
+	$(MAKE) demo-lammps demo-openmm DEMO_MODEL=$(DEMO_RUN)/model.concord
+	@echo "demo: done. Model and plots: $(DEMO_RUN)/; structures: $(DEMO_OUT)/"
+
+DEMO_TIME ?= Training takes up to 15 minutes (progress bar), the rest about 5 (first run: setup and build add ~10).
+
+demo-quick:
+	$(MAKE) demo DEMO_CONFIG=configs/demo-quick.toml DEMO_RUN=runs/demo-quick \
+	  DEMO_DATA=data/qm9-gfn2/tiny DEMO_OUT=runs/demo-quick/demo \
+	  DEMO_TIME="The quick variant: about 3 minutes after setup and build."
 
 ## The whole test suite.
 test: setup

@@ -200,6 +200,12 @@ fn run(cli: Cli) -> concord::Result<()> {
             relax,
             fmax,
         } => {
+            // Refuse an unusable output before any work is done.
+            concord::io::prepare_output(&out)?;
+            let inputs: Vec<&Path> = std::iter::once(model.as_path())
+                .chain(graphs.as_deref())
+                .collect();
+            concord::io::check_not_input(&out, &inputs)?;
             let pot = Potential::load(&model, tch::Device::Cpu, Precision::Float32)?;
             let model = pot.model();
             let relax_opts = concord::optimize::OptimizeOptions {
@@ -374,6 +380,9 @@ fn optimize_file(
     } else {
         Precision::Float32
     };
+    // Refuse an unusable output before any work is done.
+    concord::io::prepare_output(out)?;
+    concord::io::check_not_input(out, &[input, model])?;
     let pot = Potential::load(model, tch::Device::Cpu, precision)?;
     let mut frames = concord::io::read_extxyz(input)?;
     let bar = if frames.len() > 1 {

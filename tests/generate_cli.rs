@@ -27,7 +27,8 @@ fn generator_model() -> String {
 #[test]
 fn smiles_molecules_are_generated_with_all_hydrogens() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("gen.extxyz");
+    // Into folders that do not exist yet: generate creates them.
+    let out = dir.path().join("new/folder/gen.extxyz");
     let model = generator_model();
     let (ok, stderr) = run(&[
         "generate",

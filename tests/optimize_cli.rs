@@ -170,3 +170,34 @@ fn optimize_rejects_bad_arguments() {
     assert!(!ok);
     assert!(stderr.contains("missing.xyz"), "{stderr}");
 }
+
+#[test]
+fn optimize_creates_output_folders_and_refuses_unsafe_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, input) = setup(dir.path());
+    let nested = dir.path().join("new/folder/out.extxyz");
+    let args = |out: &str| {
+        let v: Vec<String> = ["optimize", "--model", &model, "--in", &input, "--out", out]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v
+    };
+    let call = |out: &Path| {
+        let a = args(out.to_str().unwrap());
+        run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (ok, _, stderr) = call(&nested);
+    assert!(ok, "{stderr}");
+    assert_eq!(concord::io::read_extxyz(&nested).unwrap().len(), 2);
+    // The input itself, under another spelling: refused, input untouched.
+    let before = std::fs::read(&input).unwrap();
+    let same = dir.path().join(".").join("in.extxyz");
+    let (ok, _, stderr) = call(&same);
+    assert!(!ok && stderr.contains("overwrite the input"), "{stderr}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // A device is not replaced by a regular file.
+    let (ok, _, stderr) = call(Path::new("/dev/null"));
+    assert!(!ok && stderr.contains("not a regular file"), "{stderr}");
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+}

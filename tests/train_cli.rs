@@ -10,13 +10,19 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The tiny config with its output in `dir` and the given overrides (`key = value` lines
+/// The run folder of [`tiny_config`] inside `dir`: two levels that do not exist yet, so every
+/// training test also checks that the trainer creates missing output folders.
+fn run_dir(dir: &Path) -> PathBuf {
+    dir.join("not-yet/run")
+}
+
+/// The tiny config with its output in [`run_dir`] and the given overrides (`key = value` lines
 /// replacing the same key).
 fn tiny_config(dir: &Path, overrides: &[(&str, &str)]) -> PathBuf {
     let mut text = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
     text = text.replace(
         "output = \"../runs/tiny\"",
-        &format!("output = \"{}\"", dir.join("run").display()),
+        &format!("output = \"{}\"", run_dir(dir).display()),
     );
     text = text.replace("\"../data/", &format!("\"{}/data/", root().display()));
     for (k, v) in overrides {
@@ -61,7 +67,7 @@ fn train_eval_inspect() {
     assert!(ok, "{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["epochs"], 3);
-    let run_dir = dir.path().join("run");
+    let run_dir = run_dir(dir.path());
     for f in [
         "model.concord",
         "best.concord",
@@ -109,7 +115,7 @@ fn resumes_after_kill_9() {
         dir.path(),
         &[("epochs", "12"), ("checkpoint_minutes", "0.002")],
     );
-    let run_dir = dir.path().join("run");
+    let run_dir = run_dir(dir.path());
     let mut child = Command::new(BIN)
         .args(["train", "--config", config.to_str().unwrap()])
         .stderr(std::process::Stdio::null())
@@ -188,7 +194,7 @@ fn overfits_a_few_frames() {
     let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(dir.path().join("run/metrics.jsonl"))
+        std::fs::read_to_string(run_dir(dir.path()).join("metrics.jsonl"))
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -240,7 +246,7 @@ fn generator_training_then_consistency_from_init_then_generate() {
     let pot = dir.path().join("pot");
     let c3 = tiny_config(dir.path(), &[]);
     let text = std::fs::read_to_string(&c3).unwrap().replace(
-        &dir.path().join("run").display().to_string(),
+        &run_dir(dir.path()).display().to_string(),
         &pot.display().to_string(),
     );
     std::fs::write(&c3, text).unwrap();

@@ -62,9 +62,11 @@ pub fn read_text(path: &Path) -> Result<String> {
 /// Replaces the file at `path` with `bytes` atomically: the data go to a temporary file in the
 /// same directory, which is flushed to disk (fsync) and then renamed over `path`, so readers
 /// see either the old or the new file, never a partial one. The data are gzip-compressed when
-/// the name ends in `.gz`. The directory must exist.
+/// the name ends in `.gz`. Missing parent folders are created; see [`prepare_output`] for
+/// the paths that are refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    prepare_output(path)?;
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid(format!("{}: not a file path", path.display())))?;
@@ -92,6 +94,72 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // Make the rename itself durable where the platform allows syncing a directory.
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Makes `path` ready to take an output file, before any work is done: creates its missing
+/// parent folders, and refuses (naming the path) anything that a rename would destroy rather
+/// than overwrite: an existing directory, symbolic link, FIFO, socket or device, or a file
+/// without write permission. A missing path or a writable regular file is accepted.
+pub fn prepare_output(path: &Path) -> Result<()> {
+    let refuse = |why: &str| {
+        Error::invalid(format!(
+            "{}: refusing to write the output there: {why}",
+            path.display()
+        ))
+    };
+    if path.file_name().is_none() {
+        return Err(refuse("not a file path"));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(|e| {
+                Error::io(
+                    dir,
+                    io::Error::new(e.kind(), format!("cannot create the output folder: {e}")),
+                )
+            })?;
+        }
+    }
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+        Ok(meta) => {
+            let kind = meta.file_type();
+            if kind.is_symlink() {
+                Err(refuse(
+                    "it is a symbolic link (give the target's path instead)",
+                ))
+            } else if kind.is_dir() {
+                Err(refuse("it is a directory"))
+            } else if !kind.is_file() {
+                Err(refuse(
+                    "it is not a regular file (a device, FIFO or socket)",
+                ))
+            } else if meta.permissions().readonly() {
+                Err(refuse("the file is read-only"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Refuses an output path that names the same file as one of the `inputs` (which would be
+/// replaced by the output), e.g. `optimize --in f --out f`.
+pub fn check_not_input(output: &Path, inputs: &[&Path]) -> Result<()> {
+    let Ok(out) = fs::canonicalize(output) else {
+        return Ok(()); // a missing output cannot be an existing input
+    };
+    for input in inputs {
+        if fs::canonicalize(input).is_ok_and(|i| i == out) {
+            return Err(Error::invalid(format!(
+                "{}: the output would overwrite the input {}; choose another output path",
+                output.display(),
+                input.display()
+            )));
+        }
     }
     Ok(())
 }
@@ -146,8 +214,62 @@ mod tests {
         fs::write(&bad, [b'a', 0xff, 0xfe]).unwrap();
         let e = read_text(&bad).unwrap_err().to_string();
         assert!(e.contains("bad.txt") && e.contains("UTF-8"), "{e}");
-        let nodir = dir.path().join("no/such/dir/x.txt");
-        let e = write_atomic(&nodir, b"x").unwrap_err().to_string();
-        assert!(e.contains("no/such/dir"), "{e}");
+    }
+
+    #[test]
+    fn missing_output_folders_are_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("no/such/dir/x.txt.gz");
+        write_atomic(&nested, b"x").unwrap();
+        assert_eq!(read_text(&nested).unwrap(), "x");
+        // A parent that is a file cannot become a folder: the error names it.
+        let file = dir.path().join("plain");
+        fs::write(&file, b"keep").unwrap();
+        let e = write_atomic(&file.join("x.txt"), b"x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("plain") && e.contains("output folder"), "{e}");
+        assert_eq!(fs::read(&file).unwrap(), b"keep");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_that_are_not_writable_regular_files_are_refused() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        fs::write(&target, b"target").unwrap();
+        let link = dir.path().join("link.txt");
+        symlink(&target, &link).unwrap();
+        let e = write_atomic(&link, b"x").unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let e = write_atomic(dir.path(), b"x").unwrap_err().to_string();
+        assert!(e.contains("directory"), "{e}");
+        let e = write_atomic(Path::new("/dev/null"), b"x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let ro = dir.path().join("ro.txt");
+        fs::write(&ro, b"old").unwrap();
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o444)).unwrap();
+        let e = write_atomic(&ro, b"x").unwrap_err().to_string();
+        assert!(e.contains("read-only"), "{e}");
+        assert_eq!(fs::read(&ro).unwrap(), b"old");
+        assert_eq!(fs::read(&target).unwrap(), b"target");
+    }
+
+    #[test]
+    fn an_output_equal_to_an_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("in.xyz");
+        fs::write(&f, b"x").unwrap();
+        let same = dir.path().join(".").join("in.xyz");
+        let e = check_not_input(&same, &[&f]).unwrap_err().to_string();
+        assert!(e.contains("overwrite the input"), "{e}");
+        check_not_input(&dir.path().join("out.xyz"), &[&f]).unwrap();
     }
 }

@@ -12,6 +12,6 @@ pub mod sdf;
 pub mod smiles;
 
 pub use extxyz::{format_extxyz, parse_extxyz, read_extxyz, write_extxyz};
-pub use files::{read_text, write_atomic};
+pub use files::{check_not_input, prepare_output, read_text, write_atomic};
 pub use sdf::{format_sdf, parse_sdf, read_sdf, write_sdf};
 pub use smiles::{parse_smiles, SmilesGraph};
