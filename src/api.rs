@@ -10,24 +10,101 @@ use crate::model::evaluate::{evaluate, Pairs, Prediction, Request};
 use crate::model::file::{self, Metadata};
 use crate::model::{Model, Precision};
 use crate::neighbors::neighbor_list;
+use crate::runtime::Native;
 use crate::structure::Frame;
+
+/// Which evaluator computes energies and forces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The native runtime ([`crate::runtime`]): the default on the CPU.
+    Native,
+    /// libtorch with autograd: CUDA devices, and the reference the native runtime is tested
+    /// against.
+    Torch,
+}
 
 /// A trained energy model loaded from a model file.
 pub struct Potential {
     model: Model,
+    /// The native evaluator of the same parameters (CPU models only).
+    native: Option<Native>,
+    backend: Backend,
     metadata: Metadata,
 }
 
 impl Potential {
-    /// Loads a model file onto `device` with parameters in `precision`.
+    /// Loads a model file onto `device` with parameters in `precision`; on the CPU it is
+    /// evaluated by the native runtime.
     pub fn load(path: &Path, device: Device, precision: Precision) -> Result<Potential> {
-        let (model, metadata) = file::load(path, device, precision)?;
-        Ok(Potential { model, metadata })
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let (model, metadata) = file::from_bytes(&bytes, path, device, precision)?;
+        let native = match device {
+            Device::Cpu => Some(Native::from_bytes(&bytes, path, precision)?.0),
+            _ => None,
+        };
+        Ok(Potential::assemble(model, native, metadata))
     }
 
-    /// Wraps an in-memory model (e.g. right after training) with its metadata.
+    /// Wraps an in-memory model (e.g. right after training) with its metadata; a CPU model
+    /// gets a native evaluator of its current parameters.
     pub fn from_model(model: Model, metadata: Metadata) -> Potential {
-        Potential { model, metadata }
+        let native = (model.device() == Device::Cpu)
+            .then(|| {
+                let bytes = file::to_bytes(&model.vs, &metadata).ok()?;
+                let path = Path::new("<in-memory model>");
+                Native::from_bytes(&bytes, path, model.precision()).ok()
+            })
+            .flatten()
+            .map(|(n, _)| n);
+        Potential::assemble(model, native, metadata)
+    }
+
+    fn assemble(model: Model, native: Option<Native>, metadata: Metadata) -> Potential {
+        let backend = if native.is_some() {
+            Backend::Native
+        } else {
+            Backend::Torch
+        };
+        Potential {
+            model,
+            native,
+            backend,
+            metadata,
+        }
+    }
+
+    /// The evaluator in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Chooses the evaluator; the native one exists for CPU models only.
+    pub fn set_backend(&mut self, backend: Backend) -> Result<()> {
+        if backend == Backend::Native && self.native.is_none() {
+            return Err(Error::invalid(
+                "the native runtime evaluates CPU models only",
+            ));
+        }
+        self.backend = backend;
+        Ok(())
+    }
+
+    /// Evaluates with the chosen backend (species from [`Model::species_index`]).
+    fn evaluate(
+        &self,
+        species: &[i64],
+        positions: &[[f64; 3]],
+        pairs: &Pairs,
+        n_local: usize,
+        request: Request,
+    ) -> Result<Prediction> {
+        match (&self.native, self.backend) {
+            (Some(native), Backend::Native) => {
+                let sp: Vec<usize> = species.iter().map(|&s| s as usize).collect();
+                native.evaluate(&sp, positions, pairs, n_local, request)
+            }
+            _ => evaluate(&self.model, species, positions, pairs, n_local, request),
+        }
     }
 
     /// The model-file metadata.
@@ -86,14 +163,7 @@ impl Potential {
             second: &nl.second,
             shift: &shift,
         };
-        evaluate(
-            &self.model,
-            &species,
-            &frame.positions,
-            &pairs,
-            frame.len(),
-            request,
-        )
+        self.evaluate(&species, &frame.positions, &pairs, frame.len(), request)
     }
 
     /// Energy of an engine's first `n_local` atoms and forces on all `N` (local + ghost) atoms.
@@ -130,6 +200,6 @@ impl Potential {
             second: &second,
             shift: &shift,
         };
-        evaluate(&self.model, &species, positions, &pairs, n_local, request)
+        self.evaluate(&species, positions, &pairs, n_local, request)
     }
 }

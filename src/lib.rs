@@ -19,6 +19,7 @@ pub mod io;
 pub mod model;
 pub mod neighbors;
 pub mod optimize;
+pub mod runtime;
 pub mod sanity;
 pub mod structure;
 pub mod train;

@@ -1,68 +1,13 @@
-//! Energy, forces and virials of one system from a [`Model`], by automatic differentiation
-//! with respect to the edge vectors.
-//!
-//! With edge vectors `R_e = x[second] - x[first] + shift_e` and `g_e = dE/dR_e`:
-//! `F_k = sum_{e: first=k} g_e - sum_{e: second=k} g_e`, the virial `W = -sum_e R_e (x) g_e`,
-//! and each edge's `-R_e (x) g_e` is split equally between its two atoms for per-atom virials.
-//! This holds for open and periodic systems and for an engine's local + ghost atoms alike.
+//! Energy, forces and virials of one system from a libtorch [`Model`], by automatic
+//! differentiation with respect to the edge vectors (see [`crate::model::pairs`] for the
+//! formulas shared with the native runtime).
 
 use tch::{Kind, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::model::pairs::{add_derivatives, edge_vectors};
+pub use crate::model::pairs::{Pairs, Prediction, Request, OVERLAP_DISTANCE};
 use crate::model::{EdgeInput, Model};
-
-/// Distance in Å below which two atoms are considered overlapping (an input error).
-pub const OVERLAP_DISTANCE: f64 = 0.25;
-
-/// The neighbour pairs of a system within the model cutoff, both directions listed.
-#[derive(Debug, Clone, Copy)]
-pub struct Pairs<'a> {
-    /// Receiving atom of each pair, `[E]`.
-    pub first: &'a [usize],
-    /// Sending atom of each pair, `[E]`.
-    pub second: &'a [usize],
-    /// Cartesian shift added to `x[second] - x[first]` (periodic images), Å, `[E][3]`.
-    pub shift: &'a [[f64; 3]],
-}
-
-/// What to compute besides the energy.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Request {
-    /// Forces on every atom.
-    pub forces: bool,
-    /// Atomic energies.
-    pub atom_energies: bool,
-    /// The global virial.
-    pub virial: bool,
-    /// Per-atom virials.
-    pub atom_virial: bool,
-}
-
-impl Request {
-    /// Everything.
-    pub const ALL: Request = Request {
-        forces: true,
-        atom_energies: true,
-        virial: true,
-        atom_virial: true,
-    };
-}
-
-/// Results of [`evaluate`]. Units: eV, eV/Å; virials in eV (`W = sum r (x) f`, the quantity
-/// LAMMPS accumulates; stress = -W / volume).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Prediction {
-    /// Energy of the local atoms, eV.
-    pub energy: f64,
-    /// Forces on all atoms (local and ghost), eV/Å, `[N][3]`.
-    pub forces: Option<Vec<[f64; 3]>>,
-    /// Atomic energies of all atoms, eV, `[N]` (those of ghost atoms are not meaningful).
-    pub atom_energies: Option<Vec<f64>>,
-    /// Virial, eV, `[3][3]`.
-    pub virial: Option<[[f64; 3]; 3]>,
-    /// Per-atom virials of all atoms, eV, `[N][3][3]`.
-    pub atom_virial: Option<Vec<[[f64; 3]; 3]>>,
-}
 
 /// Evaluates `model` on atoms with species indices `species` (`[N]`, from
 /// [`Model::species_index`]) at `positions` (Å, `[N][3]`) with neighbour `pairs`. The energy
@@ -77,38 +22,9 @@ pub fn evaluate(
 ) -> Result<Prediction> {
     let n = species.len();
     let n_edges = pairs.first.len();
-    if positions.len() != n {
-        return Err(Error::invalid(format!(
-            "{} positions for {n} atoms",
-            positions.len()
-        )));
-    }
-    if pairs.second.len() != n_edges || pairs.shift.len() != n_edges {
-        return Err(Error::invalid("neighbour pair arrays differ in length"));
-    }
-    if n_local > n {
-        return Err(Error::invalid(format!(
-            "n_local = {n_local} exceeds the {n} atoms"
-        )));
-    }
-    let mut edge_vec = Vec::with_capacity(3 * n_edges);
-    for e in 0..n_edges {
-        let (i, j) = (pairs.first[e], pairs.second[e]);
-        if i >= n || j >= n {
-            return Err(Error::invalid(format!(
-                "neighbour pair ({i}, {j}) out of range for {n} atoms"
-            )));
-        }
-        let r: [f64; 3] =
-            std::array::from_fn(|a| positions[j][a] - positions[i][a] + pairs.shift[e][a]);
-        let d = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
-        if d.is_nan() || d < OVERLAP_DISTANCE {
-            return Err(Error::invalid(format!(
-                "atoms {i} and {j} overlap (distance {d:.3} Å < {OVERLAP_DISTANCE} Å)"
-            )));
-        }
-        edge_vec.extend_from_slice(&r);
-    }
+    let vectors = edge_vectors(n, positions, pairs, n_local)?;
+    let edge_vec: Vec<f64> = vectors.iter().flatten().copied().collect();
+
     let device = model.device();
     let kind = model.precision().kind();
     let to_i64 = |v: &[usize]| Tensor::from_slice(&v.iter().map(|&x| x as i64).collect::<Vec<_>>());
@@ -135,7 +51,7 @@ pub fn evaluate(
         edge_attr: None,
         layer_edges: layer_edges.as_deref(),
     };
-    let need_grad = request.forces || request.virial || request.atom_virial;
+    let need_grad = request.needs_gradient();
     let atomic = if need_grad {
         model.atomic_energies(&input)?
     } else {
@@ -160,50 +76,12 @@ pub fn evaluate(
         let grads = Tensor::f_run_backward(&[&energy_t], &[&edge_t], false, false)?;
         Vec::<f64>::try_from(grads[0].f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?
     };
-    if request.forces {
-        let mut f = vec![[0.0; 3]; n];
-        for e in 0..n_edges {
-            for a in 0..3 {
-                f[pairs.first[e]][a] += g[3 * e + a];
-                f[pairs.second[e]][a] -= g[3 * e + a];
-            }
-        }
-        out.forces = Some(f);
-    }
-    if request.virial || request.atom_virial {
-        let mut w = [[0.0; 3]; 3];
-        let mut wa = if request.atom_virial {
-            vec![[[0.0; 3]; 3]; n]
-        } else {
-            Vec::new()
-        };
-        for e in 0..n_edges {
-            for a in 0..3 {
-                for b in 0..3 {
-                    let c = -edge_vec[3 * e + a] * g[3 * e + b];
-                    w[a][b] += c;
-                    if request.atom_virial {
-                        wa[pairs.first[e]][a][b] += 0.5 * c;
-                        wa[pairs.second[e]][a][b] += 0.5 * c;
-                    }
-                }
-            }
-        }
-        if request.virial {
-            out.virial = Some(w);
-        }
-        if request.atom_virial {
-            out.atom_virial = Some(wa);
-        }
-    }
+    let grad: Vec<[f64; 3]> = g.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+    add_derivatives(&mut out, request, n, pairs, &vectors, &grad);
     Ok(out)
 }
 
-/// The edges each of `layers` message-passing layers needs when only the first `n_local` of
-/// `n` atoms contribute energy: layer l (0-based) only updates atoms within `layers - 1 - l`
-/// neighbour hops of a local atom, since nothing farther can reach a local atom in the
-/// remaining layers (index tensors on `device`). `None` when every edge is needed in every layer (no ghosts). Dropping the
-/// other messages changes no local energy and no force: they have no path to a local atom.
+/// [`crate::model::pairs::layer_edges`] as index tensors on `device`.
 fn layer_edges(
     layers: usize,
     n_local: usize,
@@ -211,30 +89,15 @@ fn layer_edges(
     pairs: &Pairs,
     device: tch::Device,
 ) -> Result<Option<Vec<Tensor>>> {
-    if n_local == n || layers == 0 {
+    let Some(sets) = crate::model::pairs::layer_edges(layers, n_local, n, pairs) else {
         return Ok(None);
-    }
-    let edges = pairs
-        .first
-        .iter()
-        .copied()
-        .zip(pairs.second.iter().copied());
-    let hops = crate::hops::Adjacency::new(n, edges).hops(0..n_local, layers - 1);
-    let sets: Vec<Vec<i64>> = (0..layers)
-        .map(|l| {
-            let reach = layers - 1 - l;
-            (0..pairs.first.len())
-                .filter(|&e| hops[pairs.first[e]] <= reach)
-                .map(|e| e as i64)
-                .collect()
-        })
-        .collect();
-    if sets.iter().all(|s| s.len() == pairs.first.len()) {
-        return Ok(None);
-    }
+    };
     let tensors: Result<Vec<Tensor>> = sets
         .iter()
-        .map(|s| Ok(Tensor::from_slice(s).f_to_device(device)?))
+        .map(|s| {
+            let idx: Vec<i64> = s.iter().map(|&e| e as i64).collect();
+            Ok(Tensor::from_slice(&idx).f_to_device(device)?)
+        })
         .collect();
     Ok(Some(tensors?))
 }

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod file;
 pub mod graph;
 pub mod painn;
+pub mod pairs;
 pub mod radial;
 
 use tch::{nn, Device, Kind, Tensor};

@@ -16,17 +16,23 @@ fn seeded_torch() -> std::sync::MutexGuard<'static, ()> {
 
 /// An untrained, seeded model over H C N O with a small architecture, as a Potential.
 pub fn random_potential(precision: Precision, seed: i64) -> Potential {
+    let encoder = EncoderConfig {
+        features: 16,
+        layers: 2,
+        cutoff: 4.0,
+        radial_basis: 8,
+        edge_features: 0,
+    };
+    random_potential_with(precision, seed, encoder)
+}
+
+/// An untrained, seeded model over H C N O with the given encoder, as a Potential.
+pub fn random_potential_with(precision: Precision, seed: i64, encoder: EncoderConfig) -> Potential {
     let _guard = seeded_torch();
     tch::manual_seed(seed);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8],
-        encoder: EncoderConfig {
-            features: 16,
-            layers: 2,
-            cutoff: 4.0,
-            radial_basis: 8,
-            edge_features: 0,
-        },
+        encoder,
         generator: None,
     };
     let mut model = Model::new(config, tch::Device::Cpu, precision).unwrap();

@@ -1,0 +1,159 @@
+//! The native runtime: a pure-Rust evaluator of a model file (no libtorch), with the
+//! encoder's forward pass and a hand-written reverse pass for forces and virials
+//! ([`encoder`]), the way ML-PACE or Symmetrix evaluate what a framework trained.
+//!
+//! It agrees with the libtorch path ([`crate::model::evaluate`]) on the same file to float64
+//! round-off (tested in `tests/native_runtime.rs`). Precision: the network runs in `T`
+//! (`f32` or `f64`); edge geometry and radial functions are computed in `f64`, and the
+//! energy, forces and virials are accumulated in `f64` whatever `T` is.
+
+pub mod encoder;
+pub mod params;
+pub mod radial;
+pub mod real;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::model::file::{read_metadata, Metadata};
+use crate::model::pairs::{add_derivatives, edge_vectors, layer_edges, Pairs, Prediction, Request};
+use crate::model::{ModelConfig, Precision};
+pub use encoder::{Graph, Workspace};
+pub use params::Params;
+use radial::Radial;
+pub use real::Real;
+
+/// A model file's network in precision `T`, with reusable scratch space.
+#[derive(Debug)]
+pub struct NativeModel<T: Real> {
+    params: Params<T>,
+    config: ModelConfig,
+    radial: Radial,
+    workspace: Mutex<Workspace<T>>,
+}
+
+impl<T: Real> NativeModel<T> {
+    /// Reads the network of model-file `bytes` (`path` names the file in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<(NativeModel<T>, Metadata)> {
+        let meta = read_metadata(bytes, path)?;
+        let config = meta.config.clone();
+        let params = Params::from_bytes(bytes, &config, path)?;
+        let c = &config.encoder;
+        let radial = Radial {
+            cutoff: c.cutoff,
+            n_basis: c.radial_basis as usize,
+            p: 6,
+        };
+        let model = NativeModel {
+            params,
+            config,
+            radial,
+            workspace: Mutex::new(Workspace::default()),
+        };
+        Ok((model, meta))
+    }
+
+    /// The architecture and elements.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Params<T> {
+        &self.params
+    }
+
+    /// Energy of the first `n_local` atoms and the requested derivatives for atoms of species
+    /// indices `species` (`[N]`) at `positions` (Å, `[N][3]`) with neighbour `pairs` (both
+    /// directions). Forces cover all `N` atoms. Same contract as
+    /// [`crate::model::evaluate::evaluate`].
+    pub fn evaluate(
+        &self,
+        species: &[usize],
+        positions: &[[f64; 3]],
+        pairs: &Pairs,
+        n_local: usize,
+        request: Request,
+    ) -> Result<Prediction> {
+        let n = species.len();
+        if let Some(&bad) = species.iter().find(|&&s| s >= self.config.elements.len()) {
+            return Err(Error::invalid(format!("species index {bad} out of range")));
+        }
+        let vectors = edge_vectors(n, positions, pairs, n_local)?;
+        let layers = self.params.messages.len();
+        let sets = layer_edges(layers, n_local, n, pairs);
+        let graph = Graph {
+            species,
+            first: pairs.first,
+            second: pairs.second,
+            vectors: &vectors,
+            edge_attr: None,
+            layer_edges: sets.as_deref(),
+        };
+        // One workspace per model; a concurrent caller gets a fresh one instead of waiting.
+        let mut guard = self.workspace.try_lock().ok();
+        let mut local = Workspace::default();
+        let ws = guard.as_deref_mut().unwrap_or(&mut local);
+        encoder::forward(&self.params, &self.radial, &graph, None, ws);
+        let mut atomic = Vec::with_capacity(n);
+        encoder::readout(&self.params, species, ws, &mut atomic);
+        let mut out = Prediction {
+            energy: atomic[..n_local].iter().sum(),
+            ..Default::default()
+        };
+        if request.needs_gradient() {
+            let mut grad = Vec::new();
+            encoder::backward(&self.params, &graph, n_local, ws, &mut grad);
+            add_derivatives(&mut out, request, n, pairs, &vectors, &grad);
+        }
+        if request.atom_energies {
+            out.atom_energies = Some(atomic);
+        }
+        Ok(out)
+    }
+}
+
+/// A native model in the precision chosen at load time.
+#[derive(Debug)]
+pub enum Native {
+    /// float32 arithmetic, float64 accumulation.
+    F32(NativeModel<f32>),
+    /// float64 throughout.
+    F64(NativeModel<f64>),
+}
+
+impl Native {
+    /// Reads a model file's bytes in `precision`.
+    pub fn from_bytes(
+        bytes: &[u8],
+        path: &Path,
+        precision: Precision,
+    ) -> Result<(Native, Metadata)> {
+        Ok(match precision {
+            Precision::Float32 => {
+                let (m, meta) = NativeModel::from_bytes(bytes, path)?;
+                (Native::F32(m), meta)
+            }
+            Precision::Float64 => {
+                let (m, meta) = NativeModel::from_bytes(bytes, path)?;
+                (Native::F64(m), meta)
+            }
+        })
+    }
+
+    /// [`NativeModel::evaluate`] in the loaded precision.
+    pub fn evaluate(
+        &self,
+        species: &[usize],
+        positions: &[[f64; 3]],
+        pairs: &Pairs,
+        n_local: usize,
+        request: Request,
+    ) -> Result<Prediction> {
+        match self {
+            Native::F32(m) => m.evaluate(species, positions, pairs, n_local, request),
+            Native::F64(m) => m.evaluate(species, positions, pairs, n_local, request),
+        }
+    }
+}

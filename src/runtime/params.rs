@@ -1,0 +1,238 @@
+//! The parameters of a model file as plain arrays in the runtime's precision, read straight
+//! from the safetensors container (no libtorch). Names and shapes are those of
+//! [`crate::model`]'s variables; weights keep torch's `[out, in]` layout.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+use crate::model::ModelConfig;
+use crate::runtime::real::Real;
+
+/// A dense layer `y = x W^T + b`.
+#[derive(Debug, Clone)]
+pub struct Linear<T> {
+    /// Weight `[out, in]`, row-major.
+    pub w: Vec<T>,
+    /// Bias `[out]`, if the layer has one.
+    pub b: Option<Vec<T>>,
+    /// Output width.
+    pub out: usize,
+    /// Input width.
+    pub inp: usize,
+}
+
+/// One message block: `phi = phi2(silu(phi1(s)))`, filter `filter(rbf) * envelope
+/// (+ edge_filter(edge_attr))`.
+#[derive(Debug, Clone)]
+pub struct Message<T> {
+    /// `[F, F]` with bias.
+    pub phi1: Linear<T>,
+    /// `[3F, F]` with bias.
+    pub phi2: Linear<T>,
+    /// `[3F, K]` with bias.
+    pub filter: Linear<T>,
+    /// `[3F, A]` without bias (generator edge features only).
+    pub edge_filter: Option<Linear<T>>,
+}
+
+/// One update block.
+#[derive(Debug, Clone)]
+pub struct Update<T> {
+    /// `[F, F]`, no bias.
+    pub u: Linear<T>,
+    /// `[F, F]`, no bias.
+    pub v: Linear<T>,
+    /// `[F, 2F]` with bias.
+    pub a1: Linear<T>,
+    /// `[3F, F]` with bias.
+    pub a2: Linear<T>,
+}
+
+/// The denoiser's own layers.
+#[derive(Debug, Clone)]
+pub struct DenoiserParams<T> {
+    /// Noise-level embedding `[F, 16]` with bias.
+    pub noise1: Linear<T>,
+    /// `[F, F]` with bias.
+    pub noise2: Linear<T>,
+    /// Displacement readout from the vector features, `[1, F]`, no bias.
+    pub out: Linear<T>,
+}
+
+/// Every parameter of a model.
+#[derive(Debug, Clone)]
+pub struct Params<T> {
+    /// Species embedding `[n_species, F]`.
+    pub embedding: Vec<T>,
+    /// Message normalisation (mean neighbour count).
+    pub avg_neighbors: f64,
+    /// Message blocks, one per layer.
+    pub messages: Vec<Message<T>>,
+    /// Update blocks, one per layer.
+    pub updates: Vec<Update<T>>,
+    /// Energy readout `[F/2+1, F]` with bias.
+    pub readout1: Linear<T>,
+    /// `[1, F/2+1]` with bias.
+    pub readout2: Linear<T>,
+    /// Per-element reference energies, eV, `[n_species]`.
+    pub e_ref: Vec<f64>,
+    /// Energy scale, eV.
+    pub scale: f64,
+    /// The generator's layers, if the model has one.
+    pub denoiser: Option<DenoiserParams<T>>,
+}
+
+/// Reads named float64 tensors with the expected shapes out of a safetensors file.
+struct Reader<'a> {
+    st: SafeTensors<'a>,
+    path: &'a Path,
+    used: HashSet<String>,
+}
+
+impl Reader<'_> {
+    fn bad(&self, message: String) -> Error {
+        Error::ModelFile {
+            path: self.path.to_path_buf(),
+            message,
+        }
+    }
+
+    fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f64>> {
+        let view = self
+            .st
+            .tensor(name)
+            .map_err(|_| self.bad(format!("parameter '{name}' is missing")))?;
+        if view.dtype() != Dtype::F64 || view.shape() != shape {
+            return Err(self.bad(format!(
+                "parameter '{name}' has shape {:?} {:?}, expected {shape:?} F64",
+                view.shape(),
+                view.dtype()
+            )));
+        }
+        let values: Vec<f64> = view
+            .data()
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        if values.iter().any(|x| !x.is_finite()) {
+            return Err(self.bad(format!("parameter '{name}' holds non-finite values")));
+        }
+        self.used.insert(name.to_string());
+        Ok(values)
+    }
+
+    fn real<T: Real>(&mut self, name: &str, shape: &[usize]) -> Result<Vec<T>> {
+        Ok(self.tensor(name, shape)?.into_iter().map(T::of).collect())
+    }
+
+    fn linear<T: Real>(
+        &mut self,
+        name: &str,
+        out: usize,
+        inp: usize,
+        bias: bool,
+    ) -> Result<Linear<T>> {
+        Ok(Linear {
+            w: self.real(&format!("{name}.weight"), &[out, inp])?,
+            b: if bias {
+                Some(self.real(&format!("{name}.bias"), &[out])?)
+            } else {
+                None
+            },
+            out,
+            inp,
+        })
+    }
+}
+
+/// Number of Fourier features of the denoiser's noise-level embedding (sin and cos of 8
+/// frequencies).
+pub const NOISE_FEATURES: usize = 16;
+
+impl<T: Real> Params<T> {
+    /// Reads the parameters of `config` from model-file `bytes` (`path` names the file in
+    /// errors): every tensor present, float64, of the right shape, finite, none left over.
+    pub fn from_bytes(bytes: &[u8], config: &ModelConfig, path: &Path) -> Result<Params<T>> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::ModelFile {
+            path: path.to_path_buf(),
+            message: format!("corrupt or truncated tensor data: {e}"),
+        })?;
+        let mut r = Reader {
+            st,
+            path,
+            used: HashSet::new(),
+        };
+        let c = &config.encoder;
+        let (f, k, a) = (
+            c.features as usize,
+            c.radial_basis as usize,
+            c.edge_features as usize,
+        );
+        let n_species = config.elements.len();
+        let embedding = r.real("encoder.embedding", &[n_species, f])?;
+        let avg_neighbors = r.tensor("encoder.avg_neighbors", &[])?[0];
+        let mut messages = Vec::new();
+        let mut updates = Vec::new();
+        for l in 0..c.layers {
+            let m = format!("encoder.message{l}");
+            messages.push(Message {
+                phi1: r.linear(&format!("{m}.phi1"), f, f, true)?,
+                phi2: r.linear(&format!("{m}.phi2"), 3 * f, f, true)?,
+                filter: r.linear(&format!("{m}.filter"), 3 * f, k, true)?,
+                edge_filter: if a > 0 {
+                    Some(r.linear(&format!("{m}.edge_filter"), 3 * f, a, false)?)
+                } else {
+                    None
+                },
+            });
+            let u = format!("encoder.update{l}");
+            updates.push(Update {
+                u: r.linear(&format!("{u}.u"), f, f, false)?,
+                v: r.linear(&format!("{u}.v"), f, f, false)?,
+                a1: r.linear(&format!("{u}.a1"), f, 2 * f, true)?,
+                a2: r.linear(&format!("{u}.a2"), 3 * f, f, true)?,
+            });
+        }
+        let hidden = f / 2 + 1;
+        let readout1 = r.linear("energy.readout1", hidden, f, true)?;
+        let readout2 = r.linear("energy.readout2", 1, hidden, true)?;
+        let e_ref = r.tensor("energy.e_ref", &[n_species])?;
+        let scale = r.tensor("energy.scale", &[])?[0];
+        let denoiser = match config.generator {
+            Some(_) => Some(DenoiserParams {
+                noise1: r.linear("denoiser.noise1", f, NOISE_FEATURES, true)?,
+                noise2: r.linear("denoiser.noise2", f, f, true)?,
+                out: r.linear("denoiser.out", 1, f, false)?,
+            }),
+            None => None,
+        };
+        if r.used.len() != r.st.len() {
+            let extra: Vec<String> =
+                r.st.names()
+                    .into_iter()
+                    .filter(|n| !r.used.contains(*n))
+                    .map(|n| n.to_string())
+                    .collect();
+            return Err(r.bad(format!(
+                "{} tensors in the file, the architecture has {} (unexpected: {})",
+                r.st.len(),
+                r.used.len(),
+                extra.join(", ")
+            )));
+        }
+        Ok(Params {
+            embedding,
+            avg_neighbors,
+            messages,
+            updates,
+            readout1,
+            readout2,
+            e_ref,
+            scale,
+            denoiser,
+        })
+    }
+}

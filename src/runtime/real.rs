@@ -1,0 +1,166 @@
+//! The floating-point types the native runtime computes in (`f32`, `f64`), with the small
+//! dense matrix product it needs from `matrixmultiply` (a well-kept, dependency-free,
+//! cache-blocked SIMD GEMM; the same kernel `ndarray` uses).
+
+use std::ops::{AddAssign, MulAssign, SubAssign};
+
+/// A float the native evaluator runs in.
+pub trait Real:
+    num_traits::Float + AddAssign + SubAssign + MulAssign + Default + Send + Sync + 'static
+{
+    /// Converts from `f64` (rounding for `f32`).
+    fn of(x: f64) -> Self;
+
+    /// `C = alpha A B + beta C` for `A` `[m, k]` with (row, column) strides `sa`, `B`
+    /// `[k, n]` with strides `sb` and `C` `[m, n]` with strides `sc`.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: &[Self],
+        sa: (usize, usize),
+        b: &[Self],
+        sb: (usize, usize),
+        beta: Self,
+        c: &mut [Self],
+        sc: (usize, usize),
+    );
+}
+
+/// Checks that a strided `[rows, cols]` view fits in a slice of length `len`.
+fn fits(rows: usize, cols: usize, (rs, cs): (usize, usize), len: usize) -> bool {
+    rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
+}
+
+macro_rules! impl_real {
+    ($t:ty, $gemm:path) => {
+        impl Real for $t {
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+
+            fn gemm(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: &[Self],
+                sa: (usize, usize),
+                b: &[Self],
+                sb: (usize, usize),
+                beta: Self,
+                c: &mut [Self],
+                sc: (usize, usize),
+            ) {
+                assert!(
+                    fits(m, k, sa, a.len()) && fits(k, n, sb, b.len()) && fits(m, n, sc, c.len()),
+                    "gemm operands out of bounds"
+                );
+                if m == 0 || n == 0 {
+                    return;
+                }
+                // SAFETY: every element addressed by the strides lies inside its slice (checked
+                // above), and `c` does not alias `a` or `b` (it is borrowed mutably).
+                unsafe {
+                    $gemm(
+                        m,
+                        k,
+                        n,
+                        alpha,
+                        a.as_ptr(),
+                        sa.0 as isize,
+                        sa.1 as isize,
+                        b.as_ptr(),
+                        sb.0 as isize,
+                        sb.1 as isize,
+                        beta,
+                        c.as_mut_ptr(),
+                        sc.0 as isize,
+                        sc.1 as isize,
+                    )
+                }
+            }
+        }
+    };
+}
+
+impl_real!(f32, matrixmultiply::sgemm);
+impl_real!(f64, matrixmultiply::dgemm);
+
+/// `out [n, o] = x [n, i] W^T + b` for a torch-layout weight `W` `[o, i]` and optional
+/// bias `b` `[o]`; `x` has row stride `rs_x` (for column slices of wider arrays).
+#[allow(clippy::too_many_arguments)]
+pub fn linear<T: Real>(
+    x: &[T],
+    rs_x: usize,
+    n: usize,
+    w: &[T],
+    b: Option<&[T]>,
+    o: usize,
+    i: usize,
+    out: &mut [T],
+) {
+    T::gemm(
+        n,
+        i,
+        o,
+        T::one(),
+        x,
+        (rs_x, 1),
+        w,
+        (1, i),
+        T::zero(),
+        out,
+        (o, 1),
+    );
+    if let Some(b) = b {
+        for row in out[..n * o].chunks_exact_mut(o) {
+            for (y, &bb) in row.iter_mut().zip(b) {
+                *y += bb;
+            }
+        }
+    }
+}
+
+/// `gx [n, i] (+)= gy [n, o] W` — the input adjoint of [`linear`] (`beta` 0 overwrites,
+/// 1 accumulates); `gx` has row stride `rs_gx`.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward<T: Real>(
+    gy: &[T],
+    n: usize,
+    w: &[T],
+    o: usize,
+    i: usize,
+    beta: T,
+    gx: &mut [T],
+    rs_gx: usize,
+) {
+    T::gemm(
+        n,
+        o,
+        i,
+        T::one(),
+        gy,
+        (o, 1),
+        w,
+        (i, 1),
+        beta,
+        gx,
+        (rs_gx, 1),
+    );
+}
+
+/// SiLU `x sigmoid(x)`.
+#[inline]
+pub fn silu<T: Real>(x: T) -> T {
+    x / (T::one() + (-x).exp())
+}
+
+/// Derivative of SiLU: `sigmoid(x) (1 + x (1 - sigmoid(x)))`.
+#[inline]
+pub fn silu_grad<T: Real>(x: T) -> T {
+    let s = T::one() / (T::one() + (-x).exp());
+    s * (T::one() + x * (T::one() - s))
+}

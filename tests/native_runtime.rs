@@ -1,0 +1,176 @@
+//! The native runtime against libtorch on the same model: energies, forces, virials and
+//! per-atom quantities agree to 1e-10 (relative) in float64 and to float32 round-off in
+//! float32, for molecules, periodic triclinic boxes and an engine's local + ghost atoms, on
+//! random models of several sizes and on the shipped models.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{random_molecule, random_potential_with};
+use concord::api::{Backend, Potential};
+use concord::model::evaluate::{Prediction, Request};
+use concord::model::{EncoderConfig, Precision};
+
+const ALL: Request = Request::ALL;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Largest |a - b| over all values of two predictions, relative to the largest |a| of each
+/// kind (energy, forces, atomic energies, virial, per-atom virial).
+fn max_relative_difference(a: &Prediction, b: &Prediction) -> f64 {
+    fn rel(x: &[f64], y: &[f64]) -> f64 {
+        assert_eq!(x.len(), y.len());
+        let scale = x.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
+        x.iter()
+            .zip(y)
+            .fold(0.0f64, |m, (p, q)| m.max((p - q).abs() / scale))
+    }
+    let flat3 = |v: &Option<Vec<[f64; 3]>>| {
+        v.as_ref()
+            .unwrap()
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let flat33 = |v: &Option<Vec<[[f64; 3]; 3]>>| {
+        v.as_ref()
+            .unwrap()
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let vir = |p: &Prediction| {
+        p.virial
+            .unwrap()
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    [
+        rel(&[a.energy], &[b.energy]),
+        rel(&flat3(&a.forces), &flat3(&b.forces)),
+        rel(
+            a.atom_energies.as_ref().unwrap(),
+            b.atom_energies.as_ref().unwrap(),
+        ),
+        rel(&vir(a), &vir(b)),
+        rel(&flat33(&a.atom_virial), &flat33(&b.atom_virial)),
+    ]
+    .into_iter()
+    .fold(0.0, f64::max)
+}
+
+/// Evaluates `f` with both backends of `pot` and returns (native, torch).
+fn both(pot: &mut Potential, f: impl Fn(&Potential) -> Prediction) -> (Prediction, Prediction) {
+    pot.set_backend(Backend::Native).unwrap();
+    let native = f(pot);
+    pot.set_backend(Backend::Torch).unwrap();
+    let torch = f(pot);
+    pot.set_backend(Backend::Native).unwrap();
+    (native, torch)
+}
+
+/// Molecule, triclinic periodic box and local + ghost input, each compared with `tol`.
+fn check_agreement(pot: &mut Potential, tol: f64, what: &str) {
+    let (z, x) = random_molecule(14, 5.0, 3);
+    let (a, b) = both(pot, |p| p.compute(&z, &x, None, [false; 3], ALL).unwrap());
+    let d = max_relative_difference(&a, &b);
+    assert!(d < tol, "{what}, molecule: {d:e}");
+    // Triclinic periodic box.
+    let cell = [[7.0, 0.0, 0.0], [1.2, 6.5, 0.0], [-0.8, 0.9, 6.8]];
+    let (a, b) = both(pot, |p| {
+        p.compute(&z, &x, Some(&cell), [true; 3], ALL).unwrap()
+    });
+    let d = max_relative_difference(&a, &b);
+    assert!(d < tol, "{what}, periodic: {d:e}");
+    // An engine's local + ghost atoms: the last 6 atoms are ghosts (pruned layers).
+    let (z2, x2) = random_molecule(30, 8.0, 4);
+    let (a, b) = both(pot, |p| p.compute_local(&z2, &x2, 24, None, ALL).unwrap());
+    let d = max_relative_difference(&a, &b);
+    assert!(d < tol, "{what}, local + ghost: {d:e}");
+}
+
+#[test]
+fn random_models_of_several_sizes_agree_with_libtorch() {
+    let sizes = [
+        (8, 1, 3.0, 4),
+        (16, 2, 4.0, 8),
+        (64, 3, 5.0, 16),
+        (33, 4, 3.5, 5),
+    ];
+    for (k, &(features, layers, cutoff, radial_basis)) in sizes.iter().enumerate() {
+        let encoder = EncoderConfig {
+            features,
+            layers,
+            cutoff,
+            radial_basis,
+            edge_features: 0,
+        };
+        let what = format!("{encoder:?}");
+        let mut p64 = random_potential_with(Precision::Float64, 20 + k as i64, encoder);
+        check_agreement(&mut p64, 1e-10, &format!("float64 {what}"));
+        let mut p32 = random_potential_with(Precision::Float32, 20 + k as i64, encoder);
+        check_agreement(&mut p32, 1e-4, &format!("float32 {what}"));
+    }
+}
+
+#[test]
+fn shipped_models_agree_with_libtorch() {
+    for name in [
+        "concord-qm9-gfn2.concord",
+        "concord-qm9-gfn2-generator.concord",
+    ] {
+        let path = root().join("examples/models").join(name);
+        for (precision, tol) in [(Precision::Float64, 1e-10), (Precision::Float32, 1e-4)] {
+            let mut pot = Potential::load(&path, tch::Device::Cpu, precision).unwrap();
+            assert_eq!(pot.backend(), Backend::Native, "CPU models run natively");
+            check_agreement(&mut pot, tol, &format!("{name} {precision:?}"));
+            // A real molecule of the test split, with its energy and forces.
+            let frames =
+                concord::io::read_extxyz(&root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz"))
+                    .unwrap();
+            for frame in frames.iter().take(3) {
+                let (a, b) = both(&mut pot, |p| p.compute_frame(frame, ALL).unwrap());
+                let d = max_relative_difference(&a, &b);
+                assert!(d < tol, "{name} {precision:?} test frame: {d:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn native_refuses_what_libtorch_refuses() {
+    let path = root().join("examples/models/concord-qm9-gfn2.concord");
+    let mut pot = Potential::load(&path, tch::Device::Cpu, Precision::Float64).unwrap();
+    let z = [6u8, 1, 1];
+    let cases: Vec<(Vec<u8>, Vec<[f64; 3]>)> = vec![
+        (z.to_vec(), vec![[0.0; 3], [1.0, 0.0, 0.0], [0.1, 0.0, 0.0]]),
+        (
+            z.to_vec(),
+            vec![[0.0; 3], [f64::NAN, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        ),
+        (
+            vec![6, 1, 14],
+            vec![[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        ),
+        (z.to_vec(), vec![[0.0; 3], [1.0, 0.0, 0.0]]),
+    ];
+    for (numbers, positions) in &cases {
+        pot.set_backend(Backend::Native).unwrap();
+        let a = pot
+            .compute(numbers, positions, None, [false; 3], ALL)
+            .unwrap_err();
+        pot.set_backend(Backend::Torch).unwrap();
+        let b = pot
+            .compute(numbers, positions, None, [false; 3], ALL)
+            .unwrap_err();
+        assert_eq!(a.to_string(), b.to_string());
+    }
+}
