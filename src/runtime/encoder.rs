@@ -9,6 +9,7 @@
 // Kernels index several parallel arrays with one loop variable; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
+use crate::runtime::filters::FilterTable;
 use crate::runtime::params::{Linear, Params};
 use crate::runtime::radial::Radial;
 use crate::runtime::real::{linear, linear_backward, silu, silu_grad, Real};
@@ -36,6 +37,8 @@ pub struct Graph<'a, T> {
     /// For each layer, the edges whose messages can still reach an atom whose output
     /// matters (see [`crate::model::evaluate`]); `None`: every edge in every layer.
     pub layer_edges: Option<&'a [Vec<usize>]>,
+    /// Tabulated radial filters ([`FilterTable`]); `None` computes them exactly.
+    pub table: Option<&'a FilterTable<T>>,
 }
 
 /// What the forward pass keeps of one layer for the reverse pass.
@@ -54,7 +57,16 @@ struct Tape<T> {
     a: Vec<T>,
     /// Edges this layer runs.
     active: Vec<usize>,
+    /// Whether the filters of all active edges are kept (`pre_all`, `w_all`, `[E_l, 3F]`)
+    /// rather than recomputed in the reverse pass: when they take at most [`CACHE_BYTES`].
+    cached: bool,
+    pre_all: Vec<T>,
+    w_all: Vec<T>,
 }
+
+/// Largest size of one layer's kept filters; beyond it the reverse pass recomputes them, so
+/// memory stays linear in the atoms with a small constant for condensed systems.
+const CACHE_BYTES: usize = 16 << 20;
 
 /// Scratch buffers, sized on first use and reused by later calls (no per-call allocation
 /// once they have grown to the largest system seen).
@@ -79,7 +91,7 @@ pub struct Workspace<T> {
     rbf_c: Vec<T>,
     attr_c: Vec<T>,
     pre_c: Vec<T>,
-    extra_c: Vec<T>,
+    w_c: Vec<T>,
     gpre_c: Vec<T>,
     grbf_c: Vec<T>,
     // Reverse-pass buffers.
@@ -101,13 +113,24 @@ pub struct Workspace<T> {
 }
 
 /// Resizes `v` to `n` zeros, reusing its capacity.
+#[inline(always)]
 fn zeroed<T: Real>(v: &mut Vec<T>, n: usize) {
     v.clear();
     v.resize(n, T::zero());
 }
 
+/// Resizes `v` to length `n` for a buffer that will be overwritten entirely (no fill when
+/// the length is unchanged).
+#[inline(always)]
+fn sized<T: Real>(v: &mut Vec<T>, n: usize) {
+    if v.len() != n {
+        v.resize(n, T::zero());
+    }
+}
+
+#[inline(always)]
 fn lin<T: Real>(x: &[T], rs: usize, n: usize, l: &Linear<T>, out: &mut Vec<T>) {
-    zeroed(out, n * l.out);
+    sized(out, n * l.out);
     linear(x, rs, n, &l.w, l.b.as_deref(), l.out, l.inp, out);
 }
 
@@ -120,7 +143,8 @@ impl<T: Real> Params<T> {
 
 /// Runs the encoder: fills `ws.s`, `ws.v` and the tape. `atom_bias` `[N, F]` is added to
 /// the initial scalars (the generator's noise embedding).
-pub fn forward<T: Real>(
+#[inline(always)]
+fn forward_impl<T: Real>(
     p: &Params<T>,
     radial: &Radial,
     g: &Graph<T>,
@@ -149,9 +173,11 @@ pub fn forward<T: Real>(
 }
 
 /// Per-edge distances, unit vectors, basis values and envelope with derivatives.
+#[inline(always)]
 fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
     let e_n = g.vectors.len();
     let k = radial.n_basis;
+    let k = if g.table.is_some() { 0 } else { k };
     ws.dist.clear();
     zeroed(&mut ws.unit, 3 * e_n);
     zeroed(&mut ws.rbf, k * e_n);
@@ -167,6 +193,9 @@ fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
         for a in 0..3 {
             ws.unit[3 * e + a] = T::of(r[a] / d);
         }
+        if g.table.is_some() {
+            continue;
+        }
         radial.basis(d, &mut vals, &mut ders);
         for q in 0..k {
             ws.rbf[e * k + q] = T::of(vals[q]);
@@ -180,6 +209,7 @@ fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
 
 /// The edges layer `l` runs: its pruning set, minus (for the potential, which has no edge
 /// features) edges at or beyond the cutoff, whose filter is exactly zero.
+#[inline(always)]
 fn active_edges<T: Real>(
     radial: &Radial,
     g: &Graph<T>,
@@ -195,8 +225,10 @@ fn active_edges<T: Real>(
     }
 }
 
-/// The filters `[c, 3F]` of a chunk of edges: `pre` = basis filter before the envelope, and
-/// for the generator `extra` = the edge-feature filter (no envelope).
+/// The filters `[c, 3F]` of a chunk of edges: `pre_c` = basis filter before the envelope
+/// and `w_c` = the whole filter (`pre * envelope`, plus for the generator the edge-feature
+/// filter, which has no envelope).
+#[inline(always)]
 fn chunk_filters<T: Real>(
     p: &Params<T>,
     l: usize,
@@ -205,23 +237,83 @@ fn chunk_filters<T: Real>(
     ws: &mut Workspace<T>,
 ) {
     let m = &p.messages[l];
-    let k = m.filter.inp;
+    let (k, f3) = (m.filter.inp, m.filter.out);
     let c = chunk.len();
-    zeroed(&mut ws.rbf_c, c * k);
+    if let Some(table) = g.table {
+        sized(&mut ws.w_c, c * f3);
+        for (q, &e) in chunk.iter().enumerate() {
+            table.eval(l, ws.dist[e], &mut ws.w_c[q * f3..(q + 1) * f3]);
+        }
+        edge_feature_filters(m, g, chunk, ws);
+        return;
+    }
+    sized(&mut ws.rbf_c, c * k);
     for (q, &e) in chunk.iter().enumerate() {
         ws.rbf_c[q * k..(q + 1) * k].copy_from_slice(&ws.rbf[e * k..(e + 1) * k]);
     }
     lin(&ws.rbf_c, k, c, &m.filter, &mut ws.pre_c);
+    sized(&mut ws.w_c, c * f3);
+    for (q, &e) in chunk.iter().enumerate() {
+        let env = ws.env[e];
+        let pre = &ws.pre_c[q * f3..(q + 1) * f3];
+        for (w, &x) in ws.w_c[q * f3..(q + 1) * f3].iter_mut().zip(pre) {
+            *w = x * env;
+        }
+    }
+    edge_feature_filters(m, g, chunk, ws);
+}
+
+/// Adds the generator's edge-feature filters `edge_attr W^T` to the chunk's filters `ws.w_c`.
+#[inline(always)]
+fn edge_feature_filters<T: Real>(
+    m: &crate::runtime::params::Message<T>,
+    g: &Graph<T>,
+    chunk: &[usize],
+    ws: &mut Workspace<T>,
+) {
+    let (c, f3) = (chunk.len(), m.filter.out);
     if let (Some(attr), Some(ef)) = (g.edge_attr, &m.edge_filter) {
         let a = ef.inp;
-        zeroed(&mut ws.attr_c, c * a);
+        sized(&mut ws.attr_c, c * a);
         for (q, &e) in chunk.iter().enumerate() {
             ws.attr_c[q * a..(q + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
         }
-        lin(&ws.attr_c, a, c, ef, &mut ws.extra_c);
+        T::gemm(
+            c,
+            a,
+            f3,
+            T::one(),
+            &ws.attr_c,
+            (a, 1),
+            &ef.w,
+            (1, a),
+            T::one(),
+            &mut ws.w_c,
+            (f3, 1),
+        );
     }
 }
 
+/// `sum_c a[c] b[c]` with eight independent partial sums (vectorisable; float addition is not
+/// reassociated by the compiler otherwise).
+#[inline(always)]
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for q in 0..8 {
+            acc[q] += x[q] * y[q];
+        }
+    }
+    let mut s = T::zero();
+    for (x, y) in ra.iter().zip(rb) {
+        s += *x * *y;
+    }
+    acc.iter().fold(s, |t, &x| t + x)
+}
+
+#[inline(always)]
 fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Workspace<T>) {
     let m = &p.messages[l];
     let f = m.phi1.out;
@@ -230,37 +322,41 @@ fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Work
     tape.s_in.clone_from(&ws.s);
     tape.v_in.clone_from(&ws.v);
     lin(&tape.s_in, f, n, &m.phi1, &mut tape.h1);
-    zeroed(&mut ws.tmp, n * f);
+    sized(&mut ws.tmp, n * f);
     for (z, &h) in ws.tmp.iter_mut().zip(&tape.h1) {
         *z = silu(h);
     }
     lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
     let inv = T::of(1.0 / p.avg_neighbors);
-    let has_extra = g.edge_attr.is_some() && m.edge_filter.is_some();
+    let mut x = vec![T::zero(); 3 * f];
+    tape.cached =
+        g.table.is_none() && tape.active.len() * 6 * f * std::mem::size_of::<T>() <= CACHE_BYTES;
+    tape.pre_all.clear();
+    tape.w_all.clear();
     for chunk in tape.active.chunks(CHUNK) {
         chunk_filters(p, l, g, chunk, ws);
+        if tape.cached {
+            tape.pre_all.extend_from_slice(&ws.pre_c);
+            tape.w_all.extend_from_slice(&ws.w_c);
+        }
         for (q, &e) in chunk.iter().enumerate() {
             let (i, j) = (g.first[e], g.second[e]);
-            let env = ws.env[e];
-            let pre = &ws.pre_c[q * 3 * f..(q + 1) * 3 * f];
+            let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
             let phi_j = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-            let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-            for c in 0..f {
-                let w = |o: usize| {
-                    let base = pre[o + c] * env;
-                    if has_extra {
-                        base + ws.extra_c[q * 3 * f + o + c]
-                    } else {
-                        base
-                    }
-                };
-                let gate_v = phi_j[c] * w(0) * inv;
-                let ds = phi_j[f + c] * w(f) * inv;
-                let gate_r = phi_j[2 * f + c] * w(2 * f) * inv;
-                ws.s[i * f + c] += ds;
-                for a in 0..3 {
-                    ws.v[(i * 3 + a) * f + c] +=
-                        tape.v_in[(j * 3 + a) * f + c] * gate_v + u[a] * gate_r;
+            for ((x, &a), &b) in x.iter_mut().zip(phi_j).zip(w) {
+                *x = a * b * inv;
+            }
+            let (gate_v, rest) = x.split_at(f);
+            let (ds, gate_r) = rest.split_at(f);
+            for (s, &d) in ws.s[i * f..(i + 1) * f].iter_mut().zip(ds) {
+                *s += d;
+            }
+            for a in 0..3 {
+                let u = ws.unit[3 * e + a];
+                let vj = &tape.v_in[(j * 3 + a) * f..(j * 3 + a + 1) * f];
+                let vi = &mut ws.v[(i * 3 + a) * f..(i * 3 + a + 1) * f];
+                for c in 0..f {
+                    vi[c] += vj[c] * gate_v[c] + u * gate_r[c];
                 }
             }
         }
@@ -268,6 +364,7 @@ fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Work
     ws.tapes[l] = tape;
 }
 
+#[inline(always)]
 fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let up = &p.updates[l];
     let f = up.u.out;
@@ -276,7 +373,7 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     tape.v_mid.clone_from(&ws.v);
     lin(&tape.v_mid, f, 3 * n, &up.u, &mut tape.uv);
     lin(&tape.v_mid, f, 3 * n, &up.v, &mut tape.vv);
-    zeroed(&mut tape.cat, n * 2 * f);
+    sized(&mut tape.cat, n * 2 * f);
     for i in 0..n {
         for c in 0..f {
             tape.cat[i * 2 * f + c] = ws.s[i * f + c];
@@ -289,7 +386,7 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         }
     }
     lin(&tape.cat, 2 * f, n, &up.a1, &mut tape.y);
-    zeroed(&mut ws.tmp, n * f);
+    sized(&mut ws.tmp, n * f);
     for (z, &y) in ws.tmp.iter_mut().zip(&tape.y) {
         *z = silu(y);
     }
@@ -309,7 +406,8 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
 }
 
 /// Atomic energies (eV, `[N]`) from the final scalars in `ws.s`.
-pub fn readout<T: Real>(
+#[inline(always)]
+fn readout_impl<T: Real>(
     p: &Params<T>,
     species: &[usize],
     ws: &mut Workspace<T>,
@@ -340,7 +438,8 @@ pub fn readout<T: Real>(
 /// The reverse pass of [`forward`] + [`readout`] for `E = sum of the first n_local atomic
 /// energies`: returns `dE/dR_e` for every edge vector (eV/Å, `[E]`, zero for edges no layer
 /// ran) in `grad`.
-pub fn backward<T: Real>(
+#[inline(always)]
+fn backward_impl<T: Real>(
     p: &Params<T>,
     g: &Graph<T>,
     n_local: usize,
@@ -359,7 +458,7 @@ pub fn backward<T: Real>(
             ws.tmp[i * hid + h] = scale * p.readout2.w[h] * silu_grad(ws.h_r[i * hid + h]);
         }
     }
-    zeroed(&mut ws.gs, n * f);
+    sized(&mut ws.gs, n * f);
     linear_backward(&ws.tmp, n, &p.readout1.w, hid, f, T::zero(), &mut ws.gs, f);
     zeroed(&mut ws.gv, n * 3 * f);
     ws.g_dist.clear();
@@ -384,14 +483,15 @@ pub fn backward<T: Real>(
 
 /// Update block adjoint: from `ws.gs`, `ws.gv` (w.r.t. the layer's outputs) to `ws.gs_mid`,
 /// `ws.gv_mid` (w.r.t. the message outputs).
+#[inline(always)]
 fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let up = &p.updates[l];
     let f = up.u.out;
     let n = ws.gs.len() / f;
     let tape = &ws.tapes[l];
-    zeroed(&mut ws.g_a, n * 3 * f);
-    zeroed(&mut ws.g_uv, n * 3 * f);
-    zeroed(&mut ws.g_vv, n * 3 * f);
+    sized(&mut ws.g_a, n * 3 * f);
+    sized(&mut ws.g_uv, n * 3 * f);
+    sized(&mut ws.g_vv, n * 3 * f);
     for i in 0..n {
         let a = &tape.a[i * 3 * f..(i + 1) * 3 * f];
         for c in 0..f {
@@ -410,12 +510,12 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
             ws.g_a[i * 3 * f + 2 * f + c] = gs;
         }
     }
-    zeroed(&mut ws.g_z, n * f);
+    sized(&mut ws.g_z, n * f);
     linear_backward(&ws.g_a, n, &up.a2.w, 3 * f, f, T::zero(), &mut ws.g_z, f);
     for (gz, &y) in ws.g_z.iter_mut().zip(&tape.y) {
         *gz *= silu_grad(y);
     }
-    zeroed(&mut ws.g_cat, n * 2 * f);
+    sized(&mut ws.g_cat, n * 2 * f);
     linear_backward(
         &ws.g_z,
         n,
@@ -438,7 +538,7 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     ws.gv_mid.clone_from(&ws.gv);
     linear_backward(&ws.g_uv, 3 * n, &up.u.w, f, f, T::one(), &mut ws.gv_mid, f);
     linear_backward(&ws.g_vv, 3 * n, &up.v.w, f, f, T::one(), &mut ws.gv_mid, f);
-    zeroed(&mut ws.gs_mid, n * f);
+    sized(&mut ws.gs_mid, n * f);
     for i in 0..n {
         for c in 0..f {
             ws.gs_mid[i * f + c] = ws.gs[i * f + c] + ws.g_cat[i * 2 * f + c];
@@ -448,6 +548,7 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
 
 /// Message block adjoint: from `ws.gs_mid`, `ws.gv_mid` to `ws.gs`, `ws.gv` (w.r.t. the
 /// layer's inputs), accumulating the edge-geometry adjoints.
+#[inline(always)]
 fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Workspace<T>) {
     let m = &p.messages[l];
     let f = m.phi1.out;
@@ -457,46 +558,64 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
     let inv = T::of(1.0 / p.avg_neighbors);
     zeroed(&mut ws.g_phi, n * 3 * f);
     ws.gv.clone_from(&ws.gv_mid);
-    for chunk in tape.active.chunks(CHUNK) {
-        chunk_filters(p, l, g, chunk, ws);
-        zeroed(&mut ws.gpre_c, chunk.len() * 3 * f);
+    // Per-edge scratch: g_x = dE/d(phi_j * w) [3F], and phi_j * w [3F].
+    let (mut gx, mut pw) = (vec![T::zero(); 3 * f], vec![T::zero(); 3 * f]);
+    for (ci, chunk) in tape.active.chunks(CHUNK).enumerate() {
+        if let Some(table) = g.table {
+            table_edges_backward(table, l, f, inv, g, chunk, &tape, ws);
+            continue;
+        }
+        if !tape.cached {
+            chunk_filters(p, l, g, chunk, ws);
+        }
+        let off = ci * CHUNK * 3 * f;
+        let (pre_c, w_c): (&[T], &[T]) = if tape.cached {
+            (&tape.pre_all[off..], &tape.w_all[off..])
+        } else {
+            (&ws.pre_c, &ws.w_c)
+        };
+        sized(&mut ws.gpre_c, chunk.len() * 3 * f);
         for (q, &e) in chunk.iter().enumerate() {
             let (i, j) = (g.first[e], g.second[e]);
             let env = ws.env[e];
-            let pre = &ws.pre_c[q * 3 * f..(q + 1) * 3 * f];
-            let gpre = &mut ws.gpre_c[q * 3 * f..(q + 1) * 3 * f];
+            let pre = &pre_c[q * 3 * f..(q + 1) * 3 * f];
+            let w = &w_c[q * 3 * f..(q + 1) * 3 * f];
+            let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
+            for ((y, &a), &b) in pw.iter_mut().zip(phi).zip(w) {
+                *y = a * b * inv;
+            }
+            // g_x: vector gate, scalar message, radial gate (times 1/avg).
+            let gsi = &ws.gs_mid[i * f..(i + 1) * f];
+            let gvi = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
+            let vj = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
             let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-            let (mut g_env, mut g_u) = (T::zero(), [T::zero(); 3]);
             for c in 0..f {
-                let (pv, ps, pr) = (pre[c], pre[f + c], pre[2 * f + c]);
-                let (wv, wsc, wr) = (pv * env, ps * env, pr * env);
-                let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-                let (phv, phs, phr) = (phi[c], phi[f + c], phi[2 * f + c]);
-                let gds = ws.gs_mid[i * f + c] * inv;
-                let (mut gxv, mut gxr) = (T::zero(), T::zero());
-                for a in 0..3 {
-                    let gdv = ws.gv_mid[(i * 3 + a) * f + c] * inv;
-                    gxv += gdv * tape.v_in[(j * 3 + a) * f + c];
-                    gxr += gdv * u[a];
-                    ws.gv[(j * 3 + a) * f + c] += gdv * phv * wv;
-                    g_u[a] += gdv * phr * wr;
-                }
-                let gp = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
-                gp[c] += gxv * wv;
-                gp[f + c] += gds * wsc;
-                gp[2 * f + c] += gxr * wr;
-                let (gwv, gws, gwr) = (gxv * phv, gds * phs, gxr * phr);
-                gpre[c] = gwv * env;
-                gpre[f + c] = gws * env;
-                gpre[2 * f + c] = gwr * env;
-                g_env += gwv * pv + gws * ps + gwr * pr;
+                let (g0, g1, g2) = (gvi[c], gvi[f + c], gvi[2 * f + c]);
+                gx[c] = (g0 * vj[c] + g1 * vj[f + c] + g2 * vj[2 * f + c]) * inv;
+                gx[f + c] = gsi[c] * inv;
+                gx[2 * f + c] = (g0 * u[0] + g1 * u[1] + g2 * u[2]) * inv;
             }
-            ws.g_dist[e] += to64(g_env) * ws.denv[e];
+            // dv_e = v_j gate_v + u gate_r: adjoints of v_j and of the unit vector.
+            let gvj = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
             for a in 0..3 {
-                ws.g_unit[3 * e + a] += to64(g_u[a]);
+                let (gva, gvja) = (&gvi[a * f..(a + 1) * f], &mut gvj[a * f..(a + 1) * f]);
+                for c in 0..f {
+                    gvja[c] += gva[c] * pw[c];
+                }
+                ws.g_unit[3 * e + a] += to64(dot(gva, &pw[2 * f..]));
             }
+            // x = phi_j * w: adjoints of phi_j and of the filter before the envelope.
+            let gp = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+            let gpre = &mut ws.gpre_c[q * 3 * f..(q + 1) * 3 * f];
+            for c in 0..3 * f {
+                gp[c] += gx[c] * w[c];
+                gpre[c] = gx[c] * phi[c] * env;
+            }
+            // g_env = sum g_w pre, with g_w = g_x phi = gpre / env.
+            let g_env = dot(&gx, pw_pre(phi, pre, &mut pw));
+            ws.g_dist[e] += to64(g_env) * ws.denv[e];
         }
-        zeroed(&mut ws.grbf_c, chunk.len() * k);
+        sized(&mut ws.grbf_c, chunk.len() * k);
         linear_backward(
             &ws.gpre_c,
             chunk.len(),
@@ -516,7 +635,7 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
         }
     }
     // phi = phi2(silu(phi1(s_in))): gs_in = gs_mid + (g_phi W2 * silu'(h1)) W1.
-    zeroed(&mut ws.g_z, n * f);
+    sized(&mut ws.g_z, n * f);
     linear_backward(&ws.g_phi, n, &m.phi2.w, 3 * f, f, T::zero(), &mut ws.g_z, f);
     for (gz, &h) in ws.g_z.iter_mut().zip(&tape.h1) {
         *gz *= silu_grad(h);
@@ -526,7 +645,148 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
     ws.tapes[l] = tape;
 }
 
-#[inline]
+/// The edge part of [`message_backward`] with tabulated filters: per edge the filter `w` and
+/// its radial derivative come from the table, and `dE/dr += (g_x phi) . dw/dr`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn table_edges_backward<T: Real>(
+    table: &FilterTable<T>,
+    l: usize,
+    f: usize,
+    inv: T,
+    g: &Graph<T>,
+    chunk: &[usize],
+    tape: &Tape<T>,
+    ws: &mut Workspace<T>,
+) {
+    let (mut w, mut dw) = (vec![T::zero(); 3 * f], vec![T::zero(); 3 * f]);
+    let (mut gx, mut pw) = (vec![T::zero(); 3 * f], vec![T::zero(); 3 * f]);
+    for &e in chunk {
+        let (i, j) = (g.first[e], g.second[e]);
+        table.eval_with_derivative(l, ws.dist[e], &mut w, &mut dw);
+        let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
+        for ((y, &a), &b) in pw.iter_mut().zip(phi).zip(&w) {
+            *y = a * b * inv;
+        }
+        let gsi = &ws.gs_mid[i * f..(i + 1) * f];
+        let gvi = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
+        let vj = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
+        let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
+        for c in 0..f {
+            let (g0, g1, g2) = (gvi[c], gvi[f + c], gvi[2 * f + c]);
+            gx[c] = (g0 * vj[c] + g1 * vj[f + c] + g2 * vj[2 * f + c]) * inv;
+            gx[f + c] = gsi[c] * inv;
+            gx[2 * f + c] = (g0 * u[0] + g1 * u[1] + g2 * u[2]) * inv;
+        }
+        let gvj = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
+        for a in 0..3 {
+            let (gva, gvja) = (&gvi[a * f..(a + 1) * f], &mut gvj[a * f..(a + 1) * f]);
+            for c in 0..f {
+                gvja[c] += gva[c] * pw[c];
+            }
+            ws.g_unit[3 * e + a] += to64(dot(gva, &pw[2 * f..]));
+        }
+        let gp = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+        for c in 0..3 * f {
+            gp[c] += gx[c] * w[c];
+            pw[c] = gx[c] * phi[c];
+        }
+        ws.g_dist[e] += to64(dot(&pw, &dw));
+    }
+}
+
+/// Writes `phi * pre` into `out` and returns it (the factor of the envelope's adjoint).
+#[inline(always)]
+fn pw_pre<'a, T: Real>(phi: &[T], pre: &[T], out: &'a mut [T]) -> &'a [T] {
+    for ((y, &a), &b) in out.iter_mut().zip(phi).zip(pre) {
+        *y = a * b;
+    }
+    out
+}
+
+#[inline(always)]
 fn to64<T: Real>(x: T) -> f64 {
     x.to_f64().unwrap_or(f64::NAN)
+}
+
+/// See [`forward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
+pub fn forward<T: Real>(
+    p: &Params<T>,
+    radial: &Radial,
+    g: &Graph<T>,
+    atom_bias: Option<&[T]>,
+    ws: &mut Workspace<T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::runtime::real::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { forward_avx2(p, radial, g, atom_bias, ws) };
+    }
+    forward_impl(p, radial, g, atom_bias, ws)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_avx2<T: Real>(
+    p: &Params<T>,
+    radial: &Radial,
+    g: &Graph<T>,
+    atom_bias: Option<&[T]>,
+    ws: &mut Workspace<T>,
+) {
+    forward_impl(p, radial, g, atom_bias, ws)
+}
+
+/// See [`backward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
+pub fn backward<T: Real>(
+    p: &Params<T>,
+    g: &Graph<T>,
+    n_local: usize,
+    ws: &mut Workspace<T>,
+    grad: &mut Vec<[f64; 3]>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::runtime::real::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { backward_avx2(p, g, n_local, ws, grad) };
+    }
+    backward_impl(p, g, n_local, ws, grad)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn backward_avx2<T: Real>(
+    p: &Params<T>,
+    g: &Graph<T>,
+    n_local: usize,
+    ws: &mut Workspace<T>,
+    grad: &mut Vec<[f64; 3]>,
+) {
+    backward_impl(p, g, n_local, ws, grad)
+}
+
+/// See [`readout_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
+pub fn readout<T: Real>(
+    p: &Params<T>,
+    species: &[usize],
+    ws: &mut Workspace<T>,
+    out: &mut Vec<f64>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::runtime::real::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { readout_avx2(p, species, ws, out) };
+    }
+    readout_impl(p, species, ws, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn readout_avx2<T: Real>(
+    p: &Params<T>,
+    species: &[usize],
+    ws: &mut Workspace<T>,
+    out: &mut Vec<f64>,
+) {
+    readout_impl(p, species, ws, out)
 }

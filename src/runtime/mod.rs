@@ -4,10 +4,12 @@
 //!
 //! It agrees with the libtorch path ([`crate::model::evaluate`]) on the same file to float64
 //! round-off (tested in `tests/native_runtime.rs`). Precision: the network runs in `T`
-//! (`f32` or `f64`); edge geometry and radial functions are computed in `f64`, and the
-//! energy, forces and virials are accumulated in `f64` whatever `T` is.
+//! (`f32` or `f64`); edge geometry is computed in `f64`, and the energy, forces and virials
+//! are accumulated in `f64` whatever `T` is. The float32 runtime evaluates the radial filters
+//! from tables ([`filters`], error below float32 round-off); float64 computes them exactly.
 
 pub mod encoder;
+pub mod filters;
 pub mod params;
 pub mod radial;
 pub mod real;
@@ -20,6 +22,7 @@ use crate::model::file::{read_metadata, Metadata};
 use crate::model::pairs::{add_derivatives, edge_vectors, layer_edges, Pairs, Prediction, Request};
 use crate::model::{ModelConfig, Precision};
 pub use encoder::{Graph, Workspace};
+use filters::FilterTable;
 pub use params::Params;
 use radial::Radial;
 pub use real::Real;
@@ -30,12 +33,18 @@ pub struct NativeModel<T: Real> {
     params: Params<T>,
     config: ModelConfig,
     radial: Radial,
+    table: Option<FilterTable<T>>,
     workspace: Mutex<Workspace<T>>,
 }
 
 impl<T: Real> NativeModel<T> {
-    /// Reads the network of model-file `bytes` (`path` names the file in errors).
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<(NativeModel<T>, Metadata)> {
+    /// Reads the network of model-file `bytes` (`path` names the file in errors); with
+    /// `tabulate`, radial filters are evaluated from [`FilterTable`]s.
+    pub fn from_bytes(
+        bytes: &[u8],
+        path: &Path,
+        tabulate: bool,
+    ) -> Result<(NativeModel<T>, Metadata)> {
         let meta = read_metadata(bytes, path)?;
         let config = meta.config.clone();
         let params = Params::from_bytes(bytes, &config, path)?;
@@ -45,10 +54,12 @@ impl<T: Real> NativeModel<T> {
             n_basis: c.radial_basis as usize,
             p: 6,
         };
+        let table = tabulate.then(|| FilterTable::new(&params, &radial));
         let model = NativeModel {
             params,
             config,
             radial,
+            table,
             workspace: Mutex::new(Workspace::default()),
         };
         Ok((model, meta))
@@ -90,6 +101,7 @@ impl<T: Real> NativeModel<T> {
             vectors: &vectors,
             edge_attr: None,
             layer_edges: sets.as_deref(),
+            table: self.table.as_ref(),
         };
         // One workspace per model; a concurrent caller gets a fresh one instead of waiting.
         let mut guard = self.workspace.try_lock().ok();
@@ -117,7 +129,7 @@ impl<T: Real> NativeModel<T> {
 /// A native model in the precision chosen at load time.
 #[derive(Debug)]
 pub enum Native {
-    /// float32 arithmetic, float64 accumulation.
+    /// float32 arithmetic with tabulated filters, float64 accumulation.
     F32(NativeModel<f32>),
     /// float64 throughout.
     F64(NativeModel<f64>),
@@ -132,11 +144,11 @@ impl Native {
     ) -> Result<(Native, Metadata)> {
         Ok(match precision {
             Precision::Float32 => {
-                let (m, meta) = NativeModel::from_bytes(bytes, path)?;
+                let (m, meta) = NativeModel::from_bytes(bytes, path, true)?;
                 (Native::F32(m), meta)
             }
             Precision::Float64 => {
-                let (m, meta) = NativeModel::from_bytes(bytes, path)?;
+                let (m, meta) = NativeModel::from_bytes(bytes, path, false)?;
                 (Native::F64(m), meta)
             }
         })

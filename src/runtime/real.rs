@@ -153,14 +153,23 @@ pub fn linear_backward<T: Real>(
 }
 
 /// SiLU `x sigmoid(x)`.
-#[inline]
+#[inline(always)]
 pub fn silu<T: Real>(x: T) -> T {
     x / (T::one() + (-x).exp())
 }
 
 /// Derivative of SiLU: `sigmoid(x) (1 + x (1 - sigmoid(x)))`.
-#[inline]
+#[inline(always)]
 pub fn silu_grad<T: Real>(x: T) -> T {
     let s = T::one() / (T::one() + (-x).exp());
     s * (T::one() + x * (T::one() - s))
+}
+
+/// True when the CPU has AVX2 and FMA (checked once): the native kernels then run a copy
+/// compiled for them (the portable build targets baseline x86-64).
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx2_fma() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
 }
