@@ -73,6 +73,11 @@ impl Potential {
         }
     }
 
+    /// The native evaluator, if the model is on the CPU.
+    pub fn native(&self) -> Option<&Native> {
+        self.native.as_ref()
+    }
+
     /// The evaluator in use.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -1,16 +1,110 @@
 //! Structure generation: EDM sampling (Karras et al. 2022, Algorithm 2) from Gaussian noise
 //! to positions, given a molecular graph. Deterministic (Heun, `churn = 0`) or stochastic
 //! (`churn > 0`); the noise comes from a seeded ChaCha generator, so a seed reproduces a
-//! structure exactly on the same machine.
+//! structure exactly on the same machine. The sampler runs on plain float64 arrays and asks a
+//! [`Denoise`] implementation (libtorch [`Model`], the native runtime, or a [`Potential`]
+//! choosing between them) for each denoising step.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
+use crate::api::{Backend, Potential};
 use crate::error::{Error, Result};
-use crate::model::graph::{topological_edges, validate_graph};
-use crate::model::{GraphBatch, Model};
+use crate::model::graph::{topological_edges, validate_graph, MoleculeBatch};
+use crate::model::{GeneratorConfig, GraphBatch, Model};
+use crate::runtime::{Native, NativeModel, Real};
 use crate::structure::Bond;
+
+/// A structure generator's denoiser.
+pub trait Denoise {
+    /// The generator settings, or `None` for a potential-only model.
+    fn generator(&self) -> Option<GeneratorConfig>;
+    /// Species indices `[N]` of atomic numbers `[N]` (an unknown element is an error).
+    fn species(&self, numbers: &[u8]) -> Result<Vec<usize>>;
+    /// Denoised positions `D(x, sigma)` (flat `[N*3]`, Å) of the molecules of `batch` at noisy
+    /// positions `x` (flat `[N*3]`, Å), all at noise level `sigma` (Å).
+    fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>>;
+}
+
+impl Denoise for Model {
+    fn generator(&self) -> Option<GeneratorConfig> {
+        self.denoiser().map(|d| *d.config())
+    }
+
+    fn species(&self, numbers: &[u8]) -> Result<Vec<usize>> {
+        crate::model::species_index(&self.config().elements, numbers)
+    }
+
+    fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>> {
+        let n = batch.len() as i64;
+        let (kind, dev) = (self.precision().kind(), self.device());
+        let gb = GraphBatch::from_batch(batch, dev)?;
+        tch::no_grad(|| {
+            let xt = Tensor::from_slice(x)
+                .f_view([n, 3])?
+                .f_to_kind(kind)?
+                .f_to_device(dev)?;
+            let sig = Tensor::f_full([n], sigma, (kind, dev))?;
+            let d = Model::denoise(self, &gb, &xt, &sig)?;
+            Ok(Vec::try_from(d.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?)
+        })
+    }
+}
+
+impl<T: Real> Denoise for NativeModel<T> {
+    fn generator(&self) -> Option<GeneratorConfig> {
+        self.config().generator
+    }
+
+    fn species(&self, numbers: &[u8]) -> Result<Vec<usize>> {
+        crate::model::species_index(&self.config().elements, numbers)
+    }
+
+    fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>> {
+        NativeModel::denoise(self, batch, x, sigma)
+    }
+}
+
+impl Denoise for Native {
+    fn generator(&self) -> Option<GeneratorConfig> {
+        match self {
+            Native::F32(m) => m.generator(),
+            Native::F64(m) => m.generator(),
+        }
+    }
+
+    fn species(&self, numbers: &[u8]) -> Result<Vec<usize>> {
+        match self {
+            Native::F32(m) => Denoise::species(m, numbers),
+            Native::F64(m) => Denoise::species(m, numbers),
+        }
+    }
+
+    fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>> {
+        match self {
+            Native::F32(m) => m.denoise(batch, x, sigma),
+            Native::F64(m) => m.denoise(batch, x, sigma),
+        }
+    }
+}
+
+impl Denoise for Potential {
+    fn generator(&self) -> Option<GeneratorConfig> {
+        self.model().generator()
+    }
+
+    fn species(&self, numbers: &[u8]) -> Result<Vec<usize>> {
+        Denoise::species(self.model(), numbers)
+    }
+
+    fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>> {
+        match (self.native(), self.backend()) {
+            (Some(native), Backend::Native) => native.denoise(batch, x, sigma),
+            _ => Denoise::denoise(self.model(), batch, x, sigma),
+        }
+    }
+}
 
 /// Sampler settings.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -71,8 +165,8 @@ pub fn noise_schedule(sigma_min: f64, sigma_max: f64, steps: usize, rho: f64) ->
 
 /// Generates `k` structures (positions in Å, `[k][N][3]`, centred at the origin) of the
 /// molecule with atomic numbers `numbers` `[N]` and `bonds`, seeded by `opts.seed`.
-pub fn generate(
-    model: &Model,
+pub fn generate<D: Denoise + ?Sized>(
+    model: &D,
     numbers: &[u8],
     bonds: &[Bond],
     k: usize,
@@ -86,14 +180,14 @@ pub fn generate(
 /// (much faster than one by one); each molecule's noise comes from its own seed, so results do
 /// not depend on how molecules are batched (up to floating-point summation order).
 /// Returns `[molecule][k][N][3]`.
-pub fn generate_many(
-    model: &Model,
+pub fn generate_many<D: Denoise + ?Sized>(
+    model: &D,
     molecules: &[(&[u8], &[Bond], u64)],
     k: usize,
     opts: &SamplerOptions,
 ) -> Result<Vec<Vec<Vec<[f64; 3]>>>> {
-    let den = model
-        .denoiser()
+    let gen = model
+        .generator()
         .ok_or_else(|| Error::invalid("this model has no structure generator"))?;
     if k == 0 {
         return Err(Error::invalid("number of samples must be at least 1"));
@@ -113,63 +207,20 @@ pub fn generate_many(
     let mut edges = Vec::new();
     for (m, (numbers, bonds, _)) in molecules.iter().enumerate() {
         validate_graph(numbers, bonds).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
-        species.push(model.species_index(numbers)?);
+        species.push(model.species(numbers)?);
         edges.push(topological_edges(numbers.len(), bonds));
     }
-    let mut copies: Vec<(&[i64], &_)> = Vec::new();
-    for (sp, e) in species.iter().zip(&edges) {
-        copies.extend((0..k).map(|_| (sp.as_slice(), e)));
-    }
-    let batch = GraphBatch::new(&copies, model.device())?;
-    let n = batch.ranges.last().map_or(0, |r| r.1);
+    let batch = MoleculeBatch::new(
+        species
+            .iter()
+            .zip(&edges)
+            .flat_map(|(sp, e)| (0..k).map(move |_| (sp.as_slice(), e))),
+    );
     let mut rngs: Vec<ChaCha8Rng> = molecules
         .iter()
         .map(|m| ChaCha8Rng::seed_from_u64(m.2))
         .collect();
-    // Noise for all atoms: molecule by molecule, each from its own generator.
-    let noise = |rngs: &mut [ChaCha8Rng]| -> Vec<f64> {
-        let mut v = Vec::with_capacity(3 * n);
-        for (m, rng) in rngs.iter_mut().enumerate() {
-            let ranges: Vec<(usize, usize)> = batch.ranges[m * k..(m + 1) * k]
-                .iter()
-                .map(|&(a, b)| (a - batch.ranges[m * k].0, b - batch.ranges[m * k].0))
-                .collect();
-            v.extend(centred_normal(rng, &ranges));
-        }
-        v
-    };
-    let g = den.config();
-    let sigmas = noise_schedule(g.sigma_min, g.sigma_max, opts.steps, opts.rho);
-    let kind = model.precision().kind();
-    let dev = model.device();
-    let tensor = |v: Vec<f64>| -> Result<Tensor> {
-        Ok(Tensor::from_slice(&v)
-            .f_view([n as i64, 3])?
-            .f_to_kind(kind)?
-            .f_to_device(dev)?)
-    };
-    let sig = |s: f64| -> Result<Tensor> { Ok(Tensor::f_full([n as i64], s, (kind, dev))?) };
-    let positions = tch::no_grad(|| -> Result<Tensor> {
-        let mut x = tensor(noise(&mut rngs))? * sigmas[0];
-        for i in 0..opts.steps {
-            let (s_cur, s_next) = (sigmas[i], sigmas[i + 1]);
-            let gamma = (opts.churn / opts.steps as f64).min(std::f64::consts::SQRT_2 - 1.0);
-            let s_hat = s_cur * (1.0 + gamma);
-            if gamma > 0.0 {
-                let eps = tensor(noise(&mut rngs))?;
-                x = x + eps * (s_hat * s_hat - s_cur * s_cur).sqrt();
-            }
-            let d = (&x - model.denoise(&batch, &x, &sig(s_hat)?)?) / s_hat;
-            let mut x_next = &x + &d * (s_next - s_hat);
-            if s_next > 0.0 {
-                let d2 = (&x_next - model.denoise(&batch, &x_next, &sig(s_next)?)?) / s_next;
-                x_next = &x + (d + d2) * (0.5 * (s_next - s_hat));
-            }
-            x = x_next;
-        }
-        Ok(x)
-    })?;
-    let flat: Vec<f64> = Vec::try_from(positions.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;
+    let flat = sample(model, &batch, k, &mut rngs, &gen, opts)?;
     if flat.iter().any(|v| !v.is_finite()) {
         return Err(Error::invalid("sampling produced non-finite positions"));
     }
@@ -186,4 +237,58 @@ pub fn generate_many(
         out.push(samples);
     }
     Ok(out)
+}
+
+/// The EDM sampler over all atoms of `batch` (molecule m's `k` copies draw their noise from
+/// `rngs[m]`): returns the final positions, flat `[N*3]`.
+fn sample<D: Denoise + ?Sized>(
+    model: &D,
+    batch: &MoleculeBatch,
+    k: usize,
+    rngs: &mut [ChaCha8Rng],
+    gen: &GeneratorConfig,
+    opts: &SamplerOptions,
+) -> Result<Vec<f64>> {
+    let n = batch.len();
+    // Noise for all atoms: molecule by molecule, each from its own generator.
+    let noise = |rngs: &mut [ChaCha8Rng]| -> Vec<f64> {
+        let mut v = Vec::with_capacity(3 * n);
+        for (m, rng) in rngs.iter_mut().enumerate() {
+            let start = batch.ranges[m * k].0;
+            let ranges: Vec<(usize, usize)> = batch.ranges[m * k..(m + 1) * k]
+                .iter()
+                .map(|&(a, b)| (a - start, b - start))
+                .collect();
+            v.extend(centred_normal(rng, &ranges));
+        }
+        v
+    };
+    let sigmas = noise_schedule(gen.sigma_min, gen.sigma_max, opts.steps, opts.rho);
+    let mut x: Vec<f64> = noise(rngs).iter().map(|e| e * sigmas[0]).collect();
+    let step = |x: &[f64], d: &[f64], h: f64| -> Vec<f64> {
+        x.iter().zip(d).map(|(a, b)| a + b * h).collect()
+    };
+    for i in 0..opts.steps {
+        let (s_cur, s_next) = (sigmas[i], sigmas[i + 1]);
+        let gamma = (opts.churn / opts.steps as f64).min(std::f64::consts::SQRT_2 - 1.0);
+        let s_hat = s_cur * (1.0 + gamma);
+        if gamma > 0.0 {
+            let eps = noise(rngs);
+            x = step(&x, &eps, (s_hat * s_hat - s_cur * s_cur).sqrt());
+        }
+        let den = model.denoise(batch, &x, s_hat)?;
+        let d: Vec<f64> = x.iter().zip(&den).map(|(a, b)| (a - b) / s_hat).collect();
+        let mut x_next = step(&x, &d, s_next - s_hat);
+        if s_next > 0.0 {
+            let den2 = model.denoise(batch, &x_next, s_next)?;
+            let avg: Vec<f64> = d
+                .iter()
+                .zip(x_next.iter().zip(&den2))
+                .map(|(d1, (a, b))| 0.5 * (d1 + (a - b) / s_next))
+                .collect();
+            x_next = step(&x, &avg, s_next - s_hat);
+        }
+        x = x_next;
+    }
+    Ok(x)
 }

@@ -251,8 +251,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                         )
                     })
                     .collect();
-                let structures =
-                    concord::generate::generate_many(model, &batch, samples, &sampler)?;
+                let structures = concord::generate::generate_many(&pot, &batch, samples, &sampler)?;
                 for (&m, samples_m) in chunk.iter().zip(structures) {
                     let mol = &mols[m];
                     for (k, positions) in samples_m.into_iter().enumerate() {

@@ -414,8 +414,7 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
                     ..Default::default()
                 };
                 let k = 3;
-                let want =
-                    concord::generate::generate(pot.model(), &z, &bonds, k, &sampler).unwrap();
+                let want = concord::generate::generate(&pot, &z, &bonds, k, &sampler).unwrap();
                 let want_flat: Vec<f64> = want.iter().flatten().flatten().copied().collect();
                 let got = api.generate(h, &g, k as i64, seed, steps, churn).unwrap();
                 assert_eq!(bits(&got), bits(&want_flat), "molecule {m} seed {seed}");

@@ -170,7 +170,7 @@ fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String,
         seed: 7,
         ..Default::default()
     };
-    let samples = generate(gen.model(), &CH4_Z, &ch4_bonds(), 2, &sampler).unwrap();
+    let samples = generate(&gen, &CH4_Z, &ch4_bonds(), 2, &sampler).unwrap();
     out.insert(
         "generate_methane".into(),
         samples.iter().flatten().flatten().copied().collect(),

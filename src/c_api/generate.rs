@@ -152,7 +152,7 @@ impl Request {
     /// The sampled structures, `[k][N][3]`, Å.
     fn generate(&self, potential: &Potential) -> Result<Vec<Vec<[f64; 3]>>, Failure> {
         Ok(generate(
-            potential.model(),
+            potential,
             &self.numbers,
             &self.bonds,
             self.samples,

@@ -11,10 +11,9 @@
 
 use tch::{nn, Kind, Tensor};
 
-use crate::error::{Error, Result};
-use crate::model::graph::{GraphEdges, N_EDGE_KINDS};
+use crate::error::Result;
+use crate::model::graph::{denoiser_pairs, GraphEdges, MoleculeBatch, N_EDGE_KINDS};
 use crate::model::painn::{EdgeInput, Encoder};
-use crate::neighbors::neighbor_list;
 
 /// Settings of the generator; stored in the model file.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +54,21 @@ pub struct GraphBatch {
 }
 
 impl GraphBatch {
+    /// The tensors of a [`MoleculeBatch`] on `device`.
+    pub fn from_batch(batch: &MoleculeBatch, device: tch::Device) -> Result<GraphBatch> {
+        let species: Vec<i64> = batch.species.iter().map(|&s| s as i64).collect();
+        let mut atom_mol = Vec::with_capacity(species.len());
+        for (m, &(a, b)) in batch.ranges.iter().enumerate() {
+            atom_mol.extend(std::iter::repeat_n(m as i64, b - a));
+        }
+        Ok(GraphBatch {
+            species: Tensor::from_slice(&species).f_to_device(device)?,
+            atom_mol: Tensor::from_slice(&atom_mol).f_to_device(device)?,
+            ranges: batch.ranges.clone(),
+            graph: batch.graph.clone(),
+        })
+    }
+
     /// Concatenates molecules given as (species indices `[n]`, topological edges).
     pub fn new(mols: &[(&[i64], &GraphEdges)], device: tch::Device) -> Result<GraphBatch> {
         let (mut species, mut atom_mol, mut ranges) = (Vec::new(), Vec::new(), Vec::new());
@@ -148,32 +162,16 @@ impl Denoiser {
     fn edges(&self, batch: &GraphBatch, x: &Tensor) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
         let flat: Vec<f64> =
             Vec::try_from(x.f_detach()?.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;
-        let mut pairs: std::collections::BTreeMap<(usize, usize), Option<usize>> =
-            std::collections::BTreeMap::new();
-        for (e, &k) in batch.graph.kind.iter().enumerate() {
-            pairs.insert((batch.graph.first[e], batch.graph.second[e]), Some(k));
-        }
-        for &(a, b) in &batch.ranges {
-            let pos: Vec<[f64; 3]> = (a..b)
-                .map(|i| [flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]])
-                .collect();
-            if pos.iter().flatten().any(|v| !v.is_finite()) {
-                return Err(Error::invalid("non-finite positions during denoising"));
-            }
-            let nl = neighbor_list(&pos, None, [false; 3], self.cutoff)?;
-            for (i, j) in nl.first.iter().zip(&nl.second) {
-                pairs.entry((a + i, a + j)).or_insert(None);
-            }
-        }
+        let pairs = denoiser_pairs(&batch.ranges, &batch.graph, &flat, self.cutoff)?;
         let n_e = pairs.len() as i64;
         let (mut first, mut second, mut onehot) = (Vec::new(), Vec::new(), Vec::new());
         let mut is_graph = Vec::new();
-        for (&(i, j), k) in &pairs {
+        for &(i, j, k) in &pairs {
             first.push(i as i64);
             second.push(j as i64);
             let mut oh = [0.0f64; N_EDGE_KINDS];
             if let Some(k) = k {
-                oh[*k] = 1.0;
+                oh[k] = 1.0;
             }
             onehot.extend_from_slice(&oh);
             is_graph.push(if k.is_some() { 1.0 } else { 0.0 });

@@ -127,6 +127,75 @@ pub fn topological_edges(n_atoms: usize, bonds: &[Bond]) -> GraphEdges {
     edges
 }
 
+/// The molecules of a denoising batch without tensors: atoms of all molecules concatenated.
+#[derive(Debug, Clone, Default)]
+pub struct MoleculeBatch {
+    /// Species index of each atom, `[N]`.
+    pub species: Vec<usize>,
+    /// Atom ranges `(start, end)` of the molecules.
+    pub ranges: Vec<(usize, usize)>,
+    /// Topological edges with batch-global atom indices.
+    pub graph: GraphEdges,
+}
+
+impl MoleculeBatch {
+    /// Concatenates molecules given as (species indices `[n]`, topological edges).
+    pub fn new<'a>(mols: impl IntoIterator<Item = (&'a [usize], &'a GraphEdges)>) -> MoleculeBatch {
+        let mut batch = MoleculeBatch::default();
+        for (sp, g) in mols {
+            let offset = batch.species.len();
+            batch.species.extend_from_slice(sp);
+            batch.graph.first.extend(g.first.iter().map(|i| i + offset));
+            batch
+                .graph
+                .second
+                .extend(g.second.iter().map(|i| i + offset));
+            batch.graph.kind.extend_from_slice(&g.kind);
+            batch.ranges.push((offset, offset + sp.len()));
+        }
+        batch
+    }
+
+    /// Number of atoms.
+    pub fn len(&self) -> usize {
+        self.species.len()
+    }
+
+    /// True when the batch has no atoms.
+    pub fn is_empty(&self) -> bool {
+        self.species.is_empty()
+    }
+}
+
+/// The denoiser's edges at flat positions `x` (`[N*3]`, Å): the topological edges of `graph`
+/// (with their kind) united with the pairs of each molecule of `ranges` closer than `cutoff`
+/// (kind `None`), sorted by (receiver, sender). Non-finite positions are an error.
+pub fn denoiser_pairs(
+    ranges: &[(usize, usize)],
+    graph: &GraphEdges,
+    x: &[f64],
+    cutoff: f64,
+) -> Result<Vec<(usize, usize, Option<usize>)>> {
+    let mut pairs: std::collections::BTreeMap<(usize, usize), Option<usize>> =
+        std::collections::BTreeMap::new();
+    for (e, &k) in graph.kind.iter().enumerate() {
+        pairs.insert((graph.first[e], graph.second[e]), Some(k));
+    }
+    for &(a, b) in ranges {
+        let pos: Vec<[f64; 3]> = (a..b)
+            .map(|i| [x[3 * i], x[3 * i + 1], x[3 * i + 2]])
+            .collect();
+        if pos.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(Error::invalid("non-finite positions during denoising"));
+        }
+        let nl = crate::neighbors::neighbor_list(&pos, None, [false; 3], cutoff)?;
+        for (i, j) in nl.first.iter().zip(&nl.second) {
+            pairs.entry((a + i, a + j)).or_insert(None);
+        }
+    }
+    Ok(pairs.into_iter().map(|((i, j), k)| (i, j, k)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

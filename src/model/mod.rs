@@ -30,6 +30,31 @@ pub struct ModelConfig {
     pub generator: Option<GeneratorConfig>,
 }
 
+/// Maps atomic numbers `[N]` to indices into a model's `elements` `[N]`; an element the model
+/// was not trained on is an [`Error::UnknownElement`] naming it, the atom and the model's
+/// elements.
+pub fn species_index(elements: &[u8], numbers: &[u8]) -> Result<Vec<usize>> {
+    numbers
+        .iter()
+        .enumerate()
+        .map(|(i, &z)| {
+            elements.iter().position(|&e| e == z).ok_or_else(|| {
+                let name = elements::symbol(z)
+                    .map(str::to_string)
+                    .unwrap_or_else(|_| format!("Z={z}"));
+                let known: Vec<&str> = elements
+                    .iter()
+                    .map(|&e| elements::symbol(e).unwrap_or_default())
+                    .collect();
+                Error::UnknownElement(format!(
+                    "{name} (atom {i}) is not among the model's elements {}",
+                    known.join(" ")
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Floating-point precision of a model's parameters and computations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -198,26 +223,10 @@ impl Model {
     /// Maps atomic numbers `[N]` to the model's species indices `[N]`; an element the model
     /// was not trained on is an [`Error::UnknownElement`].
     pub fn species_index(&self, numbers: &[u8]) -> Result<Vec<i64>> {
-        numbers
-            .iter()
-            .enumerate()
-            .map(|(i, &z)| {
-                self.config
-                    .elements
-                    .iter()
-                    .position(|&e| e == z)
-                    .map(|p| p as i64)
-                    .ok_or_else(|| {
-                        let name = elements::symbol(z)
-                            .map(str::to_string)
-                            .unwrap_or_else(|_| format!("Z={z}"));
-                        Error::UnknownElement(format!(
-                            "{name} (atom {i}) is not among the model's elements {}",
-                            self.element_symbols().join(" ")
-                        ))
-                    })
-            })
-            .collect()
+        Ok(species_index(&self.config.elements, numbers)?
+            .into_iter()
+            .map(|s| s as i64)
+            .collect())
     }
 
     /// The model's element symbols, in species order.

@@ -8,6 +8,7 @@
 //! are accumulated in `f64` whatever `T` is. The float32 runtime evaluates the radial filters
 //! from tables ([`filters`], error below float32 round-off); float64 computes them exactly.
 
+pub mod denoiser;
 pub mod encoder;
 pub mod filters;
 pub mod params;

@@ -1,0 +1,159 @@
+//! The structure generator's denoiser, natively (forward only: sampling needs no gradient).
+//! Same function as [`crate::model::Denoiser`]: the shared encoder on the graph edges united
+//! with radius edges, with bond-kind and distance features, conditioned on the noise level by
+//! a Fourier embedding, and an equivariant displacement read from the vector features, with
+//! EDM preconditioning and the molecular centre removed.
+
+use crate::error::{Error, Result};
+use crate::model::graph::{denoiser_pairs, MoleculeBatch, N_EDGE_KINDS};
+use crate::runtime::encoder::{self, Graph};
+use crate::runtime::real::{linear, silu, Real};
+use crate::runtime::{NativeModel, Workspace};
+
+/// Frequencies `2^0 .. 2^7` of the noise-level embedding.
+const NOISE_FREQUENCIES: usize = 8;
+
+impl<T: Real> NativeModel<T> {
+    /// The denoised positions `D(x, sigma)` (flat `[N*3]`, Å) of noisy positions `x` (flat
+    /// `[N*3]`, Å) of the molecules of `batch`, all at noise level `sigma` (Å).
+    pub fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>> {
+        let gen = self
+            .config
+            .generator
+            .ok_or_else(|| Error::invalid("this model has no structure generator"))?;
+        let den = self
+            .params
+            .denoiser
+            .as_ref()
+            .ok_or_else(|| Error::invalid("this model has no structure generator"))?;
+        let n = batch.len();
+        if x.len() != 3 * n {
+            return Err(Error::invalid(format!(
+                "{} coordinates for {n} atoms",
+                x.len()
+            )));
+        }
+        let pairs = denoiser_pairs(&batch.ranges, &batch.graph, x, self.radial.cutoff)?;
+        let (first, second): (Vec<usize>, Vec<usize>) = pairs.iter().map(|p| (p.0, p.1)).unzip();
+        let vectors: Vec<[f64; 3]> = pairs
+            .iter()
+            .map(|&(i, j, _)| std::array::from_fn(|a| x[3 * j + a] - x[3 * i + a]))
+            .collect();
+        let attr = edge_features(
+            &pairs,
+            &vectors,
+            gen.distance_features as usize,
+            gen.distance_max,
+        );
+        let bias = noise_embedding(den, sigma);
+        let f = bias.len();
+        let atom_bias: Vec<T> = (0..n).flat_map(|_| bias.iter().copied()).collect();
+        let graph = Graph {
+            species: &batch.species,
+            first: &first,
+            second: &second,
+            vectors: &vectors,
+            edge_attr: Some(&attr),
+            layer_edges: None,
+            table: self.table.as_ref(),
+        };
+        let mut guard = self.workspace.try_lock().ok();
+        let mut local = Workspace::default();
+        let ws = guard.as_deref_mut().unwrap_or(&mut local);
+        encoder::forward(&self.params, &self.radial, &graph, Some(&atom_bias), ws);
+        let v = &ws.v;
+        let sd = gen.sigma_data;
+        let s2 = sigma * sigma + sd * sd;
+        let (c_skip, c_out) = (sd * sd / s2, sigma * sd / s2.sqrt());
+        let w = &den.out.w;
+        let mut out = vec![0.0; 3 * n];
+        for i in 0..n {
+            for a in 0..3 {
+                let row = &v[(i * 3 + a) * f..(i * 3 + a + 1) * f];
+                let disp: T = row.iter().zip(w).fold(T::zero(), |s, (&p, &q)| s + p * q);
+                out[3 * i + a] = c_skip * x[3 * i + a] + c_out * disp.to_f64().unwrap_or(f64::NAN);
+            }
+        }
+        for &(a, b) in &batch.ranges {
+            for d in 0..3 {
+                let mean = (a..b).map(|i| out[3 * i + d]).sum::<f64>() / (b - a) as f64;
+                for i in a..b {
+                    out[3 * i + d] -= mean;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Edge features `[E, N_EDGE_KINDS + D]`: the one-hot edge kind (zeros for radius-only edges),
+/// then for graph edges `D` Gaussians of the distance centred on `linspace(0, dmax, D)` with
+/// width `dmax / D`.
+fn edge_features<T: Real>(
+    pairs: &[(usize, usize, Option<usize>)],
+    vectors: &[[f64; 3]],
+    d: usize,
+    dmax: f64,
+) -> Vec<T> {
+    let width = dmax / d as f64;
+    let step = if d > 1 { dmax / (d - 1) as f64 } else { 0.0 };
+    let mut attr = Vec::with_capacity(pairs.len() * (N_EDGE_KINDS + d));
+    for (&(_, _, kind), r) in pairs.iter().zip(vectors) {
+        let mut onehot = [T::zero(); N_EDGE_KINDS];
+        if let Some(k) = kind {
+            onehot[k] = T::one();
+        }
+        attr.extend_from_slice(&onehot);
+        let dist = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2] + 1e-12).sqrt();
+        for q in 0..d {
+            let g = if kind.is_some() {
+                let z = dist - q as f64 * step;
+                (-0.5 * z * z / (width * width)).exp()
+            } else {
+                0.0
+            };
+            attr.push(T::of(g));
+        }
+    }
+    attr
+}
+
+/// The noise-level embedding `noise2(silu(noise1([sin, cos](ln(sigma)/4 * 2^k))))` `[F]`.
+fn noise_embedding<T: Real>(den: &crate::runtime::params::DenoiserParams<T>, sigma: f64) -> Vec<T> {
+    let c = sigma.ln() / 4.0;
+    let arg: Vec<f64> = (0..NOISE_FREQUENCIES)
+        .map(|k| c * (1u32 << k) as f64)
+        .collect();
+    let fourier: Vec<T> = arg
+        .iter()
+        .map(|a| T::of(a.sin()))
+        .chain(arg.iter().map(|a| T::of(a.cos())))
+        .collect();
+    let f = den.noise1.out;
+    let mut h = vec![T::zero(); f];
+    linear(
+        &fourier,
+        fourier.len(),
+        1,
+        &den.noise1.w,
+        den.noise1.b.as_deref(),
+        f,
+        fourier.len(),
+        &mut h,
+    );
+    for x in h.iter_mut() {
+        *x = silu(*x);
+    }
+    let mut out = vec![T::zero(); f];
+    linear(
+        &h,
+        f,
+        1,
+        &den.noise2.w,
+        den.noise2.b.as_deref(),
+        f,
+        f,
+        &mut out,
+    );
+    out
+}
