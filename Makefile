@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 CARGO := $(ENV) cargo
 
-.PHONY: setup build demo demo-quick test bench lint header examples lammps openmm test-lammps test-openmm \
+.PHONY: setup build build-runtime test-runtime-only demo demo-quick test bench lint header examples lammps openmm test-lammps test-openmm \
   demo-lammps demo-openmm bench-lammps bench-openmm
 
 setup:
@@ -12,6 +12,19 @@ setup:
 
 build: setup
 	$(CARGO) build --release
+
+## The build that only runs models (no libtorch: `cargo build --no-default-features`): the C ABI
+## and the CLI's eval/generate/optimize/inspect, in target/runtime-only/release. The engine
+## plugins and the C/C++ examples link this library, so MD users need no libtorch.
+RUNTIME_TARGET := $(or $(CARGO_TARGET_DIR),target)/runtime-only
+build-runtime:
+	cargo build --release --no-default-features --target-dir $(RUNTIME_TARGET)
+
+## The runtime-only build's own lint and tests (tests/runtime_only.rs and every test that needs
+## no libtorch).
+test-runtime-only:
+	cargo clippy --release --all-targets --no-default-features --target-dir $(RUNTIME_TARGET) -- -D warnings
+	cargo test --release --no-default-features --target-dir $(RUNTIME_TARGET)
 
 ## The main job: train the default potential on the bundled GFN2-xTB data, evaluate it on the
 ## held-out test molecules, generate structures of the tiny test molecules from their graphs
@@ -48,9 +61,10 @@ test: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 	$(CARGO) test --release
-	$(MAKE) test-lammps test-openmm
+	$(MAKE) test-runtime-only test-lammps test-openmm
 
 bench: build
+	scripts/setup.sh bench
 	$(CARGO) bench --bench potential -- $(wildcard examples/models/concord-qm9-gfn2.concord)
 	$(CARGO) bench --bench c_api -- $(wildcard examples/models/concord-qm9-gfn2.concord)
 	$(MAKE) bench-lammps bench-openmm
@@ -64,8 +78,8 @@ header: setup
 ## Run them with a model file, e.g. target/examples/compute_c examples/models/concord-qm9-gfn2.concord
 CC ?= gcc
 CXX ?= g++
-LIBDIR := $(abspath $(or $(CARGO_TARGET_DIR),target)/release)
-examples: build
+LIBDIR := $(abspath $(RUNTIME_TARGET)/release)
+examples: build-runtime
 	mkdir -p target/examples
 	$(CC) -std=c11 -Wall -Wextra -Werror -I include examples/c/compute.c \
 	  -L $(LIBDIR) -lconcord -Wl,-rpath,$(LIBDIR) -o target/examples/compute_c
@@ -117,7 +131,7 @@ eval-structures:
 DEMO_MODEL ?= examples/models/concord-qm9-gfn2.concord
 PLUGIN_ENV := $(ENV) export CONCORD_LIB_DIR=$(LIBDIR) &&
 
-lammps: build
+lammps: build-runtime
 	scripts/setup.sh lammps
 	$(PLUGIN_ENV) bash plugins/lammps/build.sh
 
@@ -130,7 +144,7 @@ demo-lammps: lammps
 bench-lammps: lammps
 	$(PLUGIN_ENV) bash plugins/lammps/bench/run.sh
 
-openmm: build
+openmm: build-runtime
 	scripts/setup.sh openmm
 	$(PLUGIN_ENV) bash plugins/openmm/build.sh
 

@@ -3,15 +3,38 @@
 
 use std::path::Path;
 
-use tch::Device;
-
 use crate::error::{Error, Result};
-use crate::model::evaluate::{evaluate, Pairs, Prediction, Request};
-use crate::model::file::{self, Metadata};
-use crate::model::{Model, Precision};
+#[cfg(feature = "torch")]
+use crate::model::evaluate::evaluate;
+use crate::model::evaluate::{Pairs, Prediction, Request};
+#[cfg(feature = "torch")]
+use crate::model::file;
+use crate::model::file::Metadata;
+#[cfg(feature = "torch")]
+use crate::model::Model;
+use crate::model::{ModelConfig, Precision};
 use crate::neighbors::neighbor_list;
 use crate::runtime::Native;
 use crate::structure::Frame;
+
+/// Where a model computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    /// The CPU: the native runtime.
+    Cpu,
+    /// A CUDA device by index (libtorch; needs the `torch` feature).
+    Cuda(usize),
+}
+
+#[cfg(feature = "torch")]
+impl From<Device> for tch::Device {
+    fn from(d: Device) -> tch::Device {
+        match d {
+            Device::Cpu => tch::Device::Cpu,
+            Device::Cuda(i) => tch::Device::Cuda(i),
+        }
+    }
+}
 
 /// Which evaluator computes energies and forces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,41 +48,73 @@ pub enum Backend {
 
 /// A trained energy model loaded from a model file.
 pub struct Potential {
-    model: Model,
-    /// The native evaluator of the same parameters (CPU models only).
+    /// The libtorch network (CUDA, training-side use, the reference evaluator).
+    #[cfg(feature = "torch")]
+    model: Option<Model>,
+    /// The native evaluator of the same parameters (CPU models).
     native: Option<Native>,
     backend: Backend,
+    precision: Precision,
     metadata: Metadata,
 }
 
 impl Potential {
     /// Loads a model file onto `device` with parameters in `precision`; on the CPU it is
-    /// evaluated by the native runtime.
+    /// evaluated by the native runtime (and, in a build with libtorch, also held as a libtorch
+    /// model so that [`Backend::Torch`] can be chosen).
     pub fn load(path: &Path, device: Device, precision: Precision) -> Result<Potential> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let (model, metadata) = file::from_bytes(&bytes, path, device, precision)?;
         let native = match device {
-            Device::Cpu => Some(Native::from_bytes(&bytes, path, precision)?.0),
-            _ => None,
+            Device::Cpu => Some(Native::from_bytes(&bytes, path, precision)?),
+            Device::Cuda(_) => None,
         };
-        Ok(Potential::assemble(model, native, metadata))
+        #[cfg(feature = "torch")]
+        {
+            let (model, metadata) = file::from_bytes(&bytes, path, device.into(), precision)?;
+            Ok(Potential::assemble(
+                Some(model),
+                native.map(|n| n.0),
+                metadata,
+                precision,
+            ))
+        }
+        #[cfg(not(feature = "torch"))]
+        match native {
+            Some((native, metadata)) => Ok(Potential {
+                native: Some(native),
+                backend: Backend::Native,
+                precision,
+                metadata,
+            }),
+            None => Err(Error::invalid(
+                "CUDA devices need a build with libtorch (the `torch` feature)",
+            )),
+        }
     }
 
     /// Wraps an in-memory model (e.g. right after training) with its metadata; a CPU model
     /// gets a native evaluator of its current parameters.
+    #[cfg(feature = "torch")]
     pub fn from_model(model: Model, metadata: Metadata) -> Potential {
-        let native = (model.device() == Device::Cpu)
+        let precision = model.precision();
+        let native = (model.device() == tch::Device::Cpu)
             .then(|| {
                 let bytes = file::to_bytes(&model.vs, &metadata).ok()?;
                 let path = Path::new("<in-memory model>");
-                Native::from_bytes(&bytes, path, model.precision()).ok()
+                Native::from_bytes(&bytes, path, precision).ok()
             })
             .flatten()
             .map(|(n, _)| n);
-        Potential::assemble(model, native, metadata)
+        Potential::assemble(Some(model), native, metadata, precision)
     }
 
-    fn assemble(model: Model, native: Option<Native>, metadata: Metadata) -> Potential {
+    #[cfg(feature = "torch")]
+    fn assemble(
+        model: Option<Model>,
+        native: Option<Native>,
+        metadata: Metadata,
+        precision: Precision,
+    ) -> Potential {
         let backend = if native.is_some() {
             Backend::Native
         } else {
@@ -69,6 +124,7 @@ impl Potential {
             model,
             native,
             backend,
+            precision,
             metadata,
         }
     }
@@ -83,33 +139,43 @@ impl Potential {
         self.backend
     }
 
-    /// Chooses the evaluator; the native one exists for CPU models only.
+    /// Chooses the evaluator; the native one exists for CPU models only, libtorch only in a
+    /// build with the `torch` feature.
     pub fn set_backend(&mut self, backend: Backend) -> Result<()> {
-        if backend == Backend::Native && self.native.is_none() {
-            return Err(Error::invalid(
-                "the native runtime evaluates CPU models only",
-            ));
+        let available = match backend {
+            Backend::Native => self.native.is_some(),
+            #[cfg(feature = "torch")]
+            Backend::Torch => self.model.is_some(),
+            #[cfg(not(feature = "torch"))]
+            Backend::Torch => false,
+        };
+        if !available {
+            return Err(Error::invalid(format!(
+                "the {backend:?} evaluator is not available for this model in this build"
+            )));
         }
         self.backend = backend;
         Ok(())
     }
 
-    /// Evaluates with the chosen backend (species from [`Model::species_index`]).
+    /// Evaluates with the chosen backend.
     fn evaluate(
         &self,
-        species: &[i64],
+        species: &[usize],
         positions: &[[f64; 3]],
         pairs: &Pairs,
         n_local: usize,
         request: Request,
     ) -> Result<Prediction> {
-        match (&self.native, self.backend) {
-            (Some(native), Backend::Native) => {
-                let sp: Vec<usize> = species.iter().map(|&s| s as usize).collect();
-                native.evaluate(&sp, positions, pairs, n_local, request)
-            }
-            _ => evaluate(&self.model, species, positions, pairs, n_local, request),
+        if let (Some(native), Backend::Native) = (&self.native, self.backend) {
+            return native.evaluate(species, positions, pairs, n_local, request);
         }
+        #[cfg(feature = "torch")]
+        if let Some(model) = &self.model {
+            let sp: Vec<i64> = species.iter().map(|&s| s as i64).collect();
+            return evaluate(model, &sp, positions, pairs, n_local, request);
+        }
+        Err(Error::invalid("no evaluator for this model"))
     }
 
     /// The model-file metadata.
@@ -117,19 +183,43 @@ impl Potential {
         &self.metadata
     }
 
-    /// The underlying network.
+    /// The architecture and elements.
+    pub fn config(&self) -> &ModelConfig {
+        &self.metadata.config
+    }
+
+    /// The precision computations run in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// True when the model has a structure generator.
+    pub fn has_generator(&self) -> bool {
+        self.config().generator.is_some()
+    }
+
+    /// Maps atomic numbers `[N]` to the model's species indices `[N]` (an unknown element is
+    /// an [`Error::UnknownElement`]).
+    pub fn species_index(&self, numbers: &[u8]) -> Result<Vec<usize>> {
+        crate::model::species_index(&self.config().elements, numbers)
+    }
+
+    /// The libtorch network.
+    #[cfg(feature = "torch")]
     pub fn model(&self) -> &Model {
-        &self.model
+        self.model
+            .as_ref()
+            .expect("a Potential built with libtorch holds its libtorch model")
     }
 
     /// Cutoff of one layer, Å.
     pub fn cutoff(&self) -> f64 {
-        self.model.cutoff()
+        self.config().encoder.cutoff
     }
 
     /// Receptive field (ghost cutoff an engine must provide), Å.
     pub fn receptive_field(&self) -> f64 {
-        self.model.receptive_field()
+        self.config().encoder.receptive_field()
     }
 
     /// Energy (eV) and the requested derivatives of a whole system: atomic numbers `[N]`,
@@ -155,7 +245,7 @@ impl Potential {
     /// [`Potential::compute`] for a [`Frame`] (its labels are ignored).
     pub fn compute_frame(&self, frame: &Frame, request: Request) -> Result<Prediction> {
         frame.validate()?;
-        let species = self.model.species_index(&frame.numbers)?;
+        let species = self.species_index(&frame.numbers)?;
         let nl = neighbor_list(
             &frame.positions,
             frame.cell.as_ref(),
@@ -191,7 +281,7 @@ impl Potential {
                 frame.len()
             )));
         }
-        let species = self.model.species_index(numbers)?;
+        let species = self.species_index(numbers)?;
         let (first, second) = match pairs {
             Some((f, s)) => (f.to_vec(), s.to_vec()),
             None => {

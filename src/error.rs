@@ -47,6 +47,7 @@ pub enum Error {
         message: String,
     },
     /// libtorch reported an error.
+    #[cfg(feature = "torch")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }

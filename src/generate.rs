@@ -7,12 +7,13 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tch::{Kind, Tensor};
 
 use crate::api::{Backend, Potential};
 use crate::error::{Error, Result};
 use crate::model::graph::{topological_edges, validate_graph, MoleculeBatch};
-use crate::model::{GeneratorConfig, GraphBatch, Model};
+use crate::model::GeneratorConfig;
+#[cfg(feature = "torch")]
+use crate::model::{GraphBatch, Model};
 use crate::runtime::{Native, NativeModel, Real};
 use crate::structure::Bond;
 
@@ -27,6 +28,7 @@ pub trait Denoise {
     fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>>;
 }
 
+#[cfg(feature = "torch")]
 impl Denoise for Model {
     fn generator(&self) -> Option<GeneratorConfig> {
         self.denoiser().map(|d| *d.config())
@@ -41,6 +43,7 @@ impl Denoise for Model {
         let (kind, dev) = (self.precision().kind(), self.device());
         let gb = GraphBatch::from_batch(batch, dev)?;
         tch::no_grad(|| {
+            use tch::{Kind, Tensor};
             let xt = Tensor::from_slice(x)
                 .f_view([n, 3])?
                 .f_to_kind(kind)?
@@ -91,18 +94,21 @@ impl Denoise for Native {
 
 impl Denoise for Potential {
     fn generator(&self) -> Option<GeneratorConfig> {
-        self.model().generator()
+        self.config().generator
     }
 
     fn species(&self, numbers: &[u8]) -> Result<Vec<usize>> {
-        Denoise::species(self.model(), numbers)
+        self.species_index(numbers)
     }
 
     fn denoise(&self, batch: &MoleculeBatch, x: &[f64], sigma: f64) -> Result<Vec<f64>> {
-        match (self.native(), self.backend()) {
-            (Some(native), Backend::Native) => native.denoise(batch, x, sigma),
-            _ => Denoise::denoise(self.model(), batch, x, sigma),
+        if let (Some(native), Backend::Native) = (self.native(), self.backend()) {
+            return native.denoise(batch, x, sigma);
         }
+        #[cfg(feature = "torch")]
+        return Denoise::denoise(self.model(), batch, x, sigma);
+        #[cfg(not(feature = "torch"))]
+        Err(Error::invalid("no evaluator for this model"))
     }
 }
 

@@ -1,8 +1,9 @@
 //! Concord: a learned molecular potential and structure generator trained on heterogeneous
 //! data with physical-consistency losses, exposed to LAMMPS and OpenMM through a C ABI.
 //!
-//! Data flows one way: [`io`] -> [`data`] -> [`model`] -> [`train`] -> model file -> [`api`].
-//! Internal units are eV, Å and fs.
+//! Data flows one way: [`io`] -> `data` -> [`model`] -> `train` -> model file -> [`runtime`]
+//! -> [`api`] -> C ABI. Internal units are eV, Å and fs. Training (`data`, `train`) and the
+//! libtorch evaluator need the `torch` feature (default); running a model does not.
 #![warn(missing_docs)]
 // `a = a + b` on tensors is deliberate: `a += b` is an in-place libtorch op, which breaks
 // autograd when `a` is needed for a backward pass.
@@ -10,18 +11,21 @@
 
 pub mod api;
 mod c_api;
+#[cfg(feature = "torch")]
 pub mod data;
 pub mod elements;
 pub mod error;
 pub mod generate;
 pub mod hops;
 pub mod io;
+pub mod metrics;
 pub mod model;
 pub mod neighbors;
 pub mod optimize;
 pub mod runtime;
 pub mod sanity;
 pub mod structure;
+#[cfg(feature = "torch")]
 pub mod train;
 
 pub use error::{Error, Result};

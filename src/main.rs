@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use concord::api::Potential;
+use concord::api::{Device, Potential};
 use concord::generate::SamplerOptions;
+use concord::metrics::ErrorAccumulator;
 use concord::model::evaluate::Request;
 use concord::model::Precision;
 use concord::optimize::{optimize, Method, OptimizeOptions, PotentialObjective};
-use concord::train::metrics::ErrorAccumulator;
+#[cfg(feature = "torch")]
 use concord::train::Config;
 
 #[derive(Parser)]
@@ -25,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train (or resume training) a model from a TOML config.
+    /// Train (or resume training) a model from a TOML config (needs the `torch` feature).
+    #[cfg(feature = "torch")]
     Train {
         /// The config file.
         #[arg(long)]
@@ -120,6 +122,7 @@ enum Command {
 
 fn run(cli: Cli) -> concord::Result<()> {
     match cli.command {
+        #[cfg(feature = "torch")]
         Command::Train { config, json } => {
             let config = Config::load(&config)?;
             let summary = concord::train::train(&config, !json)?;
@@ -141,7 +144,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             } else {
                 Precision::Float32
             };
-            let pot = Potential::load(&model, tch::Device::Cpu, precision)?;
+            let pot = Potential::load(&model, Device::Cpu, precision)?;
             let mut results = serde_json::Map::new();
             for path in &data {
                 let frames = concord::io::read_extxyz(path)?;
@@ -206,8 +209,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                 .chain(graphs.as_deref())
                 .collect();
             concord::io::check_not_input(&out, &inputs)?;
-            let pot = Potential::load(&model, tch::Device::Cpu, Precision::Float32)?;
-            let model = pot.model();
+            let pot = Potential::load(&model, Device::Cpu, Precision::Float32)?;
             let relax_opts = concord::optimize::OptimizeOptions {
                 fmax,
                 ..Default::default()
@@ -224,7 +226,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             let mut good = Vec::new();
             for (m, mol) in mols.iter().enumerate() {
                 let check = concord::model::graph::validate_graph(&mol.numbers, &mol.bonds)
-                    .and_then(|_| model.species_index(&mol.numbers).map(|_| ()));
+                    .and_then(|_| pot.species_index(&mol.numbers).map(|_| ()));
                 match check {
                     Ok(()) => good.push(m),
                     Err(e) => {
@@ -382,7 +384,7 @@ fn optimize_file(
     // Refuse an unusable output before any work is done.
     concord::io::prepare_output(out)?;
     concord::io::check_not_input(out, &[input, model])?;
-    let pot = Potential::load(model, tch::Device::Cpu, precision)?;
+    let pot = Potential::load(model, Device::Cpu, precision)?;
     let mut frames = concord::io::read_extxyz(input)?;
     let bar = if frames.len() > 1 {
         indicatif::ProgressBar::new(frames.len() as u64)
@@ -478,6 +480,7 @@ fn main() -> ExitCode {
     // One libtorch thread unless a training config asks for more: molecules are too small to
     // gain from intra-op parallelism, and spinning OpenMP threads slow down badly (10x
     // measured) when the machine is busy.
+    #[cfg(feature = "torch")]
     tch::set_num_threads(1);
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 //! types only. Results must equal the Rust API's bit for bit, and concurrent calls (separate
 //! handles, and one handle shared by several threads) must give the serial results exactly.
 
+#![cfg(feature = "torch")]
+
 mod common;
 #[path = "common/dylib.rs"]
 mod dylib;
@@ -78,7 +80,7 @@ fn dlopened_library_agrees_with_the_rust_api_bit_for_bit() {
     let path = save_model(dir.path());
     let api = Api::open(&native::cdylib());
     for (precision, c_precision) in [(Precision::Float64, 64), (Precision::Float32, 32)] {
-        let pot = Potential::load(&path, tch::Device::Cpu, precision).unwrap();
+        let pot = Potential::load(&path, concord::api::Device::Cpu, precision).unwrap();
         let h = api.load_model(&path, c_precision);
         for (z, x) in molecules() {
             // Open system.
@@ -397,7 +399,7 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
 
     let (mut failed_samples, mut relaxed_samples) = (0, 0);
     for (precision, c_precision) in [(Precision::Float64, 64), (Precision::Float32, 32)] {
-        let pot = Potential::load(&path, tch::Device::Cpu, precision).unwrap();
+        let pot = Potential::load(&path, concord::api::Device::Cpu, precision).unwrap();
         let h = api.load_model(&path, c_precision);
         assert_eq!(
             unsafe { (api.has_generator)(h.0, &mut flag) },

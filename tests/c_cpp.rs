@@ -3,6 +3,8 @@
 //! cdylib, and run here so that `cargo test` covers every language. Their printed results must
 //! equal the Rust API's bit for bit.
 
+#![cfg(feature = "torch")]
+
 mod common;
 #[path = "common/native.rs"]
 mod native;
@@ -135,7 +137,7 @@ fn relax(
 /// (10 steps at most; methane generated with seed 7, 8 sampler steps, 2 samples).
 fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String, Vec<f64>> {
     same_threads_as_the_c_api();
-    let pot = Potential::load(model, tch::Device::Cpu, Precision::Float64).unwrap();
+    let pot = Potential::load(model, concord::api::Device::Cpu, Precision::Float64).unwrap();
     let mut out = HashMap::new();
     let opts = OptimizeOptions {
         max_steps: 10,
@@ -164,7 +166,7 @@ fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String,
     );
     out.insert("optimize_water_periodic_result".into(), result_fields(&r));
 
-    let gen = Potential::load(generator, tch::Device::Cpu, Precision::Float64).unwrap();
+    let gen = Potential::load(generator, concord::api::Device::Cpu, Precision::Float64).unwrap();
     let sampler = SamplerOptions {
         steps: 8,
         seed: 7,
@@ -198,7 +200,7 @@ fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String,
 /// What the test programs print, computed with the Rust API.
 fn expected(model: &Path) -> HashMap<String, Vec<f64>> {
     same_threads_as_the_c_api();
-    let pot = Potential::load(model, tch::Device::Cpu, Precision::Float64).unwrap();
+    let pot = Potential::load(model, concord::api::Device::Cpu, Precision::Float64).unwrap();
     let mut out = HashMap::new();
     let mut put = |prefix: &str, p: &Prediction| {
         out.insert(format!("{prefix}_energy"), vec![p.energy]);
@@ -310,7 +312,7 @@ fn example_energy(stdout: &str) -> f64 {
 #[test]
 fn examples_build_and_print_the_rust_energies() {
     let f = files();
-    let pot = Potential::load(&f.model, tch::Device::Cpu, Precision::Float64).unwrap();
+    let pot = Potential::load(&f.model, concord::api::Device::Cpu, Precision::Float64).unwrap();
     let req = Request {
         forces: true,
         ..Default::default()

@@ -1,6 +1,8 @@
 //! Training configs: every file in tests/configs/good parses; every file in
 //! tests/configs/bad fails with the message given on its first line (`# error: ...`).
 
+#![cfg(feature = "torch")]
+
 use std::path::Path;
 
 use concord::train::Config;

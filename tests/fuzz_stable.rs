@@ -4,6 +4,8 @@
 //! error, never a panic, and the ABI must never report an internal error. Findings are printed
 //! with the input that caused them; the run is reproducible (fixed seeds).
 
+#![cfg(feature = "torch")]
+
 mod common;
 #[path = "common/dylib.rs"]
 mod dylib;

@@ -2,6 +2,8 @@
 //! and virial in float64, rotation/translation/permutation symmetry, periodic images versus
 //! explicit ghost atoms.
 
+#![cfg(feature = "torch")]
+
 mod common;
 
 use common::{random_molecule, random_potential, random_rotation, rotate};

@@ -2,6 +2,8 @@
 //! clusters near their known global minima, and on molecules with a random Concord potential;
 //! step capping, step/force-call accounting, non-convergence and input errors.
 
+#![cfg(feature = "torch")]
+
 mod common;
 
 use common::{lj_cluster, lj_energy_gradient, random_molecule, random_potential};

@@ -1,5 +1,7 @@
 //! `concord optimize` end to end with a model file saved from a random potential.
 
+#![cfg(feature = "torch")]
+
 mod common;
 
 use std::path::Path;
@@ -71,9 +73,12 @@ fn optimize_writes_relaxed_frames_and_reports() {
         let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
         let frames = concord::io::read_extxyz(&out).unwrap();
         assert_eq!((rows.len(), frames.len()), (2, 2));
-        let pot =
-            concord::api::Potential::load(Path::new(&model), tch::Device::Cpu, Precision::Float64)
-                .unwrap();
+        let pot = concord::api::Potential::load(
+            Path::new(&model),
+            concord::api::Device::Cpu,
+            Precision::Float64,
+        )
+        .unwrap();
         for (k, (row, frame)) in rows.iter().zip(&frames).enumerate() {
             eprintln!("cli {method} frame {k}: {row}");
             assert_eq!(row["method"], method);

@@ -1,6 +1,8 @@
 //! The `concord` binary end to end on the tiny bundled dataset: train, eval, inspect,
 //! resume after `kill -9`, and overfitting a handful of frames.
 
+#![cfg(feature = "torch")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -41,7 +41,7 @@ unsafe fn request(
     churn: f64,
     positions: *mut f64,
 ) -> Result<Request, Failure> {
-    if potential.model().denoiser().is_none() {
+    if !potential.has_generator() {
         return Err(Failure::new(
             concord_status_t::CONCORD_ERROR_UNSUPPORTED,
             "this model has no structure generator (concord_model_has_generator gives 0): \
@@ -87,7 +87,7 @@ unsafe fn request(
     let numbers = numbers(atomic_numbers, n)?;
     let bonds = bonds(n, n_bonds, bond_first, bond_second, bond_order)?;
     validate_graph(&numbers, &bonds)?;
-    potential.model().species_index(&numbers)?;
+    potential.species_index(&numbers)?;
     let sampler = SamplerOptions {
         steps: if steps == 0 {
             SamplerOptions::default().steps

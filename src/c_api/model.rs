@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
 
-use tch::Device;
+use crate::api::Device;
 
 use super::status::{self, concord_status_t, Failure};
 use crate::api::Potential;
@@ -51,6 +51,7 @@ fn parse_device(device: &str) -> Result<Device, Failure> {
             "device '{device}' is not supported: use \"cpu\", \"cuda\" or \"cuda:N\""
         ))
     };
+    #[cfg(feature = "torch")]
     let cuda = |index: usize| {
         let count = tch::Cuda::device_count().max(0) as usize;
         if index < count {
@@ -60,6 +61,13 @@ fn parse_device(device: &str) -> Result<Device, Failure> {
                 "device '{device}' is not available ({count} CUDA device(s) visible to libtorch)"
             )))
         }
+    };
+    #[cfg(not(feature = "torch"))]
+    let cuda = |_: usize| {
+        Err(Failure::argument(format!(
+            "device '{device}' needs a Concord build with libtorch (the `torch` feature); \
+             this one runs models on the CPU only"
+        )))
     };
     match device.trim() {
         "cpu" => Ok(Device::Cpu),
@@ -198,7 +206,6 @@ pub unsafe extern "C" fn concord_model_elements(
     status::status("concord_model_elements", || {
         let potential = borrow(model)?;
         let z: Vec<i32> = potential
-            .model()
             .config()
             .elements
             .iter()
@@ -227,7 +234,7 @@ pub unsafe extern "C" fn concord_model_has_generator(
     status::status("concord_model_has_generator", || {
         let potential = borrow(model)?;
         check_null!(has_generator);
-        *has_generator = i32::from(potential.model().denoiser().is_some());
+        *has_generator = i32::from(potential.has_generator());
         Ok(())
     })
 }
@@ -326,13 +333,16 @@ pub unsafe extern "C" fn concord_model_metadata_json(
 /// integer, else 1. Molecules are too small to gain from intra-op parallelism, and spinning
 /// OpenMP threads slow down ~10x when an MD engine's ranks or other processes share the cores.
 fn set_torch_threads() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let n = std::env::var("CONCORD_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<i32>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(1);
-        tch::set_num_threads(n);
-    });
+    #[cfg(feature = "torch")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let n = std::env::var("CONCORD_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<i32>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(1);
+            tch::set_num_threads(n);
+        });
+    }
 }

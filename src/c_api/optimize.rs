@@ -198,7 +198,7 @@ pub(crate) fn relax(
     opts: &OptimizeOptions,
 ) -> std::result::Result<OptimizeResult, Failure> {
     frame.validate()?;
-    potential.model().species_index(&frame.numbers)?;
+    potential.species_index(&frame.numbers)?;
     let mut objective = Recorded {
         inner: PotentialObjective {
             potential,

@@ -32,6 +32,7 @@ pub enum concord_status_t {
     /// A model file is corrupt, truncated, not a Concord model or of an unknown version.
     CONCORD_ERROR_MODEL_FILE = 5,
     /// libtorch reported an error (e.g. out of memory on the device).
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
     CONCORD_ERROR_TORCH = 6,
     /// A caller buffer is too small; the required size was written where the function says.
     CONCORD_ERROR_BUFFER_SIZE = 7,
@@ -89,6 +90,7 @@ impl From<&Error> for Failure {
             }
             Error::UnknownElement(_) => CONCORD_ERROR_UNKNOWN_ELEMENT,
             Error::ModelFile { .. } => CONCORD_ERROR_MODEL_FILE,
+            #[cfg(feature = "torch")]
             Error::Torch(_) => CONCORD_ERROR_TORCH,
         };
         Failure::new(status, e.to_string())

@@ -12,31 +12,9 @@
 use tch::{nn, Kind, Tensor};
 
 use crate::error::Result;
+use crate::model::config::GeneratorConfig;
 use crate::model::graph::{denoiser_pairs, GraphEdges, MoleculeBatch, N_EDGE_KINDS};
 use crate::model::painn::{EdgeInput, Encoder};
-
-/// Settings of the generator; stored in the model file.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GeneratorConfig {
-    /// Typical spread of atom positions about the molecular centre, Å (EDM's sigma_data).
-    pub sigma_data: f64,
-    /// Smallest noise level of sampling, Å.
-    pub sigma_min: f64,
-    /// Largest noise level of sampling (start of generation), Å.
-    pub sigma_max: f64,
-    /// Number of Gaussian distance features on graph edges.
-    pub distance_features: i64,
-    /// Range of the distance features, Å.
-    pub distance_max: f64,
-}
-
-impl GeneratorConfig {
-    /// Width of the edge features the encoder must accept.
-    pub fn edge_features(&self) -> i64 {
-        N_EDGE_KINDS as i64 + self.distance_features
-    }
-}
 
 const NOISE_FREQUENCIES: i64 = 8;
 

@@ -5,16 +5,14 @@
 //! Files are written atomically. Loading checks the format name and version, the presence and
 //! shape of every parameter, and reports corrupt or truncated files as [`Error::ModelFile`].
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors, View};
-use tch::{Device, Kind, Tensor};
+use safetensors::SafeTensors;
 
 use crate::error::{Error, Result};
-use crate::io::write_atomic;
-use crate::model::{Model, ModelConfig, Precision};
+use crate::model::ModelConfig;
+#[cfg(feature = "torch")]
+pub use torch::*;
 
 /// The format name recorded in every model file.
 pub const FORMAT_NAME: &str = "concord-model";
@@ -55,77 +53,6 @@ pub struct Metadata {
     pub training: serde_json::Value,
 }
 
-struct F64View {
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl View for F64View {
-    fn dtype(&self) -> Dtype {
-        Dtype::F64
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-/// Builds the metadata record of `model` with the given training provenance.
-pub fn metadata(model: &Model, training: serde_json::Value) -> Metadata {
-    Metadata {
-        format: FORMAT_NAME.to_string(),
-        format_version: FORMAT_VERSION,
-        code_version: env!("CARGO_PKG_VERSION").to_string(),
-        elements: model.element_symbols(),
-        cutoff: model.cutoff(),
-        receptive_field: model.receptive_field(),
-        units: Units {
-            energy: "eV".into(),
-            length: "angstrom".into(),
-        },
-        config: model.config().clone(),
-        training,
-    }
-}
-
-/// Serialises every variable of `vs` (float64) with `meta` into safetensors bytes.
-pub fn to_bytes(vs: &tch::nn::VarStore, meta: &Metadata) -> Result<Vec<u8>> {
-    let json = serde_json::to_string(meta).map_err(|e| Error::invalid(e.to_string()))?;
-    let info = HashMap::from([("concord".to_string(), json)]);
-    to_bytes_tensors(vs.variables(), info)
-}
-
-/// Serialises named tensors (as float64) with header metadata `info` into safetensors bytes.
-pub fn to_bytes_tensors(
-    tensors: impl IntoIterator<Item = (String, Tensor)>,
-    info: HashMap<String, String>,
-) -> Result<Vec<u8>> {
-    let mut views = Vec::new();
-    for (name, t) in tensors {
-        let t = t
-            .f_to_kind(Kind::Double)?
-            .f_to_device(Device::Cpu)?
-            .f_contiguous()?;
-        let values = Vec::<f64>::try_from(t.f_flatten(0, -1)?)?;
-        let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let shape = t.size().iter().map(|&d| d as usize).collect();
-        views.push((name, F64View { shape, bytes }));
-    }
-    safetensors::serialize(views, Some(info))
-        .map_err(|e| Error::invalid(format!("serialising model: {e}")))
-}
-
-/// Writes `model` with `training` provenance to `path` atomically.
-pub fn save(model: &Model, path: &Path, training: serde_json::Value) -> Result<()> {
-    let bytes = to_bytes(&model.vs, &metadata(model, training))?;
-    write_atomic(path, &bytes)
-}
-
 /// Parses and checks the metadata of model-file bytes (`path` names the file in errors).
 pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
     let bad = |message: String| Error::ModelFile {
@@ -160,7 +87,7 @@ pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
 /// Refuses an architecture that needs more parameters than the file holds (corrupt metadata),
 /// before anything of that size is allocated: every layer holds at least `F x F` and
 /// `radial_basis x 3F` weights, and the embedding `n_elements x F`.
-fn check_size(config: &ModelConfig, bytes: &[u8], path: &Path) -> Result<()> {
+pub(crate) fn check_size(config: &ModelConfig, bytes: &[u8], path: &Path) -> Result<()> {
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| Error::ModelFile {
         path: path.to_path_buf(),
         message: format!("not a Concord model file (corrupt or truncated): {e}"),
@@ -193,76 +120,163 @@ fn check_size(config: &ModelConfig, bytes: &[u8], path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copies the tensors of model-file `bytes` into the variables of `vs` (every variable must be
-/// present with the right shape). With `allow_extra`, tensors that are not variables (optimiser
-/// state in a checkpoint) are ignored; otherwise they are an error.
-pub fn load_variables(
-    vs: &mut tch::nn::VarStore,
-    bytes: &[u8],
-    path: &Path,
-    allow_extra: bool,
-) -> Result<()> {
-    let bad = |message: String| Error::ModelFile {
-        path: path.to_path_buf(),
-        message,
-    };
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| bad(format!("corrupt or truncated tensor data: {e}")))?;
-    let vars = vs.variables();
-    for (name, var) in &vars {
-        let view = st
-            .tensor(name)
-            .map_err(|_| bad(format!("parameter '{name}' is missing")))?;
-        let expected: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
-        if view.dtype() != Dtype::F64 || view.shape() != expected.as_slice() {
+/// Writing and loading libtorch models.
+#[cfg(feature = "torch")]
+mod torch {
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use safetensors::{Dtype, SafeTensors, View};
+    use tch::{Device, Kind, Tensor};
+
+    use super::{check_size, read_metadata, Metadata, Units, FORMAT_NAME, FORMAT_VERSION};
+    use crate::error::{Error, Result};
+    use crate::io::write_atomic;
+    use crate::model::{Model, Precision};
+
+    struct F64View {
+        shape: Vec<usize>,
+        bytes: Vec<u8>,
+    }
+
+    impl View for F64View {
+        fn dtype(&self) -> Dtype {
+            Dtype::F64
+        }
+        fn shape(&self) -> &[usize] {
+            &self.shape
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Borrowed(&self.bytes)
+        }
+        fn data_len(&self) -> usize {
+            self.bytes.len()
+        }
+    }
+
+    /// Builds the metadata record of `model` with the given training provenance.
+    pub fn metadata(model: &Model, training: serde_json::Value) -> Metadata {
+        Metadata {
+            format: FORMAT_NAME.to_string(),
+            format_version: FORMAT_VERSION,
+            code_version: env!("CARGO_PKG_VERSION").to_string(),
+            elements: model.element_symbols(),
+            cutoff: model.cutoff(),
+            receptive_field: model.receptive_field(),
+            units: Units {
+                energy: "eV".into(),
+                length: "angstrom".into(),
+            },
+            config: model.config().clone(),
+            training,
+        }
+    }
+
+    /// Serialises every variable of `vs` (float64) with `meta` into safetensors bytes.
+    pub fn to_bytes(vs: &tch::nn::VarStore, meta: &Metadata) -> Result<Vec<u8>> {
+        let json = serde_json::to_string(meta).map_err(|e| Error::invalid(e.to_string()))?;
+        let info = HashMap::from([("concord".to_string(), json)]);
+        to_bytes_tensors(vs.variables(), info)
+    }
+
+    /// Serialises named tensors (as float64) with header metadata `info` into safetensors bytes.
+    pub fn to_bytes_tensors(
+        tensors: impl IntoIterator<Item = (String, Tensor)>,
+        info: HashMap<String, String>,
+    ) -> Result<Vec<u8>> {
+        let mut views = Vec::new();
+        for (name, t) in tensors {
+            let t = t
+                .f_to_kind(Kind::Double)?
+                .f_to_device(Device::Cpu)?
+                .f_contiguous()?;
+            let values = Vec::<f64>::try_from(t.f_flatten(0, -1)?)?;
+            let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let shape = t.size().iter().map(|&d| d as usize).collect();
+            views.push((name, F64View { shape, bytes }));
+        }
+        safetensors::serialize(views, Some(info))
+            .map_err(|e| Error::invalid(format!("serialising model: {e}")))
+    }
+
+    /// Writes `model` with `training` provenance to `path` atomically.
+    pub fn save(model: &Model, path: &Path, training: serde_json::Value) -> Result<()> {
+        let bytes = to_bytes(&model.vs, &metadata(model, training))?;
+        write_atomic(path, &bytes)
+    }
+
+    /// Copies the tensors of model-file `bytes` into the variables of `vs` (every variable must be
+    /// present with the right shape). With `allow_extra`, tensors that are not variables (optimiser
+    /// state in a checkpoint) are ignored; otherwise they are an error.
+    pub fn load_variables(
+        vs: &mut tch::nn::VarStore,
+        bytes: &[u8],
+        path: &Path,
+        allow_extra: bool,
+    ) -> Result<()> {
+        let bad = |message: String| Error::ModelFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("corrupt or truncated tensor data: {e}")))?;
+        let vars = vs.variables();
+        for (name, var) in &vars {
+            let view = st
+                .tensor(name)
+                .map_err(|_| bad(format!("parameter '{name}' is missing")))?;
+            let expected: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
+            if view.dtype() != Dtype::F64 || view.shape() != expected.as_slice() {
+                return Err(bad(format!(
+                    "parameter '{name}' has shape {:?} {:?}, expected {expected:?} F64",
+                    view.shape(),
+                    view.dtype()
+                )));
+            }
+            let values: Vec<f64> = view
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8")))
+                .collect();
+            if values.iter().any(|x| !x.is_finite()) {
+                return Err(bad(format!("parameter '{name}' holds non-finite values")));
+            }
+            let t = Tensor::from_slice(&values)
+                .f_view(var.size().as_slice())?
+                .f_to_kind(var.kind())?
+                .f_to_device(var.device())?;
+            let mut var = var.shallow_clone();
+            tch::no_grad(|| var.f_copy_(&t))?;
+        }
+        if !allow_extra && st.len() != vars.len() {
             return Err(bad(format!(
-                "parameter '{name}' has shape {:?} {:?}, expected {expected:?} F64",
-                view.shape(),
-                view.dtype()
+                "{} tensors in the file, the architecture has {}",
+                st.len(),
+                vars.len()
             )));
         }
-        let values: Vec<f64> = view
-            .data()
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8")))
-            .collect();
-        if values.iter().any(|x| !x.is_finite()) {
-            return Err(bad(format!("parameter '{name}' holds non-finite values")));
-        }
-        let t = Tensor::from_slice(&values)
-            .f_view(var.size().as_slice())?
-            .f_to_kind(var.kind())?
-            .f_to_device(var.device())?;
-        let mut var = var.shallow_clone();
-        tch::no_grad(|| var.f_copy_(&t))?;
+        Ok(())
     }
-    if !allow_extra && st.len() != vars.len() {
-        return Err(bad(format!(
-            "{} tensors in the file, the architecture has {}",
-            st.len(),
-            vars.len()
-        )));
+
+    /// Loads a model file onto `device` in `precision`.
+    pub fn load(path: &Path, device: Device, precision: Precision) -> Result<(Model, Metadata)> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        from_bytes(&bytes, path, device, precision)
     }
-    Ok(())
-}
 
-/// Loads a model file onto `device` in `precision`.
-pub fn load(path: &Path, device: Device, precision: Precision) -> Result<(Model, Metadata)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    from_bytes(&bytes, path, device, precision)
-}
-
-/// Loads a model from the bytes of a model file (`path` names the file in errors) onto
-/// `device` in `precision`.
-pub fn from_bytes(
-    bytes: &[u8],
-    path: &Path,
-    device: Device,
-    precision: Precision,
-) -> Result<(Model, Metadata)> {
-    let meta = read_metadata(bytes, path)?;
-    check_size(&meta.config, bytes, path)?;
-    let mut model = Model::new(meta.config.clone(), device, precision)?;
-    load_variables(&mut model.vs, bytes, path, false)?;
-    Ok((model, meta))
+    /// Loads a model from the bytes of a model file (`path` names the file in errors) onto
+    /// `device` in `precision`.
+    pub fn from_bytes(
+        bytes: &[u8],
+        path: &Path,
+        device: Device,
+        precision: Precision,
+    ) -> Result<(Model, Metadata)> {
+        let meta = read_metadata(bytes, path)?;
+        check_size(&meta.config, bytes, path)?;
+        let mut model = Model::new(meta.config.clone(), device, precision)?;
+        load_variables(&mut model.vs, bytes, path, false)?;
+        Ok((model, meta))
+    }
 }

@@ -7,51 +7,8 @@
 use tch::{nn, Tensor};
 
 use crate::error::Result;
+use crate::model::config::EncoderConfig;
 use crate::model::radial::{safe_norm, RadialBasis};
-
-/// Architecture of the encoder; stored in the model file.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EncoderConfig {
-    /// Feature width F.
-    pub features: i64,
-    /// Number of message-passing layers.
-    pub layers: i64,
-    /// Cutoff radius of each layer's neighbourhood, Å.
-    pub cutoff: f64,
-    /// Number of radial basis functions.
-    pub radial_basis: i64,
-    /// Width of optional extra edge features (bond kinds, distances) that only the structure
-    /// generator passes; 0 for a potential-only model. Set by the model, not by users.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub edge_features: i64,
-}
-
-fn is_zero(x: &i64) -> bool {
-    *x == 0
-}
-
-impl Default for EncoderConfig {
-    /// The architecture of the shipped potential (configs/default.toml): F = 64, 3 layers,
-    /// cutoff 5 Å, 16 radial functions.
-    fn default() -> Self {
-        EncoderConfig {
-            features: 64,
-            layers: 3,
-            cutoff: 5.0,
-            radial_basis: 16,
-            edge_features: 0,
-        }
-    }
-}
-
-impl EncoderConfig {
-    /// Receptive field in Å: `layers * cutoff`, the distance beyond which atoms cannot influence
-    /// an atom's features (the ghost-atom cutoff an MD engine must provide).
-    pub fn receptive_field(&self) -> f64 {
-        self.layers as f64 * self.cutoff
-    }
-}
 
 /// Graph inputs of the encoder; all atoms of a batch are concatenated.
 #[derive(Debug)]

@@ -225,7 +225,7 @@ impl Objective for PotentialObjective<'_> {
     /// In float32 the atomic energies carry ~1e-7 relative rounding: 1e-6 |E| (at least
     /// 1e-6 eV); in float64 1e-12 |E|.
     fn energy_tolerance(&self, energy: f64) -> f64 {
-        match self.potential.model().precision() {
+        match self.potential.precision() {
             Precision::Float32 => 1e-6 * energy.abs().max(1.0),
             Precision::Float64 => 1e-12 * energy.abs().max(1.0),
         }

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::model::file::{read_metadata, Metadata};
+use crate::model::file::{check_size, read_metadata, Metadata};
 use crate::model::pairs::{add_derivatives, edge_vectors, layer_edges, Pairs, Prediction, Request};
 use crate::model::{ModelConfig, Precision};
 pub use encoder::{Graph, Workspace};
@@ -47,6 +47,7 @@ impl<T: Real> NativeModel<T> {
         tabulate: bool,
     ) -> Result<(NativeModel<T>, Metadata)> {
         let meta = read_metadata(bytes, path)?;
+        check_size(&meta.config, bytes, path)?;
         let config = meta.config.clone();
         let params = Params::from_bytes(bytes, &config, path)?;
         let c = &config.encoder;

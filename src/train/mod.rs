@@ -6,7 +6,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod datasets;
 pub mod generator_losses;
-pub mod metrics;
+
 pub mod plots;
 pub mod trainer;
 

@@ -16,6 +16,7 @@ use tch::Device;
 use crate::data::{collate, Sample};
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
+use crate::metrics::{ErrorAccumulator, ErrorMetrics};
 use crate::model::{file, Model, ModelConfig};
 use crate::train::adam::Adam;
 use crate::train::batch_forward::{energies_and_forces, loss};
@@ -26,7 +27,6 @@ use crate::train::datasets::{self, Samples};
 use crate::train::generator_losses::{
     batch_rng, denoising_loss, optimality_loss, score_loss, GraphSample,
 };
-use crate::train::metrics::{ErrorAccumulator, ErrorMetrics};
 use crate::train::plots;
 use tch::Tensor;
 

@@ -1,0 +1,122 @@
+//! What a model file says a model is, independent of any evaluator: the architecture
+//! ([`EncoderConfig`], [`GeneratorConfig`], [`ModelConfig`]), the precision, and the map from
+//! atomic numbers to the model's species.
+
+use crate::elements;
+use crate::error::{Error, Result};
+use crate::model::graph::N_EDGE_KINDS;
+
+/// Architecture of the encoder; stored in the model file.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderConfig {
+    /// Feature width F.
+    pub features: i64,
+    /// Number of message-passing layers.
+    pub layers: i64,
+    /// Cutoff radius of each layer's neighbourhood, Å.
+    pub cutoff: f64,
+    /// Number of radial basis functions.
+    pub radial_basis: i64,
+    /// Width of optional extra edge features (bond kinds, distances) that only the structure
+    /// generator passes; 0 for a potential-only model. Set by the model, not by users.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub edge_features: i64,
+}
+
+fn is_zero(x: &i64) -> bool {
+    *x == 0
+}
+
+impl Default for EncoderConfig {
+    /// The architecture of the shipped potential (configs/default.toml): F = 64, 3 layers,
+    /// cutoff 5 Å, 16 radial functions.
+    fn default() -> Self {
+        EncoderConfig {
+            features: 64,
+            layers: 3,
+            cutoff: 5.0,
+            radial_basis: 16,
+            edge_features: 0,
+        }
+    }
+}
+
+impl EncoderConfig {
+    /// Receptive field in Å: `layers * cutoff`, the distance beyond which atoms cannot influence
+    /// an atom's features (the ghost-atom cutoff an MD engine must provide).
+    pub fn receptive_field(&self) -> f64 {
+        self.layers as f64 * self.cutoff
+    }
+}
+
+/// Settings of the generator; stored in the model file.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorConfig {
+    /// Typical spread of atom positions about the molecular centre, Å (EDM's sigma_data).
+    pub sigma_data: f64,
+    /// Smallest noise level of sampling, Å.
+    pub sigma_min: f64,
+    /// Largest noise level of sampling (start of generation), Å.
+    pub sigma_max: f64,
+    /// Number of Gaussian distance features on graph edges.
+    pub distance_features: i64,
+    /// Range of the distance features, Å.
+    pub distance_max: f64,
+}
+
+impl GeneratorConfig {
+    /// Width of the edge features the encoder must accept.
+    pub fn edge_features(&self) -> i64 {
+        N_EDGE_KINDS as i64 + self.distance_features
+    }
+}
+
+/// Architecture and element list of a model; stored in the model file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Atomic numbers the model knows, in the order of its species index.
+    pub elements: Vec<u8>,
+    /// Encoder architecture.
+    pub encoder: EncoderConfig,
+    /// Structure-generator settings; `None` for a potential-only model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorConfig>,
+}
+
+/// Maps atomic numbers `[N]` to indices into a model's `elements` `[N]`; an element the model
+/// was not trained on is an [`Error::UnknownElement`] naming it, the atom and the model's
+/// elements.
+pub fn species_index(elements: &[u8], numbers: &[u8]) -> Result<Vec<usize>> {
+    numbers
+        .iter()
+        .enumerate()
+        .map(|(i, &z)| {
+            elements.iter().position(|&e| e == z).ok_or_else(|| {
+                let name = elements::symbol(z)
+                    .map(str::to_string)
+                    .unwrap_or_else(|_| format!("Z={z}"));
+                let known: Vec<&str> = elements
+                    .iter()
+                    .map(|&e| elements::symbol(e).unwrap_or_default())
+                    .collect();
+                Error::UnknownElement(format!(
+                    "{name} (atom {i}) is not among the model's elements {}",
+                    known.join(" ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Floating-point precision of a model's parameters and computations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats (fast; training and MD).
+    Float32,
+    /// 64-bit floats (finite-difference checks, high-precision work).
+    Float64,
+}

@@ -1,0 +1,231 @@
+//! What a build without libtorch (`--no-default-features`) must do, tested in both builds on
+//! the shipped models with the native runtime: finite-difference forces and virial,
+//! symmetry, periodic images against explicit ghost atoms, generation, the CLI's evaluation
+//! commands, and (in that build) a cdylib that does not link libtorch.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use concord::api::{Backend, Device, Potential};
+use concord::generate::{generate, SamplerOptions};
+use concord::model::evaluate::Request;
+use concord::model::Precision;
+
+const BIN: &str = env!("CARGO_BIN_EXE_concord");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shipped(name: &str, precision: Precision) -> Potential {
+    let path = root().join("examples/models").join(name);
+    let pot = Potential::load(&path, Device::Cpu, precision).unwrap();
+    assert_eq!(pot.backend(), Backend::Native);
+    pot
+}
+
+fn test_molecule() -> concord::Frame {
+    let frames =
+        concord::io::read_extxyz(&root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz")).unwrap();
+    frames.into_iter().nth(1).unwrap()
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)]
+fn native_forces_and_virial_match_finite_differences() {
+    let pot = shipped("concord-qm9-gfn2.concord", Precision::Float64);
+    let mut f = test_molecule();
+    // A periodic cell tight enough that images interact.
+    f.cell = Some([[8.0, 0.0, 0.0], [0.5, 7.5, 0.0], [0.3, -0.4, 8.2]]);
+    f.pbc = [true; 3];
+    let p = pot.compute_frame(&f, Request::ALL).unwrap();
+    let forces = p.forces.unwrap();
+    let h = 1e-5;
+    for i in [0, 3, f.len() - 1] {
+        for a in 0..3 {
+            let mut fp = f.clone();
+            fp.positions[i][a] += h;
+            let mut fm = f.clone();
+            fm.positions[i][a] -= h;
+            let ep = pot.compute_frame(&fp, Request::default()).unwrap().energy;
+            let em = pot.compute_frame(&fm, Request::default()).unwrap().energy;
+            let fd = -(ep - em) / (2.0 * h);
+            assert!(
+                (fd - forces[i][a]).abs() < 1e-6,
+                "atom {i} {a}: {fd} {}",
+                forces[i][a]
+            );
+        }
+    }
+    // Virial W = -dE/d(strain) (positions and cell strained together).
+    let w = p.virial.unwrap();
+    for (a, b) in [(0, 0), (1, 2), (2, 1)] {
+        let strained = |eps: f64| {
+            let mut s = f.clone();
+            let m = |v: [f64; 3]| {
+                let mut r = v;
+                r[a] += eps * v[b];
+                r
+            };
+            s.positions = s.positions.iter().map(|&v| m(v)).collect();
+            s.cell = s.cell.map(|c| c.map(m));
+            pot.compute_frame(&s, Request::default()).unwrap().energy
+        };
+        let fd = -(strained(h) - strained(-h)) / (2.0 * h);
+        assert!(
+            (fd - w[a][b]).abs() < 1e-5 * (1.0 + fd.abs()),
+            "W[{a}][{b}]: {fd} {}",
+            w[a][b]
+        );
+    }
+}
+
+#[test]
+fn native_energy_is_invariant_and_forces_rotate() {
+    let pot = shipped("concord-qm9-gfn2.concord", Precision::Float64);
+    let f = test_molecule();
+    let p = pot.compute_frame(&f, Request::ALL).unwrap();
+    let (c, s) = (0.6f64.cos(), 0.6f64.sin());
+    let rot = |v: [f64; 3]| {
+        [
+            c * v[0] - s * v[1] + 1.5,
+            s * v[0] + c * v[1] - 0.7,
+            v[2] + 2.0,
+        ]
+    };
+    let mut g = f.clone();
+    g.positions = f.positions.iter().map(|&v| rot(v)).collect();
+    let q = pot.compute_frame(&g, Request::ALL).unwrap();
+    assert!((p.energy - q.energy).abs() < 1e-9 * p.energy.abs());
+    for (a, b) in p.forces.unwrap().iter().zip(q.forces.unwrap()) {
+        let ra = [c * a[0] - s * a[1], s * a[0] + c * a[1], a[2]];
+        for d in 0..3 {
+            assert!((ra[d] - b[d]).abs() < 1e-9, "{ra:?} {b:?}");
+        }
+    }
+}
+
+/// Tiny molecules (as SMILES) the sanity test generates: every element and bond order the
+/// shipped model knows, rings included.
+const TINY: &[&str] = &[
+    "O",
+    "N",
+    "C",
+    "CO",
+    "CN",
+    "CC",
+    "C=C",
+    "C#C",
+    "C=O",
+    "CF",
+    "CCO",
+    "CC=O",
+    "CC#N",
+    "NC=O",
+    "OC=O",
+    "C1CC1",
+    "C1CO1",
+    "CC(C)C",
+    "c1cc[nH]c1",
+    "C#CC=O",
+];
+
+/// The shipped generator on tiny molecules, as a user runs it (`concord generate --relax`, the
+/// native runtime):
+/// every sample, generated from noise with its seed and relaxed on the model's own potential,
+/// has bonds of plausible length for their orders and no clashing unbonded atoms.
+#[test]
+fn shipped_generator_makes_chemically_sane_tiny_molecules() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("examples/models/concord-qm9-gfn2-generator.concord");
+    let pot = Potential::load(&path, Device::Cpu, Precision::Float32).unwrap();
+    let opts = concord::optimize::OptimizeOptions::default();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (m, smiles) in TINY.iter().enumerate() {
+        let mol = concord::io::parse_smiles(smiles).unwrap().molecule;
+        let sampler = SamplerOptions {
+            seed: 100 + m as u64,
+            ..Default::default()
+        };
+        let samples = generate(&pot, &mol.numbers, &mol.bonds, 3, &sampler).unwrap();
+        for (k, x) in samples.iter().enumerate() {
+            count += 1;
+            let mut objective = concord::optimize::PotentialObjective {
+                potential: &pot,
+                numbers: &mol.numbers,
+                cell: None,
+                pbc: [false; 3],
+            };
+            let relaxed = concord::optimize::optimize(&mut objective, x, &opts)
+                .map(|r| r.positions)
+                .unwrap_or_else(|e| panic!("{smiles} sample {k}: relaxation failed: {e}"));
+            let problems = concord::sanity::check(&mol.numbers, &mol.bonds, &relaxed).unwrap();
+            if let Some(p) = problems.first() {
+                failures.push(format!("{smiles} sample {k}: {p}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} structures are not sane:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn cli_evaluates_generates_and_optimises_with_the_shipped_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz");
+    let model = root().join("examples/models/concord-qm9-gfn2.concord");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {err}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let json = run(&["eval", "--model", &s(&model), "--data", &s(&data), "--json"]);
+    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mae = m[s(&data)]["force_mae"].as_f64().unwrap();
+    assert!(mae > 0.0 && mae < 0.5, "force MAE {mae} eV/Å");
+    let gen = dir.path().join("gen.extxyz");
+    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    run(&[
+        "generate",
+        "--model",
+        &s(&generator),
+        "--smiles",
+        "CCO",
+        "--out",
+        &s(&gen),
+    ]);
+    let out = dir.path().join("opt.extxyz");
+    run(&[
+        "optimize",
+        "--model",
+        &s(&model),
+        "--in",
+        &s(&gen),
+        "--out",
+        &s(&out),
+    ]);
+    let frames = concord::io::read_extxyz(&out).unwrap();
+    assert_eq!(frames[0].info["opt_converged"], "T");
+}
+
+/// In the build without libtorch, neither the library nor the CLI links libtorch.
+#[cfg(not(feature = "torch"))]
+#[test]
+fn the_runtime_only_build_does_not_link_libtorch() {
+    let exe = std::env::current_exe().unwrap();
+    let release = exe.parent().unwrap().parent().unwrap();
+    for file in [release.join("libconcord.so"), PathBuf::from(BIN)] {
+        let bytes = std::fs::read(&file).unwrap();
+        // NEEDED entries and the rpath name the libtorch libraries and their folder.
+        let needle = b"libtorch_cpu";
+        let linked = bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(!linked, "{} mentions libtorch", file.display());
+    }
+}
