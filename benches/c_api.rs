@@ -66,7 +66,7 @@ fn compare(reps: usize, batches: usize, mut a: impl FnMut(), mut b: impl FnMut()
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = model_file(dir.path());
-    let pot = Potential::load(&path, tch::Device::Cpu, Precision::Float32).unwrap();
+    let pot = Potential::load(&path, concord::api::Device::Cpu, Precision::Float32).unwrap();
     let api = dylib::Api::open(&native::cdylib());
     let h = api.load_model(&path, 32);
     let cutoff: dylib::Cutoff = unsafe {
