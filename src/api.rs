@@ -56,6 +56,8 @@ pub struct Potential {
     backend: Backend,
     precision: Precision,
     metadata: Metadata,
+    /// The model file (named in errors about the model's results).
+    path: std::path::PathBuf,
 }
 
 impl Potential {
@@ -71,12 +73,10 @@ impl Potential {
         #[cfg(feature = "torch")]
         {
             let (model, metadata) = file::from_bytes(&bytes, path, device.into(), precision)?;
-            Ok(Potential::assemble(
-                Some(model),
-                native.map(|n| n.0),
-                metadata,
-                precision,
-            ))
+            let native = native.map(|n| n.0);
+            let mut pot = Potential::assemble(Some(model), native, metadata, precision);
+            pot.path = path.to_path_buf();
+            Ok(pot)
         }
         #[cfg(not(feature = "torch"))]
         match native {
@@ -85,6 +85,7 @@ impl Potential {
                 backend: Backend::Native,
                 precision,
                 metadata,
+                path: path.to_path_buf(),
             }),
             None => Err(Error::invalid(
                 "CUDA devices need a build with libtorch (the `torch` feature)",
@@ -126,6 +127,7 @@ impl Potential {
             backend,
             precision,
             metadata,
+            path: "<in-memory model>".into(),
         }
     }
 
@@ -158,8 +160,58 @@ impl Potential {
         Ok(())
     }
 
-    /// Evaluates with the chosen backend.
+    /// Evaluates with the chosen backend; a non-finite result is an error naming the model
+    /// (finite inputs giving NaN or infinity mean corrupt or diverging parameters), never a
+    /// result.
     fn evaluate(
+        &self,
+        species: &[usize],
+        positions: &[[f64; 3]],
+        pairs: &Pairs,
+        n_local: usize,
+        request: Request,
+    ) -> Result<Prediction> {
+        let p = self.evaluate_unchecked(species, positions, pairs, n_local, request)?;
+        fn all_finite<'a>(mut v: impl Iterator<Item = &'a f64>) -> bool {
+            v.all(|x| x.is_finite())
+        }
+        let bad = if !p.energy.is_finite() {
+            Some("energy")
+        } else if !p
+            .forces
+            .as_ref()
+            .is_none_or(|f| all_finite(f.iter().flatten()))
+        {
+            Some("forces")
+        } else if !p
+            .virial
+            .as_ref()
+            .is_none_or(|w| all_finite(w.iter().flatten()))
+        {
+            Some("virial")
+        } else if !p
+            .atom_energies
+            .as_ref()
+            .is_none_or(|e| all_finite(e.iter()))
+        {
+            Some("atomic energies")
+        } else {
+            None
+        };
+        match bad {
+            None => Ok(p),
+            Some(what) => Err(Error::ModelFile {
+                path: self.path.clone(),
+                message: format!(
+                    "the model gave a non-finite {what} for finite input ({} atoms): its \
+                     parameters are corrupt or the structure is far outside what it knows",
+                    species.len()
+                ),
+            }),
+        }
+    }
+
+    fn evaluate_unchecked(
         &self,
         species: &[usize],
         positions: &[[f64; 3]],

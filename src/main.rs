@@ -221,6 +221,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             let bar = indicatif::ProgressBar::new(mols.len() as u64);
             let mut frames = Vec::new();
             let mut failed = 0;
+            let mut failed_names: Vec<String> = Vec::new();
             let mut n_sane = 0;
             // Molecules the model cannot handle are reported and skipped, not fatal.
             let mut good = Vec::new();
@@ -231,6 +232,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                     Ok(()) => good.push(m),
                     Err(e) => {
                         eprintln!("error: molecule {m} ('{}') skipped: {e}", mol.name);
+                        failed_names.push(mol.name.clone());
                         failed += 1;
                         bar.inc(1);
                     }
@@ -253,8 +255,43 @@ fn run(cli: Cli) -> concord::Result<()> {
                         )
                     })
                     .collect();
-                let structures = concord::generate::generate_many(&pot, &batch, samples, &sampler)?;
+                // A batch that fails is sampled again molecule by molecule, so one bad molecule
+                // costs only itself and is reported by name.
+                let structures: Vec<Option<Vec<Vec<[f64; 3]>>>> =
+                    match concord::generate::generate_many(&pot, &batch, samples, &sampler) {
+                        Ok(s) => s.into_iter().map(Some).collect(),
+                        Err(_) => batch
+                            .iter()
+                            .zip(chunk)
+                            .map(|(one, &m)| {
+                                let r = concord::generate::generate_many(
+                                    &pot,
+                                    std::slice::from_ref(one),
+                                    samples,
+                                    &sampler,
+                                );
+                                match r {
+                                    Ok(mut s) => Some(s.remove(0)),
+                                    Err(e) => {
+                                        bar.suspend(|| {
+                                            eprintln!(
+                                                "error: molecule {m} ('{}') failed: {e}",
+                                                mols[m].name
+                                            )
+                                        });
+                                        failed_names.push(mols[m].name.clone());
+                                        None
+                                    }
+                                }
+                            })
+                            .collect(),
+                    };
                 for (&m, samples_m) in chunk.iter().zip(structures) {
+                    let Some(samples_m) = samples_m else {
+                        failed += 1;
+                        bar.inc(1);
+                        continue;
+                    };
                     let mol = &mols[m];
                     for (k, positions) in samples_m.into_iter().enumerate() {
                         let mut f = concord::Frame::new(mol.numbers.clone(), positions);
@@ -305,19 +342,30 @@ fn run(cli: Cli) -> concord::Result<()> {
                 }
             }
             bar.finish_and_clear();
+            if frames.is_empty() {
+                return Err(concord::Error::invalid(format!(
+                    "no structure generated: all {} molecules failed (see errors above); \
+                     nothing written to {}",
+                    mols.len(),
+                    out.display()
+                )));
+            }
             concord::io::write_extxyz(&out, &frames)?;
             eprintln!(
                 "{} structures of {} molecules -> {}; {n_sane} sane (bond lengths and contacts: \
-                 info key `sane`){}",
+                 info key `sane`)",
                 frames.len(),
                 mols.len() - failed,
                 out.display(),
-                if failed > 0 {
-                    format!(" ({failed} molecules skipped, see errors above)")
-                } else {
-                    String::new()
-                }
             );
+            if failed > 0 {
+                return Err(concord::Error::invalid(format!(
+                    "{failed} of {} molecules failed and are not in {}: {}",
+                    mols.len(),
+                    out.display(),
+                    failed_names.join(", ")
+                )));
+            }
         }
         Command::Optimize {
             model,
@@ -406,6 +454,10 @@ fn optimize_file(
     }
     let mut rows = Vec::new();
     let mut failed = 0;
+    // A frame that cannot be optimised is reported and left out; the others are written.
+    let mut errors: Vec<String> = Vec::new();
+    let mut done = Vec::with_capacity(frames.len());
+    let n_frames = frames.len();
     for (k, frame) in frames.iter_mut().enumerate() {
         let mut obj = PotentialObjective {
             potential: &pot,
@@ -413,8 +465,15 @@ fn optimize_file(
             cell: frame.cell,
             pbc: frame.pbc,
         };
-        let r = optimize(&mut obj, &frame.positions, opts)
-            .map_err(|e| concord::Error::invalid(format!("{}: frame {k}: {e}", input.display())))?;
+        let r = match optimize(&mut obj, &frame.positions, opts) {
+            Ok(r) => r,
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {}: frame {k}: {e}", input.display()));
+                errors.push(format!("frame {k}"));
+                bar.inc(1);
+                continue;
+            }
+        };
         failed += usize::from(!r.converged);
         let row = serde_json::json!({
             "frame": k,
@@ -458,10 +517,19 @@ fn optimize_file(
         for (key, value) in info {
             frame.info.insert(key.to_string(), value);
         }
+        frame.info.insert("input_frame".to_string(), k.to_string());
+        done.push(frame.clone());
         bar.inc(1);
     }
     bar.finish_and_clear();
-    concord::io::write_extxyz(out, &frames)?;
+    if !errors.is_empty() && errors.len() == n_frames {
+        return Err(concord::Error::invalid(format!(
+            "{}: no frame could be optimised (see errors above); nothing written to {}",
+            input.display(),
+            out.display()
+        )));
+    }
+    concord::io::write_extxyz(out, &done)?;
     if json {
         println!("{}", serde_json::Value::Array(rows));
     }
@@ -473,10 +541,26 @@ fn optimize_file(
             opts.max_steps
         );
     }
+    if !errors.is_empty() {
+        return Err(concord::Error::invalid(format!(
+            "{} of {n_frames} frames of {} could not be optimised and are not in {}: {}",
+            errors.len(),
+            input.display(),
+            out.display(),
+            errors.join(", ")
+        )));
+    }
     Ok(())
 }
 
 fn main() -> ExitCode {
+    // A closed stdout pipe (`concord inspect M | head -1`) ends the process like any Unix tool
+    // (Rust ignores SIGPIPE by default, which turns the write error into a panic in println!).
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // One libtorch thread unless a training config asks for more: molecules are too small to
     // gain from intra-op parallelism, and spinning OpenMP threads slow down badly (10x
     // measured) when the machine is busy.

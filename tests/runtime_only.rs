@@ -229,3 +229,132 @@ fn the_runtime_only_build_does_not_link_libtorch() {
         assert!(!linked, "{} mentions libtorch", file.display());
     }
 }
+
+/// Model-file bytes with the float64 value of tensor `name` (a scalar) replaced by `value`.
+fn with_tensor_value(bytes: &[u8], name: &str, value: f64) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let start = header[name]["data_offsets"][0].as_u64().unwrap() as usize + 8 + n;
+    let mut out = bytes.to_vec();
+    out[start..start + 8].copy_from_slice(&value.to_le_bytes());
+    out
+}
+
+#[test]
+fn a_non_finite_result_is_an_error_naming_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(root().join("examples/models/concord-qm9-gfn2.concord")).unwrap();
+    let bad = dir.path().join("overflowing.concord");
+    std::fs::write(&bad, with_tensor_value(&bytes, "energy.scale", 1e308)).unwrap();
+    let f = test_molecule();
+    for precision in [Precision::Float32, Precision::Float64] {
+        let pot = Potential::load(&bad, Device::Cpu, precision).unwrap();
+        let e = pot.compute_frame(&f, Request::ALL).unwrap_err().to_string();
+        assert!(
+            e.contains("overflowing.concord") && e.contains("non-finite"),
+            "{e}"
+        );
+    }
+    let data = root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz");
+    let out = Command::new(BIN)
+        .args([
+            "eval",
+            "--model",
+            bad.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("non-finite energy"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let model = root().join("examples/models/concord-qm9-gfn2.concord");
+    let mut child = Command::new(BIN)
+        .args(["inspect", model.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
+
+#[test]
+fn generate_writes_the_molecules_that_worked_and_fails_naming_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let out = dir.path().join("gen.extxyz");
+    let run = |smiles: &[&str]| {
+        let mut args = vec!["generate", "--model", generator.to_str().unwrap()];
+        for s in smiles {
+            args.extend(["--smiles", s]);
+        }
+        args.extend(["--out", out.to_str().unwrap()]);
+        let o = Command::new(BIN).args(&args).output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // Chlorine is not among the shipped generator's elements.
+    let (ok, err) = run(&["CCO", "CCl", "C=O"]);
+    assert!(
+        !ok && err.contains("1 of 3 molecules failed") && err.contains("CCl"),
+        "{err}"
+    );
+    let frames = concord::io::read_extxyz(&out).unwrap();
+    let names: Vec<&str> = frames.iter().map(|f| f.info["mol"].as_str()).collect();
+    assert_eq!(names, ["CCO", "C=O"]);
+    // Nothing succeeded: an error, and the previous output is left as it was.
+    let (ok, err) = run(&["CCl"]);
+    assert!(!ok && err.contains("no structure generated"), "{err}");
+    assert_eq!(concord::io::read_extxyz(&out).unwrap().len(), 2);
+}
+
+#[test]
+fn optimize_keeps_the_frames_that_worked_and_names_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("examples/models/concord-qm9-gfn2.concord");
+    let good = test_molecule();
+    let mut overlapping = good.clone();
+    overlapping.positions[1] = overlapping.positions[0];
+    overlapping.positions[1][0] += 0.1;
+    let input = dir.path().join("in.extxyz");
+    concord::io::write_extxyz(&input, &[good.clone(), overlapping, good]).unwrap();
+    let out = dir.path().join("out.extxyz");
+    let o = Command::new(BIN)
+        .args(["optimize", "--model", model.to_str().unwrap()])
+        .args([
+            "--in",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("1 of 3 frames") && err.contains("frame 1") && err.contains("overlap"),
+        "{err}"
+    );
+    let frames = concord::io::read_extxyz(&out).unwrap();
+    let kept: Vec<&str> = frames
+        .iter()
+        .map(|f| f.info["input_frame"].as_str())
+        .collect();
+    assert_eq!(kept, ["0", "2"]);
+}
