@@ -335,7 +335,10 @@ impl Potential {
         }
         let species = self.species_index(numbers)?;
         let (first, second) = match pairs {
-            Some((f, s)) => (f.to_vec(), s.to_vec()),
+            Some((f, s)) => {
+                check_full_list(f, s, frame.len())?;
+                (f.to_vec(), s.to_vec())
+            }
             None => {
                 let nl = neighbor_list(positions, None, [false; 3], self.cutoff())?;
                 (nl.first, nl.second)
@@ -349,4 +352,47 @@ impl Potential {
         };
         self.evaluate(&species, positions, &pairs, n_local, request)
     }
+}
+
+/// Checks that engine-given pairs form a full neighbour list: each pair listed once, with its
+/// reverse, and no atom paired with itself (a half list or duplicated pairs would silently give
+/// a wrong energy).
+fn check_full_list(first: &[usize], second: &[usize], n: usize) -> Result<()> {
+    if first.len() != second.len() {
+        return Err(Error::invalid(format!(
+            "{} first and {} second pair indices",
+            first.len(),
+            second.len()
+        )));
+    }
+    let mut pairs: Vec<(usize, usize)> =
+        first.iter().copied().zip(second.iter().copied()).collect();
+    if let Some(&(i, j)) = pairs.iter().find(|&&(i, j)| i >= n || j >= n) {
+        return Err(Error::invalid(format!(
+            "neighbour pair ({i}, {j}) out of range for {n} atoms"
+        )));
+    }
+    if let Some(&(i, _)) = pairs.iter().find(|&&(i, j)| i == j) {
+        return Err(Error::invalid(format!(
+            "neighbour pair ({i}, {i}) pairs an atom with itself"
+        )));
+    }
+    pairs.sort_unstable();
+    if let Some(w) = pairs.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::invalid(format!(
+            "neighbour pair ({}, {}) is listed twice (a full list has each pair once per \
+             direction)",
+            w[0].0, w[0].1
+        )));
+    }
+    if let Some(&(i, j)) = pairs
+        .iter()
+        .find(|&&(i, j)| pairs.binary_search(&(j, i)).is_err())
+    {
+        return Err(Error::invalid(format!(
+            "neighbour pair ({i}, {j}) has no reverse ({j}, {i}): a full neighbour list (both \
+             directions) is required"
+        )));
+    }
+    Ok(())
 }

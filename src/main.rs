@@ -148,6 +148,16 @@ fn run(cli: Cli) -> concord::Result<()> {
             let mut results = serde_json::Map::new();
             for path in &data {
                 let frames = concord::io::read_extxyz(path)?;
+                if !frames
+                    .iter()
+                    .any(|f| f.energy.is_some() || f.forces.is_some())
+                {
+                    return Err(concord::Error::invalid(format!(
+                        "{}: no frame with an energy or forces to compare with ({} frames)",
+                        path.display(),
+                        frames.len()
+                    )));
+                }
                 let bar = indicatif::ProgressBar::new(frames.len() as u64);
                 let mut acc = ErrorAccumulator::default();
                 for frame in &frames {

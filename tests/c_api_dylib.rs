@@ -244,6 +244,11 @@ fn bad_model_files_and_arguments_through_dlopen() {
     std::fs::write(&bad, &huge).unwrap();
     let (s, msg, _) = load(&bad, 32);
     assert_eq!(s, dylib::MODEL_FILE, "{msg}");
+    assert!(msg.contains("checksum mismatch"), "{msg}");
+    // Signed again after the edit: the size check refuses it before allocating.
+    std::fs::write(&bad, file::resign(&huge, &bad).unwrap()).unwrap();
+    let (s, msg, _) = load(&bad, 32);
+    assert_eq!(s, dylib::MODEL_FILE, "{msg}");
     assert!(msg.contains("needs at least"), "{msg}");
     // Wrong precision, NULL path.
     let (s, msg, _) = load(&path, 0);

@@ -245,7 +245,9 @@ fn a_non_finite_result_is_an_error_naming_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(root().join("examples/models/concord-qm9-gfn2.concord")).unwrap();
     let bad = dir.path().join("overflowing.concord");
-    std::fs::write(&bad, with_tensor_value(&bytes, "energy.scale", 1e308)).unwrap();
+    // Changed on purpose and signed again, so that the checksum passes and the evaluation runs.
+    let edited = with_tensor_value(&bytes, "energy.scale", 1e308);
+    std::fs::write(&bad, concord::model::file::resign(&edited, &bad).unwrap()).unwrap();
     let f = test_molecule();
     for precision in [Precision::Float32, Precision::Float64] {
         let pot = Potential::load(&bad, Device::Cpu, precision).unwrap();
@@ -357,4 +359,115 @@ fn optimize_keeps_the_frames_that_worked_and_names_the_others() {
         .map(|f| f.info["input_frame"].as_str())
         .collect();
     assert_eq!(kept, ["0", "2"]);
+}
+
+/// Replaces the first occurrence of `from` by `to` (same length) in `bytes`.
+fn patched(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let i = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    let mut out = bytes.to_vec();
+    out[i..i + to.len()].copy_from_slice(to);
+    out
+}
+
+#[test]
+fn edited_or_bit_flipped_model_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = root().join("examples/models/concord-qm9-gfn2.concord");
+    let bytes = std::fs::read(&path).unwrap();
+    let meta = concord::model::file::read_metadata(&bytes, &path).unwrap();
+    assert_eq!(meta.format_version, 2);
+    assert!(meta.checksum.as_deref().unwrap().starts_with("sha256:"));
+    let load = |name: &str, b: Vec<u8>| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, b).unwrap();
+        Potential::load(&p, Device::Cpu, Precision::Float32)
+            .err()
+            .map(|e| e.to_string())
+    };
+    // F renamed to B consistently (symbol and atomic number, as the JSON sits escaped in the
+    // safetensors header): only the checksum notices.
+    let renamed = patched(&bytes, br#"\"F\"]"#, br#"\"B\"]"#);
+    let renamed = patched(&renamed, b"[1,6,7,8,9]", b"[1,6,7,8,5]");
+    let e = load("renamed.concord", renamed).unwrap();
+    assert!(e.contains("checksum mismatch"), "{e}");
+    // One bit of one weight flipped (still finite).
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut flipped = bytes.clone();
+    flipped[8 + n + 1000] ^= 0x01;
+    let e = load("flipped.concord", flipped).unwrap();
+    assert!(
+        e.contains("checksum mismatch") && e.contains("flipped.concord"),
+        "{e}"
+    );
+    // The top-level cutoff edited away from the architecture's.
+    let cut = patched(&bytes, br#"\"cutoff\":5.0,"#, br#"\"cutoff\":4.0,"#);
+    let e = load("cutoff.concord", cut).unwrap();
+    assert!(e.contains("'cutoff' 4 Å disagrees"), "{e}");
+    // The shipped file itself loads.
+    assert!(load("ok.concord", bytes).is_none());
+}
+
+#[test]
+fn engine_pair_lists_must_be_full_and_unique() {
+    let pot = shipped("concord-qm9-gfn2.concord", Precision::Float64);
+    let z = [6u8, 1, 1, 8];
+    let x = [[0.0; 3], [1.1, 0.0, 0.0], [-0.4, 1.0, 0.0], [0.0, 0.0, 1.4]];
+    let mut full: (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+    for i in 0..4 {
+        for j in 0..4 {
+            if i != j {
+                full.0.push(i);
+                full.1.push(j);
+            }
+        }
+    }
+    let all = Request::ALL;
+    let want = pot.compute_local(&z, &x, 4, None, all).unwrap();
+    let got = pot
+        .compute_local(&z, &x, 4, Some((&full.0, &full.1)), all)
+        .unwrap();
+    assert!((want.energy - got.energy).abs() < 1e-12);
+    let half: (Vec<usize>, Vec<usize>) = full
+        .0
+        .iter()
+        .zip(&full.1)
+        .filter(|(i, j)| i < j)
+        .map(|(&i, &j)| (i, j))
+        .unzip();
+    let e = pot
+        .compute_local(&z, &x, 4, Some((&half.0, &half.1)), all)
+        .unwrap_err();
+    assert!(e.to_string().contains("has no reverse"), "{e}");
+    let dup = ([&full.0[..], &[0]].concat(), [&full.1[..], &[1]].concat());
+    let e = pot
+        .compute_local(&z, &x, 4, Some((&dup.0, &dup.1)), all)
+        .unwrap_err();
+    assert!(e.to_string().contains("listed twice"), "{e}");
+}
+
+#[test]
+fn eval_refuses_data_without_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("examples/models/concord-qm9-gfn2.concord");
+    let mut f = test_molecule();
+    f.energy = None;
+    f.forces = None;
+    let unlabelled = dir.path().join("unlabelled.extxyz");
+    concord::io::write_extxyz(&unlabelled, &[f]).unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            unlabelled.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("no frame with an energy or forces"),
+        "{err}"
+    );
 }

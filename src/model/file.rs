@@ -4,6 +4,11 @@
 //!
 //! Files are written atomically. Loading checks the format name and version, the presence and
 //! shape of every parameter, and reports corrupt or truncated files as [`Error::ModelFile`].
+//!
+//! Integrity (format version 2): the metadata carries `checksum`, the SHA-256 of every tensor
+//! (name, shape, dtype, bytes, in name order) and of the metadata itself (serialised without the
+//! checksum); loading recomputes it and refuses a file whose tensors or metadata were changed.
+//! Version-1 files (written before checksums) are still read, unverified.
 
 use std::path::Path;
 
@@ -16,8 +21,9 @@ pub use torch::*;
 
 /// The format name recorded in every model file.
 pub const FORMAT_NAME: &str = "concord-model";
-/// The model-file format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The model-file format version this build writes (it also reads version 1, which has no
+/// checksum).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Units of a model's inputs and outputs (always eV and Å inside Concord).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,6 +57,64 @@ pub struct Metadata {
     pub config: ModelConfig,
     /// Training provenance (config, data files, epochs, metrics); free-form JSON.
     pub training: serde_json::Value,
+    /// `sha256:<hex>` of the tensors and of this record without the checksum (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+/// The checksum of a model file's tensors (`st`) and metadata (`meta`, whose own `checksum`
+/// is left out): `sha256:<hex>`.
+pub fn checksum(st: &SafeTensors, meta: &Metadata) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut names = st.names();
+    names.sort();
+    for name in names {
+        let Ok(view) = st.tensor(name) else { continue };
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        for &d in view.shape() {
+            h.update((d as u64).to_le_bytes());
+        }
+        h.update(format!("{:?}", view.dtype()).as_bytes());
+        h.update(view.data());
+    }
+    let unsigned = Metadata {
+        checksum: None,
+        ..meta.clone()
+    };
+    h.update(serde_json::to_vec(&unsigned).unwrap_or_default());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Rewrites model-file `bytes` as format [`FORMAT_VERSION`] with a fresh checksum over its
+/// current tensors and metadata (for tools that edit a file on purpose, e.g. to upgrade a
+/// version-1 file); the metadata must otherwise be valid. `path` names the file in errors.
+pub fn resign(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let bad = |message: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("corrupt or truncated tensor data: {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a Concord model file: {e}")))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("concord"))
+        .ok_or_else(|| bad("no Concord metadata (not a Concord model file)".into()))?;
+    let mut meta: Metadata =
+        serde_json::from_str(json).map_err(|e| bad(format!("invalid metadata: {e}")))?;
+    check_consistent(&meta).map_err(bad)?;
+    meta.format_version = FORMAT_VERSION;
+    meta.checksum = Some(checksum(&st, &meta));
+    let json = serde_json::to_string(&meta).map_err(|e| bad(e.to_string()))?;
+    let info = std::collections::HashMap::from([("concord".to_string(), json)]);
+    let mut tensors: Vec<(String, safetensors::tensor::TensorView)> = st.tensors();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    safetensors::serialize(tensors, Some(info)).map_err(|e| bad(format!("serialising: {e}")))
 }
 
 /// Parses and checks the metadata of model-file bytes (`path` names the file in errors).
@@ -75,13 +139,72 @@ pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
         return Err(bad(format!("metadata 'format' is not '{FORMAT_NAME}'")));
     }
     let version = value.get("format_version").and_then(|v| v.as_u64());
-    if version != Some(FORMAT_VERSION as u64) {
+    if !matches!(version, Some(1) | Some(2)) {
         return Err(bad(format!(
-            "format version {} is not supported (this build reads version {FORMAT_VERSION})",
+            "format version {} is not supported (this build reads versions 1 and \
+             {FORMAT_VERSION})",
             version.map_or("missing".to_string(), |v| v.to_string())
         )));
     }
-    serde_json::from_value(value).map_err(|e| bad(format!("invalid metadata: {e}")))
+    let meta: Metadata =
+        serde_json::from_value(value).map_err(|e| bad(format!("invalid metadata: {e}")))?;
+    check_consistent(&meta).map_err(bad)?;
+    if meta.format_version >= 2 {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("corrupt or truncated tensor data: {e}")))?;
+        let stored = meta
+            .checksum
+            .as_deref()
+            .ok_or_else(|| bad("format version 2 without a checksum".into()))?;
+        if checksum(&st, &meta) != stored {
+            return Err(bad(
+                "checksum mismatch: the parameters or the metadata were changed after the \
+                 file was written (or the file is corrupt)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(meta)
+}
+
+/// The top-level `elements`, `cutoff`, `receptive_field` and `units` repeat what `config`
+/// says (for readers of the JSON); the computation uses `config`, so any disagreement means an
+/// edited or corrupt file and is refused.
+fn check_consistent(meta: &Metadata) -> std::result::Result<(), String> {
+    let c = &meta.config;
+    let symbols: Vec<String> = c
+        .elements
+        .iter()
+        .map(|&z| crate::elements::symbol(z).map(str::to_string))
+        .collect::<Result<_>>()
+        .map_err(|e| format!("config.elements: {e}"))?;
+    if symbols != meta.elements {
+        return Err(format!(
+            "metadata 'elements' [{}] disagrees with the architecture's elements [{}]",
+            meta.elements.join(" "),
+            symbols.join(" ")
+        ));
+    }
+    if meta.cutoff != c.encoder.cutoff {
+        return Err(format!(
+            "metadata 'cutoff' {} Å disagrees with the architecture's {} Å",
+            meta.cutoff, c.encoder.cutoff
+        ));
+    }
+    if meta.receptive_field != c.encoder.receptive_field() {
+        return Err(format!(
+            "metadata 'receptive_field' {} Å disagrees with layers x cutoff = {} Å",
+            meta.receptive_field,
+            c.encoder.receptive_field()
+        ));
+    }
+    if meta.units.energy != "eV" || meta.units.length != "angstrom" {
+        return Err(format!(
+            "units {} / {} are not supported (Concord models are in eV and angstrom)",
+            meta.units.energy, meta.units.length
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses an architecture that needs more parameters than the file holds (corrupt metadata),
@@ -170,14 +293,30 @@ mod torch {
             },
             config: model.config().clone(),
             training,
+            checksum: None,
         }
     }
 
     /// Serialises every variable of `vs` (float64) with `meta` into safetensors bytes.
+    /// Metadata of format 2 or later is written with its [`super::checksum`].
     pub fn to_bytes(vs: &tch::nn::VarStore, meta: &Metadata) -> Result<Vec<u8>> {
-        let json = serde_json::to_string(meta).map_err(|e| Error::invalid(e.to_string()))?;
-        let info = HashMap::from([("concord".to_string(), json)]);
-        to_bytes_tensors(vs.variables(), info)
+        let encode = |m: &Metadata| -> Result<Vec<u8>> {
+            let json = serde_json::to_string(m).map_err(|e| Error::invalid(e.to_string()))?;
+            let info = HashMap::from([("concord".to_string(), json)]);
+            to_bytes_tensors(vs.variables(), info)
+        };
+        let mut meta = Metadata {
+            checksum: None,
+            ..meta.clone()
+        };
+        let unsigned = encode(&meta)?;
+        if meta.format_version < 2 {
+            return Ok(unsigned);
+        }
+        let st = SafeTensors::deserialize(&unsigned)
+            .map_err(|e| Error::invalid(format!("serialising model: {e}")))?;
+        meta.checksum = Some(super::checksum(&st, &meta));
+        encode(&meta)
     }
 
     /// Serialises named tensors (as float64) with header metadata `info` into safetensors bytes.
