@@ -126,6 +126,36 @@ pub struct SamplerOptions {
     pub seed: u64,
 }
 
+/// Most noise levels a sampler may use (beyond it a run is almost surely a corrupt argument).
+pub const MAX_SAMPLER_STEPS: usize = 100_000;
+
+impl SamplerOptions {
+    /// Checks the settings (the one validation of the CLI, the library and the C ABI):
+    /// `steps` in 2..=[`MAX_SAMPLER_STEPS`], `rho` positive and finite, `churn` finite and >= 0.
+    /// The message names the setting as `name = value`.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=MAX_SAMPLER_STEPS).contains(&self.steps) {
+            return Err(Error::invalid(format!(
+                "steps = {} is out of range: 2 to {MAX_SAMPLER_STEPS} noise levels",
+                self.steps
+            )));
+        }
+        if !(self.rho > 0.0 && self.rho.is_finite()) {
+            return Err(Error::invalid(format!(
+                "rho = {} must be positive and finite",
+                self.rho
+            )));
+        }
+        if !(self.churn >= 0.0 && self.churn.is_finite()) {
+            return Err(Error::invalid(format!(
+                "churn = {} must be finite and >= 0 (0: deterministic sampler)",
+                self.churn
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for SamplerOptions {
     fn default() -> Self {
         SamplerOptions {
@@ -198,14 +228,7 @@ pub fn generate_many<D: Denoise + ?Sized>(
     if k == 0 {
         return Err(Error::invalid("number of samples must be at least 1"));
     }
-    if opts.steps < 2
-        || opts.rho.is_nan()
-        || opts.rho <= 0.0
-        || opts.churn.is_nan()
-        || opts.churn < 0.0
-    {
-        return Err(Error::invalid(format!("invalid sampler options {opts:?}")));
-    }
+    opts.validate()?;
     if molecules.is_empty() {
         return Ok(Vec::new());
     }

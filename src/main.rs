@@ -219,11 +219,22 @@ fn run(cli: Cli) -> concord::Result<()> {
                 .chain(graphs.as_deref())
                 .collect();
             concord::io::check_not_input(&out, &inputs)?;
-            let pot = Potential::load(&model, Device::Cpu, Precision::Float32)?;
             let relax_opts = concord::optimize::OptimizeOptions {
                 fmax,
                 ..Default::default()
             };
+            let sampler = SamplerOptions {
+                steps,
+                churn,
+                seed,
+                ..Default::default()
+            };
+            // The same checks as the C ABI's, before any work.
+            sampler.validate()?;
+            if relax {
+                relax_opts.validate()?;
+            }
+            let pot = Potential::load(&model, Device::Cpu, Precision::Float32)?;
             let mols = match graphs {
                 Some(path) => concord::io::read_sdf(&path)?,
                 None => smiles_molecules(&smiles)?,
@@ -248,12 +259,6 @@ fn run(cli: Cli) -> concord::Result<()> {
                     }
                 }
             }
-            let sampler = SamplerOptions {
-                steps,
-                churn,
-                seed,
-                ..Default::default()
-            };
             for chunk in good.chunks(32) {
                 let batch: Vec<(&[u8], &[concord::Bond], u64)> = chunk
                     .iter()
@@ -439,7 +444,8 @@ fn optimize_file(
     } else {
         Precision::Float32
     };
-    // Refuse an unusable output before any work is done.
+    // Refuse unusable options or an unusable output before any work is done.
+    opts.validate()?;
     concord::io::prepare_output(out)?;
     concord::io::check_not_input(out, &[input, model])?;
     let pot = Potential::load(model, Device::Cpu, precision)?;

@@ -391,13 +391,18 @@ fn bad_inputs_are_errors_naming_the_problem() {
         assert!(err(optimize(&mut lj, &bad, &o)).contains("atom 4"));
         for fmax in [0.0, -1.0, f64::NAN] {
             let o = OptimizeOptions { fmax, ..o.clone() };
-            assert!(err(optimize(&mut lj, &x0, &o)).contains("fmax must be positive"));
+            let msg = err(optimize(&mut lj, &x0, &o));
+            assert!(
+                msg.contains(&format!("fmax = {fmax} must be positive")),
+                "{msg}"
+            );
         }
         let o2 = OptimizeOptions {
             max_step: 0.0,
             ..o.clone()
         };
-        assert!(err(optimize(&mut lj, &x0, &o2)).contains("max_step must be positive"));
+        assert!(err(optimize(&mut lj, &x0, &o2))
+            .contains("max_step = 0 must be positive and finite (Å)"));
         assert_eq!(lj.calls, 0, "no evaluation before the inputs are checked");
 
         let mut broken = Broken {
@@ -426,7 +431,7 @@ fn bad_inputs_are_errors_naming_the_problem() {
         ..opts(Method::Lbfgs, 0.01)
     };
     let msg = err(optimize(&mut LennardJones::default(), &x0, &o));
-    assert!(msg.contains("memory must be at least 1"), "{msg}");
+    assert!(msg.contains("memory = 0 must be at least 1"), "{msg}");
 }
 
 #[test]

@@ -161,7 +161,7 @@ fn optimize_rejects_bad_arguments() {
     );
     let (ok, _, stderr) = run(&[&base[..], &["--fmax", "0"]].concat());
     assert!(!ok);
-    assert!(stderr.contains("fmax must be positive"), "{stderr}");
+    assert!(stderr.contains("fmax = 0 must be positive"), "{stderr}");
     assert!(!Path::new(out).exists(), "nothing written on error");
     let (ok, _, stderr) = run(&[
         "optimize",

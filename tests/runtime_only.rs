@@ -471,3 +471,42 @@ fn eval_refuses_data_without_labels() {
         "{err}"
     );
 }
+
+#[test]
+fn the_cli_refuses_the_sampler_and_optimiser_options_the_c_abi_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let out = dir.path().join("gen.extxyz");
+    let base = [
+        "generate",
+        "--model",
+        generator.to_str().unwrap(),
+        "--smiles",
+        "CCO",
+    ];
+    for (extra, message) in [
+        (
+            &["--relax", "--fmax", "0"][..],
+            "fmax = 0 must be positive and finite",
+        ),
+        (
+            &["--relax", "--fmax", "nan"][..],
+            "fmax = NaN must be positive and finite",
+        ),
+        (&["--churn", "inf"][..], "churn = inf must be finite"),
+        (&["--steps", "1"][..], "steps = 1 is out of range"),
+    ] {
+        let o = Command::new(BIN)
+            .args(base)
+            .args(extra)
+            .args(["--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains(message),
+            "{extra:?}: {err}"
+        );
+        assert!(!out.exists(), "nothing written");
+    }
+}

@@ -79,11 +79,6 @@ unsafe fn request(
             SamplerOptions::default().steps
         )));
     }
-    if !(churn >= 0.0 && churn.is_finite()) {
-        return Err(Failure::argument(format!(
-            "churn = {churn} must be finite and >= 0 (0: deterministic sampler)"
-        )));
-    }
     let numbers = numbers(atomic_numbers, n)?;
     let bonds = bonds(n, n_bonds, bond_first, bond_second, bond_order)?;
     validate_graph(&numbers, &bonds)?;
@@ -98,6 +93,9 @@ unsafe fn request(
         seed,
         ..Default::default()
     };
+    if let Err(crate::Error::InvalidInput(m)) = sampler.validate() {
+        return Err(Failure::argument(m));
+    }
     Ok(Request {
         numbers,
         bonds,

@@ -125,15 +125,6 @@ pub(crate) unsafe fn options(
     } else {
         *ptr
     };
-    let positive = |name: &str, v: f64, unit: &str| {
-        if v > 0.0 && v.is_finite() {
-            Ok(v)
-        } else {
-            Err(Failure::argument(format!(
-                "options->{name} = {v} must be positive and finite ({unit})"
-            )))
-        }
-    };
     let method = match o.method {
         CONCORD_OPTIMIZE_LBFGS => Method::Lbfgs,
         CONCORD_OPTIMIZE_FIRE => Method::Fire,
@@ -156,14 +147,18 @@ pub(crate) unsafe fn options(
             o.memory
         )));
     }
-    Ok(OptimizeOptions {
-        fmax: positive("fmax", o.fmax, "eV/Å")?,
+    let opts = OptimizeOptions {
+        fmax: o.fmax,
         max_steps: usize::try_from(o.max_steps).unwrap_or(usize::MAX),
-        max_step: positive("max_step", o.max_step, "Å")?,
+        max_step: o.max_step,
         method,
         memory: o.memory as usize,
         ..Default::default()
-    })
+    };
+    match opts.validate() {
+        Err(crate::Error::InvalidInput(m)) => Err(Failure::argument(format!("options->{m}"))),
+        _ => Ok(opts),
+    }
 }
 
 /// [`PotentialObjective`] that keeps the first failure of the potential (with the force call it

@@ -103,6 +103,29 @@ pub struct OptimizeOptions {
     pub fire: FireParams,
 }
 
+impl OptimizeOptions {
+    /// Checks the settings (the one validation of the CLI, the library and the C ABI): `fmax`
+    /// and `max_step` positive and finite, L-BFGS memory at least 1. The message names the
+    /// setting as `name = value`.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |name: &str, v: f64, unit: &str| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::invalid(format!(
+                    "{name} = {v} must be positive and finite ({unit})"
+                )))
+            }
+        };
+        positive("fmax", self.fmax, "eV/Å")?;
+        positive("max_step", self.max_step, "Å")?;
+        if self.method == Method::Lbfgs && self.memory == 0 {
+            return Err(Error::invalid("memory = 0 must be at least 1 (L-BFGS)"));
+        }
+        Ok(())
+    }
+}
+
 impl Default for OptimizeOptions {
     fn default() -> Self {
         OptimizeOptions {
@@ -155,20 +178,8 @@ pub fn optimize(
             "optimize: non-finite coordinate (NaN or inf) on atom {i}"
         )));
     }
-    if !(opts.fmax > 0.0 && opts.fmax.is_finite()) {
-        return Err(Error::invalid(format!(
-            "optimize: fmax must be positive and finite, got {}",
-            opts.fmax
-        )));
-    }
-    if !(opts.max_step > 0.0 && opts.max_step.is_finite()) {
-        return Err(Error::invalid(format!(
-            "optimize: max_step must be positive and finite, got {}",
-            opts.max_step
-        )));
-    }
-    if opts.method == Method::Lbfgs && opts.memory == 0 {
-        return Err(Error::invalid("optimize: L-BFGS memory must be at least 1"));
+    if let Err(Error::InvalidInput(m)) = opts.validate() {
+        return Err(Error::invalid(format!("optimize: {m}")));
     }
     let mut f = Counted {
         obj,
