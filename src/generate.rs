@@ -235,8 +235,9 @@ pub fn generate_many<D: Denoise + ?Sized>(
     let mut species = Vec::new();
     let mut edges = Vec::new();
     for (m, (numbers, bonds, _)) in molecules.iter().enumerate() {
-        validate_graph(numbers, bonds).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
+        // An element the model lacks is named before any graph problem.
         species.push(model.species(numbers)?);
+        validate_graph(numbers, bonds).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
         edges.push(topological_edges(numbers.len(), bonds));
     }
     let batch = MoleculeBatch::new(

@@ -247,8 +247,18 @@ fn run(cli: Cli) -> concord::Result<()> {
             // Molecules the model cannot handle are reported and skipped, not fatal.
             let mut good = Vec::new();
             for (m, mol) in mols.iter().enumerate() {
-                let check = concord::model::graph::validate_graph(&mol.numbers, &mol.bonds)
-                    .and_then(|_| pot.species_index(&mol.numbers).map(|_| ()));
+                let charged = mol.charges.iter().position(|&q| q != 0).map(|i| {
+                    concord::Error::invalid(format!(
+                        "atom {i} has formal charge {:+}: charged molecules are not supported \
+                         (the models are trained on neutral ones)",
+                        mol.charges[i]
+                    ))
+                });
+                let check = match charged {
+                    Some(e) => Err(e),
+                    None => pot.species_index(&mol.numbers).map(|_| ()),
+                }
+                .and_then(|_| concord::model::graph::validate_graph(&mol.numbers, &mol.bonds));
                 match check {
                     Ok(()) => good.push(m),
                     Err(e) => {

@@ -510,3 +510,33 @@ fn the_cli_refuses_the_sampler_and_optimiser_options_the_c_abi_refuses() {
         assert!(!out.exists(), "nothing written");
     }
 }
+
+#[test]
+fn generate_refuses_charged_sdf_molecules_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let mut mols =
+        concord::io::read_sdf(&root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz")).unwrap();
+    mols.truncate(2);
+    mols[1].charges[0] = 1; // written as an `M  CHG` line
+    let sdf = dir.path().join("charged.sdf");
+    concord::io::write_sdf(&sdf, &mols).unwrap();
+    let out = dir.path().join("gen.extxyz");
+    let o = Command::new(BIN)
+        .args(["generate", "--model", generator.to_str().unwrap()])
+        .args([
+            "--graphs",
+            sdf.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("formal charge +1"),
+        "{err}"
+    );
+    assert!(err.contains(&mols[1].name), "{err}");
+    assert_eq!(concord::io::read_extxyz(&out).unwrap().len(), 1);
+}

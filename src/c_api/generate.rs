@@ -81,8 +81,8 @@ unsafe fn request(
     }
     let numbers = numbers(atomic_numbers, n)?;
     let bonds = bonds(n, n_bonds, bond_first, bond_second, bond_order)?;
-    validate_graph(&numbers, &bonds)?;
     potential.species_index(&numbers)?;
+    validate_graph(&numbers, &bonds)?;
     let sampler = SamplerOptions {
         steps: if steps == 0 {
             SamplerOptions::default().steps

@@ -309,4 +309,29 @@ mod tests {
         ));
         assert!(msg("").contains("SMILES"));
     }
+
+    #[test]
+    fn radicals_and_lone_aromatic_atoms_are_refused_by_the_graph_check() {
+        let check = |s: &str| {
+            let g = parse_smiles(s).unwrap().molecule;
+            crate::model::graph::validate_graph(&g.numbers, &g.bonds)
+                .err()
+                .map(|e| e.to_string())
+        };
+        for s in ["[CH3]", "C[O]", "[C]", "c", "[NH2]"] {
+            let e = check(s).unwrap_or_else(|| panic!("{s} accepted"));
+            assert!(e.contains("radical"), "{s}: {e}");
+        }
+        for s in [
+            "C",
+            "CCO",
+            "c1ccccc1",
+            "c1cc[nH]c1",
+            "[H][H]",
+            "O=C=O",
+            "C#N",
+        ] {
+            assert_eq!(check(s), None, "{s}");
+        }
+    }
 }

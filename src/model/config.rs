@@ -95,9 +95,11 @@ pub fn species_index(elements: &[u8], numbers: &[u8]) -> Result<Vec<usize>> {
         .enumerate()
         .map(|(i, &z)| {
             elements.iter().position(|&e| e == z).ok_or_else(|| {
-                let name = elements::symbol(z)
-                    .map(str::to_string)
-                    .unwrap_or_else(|_| format!("Z={z}"));
+                let Ok(name) = elements::symbol(z) else {
+                    return Error::UnknownElement(format!(
+                        "atomic number {z} (atom {i}) is not a known element"
+                    ));
+                };
                 let known: Vec<&str> = elements
                     .iter()
                     .map(|&e| elements::symbol(e).unwrap_or_default())

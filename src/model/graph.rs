@@ -38,8 +38,22 @@ fn max_valence(z: u8) -> Option<f64> {
     }
 }
 
+/// Smallest number of bonds (sum of bond orders) an element carries in a neutral, closed-shell
+/// molecule; fewer means a radical (or missing hydrogens), which the models do not know.
+fn min_valence(z: u8) -> Option<f64> {
+    match z {
+        1 | 9 | 17 | 35 | 53 => Some(1.0),
+        5 | 7 | 15 => Some(3.0),
+        6 | 14 => Some(4.0),
+        8 | 16 => Some(2.0),
+        _ => None,
+    }
+}
+
 /// Checks a molecular graph: known elements, bonds within range and not repeated, bond orders
-/// 1..=4, no atom without bonds (in molecules of two or more atoms), valences within bounds.
+/// 1..=4, no atom without bonds (in molecules of two or more atoms), valences within bounds
+/// (neither above the element's maximum nor below its neutral closed-shell valence: radicals
+/// and graphs with missing hydrogens are refused).
 pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
     let n = numbers.len();
     if n == 0 {
@@ -91,6 +105,19 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
             if valence[i] > max + 1e-9 {
                 return Err(Error::invalid(format!(
                     "atom {i} ({}) has valence {} > {max}",
+                    elements::symbol(numbers[i])?,
+                    valence[i]
+                )));
+            }
+        }
+    }
+    // Under-valent atoms last, so that the more specific problems above are named first.
+    for i in 0..n {
+        if let Some(min) = min_valence(numbers[i]) {
+            if valence[i] + 1e-9 < min {
+                return Err(Error::invalid(format!(
+                    "atom {i} ({}) has valence {} < {min}: a radical or missing hydrogens \
+                     (the models know neutral closed-shell molecules with every hydrogen explicit)",
                     elements::symbol(numbers[i])?,
                     valence[i]
                 )));

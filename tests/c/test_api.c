@@ -363,7 +363,9 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
     CHECK(memcmp(x, again, sizeof x) != 0, "another seed and churn, other structures");
     const int32_t single_atom[1] = {8};
     double single[3];
-    EXPECT_OK(concord_generate(model, 1, single_atom, 0, NULL, NULL, NULL, 1, 1, 0, 0.0, single));
+    /* A lone atom is not a closed-shell molecule (a radical): refused. */
+    EXPECT_ERROR(concord_generate(model, 1, single_atom, 0, NULL, NULL, NULL, 1, 1, 0, 0.0, single),
+                 CONCORD_ERROR_INVALID_INPUT, "atom 0 (O) has valence 0 < 2: a radical");
 
     /* Generate then optimise (compared with the Rust API by the driver). */
     options = concord_optimize_options_default();
