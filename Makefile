@@ -22,7 +22,7 @@ build-runtime:
 
 ## The runtime-only build's own lint and tests (tests/runtime_only.rs and every test that needs
 ## no libtorch).
-test-runtime-only:
+test-runtime-only: build-runtime
 	cargo clippy --release --all-targets --no-default-features --target-dir $(RUNTIME_TARGET) -- -D warnings
 	cargo test --release --no-default-features --target-dir $(RUNTIME_TARGET)
 
