@@ -92,6 +92,8 @@ pub struct Workspace<T> {
     attr_c: Vec<T>,
     pre_c: Vec<T>,
     w_c: Vec<T>,
+    extra_c: Vec<T>,
+    attr_rows: Vec<usize>,
     gpre_c: Vec<T>,
     grbf_c: Vec<T>,
     // Reverse-pass buffers.
@@ -271,26 +273,49 @@ fn edge_feature_filters<T: Real>(
     chunk: &[usize],
     ws: &mut Workspace<T>,
 ) {
-    let (c, f3) = (chunk.len(), m.filter.out);
-    if let (Some(attr), Some(ef)) = (g.edge_attr, &m.edge_filter) {
-        let a = ef.inp;
-        sized(&mut ws.attr_c, c * a);
-        for (q, &e) in chunk.iter().enumerate() {
-            ws.attr_c[q * a..(q + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
+    let f3 = m.filter.out;
+    let (Some(attr), Some(ef)) = (g.edge_attr, &m.edge_filter) else {
+        return;
+    };
+    let a = ef.inp;
+    // Only edges with non-zero features (the generator's graph edges; its radius-only edges
+    // carry zeros, whose product is exactly zero) go through the product.
+    ws.attr_rows.clear();
+    ws.attr_rows.extend(
+        chunk
+            .iter()
+            .enumerate()
+            .filter(|&(_, &e)| attr[e * a..(e + 1) * a].iter().any(|&x| x != T::zero()))
+            .map(|(q, _)| q),
+    );
+    let rows = ws.attr_rows.len();
+    if rows == 0 {
+        return;
+    }
+    sized(&mut ws.attr_c, rows * a);
+    for (r, &q) in ws.attr_rows.iter().enumerate() {
+        let e = chunk[q];
+        ws.attr_c[r * a..(r + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
+    }
+    sized(&mut ws.extra_c, rows * f3);
+    T::gemm(
+        rows,
+        a,
+        f3,
+        T::one(),
+        &ws.attr_c,
+        (a, 1),
+        &ef.w,
+        (1, a),
+        T::zero(),
+        &mut ws.extra_c,
+        (f3, 1),
+    );
+    for (r, &q) in ws.attr_rows.iter().enumerate() {
+        let add = &ws.extra_c[r * f3..(r + 1) * f3];
+        for (w, &x) in ws.w_c[q * f3..(q + 1) * f3].iter_mut().zip(add) {
+            *w += x;
         }
-        T::gemm(
-            c,
-            a,
-            f3,
-            T::one(),
-            &ws.attr_c,
-            (a, 1),
-            &ef.w,
-            (1, a),
-            T::one(),
-            &mut ws.w_c,
-            (f3, 1),
-        );
     }
 }
 
