@@ -222,10 +222,13 @@ fn the_runtime_only_build_does_not_link_libtorch() {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap();
     // `cargo test` builds the cdylib in deps/; `cargo build` also copies it up.
-    let lib = [deps.join("libconcord.so"), deps.parent().unwrap().join("libconcord.so")]
-        .into_iter()
-        .find(|p| p.exists())
-        .expect("libconcord.so next to the test binary");
+    let lib = [
+        deps.join("libconcord.so"),
+        deps.parent().unwrap().join("libconcord.so"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .expect("libconcord.so next to the test binary");
     for file in [lib, PathBuf::from(BIN)] {
         let bytes = std::fs::read(&file).unwrap();
         // NEEDED entries and the rpath name the libtorch libraries and their folder.
