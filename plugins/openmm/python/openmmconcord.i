@@ -124,6 +124,7 @@ public:
     const std::string& getDevice() const;
     std::vector<int> getModelElements() const;
     double getReceptiveField() const;
+    std::string getModelChecksum() const;
     void setUsesPeriodicBoundaryConditions(bool periodic);
     bool usesPeriodicBoundaryConditions() const;
 

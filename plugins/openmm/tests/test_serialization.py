@@ -1,11 +1,12 @@
 """XmlSerializer round trip of ConcordForce: same settings, same energies and forces."""
 
 import copy
+import shutil
 
 import numpy as np
 import openmm as mm
 import pytest
-from conftest import POTENTIAL, evaluate, make_system
+from conftest import GENERATOR, POTENTIAL, evaluate, make_system
 from openmmconcord import ConcordForce, atomic_numbers
 
 
@@ -45,3 +46,15 @@ def test_unknown_serialization_version_is_refused(molecules):
     xml = mm.XmlSerializer.serialize(ConcordForce(str(POTENTIAL), atomic_numbers(topology)))
     with pytest.raises(Exception, match="unsupported serialization version 2"):
         mm.XmlSerializer.deserialize(xml.replace('version="1"', 'version="2"'))
+
+
+def test_a_replaced_model_file_is_refused_on_deserialization(molecules, tmp_path):
+    _name, topology, _positions = molecules[0]
+    model = tmp_path / "model.concord"
+    shutil.copy(POTENTIAL, model)
+    xml = mm.XmlSerializer.serialize(ConcordForce(str(model), atomic_numbers(topology)))
+    assert 'modelChecksum="sha256:' in xml
+    mm.XmlSerializer.deserialize(xml)  # the same file: fine
+    shutil.copy(GENERATOR, model)  # another model at the stored path
+    with pytest.raises(Exception, match="is not the one this force was serialised with"):
+        mm.XmlSerializer.deserialize(xml)

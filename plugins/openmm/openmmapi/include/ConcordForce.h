@@ -85,6 +85,12 @@ public:
      */
     double getReceptiveField() const;
     /**
+     * The model file's checksum (`sha256:...` of its parameters and metadata), empty for a
+     * format-1 file. Stored when the force is serialised; deserialisation refuses a model file
+     * whose checksum differs (the file at the stored path was replaced).
+     */
+    std::string getModelChecksum() const;
+    /**
      * Sets whether the System's periodic box is used: the box vectors (nm) are passed to the
      * model as its cell (Å) and every pair interacts through its periodic images.
      */

@@ -83,6 +83,17 @@ double ConcordForce::getReceptiveField() const {
     return model->receptive_field() / ANGSTROM_PER_NM;
 }
 
+std::string ConcordForce::getModelChecksum() const {
+    // The metadata JSON holds `"checksum":"sha256:<hex>"` (no escapes inside the value).
+    const std::string json = model->metadata_json();
+    const std::string key = "\"checksum\":\"";
+    const size_t start = json.find(key);
+    if (start == std::string::npos) return "";
+    const size_t begin = start + key.size();
+    const size_t end = json.find('"', begin);
+    return end == std::string::npos ? "" : json.substr(begin, end - begin);
+}
+
 OpenMM::ForceImpl* ConcordForce::createImpl() const { return new ConcordForceImpl(*this); }
 
 }  // namespace ConcordPlugin

@@ -16,6 +16,7 @@ void ConcordForceProxy::serialize(const void* object, OpenMM::SerializationNode&
     const ConcordForce& force = *reinterpret_cast<const ConcordForce*>(object);
     node.setIntProperty("version", VERSION);
     node.setStringProperty("modelPath", force.getModelPath());
+    node.setStringProperty("modelChecksum", force.getModelChecksum());
     node.setIntProperty("precision", force.getPrecision());
     node.setStringProperty("device", force.getDevice());
     node.setBoolProperty("periodic", force.usesPeriodicBoundaryConditions());
@@ -45,6 +46,20 @@ void* ConcordForceProxy::deserialize(const OpenMM::SerializationNode& node) cons
     auto* force =
         new ConcordForce(node.getStringProperty("modelPath"), numbers,
                          node.getIntProperty("precision"), node.getStringProperty("device"));
+    // The file at the stored path must still be the model that was serialised.
+    if (node.hasProperty("modelChecksum")) {
+        const std::string stored = node.getStringProperty("modelChecksum");
+        const std::string found = force->getModelChecksum();
+        if (stored != found) {
+            const std::string path = force->getModelPath();
+            delete force;
+            throw OpenMM::OpenMMException(
+                "ConcordForce: the model file " + path +
+                " is not the one this force was serialised with (checksum " +
+                (found.empty() ? "none" : found) + ", stored " +
+                (stored.empty() ? "none" : stored) + ")");
+        }
+    }
     force->setParticles(indices);
     force->setUsesPeriodicBoundaryConditions(node.getBoolProperty("periodic"));
     force->setForceGroup(node.getIntProperty("forceGroup"));
