@@ -156,6 +156,7 @@ double PairConcord::init_one(int i, int j) {
 
 void PairConcord::compute(int eflag, int vflag) {
   ev_init(eflag, vflag);
+  std::string failure;
   try {
     if (use_cell_) {
       compute_cell();
@@ -163,11 +164,26 @@ void PairConcord::compute(int eflag, int vflag) {
       compute_ghosts();
     }
   } catch (const concord::Error &e) {
-    error->one(FLERR, "{}: {}", kWho, e.what());
+    failure = e.what();
   } catch (const std::exception &e) {  // e.g. std::bad_alloc for the buffers
-    error->one(FLERR, "{}: {}", kWho, e.what());
+    failure = e.what();
   }
+  report_failure(failure);
   if (vflag_fdotr) virial_fdotr_compute();
+}
+
+void PairConcord::report_failure(const std::string &failure) {
+  // Collective, so that a failure on any rank ends the run through error->all: rank 0 then
+  // writes the message to the log file too (error->one on another rank reaches only its screen).
+  const int mine = failure.empty() ? comm->nprocs : comm->me;
+  int first = comm->nprocs;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, world);
+  if (first == comm->nprocs) return;
+  int length = comm->me == first ? static_cast<int>(failure.size()) : 0;
+  MPI_Bcast(&length, 1, MPI_INT, first, world);
+  std::string message = comm->me == first ? failure : std::string(length, ' ');
+  MPI_Bcast(message.data(), length, MPI_CHAR, first, world);
+  error->all(FLERR, "{}: {} (on MPI rank {})", kWho, message, first);
 }
 
 int64_t PairConcord::select_atoms(int n) {

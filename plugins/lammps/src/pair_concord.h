@@ -37,6 +37,7 @@ class PairConcord : public Pair {
   void compute_cell();
   /// Local + ghost atoms (any number of ranks, any boundaries).
   void compute_ghosts();
+  void report_failure(const std::string &failure);
   /// Collects the atoms of mapped types among the first `n` atoms: `selected_`, `numbers_`,
   /// `positions_`; returns how many of them are local.
   int64_t select_atoms(int n);

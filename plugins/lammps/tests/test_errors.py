@@ -154,3 +154,14 @@ concord_generate {GENERATOR} elements O H bondorder 1
 """, tmp_path, check=False)
     assert run.returncode == 1
     assert "atom 3 has no molecule ID (0)" in run.error()
+
+
+def test_an_error_on_one_rank_reaches_the_log(tmp_path):
+    # Two ranks split the box along x; the overlapping pair sits in the second rank's half only.
+    positions = np.array([[5.0, 0.0, 0.0], [5.0, 0.0, 0.1], [5.0, 0.9, 0.0]])
+    run = lammps(water_script(tmp_path, positions=positions), tmp_path, nprocs=2, check=False)
+    assert run.returncode != 0, run.output[-2000:]
+    assert "overlap" in run.error(), run.output[-2000:]
+    log = (tmp_path / "log.lammps").read_text()
+    errors = [line for line in log.splitlines() if "ERROR" in line]
+    assert errors and "overlap" in errors[0] and "on MPI rank" in errors[0], log[-2000:]
