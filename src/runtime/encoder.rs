@@ -571,6 +571,30 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     }
 }
 
+/// The workspace fields [`edge_adjoint`] reads and writes (split borrows, so that a filter in
+/// the workspace's chunk buffers can be read at the same time).
+struct EdgeAdjoints<'a, T> {
+    gs_mid: &'a [T],
+    gv_mid: &'a [T],
+    unit: &'a [T],
+    gv: &'a mut [T],
+    g_unit: &'a mut [f64],
+    g_phi: &'a mut [T],
+}
+
+macro_rules! edge_adjoints {
+    ($ws:expr) => {
+        EdgeAdjoints {
+            gs_mid: &$ws.gs_mid,
+            gv_mid: &$ws.gv_mid,
+            unit: &$ws.unit,
+            gv: &mut $ws.gv,
+            g_unit: &mut $ws.g_unit,
+            g_phi: &mut $ws.g_phi,
+        }
+    };
+}
+
 /// Message block adjoint: from `ws.gs_mid`, `ws.gv_mid` to `ws.gs`, `ws.gv` (w.r.t. the
 /// layer's inputs), accumulating the edge-geometry adjoints.
 #[inline(always)]
@@ -606,34 +630,19 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
             let pre = &pre_c[q * 3 * f..(q + 1) * 3 * f];
             let w = &w_c[q * 3 * f..(q + 1) * 3 * f];
             let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-            for ((y, &a), &b) in pw.iter_mut().zip(phi).zip(w) {
-                *y = a * b * inv;
-            }
-            // g_x: vector gate, scalar message, radial gate (times 1/avg).
-            let gsi = &ws.gs_mid[i * f..(i + 1) * f];
-            let gvi = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
-            let vj = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
-            let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-            for c in 0..f {
-                let (g0, g1, g2) = (gvi[c], gvi[f + c], gvi[2 * f + c]);
-                gx[c] = (g0 * vj[c] + g1 * vj[f + c] + g2 * vj[2 * f + c]) * inv;
-                gx[f + c] = gsi[c] * inv;
-                gx[2 * f + c] = (g0 * u[0] + g1 * u[1] + g2 * u[2]) * inv;
-            }
-            // dv_e = v_j gate_v + u gate_r: adjoints of v_j and of the unit vector.
-            let gvj = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
-            for a in 0..3 {
-                let (gva, gvja) = (&gvi[a * f..(a + 1) * f], &mut gvj[a * f..(a + 1) * f]);
-                for c in 0..f {
-                    gvja[c] += gva[c] * pw[c];
-                }
-                ws.g_unit[3 * e + a] += to64(dot(gva, &pw[2 * f..]));
-            }
-            // x = phi_j * w: adjoints of phi_j and of the filter before the envelope.
-            let gp = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+            edge_adjoint(
+                f,
+                inv,
+                (i, j, e),
+                w,
+                &tape,
+                edge_adjoints!(ws),
+                &mut gx,
+                &mut pw,
+            );
+            // The filter before the envelope.
             let gpre = &mut ws.gpre_c[q * 3 * f..(q + 1) * 3 * f];
             for c in 0..3 * f {
-                gp[c] += gx[c] * w[c];
                 gpre[c] = gx[c] * phi[c] * env;
             }
             // g_env = sum g_w pre, with g_w = g_x phi = gpre / env.
@@ -670,6 +679,53 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
     ws.tapes[l] = tape;
 }
 
+/// The adjoints every edge `(i <- j, e)` shares whatever its filter `w` `[3F]` is: writes
+/// `g_x = dE/d(phi_j * w)` (times 1/avg) into `gx`, accumulates the adjoints of `v_j`
+/// (`ws.gv`), of the unit vector (`ws.g_unit`) and of `phi_j` (`ws.g_phi`); `pw` is scratch
+/// (`[3F]`, left holding `phi_j * w / avg`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn edge_adjoint<T: Real>(
+    f: usize,
+    inv: T,
+    (i, j, e): (usize, usize, usize),
+    w: &[T],
+    tape: &Tape<T>,
+    ws: EdgeAdjoints<'_, T>,
+    gx: &mut [T],
+    pw: &mut [T],
+) {
+    let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
+    for ((y, &a), &b) in pw.iter_mut().zip(phi).zip(w) {
+        *y = a * b * inv;
+    }
+    // g_x: vector gate, scalar message, radial gate.
+    let gsi = &ws.gs_mid[i * f..(i + 1) * f];
+    let gvi = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
+    let vj = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
+    let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
+    for c in 0..f {
+        let (g0, g1, g2) = (gvi[c], gvi[f + c], gvi[2 * f + c]);
+        gx[c] = (g0 * vj[c] + g1 * vj[f + c] + g2 * vj[2 * f + c]) * inv;
+        gx[f + c] = gsi[c] * inv;
+        gx[2 * f + c] = (g0 * u[0] + g1 * u[1] + g2 * u[2]) * inv;
+    }
+    // dv_e = v_j gate_v + u gate_r: adjoints of v_j and of the unit vector.
+    let gvj = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
+    for a in 0..3 {
+        let (gva, gvja) = (&gvi[a * f..(a + 1) * f], &mut gvj[a * f..(a + 1) * f]);
+        for c in 0..f {
+            gvja[c] += gva[c] * pw[c];
+        }
+        ws.g_unit[3 * e + a] += to64(dot(gva, &pw[2 * f..]));
+    }
+    // x = phi_j * w: the adjoint of phi_j.
+    let gp = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+    for c in 0..3 * f {
+        gp[c] += gx[c] * w[c];
+    }
+}
+
 /// The edge part of [`message_backward`] with tabulated filters: per edge the filter `w` and
 /// its radial derivative come from the table, and `dE/dr += (g_x phi) . dw/dr`.
 #[allow(clippy::too_many_arguments)]
@@ -690,30 +746,17 @@ fn table_edges_backward<T: Real>(
         let (i, j) = (g.first[e], g.second[e]);
         table.eval_with_derivative(l, ws.dist[e], &mut w, &mut dw);
         let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-        for ((y, &a), &b) in pw.iter_mut().zip(phi).zip(&w) {
-            *y = a * b * inv;
-        }
-        let gsi = &ws.gs_mid[i * f..(i + 1) * f];
-        let gvi = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
-        let vj = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
-        let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-        for c in 0..f {
-            let (g0, g1, g2) = (gvi[c], gvi[f + c], gvi[2 * f + c]);
-            gx[c] = (g0 * vj[c] + g1 * vj[f + c] + g2 * vj[2 * f + c]) * inv;
-            gx[f + c] = gsi[c] * inv;
-            gx[2 * f + c] = (g0 * u[0] + g1 * u[1] + g2 * u[2]) * inv;
-        }
-        let gvj = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
-        for a in 0..3 {
-            let (gva, gvja) = (&gvi[a * f..(a + 1) * f], &mut gvj[a * f..(a + 1) * f]);
-            for c in 0..f {
-                gvja[c] += gva[c] * pw[c];
-            }
-            ws.g_unit[3 * e + a] += to64(dot(gva, &pw[2 * f..]));
-        }
-        let gp = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+        edge_adjoint(
+            f,
+            inv,
+            (i, j, e),
+            &w,
+            tape,
+            edge_adjoints!(ws),
+            &mut gx,
+            &mut pw,
+        );
         for c in 0..3 * f {
-            gp[c] += gx[c] * w[c];
             pw[c] = gx[c] * phi[c];
         }
         ws.g_dist[e] += to64(dot(&pw, &dw));
