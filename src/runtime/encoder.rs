@@ -608,10 +608,14 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
     zeroed(&mut ws.g_phi, n * 3 * f);
     ws.gv.clone_from(&ws.gv_mid);
     // Per-edge scratch: g_x = dE/d(phi_j * w) [3F], and phi_j * w [3F].
-    let (mut gx, mut pw) = (vec![T::zero(); 3 * f], vec![T::zero(); 3 * f]);
+    // Per-edge scratch `[3F]`, allocated once per layer: g_x, phi_j * w, and for tabulated
+    // filters the filter and its radial derivative.
+    let mut scratch = [(); 4].map(|_| vec![T::zero(); 3 * f]);
+    let [gx, pw, w_t, dw_t] = &mut scratch;
     for (ci, chunk) in tape.active.chunks(CHUNK).enumerate() {
         if let Some(table) = g.table {
-            table_edges_backward(table, l, f, inv, g, chunk, &tape, ws);
+            let buffers = [&mut gx[..], &mut pw[..], &mut w_t[..], &mut dw_t[..]];
+            table_edges_backward(table, l, (f, inv), g, chunk, &tape, ws, buffers);
             continue;
         }
         if !tape.cached {
@@ -630,23 +634,14 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
             let pre = &pre_c[q * 3 * f..(q + 1) * 3 * f];
             let w = &w_c[q * 3 * f..(q + 1) * 3 * f];
             let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-            edge_adjoint(
-                f,
-                inv,
-                (i, j, e),
-                w,
-                &tape,
-                edge_adjoints!(ws),
-                &mut gx,
-                &mut pw,
-            );
+            edge_adjoint(f, inv, (i, j, e), w, &tape, edge_adjoints!(ws), gx, pw);
             // The filter before the envelope.
             let gpre = &mut ws.gpre_c[q * 3 * f..(q + 1) * 3 * f];
             for c in 0..3 * f {
                 gpre[c] = gx[c] * phi[c] * env;
             }
             // g_env = sum g_w pre, with g_w = g_x phi = gpre / env.
-            let g_env = dot(&gx, pw_pre(phi, pre, &mut pw));
+            let g_env = dot(gx, pw_pre(phi, pre, pw));
             ws.g_dist[e] += to64(g_env) * ws.denv[e];
         }
         sized(&mut ws.grbf_c, chunk.len() * k);
@@ -733,33 +728,22 @@ fn edge_adjoint<T: Real>(
 fn table_edges_backward<T: Real>(
     table: &FilterTable<T>,
     l: usize,
-    f: usize,
-    inv: T,
+    (f, inv): (usize, T),
     g: &Graph<T>,
     chunk: &[usize],
     tape: &Tape<T>,
     ws: &mut Workspace<T>,
+    [gx, pw, w, dw]: [&mut [T]; 4],
 ) {
-    let (mut w, mut dw) = (vec![T::zero(); 3 * f], vec![T::zero(); 3 * f]);
-    let (mut gx, mut pw) = (vec![T::zero(); 3 * f], vec![T::zero(); 3 * f]);
     for &e in chunk {
         let (i, j) = (g.first[e], g.second[e]);
-        table.eval_with_derivative(l, ws.dist[e], &mut w, &mut dw);
+        table.eval_with_derivative(l, ws.dist[e], w, dw);
         let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-        edge_adjoint(
-            f,
-            inv,
-            (i, j, e),
-            &w,
-            tape,
-            edge_adjoints!(ws),
-            &mut gx,
-            &mut pw,
-        );
+        edge_adjoint(f, inv, (i, j, e), w, tape, edge_adjoints!(ws), gx, pw);
         for c in 0..3 * f {
             pw[c] = gx[c] * phi[c];
         }
-        ws.g_dist[e] += to64(dot(&pw, &dw));
+        ws.g_dist[e] += to64(dot(pw, dw));
     }
 }
 
