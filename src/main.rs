@@ -241,7 +241,6 @@ fn run(cli: Cli) -> concord::Result<()> {
             };
             let bar = indicatif::ProgressBar::new(mols.len() as u64);
             let mut frames = Vec::new();
-            let mut failed = 0;
             let mut failed_names: Vec<String> = Vec::new();
             let mut n_sane = 0;
             // Molecules the model cannot handle are reported and skipped, not fatal.
@@ -264,7 +263,6 @@ fn run(cli: Cli) -> concord::Result<()> {
                     Err(e) => {
                         eprintln!("error: molecule {m} ('{}') skipped: {e}", mol.name);
                         failed_names.push(mol.name.clone());
-                        failed += 1;
                         bar.inc(1);
                     }
                 }
@@ -313,7 +311,6 @@ fn run(cli: Cli) -> concord::Result<()> {
                     };
                 for (&m, samples_m) in chunk.iter().zip(structures) {
                     let Some(samples_m) = samples_m else {
-                        failed += 1;
                         bar.inc(1);
                         continue;
                     };
@@ -380,12 +377,13 @@ fn run(cli: Cli) -> concord::Result<()> {
                 "{} structures of {} molecules -> {}; {n_sane} sane (bond lengths and contacts: \
                  info key `sane`)",
                 frames.len(),
-                mols.len() - failed,
+                mols.len() - failed_names.len(),
                 out.display(),
             );
-            if failed > 0 {
+            if !failed_names.is_empty() {
                 return Err(concord::Error::invalid(format!(
-                    "{failed} of {} molecules failed and are not in {}: {}",
+                    "{} of {} molecules failed and are not in {}: {}",
+                    failed_names.len(),
                     mols.len(),
                     out.display(),
                     failed_names.join(", ")
