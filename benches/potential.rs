@@ -283,20 +283,30 @@ fn main() {
         })
         .fold(0.0, f64::max);
     let spacing = 2.0 * radius + 2.0;
-    out += "\n| periodic box of molecules (native float32) | atoms | pairs | ms / call | µs / atom | GFLOP/s | peak RSS so far (MiB) |\n|---|---|---|---|---|---|---|\n";
+    out += "\n| periodic box of molecules (native float32) | atoms | pairs | ms / call | µs / atom | GFLOP/s | peak RSS so far (MiB) | its growth per atom (KiB) | concord::memory estimate (MiB) |\n|---|---|---|---|---|---|---|---|---|\n";
     let pot = &pots[0].1;
     for target in [100, 1000, 3000, 10000] {
         let f = box_of_molecules(&mols, target, spacing);
+        let before = peak_rss_mib();
         let t = time_it(1.0, || drop(pot.compute_frame(&f, FORCES).unwrap()));
+        let after = peak_rss_mib();
         let nl = neighbor_list(&f.positions, f.cell.as_ref(), f.pbc, pot.cutoff()).unwrap();
         let g = flops(&config, f.len(), nl.first.len()) / t / 1e9;
+        let estimate = concord::memory::estimate(
+            pot.backend(),
+            pot.config(),
+            pot.precision(),
+            f.len(),
+            nl.first.len(),
+        );
         out += &format!(
-            "| ~{target} | {} | {} | {:.2} | {:.1} | {g:.2} | {:.0} |\n",
+            "| ~{target} | {} | {} | {:.2} | {:.1} | {g:.2} | {after:.0} | {:.1} | {:.0} |\n",
             f.len(),
             nl.first.len(),
             1e3 * t,
             1e6 * t / f.len() as f64,
-            peak_rss_mib()
+            1024.0 * (after - before) / f.len() as f64,
+            estimate / (1024.0 * 1024.0)
         );
     }
     out += &generation(root);

@@ -17,6 +17,7 @@
 #ifndef CONCORD_HPP
 #define CONCORD_HPP
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -41,21 +42,30 @@ static_assert(sizeof(Matrix3) == 9 * sizeof(double), "std::array<Vector3, 3> mus
 /// A failed Concord call: the C status code and the library's message.
 class Error : public std::runtime_error {
 public:
-    Error(concord_status_t status, const std::string& message)
-        : std::runtime_error(message), status_(status) {}
+    Error(concord_status_t status, const std::string& message, std::vector<int64_t> atoms = {})
+        : std::runtime_error(message), status_(status), atoms_(std::move(atoms)) {}
     /// The C status (CONCORD_ERROR_*).
     concord_status_t status() const noexcept { return status_; }
+    /// The atoms the error is about (0-based indices into the call's arrays): the two atoms
+    /// of CONCORD_ERROR_OVERLAP, the atom with a non-finite coordinate; empty otherwise.
+    const std::vector<int64_t>& atoms() const noexcept { return atoms_; }
 
 private:
     concord_status_t status_;
+    std::vector<int64_t> atoms_;
 };
 
 namespace detail {
-/// Throws concord::Error with this thread's last error when `status` is not success.
+/// Throws concord::Error with this thread's last error (message and atoms) when `status` is
+/// not success.
 inline void check(concord_status_t status) {
     if (status != CONCORD_SUCCESS) {
         const char* message = concord_last_error();
-        throw Error(status, message != nullptr ? message : "unknown Concord error");
+        const int64_t count = std::max<int64_t>(0, concord_last_error_atoms(nullptr, 0));
+        std::vector<int64_t> atoms(static_cast<size_t>(count));
+        if (count > 0 && concord_last_error_atoms(atoms.data(), count) != count) atoms.clear();
+        throw Error(status, message != nullptr ? message : "unknown Concord error",
+                    std::move(atoms));
     }
 }
 }  // namespace detail

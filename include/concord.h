@@ -36,8 +36,10 @@
 /**
  * Version of the C ABI described by `include/concord.h`. It changes whenever a function's
  * signature or meaning changes incompatibly; adding a function or a status code keeps it.
+ * Version 2: overlapping atoms are `CONCORD_ERROR_OVERLAP` (they were
+ * `CONCORD_ERROR_INVALID_INPUT`).
  */
-#define CONCORD_ABI_VERSION 1
+#define CONCORD_ABI_VERSION 2
 
 /**
  * Largest number of atoms (`n_atoms`, `n_total`) a call accepts: larger counts are taken as
@@ -123,6 +125,17 @@ enum concord_status_t
      * structure generator (see `concord_model_has_generator`).
      */
     CONCORD_ERROR_UNSUPPORTED = 9,
+    /**
+     * Two atoms are closer than 0.25 Å: the system cannot be evaluated. Minimisers may
+     * treat it as an infinitely high energy and step back; `concord_last_error_atoms` gives
+     * the two atoms.
+     */
+    CONCORD_ERROR_OVERLAP = 10,
+    /**
+     * The evaluation would need more memory than the limit (`CONCORD_MEMORY_LIMIT_GB`, by
+     * default 80 % of physical memory); refused before the large buffers are allocated.
+     */
+    CONCORD_ERROR_MEMORY_LIMIT = 11,
     /**
      * A bug in Concord (a panic caught at the boundary): please report the message.
      */
@@ -257,6 +270,22 @@ concord_status_t concord_check_abi_version(uint32_t header_abi_version);
  * call on this thread: copy it to keep it. Successful calls leave it unchanged. Never fails.
  */
 const char *concord_last_error(void);
+
+/**
+ * The atoms the most recent failed call on this thread was about, so that an engine can name
+ * them by its own atom IDs: the two atoms of `CONCORD_ERROR_OVERLAP`, the atom with a
+ * non-finite coordinate; none for other errors.
+ *
+ * @param atoms Where to write the atoms: 0-based indices into the arrays of the failed call
+ *   (for `concord_compute_local`, into its local + ghost atoms), `[capacity]`; may be NULL
+ *   when `capacity` is 0.
+ * @param capacity Length of `atoms`; at most `capacity` indices are written.
+ * @return The number of atoms the error is about (which may exceed `capacity`), or -1 when
+ *   `atoms` is NULL with a positive `capacity`. Never changes the last error.
+ */
+CONCORD_MUST_USE
+int64_t concord_last_error_atoms(int64_t *atoms,
+                                 int64_t capacity);
 
 /**
  * Computes the energy of a whole system and the requested derivatives: an isolated molecule,

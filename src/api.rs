@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::memory;
 #[cfg(feature = "torch")]
 use crate::model::evaluate::evaluate;
 use crate::model::evaluate::{Pairs, Prediction, Request};
@@ -13,7 +14,7 @@ use crate::model::file::Metadata;
 #[cfg(feature = "torch")]
 use crate::model::Model;
 use crate::model::{ModelConfig, Precision};
-use crate::neighbors::neighbor_list;
+use crate::neighbors::{neighbor_list_capped, Capped, NeighborList};
 use crate::runtime::Native;
 use crate::structure::Frame;
 
@@ -58,6 +59,8 @@ pub struct Potential {
     metadata: Metadata,
     /// The model file (named in errors about the model's results).
     path: std::path::PathBuf,
+    /// Memory limit in bytes replacing the process default ([`memory::limit`]).
+    memory_limit: Option<f64>,
 }
 
 impl Potential {
@@ -86,6 +89,7 @@ impl Potential {
                 precision,
                 metadata,
                 path: path.to_path_buf(),
+                memory_limit: None,
             }),
             None => Err(Error::invalid(
                 "CUDA devices need a build with libtorch (the `torch` feature)",
@@ -128,6 +132,7 @@ impl Potential {
             precision,
             metadata,
             path: "<in-memory model>".into(),
+            memory_limit: None,
         }
     }
 
@@ -160,6 +165,46 @@ impl Potential {
         Ok(())
     }
 
+    /// Replaces this model's memory limit (bytes; see [`crate::memory`]); `None` restores the
+    /// process default.
+    pub fn set_memory_limit(&mut self, bytes: Option<f64>) {
+        self.memory_limit = bytes;
+    }
+
+    /// The memory limit in bytes that applies to this model's evaluations (`None`: none).
+    pub fn memory_limit(&self) -> Result<Option<f64>> {
+        match self.memory_limit {
+            Some(bytes) => Ok(Some(bytes)),
+            None => memory::limit(),
+        }
+    }
+
+    /// The neighbour list within the cutoff, refused with [`Error::MemoryLimit`] when its pairs
+    /// would take the evaluation past the memory limit (counted, never stored past it).
+    fn neighbors(
+        &self,
+        positions: &[[f64; 3]],
+        cell: Option<&[[f64; 3]; 3]>,
+        pbc: [bool; 3],
+    ) -> Result<NeighborList> {
+        let limit = self.memory_limit()?;
+        let (config, n) = (self.config(), positions.len());
+        let max = limit.map_or(usize::MAX, |l| {
+            memory::max_pairs(self.backend, config, self.precision, n, l)
+        });
+        match neighbor_list_capped(positions, cell, pbc, self.cutoff(), max)? {
+            Capped::Within(list) => Ok(list),
+            Capped::Exceeded { pairs } => Err(memory::refusal(
+                self.backend,
+                config,
+                self.precision,
+                n,
+                pairs,
+                limit.unwrap_or(0.0),
+            )),
+        }
+    }
+
     /// Evaluates with the chosen backend; a non-finite result is an error naming the model
     /// (finite inputs giving NaN or infinity mean corrupt or diverging parameters), never a
     /// result.
@@ -171,6 +216,14 @@ impl Potential {
         n_local: usize,
         request: Request,
     ) -> Result<Prediction> {
+        memory::check(
+            self.backend,
+            self.config(),
+            self.precision,
+            species.len(),
+            pairs.first.len(),
+            self.memory_limit()?,
+        )?;
         let p = self.evaluate_unchecked(species, positions, pairs, n_local, request)?;
         fn all_finite<'a>(mut v: impl Iterator<Item = &'a f64>) -> bool {
             v.all(|x| x.is_finite())
@@ -203,7 +256,7 @@ impl Potential {
             Some(what) => Err(Error::ModelFile {
                 path: self.path.clone(),
                 message: format!(
-                    "the model gave a non-finite {what} for finite input ({} atoms): its \
+                    "the model gave non-finite {what} for finite input ({} atoms): its \
                      parameters are corrupt or the structure is far outside what it knows",
                     species.len()
                 ),
@@ -298,12 +351,7 @@ impl Potential {
     pub fn compute_frame(&self, frame: &Frame, request: Request) -> Result<Prediction> {
         frame.validate()?;
         let species = self.species_index(&frame.numbers)?;
-        let nl = neighbor_list(
-            &frame.positions,
-            frame.cell.as_ref(),
-            frame.pbc,
-            self.cutoff(),
-        )?;
+        let nl = self.neighbors(&frame.positions, frame.cell.as_ref(), frame.pbc)?;
         let shift = nl.cartesian_shifts(frame.cell.as_ref());
         let pairs = Pairs {
             first: &nl.first,
@@ -340,7 +388,7 @@ impl Potential {
                 (f.to_vec(), s.to_vec())
             }
             None => {
-                let nl = neighbor_list(positions, None, [false; 3], self.cutoff())?;
+                let nl = self.neighbors(positions, None, [false; 3])?;
                 (nl.first, nl.second)
             }
         };

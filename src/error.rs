@@ -24,12 +24,49 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// The caller passed an invalid system or argument (NaN coordinates, overlapping atoms, ...).
+    /// The caller passed an invalid system or argument (a bad cell, mismatched sizes, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// Two atoms closer than [`crate::model::evaluate::OVERLAP_DISTANCE`]: no model can
+    /// evaluate them. `first` and `second` are 0-based indices into the caller's arrays.
+    #[error(
+        "invalid input: atoms {first} and {second} overlap (distance {distance:.3} Å < {} Å)",
+        crate::model::evaluate::OVERLAP_DISTANCE
+    )]
+    Overlap {
+        /// One of the two atoms.
+        first: usize,
+        /// The other atom.
+        second: usize,
+        /// Their distance, Å.
+        distance: f64,
+    },
+    /// A NaN or infinite coordinate; `atom` is a 0-based index into the caller's arrays.
+    #[error("invalid input: non-finite coordinate (NaN or inf) on atom {atom}")]
+    NonFinitePosition {
+        /// The first atom with a non-finite coordinate.
+        atom: usize,
+    },
     /// An element the model (or Concord) does not know.
     #[error("unknown element: {0}")]
     UnknownElement(String),
+    /// The evaluation would need more memory than the limit ([`crate::memory`]).
+    #[error(
+        "{atoms} atoms with {pairs} neighbour pairs need about {needed_gb:.3} GB, more \
+         than the memory limit of {limit_gb:.3} GB (80 % of physical memory unless {} is set): \
+         split the system (more MPI ranks) or check its density and cutoff",
+        crate::memory::LIMIT_VARIABLE
+    )]
+    MemoryLimit {
+        /// Atoms of the evaluation (local + ghost).
+        atoms: usize,
+        /// Neighbour pairs within the cutoff.
+        pairs: usize,
+        /// Estimated need, GB.
+        needed_gb: f64,
+        /// The limit, GB.
+        limit_gb: f64,
+    },
     /// A model file is corrupt, truncated or of an unknown version.
     #[error("model file {path}: {message}")]
     ModelFile {
@@ -76,5 +113,16 @@ impl Error {
     /// An [`Error::InvalidInput`].
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidInput(message.into())
+    }
+
+    /// The atoms (0-based indices into the caller's arrays) the error is about: the two atoms
+    /// of an [`Error::Overlap`], the atom of an [`Error::NonFinitePosition`], none otherwise.
+    /// Engines map them to their own atom IDs.
+    pub fn atoms(&self) -> Vec<usize> {
+        match *self {
+            Error::Overlap { first, second, .. } => vec![first, second],
+            Error::NonFinitePosition { atom } => vec![atom],
+            _ => Vec::new(),
+        }
     }
 }

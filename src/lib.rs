@@ -18,6 +18,7 @@ pub mod error;
 pub mod generate;
 pub mod hops;
 pub mod io;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod neighbors;

@@ -65,6 +65,33 @@ pub fn neighbor_list(
     pbc: [bool; 3],
     cutoff: f64,
 ) -> Result<NeighborList> {
+    match neighbor_list_capped(positions, cell, pbc, cutoff, usize::MAX)? {
+        Capped::Within(list) => Ok(list),
+        Capped::Exceeded { .. } => unreachable!("no list has more than usize::MAX pairs"),
+    }
+}
+
+/// The outcome of [`neighbor_list_capped`].
+#[derive(Debug)]
+pub enum Capped {
+    /// The list, with at most the allowed number of pairs.
+    Within(NeighborList),
+    /// More pairs than allowed: how many there are (counted, not stored).
+    Exceeded {
+        /// The number of pairs within the cutoff.
+        pairs: usize,
+    },
+}
+
+/// [`neighbor_list`] that stores at most `max_pairs` pairs: past that it only counts them, so a
+/// caller bounding its memory never holds more than it allowed.
+pub fn neighbor_list_capped(
+    positions: &[[f64; 3]],
+    cell: Option<&[[f64; 3]; 3]>,
+    pbc: [bool; 3],
+    cutoff: f64,
+    max_pairs: usize,
+) -> Result<Capped> {
     if !(cutoff.is_finite() && cutoff > 0.0) {
         return Err(Error::invalid(format!(
             "neighbour-list cutoff must be positive and finite, got {cutoff}"
@@ -74,9 +101,7 @@ pub fn neighbor_list(
         .iter()
         .position(|p| p.iter().any(|x| !x.is_finite()))
     {
-        return Err(Error::invalid(format!(
-            "non-finite coordinate (NaN or inf) on atom {i}"
-        )));
+        return Err(Error::NonFinitePosition { atom: i });
     }
     let periodic = pbc.iter().any(|&p| p);
     // Basis in which atoms are binned: the cell when periodic, Cartesian axes otherwise.
@@ -93,7 +118,7 @@ pub fn neighbor_list(
     });
     let n = positions.len();
     if n == 0 {
-        return Ok(NeighborList::default());
+        return Ok(Capped::Within(NeighborList::default()));
     }
 
     // Fractional coordinates; along periodic directions split into an image offset and a
@@ -200,6 +225,7 @@ pub fn neighbor_list(
 
     let cutoff2 = cutoff * cutoff;
     let mut list = NeighborList::default();
+    let mut counted = 0usize;
     let mut local: Vec<(usize, [i32; 3])> = Vec::new();
     for i in 0..n {
         local.clear();
@@ -245,13 +271,21 @@ pub fn neighbor_list(
             }
         }
         local.sort_unstable();
+        counted += local.len();
+        if counted > max_pairs {
+            list = NeighborList::default();
+            continue;
+        }
         for &(j, s) in &local {
             list.first.push(i);
             list.second.push(j);
             list.shifts.push(s);
         }
     }
-    Ok(list)
+    if counted > max_pairs {
+        return Ok(Capped::Exceeded { pairs: counted });
+    }
+    Ok(Capped::Within(list))
 }
 
 /// |pos[j] - pos[i] + S·cell|², summed in a fixed order so that (i, j, S) and (j, i, -S)

@@ -66,9 +66,7 @@ impl Frame {
             .enumerate()
             .find(|(_, p)| p.iter().any(|x| !x.is_finite()))
         {
-            return Err(Error::invalid(format!(
-                "non-finite coordinate (NaN or inf) on atom {i}"
-            )));
+            return Err(Error::NonFinitePosition { atom: i });
         }
         if let Some(f) = &self.forces {
             if f.len() != n {

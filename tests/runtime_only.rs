@@ -10,6 +10,7 @@ use concord::api::{Backend, Device, Potential};
 use concord::generate::{generate, SamplerOptions};
 use concord::model::evaluate::Request;
 use concord::model::Precision;
+use concord::neighbors::neighbor_list;
 
 const BIN: &str = env!("CARGO_BIN_EXE_concord");
 
@@ -547,4 +548,98 @@ fn generate_refuses_charged_sdf_molecules_by_name() {
     );
     assert!(err.contains(&mols[1].name), "{err}");
     assert_eq!(concord::io::read_extxyz(&out).unwrap().len(), 1);
+}
+
+/// A periodic box of `n_side`^3 water molecules on a cubic grid of `spacing` Å.
+fn water_box(n_side: usize, spacing: f64) -> concord::Frame {
+    let w = [
+        [0.0, 0.0, 0.1173],
+        [0.0, 0.7572, -0.4692],
+        [0.0, -0.7572, -0.4692],
+    ];
+    let (mut numbers, mut positions) = (Vec::new(), Vec::new());
+    for a in 0..n_side {
+        for b in 0..n_side {
+            for c in 0..n_side {
+                for (k, p) in w.iter().enumerate() {
+                    numbers.push(if k == 0 { 8 } else { 1 });
+                    let o = [a, b, c].map(|i| i as f64 * spacing);
+                    positions.push(std::array::from_fn(|d| p[d] + o[d]));
+                }
+            }
+        }
+    }
+    let l = n_side as f64 * spacing;
+    let mut f = concord::Frame::new(numbers, positions);
+    f.cell = Some([[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]]);
+    f.pbc = [true; 3];
+    f
+}
+
+#[test]
+fn evaluations_past_the_memory_limit_are_refused_before_allocating() {
+    let mut pot = shipped("concord-qm9-gfn2.concord", Precision::Float32);
+    let f = water_box(4, 2.0); // 192 atoms, about 90 neighbours each
+    let need = concord::memory::estimate(Backend::Native, pot.config(), Precision::Float32, 192, 0);
+    assert!(pot.compute_frame(&f, Request::ALL).is_ok());
+    // Room for the atoms and 1,000 pairs: the neighbour search stops storing there.
+    let per_pair =
+        concord::memory::estimate(Backend::Native, pot.config(), Precision::Float32, 0, 1);
+    pot.set_memory_limit(Some(need + 1000.0 * per_pair));
+    let e = pot.compute_frame(&f, Request::ALL).unwrap_err();
+    let all = neighbor_list(&f.positions, f.cell.as_ref(), f.pbc, pot.cutoff()).unwrap();
+    let text = e.to_string();
+    let want = format!(
+        "192 atoms with {} neighbour pairs need about",
+        all.first.len()
+    );
+    assert!(
+        text.contains(&want) && text.contains("CONCORD_MEMORY_LIMIT_GB"),
+        "{text}"
+    );
+    // Engine-given pairs are counted the same way.
+    let x = &f.positions;
+    let (first, second): (Vec<usize>, Vec<usize>) = (0..192)
+        .flat_map(|i| (0..192).map(move |j| (i, j)))
+        .filter(|&(i, j)| {
+            i != j && {
+                let d: f64 = (0..3).map(|a| (x[i][a] - x[j][a]).powi(2)).sum();
+                d < 25.0
+            }
+        })
+        .unzip();
+    assert!(first.len() > 1000);
+    let e = pot
+        .compute_local(&f.numbers, x, 100, Some((&first, &second)), Request::ALL)
+        .unwrap_err();
+    assert!(matches!(e, concord::Error::MemoryLimit { .. }), "{e}");
+    pot.set_memory_limit(None);
+    assert!(pot.compute_frame(&f, Request::ALL).is_ok());
+    // The CLI: the limit from the environment, and a bad value named.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("box.extxyz");
+    let mut labelled = f.clone();
+    labelled.energy = Some(0.0);
+    labelled.forces = Some(vec![[0.0; 3]; 192]);
+    concord::io::write_extxyz(&data, &[labelled]).unwrap();
+    let model = root().join("examples/models/concord-qm9-gfn2.concord");
+    for (limit, expect) in [
+        ("0.001", "more than the memory limit of 0.001 GB"),
+        (
+            "lots",
+            "CONCORD_MEMORY_LIMIT_GB = 'lots' is not a positive number",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["eval", "--model", model.to_str().unwrap(), "--data"])
+            .arg(&data)
+            .env("CONCORD_MEMORY_LIMIT_GB", limit)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "{limit}: {err}"
+        );
+    }
 }

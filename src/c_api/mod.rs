@@ -30,7 +30,9 @@ use status::{catch, concord_status_t, Failure};
 
 /// Version of the C ABI described by `include/concord.h`. It changes whenever a function's
 /// signature or meaning changes incompatibly; adding a function or a status code keeps it.
-pub const CONCORD_ABI_VERSION: u32 = 1;
+/// Version 2: overlapping atoms are `CONCORD_ERROR_OVERLAP` (they were
+/// `CONCORD_ERROR_INVALID_INPUT`).
+pub const CONCORD_ABI_VERSION: u32 = 2;
 
 /// Largest number of atoms (`n_atoms`, `n_total`) a call accepts: larger counts are taken as
 /// corrupt arguments (`CONCORD_ERROR_INVALID_INPUT`) rather than attempted.
@@ -94,4 +96,32 @@ pub extern "C" fn concord_check_abi_version(header_abi_version: u32) -> concord_
 #[no_mangle]
 pub extern "C" fn concord_last_error() -> *const c_char {
     catch("concord_last_error", || Ok(status::last_error_ptr())).unwrap_or(std::ptr::null())
+}
+
+/// The atoms the most recent failed call on this thread was about, so that an engine can name
+/// them by its own atom IDs: the two atoms of `CONCORD_ERROR_OVERLAP`, the atom with a
+/// non-finite coordinate; none for other errors.
+///
+/// @param atoms Where to write the atoms: 0-based indices into the arrays of the failed call
+///   (for `concord_compute_local`, into its local + ghost atoms), `[capacity]`; may be NULL
+///   when `capacity` is 0.
+/// @param capacity Length of `atoms`; at most `capacity` indices are written.
+/// @return The number of atoms the error is about (which may exceed `capacity`), or -1 when
+///   `atoms` is NULL with a positive `capacity`. Never changes the last error.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_last_error_atoms(atoms: *mut i64, capacity: i64) -> i64 {
+    catch("concord_last_error_atoms", || {
+        let found = status::last_error_atoms();
+        if capacity > 0 && atoms.is_null() {
+            return Ok(-1);
+        }
+        let n = found.len().min(usize::try_from(capacity).unwrap_or(0));
+        for (k, &a) in found.iter().take(n).enumerate() {
+            // SAFETY: the caller guarantees `atoms` holds `capacity` values, and k < capacity.
+            unsafe { *atoms.add(k) = a as i64 };
+        }
+        Ok(found.len() as i64)
+    })
+    .unwrap_or(-1)
 }

@@ -41,6 +41,13 @@ pub enum concord_status_t {
     /// The model cannot do what was asked: structure generation with a model that has no
     /// structure generator (see `concord_model_has_generator`).
     CONCORD_ERROR_UNSUPPORTED = 9,
+    /// Two atoms are closer than 0.25 Å: the system cannot be evaluated. Minimisers may
+    /// treat it as an infinitely high energy and step back; `concord_last_error_atoms` gives
+    /// the two atoms.
+    CONCORD_ERROR_OVERLAP = 10,
+    /// The evaluation would need more memory than the limit (`CONCORD_MEMORY_LIMIT_GB`, by
+    /// default 80 % of physical memory); refused before the large buffers are allocated.
+    CONCORD_ERROR_MEMORY_LIMIT = 11,
     /// A bug in Concord (a panic caught at the boundary): please report the message.
     CONCORD_ERROR_INTERNAL = 255,
 }
@@ -50,6 +57,8 @@ pub enum concord_status_t {
 pub(crate) struct Failure {
     pub status: concord_status_t,
     pub message: String,
+    /// Atoms the failure is about (0-based indices into the caller's arrays).
+    pub atoms: Vec<usize>,
 }
 
 impl Failure {
@@ -57,6 +66,7 @@ impl Failure {
         Failure {
             status,
             message: message.into(),
+            atoms: Vec::new(),
         }
     }
 
@@ -88,12 +98,18 @@ impl From<&Error> for Failure {
             Error::Parse { .. } | Error::InvalidInput(_) | Error::Config { .. } => {
                 CONCORD_ERROR_INVALID_INPUT
             }
+            Error::Overlap { .. } => CONCORD_ERROR_OVERLAP,
+            Error::NonFinitePosition { .. } => CONCORD_ERROR_INVALID_INPUT,
             Error::UnknownElement(_) => CONCORD_ERROR_UNKNOWN_ELEMENT,
             Error::ModelFile { .. } => CONCORD_ERROR_MODEL_FILE,
+            Error::MemoryLimit { .. } => CONCORD_ERROR_MEMORY_LIMIT,
             #[cfg(feature = "torch")]
             Error::Torch(_) => CONCORD_ERROR_TORCH,
         };
-        Failure::new(status, e.to_string())
+        Failure {
+            atoms: e.atoms(),
+            ..Failure::new(status, e.to_string())
+        }
     }
 }
 
@@ -112,11 +128,18 @@ macro_rules! check_null {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERROR_ATOMS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
-fn set_last_error(message: String) {
+fn set_last_error(message: String, atoms: Vec<usize>) {
     let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
+    LAST_ERROR_ATOMS.with(|a| *a.borrow_mut() = atoms);
+}
+
+/// The atoms this thread's last error is about (see [`Failure::atoms`]).
+pub(crate) fn last_error_atoms() -> Vec<usize> {
+    LAST_ERROR_ATOMS.with(|a| a.borrow().clone())
 }
 
 /// Pointer to this thread's last error message (valid until it is replaced).
@@ -147,8 +170,13 @@ pub(crate) fn catch<T>(
         }
     };
     // Recording the message must not unwind either (it only allocates).
-    let _ = catch_unwind(|| set_last_error(format!("{function}: {}", failure.message)));
-    Err(failure.status)
+    let Failure {
+        status,
+        message,
+        atoms,
+    } = failure;
+    let _ = catch_unwind(move || set_last_error(format!("{function}: {message}"), atoms));
+    Err(status)
 }
 
 /// [`catch`] for the functions that return only a status.
@@ -196,6 +224,25 @@ mod tests {
         assert_eq!(last(), "f: unknown element: Xx");
         assert_eq!(status("g", || Ok(())), concord_status_t::CONCORD_SUCCESS);
         assert_eq!(last(), "f: unknown element: Xx");
+        let too_big = Error::MemoryLimit {
+            atoms: 1,
+            pairs: 2,
+            needed_gb: 3.0,
+            limit_gb: 1.0,
+        };
+        let s = status("h", || Err(too_big.into()));
+        assert_eq!(s, concord_status_t::CONCORD_ERROR_MEMORY_LIMIT);
+        let overlap = Error::Overlap {
+            first: 4,
+            second: 7,
+            distance: 0.1,
+        };
+        assert_eq!(
+            status("o", || Err(overlap.into())),
+            concord_status_t::CONCORD_ERROR_OVERLAP
+        );
+        assert_eq!(last_error_atoms(), vec![4, 7]);
+        assert!(last().starts_with("o: invalid input: atoms 4 and 7 overlap"));
     }
 
     #[test]

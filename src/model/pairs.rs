@@ -102,10 +102,17 @@ pub fn edge_vectors(
         let r: [f64; 3] =
             std::array::from_fn(|a| positions[j][a] - positions[i][a] + pairs.shift[e][a]);
         let d = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
-        if d.is_nan() || d < OVERLAP_DISTANCE {
-            return Err(Error::invalid(format!(
-                "atoms {i} and {j} overlap (distance {d:.3} Å < {OVERLAP_DISTANCE} Å)"
-            )));
+        if d.is_nan() {
+            let finite = |k: usize| positions[k].iter().all(|x| x.is_finite());
+            let atom = if finite(i) { j } else { i };
+            return Err(Error::NonFinitePosition { atom });
+        }
+        if d < OVERLAP_DISTANCE {
+            return Err(Error::Overlap {
+                first: i,
+                second: j,
+                distance: d,
+            });
         }
         vectors.push(r);
     }

@@ -159,7 +159,7 @@ static void test_optimize(concord_model_t* model) {
     memcpy(bad_x, CH4_X, sizeof bad_x);
     bad_x[3] = 0.1, bad_x[4] = 0.0, bad_x[5] = 0.0;
     EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, bad_x, NULL, NULL, NULL, &result),
-                 CONCORD_ERROR_INVALID_INPUT, "atoms 0 and 1 overlap");
+                 CONCORD_ERROR_OVERLAP, "atoms 0 and 1 overlap");
     CHECK(bad_x[3] == 0.1, "positions untouched on failure");
     const int32_t sulfur[5] = {16, 1, 1, 1, 1};
     EXPECT_ERROR(concord_optimize(model, 5, sulfur, x, NULL, NULL, NULL, &result),
@@ -576,13 +576,23 @@ int main(int argc, char** argv) {
     EXPECT_ERROR(concord_compute(model, 5, CH4_Z, bad_x, NULL, NULL, &sentinel, forces, NULL,
                                  NULL, NULL),
                  CONCORD_ERROR_INVALID_INPUT, "non-finite coordinate (NaN or inf) on atom 1");
+    int64_t nonfinite_atom = -1;
+    CHECK(concord_last_error_atoms(&nonfinite_atom, 1) == 1 && nonfinite_atom == 1,
+          "the non-finite coordinate names atom 1");
     memcpy(bad_x, CH4_X, sizeof bad_x);
     bad_x[6] = bad_x[3] + 0.1; /* atom 2 onto atom 1 */
     bad_x[7] = bad_x[4];
     bad_x[8] = bad_x[5];
     EXPECT_ERROR(concord_compute(model, 5, CH4_Z, bad_x, NULL, NULL, &sentinel, forces, NULL,
                                  NULL, NULL),
-                 CONCORD_ERROR_INVALID_INPUT, "overlap");
+                 CONCORD_ERROR_OVERLAP, "atoms 1 and 2 overlap");
+    int64_t atoms[3] = {-7, -7, -7};
+    CHECK(concord_last_error_atoms(atoms, 3) == 2 && atoms[0] == 1 && atoms[1] == 2 &&
+              atoms[2] == -7,
+          "the overlap names atoms 1 and 2");
+    CHECK(concord_last_error_atoms(atoms, 1) == 2 && atoms[0] == 1, "capacity 1: one atom");
+    CHECK(concord_last_error_atoms(NULL, 0) == 2, "capacity 0: the count only");
+    CHECK(concord_last_error_atoms(NULL, 2) == -1, "NULL with capacity: -1");
     const int32_t sulfur[5] = {16, 1, 1, 1, 1};
     EXPECT_ERROR(concord_compute(model, 5, sulfur, CH4_X, NULL, NULL, &sentinel, NULL, NULL, NULL,
                                  NULL),
@@ -651,7 +661,7 @@ int main(int argc, char** argv) {
                  CONCORD_ERROR_INVALID_INPUT, "pair_first[7] = -1 is out of range");
     EXPECT_ERROR(concord_compute_local(model, 3, 5, CH4_Z, bad_x, 0, NULL, NULL, &sentinel, NULL,
                                        NULL, NULL, NULL),
-                 CONCORD_ERROR_INVALID_INPUT, "overlap");
+                 CONCORD_ERROR_OVERLAP, "overlap");
     EXPECT_ERROR(concord_compute_local(model, 3, 5, sulfur, CH4_X, 0, NULL, NULL, &sentinel, NULL,
                                        NULL, NULL, NULL),
                  CONCORD_ERROR_UNKNOWN_ELEMENT, "S (atom 0)");

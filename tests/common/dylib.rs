@@ -93,6 +93,7 @@ pub const UNKNOWN_ELEMENT: i32 = 3;
 pub const MODEL_FILE: i32 = 5;
 pub const ABI_VERSION: i32 = 8;
 pub const UNSUPPORTED: i32 = 9;
+pub const OVERLAP: i32 = 10;
 pub const INTERNAL: i32 = 255;
 
 /// The library and the functions the tests call.

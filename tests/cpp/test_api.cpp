@@ -146,8 +146,18 @@ int main(int argc, char** argv) {
                  "non-finite coordinate (NaN or inf) on atom 2", "NaN");
     auto close_x = x;
     close_x[1] = {0.05, 0.0, 0.0};
-    expect_error([&] { model.compute(z, close_x); }, CONCORD_ERROR_INVALID_INPUT,
+    expect_error([&] { model.compute(z, close_x); }, CONCORD_ERROR_OVERLAP,
                  "atoms 0 and 1 overlap", "overlap");
+    try {
+        model.compute(z, close_x);
+    } catch (const concord::Error& e) {
+        CHECK(e.atoms() == std::vector<int64_t>({0, 1}), "the overlap error names atoms 0 and 1");
+    }
+    try {
+        model.compute(z, nan_x);
+    } catch (const concord::Error& e) {
+        CHECK(e.atoms() == std::vector<int64_t>({2}), "the NaN error names atom 2");
+    }
     expect_error([&] { model.compute_local(3, z, x, {0, 1}, {1}); }, CONCORD_ERROR_INVALID_INPUT,
                  "pair_first has 2 entries but pair_second has 1", "pair sizes");
     expect_error([&] { model.compute_local(3, z, x, {0, 9}, {1, 0}); },
@@ -186,7 +196,7 @@ int main(int argc, char** argv) {
     bad_options.method = 3;
     expect_error([&] { model.optimize(z, x, std::nullopt, std::nullopt, bad_options); },
                  CONCORD_ERROR_INVALID_ARGUMENT, "options->method = 3", "bad method");
-    expect_error([&] { model.optimize(z, close_x); }, CONCORD_ERROR_INVALID_INPUT,
+    expect_error([&] { model.optimize(z, close_x); }, CONCORD_ERROR_OVERLAP,
                  "atoms 0 and 1 overlap", "optimize overlap");
     expect_error([&] { model.optimize({6, 1}, x); }, CONCORD_ERROR_INVALID_INPUT,
                  "atomic_numbers has 2 entries but positions has 5", "optimize sizes");

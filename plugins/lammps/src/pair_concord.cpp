@@ -22,10 +22,8 @@ using namespace LAMMPS_NS;
 namespace {
 const char *const kWho = "pair concord";
 
-/// Throws concord::Error with the library's message when a C call failed.
-void check(concord_status_t status) {
-  if (status != CONCORD_SUCCESS) throw concord::Error(status, concord_last_error());
-}
+/// Throws concord::Error with the library's message and atoms when a C call failed.
+void check(concord_status_t status) { concord::detail::check(status); }
 }  // namespace
 
 PairConcord::PairConcord(LAMMPS *lmp) : Pair(lmp) {
@@ -164,12 +162,22 @@ void PairConcord::compute(int eflag, int vflag) {
       compute_ghosts();
     }
   } catch (const concord::Error &e) {
-    failure = e.what();
+    failure = e.what() + atom_ids(e.atoms());
   } catch (const std::exception &e) {  // e.g. std::bad_alloc for the buffers
     failure = e.what();
   }
   report_failure(failure);
   if (vflag_fdotr) virial_fdotr_compute();
+}
+
+std::string PairConcord::atom_ids(const std::vector<int64_t> &atoms) const {
+  if (atoms.empty()) return "";
+  std::string ids = " (LAMMPS atom IDs";
+  for (int64_t a : atoms) {
+    const bool known = a >= 0 && static_cast<size_t>(a) < selected_.size();
+    ids += " " + (known ? std::to_string(atom->tag[selected_[a]]) : std::string("?"));
+  }
+  return ids + ")";
 }
 
 void PairConcord::report_failure(const std::string &failure) {

@@ -37,7 +37,10 @@ class PairConcord : public Pair {
   void compute_cell();
   /// Local + ghost atoms (any number of ranks, any boundaries).
   void compute_ghosts();
+  /// Ends the run on every rank with `failure` when it is not empty on some rank (collective).
   void report_failure(const std::string &failure);
+  /// " (LAMMPS atom IDs a b)" for Concord's atom indices (into `selected_`); "" when none.
+  std::string atom_ids(const std::vector<int64_t> &atoms) const;
   /// Collects the atoms of mapped types among the first `n` atoms: `selected_`, `numbers_`,
   /// `positions_`; returns how many of them are local.
   int64_t select_atoms(int n);

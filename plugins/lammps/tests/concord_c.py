@@ -3,11 +3,15 @@ LAMMPS results are compared with."""
 
 import ctypes
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
-_ABI_VERSION = 1
+#: CONCORD_ABI_VERSION as the header says (the version this caller is "compiled" against).
+_ABI_VERSION = int(re.search(r"#define CONCORD_ABI_VERSION (\d+)",
+                             (Path(__file__).resolve().parents[3] / "include" / "concord.h")
+                             .read_text()).group(1))
 _F64 = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
 _I32 = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
 

@@ -1,10 +1,15 @@
 """Every misuse and every library error ends LAMMPS with an ERROR naming the problem (exit
 status 1, no crash)."""
 
+import sys
+
 import numpy as np
 import pytest
 
-from harness import GENERATOR, PLUGIN, POTENTIAL, lammps, write_data
+from harness import GENERATOR, PLUGIN, POTENTIAL, ROOT, lammps, write_data
+
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from model_file import edit_and_resign  # noqa: E402
 
 WATER = (["O", "H", "H"], np.array([[0.0, 0.0, 0.1173], [0.0, 0.7572, -0.4692],
                                     [0.0, -0.7572, -0.4692]]))
@@ -39,14 +44,49 @@ run 0
     ({"pair": "colour blue"}, "unknown keyword 'colour'"),
     ({"pair": "pairs"}, "keyword 'pairs' needs a value"),
     ({"pair": "device tpu"}, "cannot load model"),
-    # A library error at run time: Concord's own message comes through.
-    ({"positions": np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.1], [0.0, 0.9, 0.0]])},
-     "overlap"),
+    # A library error at run time: Concord's own message comes through, naming LAMMPS atom IDs.
+    ({"positions": np.array([[0.0, 0.9, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.1]])},
+     "atoms 1 and 2 overlap (distance 0.100 Å < 0.25 Å) (LAMMPS atom IDs 2 3)"),
 ])
 def test_pair_errors(tmp_path, kwargs, message):
     run = lammps(water_script(tmp_path, **kwargs), tmp_path, check=False)
     assert run.returncode == 1, run.output[-2000:]  # a LAMMPS error, not a signal
     assert message in run.error() or message in run.output, run.output[-2000:]
+
+
+@pytest.mark.parametrize("precision", [32, 64])
+def test_a_non_finite_result_is_an_error_naming_the_model(tmp_path, precision):
+    # Changed on purpose and signed again: the model loads, and its energies overflow.
+    bad = tmp_path / "overflowing.concord"
+    edit_and_resign(POTENTIAL, bad, "energy.scale", 1e308)
+    script = water_script(tmp_path, pair=f"precision {precision}").replace(str(POTENTIAL), str(bad))
+    run = lammps(script, tmp_path, check=False)
+    assert run.returncode == 1, run.output[-2000:]
+    assert "overflowing.concord" in run.error() and "gave non-finite" in run.error(), run.error()
+    log = (tmp_path / "log.lammps").read_text()
+    assert "ERROR" in log and "non-finite" in log
+
+
+def test_past_the_memory_limit_is_an_error_on_every_rank(tmp_path):
+    # Water in a 2 Å periodic box on two ranks: about 17,000 ghost atoms per rank within the
+    # receptive field and 3 million pairs; with a 50 MB limit Concord refuses before allocating.
+    symbols, x = WATER
+    write_data(tmp_path / "water.data", symbols, x + 1.0, [0.0] * 3, [2.0] * 3, ["O", "H"])
+    script = f"""
+units metal
+boundary p p p
+atom_style atomic
+read_data water.data
+pair_style concord {POTENTIAL}
+pair_coeff * * O H
+run 0
+"""
+    run = lammps(script, tmp_path, nprocs=2, check=False, env={"CONCORD_MEMORY_LIMIT_GB": "0.05"})
+    assert run.returncode != 0, run.output[-2000:]
+    log = (tmp_path / "log.lammps").read_text()
+    errors = [line for line in log.splitlines() if "ERROR" in line]
+    assert errors and "more than the memory limit of 0.050 GB" in errors[0], log[-2000:]
+    assert "CONCORD_MEMORY_LIMIT_GB" in errors[0]
 
 
 def test_missing_model_file(tmp_path):
@@ -157,11 +197,13 @@ concord_generate {GENERATOR} elements O H bondorder 1
 
 
 def test_an_error_on_one_rank_reaches_the_log(tmp_path):
-    # Two ranks split the box along x; the overlapping pair sits in the second rank's half only.
-    positions = np.array([[5.0, 0.0, 0.0], [5.0, 0.0, 0.1], [5.0, 0.9, 0.0]])
+    # Two ranks split the box along x; the overlapping pair (atom IDs 2 and 3) sits in the
+    # second rank's half only; the message names them by those IDs, whatever their order there.
+    positions = np.array([[-5.0, 0.0, 0.0], [5.0, 0.0, 0.0], [5.0, 0.0, 0.1]])
     run = lammps(water_script(tmp_path, positions=positions), tmp_path, nprocs=2, check=False)
     assert run.returncode != 0, run.output[-2000:]
     assert "overlap" in run.error(), run.output[-2000:]
     log = (tmp_path / "log.lammps").read_text()
     errors = [line for line in log.splitlines() if "ERROR" in line]
-    assert errors and "overlap" in errors[0] and "on MPI rank" in errors[0], log[-2000:]
+    assert errors and "on MPI rank 1" in errors[0], log[-2000:]
+    assert "overlap (distance 0.100 Å < 0.25 Å) (LAMMPS atom IDs 2 3)" in errors[0], errors[0]

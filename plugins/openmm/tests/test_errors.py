@@ -1,11 +1,16 @@
 """Bad input gives a Python exception with a clear message, never a crash."""
 
+import sys
+
 import numpy as np
 import openmm as mm
 import pytest
-from conftest import GENERATOR, POTENTIAL, evaluate, make_system
+from conftest import GENERATOR, POTENTIAL, ROOT, evaluate, make_system
 from openmm import app, unit
 from openmmconcord import ConcordForce, atomic_numbers, bond_graph, generate_positions, generateStructures
+
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from model_file import edit_and_resign  # noqa: E402
 
 
 def test_particle_count_mismatch(molecules):
@@ -62,11 +67,25 @@ def test_overlapping_atoms_have_infinite_energy_and_stop_dynamics(molecules, pla
     with pytest.raises(mm.OpenMMException, match="NaN") as error:
         integrator.step(3)
     if platform == "Reference":  # the CPU platform stops first, with OpenMM's own NaN message
-        assert "the previous evaluation had overlapping atoms: concord_compute: invalid input: atoms 0 and 1" in str(
-            error.value
+        assert (
+            "the previous evaluation had overlapping atoms: concord_compute: invalid input: atoms 0 and 1 "
+            "overlap" in str(error.value)
         )
+        assert "(System particles 0 1)" in str(error.value)
     energy, _ = evaluate(make_system(topology), positions)  # the process goes on
     assert np.isfinite(energy)
+
+
+@pytest.mark.parametrize("precision", [32, 64])
+def test_a_non_finite_result_is_an_exception_naming_the_model(molecules, tmp_path, precision):
+    # Changed on purpose and signed again: the model loads, and its energies overflow.
+    bad = tmp_path / "overflowing.concord"
+    edit_and_resign(POTENTIAL, bad, "energy.scale", 1e308)
+    _name, topology, positions = molecules[0]
+    force = ConcordForce(str(bad), atomic_numbers(topology), precision)
+    with pytest.raises(mm.OpenMMException) as error:
+        evaluate(make_system(topology, force), positions)
+    assert "overflowing.concord" in str(error.value) and "gave non-finite" in str(error.value)
 
 
 def test_generation_needs_a_generator():

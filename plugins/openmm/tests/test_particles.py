@@ -42,6 +42,20 @@ def test_force_on_a_subset_equals_the_c_abi(reference, molecules, platform):
     assert np.all(forces[[0, 1, n + 2]] == 0.0)
 
 
+def test_errors_name_system_particles(molecules):
+    """Concord names atoms by their index in the force; the message adds the System's."""
+    _name, topology, positions = molecules[0]
+    n = topology.getNumAtoms()
+    force = ConcordForce(str(POTENTIAL), atomic_numbers(topology), 64)
+    force.setParticles(list(range(2, 2 + n)))
+    x = np.array(positions.value_in_unit(unit.nanometer))
+    x[1] = np.nan
+    argon = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]])
+    with pytest.raises(mm.OpenMMException) as error:
+        evaluate(mixed_system(topology, force), np.vstack([argon[:2], x, argon[2:]]))
+    assert "non-finite coordinate (NaN or inf) on atom 1 (System particles 3)" in str(error.value)
+
+
 def test_subset_order_follows_the_indices(reference, molecules):
     _name, topology, positions = molecules[1]
     n = topology.getNumAtoms()

@@ -18,9 +18,16 @@ constexpr double ENERGY_FACTOR = ConcordForce::KJ_PER_MOL_PER_EV;
 /// Forces: eV/Å -> kJ/mol/nm.
 constexpr double FORCE_FACTOR = ENERGY_FACTOR * LENGTH_FACTOR;
 
-bool isOverlap(const concord::Error& e) {
-    return e.status() == CONCORD_ERROR_INVALID_INPUT &&
-           std::string(e.what()).find(" overlap ") != std::string::npos;
+/// Concord's message with the atoms it names given as System particle indices.
+std::string describe(const concord::Error& e, const std::vector<int>& indices) {
+    std::string message = e.what();
+    if (e.atoms().empty()) return message;
+    message += " (System particles";
+    for (int64_t a : e.atoms()) {
+        const bool known = a >= 0 && static_cast<size_t>(a) < indices.size();
+        message += " " + (known ? std::to_string(indices[a]) : "?");
+    }
+    return message + ")";
 }
 }  // namespace
 
@@ -72,15 +79,15 @@ double ConcordForceImpl::computeForce(OpenMM::ContextImpl& context,
         result = owner.getModel()->compute(numbers.size(), numbers.data(), positionsA.data(),
                                            periodic ? cell : nullptr);
     } catch (const concord::Error& e) {
-        if (isOverlap(e)) {
+        if (e.status() == CONCORD_ERROR_OVERLAP) {
             // Infinite energy lets a minimiser's line search step back; NaN forces stop dynamics.
-            lastOverlap = e.what();
+            lastOverlap = describe(e, indices);
             const double nan = std::numeric_limits<double>::quiet_NaN();
             std::fill(forces.begin(), forces.end(), OpenMM::Vec3());
             for (int index : indices) forces[index] = OpenMM::Vec3(nan, nan, nan);
             return std::numeric_limits<double>::infinity();
         }
-        std::string message = std::string("ConcordForce: ") + e.what();
+        std::string message = "ConcordForce: " + describe(e, indices);
         if (!lastOverlap.empty()) {
             message += " (the previous evaluation had overlapping atoms: " + lastOverlap + ")";
         }
