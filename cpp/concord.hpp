@@ -146,6 +146,29 @@ struct Optimized {
     double max_force = 0.0;
 };
 
+/// One sample of generate_structures: its positions and what the pipeline found out about it
+/// (the fields of concord_sample_t).
+struct GeneratedSample {
+    /// Positions, A, [N]: relaxed where the relaxation succeeded, as generated otherwise.
+    std::vector<Vector3> positions;
+    /// 0 = the best of the call's samples (sane first, then lowest energy, then draw order).
+    int rank = 0;
+    /// Chemically sane for its graph (no problem found by check_structure).
+    bool sane = false;
+    /// Number of sanity problems, and the first one in words ("" when sane).
+    int n_problems = 0;
+    std::string problem;
+    /// Relaxed (converged or not); `relax_status` is the error of a failed relaxation.
+    bool relaxed = false;
+    concord_status_t relax_status = CONCORD_SUCCESS;
+    bool converged = false;
+    int64_t steps = 0;
+    int64_t force_calls = 0;
+    /// Energy (eV) and largest force (eV/A) at `positions`; NaN when the model refuses them.
+    double energy = 0.0;
+    double max_force = 0.0;
+};
+
 /// A loaded model (move-only; the handle is freed by the destructor).
 class Model {
 public:
@@ -342,6 +365,45 @@ public:
         for (size_t k = 0; k < n_samples; ++k) {
             auto begin = x.begin() + static_cast<std::ptrdiff_t>(k * n);
             out.push_back(optimized(std::vector<Vector3>(begin, begin + static_cast<std::ptrdiff_t>(n)), r[k]));
+        }
+        return out;
+    }
+
+    /// The generation pipeline (concord_generate_structures): n_samples structures, relaxed
+    /// with `relax` when given, screened and ranked. Samples in draw order; keep them all or
+    /// the one of rank 0.
+    std::vector<GeneratedSample> generate_structures(
+        const std::vector<int32_t>& atomic_numbers, const std::vector<Bond>& bonds,
+        size_t n_samples, const SamplerOptions& sampler = {},
+        const std::optional<OptimizeOptions>& relax = std::nullopt) const {
+        Graph g(bonds);
+        const size_t n = atomic_numbers.size();
+        std::vector<Vector3> x = allocate_samples(n, n_samples);
+        std::vector<concord_sample_t> info(x.empty() ? 0 : n_samples);
+        detail::check(concord_generate_structures(
+            model_, static_cast<int64_t>(n), atomic_numbers.data(),
+            static_cast<int64_t>(bonds.size()), g.first(), g.second(), g.order(),
+            static_cast<int64_t>(n_samples), sampler.seed, sampler.steps, sampler.churn,
+            relax ? 1 : 0, relax ? &*relax : nullptr, x.empty() ? nullptr : x.data()->data(),
+            info.empty() ? nullptr : info.data()));
+        std::vector<GeneratedSample> out;
+        for (size_t k = 0; k < info.size(); ++k) {
+            const concord_sample_t& i = info[k];
+            GeneratedSample s;
+            auto begin = x.begin() + static_cast<std::ptrdiff_t>(k * n);
+            s.positions.assign(begin, begin + static_cast<std::ptrdiff_t>(n));
+            s.rank = i.rank;
+            s.sane = i.sane != 0;
+            s.n_problems = i.n_problems;
+            s.problem = std::string(i.problem);
+            s.relaxed = i.relaxed != 0;
+            s.relax_status = i.relax_status;
+            s.converged = i.converged != 0;
+            s.steps = i.steps;
+            s.force_calls = i.force_calls;
+            s.energy = i.energy;
+            s.max_force = i.max_force;
+            out.push_back(std::move(s));
         }
         return out;
     }

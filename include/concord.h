@@ -58,6 +58,11 @@
 #define CONCORD_MAX_SAMPLER_STEPS 10000
 
 /**
+ * Length of [`concord_sample_t::problem`], bytes (with the terminating NUL).
+ */
+#define CONCORD_PROBLEM_LENGTH 160
+
+/**
  * `concord_optimize_options_t::method`: limited-memory BFGS with a backtracking line search
  * (the default).
  */
@@ -230,6 +235,62 @@ typedef struct {
      */
     double max_force;
 } concord_optimize_result_t;
+
+/**
+ * What `concord_generate_structures` found out about one sample.
+ */
+typedef struct {
+    /**
+     * Rank among the call's samples, 0 = the best: sane samples before the others, then the
+     * lowest energy (samples without one last), then draw order.
+     */
+    int32_t rank;
+    /**
+     * 1 when the returned structure is chemically sane for its graph (`concord_check_structure`
+     * finds no problem), 0 otherwise.
+     */
+    int32_t sane;
+    /**
+     * Number of sanity problems found at the returned positions.
+     */
+    int32_t n_problems;
+    /**
+     * 1 when the sample was relaxed (converged or not); 0 when no relaxation was asked for
+     * or it failed.
+     */
+    int32_t relaxed;
+    /**
+     * `CONCORD_SUCCESS`, or the error `concord_optimize` would return for this sample when
+     * its relaxation failed (its positions are then as generated).
+     */
+    concord_status_t relax_status;
+    /**
+     * 1 when the relaxation converged (largest force below `fmax`).
+     */
+    int32_t converged;
+    /**
+     * Relaxation steps taken (0 without relaxation).
+     */
+    int64_t steps;
+    /**
+     * Energy and force evaluations of the relaxation (0 without relaxation).
+     */
+    int64_t force_calls;
+    /**
+     * Energy at the returned positions, eV; NaN when the model refuses them (e.g. overlapping
+     * atoms).
+     */
+    double energy;
+    /**
+     * Largest per-atom force norm at the returned positions, eV/Å; NaN likewise.
+     */
+    double max_force;
+    /**
+     * The first sanity problem in words, NUL-terminated and truncated to fit; empty when
+     * sane.
+     */
+    char problem[CONCORD_PROBLEM_LENGTH];
+} concord_sample_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -495,6 +556,58 @@ concord_status_t concord_generate_optimize(const concord_model_t *model,
                                            const concord_optimize_options_t *options,
                                            double *positions,
                                            concord_optimize_result_t *results);
+
+/**
+ * The generation pipeline for one molecule: generates `n_samples` structures as
+ * `concord_generate` does, relaxes each on the model's potential when `relax` is 1 (as
+ * `concord_generate_optimize` does), screens each for chemical sanity
+ * (`concord_check_structure`) and ranks them (rank 0 = the best: sane first, then the lowest
+ * energy). This is what `concord generate`, LAMMPS's `concord_generate` and OpenMM's
+ * `generateStructures` run; keep every sample or only the one of rank 0.
+ *
+ * @param model a loaded model with a structure generator.
+ * @param n_atoms see `concord_generate`.
+ * @param atomic_numbers see `concord_generate`.
+ * @param n_bonds see `concord_generate`.
+ * @param bond_first see `concord_generate`.
+ * @param bond_second see `concord_generate`.
+ * @param bond_order see `concord_generate`.
+ * @param n_samples see `concord_generate`.
+ * @param seed see `concord_generate`: the same seed draws the same structures.
+ * @param steps see `concord_generate`.
+ * @param churn see `concord_generate`.
+ * @param relax 1 to relax each sample, 0 not to.
+ * @param options the relaxation settings, or NULL for `concord_optimize_options_default()`
+ *   (ignored when `relax` is 0).
+ * @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å, in
+ *   draw order: relaxed where the relaxation succeeded, as generated otherwise.
+ * @param samples where to write what was found about each sample, `concord_sample_t [K]`, in
+ *   the same order.
+ * @return `CONCORD_SUCCESS` (whatever the samples turned out to be); otherwise the errors of
+ *   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for `relax` not 0 or 1, invalid
+ *   options or a NULL `samples`; the message is in `concord_last_error()`. Outputs are written
+ *   only on success.
+ *
+ * # Safety
+ * `model` must be a live handle; every non-NULL pointer must be valid for the shape given
+ * above.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_generate_structures(const concord_model_t *model,
+                                             int64_t n_atoms,
+                                             const int32_t *atomic_numbers,
+                                             int64_t n_bonds,
+                                             const int32_t *bond_first,
+                                             const int32_t *bond_second,
+                                             const int32_t *bond_order,
+                                             int64_t n_samples,
+                                             uint64_t seed,
+                                             int32_t steps,
+                                             double churn,
+                                             int32_t relax,
+                                             const concord_optimize_options_t *options,
+                                             double *positions,
+                                             concord_sample_t *samples);
 
 /**
  * Loads a model file. The first load in a process sets libtorch's intra-op threads to

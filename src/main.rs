@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use concord::api::{Device, Potential};
-use concord::generate::SamplerOptions;
+use concord::generate::{generate_structures, PipelineOptions, Sample, SamplerOptions};
 use concord::metrics::ErrorAccumulator;
 use concord::model::evaluate::Request;
 use concord::model::Precision;
@@ -213,182 +213,20 @@ fn run(cli: Cli) -> concord::Result<()> {
             relax,
             fmax,
         } => {
-            // Refuse an unusable output before any work is done.
-            concord::io::prepare_output(&out)?;
-            let inputs: Vec<&Path> = std::iter::once(model.as_path())
-                .chain(graphs.as_deref())
-                .collect();
-            concord::io::check_not_input(&out, &inputs)?;
-            let relax_opts = concord::optimize::OptimizeOptions {
-                fmax,
-                ..Default::default()
-            };
             let sampler = SamplerOptions {
                 steps,
                 churn,
-                seed,
                 ..Default::default()
             };
-            // The same checks as the C ABI's, before any work.
-            sampler.validate()?;
-            if relax {
-                relax_opts.validate()?;
-            }
-            let pot = Potential::load(&model, Device::Cpu, Precision::Float32)?;
-            let mols = match graphs {
-                Some(path) => concord::io::read_sdf(&path)?,
-                None => smiles_molecules(&smiles)?,
+            let opts = PipelineOptions {
+                samples,
+                sampler,
+                relax: relax.then_some(OptimizeOptions {
+                    fmax,
+                    ..Default::default()
+                }),
             };
-            let bar = indicatif::ProgressBar::new(mols.len() as u64);
-            let mut frames = Vec::new();
-            let mut failed_names: Vec<String> = Vec::new();
-            let mut n_sane = 0;
-            // Molecules the model cannot handle are reported and skipped, not fatal.
-            let mut good = Vec::new();
-            for (m, mol) in mols.iter().enumerate() {
-                let charged = mol.charges.iter().position(|&q| q != 0).map(|i| {
-                    concord::Error::invalid(format!(
-                        "atom {i} has formal charge {:+}: charged molecules are not supported \
-                         (the models are trained on neutral ones)",
-                        mol.charges[i]
-                    ))
-                });
-                let check = match charged {
-                    Some(e) => Err(e),
-                    None => pot.species_index(&mol.numbers).map(|_| ()),
-                }
-                .and_then(|_| concord::model::graph::validate_graph(&mol.numbers, &mol.bonds));
-                match check {
-                    Ok(()) => good.push(m),
-                    Err(e) => {
-                        eprintln!("error: molecule {m} ('{}') skipped: {e}", mol.name);
-                        failed_names.push(mol.name.clone());
-                        bar.inc(1);
-                    }
-                }
-            }
-            for chunk in good.chunks(32) {
-                let batch: Vec<(&[u8], &[concord::Bond], u64)> = chunk
-                    .iter()
-                    .map(|&m| {
-                        (
-                            mols[m].numbers.as_slice(),
-                            mols[m].bonds.as_slice(),
-                            seed.wrapping_add(m as u64),
-                        )
-                    })
-                    .collect();
-                // A batch that fails is sampled again molecule by molecule, so one bad molecule
-                // costs only itself and is reported by name.
-                let structures: Vec<Option<Vec<Vec<[f64; 3]>>>> =
-                    match concord::generate::generate_many(&pot, &batch, samples, &sampler) {
-                        Ok(s) => s.into_iter().map(Some).collect(),
-                        Err(_) => batch
-                            .iter()
-                            .zip(chunk)
-                            .map(|(one, &m)| {
-                                let r = concord::generate::generate_many(
-                                    &pot,
-                                    std::slice::from_ref(one),
-                                    samples,
-                                    &sampler,
-                                );
-                                match r {
-                                    Ok(mut s) => Some(s.remove(0)),
-                                    Err(e) => {
-                                        bar.suspend(|| {
-                                            eprintln!(
-                                                "error: molecule {m} ('{}') failed: {e}",
-                                                mols[m].name
-                                            )
-                                        });
-                                        failed_names.push(mols[m].name.clone());
-                                        None
-                                    }
-                                }
-                            })
-                            .collect(),
-                    };
-                for (&m, samples_m) in chunk.iter().zip(structures) {
-                    let Some(samples_m) = samples_m else {
-                        bar.inc(1);
-                        continue;
-                    };
-                    let mol = &mols[m];
-                    for (k, positions) in samples_m.into_iter().enumerate() {
-                        let mut f = concord::Frame::new(mol.numbers.clone(), positions);
-                        f.info.insert("mol".into(), mol.name.clone());
-                        f.info.insert("sample".into(), k.to_string());
-                        f.info
-                            .insert("seed".into(), seed.wrapping_add(m as u64).to_string());
-                        if relax {
-                            let mut objective = concord::optimize::PotentialObjective {
-                                potential: &pot,
-                                numbers: &mol.numbers,
-                                cell: None,
-                                pbc: [false; 3],
-                            };
-                            // A failed relaxation keeps the generated structure and says why.
-                            match concord::optimize::optimize(
-                                &mut objective,
-                                &f.positions,
-                                &relax_opts,
-                            ) {
-                                Ok(r) => {
-                                    f.positions = r.positions;
-                                    f.energy = Some(r.energy);
-                                    f.forces =
-                                        Some(r.gradient.iter().map(|g| g.map(|x| -x)).collect());
-                                    let converged = if r.converged { "T" } else { "F" };
-                                    f.info.insert("opt_converged".into(), converged.into());
-                                    f.info.insert("opt_steps".into(), r.steps.to_string());
-                                }
-                                Err(e) => {
-                                    bar.suspend(|| eprintln!("warning: molecule {m} sample {k}: relaxation failed: {e}"));
-                                    f.info.insert("opt_converged".into(), "F".into());
-                                    f.info.insert("relax_error".into(), e.to_string());
-                                }
-                            }
-                        }
-                        let problems =
-                            concord::sanity::check(&mol.numbers, &mol.bonds, &f.positions)?;
-                        n_sane += usize::from(problems.is_empty());
-                        let sane = if problems.is_empty() { "T" } else { "F" };
-                        f.info.insert("sane".into(), sane.into());
-                        if let Some(p) = problems.first() {
-                            f.info.insert("problem".into(), p.to_string());
-                        }
-                        frames.push(f);
-                    }
-                    bar.inc(1);
-                }
-            }
-            bar.finish_and_clear();
-            if frames.is_empty() {
-                return Err(concord::Error::invalid(format!(
-                    "no structure generated: all {} molecules failed (see errors above); \
-                     nothing written to {}",
-                    mols.len(),
-                    out.display()
-                )));
-            }
-            concord::io::write_extxyz(&out, &frames)?;
-            eprintln!(
-                "{} structures of {} molecules -> {}; {n_sane} sane (bond lengths and contacts: \
-                 info key `sane`)",
-                frames.len(),
-                mols.len() - failed_names.len(),
-                out.display(),
-            );
-            if !failed_names.is_empty() {
-                return Err(concord::Error::invalid(format!(
-                    "{} of {} molecules failed and are not in {}: {}",
-                    failed_names.len(),
-                    mols.len(),
-                    out.display(),
-                    failed_names.join(", ")
-                )));
-            }
+            generate_file(&model, graphs.as_deref(), &smiles, &out, seed, &opts)?;
         }
         Command::Optimize {
             model,
@@ -418,6 +256,134 @@ fn run(cli: Cli) -> concord::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `concord generate`: the molecules of an SDF file or of SMILES strings through the generation
+/// pipeline (molecule m gets seed + m), every sample written to `out` with what the pipeline
+/// found (info keys `sample`, `rank`, `sane`, `problem`, `opt_converged`, ...). Molecules that
+/// fail are named; the command fails when any did, after writing the others.
+fn generate_file(
+    model: &Path,
+    graphs: Option<&Path>,
+    smiles: &[String],
+    out: &Path,
+    seed: u64,
+    opts: &PipelineOptions,
+) -> concord::Result<()> {
+    // Refuse an unusable output or options before any work is done.
+    concord::io::prepare_output(out)?;
+    let inputs: Vec<&Path> = std::iter::once(model).chain(graphs).collect();
+    concord::io::check_not_input(out, &inputs)?;
+    opts.validate()?;
+    let pot = Potential::load(model, Device::Cpu, Precision::Float32)?;
+    let mols = match graphs {
+        Some(path) => concord::io::read_sdf(path)?,
+        None => smiles_molecules(smiles)?,
+    };
+    // Charges are a property of the input molecule, refused before the pipeline sees it.
+    let mut charged: Vec<Option<concord::Error>> = mols
+        .iter()
+        .map(|mol| {
+            let i = mol.charges.iter().position(|&q| q != 0)?;
+            Some(concord::Error::invalid(format!(
+                "atom {i} has formal charge {:+}: charged molecules are not supported (the \
+                 models are trained on neutral ones)",
+                mol.charges[i]
+            )))
+        })
+        .collect();
+    let requests: Vec<(&[u8], &[concord::Bond], u64)> = mols
+        .iter()
+        .enumerate()
+        .filter(|(m, _)| charged[*m].is_none())
+        .map(|(m, mol)| {
+            let s = seed.wrapping_add(m as u64);
+            (mol.numbers.as_slice(), mol.bonds.as_slice(), s)
+        })
+        .collect();
+    let bar = indicatif::ProgressBar::new(requests.len() as u64);
+    let results = generate_structures(&pot, &requests, opts, &mut |done| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    let mut results = results.into_iter();
+    let (mut frames, mut failed, mut n_sane) = (Vec::new(), Vec::new(), 0);
+    for (m, mol) in mols.iter().enumerate() {
+        let outcome = match charged[m].take() {
+            Some(e) => Err(e),
+            None => results.next().expect("one outcome per molecule"),
+        };
+        match outcome {
+            Ok(samples) => {
+                n_sane += samples.iter().filter(|s| s.sane()).count();
+                let s = seed.wrapping_add(m as u64);
+                frames.extend(samples.into_iter().map(|x| sample_frame(mol, s, x)));
+            }
+            Err(e) => {
+                eprintln!("error: molecule {m} ('{}') failed: {e}", mol.name);
+                failed.push(mol.name.clone());
+            }
+        }
+    }
+    if frames.is_empty() {
+        return Err(concord::Error::invalid(format!(
+            "no structure generated: all {} molecules failed (see errors above); nothing \
+             written to {}",
+            mols.len(),
+            out.display()
+        )));
+    }
+    concord::io::write_extxyz(out, &frames)?;
+    eprintln!(
+        "{} structures of {} molecules -> {}; {n_sane} sane (bond lengths and contacts: info key \
+         `sane`; `rank` 0 = the best sample of its molecule)",
+        frames.len(),
+        mols.len() - failed.len(),
+        out.display(),
+    );
+    if !failed.is_empty() {
+        return Err(concord::Error::invalid(format!(
+            "{} of {} molecules failed and are not in {}: {}",
+            failed.len(),
+            mols.len(),
+            out.display(),
+            failed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// One pipeline sample of `mol` (seeded with `seed`) as an output frame.
+fn sample_frame(mol: &concord::Molecule, seed: u64, s: Sample) -> concord::Frame {
+    let sane = s.sane();
+    let mut f = concord::Frame::new(mol.numbers.clone(), s.positions);
+    f.energy = s.energy;
+    f.forces = s.forces;
+    let info = [
+        ("mol", mol.name.clone()),
+        ("sample", s.index.to_string()),
+        ("seed", seed.to_string()),
+        ("rank", s.rank.to_string()),
+        ("sane", if sane { "T" } else { "F" }.into()),
+    ];
+    f.info
+        .extend(info.into_iter().map(|(k, v)| (k.to_string(), v)));
+    if let Some(p) = s.problems.first() {
+        f.info.insert("problem".into(), p.to_string());
+    }
+    match s.relaxation {
+        Some(Ok(r)) => {
+            let converged = if r.converged { "T" } else { "F" };
+            f.info.insert("opt_converged".into(), converged.into());
+            f.info.insert("opt_steps".into(), r.steps.to_string());
+        }
+        Some(Err(e)) => {
+            f.info.insert("opt_converged".into(), "F".into());
+            f.info.insert("relax_error".into(), e.to_string());
+        }
+        None => {}
+    }
+    f
 }
 
 /// The molecular graphs of SMILES strings; warns about stereo marks the generator ignores.

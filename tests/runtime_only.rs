@@ -643,3 +643,75 @@ fn evaluations_past_the_memory_limit_are_refused_before_allocating() {
         );
     }
 }
+
+/// The generation pipeline: one outcome per molecule, ranks a permutation with the sane,
+/// low-energy sample first; a bad molecule fails alone; the CLI writes what the library gives.
+#[test]
+fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
+    use concord::generate::{best, generate_structures, PipelineOptions};
+    use concord::optimize::OptimizeOptions;
+    let pot = shipped("concord-qm9-gfn2-generator.concord", Precision::Float32);
+    let smiles = ["CCO", "C=O", "CC(=O)N"];
+    let mols: Vec<concord::Molecule> = smiles
+        .iter()
+        .map(|s| concord::io::parse_smiles(s).unwrap().molecule)
+        .collect();
+    let mut requests: Vec<(&[u8], &[concord::Bond], u64)> = mols
+        .iter()
+        .enumerate()
+        .map(|(m, x)| (x.numbers.as_slice(), x.bonds.as_slice(), 5 + m as u64))
+        .collect();
+    let lone = [8u8]; // a lone O: a radical, refused by itself
+    requests.insert(1, (&lone, &[], 9));
+    let opts = PipelineOptions {
+        samples: 3,
+        sampler: SamplerOptions::default(),
+        relax: Some(OptimizeOptions::default()),
+    };
+    let mut seen = Vec::new();
+    let out = generate_structures(&pot, &requests, &opts, &mut |d| seen.push(d)).unwrap();
+    assert_eq!(seen.last(), Some(&4));
+    assert!(out[1].as_ref().unwrap_err().to_string().contains("radical"));
+    for outcome in [&out[0], &out[2], &out[3]] {
+        let samples = outcome.as_ref().unwrap();
+        let mut ranks: Vec<usize> = samples.iter().map(|s| s.rank).collect();
+        ranks.sort();
+        assert_eq!(ranks, vec![0, 1, 2]);
+        let b = best(samples).unwrap();
+        for s in samples {
+            assert!(s.relaxed() && s.energy.is_some());
+            assert!(b.sane() >= s.sane());
+            if b.sane() == s.sane() {
+                assert!(b.energy.unwrap() <= s.energy.unwrap());
+            }
+        }
+    }
+    // The CLI: every sample with its rank, the library's positions and energies.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gen.extxyz");
+    let model = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let status = Command::new(BIN)
+        .args([
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--smiles",
+            "C=O",
+        ])
+        .args(["--samples", "3", "--seed", "6", "--relax", "--out"])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let frames = concord::io::read_extxyz(&file).unwrap();
+    let samples = out[2].as_ref().unwrap();
+    assert_eq!(frames.len(), 3);
+    for (f, s) in frames.iter().zip(samples) {
+        assert_eq!(f.info["rank"], s.rank.to_string());
+        assert_eq!(f.info["sane"], if s.sane() { "T" } else { "F" });
+        assert!((f.energy.unwrap() - s.energy.unwrap()).abs() < 1e-6);
+        for (a, b) in f.positions.iter().zip(&s.positions) {
+            assert!((0..3).all(|d| (a[d] - b[d]).abs() < 1e-6));
+        }
+    }
+}

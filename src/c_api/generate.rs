@@ -1,18 +1,20 @@
 //! Structure generation through the ABI: a molecular graph (atoms and bonds) to k sampled
-//! structures (`concord_generate`), optionally relaxed with the potential
-//! (`concord_generate_optimize`).
+//! structures (`concord_generate`), relaxed with the potential (`concord_generate_optimize`),
+//! or through the whole pipeline with screening and ranking (`concord_generate_structures`).
 
+use std::ffi::c_char;
 use std::slice;
 
 use super::compute::{count, numbers};
 use super::model::{borrow, concord_model_t};
-use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, options, relax};
+use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, options};
 use super::status::{self, concord_status_t, Failure};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
 use crate::api::Potential;
-use crate::generate::{generate, SamplerOptions};
+use crate::generate::{generate, generate_structures, PipelineOptions, Sample, SamplerOptions};
 use crate::model::graph::validate_graph;
-use crate::structure::{Bond, Frame};
+use crate::optimize::OptimizeOptions;
+use crate::structure::Bond;
 
 /// Largest number of sampler steps (`steps`) `concord_generate` accepts.
 pub const CONCORD_MAX_SAMPLER_STEPS: i32 = 10_000;
@@ -147,6 +149,27 @@ pub(crate) unsafe fn bonds(
 }
 
 impl Request {
+    /// The molecule through the generation pipeline ([`crate::generate::pipeline`]), its
+    /// samples in draw order.
+    fn pipeline(
+        &self,
+        potential: &Potential,
+        relax: Option<OptimizeOptions>,
+    ) -> Result<Vec<Sample>, Failure> {
+        let opts = PipelineOptions {
+            samples: self.samples,
+            sampler: self.sampler,
+            relax,
+        };
+        let molecule = (
+            self.numbers.as_slice(),
+            self.bonds.as_slice(),
+            self.sampler.seed,
+        );
+        let mut out = generate_structures(potential, &[molecule], &opts, &mut |_| {})?;
+        Ok(out.remove(0)?)
+    }
+
     /// The sampled structures, `[k][N][3]`, Å.
     fn generate(&self, potential: &Potential) -> Result<Vec<Vec<[f64; 3]>>, Failure> {
         Ok(generate(
@@ -309,26 +332,192 @@ pub unsafe extern "C" fn concord_generate_optimize(
             positions,
         )?;
         let opts = self::options(options)?;
-        let structures = request.generate(potential)?;
+        let samples = request.pipeline(potential, Some(opts))?;
         let n = request.numbers.len();
         let mut relaxed = Vec::with_capacity(3 * n * request.samples);
         let mut outcomes = Vec::with_capacity(request.samples);
-        for x in structures {
-            let frame = Frame::new(request.numbers.clone(), x);
-            match relax(potential, &frame, &opts) {
-                Ok(r) => {
-                    relaxed.extend_from_slice(r.positions.as_flattened());
-                    outcomes.push(concord_optimize_result_t::from_rust(&r));
-                }
-                Err(f) => {
-                    relaxed.extend_from_slice(frame.positions.as_flattened());
-                    outcomes.push(concord_optimize_result_t::failed(f.status));
-                }
-            }
+        for s in samples {
+            relaxed.extend_from_slice(s.positions.as_flattened());
+            outcomes.push(match s.relaxation {
+                Some(Ok(r)) => concord_optimize_result_t::from_rust(&r),
+                Some(Err(f)) => concord_optimize_result_t::failed(Failure::from(f).status),
+                None => unreachable!("the pipeline relaxes every sample when asked to"),
+            });
         }
         slice::from_raw_parts_mut(positions, relaxed.len()).copy_from_slice(&relaxed);
         if !results.is_null() {
             slice::from_raw_parts_mut(results, outcomes.len()).copy_from_slice(&outcomes);
+        }
+        Ok(())
+    })
+}
+
+/// Length of [`concord_sample_t::problem`], bytes (with the terminating NUL).
+pub const CONCORD_PROBLEM_LENGTH: usize = 160;
+
+/// What `concord_generate_structures` found out about one sample.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct concord_sample_t {
+    /// Rank among the call's samples, 0 = the best: sane samples before the others, then the
+    /// lowest energy (samples without one last), then draw order.
+    pub rank: i32,
+    /// 1 when the returned structure is chemically sane for its graph (`concord_check_structure`
+    /// finds no problem), 0 otherwise.
+    pub sane: i32,
+    /// Number of sanity problems found at the returned positions.
+    pub n_problems: i32,
+    /// 1 when the sample was relaxed (converged or not); 0 when no relaxation was asked for
+    /// or it failed.
+    pub relaxed: i32,
+    /// `CONCORD_SUCCESS`, or the error `concord_optimize` would return for this sample when
+    /// its relaxation failed (its positions are then as generated).
+    pub relax_status: concord_status_t,
+    /// 1 when the relaxation converged (largest force below `fmax`).
+    pub converged: i32,
+    /// Relaxation steps taken (0 without relaxation).
+    pub steps: i64,
+    /// Energy and force evaluations of the relaxation (0 without relaxation).
+    pub force_calls: i64,
+    /// Energy at the returned positions, eV; NaN when the model refuses them (e.g. overlapping
+    /// atoms).
+    pub energy: f64,
+    /// Largest per-atom force norm at the returned positions, eV/Å; NaN likewise.
+    pub max_force: f64,
+    /// The first sanity problem in words, NUL-terminated and truncated to fit; empty when
+    /// sane.
+    pub problem: [c_char; CONCORD_PROBLEM_LENGTH],
+}
+
+impl concord_sample_t {
+    fn from_rust(s: &Sample) -> Self {
+        let mut problem = [0 as c_char; CONCORD_PROBLEM_LENGTH];
+        if let Some(p) = s.problems.first() {
+            let text = p.to_string();
+            // Truncate on a character boundary, leaving room for the NUL.
+            let mut end = text.len().min(CONCORD_PROBLEM_LENGTH - 1);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            for (d, &b) in problem.iter_mut().zip(&text.as_bytes()[..end]) {
+                *d = b as c_char;
+            }
+        }
+        let (relaxed, relax_status, converged, steps, force_calls) = match &s.relaxation {
+            Some(Ok(r)) => (
+                1,
+                concord_status_t::CONCORD_SUCCESS,
+                r.converged,
+                r.steps,
+                r.force_calls,
+            ),
+            Some(Err(f)) => (0, Failure::from(&f.error).status, false, 0, 0),
+            None => (0, concord_status_t::CONCORD_SUCCESS, false, 0, 0),
+        };
+        let max_force = s.forces.as_ref().map_or(f64::NAN, |f| {
+            f.iter()
+                .map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt())
+                .fold(0.0, f64::max)
+        });
+        concord_sample_t {
+            rank: s.rank as i32,
+            sane: i32::from(s.sane()),
+            n_problems: s.problems.len().min(i32::MAX as usize) as i32,
+            relaxed,
+            relax_status,
+            converged: i32::from(converged),
+            steps: steps as i64,
+            force_calls: force_calls as i64,
+            energy: s.energy.unwrap_or(f64::NAN),
+            max_force,
+            problem,
+        }
+    }
+}
+
+/// The generation pipeline for one molecule: generates `n_samples` structures as
+/// `concord_generate` does, relaxes each on the model's potential when `relax` is 1 (as
+/// `concord_generate_optimize` does), screens each for chemical sanity
+/// (`concord_check_structure`) and ranks them (rank 0 = the best: sane first, then the lowest
+/// energy). This is what `concord generate`, LAMMPS's `concord_generate` and OpenMM's
+/// `generateStructures` run; keep every sample or only the one of rank 0.
+///
+/// @param model a loaded model with a structure generator.
+/// @param n_atoms see `concord_generate`.
+/// @param atomic_numbers see `concord_generate`.
+/// @param n_bonds see `concord_generate`.
+/// @param bond_first see `concord_generate`.
+/// @param bond_second see `concord_generate`.
+/// @param bond_order see `concord_generate`.
+/// @param n_samples see `concord_generate`.
+/// @param seed see `concord_generate`: the same seed draws the same structures.
+/// @param steps see `concord_generate`.
+/// @param churn see `concord_generate`.
+/// @param relax 1 to relax each sample, 0 not to.
+/// @param options the relaxation settings, or NULL for `concord_optimize_options_default()`
+///   (ignored when `relax` is 0).
+/// @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å, in
+///   draw order: relaxed where the relaxation succeeded, as generated otherwise.
+/// @param samples where to write what was found about each sample, `concord_sample_t [K]`, in
+///   the same order.
+/// @return `CONCORD_SUCCESS` (whatever the samples turned out to be); otherwise the errors of
+///   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for `relax` not 0 or 1, invalid
+///   options or a NULL `samples`; the message is in `concord_last_error()`. Outputs are written
+///   only on success.
+///
+/// # Safety
+/// `model` must be a live handle; every non-NULL pointer must be valid for the shape given
+/// above.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_generate_structures(
+    model: *const concord_model_t,
+    n_atoms: i64,
+    atomic_numbers: *const i32,
+    n_bonds: i64,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+    n_samples: i64,
+    seed: u64,
+    steps: i32,
+    churn: f64,
+    relax: i32,
+    options: *const concord_optimize_options_t,
+    positions: *mut f64,
+    samples: *mut concord_sample_t,
+) -> concord_status_t {
+    status::status("concord_generate_structures", || {
+        let potential = borrow(model)?;
+        let request = request(
+            potential,
+            n_atoms,
+            atomic_numbers,
+            n_bonds,
+            bond_first,
+            bond_second,
+            bond_order,
+            n_samples,
+            seed,
+            steps,
+            churn,
+            positions,
+        )?;
+        check_null!(samples);
+        let relax = match relax {
+            0 => None,
+            1 => Some(self::options(options)?),
+            r => return Err(Failure::argument(format!("relax = {r} must be 0 or 1"))),
+        };
+        let drawn = request.pipeline(potential, relax)?;
+        let n = request.numbers.len();
+        let out = slice::from_raw_parts_mut(positions, 3 * n * drawn.len());
+        for (k, s) in drawn.iter().enumerate() {
+            out[3 * n * k..3 * n * (k + 1)].copy_from_slice(s.positions.as_flattened());
+        }
+        let info = slice::from_raw_parts_mut(samples, drawn.len());
+        for (d, s) in info.iter_mut().zip(&drawn) {
+            *d = concord_sample_t::from_rust(s);
         }
         Ok(())
     })

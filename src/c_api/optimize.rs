@@ -8,9 +8,7 @@ use super::model::{borrow, concord_model_t};
 use super::status::{self, concord_status_t, Failure};
 use super::CONCORD_MAX_ATOMS;
 use crate::api::Potential;
-use crate::error::Result;
-use crate::optimize::PotentialObjective;
-use crate::optimize::{optimize, Method, Objective, OptimizeOptions, OptimizeResult};
+use crate::optimize::{Method, OptimizeOptions, OptimizeResult};
 use crate::structure::Frame;
 
 /// `concord_optimize_options_t::method`: limited-memory BFGS with a backtracking line search
@@ -161,56 +159,14 @@ pub(crate) unsafe fn options(
     }
 }
 
-/// [`PotentialObjective`] that keeps the first failure of the potential (with the force call it
-/// happened at), so that the ABI reports its own class (an overlap is invalid input, an
-/// out-of-memory a libtorch error) and message rather than the optimiser's wrapper.
-struct Recorded<'a> {
-    inner: PotentialObjective<'a>,
-    calls: usize,
-    failure: Option<(usize, Failure)>,
-}
-
-impl Objective for Recorded<'_> {
-    fn energy_and_gradient(&mut self, x: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
-        self.calls += 1;
-        let out = self.inner.energy_and_gradient(x);
-        if let (Err(e), None) = (&out, &self.failure) {
-            self.failure = Some((self.calls, Failure::from(e)));
-        }
-        out
-    }
-
-    fn energy_tolerance(&self, energy: f64) -> f64 {
-        self.inner.energy_tolerance(energy)
-    }
-}
-
-/// Relaxes the atoms of `frame` from its positions with `potential` (the cell stays fixed).
-/// The starting system is checked first, so its problems carry their own status and message.
+/// Relaxes the atoms of `frame` with `potential` ([`crate::optimize::relax`]); a failure keeps
+/// the potential's own class and names the force call.
 pub(crate) fn relax(
     potential: &Potential,
     frame: &Frame,
     opts: &OptimizeOptions,
 ) -> std::result::Result<OptimizeResult, Failure> {
-    frame.validate()?;
-    potential.species_index(&frame.numbers)?;
-    let mut objective = Recorded {
-        inner: PotentialObjective {
-            potential,
-            numbers: &frame.numbers,
-            cell: frame.cell,
-            pbc: frame.pbc,
-        },
-        calls: 0,
-        failure: None,
-    };
-    optimize(&mut objective, &frame.positions, opts).map_err(|e| match objective.failure.take() {
-        Some((call, f)) => Failure::new(
-            f.status,
-            format!("{}, at force call {call} of the optimisation", f.message),
-        ),
-        None => e.into(),
-    })
+    crate::optimize::relax(potential, frame, opts).map_err(Failure::from)
 }
 
 /// Relaxes positions with the model's potential (geometry optimisation at a fixed cell): an

@@ -113,6 +113,16 @@ impl From<&Error> for Failure {
     }
 }
 
+impl From<crate::optimize::RelaxFailure> for Failure {
+    fn from(r: crate::optimize::RelaxFailure) -> Failure {
+        let inner = Failure::from(&r.error);
+        Failure {
+            message: r.to_string(),
+            ..inner
+        }
+    }
+}
+
 /// Returns `Err(Failure)` naming the argument when any of the given pointers is NULL.
 macro_rules! check_null {
     ($($ptr:ident),+ $(,)?) => {

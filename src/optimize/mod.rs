@@ -23,6 +23,9 @@
 
 mod fire;
 mod lbfgs;
+mod relax;
+
+pub use relax::{relax, RelaxFailure};
 
 use std::fmt;
 use std::str::FromStr;

@@ -377,6 +377,48 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
     EXPECT_OK(concord_generate_optimize(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2,
                                         7, 8, 0.0, &options, again, NULL));
     CHECK(memcmp(x, again, sizeof x) == 0, "NULL results: same positions");
+
+    /* The whole pipeline: the same samples as generate_optimize, screened and ranked. */
+    concord_sample_t samples[2];
+    EXPECT_OK(concord_generate_structures(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2,
+                                          7, 8, 0.0, 1, &options, again, samples));
+    CHECK(memcmp(x, again, sizeof x) == 0, "pipeline: the positions of generate_optimize");
+    CHECK(samples[0].rank + samples[1].rank == 1 && samples[0].rank != samples[1].rank,
+          "ranks 0 and 1");
+    for (int k = 0; k < 2; k++) {
+        CHECK(samples[k].relaxed == (results[k].status == CONCORD_SUCCESS), "sample %d relaxed", k);
+        CHECK(samples[k].relax_status == results[k].status, "sample %d relax status", k);
+        if (samples[k].relaxed) {
+            CHECK(samples[k].energy == results[k].energy && samples[k].steps == results[k].steps,
+                  "sample %d: the relaxation's energy and steps", k);
+        }
+        int64_t n_problems = -1;
+        EXPECT_OK(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                          &again[15 * k], &n_problems, NULL, 0));
+        CHECK(samples[k].n_problems == n_problems && samples[k].sane == (n_problems == 0) &&
+                  (samples[k].sane == (samples[k].problem[0] == '\0')),
+              "sample %d: the structure check's verdict", k);
+    }
+    const int best = samples[0].rank == 0 ? 0 : 1, other = 1 - best;
+    CHECK(samples[best].sane >= samples[other].sane, "rank 0 is sane when any sample is");
+    if (samples[best].sane == samples[other].sane)
+        CHECK(samples[best].energy <= samples[other].energy, "then the lower energy");
+    double raw[30];
+    EXPECT_OK(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 8, 0.0, raw));
+    EXPECT_OK(concord_generate_structures(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2,
+                                          7, 8, 0.0, 0, NULL, again, samples));
+    CHECK(memcmp(raw, again, sizeof raw) == 0, "no relaxation: the positions of generate");
+    CHECK(!samples[0].relaxed && samples[0].steps == 0 && isfinite(samples[0].energy),
+          "no relaxation: unrelaxed, with the energy of the raw sample");
+    EXPECT_ERROR(concord_generate_structures(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                             2, 7, 8, 0.0, 2, NULL, again, samples),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "relax = 2 must be 0 or 1");
+    EXPECT_ERROR(concord_generate_structures(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                             2, 7, 8, 0.0, 1, NULL, again, NULL),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'samples' is NULL");
+    EXPECT_ERROR(concord_generate_structures(plain, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                             2, 7, 8, 0.0, 0, NULL, again, samples),
+                 CONCORD_ERROR_UNSUPPORTED, "no structure generator");
 #undef GEN
 #undef RESET_BONDS
 }

@@ -228,6 +228,17 @@ int main(int argc, char** argv) {
     }
     print("generate_optimize_methane_positions", flat_relaxed.data(), flat_relaxed.size());
     print("generate_optimize_methane_results", results.data(), results.size());
+    // The pipeline: generate_optimize's samples, screened and ranked.
+    auto ranked = generator.generate_structures(z, bonds, 2, sampler, options);
+    CHECK(ranked.size() == 2 && ranked[0].rank + ranked[1].rank == 1, "pipeline ranks 0 and 1");
+    for (size_t k = 0; k < 2; ++k) {
+        CHECK(ranked[k].positions == relaxed[k].positions, "pipeline positions");
+        CHECK(ranked[k].sane == concord::check_structure(z, bonds, ranked[k].positions).sane(),
+              "pipeline sanity");
+        CHECK(!ranked[k].relaxed || ranked[k].energy == relaxed[k].energy, "pipeline energy");
+    }
+    auto raw = generator.generate_structures(z, bonds, 2, sampler);
+    CHECK(raw[0].positions == samples[0] && !raw[0].relaxed, "pipeline without relaxation");
     // Structure check: the input methane is sane, a collapsed one is not.
     CHECK(concord::check_structure(z, bonds, x).sane(), "methane sane");
     std::vector<concord::Vector3> collapsed = x;

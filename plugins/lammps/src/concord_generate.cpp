@@ -2,8 +2,10 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 
 #include "atom.h"
@@ -175,66 +177,52 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
     concord::Model model(opt.model, "cpu", opt.precision);
     if (!model.has_generator())
       return "model '" + opt.model + "' has no structure generator (it is a potential only)";
-    concord::OptimizeOptions relax;
-    if (opt.fmax > 0.0) relax.fmax = opt.fmax / energy_unit;
-    relax.max_steps = opt.maxiter;
+    std::optional<concord::OptimizeOptions> relax;
+    if (opt.relax) {
+      relax.emplace();
+      if (opt.fmax > 0.0) relax->fmax = opt.fmax / energy_unit;
+      relax->max_steps = opt.maxiter;
+    }
     int converged = 0, distorted = 0;
     for (const MolecularGraph &m : molecules) {
       const int64_t n = static_cast<int64_t>(m.atoms.size());
-      const int samples = opt.relax ? opt.samples : 1;
-      std::vector<double> xyz(static_cast<size_t>(samples * n * 3));
-      std::vector<concord_optimize_result_t> results(samples);
       const int64_t nb = static_cast<int64_t>(m.first.size());
-      const uint64_t seed = opt.seed + static_cast<uint64_t>(m.molecule);
-      concord_status_t status;
-      if (opt.relax) {
-        status = concord_generate_optimize(model.handle(), n, m.numbers.data(), nb,
-                                           m.first.data(), m.second.data(), m.order.data(),
-                                           samples, seed, opt.steps, 0.0, &relax, xyz.data(),
-                                           results.data());
-      } else {
-        status = concord_generate(model.handle(), n, m.numbers.data(), nb, m.first.data(),
-                                  m.second.data(), m.order.data(), 1, seed, opt.steps, 0.0,
-                                  xyz.data());
-      }
-      if (status != CONCORD_SUCCESS) {
+      std::vector<concord::Bond> graph;
+      for (int64_t b = 0; b < nb; ++b) graph.push_back({m.first[b], m.second[b], m.order[b]});
+      concord::SamplerOptions sampler;
+      sampler.seed = opt.seed + static_cast<uint64_t>(m.molecule);
+      sampler.steps = opt.steps;
+      std::vector<concord::GeneratedSample> samples;
+      try {
+        samples = model.generate_structures(m.numbers, graph, opt.relax ? opt.samples : 1,
+                                            sampler, relax);
+      } catch (const concord::Error &e) {
         // Concord numbers the molecule's atoms from 0: name their LAMMPS IDs in that order.
         std::string ids;
         for (size_t a = 0; a < m.atoms.size() && a < 20; ++a)
           ids += (a ? " " : "") + std::to_string(atoms[m.atoms[a]].id);
         if (m.atoms.size() > 20) ids += " ...";
         return "molecule " + std::to_string(m.molecule) + " (atom IDs " + ids +
-               " are Concord's atoms 0, 1, ...): " + concord_last_error();
+               " are Concord's atoms 0, 1, ...): " + e.what();
       }
-      // Keep the relaxed sample of lowest energy among those that match the bond graph (among
-      // all relaxed ones when none does; the first when none relaxed).
-      int best = 0;
-      bool best_matches = concord_lammps::matches_graph(m, xyz.data());
-      double best_energy = std::numeric_limits<double>::infinity();
-      for (int k = 0; opt.relax && k < samples; ++k) {
-        if (results[k].status != CONCORD_SUCCESS) continue;
-        const bool matches = concord_lammps::matches_graph(m, &xyz[static_cast<size_t>(k * n * 3)]);
-        if ((matches && !best_matches) ||
-            (matches == best_matches && results[k].energy < best_energy)) {
-          best = k;
-          best_matches = matches;
-          best_energy = results[k].energy;
-        }
-      }
-      distorted += best_matches ? 0 : 1;
+      // The pipeline's best sample (rank 0: sane first, then lowest energy).
+      const concord::GeneratedSample &best =
+          *std::find_if(samples.begin(), samples.end(),
+                        [](const concord::GeneratedSample &s) { return s.rank == 0; });
+      distorted += best.sane ? 0 : 1;
       if (opt.relax) {
-        converged += results[best].converged;
+        converged += best.converged;
         if (molecules.size() <= 20)
           utils::logmesg(lmp,
                          "  molecule {}: {} atoms, {} bonds, best of {} samples: energy {:.6g}, "
                          "max force {:.3g}, {} steps, {}, {}\n",
-                         m.molecule, n, nb, samples, results[best].energy * energy_unit,
-                         results[best].max_force * energy_unit, results[best].steps,
-                         results[best].converged ? "converged" : "not converged",
-                         best_matches ? "matches its bonds" : "DISTORTED");
+                         m.molecule, n, nb, samples.size(), best.energy * energy_unit,
+                         best.max_force * energy_unit, best.steps,
+                         best.converged ? "converged" : "not converged",
+                         best.sane ? "matches its bonds" : "DISTORTED: " + best.problem);
       }
       for (int64_t a = 0; a < n; ++a) {
-        const double *p = &xyz[static_cast<size_t>((best * n + a) * 3)];
+        const concord::Vector3 &p = best.positions[static_cast<size_t>(a)];
         records.insert(records.end(), {static_cast<double>(atoms[m.atoms[a]].id),
                                        p[0] + m.centre[0], p[1] + m.centre[1],
                                        p[2] + m.centre[2]});

@@ -69,16 +69,4 @@ std::string split_molecules(const std::vector<TopologyAtom> &atoms,
   return "";
 }
 
-bool matches_graph(const MolecularGraph &m, const double *positions) {
-  int64_t problems = 0;
-  const concord_status_t status = concord_check_structure(
-      static_cast<int64_t>(m.numbers.size()), m.numbers.data(),
-      static_cast<int64_t>(m.first.size()), m.first.empty() ? nullptr : m.first.data(),
-      m.second.empty() ? nullptr : m.second.data(), m.order.empty() ? nullptr : m.order.data(),
-      positions, &problems, nullptr, 0);
-  // The graph already passed the generator's own checks, so a failure here cannot be the
-  // input's fault; count it as "does not match" rather than trusting the sample.
-  return status == CONCORD_SUCCESS && problems == 0;
-}
-
 }  // namespace concord_lammps

@@ -43,12 +43,6 @@ std::string split_molecules(const std::vector<TopologyAtom> &atoms,
                             const std::vector<TopologyBond> &bonds,
                             std::vector<MolecularGraph> &molecules);
 
-/// Whether `positions` (Å, [N][3] in the order of `m.atoms`) are chemically sane for the
-/// molecular graph by Concord's rule (concord_check_structure: bond lengths plausible for their
-/// orders, no clash of unbonded atoms). Used to prefer generated samples that kept their bonds
-/// over distorted ones of lower energy.
-bool matches_graph(const MolecularGraph &m, const double *positions);
-
 }  // namespace concord_lammps
 
 #endif

@@ -118,7 +118,7 @@ concord_generate {model} {args}
     ({"args": "elements O Q bondorder 1"}, "'Q' (atom type 2) is not an element symbol"),
     ({"args": "elements O H bondorder 5"}, "bondorder '5' (bond type 1) must be 1, 2, 3 or 4"),
     ({"args": "elements H H bondorder 1"},
-     "molecule 1 (atom IDs 1 2 3 are Concord's atoms 0, 1, ...): concord_generate_optimize"),
+     "molecule 1 (atom IDs 1 2 3 are Concord's atoms 0, 1, ...): concord_generate_structures"),
     ({"args": "elements O H bondorder 1 seed"}, "keyword 'seed' needs a value"),
     ({"bonds": [(1, 1, 2)]}, "has no bonds: a disconnected atom cannot be placed"),
 ])

@@ -105,7 +105,9 @@ Structures of a molecule from its bond graph with a Concord model's structure ge
 until the largest force is below fmax (kJ/mol/nm). Returns a list of GeneratedStructure with
 positions (nm, flat [3N], centred), energy (kJ/mol; NaN when not computable), relaxed,
 converged, maxForce (kJ/mol/nm), sane and problem (Concord's structure check: bond lengths
-plausible for their orders, no clash of unbonded atoms). See generate_positions for the Topology-level helper.";
+plausible for their orders, no clash of unbonded atoms) and rank (0 = the best sample: sane
+first, then the lowest energy; Concord's generation pipeline). See generate_positions for the
+Topology-level helper.";
 
 namespace ConcordPlugin {
 
@@ -163,6 +165,7 @@ struct GeneratedStructure {
     double maxForce;
     bool sane;
     std::string problem;
+    int rank;
 };
 
 }  // namespace ConcordPlugin

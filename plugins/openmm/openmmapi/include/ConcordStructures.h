@@ -31,6 +31,11 @@ struct GeneratedStructure {
     bool sane = false;
     /** The first problem in words when not sane; empty when sane. */
     std::string problem;
+    /**
+     * Rank among the call's samples, 0 = the best: sane before not sane, then the lowest
+     * energy, then draw order (Concord's generation pipeline, the rule of every front end).
+     */
+    int rank = 0;
 };
 
 /**

@@ -4,15 +4,12 @@
 #include "concord.hpp"
 #include "openmm/OpenMMException.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
+#include <optional>
 
 namespace ConcordPlugin {
 
 namespace {
 constexpr double FORCE_FACTOR = ConcordForce::KJ_PER_MOL_PER_EV * ConcordForce::ANGSTROM_PER_NM;
-constexpr double NOT_A_NUMBER = std::numeric_limits<double>::quiet_NaN();
 
 /// Positions in Å -> flattened nm.
 std::vector<double> toNanometres(const std::vector<concord::Vector3>& positions) {
@@ -24,30 +21,6 @@ std::vector<double> toNanometres(const std::vector<concord::Vector3>& positions)
     return flat;
 }
 
-/// Sets `sane` and `problem` from Concord's structure check (positions in Å).
-void check(const std::vector<int32_t>& numbers, const std::vector<concord::Bond>& bonds,
-           const std::vector<concord::Vector3>& positions, GeneratedStructure& out) {
-    const concord::StructureCheck c = concord::check_structure(numbers, bonds, positions);
-    out.sane = c.sane();
-    out.problem = c.first;
-}
-
-/// Energy and largest force of unrelaxed positions, NaN when the model refuses them.
-void evaluate(const concord::Model& model, const std::vector<int32_t>& numbers,
-              const std::vector<concord::Vector3>& positions, GeneratedStructure& out) {
-    try {
-        concord::Result r = model.compute(numbers, positions);
-        double largest = 0.0;
-        for (const concord::Vector3& f : r.forces) {
-            largest = std::max(largest, std::sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]));
-        }
-        out.energy = r.energy * ConcordForce::KJ_PER_MOL_PER_EV;
-        out.maxForce = largest * FORCE_FACTOR;
-    } catch (const concord::Error&) {
-        out.energy = NOT_A_NUMBER;
-        out.maxForce = NOT_A_NUMBER;
-    }
-}
 }  // namespace
 
 std::vector<GeneratedStructure> generateStructures(
@@ -79,32 +52,24 @@ std::vector<GeneratedStructure> generateStructures(
         }
         concord::SamplerOptions sampler;
         sampler.seed = static_cast<uint64_t>(seed);
-        std::vector<GeneratedStructure> out(static_cast<size_t>(samples));
-        if (!relax) {
-            const auto generated = model.generate(numbers, bonds, out.size(), sampler);
-            for (size_t k = 0; k < out.size(); ++k) {
-                out[k].positions = toNanometres(generated[k]);
-                evaluate(model, numbers, generated[k], out[k]);
-                check(numbers, bonds, generated[k], out[k]);
-            }
-            return out;
+        std::optional<concord::OptimizeOptions> options;
+        if (relax) {
+            options.emplace();
+            options->fmax = fmax / FORCE_FACTOR;
         }
-        concord::OptimizeOptions options;
-        options.fmax = fmax / FORCE_FACTOR;
-        const auto optimized =
-            model.generate_optimize(numbers, bonds, out.size(), sampler, options);
+        const auto generated =
+            model.generate_structures(numbers, bonds, static_cast<size_t>(samples), sampler, options);
+        std::vector<GeneratedStructure> out(generated.size());
         for (size_t k = 0; k < out.size(); ++k) {
-            const concord::Optimized& o = optimized[k];
-            out[k].positions = toNanometres(o.positions);
-            check(numbers, bonds, o.positions, out[k]);
-            out[k].relaxed = o.status == CONCORD_SUCCESS;
-            out[k].converged = o.converged;
-            if (out[k].relaxed) {
-                out[k].energy = o.energy * ConcordForce::KJ_PER_MOL_PER_EV;
-                out[k].maxForce = o.max_force * FORCE_FACTOR;
-            } else {
-                evaluate(model, numbers, o.positions, out[k]);
-            }
+            const concord::GeneratedSample& g = generated[k];
+            out[k].positions = toNanometres(g.positions);
+            out[k].energy = g.energy * ConcordForce::KJ_PER_MOL_PER_EV;
+            out[k].maxForce = g.max_force * FORCE_FACTOR;
+            out[k].relaxed = g.relaxed;
+            out[k].converged = g.converged;
+            out[k].sane = g.sane;
+            out[k].problem = g.problem;
+            out[k].rank = g.rank;
         }
         return out;
     } catch (const concord::Error& e) {

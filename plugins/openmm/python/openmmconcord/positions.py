@@ -61,12 +61,12 @@ def generate_positions(
     The structure generator of the Concord model at `model_path` samples `samples` structures
     from the bond graph (seeded: the same seed gives the same structures); with `minimize`
     each is relaxed on the model's potential until the largest force is below `fmax` (a
-    Quantity in force units, or a number in kJ/mol/nm). The result is the sample of lowest
-    energy among the chemically sane ones (Concord's structure check, GeneratedStructure.sane:
-    bond lengths plausible for their orders, no clash of unbonded atoms): a learned potential
-    can have spurious minima, e.g. two hydrogens 0.09 nm apart, that lowest energy alone would
-    pick. When no sample is sane, the lowest-energy one is returned with a warning naming its
-    problem. Positions come back as a Quantity: a list of Vec3 in nm,
+    Quantity in force units, or a number in kJ/mol/nm). The result is the best sample by
+    Concord's generation pipeline (GeneratedStructure.rank 0): the lowest energy among the
+    chemically sane ones (GeneratedStructure.sane: bond lengths plausible for their orders, no
+    clash of unbonded atoms), since a learned potential can have spurious minima, e.g. two
+    hydrogens 0.09 nm apart, that lowest energy alone would pick. When no sample is sane, the
+    lowest-energy one is returned with a warning naming its problem. Positions come back as a Quantity: a list of Vec3 in nm,
     centred at the origin, in atom order.
 
     Raises openmm.OpenMMException when the model has no generator or rejects the molecule
@@ -77,17 +77,15 @@ def generate_positions(
     numbers = atomic_numbers(topology)
     first, second, orders = bond_graph(topology, missing_order)
     structures = generateStructures(str(model_path), numbers, first, second, orders, samples, seed, minimize, fmax)
-    finite = [s for s in structures if math.isfinite(s.energy)]
-    if not finite:
+    best = next(s for s in structures if s.rank == 0)
+    if not math.isfinite(best.energy):
         raise RuntimeError(
             f"none of the {samples} generated structures has a finite energy (atoms placed onto "
             "each other): try more samples or another seed"
         )
-    sane = [s for s in finite if s.sane]
-    best = min(sane or finite, key=lambda s: s.energy)
-    if not sane:
+    if not best.sane:
         warnings.warn(
-            f"none of the {len(finite)} generated structures is chemically sane; returning the "
+            f"none of the {samples} generated structures is chemically sane; returning the "
             f"lowest-energy one ({best.problem}); try more samples or another seed",
             stacklevel=2,
         )

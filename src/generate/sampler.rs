@@ -1,4 +1,4 @@
-//! Structure generation: EDM sampling (Karras et al. 2022, Algorithm 2) from Gaussian noise
+//! EDM sampling (Karras et al. 2022, Algorithm 2) from Gaussian noise
 //! to positions, given a molecular graph. Deterministic (Heun, `churn = 0`) or stochastic
 //! (`churn > 0`); the noise comes from a seeded ChaCha generator, so a seed reproduces a
 //! structure exactly on the same machine. The sampler runs on plain float64 arrays and asks a

@@ -1,0 +1,11 @@
+//! Molecular graph -> 3D structures: the EDM sampler over any [`Denoise`] network
+//! ([`sampler`]) and the pipeline every front end calls ([`pipeline`]: sample k, relax,
+//! screen, rank).
+
+pub mod pipeline;
+mod sampler;
+
+pub use pipeline::{best, generate_structures, PipelineOptions, Sample};
+pub use sampler::{
+    generate, generate_many, noise_schedule, Denoise, SamplerOptions, MAX_SAMPLER_STEPS,
+};

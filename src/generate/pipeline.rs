@@ -1,0 +1,252 @@
+//! The generation pipeline every front end calls (the CLI's `generate`, the C ABI's
+//! `concord_generate_structures` and `concord_generate_optimize`, LAMMPS's
+//! `concord_generate`, OpenMM's `generateStructures`): for each molecular graph, draw `k`
+//! samples, optionally relax each on the model's potential, screen each for chemical sanity,
+//! and rank them. Front ends differ only in what they keep and show (every sample, or the best).
+//!
+//! The policy: a sample's positions are the relaxed ones when its relaxation succeeded
+//! (converged or not), otherwise the generated ones; its energy and forces are the potential's
+//! at those positions (`None` when the potential refuses them, e.g. overlapping atoms). Samples
+//! are ranked sane before not sane ([`crate::sanity`]), then by energy (lowest first, samples
+//! without one last), then by draw order; rank 0 is the best.
+
+use crate::api::Potential;
+use crate::error::{Error, Result};
+use crate::generate::{generate_many, SamplerOptions};
+use crate::model::evaluate::Request;
+use crate::model::graph::validate_graph;
+use crate::optimize::{relax, OptimizeOptions, OptimizeResult, RelaxFailure};
+use crate::sanity::{self, Problem};
+use crate::structure::{Bond, Frame};
+
+/// Molecules sampled together in one batch of the denoiser (more is faster per molecule, up to
+/// the point where the batch no longer fits the caches).
+pub const BATCH: usize = 32;
+
+/// What the pipeline does for each molecule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineOptions {
+    /// Samples drawn per molecule (k >= 1).
+    pub samples: usize,
+    /// The sampler; its `seed` is ignored (each molecule comes with its own seed).
+    pub sampler: SamplerOptions,
+    /// Relax each sample with these settings, or not at all (`None`).
+    pub relax: Option<OptimizeOptions>,
+}
+
+impl PipelineOptions {
+    /// The one validation of the pipeline's settings (CLI, library and C ABI).
+    pub fn validate(&self) -> Result<()> {
+        if self.samples == 0 {
+            return Err(Error::invalid("samples = 0: at least one sample is needed"));
+        }
+        self.sampler.validate()?;
+        self.relax
+            .as_ref()
+            .map_or(Ok(()), OptimizeOptions::validate)
+    }
+}
+
+/// One generated structure and what the pipeline found out about it.
+#[derive(Debug)]
+pub struct Sample {
+    /// Draw index k: the k-th sample of the molecule's seed (0-based).
+    pub index: usize,
+    /// Rank among the molecule's samples, 0 = best (see the module documentation).
+    pub rank: usize,
+    /// Positions, Å, `[N][3]`, centred as generated: relaxed when the relaxation succeeded.
+    pub positions: Vec<[f64; 3]>,
+    /// Energy at `positions`, eV; `None` when the potential refuses them.
+    pub energy: Option<f64>,
+    /// Forces at `positions`, eV/Å, `[N][3]`; `None` when the potential refuses them.
+    pub forces: Option<Vec<[f64; 3]>>,
+    /// The relaxation's outcome; `None` when no relaxation was asked for.
+    pub relaxation: Option<std::result::Result<OptimizeResult, RelaxFailure>>,
+    /// Sanity problems at `positions` (empty: sane).
+    pub problems: Vec<Problem>,
+}
+
+impl Sample {
+    /// No sanity problem: bond lengths fit their orders and no unbonded atoms clash.
+    pub fn sane(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The relaxation succeeded (converged or not).
+    pub fn relaxed(&self) -> bool {
+        matches!(self.relaxation, Some(Ok(_)))
+    }
+}
+
+/// Runs the pipeline for each molecule `(atomic numbers [N], bonds, seed)`; a molecule the
+/// model cannot handle (an unknown element, an invalid graph, a failed sampling) gets its own
+/// error and costs only itself. `progress` is called with the number of molecules finished so
+/// far. Returns one outcome per molecule, its samples in draw order. Fails as a whole only for
+/// invalid options or a model without a generator.
+pub fn generate_structures(
+    potential: &Potential,
+    molecules: &[(&[u8], &[Bond], u64)],
+    opts: &PipelineOptions,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Result<Vec<Sample>>>> {
+    opts.validate()?;
+    if !potential.has_generator() {
+        return Err(Error::invalid("this model has no structure generator"));
+    }
+    let mut out: Vec<Option<Result<Vec<Sample>>>> = molecules
+        .iter()
+        .map(|(numbers, bonds, _)| {
+            let valid = potential
+                .species_index(numbers)
+                .and_then(|_| validate_graph(numbers, bonds));
+            valid.err().map(Err)
+        })
+        .collect();
+    let mut done = out.iter().filter(|o| o.is_some()).count();
+    progress(done);
+    let todo: Vec<usize> = (0..molecules.len()).filter(|&m| out[m].is_none()).collect();
+    for chunk in todo.chunks(BATCH) {
+        let batch: Vec<(&[u8], &[Bond], u64)> = chunk.iter().map(|&m| molecules[m]).collect();
+        for (&m, drawn) in chunk.iter().zip(sample_batch(potential, &batch, opts)) {
+            let (numbers, bonds, _) = molecules[m];
+            out[m] = Some(drawn.and_then(|d| finish(potential, numbers, bonds, d, opts)));
+            done += 1;
+            progress(done);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| o.expect("every molecule has an outcome"))
+        .collect())
+}
+
+/// Samples a batch; when the batch fails, each molecule again alone so that only the failing
+/// ones fail. `[molecule] -> [k][N][3]`.
+fn sample_batch(
+    potential: &Potential,
+    batch: &[(&[u8], &[Bond], u64)],
+    opts: &PipelineOptions,
+) -> Vec<Result<Vec<Vec<[f64; 3]>>>> {
+    match generate_many(potential, batch, opts.samples, &opts.sampler) {
+        Ok(all) => all.into_iter().map(Ok).collect(),
+        Err(_) if batch.len() > 1 => batch
+            .iter()
+            .map(|one| {
+                generate_many(
+                    potential,
+                    std::slice::from_ref(one),
+                    opts.samples,
+                    &opts.sampler,
+                )
+                .map(|mut s| s.remove(0))
+            })
+            .collect(),
+        Err(e) => vec![Err(e)],
+    }
+}
+
+/// Relaxes, evaluates, screens and ranks one molecule's generated structures.
+fn finish(
+    potential: &Potential,
+    numbers: &[u8],
+    bonds: &[Bond],
+    drawn: Vec<Vec<[f64; 3]>>,
+    opts: &PipelineOptions,
+) -> Result<Vec<Sample>> {
+    let mut samples = Vec::with_capacity(drawn.len());
+    for (index, generated) in drawn.into_iter().enumerate() {
+        let frame = Frame::new(numbers.to_vec(), generated);
+        let relaxation = opts.relax.as_ref().map(|o| relax(potential, &frame, o));
+        let (positions, energy, forces) = match &relaxation {
+            Some(Ok(r)) => {
+                let forces = r.gradient.iter().map(|g| g.map(|x| -x)).collect();
+                (r.positions.clone(), Some(r.energy), Some(forces))
+            }
+            _ => {
+                let request = Request {
+                    forces: true,
+                    ..Request::default()
+                };
+                match potential.compute_frame(&frame, request) {
+                    Ok(p) => (frame.positions, Some(p.energy), p.forces),
+                    Err(_) => (frame.positions, None, None),
+                }
+            }
+        };
+        let problems = sanity::check(numbers, bonds, &positions)?;
+        samples.push(Sample {
+            index,
+            rank: 0,
+            positions,
+            energy,
+            forces,
+            relaxation,
+            problems,
+        });
+    }
+    rank(&mut samples);
+    Ok(samples)
+}
+
+/// Sets each sample's `rank`: sane first, then lowest energy (none last), then draw order.
+fn rank(samples: &mut [Sample]) {
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |s: &Sample| (!s.sane(), s.energy.is_none(), s.energy.unwrap_or(0.0));
+        let (ka, kb) = (key(&samples[a]), key(&samples[b]));
+        (ka.0, ka.1)
+            .cmp(&(kb.0, kb.1))
+            .then(ka.2.total_cmp(&kb.2))
+            .then(a.cmp(&b))
+    });
+    for (r, &s) in order.iter().enumerate() {
+        samples[s].rank = r;
+    }
+}
+
+/// The best sample (rank 0) of a molecule's samples.
+pub fn best(samples: &[Sample]) -> Option<&Sample> {
+    samples.iter().find(|s| s.rank == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(index: usize, energy: Option<f64>, sane: bool) -> Sample {
+        let problems = if sane {
+            Vec::new()
+        } else {
+            vec![Problem::Clash {
+                atoms: (0, 1),
+                distance: 0.5,
+                min: 1.0,
+            }]
+        };
+        Sample {
+            index,
+            rank: 99,
+            positions: Vec::new(),
+            energy,
+            forces: None,
+            relaxation: None,
+            problems,
+        }
+    }
+
+    #[test]
+    fn ranking_puts_sane_then_low_energy_first() {
+        let mut s = vec![
+            sample(0, Some(-1.0), false),
+            sample(1, Some(-2.0), true),
+            sample(2, None, true),
+            sample(3, Some(-3.0), true),
+            sample(4, Some(-3.0), true),
+            sample(5, None, false),
+        ];
+        rank(&mut s);
+        let ranks: Vec<usize> = s.iter().map(|x| x.rank).collect();
+        assert_eq!(ranks, vec![4, 2, 3, 0, 1, 5]);
+        assert_eq!(best(&s).unwrap().index, 3);
+    }
+}

@@ -1,0 +1,97 @@
+//! Relaxation of a system with a [`Potential`], keeping the potential's own error when it
+//! fails mid-way (an overlap stays an overlap, not an optimiser error), with the force call it
+//! happened at. The C ABI, the generation pipeline and the CLI all relax through here.
+
+use std::fmt;
+
+use crate::api::Potential;
+use crate::error::{Error, Result};
+use crate::optimize::{optimize, Objective, OptimizeOptions, OptimizeResult, PotentialObjective};
+use crate::structure::Frame;
+
+/// Why a relaxation failed.
+#[derive(Debug)]
+pub struct RelaxFailure {
+    /// The error: the potential's own when it failed during the optimisation, otherwise the
+    /// optimiser's or the starting system's.
+    pub error: Error,
+    /// The force call (1-based) at which the potential failed, if it did.
+    pub force_call: Option<usize>,
+}
+
+impl fmt::Display for RelaxFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.force_call {
+            Some(call) => write!(
+                f,
+                "{}, at force call {call} of the optimisation",
+                self.error
+            ),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+/// The potential as an objective that keeps its first failure and the call it happened at.
+struct Recorded<'a> {
+    inner: PotentialObjective<'a>,
+    calls: usize,
+    failure: Option<(usize, Error)>,
+}
+
+impl Objective for Recorded<'_> {
+    fn energy_and_gradient(&mut self, x: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
+        self.calls += 1;
+        match self.inner.energy_and_gradient(x) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                // The optimiser gets a copy of the message; the error itself is kept.
+                let message = e.to_string();
+                self.failure.get_or_insert((self.calls, e));
+                Err(Error::invalid(message))
+            }
+        }
+    }
+
+    fn energy_tolerance(&self, energy: f64) -> f64 {
+        self.inner.energy_tolerance(energy)
+    }
+}
+
+/// Relaxes the atoms of `frame` from its positions with `potential` at its fixed cell. The
+/// starting system is checked first, so its problems come with their own class and message.
+pub fn relax(
+    potential: &Potential,
+    frame: &Frame,
+    opts: &OptimizeOptions,
+) -> std::result::Result<OptimizeResult, RelaxFailure> {
+    let start = frame
+        .validate()
+        .and_then(|_| potential.species_index(&frame.numbers));
+    if let Err(error) = start {
+        return Err(RelaxFailure {
+            error,
+            force_call: None,
+        });
+    }
+    let mut objective = Recorded {
+        inner: PotentialObjective {
+            potential,
+            numbers: &frame.numbers,
+            cell: frame.cell,
+            pbc: frame.pbc,
+        },
+        calls: 0,
+        failure: None,
+    };
+    optimize(&mut objective, &frame.positions, opts).map_err(|e| match objective.failure.take() {
+        Some((call, error)) => RelaxFailure {
+            error,
+            force_call: Some(call),
+        },
+        None => RelaxFailure {
+            error: e,
+            force_call: None,
+        },
+    })
+}
