@@ -53,6 +53,21 @@
 #define CONCORD_MAX_PAIRS 4000000000
 
 /**
+ * kJ/mol per eV (CODATA 2018), the factor OpenMM energies need.
+ */
+#define CONCORD_KJ_PER_MOL_PER_EV 96.48533212331002
+
+/**
+ * kcal/mol per eV (CODATA 2018, thermochemical calorie), LAMMPS `units real`.
+ */
+#define CONCORD_KCAL_PER_MOL_PER_EV 23.06054783061903
+
+/**
+ * Å per nm, OpenMM lengths.
+ */
+#define CONCORD_ANGSTROM_PER_NM 10.0
+
+/**
  * Largest number of sampler steps (`steps`) `concord_generate` accepts.
  */
 #define CONCORD_MAX_SAMPLER_STEPS 10000
@@ -449,6 +464,51 @@ concord_status_t concord_compute_local(const concord_model_t *model,
                                        double *atom_energies,
                                        double *virial,
                                        double *atom_virial);
+
+/**
+ * The atomic number of an element symbol ("C" -> 6; case-sensitive: "Cl", not "CL").
+ *
+ * @param symbol NUL-terminated element symbol.
+ * @param atomic_number where to write the atomic number (1-118).
+ * @return `CONCORD_SUCCESS`; `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL pointer, not UTF-8) or
+ *   `CONCORD_ERROR_UNKNOWN_ELEMENT` (not an element symbol).
+ *
+ * # Safety
+ * `symbol` must be NULL or a NUL-terminated string; `atomic_number` NULL or writable.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_element_number(const char *symbol,
+                                        int32_t *atomic_number);
+
+/**
+ * The symbol of element `z` (6 -> "C").
+ *
+ * @param atomic_number 1-118.
+ * @param symbol where to write a pointer to the NUL-terminated symbol (static: do not free).
+ * @return `CONCORD_SUCCESS`; `CONCORD_ERROR_INVALID_ARGUMENT` (NULL `symbol`) or
+ *   `CONCORD_ERROR_UNKNOWN_ELEMENT`.
+ *
+ * # Safety
+ * `symbol` must be NULL or writable.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_element_symbol(int32_t atomic_number,
+                                        const char **symbol);
+
+/**
+ * The standard atomic mass of element `z`, g/mol (IUPAC; see `src/elements.rs`).
+ *
+ * @param atomic_number 1-118.
+ * @param mass where to write the mass.
+ * @return `CONCORD_SUCCESS`; `CONCORD_ERROR_INVALID_ARGUMENT` (NULL `mass`) or
+ *   `CONCORD_ERROR_UNKNOWN_ELEMENT`.
+ *
+ * # Safety
+ * `mass` must be NULL or writable.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_element_mass(int32_t atomic_number,
+                                      double *mass);
 
 /**
  * Generates `n_samples` 3D structures of a molecule given as a graph (atoms and bonds), with

@@ -28,6 +28,7 @@ pub mod sanity;
 pub mod structure;
 #[cfg(feature = "torch")]
 pub mod train;
+pub mod units;
 
 pub use error::{Error, Result};
 pub use structure::{Bond, Frame, Molecule};

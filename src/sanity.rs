@@ -6,6 +6,7 @@
 //! (Cordero et al., Dalton Trans. 2008, 2832), with bounds per bond order that every PM6 and
 //! GFN2 and B3LYP minimum of the bundled data satisfies with a margin (tests/data_files.rs).
 
+use crate::elements::covalent_radius;
 use crate::error::{Error, Result};
 use crate::structure::Bond;
 
@@ -68,29 +69,6 @@ impl std::fmt::Display for Problem {
             ),
         }
     }
-}
-
-/// Single-bond covalent radius in Å of element `z` (Cordero 2008; sp3 carbon).
-pub fn covalent_radius(z: u8) -> Result<f64> {
-    Ok(match z {
-        1 => 0.31,
-        5 => 0.84,
-        6 => 0.76,
-        7 => 0.71,
-        8 => 0.66,
-        9 => 0.57,
-        14 => 1.11,
-        15 => 1.07,
-        16 => 1.05,
-        17 => 1.02,
-        35 => 1.20,
-        53 => 1.39,
-        _ => {
-            return Err(Error::UnknownElement(format!(
-                "atomic number {z} (no covalent radius)"
-            )))
-        }
-    })
 }
 
 /// Checks the bonds and unbonded contacts of one structure.

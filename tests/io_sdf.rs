@@ -332,7 +332,7 @@ fn write_rejects_invalid_molecules_and_leaves_the_file_alone() {
         .to_string()
         .contains("invalid bond"));
     let mut bad = ethanol_like();
-    bad.numbers[0] = 99;
+    bad.numbers[0] = 200; // not an element
     assert!(write_sdf(&path, &[bad]).is_err());
     let mut bad = ethanol_like();
     bad.charges.pop();

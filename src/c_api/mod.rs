@@ -19,6 +19,7 @@
 #[macro_use]
 pub(crate) mod status;
 pub(crate) mod compute;
+pub(crate) mod elements;
 pub(crate) mod generate;
 pub(crate) mod model;
 pub(crate) mod optimize;

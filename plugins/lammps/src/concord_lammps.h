@@ -15,11 +15,12 @@ class LAMMPS;
 
 namespace concord_lammps {
 
-/// Atomic number of an element symbol ("H", "C", "Cl"...), or 0 when it is not an element.
+/// Atomic number of an element symbol ("H", "C", "Cl"...; Concord's table,
+/// concord_element_number), or 0 when it is not an element.
 int atomic_number(const std::string &symbol);
 
 /// LAMMPS energy units per eV for the current `units` style: 1 for metal (eV, Å),
-/// 23.060548 for real (kcal/mol, Å). Any other style is a LAMMPS error naming `who`.
+/// CONCORD_KCAL_PER_MOL_PER_EV (23.0605478) for real (kcal/mol, Å). Any other style is a LAMMPS error naming `who`.
 double energy_per_ev(LAMMPS_NS::LAMMPS *lmp, const std::string &who);
 
 /// Loads a model file (precision 32 or 64, device "cpu"/"cuda[:N]"); a failure is a LAMMPS

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-#: CONCORD_ABI_VERSION as the header says (the version this caller is "compiled" against).
-_ABI_VERSION = int(re.search(r"#define CONCORD_ABI_VERSION (\d+)",
-                             (Path(__file__).resolve().parents[3] / "include" / "concord.h")
-                             .read_text()).group(1))
+_HEADER = (Path(__file__).resolve().parents[3] / "include" / "concord.h").read_text()
+
+
+def header_constant(name: str) -> float:
+    """A numeric `#define` of concord.h (what a C caller is compiled with)."""
+    return float(re.search(rf"#define {name} ([0-9.e+-]+)", _HEADER).group(1))
+
+
+_ABI_VERSION = int(header_constant("CONCORD_ABI_VERSION"))
 _F64 = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
 _I32 = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
 
@@ -29,7 +34,25 @@ def _library() -> ctypes.CDLL:
     out = ctypes.c_void_p  # NULL-able output arrays are passed as raw pointers
     lib.concord_compute.argtypes = [
         ctypes.c_void_p, ctypes.c_int64, _I32, _F64, out, out, out, out, out, out, out]
+    lib.concord_element_number.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32)]
+    lib.concord_element_mass.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_double)]
     return lib
+
+
+def element_number(symbol: str) -> int:
+    """The atomic number of an element symbol, from Concord's table (concord_element_number)."""
+    lib, z = _library(), ctypes.c_int32()
+    if lib.concord_element_number(symbol.encode(), ctypes.byref(z)) != 0:
+        raise ValueError(lib.concord_last_error().decode())
+    return z.value
+
+
+def element_mass(symbol: str) -> float:
+    """The standard atomic mass (g/mol) of an element, from Concord's table."""
+    lib, m = _library(), ctypes.c_double()
+    if lib.concord_element_mass(element_number(symbol), ctypes.byref(m)) != 0:
+        raise ValueError(lib.concord_last_error().decode())
+    return m.value
 
 
 class Model:

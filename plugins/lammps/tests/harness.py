@@ -10,18 +10,18 @@ from pathlib import Path
 import numpy as np
 from ase.io import read
 
+from concord_c import element_mass, element_number, header_constant
+
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN = ROOT / "target" / "plugins" / "lammps" / "concordplugin.so"
 POTENTIAL = ROOT / "examples" / "models" / "concord-qm9-gfn2.concord"
 GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-generator.concord"
 QM9 = ROOT / "data" / "qm9-gfn2" / "tiny" / "test_pm6_min.extxyz.gz"
 
-MASSES = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "F": 18.998, "Ar": 39.948}
-NUMBERS = {"H": 1, "C": 6, "N": 7, "O": 8, "F": 9}
 #: LAMMPS's nktv2p: pressure units per (energy units / Å^3), for units metal and real.
 NKTV2P = {"metal": 1.6021765e6, "real": 68568.415}
 #: kcal/mol per eV (units real).
-KCAL_PER_EV = 23.060548
+KCAL_PER_EV = header_constant("CONCORD_KCAL_PER_MOL_PER_EV")
 
 #: Prints energy and the pressure tensor at full precision, and dumps forces, per-atom
 #: energies and per-atom virials (compute stress/atom = -nktv2p * virial) sorted by ID.
@@ -102,7 +102,7 @@ def write_data(path: Path, symbols: list, positions: np.ndarray, lo, hi,
     lines += [""] + [f"{lo[d]:.10f} {hi[d]:.10f} {a}lo {a}hi" for d, a in enumerate("xyz")]
     if tilt is not None:
         lines += [f"{tilt[0]} {tilt[1]} {tilt[2]} xy xz yz"]
-    lines += ["", "Masses", ""] + [f"{t + 1} {MASSES[s]}" for t, s in enumerate(types)]
+    lines += ["", "Masses", ""] + [f"{t + 1} {element_mass(s)}" for t, s in enumerate(types)]
     style = "atomic" if molecule_ids is None else "full"
     lines += ["", f"Atoms # {style}", ""]
     for i, (s, x) in enumerate(zip(symbols, positions)):

@@ -4,7 +4,7 @@ thermostat and barostat, and pair_style hybrid/overlay with other styles."""
 import numpy as np
 
 from concord_c import Model
-from harness import (NUMBERS, POTENTIAL, lammps, molecule_box, qm9_molecules, relative,
+from harness import (element_number, POTENTIAL, lammps, molecule_box, qm9_molecules, relative,
                      write_data)
 
 
@@ -121,7 +121,7 @@ print "RESULT parts $(pe:%.17g) $(c_pc:%.17g) $(c_pl:%.17g)"
 write_dump all custom dump.final id fx fy fz modify format float %.17g sort id
 """, tmp_path)
     pe, concord, lj = run.result("parts")
-    ref = Model(POTENTIAL).compute([NUMBERS[s] for s in symbols], x)
+    ref = Model(POTENTIAL).compute([element_number(s) for s in symbols], x)
     assert relative(concord, ref["energy"]) < 1e-10
     assert abs(pe - concord - lj) < 1e-9
     assert lj < 0.0  # the argon pair sits near the Lennard-Jones minimum

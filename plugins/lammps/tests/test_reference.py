@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from concord_c import Model
-from harness import (KCAL_PER_EV, MEASURE, NKTV2P, NUMBERS, POTENTIAL, lammps,
+from harness import (KCAL_PER_EV, MEASURE, NKTV2P, element_number, POTENTIAL, lammps,
                      molecule_box, qm9_molecules, relative, write_data)
 
 TOL = 1e-10  # relative, float64 on both sides
@@ -52,7 +52,7 @@ read_data mol.data
 pair_style concord {POTENTIAL}
 pair_coeff * * {' '.join(types)}
 {MEASURE}""", tmp_path)
-    ref = reference.compute([NUMBERS[s] for s in symbols], mol.positions)
+    ref = reference.compute([element_number(s) for s in symbols], mol.positions)
     check_against_abi(run, ref, 40.0 ** 3, units)
 
 
@@ -76,7 +76,7 @@ pair_coeff * * {' '.join(types)}
     dump = run.dump()
     positions = np.column_stack([dump["x"], dump["y"], dump["z"]])
     cell = np.array([[length, 0, 0], [tilt[0], length, 0], [tilt[1], tilt[2], length]])
-    ref = reference.compute([NUMBERS[s] for s in symbols], positions, cell=cell)
+    ref = reference.compute([element_number(s) for s in symbols], positions, cell=cell)
     check_against_abi(run, ref, length ** 3, "metal")
 
 

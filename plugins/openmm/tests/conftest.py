@@ -4,6 +4,7 @@
 import ctypes
 import os
 import pathlib
+import re
 
 import numpy as np
 import openmm as mm
@@ -16,7 +17,9 @@ POTENTIAL = ROOT / "examples/models/concord-qm9-gfn2.concord"
 GENERATOR = ROOT / "examples/models/concord-qm9-gfn2-generator.concord"
 STRUCTURES = ROOT / "data/qm9-gfn2/tiny/test_structures.sdf.gz"
 
-EV = 96.4853321233100184  # kJ/mol
+#: kJ/mol per eV, as concord.h defines it for the plugin.
+EV = float(re.search(r"#define CONCORD_KJ_PER_MOL_PER_EV ([0-9.e+-]+)",
+                     (ROOT / "include" / "concord.h").read_text()).group(1))
 
 
 class Reference:

@@ -3,6 +3,7 @@
 
 // ConcordForce: a Concord learned potential as an OpenMM Force.
 
+#include "concord.h"
 #include "openmm/Force.h"
 
 #include <memory>
@@ -100,10 +101,10 @@ public:
     /** The loaded model shared with every Context (for the force's implementation). */
     const std::shared_ptr<const concord::Model>& getModel() const { return model; }
 
-    /** Energy conversion factor: 1 eV in kJ/mol. */
-    static constexpr double KJ_PER_MOL_PER_EV = 96.4853321233100184;
-    /** Length conversion factor: 1 nm in Å. */
-    static constexpr double ANGSTROM_PER_NM = 10.0;
+    /** Energy conversion factor: 1 eV in kJ/mol (Concord's CONCORD_KJ_PER_MOL_PER_EV). */
+    static constexpr double KJ_PER_MOL_PER_EV = CONCORD_KJ_PER_MOL_PER_EV;
+    /** Length conversion factor: 1 nm in Å (CONCORD_ANGSTROM_PER_NM). */
+    static constexpr double ANGSTROM_PER_NM = CONCORD_ANGSTROM_PER_NM;
 
 protected:
     OpenMM::ForceImpl* createImpl() const override;
