@@ -1,5 +1,6 @@
-//! Training configs: every file in tests/configs/good parses; every file in
-//! tests/configs/bad fails with the message given on its first line (`# error: ...`).
+//! Training configs: every shipped config (configs/**/*.toml) parses and names files that
+//! exist; every file in tests/configs/bad fails with the message given on its first line
+//! (`# error: ...`).
 
 #![cfg(feature = "torch")]
 
@@ -19,13 +20,47 @@ fn files(dir: &str) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// The `.toml` files under `dir`, recursively, sorted.
+fn tomls(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(tomls(&path));
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
 #[test]
-fn good_configs_parse() {
-    let good = files("good");
-    assert!(!good.is_empty());
-    for path in good {
-        let text = std::fs::read_to_string(&path).unwrap();
-        Config::parse(&text, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+fn every_shipped_config_loads_and_names_existing_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = tomls(&root.join("configs"));
+    assert!(shipped.len() >= 8, "{shipped:?}");
+    for path in shipped {
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for d in &config.dataset {
+            assert!(
+                d.path.exists(),
+                "{}: dataset {}",
+                path.display(),
+                d.path.display()
+            );
+        }
+        // An init model is shipped, or made by the previous step of an experiment's chain
+        // (under runs/, named in the config's header).
+        if let Some(init) = &config.training.init {
+            let made_earlier = init.starts_with(root.join("runs"));
+            assert!(
+                init.exists() || made_earlier,
+                "{}: init {}",
+                path.display(),
+                init.display()
+            );
+        }
     }
 }
 

@@ -5,12 +5,13 @@
 //! [`Denoise`] implementation (libtorch [`Model`], the native runtime, or a [`Potential`]
 //! choosing between them) for each denoising step.
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::api::{Backend, Potential};
 use crate::error::{Error, Result};
 use crate::model::graph::{topological_edges, validate_graph, MoleculeBatch};
+use crate::model::noise::standard_normal;
 use crate::model::GeneratorConfig;
 #[cfg(feature = "torch")]
 use crate::model::{GraphBatch, Model};
@@ -170,14 +171,7 @@ impl Default for SamplerOptions {
 /// Standard-normal samples, centred per molecule of `ranges` (zero centroid), `[N*3]`.
 fn centred_normal(rng: &mut ChaCha8Rng, ranges: &[(usize, usize)]) -> Vec<f64> {
     let n = ranges.last().map_or(0, |r| r.1);
-    let mut v: Vec<f64> = (0..3 * n)
-        .map(|_| {
-            // Box-Muller.
-            let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.gen();
-            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        })
-        .collect();
+    let mut v: Vec<f64> = (0..3 * n).map(|_| standard_normal(rng)).collect();
     for &(a, b) in ranges {
         for d in 0..3 {
             let mean = (a..b).map(|i| v[3 * i + d]).sum::<f64>() / (b - a) as f64;

@@ -10,6 +10,7 @@ pub mod file;
 pub mod graph;
 #[cfg(feature = "torch")]
 mod network;
+pub mod noise;
 #[cfg(feature = "torch")]
 pub mod painn;
 pub mod pairs;

@@ -13,6 +13,7 @@ use tch::{Kind, Tensor};
 
 use crate::error::Result;
 use crate::model::graph::GraphEdges;
+use crate::model::noise::standard_normal;
 use crate::model::{EdgeInput, GraphBatch, Model};
 use crate::neighbors::neighbor_list;
 
@@ -55,13 +56,7 @@ pub fn centred(positions: &[[f64; 3]]) -> Vec<[f64; 3]> {
 /// Standard-normal noise `[N, 3]` centred per molecule.
 fn centred_noise(batch: &GraphBatch, rng: &mut ChaCha8Rng, like: &Tensor) -> Result<Tensor> {
     let n = batch.ranges.last().map_or(0, |r| r.1);
-    let v: Vec<f64> = (0..3 * n)
-        .map(|_| {
-            let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.gen();
-            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        })
-        .collect();
+    let v: Vec<f64> = (0..3 * n).map(|_| standard_normal(rng)).collect();
     let t = Tensor::from_slice(&v)
         .f_view([n as i64, 3])?
         .f_to_kind(like.kind())?
@@ -112,12 +107,7 @@ pub fn denoising_loss(
 ) -> Result<Tensor> {
     let (batch, x0) = graph_batch(model, samples)?;
     let sig: Vec<f64> = (0..samples.len())
-        .map(|_| {
-            let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.gen();
-            (log_mean + log_std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos())
-                .exp()
-        })
+        .map(|_| (log_mean + log_std * standard_normal(rng)).exp())
         .collect();
     let sigma = per_atom(&batch, &sig, &x0)?;
     let xn = &x0 + centred_noise(&batch, rng, &x0)? * sigma.f_unsqueeze(-1)?;
