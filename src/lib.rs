@@ -1,9 +1,12 @@
 //! Concord: a learned molecular potential and structure generator trained on heterogeneous
 //! data with physical-consistency losses, exposed to LAMMPS and OpenMM through a C ABI.
 //!
-//! Data flows one way: [`io`] -> `data` -> [`model`] -> `train` -> model file -> [`runtime`]
-//! -> [`api`] -> C ABI. Internal units are eV, Å and fs. Training (`data`, `train`) and the
-//! libtorch evaluator need the `torch` feature (default); running a model does not.
+//! Data flows one way: [`io`] (files) -> [`model`] (architecture, libtorch network) -> `train`
+//! (samples, losses, the loop) -> model file -> [`runtime`] (native evaluator) -> [`api`]
+//! ([`api::Potential`]) -> [`generate`], [`optimize`] -> C ABI -> plugins. [`elements`],
+//! [`units`], [`neighbors`], [`structure`] and [`error`] are shared by all. Internal units are
+//! eV, Å and fs. Training and the libtorch evaluator need the `torch` feature (default);
+//! running a model does not.
 #![warn(missing_docs)]
 // `a = a + b` on tensors is deliberate: `a += b` is an in-place libtorch op, which breaks
 // autograd when `a` is needed for a backward pass.
@@ -11,8 +14,6 @@
 
 pub mod api;
 mod c_api;
-#[cfg(feature = "torch")]
-pub mod data;
 pub mod elements;
 pub mod error;
 pub mod generate;

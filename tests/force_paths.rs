@@ -8,12 +8,13 @@ mod common;
 
 use common::tiny_molecule;
 use concord::api::{Backend, Device, Potential};
-use concord::data::{collate, Sample};
 use concord::model::evaluate::Request;
 use concord::model::graph::topological_edges;
 use concord::model::Precision;
 use concord::train::batch_forward::energies_and_forces;
-use concord::train::generator_losses::{batch_energies, centred, graph_batch, GraphSample};
+use concord::train::generator_losses::{batch_energies, graph_batch};
+use concord::train::samples::{centred, GraphSample};
+use concord::train::samples::{collate, Sample};
 use concord::Frame;
 use tch::{Device as TchDevice, Kind, Tensor};
 

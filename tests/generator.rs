@@ -9,9 +9,8 @@ use common::{random_generator_model, random_rotation, rotate, tiny_molecule};
 use concord::generate::{generate, SamplerOptions};
 use concord::model::graph::topological_edges;
 use concord::model::{GraphBatch, Precision};
-use concord::train::generator_losses::{
-    centred, optimality_loss, score_loss, GraphSample, Optimality,
-};
+use concord::train::generator_losses::{optimality_loss, score_loss, Optimality};
+use concord::train::samples::{centred, GraphSample};
 use concord::Bond;
 use rand::SeedableRng;
 use tch::{Kind, Tensor};

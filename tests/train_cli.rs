@@ -1,5 +1,6 @@
-//! The `concord` binary end to end on the tiny bundled dataset: train, eval, inspect,
-//! resume after `kill -9`, and overfitting a handful of frames.
+//! Training end to end on the tiny bundled dataset: train, eval, inspect, a deterministic
+//! interruption that resumes to the same model, resume after `kill -9`, and overfitting a
+//! handful of frames.
 
 #![cfg(feature = "torch")]
 
@@ -110,36 +111,71 @@ fn train_eval_inspect() {
     assert_eq!(metric_epochs(&run_dir), vec![1, 2, 3]);
 }
 
+/// Energy and forces of a test molecule with the model at `path` (native runtime, float64).
+fn predict(path: &Path) -> (f64, Vec<[f64; 3]>) {
+    use concord::api::{Device, Potential};
+    use concord::model::{evaluate::Request, Precision};
+    let pot = Potential::load(path, Device::Cpu, Precision::Float64).unwrap();
+    let data = root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz");
+    let frame = concord::io::read_extxyz(&data).unwrap().remove(0);
+    let request = Request {
+        forces: true,
+        ..Request::default()
+    };
+    let p = pot.compute_frame(&frame, request).unwrap();
+    (p.energy, p.forces.unwrap())
+}
+
+/// A run stopped after a given optimiser step (as an interruption would stop it) resumes
+/// from its checkpoint and ends with exactly the model of an uninterrupted run.
+#[test]
+fn an_interrupted_run_resumes_to_the_same_model() {
+    use concord::train::{train, Config, Trainer};
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let overrides = [("epochs", "3")];
+    let whole = Config::load(&tiny_config(a.path(), &overrides)).unwrap();
+    let parts = Config::load(&tiny_config(b.path(), &overrides)).unwrap();
+    train(&whole, false).unwrap();
+    let mut trainer = Trainer::new(&parts, false).unwrap();
+    let n = trainer.batches_per_epoch();
+    assert!(n >= 2, "{n} batches per epoch");
+    // Stop in the middle of epoch 2.
+    assert!(!trainer.run_batches(n + n / 2).unwrap());
+    drop(trainer);
+    let dir = run_dir(b.path());
+    assert_eq!(metric_epochs(&dir), vec![1]);
+    assert!(dir.join("checkpoint.safetensors").exists() && !dir.join("model.concord").exists());
+    train(&parts, false).unwrap();
+    assert_eq!(metric_epochs(&dir), vec![1, 2, 3]);
+    let want = predict(&run_dir(a.path()).join("model.concord"));
+    assert_eq!(predict(&dir.join("model.concord")), want);
+    assert_eq!(
+        predict(&dir.join("last.concord")),
+        predict(&run_dir(a.path()).join("last.concord"))
+    );
+}
+
+/// The CLI after `kill -9` (wherever it lands): the next run resumes and completes.
 #[test]
 fn resumes_after_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let config = tiny_config(
-        dir.path(),
-        &[("epochs", "12"), ("checkpoint_minutes", "0.002")],
-    );
+    let config = tiny_config(dir.path(), &[("epochs", "4")]);
     let run_dir = run_dir(dir.path());
     let mut child = Command::new(BIN)
         .args(["train", "--config", config.to_str().unwrap()])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Kill mid-run, after the first epoch and some mid-epoch checkpoints.
+    // Once the first epoch's checkpoint exists; the kill may land anywhere after it.
     let t0 = std::time::Instant::now();
-    while metric_epochs(&run_dir).len() < 2 && t0.elapsed().as_secs() < 300 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    while metric_epochs(&run_dir).is_empty() && t0.elapsed().as_secs() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(150));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let done_before = metric_epochs(&run_dir).len();
-    assert!(
-        (2..12).contains(&done_before),
-        "killed after {done_before} epochs"
-    );
     let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
     assert!(ok, "{stderr}");
-    assert!(stderr.contains("resuming from"), "{stderr}");
-    assert_eq!(metric_epochs(&run_dir), (1..=12).collect::<Vec<_>>());
+    assert_eq!(metric_epochs(&run_dir), (1..=4).collect::<Vec<_>>());
     assert!(run_dir.join("model.concord").exists());
 }
 

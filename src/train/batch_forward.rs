@@ -2,9 +2,9 @@
 
 use tch::{Kind, Tensor};
 
-use crate::data::Batch;
 use crate::error::Result;
 use crate::model::{EdgeInput, Model};
+use crate::train::samples::Batch;
 
 /// Predicted energies (eV, `[B]`) and forces (eV/Å, `[N, 3]`) of a batch. With
 /// `create_graph` the forces stay differentiable with respect to the parameters (force training

@@ -8,14 +8,13 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::Sample;
 use crate::error::{Error, Result};
 use crate::io::{read_extxyz, read_sdf};
 use crate::model::graph::{topological_edges, validate_graph, GraphEdges};
 use crate::model::Model;
 use crate::structure::{Frame, Molecule};
 use crate::train::config::{Config, Task};
-use crate::train::generator_losses::{centred, GraphSample};
+use crate::train::samples::{centred, GraphSample, Sample};
 
 /// The raw contents of a config's datasets.
 pub struct RawData {

@@ -16,22 +16,7 @@ use crate::model::graph::GraphEdges;
 use crate::model::noise::standard_normal;
 use crate::model::{EdgeInput, GraphBatch, Model};
 use crate::neighbors::neighbor_list;
-
-/// A molecule with its graph and one structure (and optionally force labels), for the
-/// generator's losses. Units: Å, eV/Å.
-#[derive(Debug, Clone)]
-pub struct GraphSample {
-    /// Species indices, `[N]`.
-    pub species: Vec<i64>,
-    /// Positions centred at the origin, Å, `[N][3]`.
-    pub positions: Vec<[f64; 3]>,
-    /// Topological edges of the graph.
-    pub edges: GraphEdges,
-    /// Force labels, eV/Å, `[N][3]` (score consistency).
-    pub forces: Option<Vec<[f64; 3]>>,
-    /// Molecule identifier.
-    pub molecule: String,
-}
+use crate::train::samples::GraphSample;
 
 /// Which quantity the optimality loss drives to its minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,16 +26,6 @@ pub enum Optimality {
     Energy,
     /// `|grad E(x0_hat)|^2` per atom.
     Force,
-}
-
-/// Centres `positions` (Å, `[N][3]`) at their centroid.
-pub fn centred(positions: &[[f64; 3]]) -> Vec<[f64; 3]> {
-    let n = positions.len() as f64;
-    let c: [f64; 3] = std::array::from_fn(|d| positions.iter().map(|p| p[d]).sum::<f64>() / n);
-    positions
-        .iter()
-        .map(|p| std::array::from_fn(|d| p[d] - c[d]))
-        .collect()
 }
 
 /// Standard-normal noise `[N, 3]` centred per molecule.

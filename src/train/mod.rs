@@ -1,4 +1,5 @@
-//! Training: configuration, the optimisation loop with checkpoints, metrics and plots.
+//! Training: configuration, the samples and datasets it reads, the losses, the optimisation
+//! loop with checkpoints, and the records and plots of a run.
 
 pub mod adam;
 pub mod batch_forward;
@@ -6,9 +7,10 @@ pub mod checkpoint;
 pub mod config;
 pub mod datasets;
 pub mod generator_losses;
-
 pub mod plots;
+pub mod records;
+pub mod samples;
 pub mod trainer;
 
 pub use config::Config;
-pub use trainer::{train, TrainSummary};
+pub use trainer::{train, TrainSummary, Trainer};

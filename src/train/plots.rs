@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{Error, Result};
-use crate::train::trainer::EpochRecord;
+use crate::train::records::EpochRecord;
 
 /// A named line of (x, y) points with its colour.
 type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);

@@ -3,8 +3,7 @@
 //! per-epoch validation, keeps the best model, checkpoints regularly and resumes after an
 //! interruption.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,7 +12,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::Device;
 
-use crate::data::{collate, Sample};
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use crate::metrics::{ErrorAccumulator, ErrorMetrics};
@@ -24,44 +22,11 @@ use crate::train::checkpoint::{self, LoopState};
 use crate::train::config::Config;
 use crate::train::config::GeneratorTrainConfig;
 use crate::train::datasets::{self, Samples};
-use crate::train::generator_losses::{
-    batch_rng, denoising_loss, optimality_loss, score_loss, GraphSample,
-};
+use crate::train::generator_losses::{batch_rng, denoising_loss, optimality_loss, score_loss};
 use crate::train::plots;
+use crate::train::records::{append_record, read_records, EpochRecord, RunFiles};
+use crate::train::samples::{collate, GraphSample, Sample};
 use tch::Tensor;
-
-/// Metrics of one epoch, one JSON line each in `metrics.jsonl`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct EpochRecord {
-    /// Epoch (1-based).
-    pub epoch: usize,
-    /// Mean training loss.
-    pub train_loss: f64,
-    /// Mean training per-atom energy MSE, (eV/atom)².
-    pub train_energy_mse: f64,
-    /// Mean training force MSE, (eV/Å)².
-    pub train_force_mse: f64,
-    /// Mean training denoising loss (with a generator).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub train_denoise: Option<f64>,
-    /// Mean training optimality-consistency loss, eV/atom (when active).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub train_optimality: Option<f64>,
-    /// Mean training score-consistency loss (when active).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub train_score: Option<f64>,
-    /// Validation loss (potential loss + weighted denoising loss); selects the best model.
-    pub validation_loss: f64,
-    /// Validation denoising loss at fixed seeded noise (with a generator).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_denoise: Option<f64>,
-    /// Validation errors.
-    pub validation: ErrorMetrics,
-    /// Learning rate at the end of the epoch.
-    pub learning_rate: f64,
-    /// Cumulative training wall time, s.
-    pub elapsed_s: f64,
-}
 
 /// What a finished training run produced.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -76,40 +41,6 @@ pub struct TrainSummary {
     pub validation: ErrorMetrics,
     /// Training wall time, s.
     pub elapsed_s: f64,
-}
-
-/// Paths inside a run's output folder.
-pub struct RunFiles {
-    /// `checkpoint.safetensors`: resumable state.
-    pub checkpoint: PathBuf,
-    /// `best.concord`: best model so far (by validation loss).
-    pub best: PathBuf,
-    /// `model.concord`: the final model (= best), with full provenance.
-    pub model: PathBuf,
-    /// `last.concord`: the parameters of the last epoch (differs from the best one when, e.g.,
-    /// the consistency losses trade validation denoising loss for physical consistency).
-    pub last: PathBuf,
-    /// `metrics.jsonl`: one [`EpochRecord`] per line.
-    pub metrics: PathBuf,
-    /// `learning_curve.png`.
-    pub learning_curve: PathBuf,
-    /// `parity.png`.
-    pub parity: PathBuf,
-}
-
-impl RunFiles {
-    /// The files of a run in `dir`.
-    pub fn new(dir: &Path) -> RunFiles {
-        RunFiles {
-            checkpoint: dir.join("checkpoint.safetensors"),
-            best: dir.join("best.concord"),
-            model: dir.join("model.concord"),
-            last: dir.join("last.concord"),
-            metrics: dir.join("metrics.jsonl"),
-            learning_curve: dir.join("learning_curve.png"),
-            parity: dir.join("parity.png"),
-        }
-    }
 }
 
 /// Least-squares per-element reference energies (eV) and the RMS force label (eV/Å) used as
@@ -216,14 +147,6 @@ fn learning_rate(config: &Config, progress: f64) -> f64 {
     t.learning_rate * (t.final_learning_rate / t.learning_rate).powf(progress.clamp(0.0, 1.0))
 }
 
-fn read_records(path: &Path) -> Vec<EpochRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 /// Samples `i` of an epoch's shuffled order of a set of `len` items, cycling when the set
 /// is shorter than the epoch.
 fn cycled(order: &[usize], batch: usize, size: usize) -> Vec<usize> {
@@ -280,119 +203,180 @@ fn copy_parameters(from: &Model, to: &mut Model) -> Result<()> {
 /// Runs (or resumes) the training described by `config`. With `progress`, draws a progress
 /// bar and prints one line per epoch on stderr.
 pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
-    let t = &config.training;
-    std::fs::create_dir_all(&config.output).map_err(|e| Error::io(&config.output, e))?;
-    let files = RunFiles::new(&config.output);
-    if t.threads > 0 {
-        tch::set_num_threads(t.threads as i32);
-    }
-    tch::manual_seed(t.seed as i64);
-    let raw = datasets::read(config)?;
-    let gen = config.generator.as_ref();
-    let model_config = ModelConfig {
-        elements: datasets::elements(&raw),
-        encoder: config.model,
-        generator: gen.map(GeneratorTrainConfig::model_config),
-    };
-    let mut model = Model::new(model_config.clone(), Device::Cpu, t.precision)?;
-    let with_scores = gen.is_some_and(|g| g.score_weight > 0.0);
-    let samples = datasets::samples(&raw, &model, with_scores)?;
-    drop(raw);
-    let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
-    if train_set.potential.is_empty() && train_set.structures.is_empty() {
-        return Err(Error::invalid(
-            "no training samples (check the datasets' tasks)",
-        ));
-    }
-    if val_set.potential.is_empty() && val_set.structures.is_empty() {
-        return Err(Error::invalid(
-            "need at least two molecules to split into training and validation",
-        ));
-    }
-    if let Some(init) = &t.init {
-        // Parameters and normalisation buffers come from the initial model.
-        let bytes = std::fs::read(init).map_err(|e| Error::io(init, e))?;
-        let meta = file::read_metadata(&bytes, init)?;
-        if meta.config != *model.config() {
-            return Err(Error::invalid(format!(
-                "training.init {}: its architecture or elements differ from this config's",
-                init.display()
-            )));
-        }
-        file::load_variables(&mut model.vs, &bytes, init, false)?;
-    } else {
-        let (e_ref, scale) = fit_normalisation(&train_set.potential, model.config().elements.len());
-        model.set_energy_normalisation(&e_ref, scale)?;
-        let n_atoms: usize = train_set.potential.iter().map(Sample::n_atoms).sum();
-        let n_pairs: usize = train_set.potential.iter().map(|s| s.first.len()).sum();
-        if n_atoms > 0 {
-            model.set_avg_neighbors(n_pairs as f64 / n_atoms as f64)?;
-        }
-    }
-    // The optimality loss evaluates a frozen parameter copy of the potential.
-    let mut frozen = match gen {
-        Some(g) if g.optimality_weight > 0.0 => {
-            let mut f = Model::new(model_config, Device::Cpu, t.precision)?;
-            f.freeze()?;
-            Some(f)
-        }
-        _ => None,
-    };
-    let mut adam = Adam::new(&model.vs, 100.0)?;
-    let mut state = LoopState {
-        epoch: 0,
-        batch: 0,
-        best_validation: f64::INFINITY,
-        best_epoch: None,
-        elapsed_s: 0.0,
-        finished: false,
-    };
-    if files.checkpoint.exists() {
-        state = checkpoint::load(&files.checkpoint, config, &mut model, &mut adam)?;
-        if progress {
-            eprintln!(
-                "resuming from {} at epoch {} batch {}",
-                files.checkpoint.display(),
-                state.epoch + 1,
-                state.batch
-            );
-        }
-    }
-    // Keep only the metric lines of completed epochs (a killed run may have written more).
-    let mut records = read_records(&files.metrics);
-    records.truncate(state.epoch);
-    let lines: String = records
-        .iter()
-        .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
-        .collect();
-    write_atomic(&files.metrics, lines.as_bytes())?;
+    Trainer::new(config, progress)?.run()
+}
 
-    let bs = t.batch_size;
-    let n_batches = train_set
-        .potential
-        .len()
-        .div_ceil(bs)
-        .max(if gen.is_some() {
-            train_set.structures.len().div_ceil(bs)
-        } else {
-            0
-        });
-    let n_batches = t
-        .steps_per_epoch
-        .map_or(n_batches, |cap| n_batches.min(cap.max(1)));
-    let total_steps = (t.epochs * n_batches) as f64;
-    let kind = model.precision().kind();
-    let start = Instant::now();
-    let elapsed0 = state.elapsed_s;
-    let mut last_checkpoint = Instant::now();
-    let mut out_of_time = false;
-    while !state.finished && state.epoch < t.epochs && !out_of_time {
-        let pot_order = shuffled(train_set.potential.len(), t.seed, state.epoch, 0);
-        let struct_order = shuffled(train_set.structures.len(), t.seed, state.epoch, 1);
-        let score_order = shuffled(train_set.scores.len(), t.seed, state.epoch, 2);
-        let consistency = gen.is_some_and(|g| state.epoch + 1 >= g.consistency_start_epoch);
-        let bar = if progress {
-            ProgressBar::new(n_batches as u64)
+/// A training run of one config: its data, model, optimiser and loop state. [`train`] is
+/// `Trainer::new(..)?.run()`; [`Trainer::run_batches`] stops part-way as an interruption
+/// would (a later run of the same config resumes from the checkpoint).
+pub struct Trainer<'a> {
+    config: &'a Config,
+    progress: bool,
+    files: RunFiles,
+    model: Model,
+    /// The frozen parameter copy the optimality loss evaluates.
+    frozen: Option<Model>,
+    adam: Adam,
+    state: LoopState,
+    train_set: Samples,
+    val_set: Samples,
+    /// Metric records of the completed epochs.
+    records: Vec<EpochRecord>,
+    /// Batches per epoch.
+    n_batches: usize,
+    /// When this process started training, and the elapsed time of earlier runs, s.
+    started: Instant,
+    elapsed0: f64,
+    last_checkpoint: Instant,
+}
+
+/// The shuffled sample orders of one epoch and its loss sums so far.
+struct Epoch {
+    potential: Vec<usize>,
+    structures: Vec<usize>,
+    scores: Vec<usize>,
+    consistency: bool,
+    sums: LossSums,
+    lr: f64,
+    bar: ProgressBar,
+}
+
+impl<'a> Trainer<'a> {
+    /// Reads the data, builds (or initialises) the model and resumes from the run's checkpoint
+    /// when there is one; the metrics file keeps the completed epochs only.
+    pub fn new(config: &'a Config, progress: bool) -> Result<Trainer<'a>> {
+        let t = &config.training;
+        std::fs::create_dir_all(&config.output).map_err(|e| Error::io(&config.output, e))?;
+        let files = RunFiles::new(&config.output);
+        if t.threads > 0 {
+            tch::set_num_threads(t.threads as i32);
+        }
+        tch::manual_seed(t.seed as i64);
+        let raw = datasets::read(config)?;
+        let gen = config.generator.as_ref();
+        let model_config = ModelConfig {
+            elements: datasets::elements(&raw),
+            encoder: config.model,
+            generator: gen.map(GeneratorTrainConfig::model_config),
+        };
+        let mut model = Model::new(model_config.clone(), Device::Cpu, t.precision)?;
+        let with_scores = gen.is_some_and(|g| g.score_weight > 0.0);
+        let samples = datasets::samples(&raw, &model, with_scores)?;
+        drop(raw);
+        let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
+        check_sets(&train_set, &val_set)?;
+        initialise(config, &mut model, &train_set)?;
+        let frozen = match gen {
+            Some(g) if g.optimality_weight > 0.0 => {
+                let mut f = Model::new(model_config, Device::Cpu, t.precision)?;
+                f.freeze()?;
+                Some(f)
+            }
+            _ => None,
+        };
+        let mut adam = Adam::new(&model.vs, 100.0)?;
+        let mut state = LoopState {
+            epoch: 0,
+            batch: 0,
+            best_validation: f64::INFINITY,
+            best_epoch: None,
+            elapsed_s: 0.0,
+            finished: false,
+        };
+        if files.checkpoint.exists() {
+            state = checkpoint::load(&files.checkpoint, config, &mut model, &mut adam)?;
+            if progress {
+                eprintln!(
+                    "resuming from {} at epoch {} batch {}",
+                    files.checkpoint.display(),
+                    state.epoch + 1,
+                    state.batch
+                );
+            }
+        }
+        // Keep only the metric lines of completed epochs (a killed run may have written more).
+        let mut records = read_records(&files.metrics);
+        records.truncate(state.epoch);
+        let lines: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
+            .collect();
+        write_atomic(&files.metrics, lines.as_bytes())?;
+        let n_batches = batches_per_epoch(config, &train_set);
+        let elapsed0 = state.elapsed_s;
+        Ok(Trainer {
+            config,
+            progress,
+            files,
+            model,
+            frozen,
+            adam,
+            state,
+            train_set,
+            val_set,
+            records,
+            n_batches,
+            started: Instant::now(),
+            elapsed0,
+            last_checkpoint: Instant::now(),
+        })
+    }
+
+    /// Optimiser steps per epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        self.n_batches
+    }
+
+    /// Trains to the end (all epochs, or the time limit) and writes the final files.
+    pub fn run(mut self) -> Result<TrainSummary> {
+        self.run_batches(usize::MAX)?;
+        self.state.finished = true;
+        self.checkpoint()?;
+        self.finish()
+    }
+
+    /// Runs at most `limit` optimiser steps (validating at each epoch's end), then writes the
+    /// checkpoint. Returns whether training is complete (all epochs, or out of time).
+    pub fn run_batches(&mut self, limit: usize) -> Result<bool> {
+        let mut steps = 0;
+        while !self.state.finished && self.state.epoch < self.config.training.epochs {
+            let mut epoch = self.begin_epoch()?;
+            while self.state.batch < self.n_batches {
+                if steps == limit {
+                    epoch.bar.finish_and_clear();
+                    self.checkpoint()?;
+                    return Ok(false);
+                }
+                self.step(&mut epoch)?;
+                steps += 1;
+                if self.out_of_time() {
+                    epoch.bar.finish_and_clear();
+                    if self.state.batch < self.n_batches && self.progress {
+                        eprintln!(
+                            "time limit of {} min reached during epoch {}",
+                            self.config.training.max_minutes,
+                            self.state.epoch + 1
+                        );
+                    }
+                    if self.state.batch == self.n_batches {
+                        self.end_epoch(epoch)?;
+                    }
+                    return Ok(true);
+                }
+                self.checkpoint_if_due()?;
+            }
+            epoch.bar.finish_and_clear();
+            self.end_epoch(epoch)?;
+        }
+        Ok(true)
+    }
+
+    /// The sample orders, progress bar and starting learning rate of the current epoch.
+    fn begin_epoch(&self) -> Result<Epoch> {
+        let (t, state) = (&self.config.training, &self.state);
+        let gen = self.config.generator.as_ref();
+        let bar = if self.progress {
+            ProgressBar::new(self.n_batches as u64)
         } else {
             ProgressBar::hidden()
         };
@@ -403,96 +387,137 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         );
         bar.set_prefix(format!("{}/{}", state.epoch + 1, t.epochs));
         bar.set_position(state.batch as u64);
-        let mut sums = LossSums::default();
-        let mut lr = learning_rate(
-            config,
-            (state.epoch * n_batches + state.batch) as f64 / total_steps,
-        );
-        while state.batch < n_batches {
-            let mut total = Tensor::f_zeros([], (kind, model.device()))?;
-            if !pot_order.is_empty() {
-                let refs: Vec<&Sample> = cycled(&pot_order, state.batch, bs)
-                    .into_iter()
-                    .map(|i| &train_set.potential[i])
-                    .collect();
-                let batch = collate(&refs, kind, model.device())?;
-                let (e, f) = energies_and_forces(&model, &batch, true)?;
-                let (l, le, lf) = loss(&batch, &e, &f, t.energy_weight, t.force_weight)?;
-                sums.potential += l.f_double_value(&[])?;
-                sums.energy += le;
-                sums.force += lf;
-                total = total + l;
-            }
-            if let Some(g) = gen.filter(|_| !struct_order.is_empty()) {
-                let mut rng = batch_rng(t.seed, state.epoch, state.batch);
-                let refs: Vec<&GraphSample> = cycled(&struct_order, state.batch, bs)
-                    .into_iter()
-                    .map(|i| &train_set.structures[i])
-                    .collect();
-                let l = denoising_loss(&model, &refs, &mut rng, g.log_sigma_mean, g.log_sigma_std)?;
-                sums.denoise += l.f_double_value(&[])?;
-                total = total + l * g.denoise_weight;
-                if consistency {
-                    if let Some(frozen) = frozen.as_mut() {
-                        copy_parameters(&model, frozen)?;
-                        let l = optimality_loss(
-                            &model,
-                            frozen,
-                            &refs,
-                            &mut rng,
-                            g.optimality_sigma,
-                            g.optimality,
-                        )?;
-                        sums.optimality += l.f_double_value(&[])?;
-                        total = total + l * g.optimality_weight;
-                    }
-                    if g.score_weight > 0.0 && !score_order.is_empty() {
-                        let refs: Vec<&GraphSample> = cycled(&score_order, state.batch, bs)
-                            .into_iter()
-                            .map(|i| &train_set.scores[i])
-                            .collect();
-                        let l = score_loss(&model, &refs, &mut rng, g.score_sigma, g.kt)?;
-                        sums.score += l.f_double_value(&[])?;
-                        total = total + l * g.score_weight;
-                    }
-                }
-            }
-            adam.zero_grad();
-            total.f_backward()?;
-            lr = learning_rate(
-                config,
-                (state.epoch * n_batches + state.batch) as f64 / total_steps,
-            );
-            adam.step(lr)?;
-            sums.total += total.f_double_value(&[])?;
-            sums.count += 1.0;
-            state.batch += 1;
-            bar.set_position(state.batch as u64);
-            bar.set_message(format!("loss {:.4}", sums.total / sums.count));
-            state.elapsed_s = elapsed0 + start.elapsed().as_secs_f64();
-            if state.elapsed_s > t.max_minutes * 60.0 {
-                out_of_time = true;
-                break;
-            }
-            if last_checkpoint.elapsed().as_secs_f64() > t.checkpoint_minutes * 60.0 {
-                checkpoint::save(&files.checkpoint, config, &model, &adam, &state)?;
-                last_checkpoint = Instant::now();
+        Ok(Epoch {
+            potential: shuffled(self.train_set.potential.len(), t.seed, state.epoch, 0),
+            structures: shuffled(self.train_set.structures.len(), t.seed, state.epoch, 1),
+            scores: shuffled(self.train_set.scores.len(), t.seed, state.epoch, 2),
+            consistency: gen.is_some_and(|g| state.epoch + 1 >= g.consistency_start_epoch),
+            sums: LossSums::default(),
+            lr: self.learning_rate(),
+            bar,
+        })
+    }
+
+    /// The learning rate at the current step.
+    fn learning_rate(&self) -> f64 {
+        let total_steps = (self.config.training.epochs * self.n_batches) as f64;
+        let step = self.state.epoch * self.n_batches + self.state.batch;
+        learning_rate(self.config, step as f64 / total_steps)
+    }
+
+    /// One optimiser step on the current batch of every task.
+    fn step(&mut self, epoch: &mut Epoch) -> Result<()> {
+        let t = &self.config.training;
+        let (bs, batch_index) = (t.batch_size, self.state.batch);
+        let kind = self.model.precision().kind();
+        let mut total = Tensor::f_zeros([], (kind, self.model.device()))?;
+        if !epoch.potential.is_empty() {
+            let refs: Vec<&Sample> = cycled(&epoch.potential, batch_index, bs)
+                .into_iter()
+                .map(|i| &self.train_set.potential[i])
+                .collect();
+            let batch = collate(&refs, kind, self.model.device())?;
+            let (e, f) = energies_and_forces(&self.model, &batch, true)?;
+            let (l, le, lf) = loss(&batch, &e, &f, t.energy_weight, t.force_weight)?;
+            epoch.sums.potential += l.f_double_value(&[])?;
+            epoch.sums.energy += le;
+            epoch.sums.force += lf;
+            total = total + l;
+        }
+        if let Some(g) = self.config.generator.as_ref() {
+            if !epoch.structures.is_empty() {
+                total = total + self.generator_losses(g, epoch)?;
             }
         }
-        bar.finish_and_clear();
-        if out_of_time && state.batch < n_batches {
-            if progress {
-                eprintln!(
-                    "time limit of {} min reached during epoch {}",
-                    t.max_minutes,
-                    state.epoch + 1
-                );
-            }
-            break;
+        self.adam.zero_grad();
+        total.f_backward()?;
+        epoch.lr = self.learning_rate();
+        self.adam.step(epoch.lr)?;
+        epoch.sums.total += total.f_double_value(&[])?;
+        epoch.sums.count += 1.0;
+        self.state.batch += 1;
+        epoch.bar.set_position(self.state.batch as u64);
+        epoch
+            .bar
+            .set_message(format!("loss {:.4}", epoch.sums.total / epoch.sums.count));
+        self.state.elapsed_s = self.elapsed0 + self.started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// The denoising loss and, from `consistency_start_epoch` on, the consistency losses of
+    /// the current batch, weighted.
+    fn generator_losses(&mut self, g: &GeneratorTrainConfig, epoch: &mut Epoch) -> Result<Tensor> {
+        let t = &self.config.training;
+        let (bs, b) = (t.batch_size, self.state.batch);
+        let mut rng = batch_rng(t.seed, self.state.epoch, b);
+        let refs: Vec<&GraphSample> = cycled(&epoch.structures, b, bs)
+            .into_iter()
+            .map(|i| &self.train_set.structures[i])
+            .collect();
+        let l = denoising_loss(
+            &self.model,
+            &refs,
+            &mut rng,
+            g.log_sigma_mean,
+            g.log_sigma_std,
+        )?;
+        epoch.sums.denoise += l.f_double_value(&[])?;
+        let mut total = l * g.denoise_weight;
+        if !epoch.consistency {
+            return Ok(total);
         }
-        let (pot_loss, val, _, _) = validate(&model, &val_set.potential, config)?;
+        if let Some(frozen) = self.frozen.as_mut() {
+            copy_parameters(&self.model, frozen)?;
+            let l = optimality_loss(
+                &self.model,
+                frozen,
+                &refs,
+                &mut rng,
+                g.optimality_sigma,
+                g.optimality,
+            )?;
+            epoch.sums.optimality += l.f_double_value(&[])?;
+            total = total + l * g.optimality_weight;
+        }
+        if g.score_weight > 0.0 && !epoch.scores.is_empty() {
+            let refs: Vec<&GraphSample> = cycled(&epoch.scores, b, bs)
+                .into_iter()
+                .map(|i| &self.train_set.scores[i])
+                .collect();
+            let l = score_loss(&self.model, &refs, &mut rng, g.score_sigma, g.kt)?;
+            epoch.sums.score += l.f_double_value(&[])?;
+            total = total + l * g.score_weight;
+        }
+        Ok(total)
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.state.elapsed_s > self.config.training.max_minutes * 60.0
+    }
+
+    fn checkpoint_if_due(&mut self) -> Result<()> {
+        let due = self.config.training.checkpoint_minutes * 60.0;
+        if self.last_checkpoint.elapsed().as_secs_f64() > due {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the resumable state now.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        let (c, m, a, s) = (self.config, &self.model, &self.adam, &self.state);
+        checkpoint::save(&self.files.checkpoint, c, m, a, s)?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Validates after an epoch: the metrics line, the best model, the checkpoint and the
+    /// learning curve.
+    fn end_epoch(&mut self, epoch: Epoch) -> Result<()> {
+        let gen = self.config.generator.as_ref();
+        let (pot_loss, val, _, _) = validate(&self.model, &self.val_set.potential, self.config)?;
         let val_denoise = match gen {
-            Some(g) => validate_denoising(&model, &val_set.structures, g)?,
+            Some(g) => validate_denoising(&self.model, &self.val_set.structures, g)?,
             None => f64::NAN,
         };
         let val_loss = [
@@ -502,83 +527,135 @@ pub fn train(config: &Config, progress: bool) -> Result<TrainSummary> {
         .iter()
         .filter(|x| x.is_finite())
         .sum::<f64>();
-        state.epoch += 1;
-        state.batch = 0;
-        state.elapsed_s = elapsed0 + start.elapsed().as_secs_f64();
-        let c = sums.count.max(1.0);
+        self.state.epoch += 1;
+        self.state.batch = 0;
+        self.state.elapsed_s = self.elapsed0 + self.started.elapsed().as_secs_f64();
+        let (sums, c) = (&epoch.sums, epoch.sums.count.max(1.0));
         let record = EpochRecord {
-            epoch: state.epoch,
+            epoch: self.state.epoch,
             train_loss: sums.total / c,
             train_energy_mse: sums.energy / c,
             train_force_mse: sums.force / c,
             train_denoise: gen.map(|_| sums.denoise / c),
-            train_optimality: (consistency && frozen.is_some()).then(|| sums.optimality / c),
-            train_score: (consistency && gen.is_some_and(|g| g.score_weight > 0.0))
+            train_optimality: (epoch.consistency && self.frozen.is_some())
+                .then(|| sums.optimality / c),
+            train_score: (epoch.consistency && gen.is_some_and(|g| g.score_weight > 0.0))
                 .then(|| sums.score / c),
             validation_loss: val_loss,
             validation: val,
             validation_denoise: gen.map(|_| val_denoise),
-            learning_rate: lr,
-            elapsed_s: state.elapsed_s,
+            learning_rate: epoch.lr,
+            elapsed_s: self.state.elapsed_s,
         };
-        if progress {
-            let mut line = format!(
-                "epoch {:>3}/{}  train loss {:.4}  val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
-                state.epoch,
-                t.epochs,
-                record.train_loss,
-                1000.0 * val.energy_per_atom_mae,
-                1000.0 * val.force_mae,
-            );
-            if let Some(d) = record.validation_denoise {
-                line += &format!("  val denoise {d:.4}");
-            }
-            if let Some(o) = record.train_optimality {
-                line += &format!("  opt {o:.4}");
-            }
-            if let Some(s) = record.train_score {
-                line += &format!("  score {s:.4}");
-            }
-            eprintln!("{line}  lr {lr:.2e}  {:.0} s", state.elapsed_s);
+        if self.progress {
+            eprintln!("{}", epoch_line(&record, self.config.training.epochs));
         }
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&files.metrics)
-            .map_err(|e| Error::io(&files.metrics, e))?;
-        writeln!(
-            f,
-            "{}",
-            serde_json::to_string(&record).map_err(|e| Error::invalid(e.to_string()))?
-        )
-        .map_err(|e| Error::io(&files.metrics, e))?;
-        if val_loss < state.best_validation {
-            state.best_validation = val_loss;
-            state.best_epoch = Some(state.epoch);
-            file::save(
-                &model,
-                &files.best,
-                serde_json::json!({"epoch": state.epoch}),
-            )?;
+        append_record(&self.files.metrics, &record)?;
+        if val_loss < self.state.best_validation {
+            self.state.best_validation = val_loss;
+            self.state.best_epoch = Some(self.state.epoch);
+            let note = serde_json::json!({"epoch": self.state.epoch});
+            file::save(&self.model, &self.files.best, note)?;
         }
-        if state.epoch == t.epochs {
-            state.finished = true;
+        if self.state.epoch == self.config.training.epochs {
+            self.state.finished = true;
         }
-        checkpoint::save(&files.checkpoint, config, &model, &adam, &state)?;
-        last_checkpoint = Instant::now();
-        records.push(record);
-        plots::learning_curve(&files.learning_curve, &records)?;
+        self.checkpoint()?;
+        self.records.push(record);
+        plots::learning_curve(&self.files.learning_curve, &self.records)
     }
-    state.finished = true;
-    checkpoint::save(&files.checkpoint, config, &model, &adam, &state)?;
-    finish(
-        config,
-        &files,
-        &model,
-        &state,
-        &val_set,
-        train_set.potential.len() + train_set.structures.len(),
-        progress,
+
+    /// Writes the final files ([`finish`]).
+    fn finish(self) -> Result<TrainSummary> {
+        let n_train = self.train_set.potential.len() + self.train_set.structures.len();
+        finish(
+            self.config,
+            &self.files,
+            &self.model,
+            &self.state,
+            &self.val_set,
+            n_train,
+            self.progress,
+        )
+    }
+}
+
+/// Refuses splits without training or validation samples.
+fn check_sets(train_set: &Samples, val_set: &Samples) -> Result<()> {
+    if train_set.potential.is_empty() && train_set.structures.is_empty() {
+        return Err(Error::invalid(
+            "no training samples (check the datasets' tasks)",
+        ));
+    }
+    if val_set.potential.is_empty() && val_set.structures.is_empty() {
+        return Err(Error::invalid(
+            "need at least two molecules to split into training and validation",
+        ));
+    }
+    Ok(())
+}
+
+/// Parameters and normalisation from `training.init`, or the energy normalisation and mean
+/// neighbour count fitted to the training set.
+fn initialise(config: &Config, model: &mut Model, train_set: &Samples) -> Result<()> {
+    if let Some(init) = &config.training.init {
+        let bytes = std::fs::read(init).map_err(|e| Error::io(init, e))?;
+        let meta = file::read_metadata(&bytes, init)?;
+        if meta.config != *model.config() {
+            return Err(Error::invalid(format!(
+                "training.init {}: its architecture or elements differ from this config's",
+                init.display()
+            )));
+        }
+        return file::load_variables(&mut model.vs, &bytes, init, false);
+    }
+    let (e_ref, scale) = fit_normalisation(&train_set.potential, model.config().elements.len());
+    model.set_energy_normalisation(&e_ref, scale)?;
+    let n_atoms: usize = train_set.potential.iter().map(Sample::n_atoms).sum();
+    let n_pairs: usize = train_set.potential.iter().map(|s| s.first.len()).sum();
+    if n_atoms > 0 {
+        model.set_avg_neighbors(n_pairs as f64 / n_atoms as f64)?;
+    }
+    Ok(())
+}
+
+/// Batches per epoch: enough for the larger task, capped by `steps_per_epoch`.
+fn batches_per_epoch(config: &Config, train_set: &Samples) -> usize {
+    let bs = config.training.batch_size;
+    let structures = if config.generator.is_some() {
+        train_set.structures.len().div_ceil(bs)
+    } else {
+        0
+    };
+    let n = train_set.potential.len().div_ceil(bs).max(structures);
+    config
+        .training
+        .steps_per_epoch
+        .map_or(n, |cap| n.min(cap.max(1)))
+}
+
+/// The progress line of an epoch.
+fn epoch_line(record: &EpochRecord, epochs: usize) -> String {
+    let mut line = format!(
+        "epoch {:>3}/{}  train loss {:.4}  val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
+        record.epoch,
+        epochs,
+        record.train_loss,
+        1000.0 * record.validation.energy_per_atom_mae,
+        1000.0 * record.validation.force_mae,
+    );
+    if let Some(d) = record.validation_denoise {
+        line += &format!("  val denoise {d:.4}");
+    }
+    if let Some(o) = record.train_optimality {
+        line += &format!("  opt {o:.4}");
+    }
+    if let Some(s) = record.train_score {
+        line += &format!("  score {s:.4}");
+    }
+    line + &format!(
+        "  lr {:.2e}  {:.0} s",
+        record.learning_rate, record.elapsed_s
     )
 }
 

@@ -1,9 +1,11 @@
 //! Training samples and batches: frames with labels turned into model inputs (species
-//! indices, neighbour pairs within the cutoff) and concatenated into batches of tensors.
+//! indices, neighbour pairs within the cutoff) and concatenated into batches of tensors, and
+//! the molecular graphs with structures the generator's losses read ([`GraphSample`]).
 
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
+use crate::model::graph::GraphEdges;
 use crate::model::Model;
 use crate::neighbors::neighbor_list;
 use crate::structure::Frame;
@@ -154,4 +156,30 @@ pub fn collate(samples: &[&Sample], kind: Kind, device: Device) -> Result<Batch>
         force_mask: float(&fmask, &[n, 1])?,
         size: samples.len() as i64,
     })
+}
+
+/// A molecule with its graph and one structure (and optionally force labels), for the
+/// generator's losses. Units: Å, eV/Å.
+#[derive(Debug, Clone)]
+pub struct GraphSample {
+    /// Species indices, `[N]`.
+    pub species: Vec<i64>,
+    /// Positions centred at the origin, Å, `[N][3]`.
+    pub positions: Vec<[f64; 3]>,
+    /// Topological edges of the graph.
+    pub edges: GraphEdges,
+    /// Force labels, eV/Å, `[N][3]` (score consistency).
+    pub forces: Option<Vec<[f64; 3]>>,
+    /// Molecule identifier.
+    pub molecule: String,
+}
+
+/// Centres `positions` (Å, `[N][3]`) at their centroid.
+pub fn centred(positions: &[[f64; 3]]) -> Vec<[f64; 3]> {
+    let n = positions.len() as f64;
+    let c: [f64; 3] = std::array::from_fn(|d| positions.iter().map(|p| p[d]).sum::<f64>() / n);
+    positions
+        .iter()
+        .map(|p| std::array::from_fn(|d| p[d] - c[d]))
+        .collect()
 }
