@@ -32,4 +32,4 @@ pub mod train;
 pub mod units;
 
 pub use error::{Error, Result};
-pub use structure::{Bond, Frame, Molecule};
+pub use structure::{Bond, BondOrder, Frame, Molecule};

@@ -8,7 +8,7 @@
 
 use crate::elements::covalent_radius;
 use crate::error::{Error, Result};
-use crate::structure::Bond;
+use crate::structure::{check_bonds, Bond, BondOrder};
 
 /// Bounds on distance / (r_i + r_j) of a bond of order 1, 2, 3 and 4 (aromatic). The 3,893
 /// reference minima of the bundled data span 0.855-1.180 (single; the long end is strained
@@ -27,8 +27,8 @@ pub enum Problem {
     BondLength {
         /// The two atoms (0-based).
         atoms: (usize, usize),
-        /// Bond order (1-3, 4 aromatic).
-        order: u8,
+        /// Bond order.
+        order: BondOrder,
         /// The distance in Å.
         distance: f64,
         /// The allowed range in Å.
@@ -73,9 +73,9 @@ impl std::fmt::Display for Problem {
 
 /// Checks the bonds and unbonded contacts of one structure.
 ///
-/// `numbers` are atomic numbers `[N]`, `bonds` the graph (orders 1-4), `positions` in Å
-/// `[N][3]`. Returns every problem found (empty = sane). Errors: mismatched lengths, a bond
-/// index out of range, an element without a covalent radius.
+/// `numbers` are atomic numbers `[N]`, `bonds` the graph, `positions` in Å `[N][3]`. Returns
+/// every problem found (empty = sane). Errors: mismatched lengths, an invalid bond list
+/// ([`check_bonds`]), an element without a covalent radius.
 pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<Vec<Problem>> {
     let n = numbers.len();
     if positions.len() != n {
@@ -84,6 +84,7 @@ pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<V
             positions.len()
         )));
     }
+    check_bonds(n, bonds)?;
     let radii: Vec<f64> = numbers
         .iter()
         .map(|&z| covalent_radius(z))
@@ -97,15 +98,9 @@ pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<V
     let mut bonded = vec![false; n * n];
     let mut problems = Vec::new();
     for b in bonds {
-        if b.i >= n || b.j >= n || !(1..=4).contains(&b.order) {
-            return Err(Error::InvalidInput(format!(
-                "bond {}-{} (order {}) is not a bond of {n} atoms with order 1-4",
-                b.i, b.j, b.order
-            )));
-        }
         bonded[b.i * n + b.j] = true;
         bonded[b.j * n + b.i] = true;
-        let (lo, hi) = BOND_RATIO[b.order as usize - 1];
+        let (lo, hi) = BOND_RATIO[b.order.index()];
         let sum = radii[b.i] + radii[b.j];
         let d = dist(b.i, b.j);
         if !(d >= lo * sum && d <= hi * sum) {
@@ -151,12 +146,12 @@ mod tests {
             Bond {
                 i: 0,
                 j: 1,
-                order: 1,
+                order: BondOrder::Single,
             },
             Bond {
                 i: 0,
                 j: 2,
-                order: 1,
+                order: BondOrder::Single,
             },
         ];
         assert!(check(&z, &bonds, &water(0.96, 1.52)).unwrap().is_empty());
@@ -180,7 +175,7 @@ mod tests {
         let bonds = [Bond {
             i: 0,
             j: 3,
-            order: 1,
+            order: BondOrder::Single,
         }];
         assert!(check(&[8, 1, 1], &bonds, &water(1.0, 1.5)).is_err());
         assert!(check(&[8, 1], &[], &water(1.0, 1.5)).is_err());

@@ -97,6 +97,63 @@ impl Frame {
     }
 }
 
+/// The order of a bond. Files and the C ABI carry it as SDF V2000's code: 1 single,
+/// 2 double, 3 triple, 4 aromatic ([`BondOrder::from_code`], [`BondOrder::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BondOrder {
+    /// A single bond (code 1).
+    Single,
+    /// A double bond (code 2).
+    Double,
+    /// A triple bond (code 3).
+    Triple,
+    /// An aromatic bond (code 4), of valence 1.5.
+    Aromatic,
+}
+
+impl BondOrder {
+    /// Every order, in code order.
+    pub const ALL: [BondOrder; 4] = [
+        BondOrder::Single,
+        BondOrder::Double,
+        BondOrder::Triple,
+        BondOrder::Aromatic,
+    ];
+
+    /// The order of SDF code `code` (1-4), or `None`.
+    pub fn from_code(code: i64) -> Option<BondOrder> {
+        usize::try_from(code - 1)
+            .ok()
+            .and_then(|k| Self::ALL.get(k))
+            .copied()
+    }
+
+    /// The SDF code: 1 single, 2 double, 3 triple, 4 aromatic.
+    pub fn code(self) -> u8 {
+        self.index() as u8 + 1
+    }
+
+    /// 0-based index (single 0 ... aromatic 3), e.g. of the generator's bond-kind features.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Contribution to each atom's valence: 1, 2, 3, or 1.5 for aromatic.
+    pub fn valence(self) -> f64 {
+        match self {
+            BondOrder::Aromatic => 1.5,
+            o => f64::from(o.code()),
+        }
+    }
+}
+
+/// The SDF code ("2" for a double bond), as messages name orders.
+impl std::fmt::Display for BondOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
 /// A chemical bond between atoms `i` and `j` (0-based) of a [`Molecule`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bond {
@@ -104,8 +161,32 @@ pub struct Bond {
     pub i: usize,
     /// Second atom (0-based).
     pub j: usize,
-    /// Bond order as in SDF V2000: 1 single, 2 double, 3 triple, 4 aromatic.
-    pub order: u8,
+    /// Bond order.
+    pub order: BondOrder,
+}
+
+/// The one check of a bond list for a graph of `n` atoms (every reader, the graph validation
+/// and the C ABI run it): atoms in range, no bond of an atom to itself, no pair listed twice.
+pub fn check_bonds(n: usize, bonds: &[Bond]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for b in bonds {
+        if b.i >= n || b.j >= n {
+            return Err(Error::invalid(format!(
+                "bond {}-{} refers to an atom beyond the {n} atoms",
+                b.i, b.j
+            )));
+        }
+        if b.i == b.j {
+            return Err(Error::invalid(format!("atom {} is bonded to itself", b.i)));
+        }
+        if !seen.insert((b.i.min(b.j), b.i.max(b.j))) {
+            return Err(Error::invalid(format!(
+                "bond {}-{} is listed twice",
+                b.i, b.j
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A molecular graph with coordinates, as read from an SDF/MOL V2000 record.

@@ -307,7 +307,8 @@ use concord::optimize::{optimize, OptimizeOptions, OptimizeResult, PotentialObje
 use concord::Bond;
 use dylib::{Graph, OptimizeOptions as COptions, OptimizeResult as CResult};
 
-fn bond(i: usize, j: usize, order: u8) -> Bond {
+fn bond(i: usize, j: usize, code: i64) -> Bond {
+    let order = concord::BondOrder::from_code(code).unwrap();
     Bond { i, j, order }
 }
 

@@ -99,7 +99,13 @@ const H2O_X: [[f64; 3]; 3] = [
 
 /// Methane's bonds (C-H x 4).
 fn ch4_bonds() -> Vec<Bond> {
-    (1..5).map(|j| Bond { i: 0, j, order: 1 }).collect()
+    (1..5)
+        .map(|j| Bond {
+            i: 0,
+            j,
+            order: concord::BondOrder::Single,
+        })
+        .collect()
 }
 
 /// The fields of an optimisation result as the test programs print them: status, converged,

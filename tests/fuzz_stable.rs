@@ -202,22 +202,22 @@ fn sdf_seeds() -> Vec<String> {
             Bond {
                 i: 0,
                 j: 1,
-                order: 2,
+                order: concord::BondOrder::Double,
             },
             Bond {
                 i: 0,
                 j: 2,
-                order: 1,
+                order: concord::BondOrder::Single,
             },
             Bond {
                 i: 0,
                 j: 3,
-                order: 1,
+                order: concord::BondOrder::Single,
             },
             Bond {
                 i: 1,
                 j: 4,
-                order: 1,
+                order: concord::BondOrder::Single,
             },
         ],
         properties: [("energy".to_string(), "-1.5".to_string())].into(),

@@ -188,7 +188,11 @@ fn bad_graphs_are_clear_errors() {
         ..Default::default()
     };
     let err = |z: &[u8], b: &[Bond]| generate(&model, z, b, 1, &opts).unwrap_err().to_string();
-    let b = |i, j, order| Bond { i, j, order };
+    let b = |i, j, code| Bond {
+        i,
+        j,
+        order: concord::BondOrder::from_code(code).unwrap(),
+    };
     assert!(err(&[6, 1], &[]).contains("atom 0 (C) has no bonds"));
     assert!(err(&[6, 1, 1], &[b(0, 1, 1)]).contains("atom 2 (H) has no bonds"));
     assert!(err(&[6, 14], &[b(0, 1, 1)]).contains("Si"));

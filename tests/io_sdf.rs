@@ -69,17 +69,17 @@ fn ethanol_like() -> Molecule {
             Bond {
                 i: 0,
                 j: 1,
-                order: 1,
+                order: concord::BondOrder::Single,
             },
             Bond {
                 i: 1,
                 j: 2,
-                order: 2,
+                order: concord::BondOrder::Double,
             },
             Bond {
                 i: 3,
                 j: 0,
-                order: 4,
+                order: concord::BondOrder::Aromatic,
             },
         ],
         properties,
@@ -130,7 +130,7 @@ fn parses_what_rdkit_writes() {
         Bond {
             i: 1,
             j: 2,
-            order: 1
+            order: concord::BondOrder::Single
         }
     );
     assert_eq!(
@@ -138,7 +138,7 @@ fn parses_what_rdkit_writes() {
         Bond {
             i: 2,
             j: 8,
-            order: 1
+            order: concord::BondOrder::Single
         }
     );
     assert_eq!(m.properties["energy"], "-154.123");
@@ -325,7 +325,7 @@ fn write_rejects_invalid_molecules_and_leaves_the_file_alone() {
     bad.bonds.push(Bond {
         i: 0,
         j: 9,
-        order: 1,
+        order: concord::BondOrder::Single,
     });
     assert!(write_sdf(&path, &[bad])
         .unwrap_err()

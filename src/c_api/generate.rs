@@ -14,13 +14,13 @@ use crate::api::Potential;
 use crate::generate::{generate, generate_structures, PipelineOptions, Sample, SamplerOptions};
 use crate::model::graph::validate_graph;
 use crate::optimize::OptimizeOptions;
-use crate::structure::Bond;
+use crate::structure::{Bond, BondOrder};
 
 /// Largest number of sampler steps (`steps`) `concord_generate` accepts.
 pub const CONCORD_MAX_SAMPLER_STEPS: i32 = 10_000;
 
 /// A checked generation request: the molecule and the sampler settings.
-struct Request {
+struct GenerateArgs {
     numbers: Vec<u8>,
     bonds: Vec<Bond>,
     samples: usize,
@@ -42,7 +42,7 @@ unsafe fn request(
     steps: i32,
     churn: f64,
     positions: *mut f64,
-) -> Result<Request, Failure> {
+) -> Result<GenerateArgs, Failure> {
     if !potential.has_generator() {
         return Err(Failure::new(
             concord_status_t::CONCORD_ERROR_UNSUPPORTED,
@@ -98,7 +98,7 @@ unsafe fn request(
     if let Err(crate::Error::InvalidInput(m)) = sampler.validate() {
         return Err(Failure::argument(m));
     }
-    Ok(Request {
+    Ok(GenerateArgs {
         numbers,
         bonds,
         samples,
@@ -133,22 +133,19 @@ pub(crate) unsafe fn bonds(
         for p in 0..n_bonds {
             let i = index("bond_first", p, first[p])?;
             let j = index("bond_second", p, second[p])?;
-            let order = u8::try_from(order[p])
-                .ok()
-                .filter(|o| (1..=4).contains(o))
-                .ok_or_else(|| {
-                    Failure::input(format!(
-                        "bond_order[{p}] = {} is not 1, 2, 3 or 4 (aromatic)",
-                        order[p]
-                    ))
-                })?;
+            let order = BondOrder::from_code(order[p].into()).ok_or_else(|| {
+                Failure::input(format!(
+                    "bond_order[{p}] = {} is not 1, 2, 3 or 4 (aromatic)",
+                    order[p]
+                ))
+            })?;
             bonds.push(Bond { i, j, order });
         }
     }
     Ok(bonds)
 }
 
-impl Request {
+impl GenerateArgs {
     /// The molecule through the generation pipeline ([`crate::generate::pipeline`]), its
     /// samples in draw order.
     fn pipeline(

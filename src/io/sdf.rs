@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::io::files::{read_text, write_atomic};
-use crate::structure::{Bond, Molecule};
+use crate::structure::{check_bonds, Bond, BondOrder, Molecule};
 
 /// Reads every record of the SDF/MOL file at `path` (gunzipped if the name ends in `.gz`).
 pub fn read_sdf(path: &Path) -> Result<Vec<Molecule>> {
@@ -41,7 +41,7 @@ pub fn parse_sdf(text: &str, path: &Path) -> Result<Vec<Molecule>> {
 /// Writes `mols` to `path` atomically (gzipped if the name ends in `.gz`), in the layout of
 /// [`format_sdf`]. Fails without touching the file when a molecule has arrays of inconsistent
 /// lengths, more than 999 atoms or bonds, an element without a symbol, a charge outside
-/// -15..=15, or an invalid bond (index out of range, self-bond, order outside 1..=4).
+/// -15..=15, or an invalid bond list ([`check_bonds`]).
 pub fn write_sdf(path: &Path, mols: &[Molecule]) -> Result<()> {
     for (m, mol) in mols.iter().enumerate() {
         check_molecule(mol).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
@@ -68,12 +68,7 @@ fn check_molecule(mol: &Molecule) -> std::result::Result<(), String> {
     if let Some(q) = mol.charges.iter().find(|q| !(-15..=15).contains(*q)) {
         return Err(format!("formal charge {q} outside -15..=15"));
     }
-    for b in &mol.bonds {
-        if b.i >= n || b.j >= n || b.i == b.j || !(1..=4).contains(&b.order) {
-            return Err(format!("invalid bond {b:?}"));
-        }
-    }
-    Ok(())
+    check_bonds(n, &mol.bonds).map_err(|e| format!("invalid bond: {e}"))
 }
 
 /// Formats `mols` as RDKit writes V2000 SDF: header (title, program line, blank comment),
@@ -116,7 +111,12 @@ pub fn format_sdf(mols: &[Molecule]) -> String {
             ));
         }
         for b in &bonds {
-            out.push_str(&format!("{:3}{:3}{:3}  0\n", b.i + 1, b.j + 1, b.order));
+            out.push_str(&format!(
+                "{:3}{:3}{:3}  0\n",
+                b.i + 1,
+                b.j + 1,
+                b.order.code()
+            ));
         }
         let charged: Vec<(usize, i8)> = (0..n)
             .map(|i| (i, charge(i)))
@@ -303,12 +303,12 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
         if i == j {
             return Err(err(idx, format!("self-bond on atom {i}")));
         }
-        if !(1..=4).contains(&order) {
+        let Some(order) = BondOrder::from_code(order) else {
             return Err(err(
                 idx,
                 format!("bond order {order} outside 1..=4 (single, double, triple, aromatic)"),
             ));
-        }
+        };
         let (i, j) = (i as usize - 1, j as usize - 1);
         if !seen.insert((i.min(j), i.max(j))) {
             return Err(err(
@@ -316,11 +316,7 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
                 format!("duplicate bond between atoms {} and {}", i + 1, j + 1),
             ));
         }
-        mol.bonds.push(Bond {
-            i,
-            j,
-            order: order as u8,
-        });
+        mol.bonds.push(Bond { i, j, order });
     }
 
     // Properties block, up to `M  END`.

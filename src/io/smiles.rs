@@ -14,7 +14,7 @@ use purr::graph::{Atom, Builder};
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::hops::Adjacency;
-use crate::structure::{Bond, Molecule};
+use crate::structure::{Bond, BondOrder, Molecule};
 
 /// A molecule read from SMILES, with the facts its string carried that the graph does not.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,15 +74,17 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
     for (i, atom) in atoms.iter().enumerate() {
         for b in atom.bonds.iter().filter(|b| b.tid > i) {
             let order = match b.kind {
-                BondKind::Double => 2,
-                BondKind::Triple => 3,
+                BondKind::Double => BondOrder::Double,
+                BondKind::Triple => BondOrder::Triple,
                 BondKind::Quadruple => {
                     return Err(invalid("quadruple bonds are not supported".into()))
                 }
                 // An elided bond between two aromatic atoms is aromatic (OpenSMILES).
-                BondKind::Aromatic => 4,
-                BondKind::Elided if atom.is_aromatic() && atoms[b.tid].is_aromatic() => 4,
-                _ => 1,
+                BondKind::Aromatic => BondOrder::Aromatic,
+                BondKind::Elided if atom.is_aromatic() && atoms[b.tid].is_aromatic() => {
+                    BondOrder::Aromatic
+                }
+                _ => BondOrder::Single,
             };
             bonds.push(Bond { i, j: b.tid, order });
         }
@@ -95,7 +97,7 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
             bonds.push(Bond {
                 i,
                 j: numbers.len(),
-                order: 1,
+                order: BondOrder::Single,
             });
             numbers.push(1);
         }
@@ -151,11 +153,13 @@ fn element_of(atom: &Atom) -> Result<u8> {
     elements::atomic_number(&symbol)
 }
 
-/// Replaces the aromatic bonds (order 4) by single and double bonds so that every aromatic
+/// Replaces the aromatic bonds by single and double bonds so that every aromatic
 /// atom that has a free valence gets exactly one double bond (a perfect matching on those
 /// atoms, found by backtracking from the most constrained atom).
 fn kekulize(atoms: &[Atom], bonds: &mut [Bond]) -> std::result::Result<(), String> {
-    let aromatic: Vec<usize> = (0..bonds.len()).filter(|&b| bonds[b].order == 4).collect();
+    let aromatic: Vec<usize> = (0..bonds.len())
+        .filter(|&b| bonds[b].order == BondOrder::Aromatic)
+        .collect();
     if aromatic.is_empty() {
         return Ok(());
     }
@@ -173,7 +177,11 @@ fn kekulize(atoms: &[Atom], bonds: &mut [Bond]) -> std::result::Result<(), Strin
         );
     }
     for &b in &aromatic {
-        bonds[b].order = if double[b] { 2 } else { 1 };
+        bonds[b].order = if double[b] {
+            BondOrder::Double
+        } else {
+            BondOrder::Single
+        };
     }
     Ok(())
 }
@@ -234,7 +242,7 @@ mod tests {
     fn counts(m: &Molecule) -> (usize, usize, Vec<u8>) {
         let heavy = m.numbers.iter().filter(|&&z| z > 1).count();
         let h = m.numbers.len() - heavy;
-        let mut orders: Vec<u8> = m.bonds.iter().map(|b| b.order).collect();
+        let mut orders: Vec<u8> = m.bonds.iter().map(|b| b.order.code()).collect();
         orders.sort();
         (heavy, h, orders)
     }
@@ -258,7 +266,7 @@ mod tests {
             .bonds
             .iter()
             .filter(|b| b.j < 6)
-            .map(|b| b.order)
+            .map(|b| b.order.code())
             .collect();
         assert_eq!(ring.iter().filter(|&&o| o == 2).count(), 3);
         assert_eq!(ring.iter().filter(|&&o| o == 1).count(), 3);
@@ -267,7 +275,7 @@ mod tests {
             let d = g
                 .bonds
                 .iter()
-                .filter(|b| (b.i == a || b.j == a) && b.order == 2);
+                .filter(|b| (b.i == a || b.j == a) && b.order == BondOrder::Double);
             assert_eq!(d.count(), 1, "atom {a}");
         }
     }

@@ -167,7 +167,7 @@ impl Graph {
             z: z.iter().map(|&z| i32::from(z)).collect(),
             first: bonds.iter().map(|b| b.i as i32).collect(),
             second: bonds.iter().map(|b| b.j as i32).collect(),
-            order: bonds.iter().map(|b| i32::from(b.order)).collect(),
+            order: bonds.iter().map(|b| i32::from(b.order.code())).collect(),
         }
     }
 }
