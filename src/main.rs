@@ -123,84 +123,13 @@ enum Command {
 fn run(cli: Cli) -> concord::Result<()> {
     match cli.command {
         #[cfg(feature = "torch")]
-        Command::Train { config, json } => {
-            let config = Config::load(&config)?;
-            let summary = concord::train::train(&config, !json)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&summary).unwrap_or_default()
-                );
-            }
-        }
+        Command::Train { config, json } => train_config(&config, json)?,
         Command::Eval {
             model,
             data,
             json,
             float64,
-        } => {
-            let precision = if float64 {
-                Precision::Float64
-            } else {
-                Precision::Float32
-            };
-            let pot = Potential::load(&model, Device::Cpu, precision)?;
-            let mut results = serde_json::Map::new();
-            for path in &data {
-                let frames = concord::io::read_extxyz(path)?;
-                if !frames
-                    .iter()
-                    .any(|f| f.energy.is_some() || f.forces.is_some())
-                {
-                    return Err(concord::Error::invalid(format!(
-                        "{}: no frame with an energy or forces to compare with ({} frames)",
-                        path.display(),
-                        frames.len()
-                    )));
-                }
-                let bar = indicatif::ProgressBar::new(frames.len() as u64);
-                let mut acc = ErrorAccumulator::default();
-                for frame in &frames {
-                    let want = Request {
-                        forces: frame.forces.is_some(),
-                        ..Default::default()
-                    };
-                    let p = pot.compute_frame(frame, want)?;
-                    if let Some(e) = frame.energy {
-                        acc.add_energy(p.energy, e, frame.len());
-                    }
-                    if let (Some(f), Some(pf)) = (&frame.forces, &p.forces) {
-                        acc.add_forces(pf, f);
-                    }
-                    bar.inc(1);
-                }
-                bar.finish_and_clear();
-                let m = acc.metrics();
-                if !json {
-                    println!("{} ({} frames)", path.display(), frames.len());
-                    println!(
-                        "  energy  MAE {:9.4} eV   RMSE {:9.4} eV   per atom: MAE {:7.2} meV  RMSE {:7.2} meV",
-                        m.energy_mae,
-                        m.energy_rmse,
-                        1000.0 * m.energy_per_atom_mae,
-                        1000.0 * m.energy_per_atom_rmse
-                    );
-                    println!(
-                        "  forces  MAE {:7.1} meV/Å   RMSE {:7.1} meV/Å   ({} components)",
-                        1000.0 * m.force_mae,
-                        1000.0 * m.force_rmse,
-                        m.n_force_components
-                    );
-                }
-                results.insert(
-                    path.display().to_string(),
-                    serde_json::to_value(m).unwrap_or_default(),
-                );
-            }
-            if json {
-                println!("{}", serde_json::Value::Object(results));
-            }
-        }
+        } => eval_files(&model, &data, json, float64)?,
         Command::Generate {
             model,
             graphs,
@@ -246,15 +175,105 @@ fn run(cli: Cli) -> concord::Result<()> {
             };
             optimize_file(&model, &input, &out, &opts, float64, json)?;
         }
-        Command::Inspect { model } => {
-            let bytes = std::fs::read(&model).map_err(|e| concord::Error::io(&model, e))?;
-            let meta = concord::model::file::read_metadata(&bytes, &model)?;
+        Command::Inspect { model } => inspect(&model)?,
+    }
+    Ok(())
+}
+
+/// `concord train`: trains (or resumes) the run of a config; the summary as JSON with `json`.
+#[cfg(feature = "torch")]
+fn train_config(config: &Path, json: bool) -> concord::Result<()> {
+    let config = Config::load(config)?;
+    let summary = concord::train::train(&config, !json)?;
+    if json {
+        let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+        println!("{text}");
+    }
+    Ok(())
+}
+
+/// `concord eval`: energy and force errors of a model against each labelled file (a file
+/// without any label is an error), as a table or JSON.
+fn eval_files(model: &Path, data: &[PathBuf], json: bool, float64: bool) -> concord::Result<()> {
+    let precision = if float64 {
+        Precision::Float64
+    } else {
+        Precision::Float32
+    };
+    let pot = Potential::load(model, Device::Cpu, precision)?;
+    let mut results = serde_json::Map::new();
+    for path in data {
+        let frames = concord::io::read_extxyz(path)?;
+        let m = errors(&pot, &frames, path)?;
+        if !json {
+            println!("{} ({} frames)", path.display(), frames.len());
             println!(
-                "{}",
-                serde_json::to_string_pretty(&meta).unwrap_or_default()
+                "  energy  MAE {:9.4} eV   RMSE {:9.4} eV   per atom: MAE {:7.2} meV  RMSE {:7.2} meV",
+                m.energy_mae,
+                m.energy_rmse,
+                1000.0 * m.energy_per_atom_mae,
+                1000.0 * m.energy_per_atom_rmse
+            );
+            println!(
+                "  forces  MAE {:7.1} meV/Å   RMSE {:7.1} meV/Å   ({} components)",
+                1000.0 * m.force_mae,
+                1000.0 * m.force_rmse,
+                m.n_force_components
             );
         }
+        let value = serde_json::to_value(m).unwrap_or_default();
+        results.insert(path.display().to_string(), value);
     }
+    if json {
+        println!("{}", serde_json::Value::Object(results));
+    }
+    Ok(())
+}
+
+/// The errors of `pot` on the labelled `frames` of `path`, with a progress bar.
+fn errors(
+    pot: &Potential,
+    frames: &[concord::Frame],
+    path: &Path,
+) -> concord::Result<concord::metrics::ErrorMetrics> {
+    if !frames
+        .iter()
+        .any(|f| f.energy.is_some() || f.forces.is_some())
+    {
+        return Err(concord::Error::invalid(format!(
+            "{}: no frame with an energy or forces to compare with ({} frames)",
+            path.display(),
+            frames.len()
+        )));
+    }
+    let bar = indicatif::ProgressBar::new(frames.len() as u64);
+    let mut acc = ErrorAccumulator::default();
+    for frame in frames {
+        let want = Request {
+            forces: frame.forces.is_some(),
+            ..Default::default()
+        };
+        let p = pot.compute_frame(frame, want)?;
+        if let Some(e) = frame.energy {
+            acc.add_energy(p.energy, e, frame.len());
+        }
+        if let (Some(f), Some(pf)) = (&frame.forces, &p.forces) {
+            acc.add_forces(pf, f);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(acc.metrics())
+}
+
+/// `concord inspect`: a model file's metadata as JSON.
+fn inspect(model: &Path) -> concord::Result<()> {
+    let bytes = std::fs::read(model).map_err(|e| concord::Error::io(model, e))?;
+    let meta = concord::model::file::read_metadata(&bytes, model)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&meta).unwrap_or_default()
+    );
     Ok(())
 }
 
