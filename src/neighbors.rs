@@ -112,19 +112,50 @@ pub fn neighbor_list_capped(
     } else {
         ([[0.0; 3]; 3], IDENTITY)
     };
-    // Distance between lattice planes along each direction: 1 / |column d of inv|.
-    let spacing: [f64; 3] = std::array::from_fn(|d| {
-        1.0 / (inv[0][d] * inv[0][d] + inv[1][d] * inv[1][d] + inv[2][d] * inv[2][d]).sqrt()
-    });
-    let n = positions.len();
-    if n == 0 {
+    if positions.is_empty() {
         return Ok(Capped::Within(NeighborList::default()));
     }
+    let (frac, offset) = fractional(positions, &inv, pbc)?;
+    let bins = Bins::new(&frac, &inv, pbc, cutoff)?;
+    let search = Search {
+        positions,
+        cell: &cell,
+        offset: &offset,
+        bins: &bins,
+        pbc,
+        cutoff2: cutoff * cutoff,
+    };
+    let mut list = NeighborList::default();
+    let mut counted = 0usize;
+    let mut local: Vec<(usize, [i32; 3])> = Vec::new();
+    for i in 0..positions.len() {
+        search.neighbours_of(i, &mut local)?;
+        counted += local.len();
+        if counted > max_pairs {
+            // Past the cap only count, holding no more than was allowed.
+            list = NeighborList::default();
+            continue;
+        }
+        for &(j, s) in &local {
+            list.first.push(i);
+            list.second.push(j);
+            list.shifts.push(s);
+        }
+    }
+    if counted > max_pairs {
+        return Ok(Capped::Exceeded { pairs: counted });
+    }
+    Ok(Capped::Within(list))
+}
 
-    // Fractional coordinates; along periodic directions split into an image offset and a
-    // wrapped part in [0, 1).
-    let mut frac: Vec<[f64; 3]> = Vec::with_capacity(n);
-    let mut offset: Vec<[i64; 3]> = Vec::with_capacity(n);
+/// Fractional coordinates `[N][3]` and periodic image offsets `[N][3]` of the atoms.
+type Fractional = (Vec<[f64; 3]>, Vec<[i64; 3]>);
+
+/// Fractional coordinates in the basis `inv` (the inverse cell, or the identity); along
+/// periodic directions split into an image offset and a wrapped part in [0, 1).
+fn fractional(positions: &[[f64; 3]], inv: &[[f64; 3]; 3], pbc: [bool; 3]) -> Result<Fractional> {
+    let mut frac: Vec<[f64; 3]> = Vec::with_capacity(positions.len());
+    let mut offset: Vec<[i64; 3]> = Vec::with_capacity(positions.len());
     for p in positions {
         let mut s: [f64; 3] =
             std::array::from_fn(|d| p[0] * inv[0][d] + p[1] * inv[1][d] + p[2] * inv[2][d]);
@@ -144,148 +175,216 @@ pub fn neighbor_list_capped(
         frac.push(s);
         offset.push(o);
     }
+    Ok((frac, offset))
+}
 
-    // Bin geometry per direction.
-    let mut lo = [0.0; 3];
-    let mut extent = [1.0; 3];
-    let mut nbins = [1usize; 3];
-    for d in 0..3 {
-        if !pbc[d] {
-            let (mn, mx) = frac
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
-                    (a.min(s[d]), b.max(s[d]))
-                });
-            lo[d] = mn;
-            extent[d] = mx - mn;
+/// The cell list: bins at least a cutoff wide (distance between lattice planes), how many
+/// bins away neighbours can be, and the atoms sorted by bin (a counting sort).
+struct Bins {
+    /// Lower corner of the binned region (fractional; 0 along periodic directions).
+    lo: [f64; 3],
+    /// Bin width per direction (fractional).
+    width: [f64; 3],
+    /// Bins per direction.
+    n: [usize; 3],
+    /// Bins to search on each side per direction.
+    reach: [i64; 3],
+    /// Bin of each atom.
+    of_atom: Vec<[i64; 3]>,
+    /// Atoms of linear bin `b`: `sorted[start[b]..start[b + 1]]`.
+    start: Vec<usize>,
+    sorted: Vec<usize>,
+}
+
+impl Bins {
+    fn new(frac: &[[f64; 3]], inv: &[[f64; 3]; 3], pbc: [bool; 3], cutoff: f64) -> Result<Bins> {
+        // Distance between lattice planes along each direction: 1 / |column d of inv|.
+        let spacing: [f64; 3] = std::array::from_fn(|d| {
+            1.0 / (inv[0][d] * inv[0][d] + inv[1][d] * inv[1][d] + inv[2][d] * inv[2][d]).sqrt()
+        });
+        let (lo, extent, n) = Self::geometry(frac, pbc, &spacing, cutoff);
+        let width: [f64; 3] = std::array::from_fn(|d| extent[d] / n[d] as f64);
+        let mut reach = [0i64; 3];
+        for d in 0..3 {
+            if !pbc[d] && n[d] == 1 {
+                continue;
+            }
+            // Small margin so rounding at bin edges never hides a neighbour.
+            let r = (cutoff * (1.0 + 1e-9) / (width[d] * spacing[d])).ceil();
+            reach[d] = if pbc[d] {
+                r.min(1e8) as i64
+            } else {
+                (r.min(1e8) as i64).min(n[d] as i64 - 1)
+            };
         }
-        let want = (extent[d] * spacing[d] / cutoff).floor();
-        nbins[d] = if want >= 1.0 {
-            want.min(1e9) as usize
-        } else {
-            1
-        };
-    }
-    // Never more bins than a few per atom, so sparse systems stay cheap in memory.
-    let max_bins = 2 * n + 64;
-    while nbins.iter().fold(1usize, |a, &b| a.saturating_mul(b)) > max_bins {
-        let d = (0..3).max_by_key(|&d| nbins[d]).unwrap_or(0);
-        nbins[d] = nbins[d].div_ceil(2);
-    }
-    let width: [f64; 3] = std::array::from_fn(|d| extent[d] / nbins[d] as f64);
-    let mut reach = [0i64; 3];
-    for d in 0..3 {
-        if !pbc[d] && nbins[d] == 1 {
-            continue;
+        let images: f64 = reach.iter().map(|&r| (2 * r + 1) as f64).product();
+        if images > MAX_IMAGES {
+            return Err(Error::invalid(format!(
+                "cutoff {cutoff} needs {images:.0} periodic images per atom for this cell; too many"
+            )));
         }
-        // Small margin so rounding at bin edges never hides a neighbour.
-        let r = (cutoff * (1.0 + 1e-9) / (width[d] * spacing[d])).ceil();
-        reach[d] = if pbc[d] {
-            r.min(1e8) as i64
-        } else {
-            (r.min(1e8) as i64).min(nbins[d] as i64 - 1)
+        let mut bins = Bins {
+            lo,
+            width,
+            n,
+            reach,
+            of_atom: Vec::new(),
+            start: Vec::new(),
+            sorted: Vec::new(),
         };
-    }
-    let images: f64 = reach.iter().map(|&r| (2 * r + 1) as f64).product();
-    if images > MAX_IMAGES {
-        return Err(Error::invalid(format!(
-            "cutoff {cutoff} needs {images:.0} periodic images per atom for this cell; too many"
-        )));
+        bins.sort(frac);
+        Ok(bins)
     }
 
-    // Counting sort of atoms into bins.
-    let bin_of = |s: &[f64; 3]| -> [i64; 3] {
+    /// The binned region's corner and extent and the bins per direction: at least one cutoff
+    /// wide, and never more bins than a few per atom, so sparse systems stay cheap in memory.
+    fn geometry(
+        frac: &[[f64; 3]],
+        pbc: [bool; 3],
+        spacing: &[f64; 3],
+        cutoff: f64,
+    ) -> ([f64; 3], [f64; 3], [usize; 3]) {
+        let mut lo = [0.0; 3];
+        let mut extent = [1.0; 3];
+        let mut n = [1usize; 3];
+        for d in 0..3 {
+            if !pbc[d] {
+                let (mn, mx) = frac
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+                        (a.min(s[d]), b.max(s[d]))
+                    });
+                lo[d] = mn;
+                extent[d] = mx - mn;
+            }
+            let want = (extent[d] * spacing[d] / cutoff).floor();
+            n[d] = if want >= 1.0 {
+                want.min(1e9) as usize
+            } else {
+                1
+            };
+        }
+        let max_bins = 2 * frac.len() + 64;
+        while n.iter().fold(1usize, |a, &b| a.saturating_mul(b)) > max_bins {
+            let d = (0..3).max_by_key(|&d| n[d]).unwrap_or(0);
+            n[d] = n[d].div_ceil(2);
+        }
+        (lo, extent, n)
+    }
+
+    /// The bin of fractional position `s`.
+    fn bin_of(&self, s: &[f64; 3]) -> [i64; 3] {
         std::array::from_fn(|d| {
-            if nbins[d] == 1 {
+            if self.n[d] == 1 {
                 0
             } else {
-                let b = ((s[d] - lo[d]) / width[d]).floor();
-                b.clamp(0.0, (nbins[d] - 1) as f64) as i64
+                let b = ((s[d] - self.lo[d]) / self.width[d]).floor();
+                b.clamp(0.0, (self.n[d] - 1) as f64) as i64
             }
         })
-    };
-    let linear =
-        |b: [i64; 3]| b[0] as usize + nbins[0] * (b[1] as usize + nbins[1] * b[2] as usize);
-    let atom_bins: Vec<[i64; 3]> = frac.iter().map(bin_of).collect();
-    let total_bins = nbins[0] * nbins[1] * nbins[2];
-    let mut start = vec![0usize; total_bins + 1];
-    for b in &atom_bins {
-        start[linear(*b) + 1] += 1;
-    }
-    for k in 0..total_bins {
-        start[k + 1] += start[k];
-    }
-    let mut fill = start.clone();
-    let mut sorted = vec![0usize; n];
-    for (i, b) in atom_bins.iter().enumerate() {
-        let l = linear(*b);
-        sorted[fill[l]] = i;
-        fill[l] += 1;
     }
 
-    let cutoff2 = cutoff * cutoff;
-    let mut list = NeighborList::default();
-    let mut counted = 0usize;
-    let mut local: Vec<(usize, [i32; 3])> = Vec::new();
-    for i in 0..n {
-        local.clear();
-        let bi = atom_bins[i];
+    /// Linear index of bin `b`.
+    fn linear(&self, b: [i64; 3]) -> usize {
+        b[0] as usize + self.n[0] * (b[1] as usize + self.n[1] * b[2] as usize)
+    }
+
+    /// Counting sort of the atoms into their bins.
+    fn sort(&mut self, frac: &[[f64; 3]]) {
+        self.of_atom = frac.iter().map(|s| self.bin_of(s)).collect();
+        let total = self.n[0] * self.n[1] * self.n[2];
+        let mut start = vec![0usize; total + 1];
+        for b in &self.of_atom {
+            start[self.linear(*b) + 1] += 1;
+        }
+        for k in 0..total {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start.clone();
+        let mut sorted = vec![0usize; frac.len()];
+        for (i, b) in self.of_atom.iter().enumerate() {
+            let l = self.linear(*b);
+            sorted[fill[l]] = i;
+            fill[l] += 1;
+        }
+        self.start = start;
+        self.sorted = sorted;
+    }
+
+    /// The bin at `offset` bins from bin `b`, and the periodic image it lies in; `None` past an
+    /// open boundary.
+    fn neighbour_bin(
+        &self,
+        b: [i64; 3],
+        offset: [i64; 3],
+        pbc: [bool; 3],
+    ) -> Option<(usize, [i64; 3])> {
+        let mut bin = [0i64; 3];
+        let mut image = [0i64; 3];
+        for d in 0..3 {
+            let g = b[d] + offset[d];
+            let nb = self.n[d] as i64;
+            if pbc[d] {
+                bin[d] = g.rem_euclid(nb);
+                image[d] = g.div_euclid(nb);
+            } else if (0..nb).contains(&g) {
+                bin[d] = g;
+            } else {
+                return None;
+            }
+        }
+        Some((self.linear(bin), image))
+    }
+}
+
+/// What the pair search of one atom needs.
+struct Search<'a> {
+    positions: &'a [[f64; 3]],
+    cell: &'a [[f64; 3]; 3],
+    offset: &'a [[i64; 3]],
+    bins: &'a Bins,
+    pbc: [bool; 3],
+    cutoff2: f64,
+}
+
+impl Search<'_> {
+    /// The neighbours (j, S) of atom `i` within the cutoff, sorted, into `out`.
+    fn neighbours_of(&self, i: usize, out: &mut Vec<(usize, [i32; 3])>) -> Result<()> {
+        out.clear();
+        let (bins, reach) = (self.bins, self.bins.reach);
         for k2 in -reach[2]..=reach[2] {
             for k1 in -reach[1]..=reach[1] {
                 for k0 in -reach[0]..=reach[0] {
-                    let k = [k0, k1, k2];
-                    let mut bin = [0i64; 3];
-                    let mut image = [0i64; 3];
-                    let mut inside = true;
-                    for d in 0..3 {
-                        let g = bi[d] + k[d];
-                        let nb = nbins[d] as i64;
-                        if pbc[d] {
-                            bin[d] = g.rem_euclid(nb);
-                            image[d] = g.div_euclid(nb);
-                        } else if (0..nb).contains(&g) {
-                            bin[d] = g;
-                        } else {
-                            inside = false;
-                        }
-                    }
-                    if !inside {
+                    let Some((l, image)) =
+                        bins.neighbour_bin(bins.of_atom[i], [k0, k1, k2], self.pbc)
+                    else {
                         continue;
-                    }
-                    let l = linear(bin);
-                    for &j in &sorted[start[l]..start[l + 1]] {
-                        let mut s = [0i32; 3];
-                        for d in 0..3 {
-                            let v = image[d] + offset[i][d] - offset[j][d];
-                            s[d] = i32::try_from(v)
-                                .map_err(|_| Error::invalid("cell shift overflows i32"))?;
-                        }
+                    };
+                    for &j in &bins.sorted[bins.start[l]..bins.start[l + 1]] {
+                        let s = self.shift(i, j, image)?;
                         if i == j && s == [0; 3] {
                             continue;
                         }
-                        if pair_distance2(positions, &cell, i, j, s) < cutoff2 {
-                            local.push((j, s));
+                        if pair_distance2(self.positions, self.cell, i, j, s) < self.cutoff2 {
+                            out.push((j, s));
                         }
                     }
                 }
             }
         }
-        local.sort_unstable();
-        counted += local.len();
-        if counted > max_pairs {
-            list = NeighborList::default();
-            continue;
-        }
-        for &(j, s) in &local {
-            list.first.push(i);
-            list.second.push(j);
-            list.shifts.push(s);
-        }
+        out.sort_unstable();
+        Ok(())
     }
-    if counted > max_pairs {
-        return Ok(Capped::Exceeded { pairs: counted });
+
+    /// The cell shift of atom `j` seen from atom `i` through bin image `image`.
+    fn shift(&self, i: usize, j: usize, image: [i64; 3]) -> Result<[i32; 3]> {
+        let mut s = [0i32; 3];
+        for d in 0..3 {
+            let v = image[d] + self.offset[i][d] - self.offset[j][d];
+            s[d] = i32::try_from(v).map_err(|_| Error::invalid("cell shift overflows i32"))?;
+        }
+        Ok(s)
     }
-    Ok(Capped::Within(list))
 }
 
 /// |pos[j] - pos[i] + S·cell|², summed in a fixed order so that (i, j, S) and (j, i, -S)
