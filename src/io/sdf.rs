@@ -156,248 +156,263 @@ fn columns(line: &str, a: usize, b: usize) -> Option<&str> {
 /// Parses the record starting at `lines[start]`; returns it and the index of the line after
 /// its `$$$$` (or the end of the text).
 fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, usize)> {
-    let err = |idx: usize, msg: String| Error::parse(path, idx + 1, msg);
-    let truncated = |what: &str| {
-        Error::parse(
-            path,
-            lines.len().max(1),
-            format!(
-                "truncated record (starting at line {}): the file ends {what}",
-                start + 1
-            ),
-        )
-    };
-    let line_at = |idx: usize, what: &str| -> Result<&str> {
-        match lines.get(idx) {
-            Some(l) if l.trim_end() != "$$$$" => Ok(*l),
-            Some(_) => Err(err(
-                idx,
-                format!(
-                    "truncated record (starting at line {}): '$$$$' {what}",
-                    start + 1
-                ),
-            )),
-            None => Err(truncated(what)),
-        }
-    };
-
+    let r = Record { lines, start, path };
     let mut mol = Molecule {
-        name: line_at(start, "before the header")?.trim_end().to_string(),
+        name: r.line(start, "before the header")?.trim_end().to_string(),
         ..Default::default()
     };
-    line_at(start + 1, "inside the header")?;
-    line_at(start + 2, "inside the header")?;
-
+    r.line(start + 1, "inside the header")?;
+    r.line(start + 2, "inside the header")?;
     let c = start + 3;
-    let counts = line_at(c, "before the counts line")?;
-    if counts.contains("V3000") {
-        return Err(err(
-            c,
-            "unsupported V3000 connection table (only V2000 is supported)".into(),
-        ));
-    }
-    if !counts.contains("V2000") {
-        return Err(err(
-            c,
-            format!("bad counts line (expected 'aaabbb...V2000'): '{counts}'"),
-        ));
-    }
-    let count = |a: usize, what: &str| -> Result<usize> {
-        columns(counts, a, a + 3)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                err(
-                    c,
-                    format!(
-                        "bad counts line: no {what} count in columns {}-{}",
-                        a + 1,
-                        a + 3
-                    ),
-                )
-            })
-    };
-    let n_atoms = count(0, "atom")?;
-    let n_bonds = count(3, "bond")?;
-
+    let (n_atoms, n_bonds) = r.counts(c)?;
     for a in 0..n_atoms {
-        let idx = c + 1 + a;
-        let line = line_at(
-            idx,
-            &format!("inside the atom block ({n_atoms} atoms declared)"),
-        )?;
+        let (position, z, charge) = r.atom(c + 1 + a, n_atoms)?;
+        mol.positions.push(position);
+        mol.numbers.push(z);
+        mol.charges.push(charge);
+    }
+    let mut seen = HashSet::new();
+    for b in 0..n_bonds {
+        let bond = r.bond(c + 1 + n_atoms + b, n_atoms, n_bonds)?;
+        if !seen.insert((bond.i.min(bond.j), bond.i.max(bond.j))) {
+            let (i, j) = (bond.i + 1, bond.j + 1);
+            let message = format!("duplicate bond between atoms {i} and {j}");
+            return Err(r.err(c + 1 + n_atoms + b, message));
+        }
+        mol.bonds.push(bond);
+    }
+    let k = r.properties(c + 1 + n_atoms + n_bonds, &mut mol.charges)?;
+    let (properties, end) = r.data_fields(k)?;
+    mol.properties = properties;
+    Ok((mol, end))
+}
+
+/// One SDF record being read: its lines, where it starts, and the file (for errors).
+struct Record<'a> {
+    lines: &'a [&'a str],
+    start: usize,
+    path: &'a Path,
+}
+
+impl<'a> Record<'a> {
+    /// A parse error at 0-based line `idx`.
+    fn err(&self, idx: usize, message: String) -> Error {
+        Error::parse(self.path, idx + 1, message)
+    }
+
+    /// Line `idx` of the record; an error when the file or the record ends before it.
+    fn line(&self, idx: usize, what: &str) -> Result<&'a str> {
+        let start = self.start + 1;
+        match self.lines.get(idx) {
+            Some(l) if l.trim_end() != "$$$$" => Ok(*l),
+            Some(_) => Err(self.err(
+                idx,
+                format!("truncated record (starting at line {start}): '$$$$' {what}"),
+            )),
+            None => Err(Error::parse(
+                self.path,
+                self.lines.len().max(1),
+                format!("truncated record (starting at line {start}): the file ends {what}"),
+            )),
+        }
+    }
+
+    /// The atom and bond counts of the counts line at `c` (V2000 only).
+    fn counts(&self, c: usize) -> Result<(usize, usize)> {
+        let counts = self.line(c, "before the counts line")?;
+        if counts.contains("V3000") {
+            let message = "unsupported V3000 connection table (only V2000 is supported)";
+            return Err(self.err(c, message.into()));
+        }
+        if !counts.contains("V2000") {
+            let message = format!("bad counts line (expected 'aaabbb...V2000'): '{counts}'");
+            return Err(self.err(c, message));
+        }
+        let count = |a: usize, what: &str| -> Result<usize> {
+            columns(counts, a, a + 3)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    let (from, to) = (a + 1, a + 3);
+                    let message =
+                        format!("bad counts line: no {what} count in columns {from}-{to}");
+                    self.err(c, message)
+                })
+        };
+        Ok((count(0, "atom")?, count(3, "bond")?))
+    }
+
+    /// Position (Å), atomic number and formal charge of the atom line `idx`.
+    fn atom(&self, idx: usize, n_atoms: usize) -> Result<([f64; 3], u8, i8)> {
+        let what = format!("inside the atom block ({n_atoms} atoms declared)");
+        let line = self.line(idx, &what)?;
         let coord = |col: usize, axis: &str| -> Result<f64> {
             let text = columns(line, col, col + 10).unwrap_or("");
             text.parse().map_err(|_| {
-                err(
+                let (from, to) = (col + 1, col + 10);
+                self.err(
                     idx,
                     format!(
-                        "bad atom line: {axis} coordinate in columns {}-{} is '{text}', not a number",
-                        col + 1,
-                        col + 10
+                        "bad atom line: {axis} coordinate in columns {from}-{to} is '{text}', \
+                         not a number"
                     ),
                 )
             })
         };
-        mol.positions
-            .push([coord(0, "x")?, coord(10, "y")?, coord(20, "z")?]);
+        let position = [coord(0, "x")?, coord(10, "y")?, coord(20, "z")?];
         let symbol = columns(line, 31, 34).unwrap_or("");
         let z = elements::atomic_number(symbol)
-            .map_err(|_| err(idx, format!("unknown element '{symbol}'")))?;
-        mol.numbers.push(z);
+            .map_err(|_| self.err(idx, format!("unknown element '{symbol}'")))?;
         let code_text = columns(line, 36, 39).unwrap_or("");
         let code: i8 = if code_text.is_empty() {
             0
         } else {
             code_text.parse().map_err(|_| {
-                err(
-                    idx,
-                    format!("bad atom line: charge code '{code_text}' is not an integer"),
-                )
+                let message = format!("bad atom line: charge code '{code_text}' is not an integer");
+                self.err(idx, message)
             })?
         };
-        mol.charges.push(match code {
+        let charge = match code {
             0 | 4 => 0,
             1..=3 | 5..=7 => 4 - code,
             _ => {
-                return Err(err(
-                    idx,
-                    format!("bad atom line: charge code {code} outside 0..=7"),
-                ))
+                let message = format!("bad atom line: charge code {code} outside 0..=7");
+                return Err(self.err(idx, message));
             }
-        });
+        };
+        Ok((position, z, charge))
     }
 
-    let mut seen = HashSet::new();
-    for b in 0..n_bonds {
-        let idx = c + 1 + n_atoms + b;
-        let line = line_at(
-            idx,
-            &format!("inside the bond block ({n_bonds} bonds declared)"),
-        )?;
+    /// The bond of bond line `idx` (0-based atoms), its atoms and order checked.
+    fn bond(&self, idx: usize, n_atoms: usize, n_bonds: usize) -> Result<Bond> {
+        let what = format!("inside the bond block ({n_bonds} bonds declared)");
+        let line = self.line(idx, &what)?;
         let field = |a: usize, what: &str| -> Result<i64> {
             let text = columns(line, a, a + 3).unwrap_or("");
             text.parse().map_err(|_| {
-                err(
+                let (from, to) = (a + 1, a + 3);
+                self.err(
                     idx,
                     format!(
-                        "bad bond line: {what} in columns {}-{} is '{text}', not an integer",
-                        a + 1,
-                        a + 3
+                        "bad bond line: {what} in columns {from}-{to} is '{text}', not an integer"
                     ),
                 )
             })
         };
-        let (i, j, order) = (
+        let (i, j, code) = (
             field(0, "first atom")?,
             field(3, "second atom")?,
             field(6, "bond order")?,
         );
         for atom in [i, j] {
             if atom < 1 || atom as usize > n_atoms {
-                return Err(err(
-                    idx,
-                    format!("bond to atom {atom} out of range (the record has {n_atoms} atoms)"),
-                ));
+                let message =
+                    format!("bond to atom {atom} out of range (the record has {n_atoms} atoms)");
+                return Err(self.err(idx, message));
             }
         }
         if i == j {
-            return Err(err(idx, format!("self-bond on atom {i}")));
+            return Err(self.err(idx, format!("self-bond on atom {i}")));
         }
-        let Some(order) = BondOrder::from_code(order) else {
-            return Err(err(
-                idx,
-                format!("bond order {order} outside 1..=4 (single, double, triple, aromatic)"),
-            ));
+        let Some(order) = BondOrder::from_code(code) else {
+            let message =
+                format!("bond order {code} outside 1..=4 (single, double, triple, aromatic)");
+            return Err(self.err(idx, message));
         };
-        let (i, j) = (i as usize - 1, j as usize - 1);
-        if !seen.insert((i.min(j), i.max(j))) {
-            return Err(err(
-                idx,
-                format!("duplicate bond between atoms {} and {}", i + 1, j + 1),
-            ));
-        }
-        mol.bonds.push(Bond { i, j, order });
+        Ok(Bond {
+            i: i as usize - 1,
+            j: j as usize - 1,
+            order,
+        })
     }
 
-    // Properties block, up to `M  END`.
-    let mut k = c + 1 + n_atoms + n_bonds;
-    let mut charges_reset = false;
-    loop {
-        let line = line_at(k, "before 'M  END'")?;
-        if line.starts_with("M  END") {
-            k += 1;
-            break;
-        }
-        if let Some(rest) = line.strip_prefix("M  CHG") {
-            let bad = |m: String| err(k, format!("bad 'M  CHG' line: {m}"));
-            let values: Vec<i64> = rest
-                .split_whitespace()
-                .map(|t| {
-                    t.parse()
-                        .map_err(|_| bad(format!("'{t}' is not an integer")))
-                })
-                .collect::<Result<_>>()?;
-            let count = values.first().copied().unwrap_or(-1);
-            if count < 0 || count as usize > values.len() || values.len() != 1 + 2 * count as usize
-            {
-                return Err(bad("the entry count does not match the entries".into()));
+    /// The properties block from line `k` up to `M  END` (formal charges from `M  CHG`
+    /// replace those of the atom block); returns the line after `M  END`.
+    fn properties(&self, mut k: usize, charges: &mut [i8]) -> Result<usize> {
+        let mut charges_reset = false;
+        loop {
+            let line = self.line(k, "before 'M  END'")?;
+            if line.starts_with("M  END") {
+                return Ok(k + 1);
             }
-            if !charges_reset {
-                // M  CHG supersedes every charge of the atom block.
-                mol.charges.iter_mut().for_each(|q| *q = 0);
-                charges_reset = true;
-            }
-            for pair in values[1..].chunks(2) {
-                let (atom, q) = (pair[0], pair[1]);
-                if atom < 1 || atom as usize > n_atoms {
-                    return Err(bad(format!(
-                        "atom {atom} out of range (the record has {n_atoms} atoms)"
-                    )));
+            if let Some(rest) = line.strip_prefix("M  CHG") {
+                if !charges_reset {
+                    // M  CHG supersedes every charge of the atom block.
+                    charges.iter_mut().for_each(|q| *q = 0);
+                    charges_reset = true;
                 }
-                if !(-15..=15).contains(&q) {
-                    return Err(bad(format!("charge {q} outside -15..=15")));
-                }
-                mol.charges[atom as usize - 1] = q as i8;
+                self.charge_line(k, rest, charges)?;
+            } else if line.starts_with("A  ") || line.starts_with("G  ") {
+                // Atom alias / group abbreviation: the next line belongs to this entry.
+                k += 1;
             }
-        } else if line.starts_with("A  ") || line.starts_with("G  ") {
-            // Atom alias / group abbreviation: the next line belongs to this entry.
             k += 1;
         }
-        k += 1;
     }
 
-    // Data fields, up to `$$$$` or the end of the text.
-    let mut props = BTreeMap::new();
-    while k < lines.len() {
-        let line = lines[k];
-        if line.trim_end() == "$$$$" {
-            k += 1;
-            break;
+    /// The entries of the `M  CHG` line `k` (`rest`: after the tag) into `charges`.
+    fn charge_line(&self, k: usize, rest: &str, charges: &mut [i8]) -> Result<()> {
+        let bad = |m: String| self.err(k, format!("bad 'M  CHG' line: {m}"));
+        let values: Vec<i64> = rest
+            .split_whitespace()
+            .map(|t| {
+                t.parse()
+                    .map_err(|_| bad(format!("'{t}' is not an integer")))
+            })
+            .collect::<Result<_>>()?;
+        let count = values.first().copied().unwrap_or(-1);
+        if count < 0 || count as usize > values.len() || values.len() != 1 + 2 * count as usize {
+            return Err(bad("the entry count does not match the entries".into()));
         }
-        if line.trim().is_empty() {
-            k += 1;
-            continue;
+        let n_atoms = charges.len();
+        for pair in values[1..].chunks(2) {
+            let (atom, q) = (pair[0], pair[1]);
+            if atom < 1 || atom as usize > n_atoms {
+                return Err(bad(format!(
+                    "atom {atom} out of range (the record has {n_atoms} atoms)"
+                )));
+            }
+            if !(-15..=15).contains(&q) {
+                return Err(bad(format!("charge {q} outside -15..=15")));
+            }
+            charges[atom as usize - 1] = q as i8;
         }
-        if !line.starts_with('>') {
-            return Err(err(
-                k,
-                format!("expected a data header '> <name>' or '$$$$', found '{line}'"),
-            ));
-        }
-        let name = line
-            .find('<')
-            .and_then(|a| line[a + 1..].rfind('>').map(|b| &line[a + 1..a + 1 + b]))
-            .ok_or_else(|| err(k, format!("data header without '<name>': '{line}'")))?;
-        let mut value: Vec<&str> = Vec::new();
-        k += 1;
-        while k < lines.len() && !lines[k].trim().is_empty() && lines[k].trim_end() != "$$$$" {
-            value.push(lines[k].trim_end_matches('\r'));
-            k += 1;
-        }
-        props.insert(name.to_string(), value.join("\n"));
+        Ok(())
     }
-    mol.properties = props;
-    Ok((mol, k))
+
+    /// The data fields from line `k` up to `$$$$` or the end of the text; returns them and
+    /// the line after the record.
+    fn data_fields(&self, mut k: usize) -> Result<(BTreeMap<String, String>, usize)> {
+        let lines = self.lines;
+        let mut props = BTreeMap::new();
+        while k < lines.len() {
+            let line = lines[k];
+            if line.trim_end() == "$$$$" {
+                k += 1;
+                break;
+            }
+            if line.trim().is_empty() {
+                k += 1;
+                continue;
+            }
+            if !line.starts_with('>') {
+                let message =
+                    format!("expected a data header '> <name>' or '$$$$', found '{line}'");
+                return Err(self.err(k, message));
+            }
+            let name = line
+                .find('<')
+                .and_then(|a| line[a + 1..].rfind('>').map(|b| &line[a + 1..a + 1 + b]))
+                .ok_or_else(|| self.err(k, format!("data header without '<name>': '{line}'")))?;
+            let mut value: Vec<&str> = Vec::new();
+            k += 1;
+            while k < lines.len() && !lines[k].trim().is_empty() && lines[k].trim_end() != "$$$$" {
+                value.push(lines[k].trim_end_matches('\r'));
+                k += 1;
+            }
+            props.insert(name.to_string(), value.join("\n"));
+        }
+        Ok((props, k))
+    }
 }
 
 #[cfg(test)]
