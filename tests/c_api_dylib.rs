@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/dylib.rs"]
 mod dylib;
+#[path = "common/model_bytes.rs"]
+mod model_bytes;
 #[path = "common/native.rs"]
 mod native;
 
@@ -17,6 +19,7 @@ use concord::api::Potential;
 use concord::model::evaluate::{Prediction, Request};
 use concord::model::{file, Precision};
 use dylib::{Api, Handle, Out};
+use model_bytes::with_tensor_value;
 
 fn save_model(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("m.concord");
@@ -214,16 +217,6 @@ fn concurrent_calls_on_separate_handles_and_on_one_handle_match_serial_results()
         }
         api.free_model(shared);
     }
-}
-
-/// Model-file bytes with the float64 scalar tensor `name` set to `value`.
-fn with_tensor_value(bytes: &[u8], name: &str, value: f64) -> Vec<u8> {
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    let start = header[name]["data_offsets"][0].as_u64().unwrap() as usize + 8 + n;
-    let mut out = bytes.to_vec();
-    out[start..start + 8].copy_from_slice(&value.to_le_bytes());
-    out
 }
 
 #[test]

@@ -3,6 +3,9 @@
 //! symmetry, periodic images against explicit ghost atoms, generation, the CLI's evaluation
 //! commands, and (in that build) a cdylib that does not link libtorch.
 
+#[path = "common/model_bytes.rs"]
+mod model_bytes;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,6 +14,7 @@ use concord::generate::{generate, SamplerOptions};
 use concord::model::evaluate::Request;
 use concord::model::Precision;
 use concord::neighbors::neighbor_list;
+use model_bytes::with_tensor_value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_concord");
 
@@ -237,16 +241,6 @@ fn the_runtime_only_build_does_not_link_libtorch() {
         let linked = bytes.windows(needle.len()).any(|w| w == needle);
         assert!(!linked, "{} mentions libtorch", file.display());
     }
-}
-
-/// Model-file bytes with the float64 value of tensor `name` (a scalar) replaced by `value`.
-fn with_tensor_value(bytes: &[u8], name: &str, value: f64) -> Vec<u8> {
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    let start = header[name]["data_offsets"][0].as_u64().unwrap() as usize + 8 + n;
-    let mut out = bytes.to_vec();
-    out[start..start + 8].copy_from_slice(&value.to_le_bytes());
-    out
 }
 
 #[test]
