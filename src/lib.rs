@@ -2,8 +2,8 @@
 //! data with physical-consistency losses, exposed to LAMMPS and OpenMM through a C ABI.
 //!
 //! Data flows one way: [`io`] (files) -> [`model`] (architecture, libtorch network) -> `train`
-//! (samples, losses, the loop) -> model file -> [`runtime`] (native evaluator) -> [`api`]
-//! ([`api::Potential`]) -> [`generate`], [`optimize`] -> C ABI -> plugins. [`elements`],
+//! (samples, losses, the loop) -> model file -> [`runtime`] (native evaluator) ->
+//! [`potential`] ([`potential::Potential`]) -> [`generate`], [`optimize`] -> C ABI -> plugins. [`elements`],
 //! [`units`], [`neighbors`], [`structure`] and [`error`] are shared by all. Internal units are
 //! eV, Å and fs. Training and the libtorch evaluator need the `torch` feature (default);
 //! running a model does not.
@@ -12,7 +12,6 @@
 // autograd when `a` is needed for a backward pass.
 #![allow(clippy::assign_op_pattern)]
 
-pub mod api;
 mod c_api;
 pub mod elements;
 pub mod error;
@@ -24,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod neighbors;
 pub mod optimize;
+pub mod potential;
 pub mod runtime;
 pub mod sanity;
 pub mod structure;

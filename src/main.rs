@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use concord::api::{Device, Potential};
 use concord::generate::{generate_structures, PipelineOptions, Sample, SamplerOptions};
 use concord::metrics::ErrorAccumulator;
 use concord::model::evaluate::Request;
 use concord::model::Precision;
 use concord::optimize::{optimize, Method, OptimizeOptions, PotentialObjective};
+use concord::potential::{Device, Potential};
 #[cfg(feature = "torch")]
 use concord::train::Config;
 

@@ -11,9 +11,9 @@
 //! The limit is `CONCORD_MEMORY_LIMIT_GB` (decimal gigabytes) when set, otherwise 80 % of the
 //! machine's physical memory (`/proc/meminfo`); no limit where neither is known.
 
-use crate::api::Backend;
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, Precision};
+use crate::potential::Backend;
 
 /// Environment variable that sets the memory limit, in decimal gigabytes (e.g. `8` or `0.5`).
 pub const LIMIT_VARIABLE: &str = "CONCORD_MEMORY_LIMIT_GB";

@@ -168,25 +168,33 @@ pub struct Bond {
 /// The one check of a bond list for a graph of `n` atoms (every reader, the graph validation
 /// and the C ABI run it): atoms in range, no bond of an atom to itself, no pair listed twice.
 pub fn check_bonds(n: usize, bonds: &[Bond]) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    for b in bonds {
-        if b.i >= n || b.j >= n {
-            return Err(Error::invalid(format!(
-                "bond {}-{} refers to an atom beyond the {n} atoms",
-                b.i, b.j
-            )));
+    match first_invalid_bond(n, bonds) {
+        Some((k, problem)) => {
+            let (i, j) = (bonds[k].i, bonds[k].j);
+            Err(Error::invalid(format!("bond {i}-{j} {problem}")))
         }
-        if b.i == b.j {
-            return Err(Error::invalid(format!("atom {} is bonded to itself", b.i)));
-        }
-        if !seen.insert((b.i.min(b.j), b.i.max(b.j))) {
-            return Err(Error::invalid(format!(
-                "bond {}-{} is listed twice",
-                b.i, b.j
-            )));
-        }
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The rule behind [`check_bonds`]: the index into `bonds` of the first invalid bond and what is
+/// wrong with it (a phrase without atom indices, so a reader can name the bond its own way,
+/// e.g. by file line), or `None` if the list is valid.
+pub fn first_invalid_bond(n: usize, bonds: &[Bond]) -> Option<(usize, String)> {
+    let mut seen = std::collections::HashSet::new();
+    for (k, b) in bonds.iter().enumerate() {
+        let problem = if b.i >= n || b.j >= n {
+            format!("refers to an atom beyond the {n} atoms")
+        } else if b.i == b.j {
+            "joins an atom to itself".to_string()
+        } else if !seen.insert((b.i.min(b.j), b.i.max(b.j))) {
+            "is listed twice".to_string()
+        } else {
+            continue;
+        };
+        return Some((k, problem));
+    }
+    None
 }
 
 /// A molecular graph with coordinates, as read from an SDF/MOL V2000 record.

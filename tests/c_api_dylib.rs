@@ -15,9 +15,9 @@ mod native;
 use std::path::Path;
 
 use common::{random_molecule, random_potential};
-use concord::api::Potential;
 use concord::model::evaluate::{Prediction, Request};
 use concord::model::{file, Precision};
+use concord::potential::Potential;
 use dylib::{Api, Handle, Out};
 use model_bytes::with_tensor_value;
 
@@ -83,7 +83,7 @@ fn dlopened_library_agrees_with_the_rust_api_bit_for_bit() {
     let path = save_model(dir.path());
     let api = Api::open(&native::cdylib());
     for (precision, c_precision) in [(Precision::Float64, 64), (Precision::Float32, 32)] {
-        let pot = Potential::load(&path, concord::api::Device::Cpu, precision).unwrap();
+        let pot = Potential::load(&path, concord::potential::Device::Cpu, precision).unwrap();
         let h = api.load_model(&path, c_precision);
         for (z, x) in molecules() {
             // Open system.
@@ -436,7 +436,7 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
 
     let (mut failed_samples, mut relaxed_samples) = (0, 0);
     for (precision, c_precision) in [(Precision::Float64, 64), (Precision::Float32, 32)] {
-        let pot = Potential::load(&path, concord::api::Device::Cpu, precision).unwrap();
+        let pot = Potential::load(&path, concord::potential::Device::Cpu, precision).unwrap();
         let h = api.load_model(&path, c_precision);
         assert_eq!(
             unsafe { (api.has_generator)(h.0, &mut flag) },

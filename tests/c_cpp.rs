@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use common::random_potential;
-use concord::api::Potential;
 use concord::generate::{generate, SamplerOptions};
 use concord::model::evaluate::{Prediction, Request};
 use concord::model::{file, Precision};
 use concord::optimize::{optimize, Method, OptimizeOptions, OptimizeResult, PotentialObjective};
+use concord::potential::Potential;
 use concord::Bond;
 
 struct Files {
@@ -143,7 +143,7 @@ fn relax(
 /// (10 steps at most; methane generated with seed 7, 8 sampler steps, 2 samples).
 fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String, Vec<f64>> {
     same_threads_as_the_c_api();
-    let pot = Potential::load(model, concord::api::Device::Cpu, Precision::Float64).unwrap();
+    let pot = Potential::load(model, concord::potential::Device::Cpu, Precision::Float64).unwrap();
     let mut out = HashMap::new();
     let opts = OptimizeOptions {
         max_steps: 10,
@@ -172,7 +172,12 @@ fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String,
     );
     out.insert("optimize_water_periodic_result".into(), result_fields(&r));
 
-    let gen = Potential::load(generator, concord::api::Device::Cpu, Precision::Float64).unwrap();
+    let gen = Potential::load(
+        generator,
+        concord::potential::Device::Cpu,
+        Precision::Float64,
+    )
+    .unwrap();
     let sampler = SamplerOptions {
         steps: 8,
         seed: 7,
@@ -206,7 +211,7 @@ fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String,
 /// What the test programs print, computed with the Rust API.
 fn expected(model: &Path) -> HashMap<String, Vec<f64>> {
     same_threads_as_the_c_api();
-    let pot = Potential::load(model, concord::api::Device::Cpu, Precision::Float64).unwrap();
+    let pot = Potential::load(model, concord::potential::Device::Cpu, Precision::Float64).unwrap();
     let mut out = HashMap::new();
     let mut put = |prefix: &str, p: &Prediction| {
         out.insert(format!("{prefix}_energy"), vec![p.energy]);
@@ -318,7 +323,12 @@ fn example_energy(stdout: &str) -> f64 {
 #[test]
 fn examples_build_and_print_the_rust_energies() {
     let f = files();
-    let pot = Potential::load(&f.model, concord::api::Device::Cpu, Precision::Float64).unwrap();
+    let pot = Potential::load(
+        &f.model,
+        concord::potential::Device::Cpu,
+        Precision::Float64,
+    )
+    .unwrap();
     let req = Request {
         forces: true,
         ..Default::default()

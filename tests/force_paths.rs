@@ -7,10 +7,10 @@
 mod common;
 
 use common::tiny_molecule;
-use concord::api::{Backend, Device, Potential};
 use concord::model::evaluate::Request;
 use concord::model::graph::topological_edges;
 use concord::model::Precision;
+use concord::potential::{Backend, Device, Potential};
 use concord::train::batch_forward::energies_and_forces;
 use concord::train::generator_losses::{batch_energies, graph_batch};
 use concord::train::samples::{centred, GraphSample};

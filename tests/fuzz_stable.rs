@@ -16,9 +16,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use common::{random_molecule, random_potential};
-use concord::api::{Backend, Device, Potential};
 use concord::model::evaluate::{Prediction, Request};
 use concord::model::{file, Precision};
+use concord::potential::{Backend, Device, Potential};
 use concord::{Bond, Frame, Molecule};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

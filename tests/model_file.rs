@@ -6,9 +6,9 @@
 mod common;
 
 use common::{random_molecule, random_potential};
-use concord::api::Potential;
 use concord::model::evaluate::Request;
 use concord::model::{file, Precision};
+use concord::potential::Potential;
 use concord::Error;
 
 fn saved_model(dir: &std::path::Path) -> (std::path::PathBuf, Potential) {
@@ -22,7 +22,8 @@ fn saved_model(dir: &std::path::Path) -> (std::path::PathBuf, Potential) {
 fn round_trip_gives_identical_results() {
     let dir = tempfile::tempdir().unwrap();
     let (path, pot) = saved_model(dir.path());
-    let loaded = Potential::load(&path, concord::api::Device::Cpu, Precision::Float64).unwrap();
+    let loaded =
+        Potential::load(&path, concord::potential::Device::Cpu, Precision::Float64).unwrap();
     let (z, x) = random_molecule(8, 4.0, 22);
     let a = pot.compute(&z, &x, None, [false; 3], Request::ALL).unwrap();
     let b = loaded
@@ -38,7 +39,7 @@ fn round_trip_gives_identical_results() {
 }
 
 fn load_err(path: &std::path::Path) -> String {
-    match Potential::load(path, concord::api::Device::Cpu, Precision::Float32) {
+    match Potential::load(path, concord::potential::Device::Cpu, Precision::Float32) {
         Err(e @ Error::ModelFile { .. }) => e.to_string(),
         Err(e) => panic!("wrong error kind: {e}"),
         Ok(_) => panic!("loading {} should fail", path.display()),
@@ -90,7 +91,7 @@ fn unknown_version_is_refused() {
 fn missing_file_is_an_io_error() {
     let err = Potential::load(
         std::path::Path::new("/nonexistent/x.concord"),
-        concord::api::Device::Cpu,
+        concord::potential::Device::Cpu,
         Precision::Float32,
     )
     .err()

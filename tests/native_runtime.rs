@@ -10,9 +10,9 @@ mod common;
 use std::path::PathBuf;
 
 use common::{random_molecule, random_potential_with};
-use concord::api::{Backend, Potential};
 use concord::model::evaluate::{Prediction, Request};
 use concord::model::{EncoderConfig, Precision};
+use concord::potential::{Backend, Potential};
 
 const ALL: Request = Request::ALL;
 
@@ -131,7 +131,8 @@ fn shipped_models_agree_with_libtorch() {
     ] {
         let path = root().join("examples/models").join(name);
         for (precision, tol) in [(Precision::Float64, 1e-10), (Precision::Float32, 1e-4)] {
-            let mut pot = Potential::load(&path, concord::api::Device::Cpu, precision).unwrap();
+            let mut pot =
+                Potential::load(&path, concord::potential::Device::Cpu, precision).unwrap();
             assert_eq!(pot.backend(), Backend::Native, "CPU models run natively");
             check_agreement(&mut pot, tol, &format!("{name} {precision:?}"));
             // A real molecule of the test split, with its energy and forces.
@@ -150,7 +151,8 @@ fn shipped_models_agree_with_libtorch() {
 #[test]
 fn native_refuses_what_libtorch_refuses() {
     let path = root().join("examples/models/concord-qm9-gfn2.concord");
-    let mut pot = Potential::load(&path, concord::api::Device::Cpu, Precision::Float64).unwrap();
+    let mut pot =
+        Potential::load(&path, concord::potential::Device::Cpu, Precision::Float64).unwrap();
     let z = [6u8, 1, 1];
     let cases: Vec<(Vec<u8>, Vec<[f64; 3]>)> = vec![
         (z.to_vec(), vec![[0.0; 3], [1.0, 0.0, 0.0], [0.1, 0.0, 0.0]]),
@@ -193,7 +195,7 @@ fn generated_structures_agree_with_libtorch_from_the_same_seed() {
         (Precision::Float64, 0.5, 1e-8),
         (Precision::Float32, 0.0, 1e-4),
     ] {
-        let mut pot = Potential::load(&path, concord::api::Device::Cpu, precision).unwrap();
+        let mut pot = Potential::load(&path, concord::potential::Device::Cpu, precision).unwrap();
         let opts = SamplerOptions {
             churn,
             ..Default::default()

@@ -73,9 +73,9 @@ fn optimize_writes_relaxed_frames_and_reports() {
         let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
         let frames = concord::io::read_extxyz(&out).unwrap();
         assert_eq!((rows.len(), frames.len()), (2, 2));
-        let pot = concord::api::Potential::load(
+        let pot = concord::potential::Potential::load(
             Path::new(&model),
-            concord::api::Device::Cpu,
+            concord::potential::Device::Cpu,
             Precision::Float64,
         )
         .unwrap();

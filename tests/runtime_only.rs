@@ -9,11 +9,11 @@ mod model_bytes;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use concord::api::{Backend, Device, Potential};
 use concord::generate::{generate, SamplerOptions};
 use concord::model::evaluate::Request;
 use concord::model::Precision;
 use concord::neighbors::neighbor_list;
+use concord::potential::{Backend, Device, Potential};
 use model_bytes::with_tensor_value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_concord");

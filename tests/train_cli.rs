@@ -113,8 +113,8 @@ fn train_eval_inspect() {
 
 /// Energy and forces of a test molecule with the model at `path` (native runtime, float64).
 fn predict(path: &Path) -> (f64, Vec<[f64; 3]>) {
-    use concord::api::{Device, Potential};
     use concord::model::{evaluate::Request, Precision};
+    use concord::potential::{Device, Potential};
     let pot = Potential::load(path, Device::Cpu, Precision::Float64).unwrap();
     let data = root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz");
     let frame = concord::io::read_extxyz(&data).unwrap().remove(0);

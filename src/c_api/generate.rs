@@ -10,10 +10,10 @@ use super::model::{borrow, concord_model_t};
 use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, options};
 use super::status::{self, concord_status_t, Failure};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
-use crate::api::Potential;
 use crate::generate::{generate, generate_structures, PipelineOptions, Sample, SamplerOptions};
 use crate::model::graph::validate_graph;
 use crate::optimize::OptimizeOptions;
+use crate::potential::Potential;
 use crate::structure::{Bond, BondOrder};
 
 /// Largest number of sampler steps (`steps`) `concord_generate` accepts.

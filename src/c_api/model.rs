@@ -3,11 +3,11 @@
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
 
-use crate::api::Device;
+use crate::potential::Device;
 
 use super::status::{self, concord_status_t, Failure};
-use crate::api::Potential;
 use crate::model::Precision;
+use crate::potential::Potential;
 
 /// An opaque handle to a loaded model (`concord_model_load`, `concord_model_free`).
 ///

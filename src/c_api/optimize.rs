@@ -7,8 +7,8 @@ use super::compute::{cell_and_periodicity, count, numbers, positions};
 use super::model::{borrow, concord_model_t};
 use super::status::{self, concord_status_t, Failure};
 use super::CONCORD_MAX_ATOMS;
-use crate::api::Potential;
 use crate::optimize::{Method, OptimizeOptions, OptimizeResult};
+use crate::potential::Potential;
 use crate::structure::Frame;
 
 /// `concord_optimize_options_t::method`: limited-memory BFGS with a backtracking line search

@@ -10,12 +10,12 @@
 //! are ranked sane before not sane ([`crate::sanity`]), then by energy (lowest first, samples
 //! without one last), then by draw order; rank 0 is the best.
 
-use crate::api::Potential;
 use crate::error::{Error, Result};
 use crate::generate::{generate_many, SamplerOptions};
 use crate::model::evaluate::Request;
 use crate::model::graph::validate_graph;
 use crate::optimize::{relax, OptimizeOptions, OptimizeResult, RelaxFailure};
+use crate::potential::Potential;
 use crate::sanity::{self, Problem};
 use crate::structure::{Bond, Frame};
 

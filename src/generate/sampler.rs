@@ -8,13 +8,13 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::api::{Backend, Potential};
 use crate::error::{Error, Result};
 use crate::model::graph::{topological_edges, validate_graph, MoleculeBatch};
 use crate::model::noise::standard_normal;
 use crate::model::GeneratorConfig;
 #[cfg(feature = "torch")]
 use crate::model::{GraphBatch, Model};
+use crate::potential::{Backend, Potential};
 use crate::runtime::{Native, NativeModel, Real};
 use crate::structure::Bond;
 

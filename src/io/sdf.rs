@@ -6,13 +6,13 @@
 //! properties block ending in `M  END` (`M  CHG` sets formal charges), then data fields
 //! (`> <name>`, value lines, a blank line) and `$$$$`. V3000 tables are refused.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::io::files::{read_text, write_atomic};
-use crate::structure::{check_bonds, Bond, BondOrder, Molecule};
+use crate::structure::{check_bonds, first_invalid_bond, Bond, BondOrder, Molecule};
 
 /// Reads every record of the SDF/MOL file at `path` (gunzipped if the name ends in `.gz`).
 pub fn read_sdf(path: &Path) -> Result<Vec<Molecule>> {
@@ -171,15 +171,12 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
         mol.numbers.push(z);
         mol.charges.push(charge);
     }
-    let mut seen = HashSet::new();
     for b in 0..n_bonds {
-        let bond = r.bond(c + 1 + n_atoms + b, n_atoms, n_bonds)?;
-        if !seen.insert((bond.i.min(bond.j), bond.i.max(bond.j))) {
-            let (i, j) = (bond.i + 1, bond.j + 1);
-            let message = format!("duplicate bond between atoms {i} and {j}");
-            return Err(r.err(c + 1 + n_atoms + b, message));
-        }
-        mol.bonds.push(bond);
+        mol.bonds
+            .push(r.bond(c + 1 + n_atoms + b, n_atoms, n_bonds)?);
+    }
+    if let Some((b, problem)) = first_invalid_bond(n_atoms, &mol.bonds) {
+        return Err(r.err(c + 1 + n_atoms + b, format!("bond {problem}")));
     }
     let k = r.properties(c + 1 + n_atoms + n_bonds, &mut mol.charges)?;
     let (properties, end) = r.data_fields(k)?;
@@ -309,9 +306,6 @@ impl<'a> Record<'a> {
                     format!("bond to atom {atom} out of range (the record has {n_atoms} atoms)");
                 return Err(self.err(idx, message));
             }
-        }
-        if i == j {
-            return Err(self.err(idx, format!("self-bond on atom {i}")));
         }
         let Some(order) = BondOrder::from_code(code) else {
             let message =

@@ -32,10 +32,10 @@ use std::str::FromStr;
 
 use nalgebra::DVector;
 
-use crate::api::Potential;
 use crate::error::{Error, Result};
 use crate::model::evaluate::Request;
 use crate::model::Precision;
+use crate::potential::Potential;
 
 pub use fire::FireParams;
 

@@ -4,9 +4,9 @@
 
 use std::fmt;
 
-use crate::api::Potential;
 use crate::error::{Error, Result};
 use crate::optimize::{optimize, Objective, OptimizeOptions, OptimizeResult, PotentialObjective};
+use crate::potential::Potential;
 use crate::structure::Frame;
 
 /// Why a relaxation failed.

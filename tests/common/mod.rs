@@ -1,8 +1,8 @@
 //! Shared helpers of the integration tests: a seeded random model and random molecules.
 #![allow(dead_code)]
 
-use concord::api::Potential;
 use concord::model::{file, EncoderConfig, Model, ModelConfig, Precision};
+use concord::potential::Potential;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

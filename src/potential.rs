@@ -1,4 +1,4 @@
-//! The Rust API: a loaded [`Potential`] computes energies, forces and virials of whole
+//! The potential: a loaded [`Potential`] computes energies, forces and virials of whole
 //! systems (open or periodic) or of an MD engine's local + ghost atoms. The C ABI wraps this.
 
 use std::path::Path;
