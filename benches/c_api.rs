@@ -16,9 +16,9 @@ mod native;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use concord::api::Potential;
 use concord::model::evaluate::Request;
 use concord::model::{file, EncoderConfig, Model, ModelConfig, Precision};
+use concord::potential::Potential;
 
 fn model_file(dir: &Path) -> PathBuf {
     if let Some(p) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
@@ -66,7 +66,7 @@ fn compare(reps: usize, batches: usize, mut a: impl FnMut(), mut b: impl FnMut()
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = model_file(dir.path());
-    let pot = Potential::load(&path, concord::api::Device::Cpu, Precision::Float32).unwrap();
+    let pot = Potential::load(&path, concord::potential::Device::Cpu, Precision::Float32).unwrap();
     let api = dylib::Api::open(&native::cdylib());
     let h = api.load_model(&path, 32);
     let cutoff: dylib::Cutoff = unsafe {

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use concord::api::{Backend, Potential};
 use concord::io::read_extxyz;
 use concord::model::evaluate::Request;
 use concord::model::{EncoderConfig, Precision};
 use concord::neighbors::neighbor_list;
+use concord::potential::{Backend, Potential};
 use concord::Frame;
 
 const FORCES: Request = Request {
@@ -129,7 +129,8 @@ fn generation(root: &Path) -> String {
     let path = root.join("examples/models/concord-qm9-gfn2-generator.concord");
     let mols = concord::io::read_sdf(&root.join("data/qm9-gfn2/test_structures.sdf.gz")).unwrap();
     let mols = &mols[..48];
-    let mut pot = Potential::load(&path, concord::api::Device::Cpu, Precision::Float32).unwrap();
+    let mut pot =
+        Potential::load(&path, concord::potential::Device::Cpu, Precision::Float32).unwrap();
     let mut out = format!(
         "\n| generation ({} QM9 test molecules x 4 samples, float32) | raw structures/s | relaxed structures/s |\n|---|---|---|\n",
         mols.len()
@@ -197,7 +198,7 @@ fn main() {
         .map(|p| {
             (
                 p,
-                Potential::load(&model, concord::api::Device::Cpu, p).expect("loading model"),
+                Potential::load(&model, concord::potential::Device::Cpu, p).expect("loading model"),
             )
         })
         .collect();

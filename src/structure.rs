@@ -168,27 +168,40 @@ pub struct Bond {
 /// The one check of a bond list for a graph of `n` atoms (every reader, the graph validation
 /// and the C ABI run it): atoms in range, no bond of an atom to itself, no pair listed twice.
 pub fn check_bonds(n: usize, bonds: &[Bond]) -> Result<()> {
-    match first_invalid_bond(n, bonds) {
-        Some((k, problem)) => {
-            let (i, j) = (bonds[k].i, bonds[k].j);
-            Err(Error::invalid(format!("bond {i}-{j} {problem}")))
-        }
-        None => Ok(()),
-    }
+    let Some((k, problem)) = first_invalid_bond(n, bonds) else {
+        return Ok(());
+    };
+    let (i, j) = (bonds[k].i, bonds[k].j);
+    Err(Error::invalid(match problem {
+        BondProblem::OutOfRange => format!("bond {i}-{j} refers to an atom beyond the {n} atoms"),
+        BondProblem::SelfBond => format!("atom {i} is bonded to itself"),
+        BondProblem::Duplicate => format!("bond {i}-{j} is listed twice"),
+    }))
 }
 
-/// The rule behind [`check_bonds`]: the index into `bonds` of the first invalid bond and what is
-/// wrong with it (a phrase without atom indices, so a reader can name the bond its own way,
-/// e.g. by file line), or `None` if the list is valid.
-pub fn first_invalid_bond(n: usize, bonds: &[Bond]) -> Option<(usize, String)> {
+/// What is wrong with a bond (see [`first_invalid_bond`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BondProblem {
+    /// An atom index is not below the number of atoms.
+    OutOfRange,
+    /// Both ends are the same atom.
+    SelfBond,
+    /// The pair was listed before (in either direction).
+    Duplicate,
+}
+
+/// The rule behind [`check_bonds`]: the index into `bonds` of the first invalid bond and its
+/// problem, or `None` if the list is valid. Readers use it to name the bond their own way
+/// (the SDF reader by its line).
+pub fn first_invalid_bond(n: usize, bonds: &[Bond]) -> Option<(usize, BondProblem)> {
     let mut seen = std::collections::HashSet::new();
     for (k, b) in bonds.iter().enumerate() {
         let problem = if b.i >= n || b.j >= n {
-            format!("refers to an atom beyond the {n} atoms")
+            BondProblem::OutOfRange
         } else if b.i == b.j {
-            "joins an atom to itself".to_string()
+            BondProblem::SelfBond
         } else if !seen.insert((b.i.min(b.j), b.i.max(b.j))) {
-            "is listed twice".to_string()
+            BondProblem::Duplicate
         } else {
             continue;
         };

@@ -246,11 +246,7 @@ fn error_bond_index_out_of_range() {
 
 #[test]
 fn error_self_bond() {
-    assert_error(
-        &with_bonds(&["  2  2  1  0"]),
-        8,
-        "bond joins an atom to itself",
-    );
+    assert_error(&with_bonds(&["  2  2  1  0"]), 8, "self-bond on atom 2");
 }
 
 #[test]
@@ -258,7 +254,7 @@ fn error_duplicate_bond() {
     assert_error(
         &with_bonds(&["  1  2  1  0", "  2  1  2  0"]),
         9,
-        "bond is listed twice",
+        "duplicate bond between atoms 2 and 1",
     );
 }
 

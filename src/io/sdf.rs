@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::io::files::{read_text, write_atomic};
-use crate::structure::{check_bonds, first_invalid_bond, Bond, BondOrder, Molecule};
+use crate::structure::{check_bonds, first_invalid_bond, Bond, BondOrder, BondProblem, Molecule};
 
 /// Reads every record of the SDF/MOL file at `path` (gunzipped if the name ends in `.gz`).
 pub fn read_sdf(path: &Path) -> Result<Vec<Molecule>> {
@@ -176,7 +176,13 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
             .push(r.bond(c + 1 + n_atoms + b, n_atoms, n_bonds)?);
     }
     if let Some((b, problem)) = first_invalid_bond(n_atoms, &mol.bonds) {
-        return Err(r.err(c + 1 + n_atoms + b, format!("bond {problem}")));
+        let (i, j) = (mol.bonds[b].i + 1, mol.bonds[b].j + 1);
+        let message = match problem {
+            BondProblem::SelfBond => format!("self-bond on atom {i}"),
+            BondProblem::Duplicate => format!("duplicate bond between atoms {i} and {j}"),
+            BondProblem::OutOfRange => unreachable!("Record::bond checks the range"),
+        };
+        return Err(r.err(c + 1 + n_atoms + b, message));
     }
     let k = r.properties(c + 1 + n_atoms + n_bonds, &mut mol.charges)?;
     let (properties, end) = r.data_fields(k)?;

@@ -251,7 +251,7 @@ mod tests {
         assert!(msg(&[1, 1, 1], &[b(0, 1, 1), b(0, 2, 1)]).contains("valence 2 > 1"));
         assert!(msg(&[6, 6], &[b(0, 2, 1)]).contains("beyond the 2 atoms"));
         assert!(msg(&[6, 6], &[b(0, 1, 1), b(1, 0, 2)]).contains("listed twice"));
-        assert!(msg(&[6, 6], &[b(1, 1, 1)]).contains("joins an atom to itself"));
+        assert!(msg(&[6, 6], &[b(1, 1, 1)]).contains("bonded to itself"));
         assert!(msg(&[6, 200], &[b(0, 1, 1)]).contains("atomic number 200"));
         assert!(msg(&[], &[]).contains("empty"));
     }
