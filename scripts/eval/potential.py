@@ -1,0 +1,68 @@
+"""The potential's errors against GFN2-xTB by frame class: issue #16's table for one or more models.
+
+Runs `concord eval --json` (float32, the CPU default) on every class file of the organic test set
+(data/organic-gfn2/test/<group>/<class>.extxyz.gz) and on the QM9 test split, and writes a
+markdown table (force MAE/RMSE in meV/Å, energy MAE per molecule in eV) per model.
+
+Usage: python scripts/eval/potential.py --model NAME=PATH [--model ...] [--out table.md]
+"""
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONCORD = ROOT / "target" / "release" / "concord"
+CLASSES = ["gfn2_min", "pm6_min", "mmff_min", "noise_0.03", "noise_0.05", "noise_0.08", "noise_0.12"]
+GROUPS = ["druglike", "everyday"]
+QM9 = {"qm9 test: thermal frames": "data/qm9-gfn2/test_forces.extxyz.gz",
+       "qm9 test: GFN2 minima": "data/qm9-gfn2/test_gfn2_min.extxyz.gz"}
+
+
+def files():
+    """[(row label, path)] of every evaluated file that exists."""
+    out = [(f"{g}: {c}", ROOT / "data" / "organic-gfn2" / "test" / g / f"{c}.extxyz.gz")
+           for c in CLASSES for g in GROUPS]
+    out += [(k, ROOT / v) for k, v in QM9.items()]
+    return [(k, p) for k, p in out if p.exists()]
+
+
+def evaluate(model, paths):
+    res = subprocess.run([str(CONCORD), "eval", "--json", "--model", str(model), "--data", *map(str, paths)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def table(name, rows, metrics):
+    lines = [f"### {name}", "", "| frames | n | force MAE (meV/Å) | force RMSE (meV/Å) | RMSE/MAE | "
+             "energy MAE per molecule (eV) |", "|---|---|---|---|---|---|"]
+    for label, path in rows:
+        m = metrics[str(path)]
+        mae, rmse = 1000 * m["force_mae"], 1000 * m["force_rmse"]
+        lines.append(f"| {label} | {m['n_energies']} | {mae:.0f} | {rmse:.0f} | {rmse / mae:.1f} | "
+                     f"{m['energy_mae']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", required=True, help="NAME=PATH of a model file")
+    ap.add_argument("--out", type=Path, help="markdown file for the tables (default: print)")
+    a = ap.parse_args()
+    rows = files()
+    text, all_metrics = [], {}
+    for spec in a.model:
+        name, _, path = spec.partition("=")
+        metrics = evaluate(path, [p for _, p in rows])
+        all_metrics[name] = {"model": path, "metrics": metrics}
+        text.append(table(name, rows, metrics))
+    out = "\n".join(text)
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(out)
+        a.out.with_suffix(".json").write_text(json.dumps(all_metrics, indent=1) + "\n")
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
