@@ -53,6 +53,11 @@
 #define CONCORD_MAX_PAIRS 4000000000
 
 /**
+ * Most models a committee call accepts (a larger count is taken as a corrupt argument).
+ */
+#define CONCORD_MAX_COMMITTEE 64
+
+/**
  * kJ/mol per eV (CODATA 2018), the factor OpenMM energies need.
  */
 #define CONCORD_KJ_PER_MOL_PER_EV 96.48533212331002
@@ -181,6 +186,42 @@ typedef int32_t concord_status_t;
  * libtorch's global one), so concurrent calls give exactly the results of serial ones.
  */
 typedef struct concord_model_t concord_model_t;
+
+/**
+ * The disagreement of a committee of models on one structure (DeePMD-kit's model deviation).
+ * Forces: `devi_f(i) = sqrt(mean_k |F_i^k - mean_k F_i^k|^2)` per atom; virial: the standard
+ * deviation of each component of `W^k / N`.
+ */
+typedef struct {
+    /**
+     * Standard deviation of the energy over the models, eV.
+     */
+    double energy;
+    /**
+     * Largest per-atom force deviation, eV/Å.
+     */
+    double max_devi_f;
+    /**
+     * Smallest per-atom force deviation, eV/Å.
+     */
+    double min_devi_f;
+    /**
+     * Mean per-atom force deviation, eV/Å.
+     */
+    double avg_devi_f;
+    /**
+     * Largest deviation of a virial component divided by the number of atoms, eV.
+     */
+    double max_devi_v;
+    /**
+     * Smallest such deviation, eV.
+     */
+    double min_devi_v;
+    /**
+     * Mean over the 9 components, eV.
+     */
+    double avg_devi_v;
+} concord_deviation_t;
 
 /**
  * Settings of a geometry optimisation (`concord_optimize`, `concord_generate_optimize`).
@@ -362,6 +403,39 @@ const char *concord_last_error(void);
 CONCORD_MUST_USE
 int64_t concord_last_error_atoms(int64_t *atoms,
                                  int64_t capacity);
+
+/**
+ * Computes how much a committee of models disagrees on a whole system (an isolated molecule,
+ * or a periodic system given its cell): the uncertainty of the first model's prediction.
+ *
+ * @param models `n_models` loaded models, `[n_models]`; the first is the one a caller drives
+ *   dynamics with. Each must know every element of the system.
+ * @param n_models number of models K, 2 <= K <= `CONCORD_MAX_COMMITTEE`.
+ * @param n_atoms number of atoms N, 1 <= N <= `CONCORD_MAX_ATOMS`.
+ * @param atomic_numbers atomic numbers, int32 `[N]`.
+ * @param positions Cartesian positions in Å, `[N][3]`.
+ * @param cell the cell in Å, `[3][3]` (rows = lattice vectors), or NULL for an open system.
+ * @param periodic periodicity along a, b, c, int32 `[3]`, or NULL (as in `concord_compute`).
+ * @param deviation where to write the deviation (required).
+ * @param atom_deviation where to write the per-atom force deviation in eV/Å, `[N]`, or NULL.
+ * @return `CONCORD_SUCCESS`, or the errors of `concord_compute` (from any member);
+ *   `CONCORD_ERROR_INVALID_ARGUMENT` for a NULL `models`, member, `deviation` or input array;
+ *   `CONCORD_ERROR_INVALID_INPUT` for K or N out of range.
+ *
+ * # Safety
+ * `models` must point to `n_models` live handles; every non-NULL pointer must be valid for
+ * the shape given above.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_model_deviation(const concord_model_t *const *models,
+                                         int64_t n_models,
+                                         int64_t n_atoms,
+                                         const int32_t *atomic_numbers,
+                                         const double *positions,
+                                         const double *cell,
+                                         const int32_t *periodic,
+                                         concord_deviation_t *deviation,
+                                         double *atom_deviation);
 
 /**
  * Computes the energy of a whole system and the requested derivatives: an isolated molecule,

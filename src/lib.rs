@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: [`io`] (files) -> [`model`] (architecture, libtorch network) -> `train`
 //! (samples, losses, the loop) -> model file -> [`runtime`] (native evaluator) ->
-//! [`potential`] ([`potential::Potential`]) -> [`generate`], [`optimize`] -> C ABI -> plugins. [`elements`],
+//! [`potential`] ([`potential::Potential`]; [`committee`] of several) -> [`generate`],
+//! [`optimize`] -> C ABI -> plugins. [`elements`],
 //! [`units`], [`neighbors`], [`structure`] and [`error`] are shared by all. Internal units are
 //! eV, Å and fs. Training and the libtorch evaluator need the `torch` feature (default);
 //! running a model does not.
@@ -13,6 +14,7 @@
 #![allow(clippy::assign_op_pattern)]
 
 mod c_api;
+pub mod committee;
 pub mod elements;
 pub mod error;
 pub mod generate;

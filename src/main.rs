@@ -51,6 +51,22 @@ enum Command {
         #[arg(long)]
         float64: bool,
     },
+    /// A committee's disagreement on every frame of a trajectory (DeePMD-kit's model deviation).
+    Deviation {
+        /// Two or more model files (the committee; the first is the one that drives MD).
+        #[arg(long = "model", required = true, num_args = 1..)]
+        models: Vec<PathBuf>,
+        /// Extended-XYZ trajectory (.gz allowed); labels are ignored.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the model-deviation table (`step max_devi_v min_devi_v avg_devi_v
+        /// max_devi_f min_devi_f avg_devi_f`, step = frame index).
+        #[arg(long)]
+        out: PathBuf,
+        /// Compute in float64 instead of float32.
+        #[arg(long)]
+        float64: bool,
+    },
     /// Generate 3D structures of molecules from their bond graphs with the structure generator.
     #[command(group(clap::ArgGroup::new("molecules").required(true).args(["graphs", "smiles"])))]
     Generate {
@@ -130,6 +146,12 @@ fn run(cli: Cli) -> concord::Result<()> {
             json,
             float64,
         } => eval_files(&model, &data, json, float64)?,
+        Command::Deviation {
+            models,
+            data,
+            out,
+            float64,
+        } => deviation_file(&models, &data, &out, float64)?,
         Command::Generate {
             model,
             graphs,
@@ -227,6 +249,53 @@ fn eval_files(model: &Path, data: &[PathBuf], json: bool, float64: bool) -> conc
     if json {
         println!("{}", serde_json::Value::Object(results));
     }
+    Ok(())
+}
+
+/// `concord deviation`: the committee of `models` on every frame of `data`, written to `out`
+/// as a model-deviation table; prints the largest force deviation and where it occurs.
+fn deviation_file(
+    models: &[PathBuf],
+    data: &Path,
+    out: &Path,
+    float64: bool,
+) -> concord::Result<()> {
+    use concord::committee::{Committee, DEVIATION_HEADER};
+    concord::io::files::check_not_input(out, &[data])?;
+    concord::io::files::prepare_output(out)?;
+    let precision = if float64 {
+        Precision::Float64
+    } else {
+        Precision::Float32
+    };
+    let members = models
+        .iter()
+        .map(|m| Potential::load(m, Device::Cpu, precision))
+        .collect::<concord::Result<Vec<_>>>()?;
+    let committee = Committee::new(members)?;
+    let frames = concord::io::read_extxyz(data)?;
+    let bar = indicatif::ProgressBar::new(frames.len() as u64);
+    let mut text = format!("{DEVIATION_HEADER}\n");
+    let mut worst = (0.0f64, 0usize);
+    for (k, frame) in frames.iter().enumerate() {
+        let (_, dev) = committee.compute_frame(frame, Request::default())?;
+        text.push_str(&dev.row(k as u64));
+        text.push('\n');
+        if dev.max_devi_f > worst.0 {
+            worst = (dev.max_devi_f, k);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    concord::io::files::write_atomic(out, text.as_bytes())?;
+    println!(
+        "{} frames, {} models -> {}; largest max_devi_f {:.4} eV/Å at frame {}",
+        frames.len(),
+        models.len(),
+        out.display(),
+        worst.0,
+        worst.1
+    );
     Ok(())
 }
 

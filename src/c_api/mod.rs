@@ -1,7 +1,7 @@
 //! The C ABI (`include/concord.h`): an opaque model handle, status codes with a thread-local
 //! last-error message, and caller-owned float64 buffers in eV and Å.
 //!
-//! Rust users never touch this module: it only wraps [`crate::api`]. Every `extern "C"`
+//! Rust users never touch this module: it only wraps [`crate::potential`] and [`crate::committee`]. Every `extern "C"`
 //! function runs its body through [`status::catch`], so no panic crosses the boundary; the
 //! header is generated from these files by cbindgen (`make header`) and a test fails when the
 //! committed header differs from the code.
@@ -18,6 +18,7 @@
 
 #[macro_use]
 pub(crate) mod status;
+pub(crate) mod committee;
 pub(crate) mod compute;
 pub(crate) mod elements;
 pub(crate) mod generate;

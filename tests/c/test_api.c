@@ -468,6 +468,40 @@ static void test_check_structure(void) {
                  CONCORD_ERROR_UNKNOWN_ELEMENT, "92");
 }
 
+/* concord_model_deviation: a model agrees with itself exactly; two different models disagree,
+ * with max >= mean >= min >= 0 and the per-atom values behind them; bad committees are errors. */
+static void test_deviation(concord_model_t* a, concord_model_t* b) {
+    const concord_model_t* same[2] = {a, a};
+    const concord_model_t* pair[3] = {a, b, a};
+    concord_deviation_t d;
+    double atom[5] = {-1, -1, -1, -1, -1};
+    EXPECT_OK(concord_model_deviation(same, 2, 5, CH4_Z, CH4_X, NULL, NULL, &d, atom));
+    CHECK(d.energy == 0.0 && d.max_devi_f == 0.0 && d.max_devi_v == 0.0 && atom[0] == 0.0,
+          "identical members: energy %g, max_devi_f %g", d.energy, d.max_devi_f);
+    EXPECT_OK(concord_model_deviation(pair, 3, 5, CH4_Z, CH4_X, NULL, NULL, &d, atom));
+    double max = 0.0, sum = 0.0;
+    for (int i = 0; i < 5; i++) {
+        max = atom[i] > max ? atom[i] : max;
+        sum += atom[i];
+    }
+    CHECK(d.max_devi_f > 0.0 && d.max_devi_f == max && fabs(d.avg_devi_f - sum / 5) < 1e-12 &&
+              d.avg_devi_f >= d.min_devi_f && d.min_devi_f >= 0.0,
+          "max %g (atoms %g) avg %g min %g", d.max_devi_f, max, d.avg_devi_f, d.min_devi_f);
+    CHECK(d.max_devi_v >= d.avg_devi_v && d.avg_devi_v >= d.min_devi_v && d.energy > 0.0,
+          "virial %g %g %g energy %g", d.max_devi_v, d.avg_devi_v, d.min_devi_v, d.energy);
+    EXPECT_OK(concord_model_deviation(pair, 2, 3, H2O_Z, H2O_X, NULL, NULL, &d, NULL));
+    EXPECT_ERROR(concord_model_deviation(pair, 1, 5, CH4_Z, CH4_X, NULL, NULL, &d, NULL),
+                 CONCORD_ERROR_INVALID_INPUT, "at least 2 models");
+    const concord_model_t* hole[2] = {a, NULL};
+    EXPECT_ERROR(concord_model_deviation(hole, 2, 5, CH4_Z, CH4_X, NULL, NULL, &d, NULL),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'model' is NULL");
+    EXPECT_ERROR(concord_model_deviation(pair, 2, 5, CH4_Z, CH4_X, NULL, NULL, NULL, NULL),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'deviation' is NULL");
+    int32_t bad_z[5] = {6, 1, 1, 1, 200};
+    EXPECT_ERROR(concord_model_deviation(pair, 2, 5, bad_z, CH4_X, NULL, NULL, &d, NULL),
+                 CONCORD_ERROR_UNKNOWN_ELEMENT, "200");
+}
+
 int main(int argc, char** argv) {
     if (argc != 6) {
         fprintf(stderr, "usage: %s MODEL CORRUPT TRUNCATED MISSING GENERATOR_MODEL\n", argv[0]);
@@ -714,6 +748,7 @@ int main(int argc, char** argv) {
     EXPECT_OK(concord_model_load(argv[5], "cpu", 64, &generator));
     if (generator == NULL) return 1;
     test_generate(model, generator);
+    test_deviation(model, generator);
     EXPECT_OK(concord_model_free(generator));
 
     EXPECT_OK(concord_model_free(model));
