@@ -92,7 +92,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny
+.PHONY: data data-tiny data-organic eval-potential
 
 data:
 	scripts/setup.sh data
@@ -109,6 +109,23 @@ data-tiny:
 	$(DATA_PY) scripts/data/assemble.py --set tiny
 	$(DATA_PY) scripts/data/stats.py --set tiny
 	$(DATA_PY) scripts/data/check.py --set tiny
+
+## Organic set (docs/data.md, issue #16): drug-like and everyday molecules -> MMFF -> GFN2
+## minima and noisy frames, written to data/organic-gfn2/. Resumable (data/work/organic/);
+## ORGANIC_TRAIN caps the training molecules computed (the set grows across sessions).
+ORGANIC_TRAIN ?= 2000
+
+data-organic:
+	scripts/setup.sh data
+	$(DATA_PY) scripts/data/organic_run.py --workers $(DATA_WORKERS) --train $(ORGANIC_TRAIN)
+	$(DATA_PY) scripts/data/organic_assemble.py
+
+## The potential's errors per frame class (docs/potential.md): POTENTIAL_MODELS="NAME=FILE ...".
+POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord
+
+eval-potential: build
+	$(DATA_PY) scripts/eval/potential.py $(foreach m,$(POTENTIAL_MODELS),--model $(m)) \
+	  --out runs/eval/potential/table.md
 
 ## Structure evaluation (docs/evaluation.md): Kabsch RMSD to the GFN2 and B3LYP minima, GFN2 energy
 ## gap and max force (xtb), bond-graph validity, for the test molecules. Baselines pm6 and rdkit,

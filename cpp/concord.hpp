@@ -525,6 +525,39 @@ inline StructureCheck check_structure(const std::vector<int32_t>& atomic_numbers
     return out;
 }
 
+/// A committee's disagreement on one structure (concord_model_deviation): energy standard
+/// deviation (eV), force deviation per atom and its max/min/mean (eV/A), virial-per-atom
+/// deviation max/min/mean (eV), as DeePMD-kit defines them.
+struct Deviation : concord_deviation_t {
+    /// Force deviation of every atom, eV/A, [N].
+    std::vector<double> atom_forces;
+};
+
+/// How much `models` (at least two; the first is the one driving dynamics) disagree on a whole
+/// system (atomic numbers [N], positions [N] in A, optional cell and periodicity as in
+/// Model::compute). Throws concord::Error.
+inline Deviation model_deviation(const std::vector<const Model*>& models,
+                                 const std::vector<int32_t>& atomic_numbers,
+                                 const std::vector<Vector3>& positions,
+                                 const std::optional<Matrix3>& cell = std::nullopt) {
+    if (atomic_numbers.size() != positions.size()) {
+        throw Error(CONCORD_ERROR_INVALID_INPUT,
+                    "concord::model_deviation: invalid input: atomic_numbers has " +
+                        std::to_string(atomic_numbers.size()) + " entries but positions has " +
+                        std::to_string(positions.size()));
+    }
+    std::vector<const concord_model_t*> handles;
+    for (const Model* m : models) handles.push_back(m ? m->handle() : nullptr);
+    Deviation out{};
+    out.atom_forces.resize(atomic_numbers.size());
+    detail::check(concord_model_deviation(
+        handles.data(), static_cast<int64_t>(handles.size()),
+        static_cast<int64_t>(atomic_numbers.size()), atomic_numbers.data(),
+        positions.empty() ? nullptr : positions.data()->data(),
+        cell ? cell->data()->data() : nullptr, nullptr, &out, out.atom_forces.data()));
+    return out;
+}
+
 }  // namespace concord
 
 #endif  // CONCORD_HPP

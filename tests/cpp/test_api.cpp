@@ -239,6 +239,18 @@ int main(int argc, char** argv) {
     }
     auto raw = generator.generate_structures(z, bonds, 2, sampler);
     CHECK(raw[0].positions == samples[0] && !raw[0].relaxed, "pipeline without relaxation");
+    // Committee deviation: a model agrees with itself; two models disagree, consistently.
+    concord::Deviation self_dev = concord::model_deviation({&model, &model}, z, x);
+    CHECK(self_dev.max_devi_f == 0.0 && self_dev.energy == 0.0, "self deviation is zero");
+    concord::Deviation dev = concord::model_deviation({&model, &generator}, z, x);
+    double max_atom = 0.0;
+    for (double d : dev.atom_forces) max_atom = d > max_atom ? d : max_atom;
+    CHECK(dev.max_devi_f > 0.0 && dev.max_devi_f == max_atom && dev.atom_forces.size() == 5,
+          "two-model deviation");
+    expect_error([&] { concord::model_deviation({&model}, z, x); }, CONCORD_ERROR_INVALID_INPUT,
+                 "at least 2 models", "one-model committee");
+    expect_error([&] { concord::model_deviation({&model, &generator}, {6, 1}, x); },
+                 CONCORD_ERROR_INVALID_INPUT, "atomic_numbers has 2 entries", "deviation sizes");
     // Structure check: the input methane is sane, a collapsed one is not.
     CHECK(concord::check_structure(z, bonds, x).sane(), "methane sane");
     std::vector<concord::Vector3> collapsed = x;
