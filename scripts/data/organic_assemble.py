@@ -82,6 +82,9 @@ def main():
     if missing:
         raise SystemExit(f"organic_assemble: {len(missing)} test molecules not computed yet, e.g. {missing[:3]}")
     train, fail_train, _ = results("train", sel["train"])   # not computed yet: not part of the set
+    shared = {r["inchikey14"] for r in train} & {r["inchikey14"] for r in test}
+    if shared:
+        raise SystemExit(f"organic_assemble: test molecules in the training set: {sorted(shared)[:3]}")
     config.ORGANIC_DIR.mkdir(parents=True, exist_ok=True)
     writers.write_sdf_gz(config.ORGANIC_DIR / "train_structures.sdf.gz", [sdf_mol(r) for r in train])
     writers.write_sdf_gz(config.ORGANIC_DIR / "test_structures.sdf.gz", [sdf_mol(r) for r in test])
