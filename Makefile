@@ -92,7 +92,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny data-organic eval-potential
+.PHONY: data data-tiny data-organic eval-potential eval-relaxation eval-md
 
 data:
 	scripts/setup.sh data
@@ -126,6 +126,17 @@ POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord
 eval-potential: build
 	$(DATA_PY) scripts/eval/potential.py $(foreach m,$(POTENTIAL_MODELS),--model $(m)) \
 	  --out runs/eval/potential/table.md
+
+## Relaxation from ETKDG+MMFF on Concord vs the GFN2 minimum, and MD robustness in LAMMPS
+## (docs/potential.md) for POTENTIAL_MODEL; MD_ARGS e.g. "--molecules 3 --ps 100".
+POTENTIAL_MODEL ?= examples/models/concord-qm9-gfn2.concord
+MD_ARGS ?= --molecules 2 --ps 10
+
+eval-relaxation: build
+	$(DATA_PY) scripts/eval/relaxation.py --model $(POTENTIAL_MODEL)
+
+eval-md: lammps
+	$(PLUGIN_ENV) $(DATA_PY) scripts/eval/md_robustness.py --model $(POTENTIAL_MODEL) $(MD_ARGS)
 
 ## Structure evaluation (docs/evaluation.md): Kabsch RMSD to the GFN2 and B3LYP minima, GFN2 energy
 ## gap and max force (xtb), bond-graph validity, for the test molecules. Baselines pm6 and rdkit,
