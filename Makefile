@@ -123,8 +123,8 @@ data-organic:
 ## The potential's errors per frame class (docs/potential.md): POTENTIAL_MODELS="NAME=FILE ...".
 POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord
 
-eval-potential: build
-	$(DATA_PY) scripts/eval/potential.py $(foreach m,$(POTENTIAL_MODELS),--model $(m)) \
+eval-potential: build build-runtime
+	$(PLUGIN_ENV) $(DATA_PY) scripts/eval/potential.py $(foreach m,$(POTENTIAL_MODELS),--model $(m)) \
 	  --out runs/eval/potential/table.md
 
 ## Relaxation from ETKDG+MMFF on Concord vs the GFN2 minimum, and MD robustness in LAMMPS

@@ -4,6 +4,9 @@ Runs `concord eval --json` (float32, the CPU default) on every class file of the
 (data/organic-gfn2/test/<group>/<class>.extxyz.gz) and on the QM9 test split, and writes a
 markdown table (force MAE/RMSE in meV/Å, energy MAE per molecule in eV) per model.
 
+With `--out`, also draws force parity plots per frame class (`<out stem>_<model>_parity.png`),
+computed through the C ABI (needs CONCORD_LIB_DIR, as `make eval-potential` sets it).
+
 Usage: python scripts/eval/potential.py --model NAME=PATH [--model ...] [--out table.md]
 """
 import argparse
@@ -33,6 +36,41 @@ def evaluate(model, paths):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def parity_plot(name, model, path):
+    """Force components, model vs GFN2-xTB, one panel per frame class (both groups pooled)."""
+    import sys
+
+    import ase.io
+    import matplotlib
+    import numpy as np
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
+    from concord_c import Model
+
+    m = Model(model, precision=32)
+    fig, axes = plt.subplots(1, len(CLASSES), figsize=(3.2 * len(CLASSES), 3.4))
+    for ax, cls in zip(axes, CLASSES):
+        ref, got = [], []
+        for g in GROUPS:
+            f = ROOT / "data" / "organic-gfn2" / "test" / g / f"{cls}.extxyz.gz"
+            for a in ase.io.read(f, ":") if f.exists() else []:
+                ref.append(a.get_forces().ravel())
+                got.append(m.compute(a.numbers, a.positions)["forces"].ravel())
+        ref, got = np.concatenate(ref), np.concatenate(got)
+        lim = np.percentile(np.abs(np.concatenate([ref, got])), 99.9) * 1.1
+        ax.hexbin(ref, got, gridsize=60, bins="log", extent=(-lim, lim, -lim, lim), cmap="viridis")
+        ax.plot([-lim, lim], [-lim, lim], "r-", lw=0.6)
+        mae = 1000 * np.abs(got - ref).mean()
+        ax.set_title(f"{cls}\nMAE {mae:.0f} meV/Å", fontsize=9)
+        ax.set_xlabel("GFN2-xTB force (eV/Å)", fontsize=8)
+    axes[0].set_ylabel(f"{name} force (eV/Å)", fontsize=8)
+    fig.suptitle(f"{name}: organic test molecules (drug-like + everyday), force components", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def table(name, rows, metrics):
     lines = [f"### {name}", "", "| frames | n | force MAE (meV/Å) | force RMSE (meV/Å) | RMSE/MAE | "
              "energy MAE per molecule (eV) |", "|---|---|---|---|---|---|"]
@@ -50,15 +88,18 @@ def main():
     ap.add_argument("--out", type=Path, help="markdown file for the tables (default: print)")
     a = ap.parse_args()
     rows = files()
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
     text, all_metrics = [], {}
     for spec in a.model:
         name, _, path = spec.partition("=")
         metrics = evaluate(path, [p for _, p in rows])
         all_metrics[name] = {"model": path, "metrics": metrics}
         text.append(table(name, rows, metrics))
+        if a.out:
+            parity_plot(name, path, a.out.parent / f"{a.out.stem}_{name}_parity.png")
     out = "\n".join(text)
     if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(out)
         a.out.with_suffix(".json").write_text(json.dumps(all_metrics, indent=1) + "\n")
     print(out)
