@@ -61,7 +61,7 @@ test: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 	$(CARGO) test --release
-	$(MAKE) test-runtime-only test-lammps test-openmm
+	$(MAKE) test-runtime-only test-lammps test-openmm test-python
 
 bench: build
 	scripts/setup.sh bench
@@ -162,6 +162,16 @@ PLUGIN_ENV := $(ENV) export CONCORD_LIB_DIR=$(LIBDIR) &&
 lammps: build-runtime
 	scripts/setup.sh lammps
 	$(PLUGIN_ENV) bash plugins/lammps/build.sh
+
+## The `concord` Python package (docs/python.md): installed into the venv with `pip install .`,
+## tested with real ASE against the CLI (run outside the checkout, so the installed copy is used).
+.PHONY: python test-python
+
+python: build-runtime
+	scripts/setup.sh python
+
+test-python: python build
+	$(ENV) cd /tmp && "$$CONCORD_PYTHON" -m pytest -q -p no:cacheprovider -rA $(CURDIR)/python/tests
 
 test-lammps: lammps
 	$(PLUGIN_ENV) bash plugins/lammps/tests/run.sh

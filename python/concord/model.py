@@ -1,0 +1,156 @@
+"""A Concord model file loaded through the C ABI: energies, forces, virials, committee
+deviation, relaxation and structure generation, with NumPy arrays in eV and Å."""
+import ctypes
+import json
+
+import numpy as np
+
+from . import _abi
+from ._abi import F64, check, ptr
+
+
+def element_number(symbol: str) -> int:
+    """Atomic number of an element symbol (Concord's element table)."""
+    z = ctypes.c_int32()
+    check(_abi.lib().concord_element_number(symbol.encode(), ctypes.byref(z)))
+    return z.value
+
+
+class Model:
+    """A loaded model file. `precision` 32 (float32, the MD default) or 64; `device` "cpu"
+    (the native runtime), "cuda" or "cuda:N" (a build with libtorch)."""
+
+    def __init__(self, path, precision: int = 32, device: str = "cpu"):
+        self.path = str(path)
+        self.precision = precision
+        self._lib = _abi.lib()
+        self._handle = ctypes.c_void_p()
+        check(self._lib.concord_model_load(self.path.encode(), device.encode(), precision,
+                                           ctypes.byref(self._handle)))
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            self._lib.concord_model_free(self._handle)
+            self._handle = None
+
+    @property
+    def handle(self):
+        """The C handle (owned by this object)."""
+        return self._handle
+
+    @property
+    def elements(self) -> list:
+        """Atomic numbers of the elements the model knows."""
+        n = ctypes.c_size_t()
+        check(self._lib.concord_model_elements(self._handle, None, 0, ctypes.byref(n)))
+        z = np.zeros(n.value, dtype=np.int32)
+        check(self._lib.concord_model_elements(self._handle, z.ctypes.data, n.value, ctypes.byref(n)))
+        return z.tolist()
+
+    @property
+    def cutoff(self) -> float:
+        """Cutoff of one layer, Å."""
+        c = ctypes.c_double()
+        check(self._lib.concord_model_cutoff(self._handle, ctypes.byref(c)))
+        return c.value
+
+    @property
+    def has_generator(self) -> bool:
+        """Whether the model file carries a structure generator."""
+        v = ctypes.c_int32()
+        check(self._lib.concord_model_has_generator(self._handle, ctypes.byref(v)))
+        return bool(v.value)
+
+    @property
+    def metadata(self) -> dict:
+        """The model file's metadata."""
+        n = ctypes.c_size_t()
+        check(self._lib.concord_model_metadata_json(self._handle, None, 0, ctypes.byref(n)))
+        buf = ctypes.create_string_buffer(n.value)
+        check(self._lib.concord_model_metadata_json(self._handle, ctypes.addressof(buf), n.value,
+                                                    ctypes.byref(n)))
+        return json.loads(buf.value.decode())
+
+    def compute(self, numbers, positions, cell=None, pbc=None, atom_energies=False, atom_virial=False):
+        """Energy (eV), forces (eV/Å, [N, 3]), virial W = sum r (x) f (eV, [3, 3]) and optionally
+        atomic energies ([N]) and per-atom virials ([N, 3, 3]) of a whole system. `cell` (rows =
+        lattice vectors, Å) with `pbc` (3 bools, default all True) makes it periodic."""
+        z, x = _inputs(numbers, positions)
+        n = len(z)
+        out = {"energy": np.zeros(1), "forces": np.zeros((n, 3)), "virial": np.zeros((3, 3)),
+               "atom_energies": np.zeros(n) if atom_energies else None,
+               "atom_virial": np.zeros((n, 3, 3)) if atom_virial else None}
+        c, p = _cell(cell, pbc)
+        check(self._lib.concord_compute(self._handle, n, z, x, ptr(c), ptr(p), ptr(out["energy"]),
+                                        ptr(out["forces"]), ptr(out["atom_energies"]), ptr(out["virial"]),
+                                        ptr(out["atom_virial"])))
+        out["energy"] = float(out["energy"][0])
+        return {k: v for k, v in out.items() if v is not None}
+
+    def optimize(self, numbers, positions, cell=None, pbc=None, fmax=0.01, max_steps=500, method="lbfgs"):
+        """Relaxes `positions` on the model's potential: (positions [N, 3] Å, result dict with
+        converged, steps, force_calls, energy, initial_energy, max_force)."""
+        z, x = _inputs(numbers, positions)
+        x = x.copy()
+        opts = self._lib.concord_optimize_options_default()
+        opts.fmax, opts.max_steps = fmax, max_steps
+        opts.method = {"lbfgs": 0, "fire": 1}[method]
+        res = _abi.OptimizeResult()
+        c, p = _cell(cell, pbc)
+        check(self._lib.concord_optimize(self._handle, len(z), z, x, ptr(c), ptr(p), ctypes.byref(opts),
+                                         ctypes.byref(res)))
+        return x, {k: getattr(res, k) for k, _ in res._fields_ if k != "status"}
+
+    def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=0.01):
+        """The generation pipeline: `samples` structures of the molecular graph (`bonds` = (i, j,
+        order) with order 1, 2, 3 or 4 = aromatic), relaxed on the model when `relax`, screened and
+        ranked (best first). Returns a list of dicts: positions [N, 3] Å, rank, sane, problem,
+        relaxed, converged, energy (eV), max_force."""
+        z = np.ascontiguousarray(numbers, dtype=np.int32)
+        b = np.ascontiguousarray(np.asarray(bonds, dtype=np.int32).reshape(-1, 3).T)
+        first, second, order = (np.ascontiguousarray(r) for r in b)
+        n = len(z)
+        pos = np.zeros((samples, n, 3))
+        info = (_abi.Sample * samples)()
+        opts = self._lib.concord_optimize_options_default()
+        opts.fmax = fmax
+        check(self._lib.concord_generate_structures(
+            self._handle, n, z, len(first), ptr(first), ptr(second), ptr(order), samples, seed, 0, 0.0,
+            1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))
+        out = [{"positions": pos[k], "rank": s.rank, "sane": bool(s.sane), "problem": s.problem.decode(),
+                "relaxed": bool(s.relaxed), "converged": bool(s.converged), "energy": s.energy,
+                "max_force": s.max_force} for k, s in enumerate(info)]
+        return sorted(out, key=lambda s: s["rank"])
+
+
+def deviation(models, numbers, positions, cell=None, pbc=None):
+    """How much a committee of `models` (at least two) disagrees on a system (DeePMD-kit's model
+    deviation): dict with energy (eV std), max/min/avg_devi_f (eV/Å), max/min/avg_devi_v (eV)
+    and atom_forces ([N] eV/Å)."""
+    z, x = _inputs(numbers, positions)
+    handles = (ctypes.c_void_p * len(models))(*[m.handle.value for m in models])
+    d = _abi.Deviation()
+    atom = np.zeros(len(z))
+    c, p = _cell(cell, pbc)
+    check(_abi.lib().concord_model_deviation(ctypes.addressof(handles), len(models), len(z), z, x, ptr(c),
+                                             ptr(p), ctypes.byref(d), ptr(atom)))
+    return {**{k: getattr(d, k) for k, _ in d._fields_}, "atom_forces": atom}
+
+
+def _inputs(numbers, positions):
+    z = np.ascontiguousarray(numbers, dtype=np.int32)
+    x = np.ascontiguousarray(positions, dtype=np.float64)
+    if x.shape != (len(z), 3):
+        raise ValueError(f"positions have shape {x.shape}, expected ({len(z)}, 3) for {len(z)} atoms")
+    return z, x
+
+
+def _cell(cell, pbc):
+    """(cell [3, 3] or None, periodic flags [3] int32 or None) for the C ABI."""
+    if pbc is not None and any(pbc) and cell is None:
+        raise ValueError("periodic boundaries need a cell")
+    if cell is None or (pbc is not None and not any(pbc)):
+        return None, None
+    c = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
+    p = None if pbc is None else np.ascontiguousarray([1 if v else 0 for v in pbc], dtype=np.int32)
+    return c, p

@@ -1,0 +1,54 @@
+"""Molecules to 3D structures with a Concord model: SMILES or RDKit molecules -> `ase.Atoms`.
+
+Reading SMILES needs RDKit (`pip install concord[rdkit]`): it gives the graph with explicit
+hydrogens and bond orders (aromatic bonds as order 4); Concord's generator makes the 3D structure.
+"""
+from ase import Atoms
+
+from .model import Model
+
+
+def graph(molecule):
+    """(atomic numbers, bonds (i, j, order)) of a SMILES string or an RDKit molecule, with
+    explicit hydrogens."""
+    from rdkit import Chem
+    mol = Chem.MolFromSmiles(molecule) if isinstance(molecule, str) else molecule
+    if mol is None:
+        raise ValueError(f"RDKit cannot parse the SMILES {molecule!r}")
+    mol = Chem.AddHs(mol)
+    orders = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
+              Chem.BondType.AROMATIC: 4}
+    bonds = []
+    for b in mol.GetBonds():
+        if b.GetBondType() not in orders:
+            raise ValueError(f"bond {b.GetBeginAtomIdx()}-{b.GetEndAtomIdx()} has type {b.GetBondType()}, "
+                             "which Concord does not represent")
+        bonds.append((b.GetBeginAtomIdx(), b.GetEndAtomIdx(), orders[b.GetBondType()]))
+    return [a.GetAtomicNum() for a in mol.GetAtoms()], bonds
+
+
+def generate(model, molecule, samples=4, seed=0, relax=True, fmax=0.01):
+    """3D structures of `molecule` (SMILES or RDKit molecule) from the model's generator, best
+    first (sane, then lowest energy), as `ase.Atoms` with info `rank`, `sane`, `energy` (eV),
+    `relaxed`, `converged` and `problem`. `model`: a Model or a model file path."""
+    m = model if isinstance(model, Model) else Model(model)
+    numbers, bonds = graph(molecule)
+    out = []
+    for s in m.generate_structures(numbers, bonds, samples=samples, seed=seed, relax=relax, fmax=fmax):
+        a = Atoms(numbers=numbers, positions=s["positions"])
+        a.info.update({k: s[k] for k in ("rank", "sane", "energy", "relaxed", "converged", "problem")})
+        out.append(a)
+    return out
+
+
+def relax(model, atoms, fmax=0.01, max_steps=500):
+    """A copy of `atoms` relaxed on the model's potential (Concord's L-BFGS), with info
+    `energy` (eV), `converged` and `steps`."""
+    m = model if isinstance(model, Model) else Model(model)
+    periodic = bool(atoms.pbc.any())
+    pos, res = m.optimize(atoms.numbers, atoms.positions, atoms.cell.array if periodic else None,
+                          list(map(bool, atoms.pbc)) if periodic else None, fmax=fmax, max_steps=max_steps)
+    out = atoms.copy()
+    out.positions = pos
+    out.info.update(energy=res["energy"], converged=bool(res["converged"]), steps=res["steps"])
+    return out

@@ -1,0 +1,118 @@
+"""The `concord` Python package with real ASE: the calculator agrees with the CLI and with
+finite differences, ASE's optimiser and MD run on it, committees report their deviation,
+SMILES become structures, and errors are ConcordError with Concord's message."""
+import subprocess
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase import Atoms, units
+from ase.build import molecule
+from ase.calculators.calculator import PropertyNotImplementedError
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.verlet import VelocityVerlet
+from ase.optimize import BFGS
+
+import concord
+from concord import ConcordCalculator, ConcordError
+
+ROOT = Path(__file__).resolve().parents[2]
+POTENTIAL = ROOT / "examples" / "models" / "concord-qm9-gfn2.concord"
+OTHER = ROOT / "examples" / "models" / "candidates" / "concord-qm9-gfn2-long.concord"
+GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-generator.concord"
+CLI = ROOT / "target" / "release" / "concord"
+
+
+def ethanol():
+    a = molecule("CH3CH2OH")
+    a.positions += np.random.default_rng(0).normal(scale=0.03, size=a.positions.shape)
+    return a
+
+
+def water_box():
+    """Four water molecules in a periodic 6 Å triclinic cell."""
+    w = molecule("H2O")
+    parts = [w.positions + off for off in ([0, 0, 0], [3, 0, 0], [0, 3, 0.3], [3, 3, 2.9])]
+    a = Atoms("OH2" * 4, positions=np.vstack(parts), cell=[[6, 0, 0], [0.4, 6, 0], [0.2, 0.3, 6]], pbc=True)
+    return a
+
+
+def test_energy_and_forces_equal_the_cli(tmp_path):
+    ase.io.write(tmp_path / "in.extxyz", ethanol())
+    a = ase.io.read(tmp_path / "in.extxyz")  # the positions exactly as the CLI reads them
+    a.calc = ConcordCalculator(POTENTIAL)
+    subprocess.run([CLI, "optimize", "--model", POTENTIAL, "--in", tmp_path / "in.extxyz", "--out",
+                    tmp_path / "out.extxyz", "--max-steps", "0"], check=True, capture_output=True)
+    ref = ase.io.read(tmp_path / "out.extxyz")
+    assert a.get_potential_energy() == pytest.approx(ref.get_potential_energy(), abs=1e-9)
+    np.testing.assert_allclose(a.get_forces(), ref.get_forces(), atol=1e-9)
+    assert a.get_potential_energies().sum() == pytest.approx(a.get_potential_energy(), abs=1e-6)
+    assert a.calc.get_property("free_energy") == a.get_potential_energy()
+    with pytest.raises(PropertyNotImplementedError):
+        a.get_stress()  # an open system has no stress
+
+
+def test_forces_and_stress_match_finite_differences():
+    a = water_box()
+    a.calc = ConcordCalculator(POTENTIAL, precision=64)
+    np.testing.assert_allclose(a.get_forces(), a.calc.calculate_numerical_forces(a, d=1e-4), atol=2e-5)
+    np.testing.assert_allclose(a.get_stress(), a.calc.calculate_numerical_stress(a, d=1e-5), atol=2e-5)
+    m = molecule("CH4")
+    m.calc = ConcordCalculator(POTENTIAL, precision=64)
+    np.testing.assert_allclose(m.get_forces(), m.calc.calculate_numerical_forces(m, d=1e-4), atol=2e-5)
+
+
+def test_ase_optimiser_and_md_run_on_it():
+    a = ethanol()
+    a.calc = ConcordCalculator(POTENTIAL, precision=64)
+    e0 = a.get_potential_energy()
+    assert BFGS(a, logfile=None).run(fmax=0.01, steps=300)
+    assert a.get_potential_energy() < e0
+    assert np.abs(a.get_forces()).max() < 0.01
+    MaxwellBoltzmannDistribution(a, temperature_K=300, rng=np.random.default_rng(1))
+    md = VelocityVerlet(a, timestep=0.25 * units.fs, logfile=None)
+    energies = []
+    md.attach(lambda: energies.append(a.get_total_energy()), interval=10)
+    md.run(400)
+    assert np.ptp(energies) < 2e-3  # eV over 100 fs: energy is conserved
+
+
+def test_committee_reports_its_deviation():
+    a = ethanol()
+    a.calc = ConcordCalculator([POTENTIAL, OTHER])
+    single = ConcordCalculator(POTENTIAL)
+    assert a.get_potential_energy() == single.get_potential_energy(ethanol())  # the first drives
+    std = a.calc.get_property("forces_std")
+    assert std.shape == (len(a),) and std.max() > 0
+    assert a.calc.get_property("max_devi_f") == pytest.approx(std.max())
+    assert a.calc.get_property("energy_std") > 0
+    same = concord.deviation([single.models[0], single.models[0]], a.numbers, a.positions)
+    assert same["max_devi_f"] == 0.0 and same["energy"] == 0.0
+
+
+def test_generate_from_smiles_and_relax():
+    structures = concord.structures.generate(GENERATOR, "CC(=O)O", samples=3, seed=1)
+    assert [s.info["rank"] for s in structures] == [0, 1, 2]
+    best = structures[0]
+    assert best.get_chemical_formula() == "C2H4O2" and best.info["sane"] and best.info["relaxed"]
+    start = ethanol()
+    relaxed = concord.structures.relax(POTENTIAL, start, fmax=0.01)
+    assert relaxed.info["converged"] and relaxed.info["energy"] < ConcordCalculator(POTENTIAL).get_potential_energy(start)
+    with pytest.raises(ValueError, match="cannot parse"):
+        concord.structures.generate(GENERATOR, "C1CC(")
+
+
+def test_errors_are_concord_errors_with_its_message(tmp_path):
+    a = ethanol()
+    a.positions[1] = a.positions[0] + [0.1, 0, 0]
+    a.calc = ConcordCalculator(POTENTIAL)
+    with pytest.raises(ConcordError, match="overlap") as err:
+        a.get_potential_energy()
+    assert err.value.status == 10 and err.value.atoms == [0, 1]
+    with pytest.raises(ConcordError, match="not one of the model's elements|element"):
+        ConcordCalculator(POTENTIAL).get_potential_energy(Atoms("SiH4", positions=molecule("CH4").positions))
+    with pytest.raises(ConcordError, match="missing.concord"):
+        ConcordCalculator(tmp_path / "missing.concord")
+    with pytest.raises(ConcordError, match="no structure generator"):
+        concord.structures.generate(POTENTIAL, "CCO")
