@@ -10,4 +10,6 @@ setup(
     packages=["openmmconcord"],
     package_data={"openmmconcord": ["_native*.so"]},
     python_requires=">=3.9",
+    # MLPotential("concord", modelPath=...) in openmm-ml (openmmconcord/mlpotential.py).
+    entry_points={"openmmml.potentials": ["concord = openmmconcord.mlpotential:ConcordPotentialImplFactory"]},
 )
