@@ -47,9 +47,8 @@ enum Command {
         /// Print metrics as JSON.
         #[arg(long)]
         json: bool,
-        /// Compute in float64 instead of float32.
-        #[arg(long)]
-        float64: bool,
+        #[command(flatten)]
+        compute: ComputeArgs,
     },
     /// A committee's disagreement on every frame of a trajectory (DeePMD-kit's model deviation).
     Deviation {
@@ -63,9 +62,8 @@ enum Command {
         /// max_devi_f min_devi_f avg_devi_f`, step = frame index).
         #[arg(long)]
         out: PathBuf,
-        /// Compute in float64 instead of float32.
-        #[arg(long)]
-        float64: bool,
+        #[command(flatten)]
+        compute: ComputeArgs,
     },
     /// Generate 3D structures of molecules from their bond graphs with the structure generator.
     #[command(group(clap::ArgGroup::new("molecules").required(true).args(["graphs", "smiles"])))]
@@ -101,6 +99,8 @@ enum Command {
         /// Force threshold of the relaxation, eV/Å.
         #[arg(long, default_value_t = 0.01)]
         fmax: f64,
+        #[command(flatten)]
+        compute: ComputeArgs,
     },
     /// Relax every frame of an extended-XYZ file on the model's potential energy surface.
     Optimize {
@@ -122,9 +122,8 @@ enum Command {
         /// Optimisation method: lbfgs or fire.
         #[arg(long, default_value = "lbfgs")]
         method: Method,
-        /// Compute in float64 instead of float32.
-        #[arg(long)]
-        float64: bool,
+        #[command(flatten)]
+        compute: ComputeArgs,
         /// Print per-frame results as JSON.
         #[arg(long)]
         json: bool,
@@ -136,6 +135,29 @@ enum Command {
     },
 }
 
+/// Where and in which precision a command evaluates its model.
+#[derive(clap::Args, Debug)]
+struct ComputeArgs {
+    /// Compute in float64 instead of float32.
+    #[arg(long)]
+    float64: bool,
+    /// Device: cpu (the native runtime), cuda or cuda:N (libtorch).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+impl ComputeArgs {
+    /// Loads `model` on this device in this precision.
+    fn load(&self, model: &Path) -> concord::Result<Potential> {
+        let precision = if self.float64 {
+            Precision::Float64
+        } else {
+            Precision::Float32
+        };
+        Potential::load(model, self.device.parse::<Device>()?, precision)
+    }
+}
+
 fn run(cli: Cli) -> concord::Result<()> {
     match cli.command {
         #[cfg(feature = "torch")]
@@ -144,14 +166,14 @@ fn run(cli: Cli) -> concord::Result<()> {
             model,
             data,
             json,
-            float64,
-        } => eval_files(&model, &data, json, float64)?,
+            compute,
+        } => eval_files(&model, &data, json, &compute)?,
         Command::Deviation {
             models,
             data,
             out,
-            float64,
-        } => deviation_file(&models, &data, &out, float64)?,
+            compute,
+        } => deviation_file(&models, &data, &out, &compute)?,
         Command::Generate {
             model,
             graphs,
@@ -163,6 +185,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             churn,
             relax,
             fmax,
+            compute,
         } => {
             let sampler = SamplerOptions {
                 steps,
@@ -177,7 +200,15 @@ fn run(cli: Cli) -> concord::Result<()> {
                     ..Default::default()
                 }),
             };
-            generate_file(&model, graphs.as_deref(), &smiles, &out, seed, &opts)?;
+            generate_file(
+                &model,
+                graphs.as_deref(),
+                &smiles,
+                &out,
+                seed,
+                &opts,
+                &compute,
+            )?;
         }
         Command::Optimize {
             model,
@@ -186,7 +217,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             fmax,
             max_steps,
             method,
-            float64,
+            compute,
             json,
         } => {
             let opts = OptimizeOptions {
@@ -195,7 +226,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                 method,
                 ..Default::default()
             };
-            optimize_file(&model, &input, &out, &opts, float64, json)?;
+            optimize_file(&model, &input, &out, &opts, &compute, json)?;
         }
         Command::Inspect { model } => inspect(&model)?,
     }
@@ -216,13 +247,13 @@ fn train_config(config: &Path, json: bool) -> concord::Result<()> {
 
 /// `concord eval`: energy and force errors of a model against each labelled file (a file
 /// without any label is an error), as a table or JSON.
-fn eval_files(model: &Path, data: &[PathBuf], json: bool, float64: bool) -> concord::Result<()> {
-    let precision = if float64 {
-        Precision::Float64
-    } else {
-        Precision::Float32
-    };
-    let pot = Potential::load(model, Device::Cpu, precision)?;
+fn eval_files(
+    model: &Path,
+    data: &[PathBuf],
+    json: bool,
+    compute: &ComputeArgs,
+) -> concord::Result<()> {
+    let pot = compute.load(model)?;
     let mut results = serde_json::Map::new();
     for path in data {
         let frames = concord::io::read_extxyz(path)?;
@@ -258,19 +289,14 @@ fn deviation_file(
     models: &[PathBuf],
     data: &Path,
     out: &Path,
-    float64: bool,
+    compute: &ComputeArgs,
 ) -> concord::Result<()> {
     use concord::committee::{Committee, DEVIATION_HEADER};
     concord::io::files::check_not_input(out, &[data])?;
     concord::io::files::prepare_output(out)?;
-    let precision = if float64 {
-        Precision::Float64
-    } else {
-        Precision::Float32
-    };
     let members = models
         .iter()
-        .map(|m| Potential::load(m, Device::Cpu, precision))
+        .map(|m| compute.load(m))
         .collect::<concord::Result<Vec<_>>>()?;
     let committee = Committee::new(members)?;
     let frames = concord::io::read_extxyz(data)?;
@@ -357,13 +383,14 @@ fn generate_file(
     out: &Path,
     seed: u64,
     opts: &PipelineOptions,
+    compute: &ComputeArgs,
 ) -> concord::Result<()> {
     // Refuse an unusable output or options before any work is done.
     concord::io::prepare_output(out)?;
     let inputs: Vec<&Path> = std::iter::once(model).chain(graphs).collect();
     concord::io::check_not_input(out, &inputs)?;
     opts.validate()?;
-    let pot = Potential::load(model, Device::Cpu, Precision::Float32)?;
+    let pot = compute.load(model)?;
     let mols = match graphs {
         Some(path) => concord::io::read_sdf(path)?,
         None => smiles_molecules(smiles)?,
@@ -498,19 +525,14 @@ fn optimize_file(
     input: &Path,
     out: &Path,
     opts: &OptimizeOptions,
-    float64: bool,
+    compute: &ComputeArgs,
     json: bool,
 ) -> concord::Result<()> {
-    let precision = if float64 {
-        Precision::Float64
-    } else {
-        Precision::Float32
-    };
     // Refuse unusable options or an unusable output before any work is done.
     opts.validate()?;
     concord::io::prepare_output(out)?;
     concord::io::check_not_input(out, &[input, model])?;
-    let pot = Potential::load(model, Device::Cpu, precision)?;
+    let pot = compute.load(model)?;
     let mut frames = concord::io::read_extxyz(input)?;
     let bar = if frames.len() > 1 {
         indicatif::ProgressBar::new(frames.len() as u64)

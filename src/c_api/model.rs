@@ -46,37 +46,10 @@ unsafe fn utf8<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Failure> {
 }
 
 fn parse_device(device: &str) -> Result<Device, Failure> {
-    let bad = || {
-        Failure::argument(format!(
-            "device '{device}' is not supported: use \"cpu\", \"cuda\" or \"cuda:N\""
-        ))
-    };
-    #[cfg(feature = "torch")]
-    let cuda = |index: usize| {
-        let count = tch::Cuda::device_count().max(0) as usize;
-        if index < count {
-            Ok(Device::Cuda(index))
-        } else {
-            Err(Failure::argument(format!(
-                "device '{device}' is not available ({count} CUDA device(s) visible to libtorch)"
-            )))
-        }
-    };
-    #[cfg(not(feature = "torch"))]
-    let cuda = |_: usize| {
-        Err(Failure::argument(format!(
-            "device '{device}' needs a Concord build with libtorch (the `torch` feature); \
-             this one runs models on the CPU only"
-        )))
-    };
-    match device.trim() {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => cuda(0),
-        d => match d.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(index)) => cuda(index),
-            _ => Err(bad()),
-        },
-    }
+    device.parse::<Device>().map_err(|e| match e {
+        crate::Error::InvalidInput(m) => Failure::argument(m),
+        other => other.into(),
+    })
 }
 
 /// Loads a model file. The first load in a process sets libtorch's intra-op threads to
