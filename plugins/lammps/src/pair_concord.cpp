@@ -1,6 +1,8 @@
 #include "pair_concord.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -15,6 +17,7 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "update.h"
 #include "utils.h"
 
 using namespace LAMMPS_NS;
@@ -34,6 +37,8 @@ PairConcord::PairConcord(LAMMPS *lmp) : Pair(lmp) {
 }
 
 PairConcord::~PairConcord() {
+  if (devi_file_) std::fclose(devi_file_);
+  memory->destroy(atom_devi_);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -43,13 +48,33 @@ PairConcord::~PairConcord() {
 void PairConcord::settings(int narg, char **arg) {
   if (narg < 1)
     error->all(FLERR,
-               "{}: missing model file; usage: pair_style concord MODEL [precision 32|64] "
-               "[device D] [pairs concord|lammps] [cell auto|no]",
+               "{}: missing model file; usage: pair_style concord MODEL [MODEL2 ...] "
+               "[precision 32|64] [device D] [pairs concord|lammps] [cell auto|no] "
+               "[out_freq N] [out_file FILE]",
                kWho);
   energy_unit_ = concord_lammps::energy_per_ev(lmp, kWho);
-  model_path_ = arg[0];
-  for (int i = 1; i < narg; i += 2) {
+  static const char *const keywords[] = {"precision", "device", "pairs", "cell", "out_freq",
+                                         "out_file"};
+  auto is_keyword = [](const std::string &a) {
+    return std::find(std::begin(keywords), std::end(keywords), a) != std::end(keywords);
+  };
+  std::vector<std::string> paths;
+  int i = 0;
+  // Model files first (the first drives; committee members must be named *.concord).
+  auto is_member = [](const std::string &a) {
+    return a.size() > 8 && a.compare(a.size() - 8, 8, ".concord") == 0;
+  };
+  while (i < narg && !is_keyword(arg[i]) && (i == 0 || is_member(arg[i])))
+    paths.emplace_back(arg[i++]);
+  model_path_ = paths.empty() ? "" : paths[0];
+  if (paths.empty()) error->all(FLERR, "{}: missing model file before '{}'", kWho, arg[0]);
+  for (; i < narg; i += 2) {
     const std::string key = arg[i];
+    if (!is_keyword(key))
+      error->all(FLERR,
+                 "{}: unknown keyword '{}' (expected precision, device, pairs, cell, out_freq "
+                 "or out_file; model files come first)",
+                 kWho, key);
     if (i + 1 >= narg) error->all(FLERR, "{}: keyword '{}' needs a value", kWho, key);
     const std::string value = arg[i + 1];
     if (key == "precision") {
@@ -66,14 +91,38 @@ void PairConcord::settings(int narg, char **arg) {
       if (value != "auto" && value != "no")
         error->all(FLERR, "{}: cell '{}' must be auto or no", kWho, value);
       cell_allowed_ = value == "auto";
+    } else if (key == "out_freq") {
+      out_freq_ = utils::inumeric(FLERR, value, false, lmp);
+      if (out_freq_ < 1) error->all(FLERR, "{}: out_freq {} must be at least 1", kWho, value);
     } else {
-      error->all(FLERR, "{}: unknown keyword '{}' (expected precision, device, pairs or cell)",
-                 kWho, key);
+      out_file_ = value;
     }
   }
   model_ = concord_lammps::load_model(lmp, kWho, model_path_, device_, precision_);
+  committee_.clear();
+  for (size_t k = 1; k < paths.size(); ++k)
+    committee_.push_back(concord_lammps::load_model(lmp, kWho, paths[k], device_, precision_));
+  if (committee_.empty() && out_freq_ > 0)
+    error->all(FLERR, "{}: out_freq needs a committee (two or more model files)", kWho);
+  if (!committee_.empty()) {
+    if (out_freq_ == 0) out_freq_ = 1;
+    comm_reverse = 3 * static_cast<int>(1 + committee_.size());
+    if (comm->me == 0) {
+      if (devi_file_) std::fclose(devi_file_);
+      devi_file_ = std::fopen(out_file_.c_str(), "w");
+      if (!devi_file_)
+        error->one(FLERR, "{}: cannot open out_file '{}': {}", kWho, out_file_,
+                   std::strerror(errno));
+      std::fprintf(devi_file_, "#%11s %18s %18s %18s %18s %18s %18s\n", "step", "max_devi_v",
+                   "min_devi_v", "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f");
+    }
+  }
   cutoff_ = model_->cutoff();
   receptive_field_ = model_->receptive_field();
+  for (const auto &m : committee_) {
+    cutoff_ = std::max(cutoff_, m->cutoff());
+    receptive_field_ = std::max(receptive_field_, m->receptive_field());
+  }
 }
 
 void PairConcord::coeff(int narg, char **arg) {
@@ -126,6 +175,12 @@ void PairConcord::init_style() {
                kWho);
   energy_unit_ = concord_lammps::energy_per_ev(lmp, kWho);
   use_cell_ = cell_allowed_ && comm->nprocs == 1;
+  if (!committee_.empty() && atom->nmax > nmax_devi_) {  // fix pair may ask before step 0
+    memory->destroy(atom_devi_);
+    nmax_devi_ = atom->nmax;
+    memory->create(atom_devi_, nmax_devi_, "pair:atom_devi");
+    std::fill(atom_devi_, atom_devi_ + nmax_devi_, 0.0);
+  }
   // The one-rank path computes the global virial itself (no ghosts to sum r.f over).
   no_virial_fdotr_compute = use_cell_ ? 1 : 0;
   if (!use_cell_) {
@@ -161,6 +216,7 @@ void PairConcord::compute(int eflag, int vflag) {
     } else {
       compute_ghosts();
     }
+    if (!committee_.empty() && update->ntimestep % out_freq_ == 0) compute_deviation();
   } catch (const concord::Error &e) {
     failure = e.what() + atom_ids(e.atoms());
   } catch (const std::exception &e) {  // e.g. std::bad_alloc for the buffers
@@ -217,6 +273,7 @@ int64_t PairConcord::select_atoms(int n) {
 
 void PairConcord::compute_cell() {
   const int64_t n = select_atoms(atom->nlocal);
+  n_local_selected_ = n;
   if (n == 0) return;
   const double *h = domain->h;  // xprd yprd zprd yz xz xy
   const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
@@ -243,6 +300,7 @@ void PairConcord::compute_cell() {
 
 void PairConcord::compute_ghosts() {
   const int64_t n_local = select_atoms(atom->nlocal + atom->nghost);
+  n_local_selected_ = n_local;
   if (n_local == 0) return;  // no energy here, and no forces from this rank
   const int64_t n = static_cast<int64_t>(selected_.size());
   if (lammps_pairs_) collect_pairs();
@@ -308,4 +366,125 @@ void PairConcord::accumulate(int64_t n_local) {
       v[5] += energy_unit_ * w[5];
     }
   }
+}
+
+void PairConcord::model_forces(const concord::Model &model, std::vector<double> &forces,
+                               double *virial) {
+  const int64_t n = static_cast<int64_t>(selected_.size());
+  forces.assign(3 * n, 0.0);
+  std::fill(virial, virial + 9, 0.0);
+  if (n == 0) return;
+  if (use_cell_) {
+    const double *h = domain->h;
+    const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+    const int32_t periodic[3] = {domain->xperiodic, domain->yperiodic, domain->zperiodic};
+    const bool any = periodic[0] || periodic[1] || periodic[2];
+    check(concord_compute(model.handle(), n, numbers_.data(), positions_.data(),
+                          any ? cell : nullptr, any ? periodic : nullptr, nullptr, forces.data(),
+                          nullptr, virial, nullptr));
+  } else if (n_local_selected_ > 0) {
+    static const int32_t none = 0;
+    const int32_t *first =
+        lammps_pairs_ ? (pair_first_.empty() ? &none : pair_first_.data()) : nullptr;
+    const int32_t *second =
+        lammps_pairs_ ? (pair_second_.empty() ? &none : pair_second_.data()) : nullptr;
+    check(concord_compute_local(model.handle(), n_local_selected_, n, numbers_.data(),
+                                positions_.data(),
+                                lammps_pairs_ ? static_cast<int64_t>(pair_first_.size()) : 0,
+                                first, second, nullptr, forces.data(), nullptr, virial, nullptr));
+  }
+}
+
+void PairConcord::compute_deviation() {
+  const int k_models = static_cast<int>(1 + committee_.size());
+  const int nall = atom->nlocal + atom->nghost;
+  committee_forces_.assign(static_cast<size_t>(nall) * k_models * 3, 0.0);
+  std::vector<double> virials(9 * k_models, 0.0), forces;
+  for (int k = 0; k < k_models; ++k) {
+    model_forces(k == 0 ? *model_ : *committee_[k - 1], forces, &virials[9 * k]);
+    for (size_t c = 0; c < selected_.size(); ++c)
+      for (int a = 0; a < 3; ++a)
+        committee_forces_[(static_cast<size_t>(selected_[c]) * k_models + k) * 3 + a] =
+            forces[3 * c + a];
+  }
+  if (!use_cell_) comm->reverse_comm(this);  // ghost contributions onto their owners
+  std::vector<double> total(9 * k_models, 0.0);
+  MPI_Allreduce(virials.data(), total.data(), 9 * k_models, MPI_DOUBLE, MPI_SUM, world);
+
+  if (atom->nmax > nmax_devi_) {
+    memory->destroy(atom_devi_);
+    nmax_devi_ = atom->nmax;
+    memory->create(atom_devi_, nmax_devi_, "pair:atom_devi");
+  }
+  std::fill(atom_devi_, atom_devi_ + nmax_devi_, 0.0);
+  // Local: max, -min, sum of devi_f over selected local atoms, and their count.
+  double mine[3] = {0.0, -HUGE_VAL, 0.0}, count = 0.0;
+  for (int i = 0; i < atom->nlocal; ++i) {
+    if (type_z_[atom->type[i]] == 0) continue;
+    const double *f = &committee_forces_[static_cast<size_t>(i) * k_models * 3];
+    double var = 0.0;
+    for (int a = 0; a < 3; ++a) {
+      double mean = 0.0;
+      for (int k = 0; k < k_models; ++k) mean += f[3 * k + a] / k_models;
+      for (int k = 0; k < k_models; ++k) var += (f[3 * k + a] - mean) * (f[3 * k + a] - mean);
+    }
+    const double devi = std::sqrt(var / k_models);
+    atom_devi_[i] = energy_unit_ * devi;
+    mine[0] = std::max(mine[0], devi);
+    mine[1] = std::max(mine[1], -devi);
+    mine[2] += devi;
+    count += 1.0;
+  }
+  double maxes[2], sums[2], local_sums[2] = {mine[2], count};
+  MPI_Allreduce(mine, maxes, 2, MPI_DOUBLE, MPI_MAX, world);
+  MPI_Allreduce(local_sums, sums, 2, MPI_DOUBLE, MPI_SUM, world);
+  const double n_atoms = std::max(sums[1], 1.0);
+  const double devi_f[3] = {maxes[0], sums[1] > 0 ? -maxes[1] : 0.0, sums[0] / n_atoms};
+  double devi_v[3] = {0.0, HUGE_VAL, 0.0};
+  for (int c = 0; c < 9; ++c) {
+    double mean = 0.0, var = 0.0;
+    for (int k = 0; k < k_models; ++k) mean += total[9 * k + c] / n_atoms / k_models;
+    for (int k = 0; k < k_models; ++k) {
+      const double d = total[9 * k + c] / n_atoms - mean;
+      var += d * d / k_models;
+    }
+    const double sd = std::sqrt(var);
+    devi_v[0] = std::max(devi_v[0], sd);
+    devi_v[1] = std::min(devi_v[1], sd);
+    devi_v[2] += sd / 9.0;
+  }
+  write_deviation(devi_v, devi_f);
+}
+
+void PairConcord::write_deviation(const double *devi_v, const double *devi_f) {
+  if (comm->me != 0 || !devi_file_) return;
+  // LAMMPS units: energy per atom for the virial, force for the forces (eV, eV/Å in metal).
+  std::fprintf(devi_file_, "%12lld", static_cast<long long>(update->ntimestep));
+  for (int c = 0; c < 3; ++c) std::fprintf(devi_file_, " %18.6e", energy_unit_ * devi_v[c]);
+  for (int c = 0; c < 3; ++c) std::fprintf(devi_file_, " %18.6e", energy_unit_ * devi_f[c]);
+  std::fprintf(devi_file_, "\n");
+  std::fflush(devi_file_);
+}
+
+int PairConcord::pack_reverse_comm(int n, int first, double *buf) {
+  const int width = comm_reverse;
+  int m = 0;
+  for (int i = first; i < first + n; ++i)
+    for (int c = 0; c < width; ++c)
+      buf[m++] = committee_forces_[static_cast<size_t>(i) * width + c];
+  return m;
+}
+
+void PairConcord::unpack_reverse_comm(int n, int *list, double *buf) {
+  const int width = comm_reverse;
+  int m = 0;
+  for (int i = 0; i < n; ++i)
+    for (int c = 0; c < width; ++c)
+      committee_forces_[static_cast<size_t>(list[i]) * width + c] += buf[m++];
+}
+
+void *PairConcord::extract_peratom(const char *name, int &ncol) {
+  if (std::strcmp(name, "devi_f") != 0 || committee_.empty()) return nullptr;
+  ncol = 0;
+  return atom_devi_;
 }

@@ -31,6 +31,10 @@ class PairConcord : public Pair {
   void coeff(int narg, char **arg) override;
   void init_style() override;
   double init_one(int i, int j) override;
+  int pack_reverse_comm(int n, int first, double *buf) override;
+  void unpack_reverse_comm(int n, int *list, double *buf) override;
+  /// "devi_f": the committee's per-atom force deviation (force units), for `fix pair`.
+  void *extract_peratom(const char *name, int &ncol) override;
 
  private:
   /// Whole-system evaluation on one rank: local atoms and the periodic cell, no ghosts.
@@ -49,8 +53,23 @@ class PairConcord : public Pair {
   void accumulate(int64_t n_local);
   /// Neighbour pairs from LAMMPS's full ghost list within the model cutoff.
   void collect_pairs();
+  /// Committee step: every model's forces and virial on this step's atoms (summed onto their
+  /// owners), the per-atom force deviation, and a row of the model-deviation file.
+  void compute_deviation();
+  /// One model's forces (eV/Å, [selected][3]) and virial (eV, [9]) of this step's atoms.
+  void model_forces(const concord::Model &model, std::vector<double> &forces, double *virial);
+  /// Writes the step's row (DeePMD-kit's columns) on rank 0.
+  void write_deviation(const double *devi_v, const double *devi_f);
 
   std::unique_ptr<concord::Model> model_;
+  std::vector<std::unique_ptr<concord::Model>> committee_;  ///< models 2..K (model_ drives)
+  int out_freq_ = 0;                  ///< committee: deviation every this many steps
+  std::string out_file_ = "model_devi.out";
+  FILE *devi_file_ = nullptr;         ///< open on rank 0 when there is a committee
+  std::vector<double> committee_forces_;  ///< [LAMMPS atom][model][3], eV/Å (reverse comm)
+  double *atom_devi_ = nullptr;       ///< per-atom force deviation, LAMMPS force units
+  int nmax_devi_ = 0;
+  int64_t n_local_selected_ = 0;      ///< local atoms among selected_ this step
   std::string model_path_;
   std::string device_ = "cpu";
   int precision_ = 64;

@@ -34,6 +34,8 @@ def _library() -> ctypes.CDLL:
     out = ctypes.c_void_p  # NULL-able output arrays are passed as raw pointers
     lib.concord_compute.argtypes = [
         ctypes.c_void_p, ctypes.c_int64, _I32, _F64, out, out, out, out, out, out, out]
+    lib.concord_model_deviation.argtypes = [
+        ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, _I32, _F64, out, out, out, out]
     lib.concord_element_number.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32)]
     lib.concord_element_mass.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_double)]
     return lib
@@ -94,3 +96,26 @@ class Model:
             ptr(atom_energies), ptr(virial), ptr(atom_virial)))
         return {"energy": energy[0], "forces": forces, "atom_energies": atom_energies,
                 "virial": virial, "atom_virial": atom_virial}
+
+
+class Deviation(ctypes.Structure):
+    """concord_deviation_t."""
+    _fields_ = [(k, ctypes.c_double) for k in ("energy", "max_devi_f", "min_devi_f", "avg_devi_f",
+                                                "max_devi_v", "min_devi_v", "avg_devi_v")]
+
+
+def deviation(models, numbers, positions, cell=None):
+    """concord_model_deviation of `models` (Model objects) on a whole system: the fields of
+    concord_deviation_t as a dict, plus "atom" (per-atom force deviation, eV/Å)."""
+    lib = _library()
+    handles = (ctypes.c_void_p * len(models))(*[m._handle.value for m in models])
+    z = np.ascontiguousarray(numbers, dtype=np.int32)
+    x = np.ascontiguousarray(positions, dtype=np.float64)
+    c = None if cell is None else np.ascontiguousarray(cell, dtype=np.float64)
+    d, atom = Deviation(), np.zeros(len(z))
+    status = lib.concord_model_deviation(ctypes.addressof(handles), len(models), len(z), z, x,
+                                         None if c is None else c.ctypes.data, None,
+                                         ctypes.addressof(d), atom.ctypes.data)
+    if status != 0:
+        raise RuntimeError(lib.concord_last_error().decode())
+    return {**{k: getattr(d, k) for k, _ in d._fields_}, "atom": atom}
