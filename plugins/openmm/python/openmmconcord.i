@@ -22,6 +22,7 @@
 namespace std {
 %template(IntVector) vector<int>;
 %template(StringVector) vector<string>;
+%template(DoubleVector) vector<double>;
 }
 
 // Atomic numbers, bond indices and orders: any sequence of integers (list, tuple, numpy array).
@@ -109,7 +110,19 @@ plausible for their orders, no clash of unbonded atoms) and rank (0 = the best s
 first, then the lowest energy; Concord's generation pipeline). See generate_positions for the
 Topology-level helper.";
 
+%feature("docstring") ConcordPlugin::ConcordForce::computeDeviation "computeDeviation(context) -> ConcordDeviation
+
+The committee's disagreement (this force's model and every addCommitteeModel member) at the
+Context's current positions, DeePMD-kit's model deviation: energyStd (kJ/mol),
+max/min/avgForceDeviation and atomForceDeviations (per force atom), kJ/mol/nm.";
+
 namespace ConcordPlugin {
+
+struct ConcordDeviation {
+    double energyStd;
+    double maxForceDeviation, minForceDeviation, avgForceDeviation;
+    std::vector<double> atomForceDeviations;
+};
 
 class ConcordForce : public OpenMM::Force {
 public:
@@ -129,6 +142,9 @@ public:
     std::string getModelChecksum() const;
     void setUsesPeriodicBoundaryConditions(bool periodic);
     bool usesPeriodicBoundaryConditions() const;
+    void addCommitteeModel(const std::string& path);
+    int getNumCommitteeModels() const;
+    ConcordDeviation computeDeviation(OpenMM::Context& context) const;
 
     %extend {
         /** The ConcordForce behind a Force returned by System.getForce(). */

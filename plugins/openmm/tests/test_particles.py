@@ -98,3 +98,45 @@ def test_bad_particle_lists_are_refused(molecules):
     force.setParticles([0, 1, 2, 3, 40])
     with pytest.raises(mm.OpenMMException, match="particle index 40 is beyond the System's 19 particles"):
         mm.Context(mixed_system(topology, force), mm.VerletIntegrator(0.001))
+
+
+def test_committee_deviation_equals_the_c_abi(reference, molecules):
+    """computeDeviation: the force's model plus committee members, at the Context's positions
+    of the force's particles, equals concord_model_deviation (converted to kJ/mol/nm)."""
+    import ctypes
+    from conftest import ROOT
+    other = ROOT / "examples/models/candidates/concord-qm9-gfn2-long.concord"
+    _name, topology, positions = molecules[0]
+    n = topology.getNumAtoms()
+    force = ConcordForce(str(POTENTIAL), atomic_numbers(topology), 64)
+    force.setParticles(list(range(2, 2 + n)))
+    system = mixed_system(topology, force)
+    x = np.array(positions.value_in_unit(unit.nanometer))
+    argon = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]])
+    context = mm.Context(system, mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName("Reference"))
+    context.setPositions(np.vstack([argon[:2], x, argon[2:]]))
+    with pytest.raises(mm.OpenMMException, match="no committee"):
+        force.computeDeviation(context)
+    force.addCommitteeModel(str(other))
+    assert force.getNumCommitteeModels() == 1
+    dev = force.computeDeviation(context)
+
+    lib = reference.lib
+    handles = []
+    for path in (POTENTIAL, other):
+        h = ctypes.c_void_p()
+        assert lib.concord_model_load(str(path).encode(), b"cpu", 64, ctypes.byref(h)) == 0
+        handles.append(h.value)
+    ref, atom = (ctypes.c_double * 7)(), np.zeros(n)
+    z = np.ascontiguousarray(atomic_numbers(topology), dtype=np.int32)
+    xa = np.ascontiguousarray(x * 10.0)
+    status = lib.concord_model_deviation((ctypes.c_void_p * 2)(*handles), ctypes.c_int64(2), ctypes.c_int64(n),
+                                         z.ctypes.data_as(ctypes.c_void_p), xa.ctypes.data_as(ctypes.c_void_p),
+                                         None, None, ref, atom.ctypes.data_as(ctypes.c_void_p))
+    assert status == 0, lib.concord_last_error().decode()
+    f = EV * 10.0
+    assert dev.energyStd == pytest.approx(EV * ref[0], rel=1e-9)
+    assert dev.maxForceDeviation == pytest.approx(f * ref[1], rel=1e-9)
+    np.testing.assert_allclose(np.array(dev.atomForceDeviations), f * atom, rtol=1e-9)
+    with pytest.raises(mm.OpenMMException, match="missing.concord"):
+        force.addCommitteeModel("missing.concord")

@@ -16,6 +16,16 @@ class Model;
 
 namespace ConcordPlugin {
 
+/** A committee's disagreement on one structure (ConcordForce::computeDeviation). */
+struct ConcordDeviation {
+    /** Standard deviation of the energy over the models, kJ/mol. */
+    double energyStd = 0.0;
+    /** Largest, smallest and mean per-atom force deviation, kJ/mol/nm. */
+    double maxForceDeviation = 0.0, minForceDeviation = 0.0, avgForceDeviation = 0.0;
+    /** Per-atom force deviation sqrt(mean_k |F_i^k - mean F_i|^2), kJ/mol/nm, per force atom. */
+    std::vector<double> atomForceDeviations;
+};
+
 /**
  * The energy and forces of a Concord model (a learned potential trained in eV and Å) on the
  * particles of a System, in OpenMM's units: positions in nm, energy in kJ/mol, forces in
@@ -98,6 +108,24 @@ public:
     void setUsesPeriodicBoundaryConditions(bool periodic) { this->periodic = periodic; }
     /** Whether the System's periodic box is used (default false: an isolated system). */
     bool usesPeriodicBoundaryConditions() const override { return periodic; }
+    /**
+     * Adds a committee member: another model file for the same atoms, used only by
+     * computeDeviation (the force's energy and forces stay those of the first model).
+     *
+     * @throws OpenMM::OpenMMException when the file cannot be loaded or lacks an element
+     */
+    void addCommitteeModel(const std::string& path);
+    /** Number of committee members added (0: no committee). */
+    int getNumCommitteeModels() const { return static_cast<int>(committee.size()); }
+    /**
+     * The committee's disagreement (the first model and every member) at the Context's current
+     * positions, as DeePMD-kit defines model deviation; OpenMM units.
+     *
+     * @return energyStd (kJ/mol); maxForceDeviation, minForceDeviation, avgForceDeviation and
+     *         atomForceDeviations (one per force atom), kJ/mol/nm
+     * @throws OpenMM::OpenMMException without committee members, or for Concord's errors
+     */
+    ConcordDeviation computeDeviation(OpenMM::Context& context) const;
     /** The loaded model shared with every Context (for the force's implementation). */
     const std::shared_ptr<const concord::Model>& getModel() const { return model; }
 
@@ -117,6 +145,7 @@ private:
     std::string device;
     bool periodic = false;
     std::shared_ptr<const concord::Model> model;
+    std::vector<std::shared_ptr<const concord::Model>> committee;
 };
 
 }  // namespace ConcordPlugin

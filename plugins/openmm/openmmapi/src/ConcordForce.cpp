@@ -3,9 +3,12 @@
 #include "concord.hpp"
 #include "internal/ConcordForceImpl.h"
 #include "internal/Elements.h"
+#include "openmm/Context.h"
 #include "openmm/OpenMMException.h"
+#include "openmm/State.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace ConcordPlugin {
 
@@ -72,6 +75,53 @@ void ConcordForce::setParticles(const std::vector<int>& particles) {
                                       std::to_string(*repeated) + " is listed twice");
     }
     this->particles = particles;
+}
+
+void ConcordForce::addCommitteeModel(const std::string& path) {
+    committee.push_back(load(path, atomicNumbers, precision, device));
+}
+
+ConcordDeviation ConcordForce::computeDeviation(OpenMM::Context& context) const {
+    if (committee.empty()) {
+        throw OpenMM::OpenMMException(
+            "ConcordForce::computeDeviation: no committee; add models with addCommitteeModel");
+    }
+    const OpenMM::State state = context.getState(OpenMM::State::Positions);
+    const std::vector<OpenMM::Vec3>& all = state.getPositions();
+    std::vector<concord::Vector3> x(atomicNumbers.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+        const size_t p = particles.empty() ? i : static_cast<size_t>(particles[i]);
+        if (p >= all.size()) {
+            throw OpenMM::OpenMMException("ConcordForce::computeDeviation: particle " +
+                                          std::to_string(p) + " is not in the System");
+        }
+        for (int a = 0; a < 3; ++a) x[i][a] = all[p][a] * ANGSTROM_PER_NM;
+    }
+    std::optional<concord::Matrix3> cell;
+    if (periodic) {
+        OpenMM::Vec3 a, b, c;
+        state.getPeriodicBoxVectors(a, b, c);
+        cell = concord::Matrix3{};
+        const OpenMM::Vec3* v[3] = {&a, &b, &c};
+        for (int r = 0; r < 3; ++r)
+            for (int k = 0; k < 3; ++k) (*cell)[r][k] = (*v[r])[k] * ANGSTROM_PER_NM;
+    }
+    std::vector<const concord::Model*> models{model.get()};
+    for (const auto& m : committee) models.push_back(m.get());
+    const std::vector<int32_t> z(atomicNumbers.begin(), atomicNumbers.end());
+    try {
+        const concord::Deviation d = concord::model_deviation(models, z, x, cell);
+        const double f = KJ_PER_MOL_PER_EV * ANGSTROM_PER_NM;  // eV/Å -> kJ/mol/nm
+        ConcordDeviation out;
+        out.energyStd = KJ_PER_MOL_PER_EV * d.energy;
+        out.maxForceDeviation = f * d.max_devi_f;
+        out.minForceDeviation = f * d.min_devi_f;
+        out.avgForceDeviation = f * d.avg_devi_f;
+        for (double v : d.atom_forces) out.atomForceDeviations.push_back(f * v);
+        return out;
+    } catch (const concord::Error& e) {
+        throw OpenMM::OpenMMException(std::string("ConcordForce::computeDeviation: ") + e.what());
+    }
 }
 
 std::vector<int> ConcordForce::getModelElements() const {

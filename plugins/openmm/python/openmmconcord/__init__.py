@@ -10,11 +10,12 @@ C++ errors are raised as openmm.OpenMMException with the library's message. Impo
 package loads the plugin library, which registers ConcordForce with XmlSerializer.
 """
 
-from .native import ConcordForce, GeneratedStructure, generateStructures
+from .native import ConcordDeviation, ConcordForce, GeneratedStructure, generateStructures
 from .positions import atomic_numbers, bond_graph, generate_positions
 from .sdf import read_sdf
 
 __all__ = [
+    "ConcordDeviation",
     "ConcordForce",
     "GeneratedStructure",
     "atomic_numbers",
