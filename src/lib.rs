@@ -5,7 +5,7 @@
 //! (samples, losses, the loop) -> model file -> [`runtime`] (native evaluator) ->
 //! [`potential`] ([`potential::Potential`]; [`committee`] of several) -> [`generate`],
 //! [`optimize`] -> C ABI -> plugins. [`elements`],
-//! [`units`], [`neighbors`], [`structure`] and [`error`] are shared by all. Internal units are
+//! [`units`], [`device`], [`neighbors`], [`structure`] and [`error`] are shared by all. Internal units are
 //! eV, Å and fs. Training and the libtorch evaluator need the `torch` feature (default);
 //! running a model does not.
 #![warn(missing_docs)]
@@ -15,6 +15,7 @@
 
 mod c_api;
 pub mod committee;
+pub mod device;
 pub mod elements;
 pub mod error;
 pub mod generate;

@@ -61,6 +61,9 @@ pub struct TrainingConfig {
     pub threads: usize,
     /// Minutes between mid-epoch checkpoints.
     pub checkpoint_minutes: f64,
+    /// Where to train: "cpu" (the default when absent), "cuda" or "cuda:N".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// Cap on the batches of one epoch (the smaller datasets cycle anyway); a fixed step budget
     /// for comparing training variants. `None`: one pass over the largest dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +190,11 @@ impl Config {
     fn validate(&self) -> std::result::Result<(), String> {
         let m = &self.model;
         let t = &self.training;
+        if let Some(device) = &t.device {
+            device
+                .parse::<crate::device::Device>()
+                .map_err(|e| format!("training.device: {e}"))?;
+        }
         let checks: [(bool, String); 13] = [
             (
                 m.features >= 2,

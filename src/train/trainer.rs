@@ -259,7 +259,11 @@ impl<'a> Trainer<'a> {
             encoder: config.model,
             generator: gen.map(GeneratorTrainConfig::model_config),
         };
-        let mut model = Model::new(model_config.clone(), Device::Cpu, t.precision)?;
+        let device: Device = match &t.device {
+            Some(name) => name.parse::<crate::device::Device>()?.into(),
+            None => Device::Cpu,
+        };
+        let mut model = Model::new(model_config.clone(), device, t.precision)?;
         let with_scores = gen.is_some_and(|g| g.score_weight > 0.0);
         let samples = datasets::samples(&raw, &model, with_scores)?;
         drop(raw);
@@ -268,7 +272,7 @@ impl<'a> Trainer<'a> {
         initialise(config, &mut model, &train_set)?;
         let frozen = match gen {
             Some(g) if g.optimality_weight > 0.0 => {
-                let mut f = Model::new(model_config, Device::Cpu, t.precision)?;
+                let mut f = Model::new(model_config, device, t.precision)?;
                 f.freeze()?;
                 Some(f)
             }
