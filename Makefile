@@ -92,7 +92,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny data-organic eval-potential eval-relaxation eval-md
+.PHONY: data data-tiny data-organic eval-potential eval-relaxation eval-md eval-committee
 
 data:
 	scripts/setup.sh data
@@ -131,6 +131,12 @@ eval-potential: build build-runtime
 ## (docs/potential.md) for POTENTIAL_MODEL; MD_ARGS e.g. "--molecules 3 --ps 100".
 POTENTIAL_MODEL ?= examples/models/concord-qm9-gfn2.concord
 MD_ARGS ?= --molecules 2 --ps 10
+
+## The committee's deviation against the real error per frame (COMMITTEE="M0 M1 M2").
+COMMITTEE ?= examples/models/concord-qm9-gfn2.concord examples/models/committee/member2.concord examples/models/committee/member3.concord
+
+eval-committee: build-runtime
+	$(PLUGIN_ENV) $(DATA_PY) scripts/eval/committee.py $(foreach m,$(COMMITTEE),--model $(m))
 
 eval-relaxation: build
 	$(DATA_PY) scripts/eval/relaxation.py --model $(POTENTIAL_MODEL)
