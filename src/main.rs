@@ -35,6 +35,9 @@ enum Command {
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Train on this device (cpu, cuda, cuda:N) instead of the config's `training.device`.
+        #[arg(long)]
+        device: Option<String>,
     },
     /// Energy and force errors of a model against labelled frames.
     Eval {
@@ -161,7 +164,11 @@ impl ComputeArgs {
 fn run(cli: Cli) -> concord::Result<()> {
     match cli.command {
         #[cfg(feature = "torch")]
-        Command::Train { config, json } => train_config(&config, json)?,
+        Command::Train {
+            config,
+            json,
+            device,
+        } => train_config(&config, json, device)?,
         Command::Eval {
             model,
             data,
@@ -233,10 +240,15 @@ fn run(cli: Cli) -> concord::Result<()> {
     Ok(())
 }
 
-/// `concord train`: trains (or resumes) the run of a config; the summary as JSON with `json`.
+/// `concord train`: trains (or resumes) the run of a config, on `device` if given (else the
+/// config's `training.device`, else the CPU); the summary as JSON with `json`.
 #[cfg(feature = "torch")]
-fn train_config(config: &Path, json: bool) -> concord::Result<()> {
-    let config = Config::load(config)?;
+fn train_config(config: &Path, json: bool, device: Option<String>) -> concord::Result<()> {
+    let mut config = Config::load(config)?;
+    if let Some(device) = device {
+        device.parse::<Device>()?;
+        config.training.device = Some(device);
+    }
     let summary = concord::train::train(&config, !json)?;
     if json {
         let text = serde_json::to_string_pretty(&summary).unwrap_or_default();

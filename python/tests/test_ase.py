@@ -112,6 +112,15 @@ def test_errors_are_concord_errors_with_its_message(tmp_path):
     assert err.value.status == 10 and err.value.atoms == [0, 1]
     with pytest.raises(ConcordError, match="not one of the model's elements|element"):
         ConcordCalculator(POTENTIAL).get_potential_energy(Atoms("SiH4", positions=molecule("CH4").positions))
+    nan = ethanol()
+    nan.positions[3, 1] = np.nan
+    with pytest.raises(ConcordError, match="non-finite") as err:
+        ConcordCalculator(POTENTIAL).get_potential_energy(nan)
+    assert err.value.atoms == [3]
+    with pytest.raises(ValueError, match="shape"):
+        concord.Model(POTENTIAL).compute([6, 1], np.zeros((3, 3)))
+    with pytest.raises(ConcordError, match="at least 2 models"):
+        concord.deviation([concord.Model(POTENTIAL)], [6], np.zeros((1, 3)))
     with pytest.raises(ConcordError, match="missing.concord"):
         ConcordCalculator(tmp_path / "missing.concord")
     with pytest.raises(ConcordError, match="no structure generator"):

@@ -79,7 +79,15 @@ pub fn load(path: &Path, config: &Config, model: &mut Model, adam: &mut Adam) ->
         .ok_or_else(|| bad("not a Concord checkpoint".into()))?;
     let header: Header =
         serde_json::from_str(json).map_err(|e| bad(format!("invalid checkpoint header: {e}")))?;
-    if &header.config != config {
+    // The device is where a run computes, not what it computes: resuming elsewhere is fine.
+    let identity = |c: &Config| Config {
+        training: crate::train::config::TrainingConfig {
+            device: None,
+            ..c.training.clone()
+        },
+        ..c.clone()
+    };
+    if identity(&header.config) != identity(config) {
         return Err(bad(
             "the checkpoint was written for a different config; delete the output folder or choose another `output` to start afresh".into(),
         ));
