@@ -140,3 +140,29 @@ fn identical_members_agree_and_one_model_is_refused() {
     ]);
     assert!(!ok && text.contains("test_forces"), "{text}");
 }
+
+/// Members with different element sets and cutoffs: an element one member lacks is an error
+/// naming it; different cutoffs are fine (each member searches its own neighbours).
+#[cfg(feature = "torch")]
+#[test]
+fn members_with_other_elements_or_cutoffs() {
+    #[path = "common/mod.rs"]
+    #[allow(dead_code)]
+    mod common;
+    use concord::committee::Committee;
+    let shipped = Potential::load(Path::new(A), Device::Cpu, Precision::Float64).unwrap();
+    let small = common::random_potential(Precision::Float64, 3); // H C N O, cutoff 4 Å
+    let committee = Committee::new(vec![shipped, small]).unwrap();
+    let water = concord::Frame::new(
+        vec![8, 1, 1],
+        vec![[0.0, 0.0, 0.12], [0.0, 0.76, -0.47], [0.0, -0.76, -0.47]],
+    );
+    let (_, dev) = committee.compute_frame(&water, Request::default()).unwrap();
+    assert!(dev.max_devi_f > 0.0 && dev.atom_forces.len() == 3);
+    let hf = concord::Frame::new(vec![9, 1], vec![[0.0, 0.0, 0.0], [0.0, 0.0, 0.92]]);
+    let err = committee
+        .compute_frame(&hf, Request::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains('9') || err.contains('F'), "{err}");
+}
