@@ -1,6 +1,9 @@
 //! `concord deviation` end to end: the shipped potential and the candidate as a committee on
 //! the tiny test frames, checked against the members' own forces.
 
+#[cfg(feature = "torch")]
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -146,9 +149,6 @@ fn identical_members_agree_and_one_model_is_refused() {
 #[cfg(feature = "torch")]
 #[test]
 fn members_with_other_elements_or_cutoffs() {
-    #[path = "common/mod.rs"]
-    #[allow(dead_code)]
-    mod common;
     use concord::committee::Committee;
     let shipped = Potential::load(Path::new(A), Device::Cpu, Precision::Float64).unwrap();
     let small = common::random_potential(Precision::Float64, 3); // H C N O, cutoff 4 Å
