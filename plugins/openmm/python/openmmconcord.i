@@ -144,6 +144,8 @@ public:
     bool usesPeriodicBoundaryConditions() const;
     void addCommitteeModel(const std::string& path);
     int getNumCommitteeModels() const;
+    const std::string& getCommitteeModelPath(int index) const;
+    std::string getCommitteeModelChecksum(int index) const;
     ConcordDeviation computeDeviation(OpenMM::Context& context) const;
 
     %extend {

@@ -118,6 +118,14 @@ public:
     /** Number of committee members added (0: no committee). */
     int getNumCommitteeModels() const { return static_cast<int>(committee.size()); }
     /**
+     * The model file of committee member `index` (0-based, as added).
+     *
+     * @throws OpenMM::OpenMMException when index is not in [0, getNumCommitteeModels())
+     */
+    const std::string& getCommitteeModelPath(int index) const;
+    /** The checksum of committee member `index`'s model file (as getModelChecksum()). */
+    std::string getCommitteeModelChecksum(int index) const;
+    /**
      * The committee's disagreement (the first model and every member) at the Context's current
      * positions, as DeePMD-kit defines model deviation; OpenMM units.
      *
@@ -146,6 +154,7 @@ private:
     bool periodic = false;
     std::shared_ptr<const concord::Model> model;
     std::vector<std::shared_ptr<const concord::Model>> committee;
+    std::vector<std::string> committeePaths;
 };
 
 }  // namespace ConcordPlugin

@@ -45,6 +45,18 @@ std::shared_ptr<const concord::Model> load(const std::string& path, const std::v
         throw OpenMM::OpenMMException(std::string("ConcordForce: ") + e.what());
     }
 }
+
+/// The checksum in a model's metadata (`"checksum":"sha256:<hex>"`, no escapes in the value);
+/// empty for a format-1 file.
+std::string checksumOf(const concord::Model& model) {
+    const std::string json = model.metadata_json();
+    const std::string key = "\"checksum\":\"";
+    const size_t start = json.find(key);
+    if (start == std::string::npos) return "";
+    const size_t begin = start + key.size();
+    const size_t end = json.find('"', begin);
+    return end == std::string::npos ? "" : json.substr(begin, end - begin);
+}
 }  // namespace
 
 ConcordForce::ConcordForce(const std::string& modelPath, const std::vector<int>& atomicNumbers,
@@ -79,6 +91,21 @@ void ConcordForce::setParticles(const std::vector<int>& particles) {
 
 void ConcordForce::addCommitteeModel(const std::string& path) {
     committee.push_back(load(path, atomicNumbers, precision, device));
+    committeePaths.push_back(path);
+}
+
+const std::string& ConcordForce::getCommitteeModelPath(int index) const {
+    if (index < 0 || index >= getNumCommitteeModels()) {
+        throw OpenMM::OpenMMException("ConcordForce: committee member " + std::to_string(index) +
+                                      " does not exist (" +
+                                      std::to_string(getNumCommitteeModels()) + " members)");
+    }
+    return committeePaths[static_cast<size_t>(index)];
+}
+
+std::string ConcordForce::getCommitteeModelChecksum(int index) const {
+    getCommitteeModelPath(index);  // checks the index
+    return checksumOf(*committee[static_cast<size_t>(index)]);
 }
 
 ConcordDeviation ConcordForce::computeDeviation(OpenMM::Context& context) const {
@@ -133,16 +160,7 @@ double ConcordForce::getReceptiveField() const {
     return model->receptive_field() / ANGSTROM_PER_NM;
 }
 
-std::string ConcordForce::getModelChecksum() const {
-    // The metadata JSON holds `"checksum":"sha256:<hex>"` (no escapes inside the value).
-    const std::string json = model->metadata_json();
-    const std::string key = "\"checksum\":\"";
-    const size_t start = json.find(key);
-    if (start == std::string::npos) return "";
-    const size_t begin = start + key.size();
-    const size_t end = json.find('"', begin);
-    return end == std::string::npos ? "" : json.substr(begin, end - begin);
-}
+std::string ConcordForce::getModelChecksum() const { return checksumOf(*model); }
 
 OpenMM::ForceImpl* ConcordForce::createImpl() const { return new ConcordForceImpl(*this); }
 

@@ -4,11 +4,35 @@
 #include "openmm/OpenMMException.h"
 #include "openmm/serialization/SerializationNode.h"
 
+#include <memory>
+
 namespace ConcordPlugin {
 
 namespace {
 constexpr int VERSION = 1;
+
+/// Throws unless the model file at `path` still has the checksum it was serialised with
+/// (`found` is the loaded file's; a node without a stored checksum is not checked).
+void checkChecksum(const OpenMM::SerializationNode& node, const std::string& path,
+                   const std::string& found) {
+    if (!node.hasProperty("modelChecksum")) return;
+    const std::string stored = node.getStringProperty("modelChecksum");
+    if (stored == found) return;
+    throw OpenMM::OpenMMException("ConcordForce: the model file " + path +
+                                  " is not the one this force was serialised with (checksum " +
+                                  (found.empty() ? "none" : found) + ", stored " +
+                                  (stored.empty() ? "none" : stored) + ")");
 }
+
+/// The child node called `name`, or nullptr (files written before it existed lack it).
+const OpenMM::SerializationNode* childOrNull(const OpenMM::SerializationNode& node,
+                                             const std::string& name) {
+    for (const OpenMM::SerializationNode& child : node.getChildren()) {
+        if (child.getName() == name) return &child;
+    }
+    return nullptr;
+}
+}  // namespace
 
 ConcordForceProxy::ConcordForceProxy() : OpenMM::SerializationProxy("ConcordForce") {}
 
@@ -29,6 +53,12 @@ void ConcordForceProxy::serialize(const void* object, OpenMM::SerializationNode&
         particle.setIntProperty("z", force.getAtomicNumbers()[i]);
         if (!indices.empty()) particle.setIntProperty("index", indices[i]);
     }
+    OpenMM::SerializationNode& committee = node.createChildNode("Committee");
+    for (int k = 0; k < force.getNumCommitteeModels(); ++k) {
+        OpenMM::SerializationNode& member = committee.createChildNode("Model");
+        member.setStringProperty("modelPath", force.getCommitteeModelPath(k));
+        member.setStringProperty("modelChecksum", force.getCommitteeModelChecksum(k));
+    }
 }
 
 void* ConcordForceProxy::deserialize(const OpenMM::SerializationNode& node) const {
@@ -43,28 +73,24 @@ void* ConcordForceProxy::deserialize(const OpenMM::SerializationNode& node) cons
         numbers.push_back(particle.getIntProperty("z"));
         if (particle.hasProperty("index")) indices.push_back(particle.getIntProperty("index"));
     }
-    auto* force =
-        new ConcordForce(node.getStringProperty("modelPath"), numbers,
-                         node.getIntProperty("precision"), node.getStringProperty("device"));
-    // The file at the stored path must still be the model that was serialised.
-    if (node.hasProperty("modelChecksum")) {
-        const std::string stored = node.getStringProperty("modelChecksum");
-        const std::string found = force->getModelChecksum();
-        if (stored != found) {
-            const std::string path = force->getModelPath();
-            delete force;
-            throw OpenMM::OpenMMException(
-                "ConcordForce: the model file " + path +
-                " is not the one this force was serialised with (checksum " +
-                (found.empty() ? "none" : found) + ", stored " +
-                (stored.empty() ? "none" : stored) + ")");
+    auto force = std::make_unique<ConcordForce>(node.getStringProperty("modelPath"), numbers,
+                                                node.getIntProperty("precision"),
+                                                node.getStringProperty("device"));
+    // The files at the stored paths must still be the models that were serialised.
+    checkChecksum(node, force->getModelPath(), force->getModelChecksum());
+    if (const OpenMM::SerializationNode* committee = childOrNull(node, "Committee")) {
+        for (const OpenMM::SerializationNode& member : committee->getChildren()) {
+            force->addCommitteeModel(member.getStringProperty("modelPath"));
+            const int k = force->getNumCommitteeModels() - 1;
+            checkChecksum(member, force->getCommitteeModelPath(k),
+                          force->getCommitteeModelChecksum(k));
         }
     }
     force->setParticles(indices);
     force->setUsesPeriodicBoundaryConditions(node.getBoolProperty("periodic"));
     force->setForceGroup(node.getIntProperty("forceGroup"));
     force->setName(node.getStringProperty("name"));
-    return force;
+    return force.release();
 }
 
 }  // namespace ConcordPlugin
