@@ -16,6 +16,21 @@ impl Adjacency {
         Adjacency(adjacency)
     }
 
+    /// Number of atoms.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for a graph without atoms.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The neighbours of atom `a`, in the order the edges were given.
+    pub fn neighbors(&self, a: usize) -> &[usize] {
+        &self.0[a]
+    }
+
     /// Hop distance of every atom from the nearest of `sources`, searched breadth first up to
     /// `max_hops`; atoms farther away (or unreachable) get `usize::MAX`.
     pub fn hops(&self, sources: impl IntoIterator<Item = usize>, max_hops: usize) -> Vec<usize> {

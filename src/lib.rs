@@ -5,7 +5,7 @@
 //! (samples, losses, the loop) -> model file -> [`runtime`] (native evaluator) ->
 //! [`potential`] ([`potential::Potential`]; [`committee`] of several) -> [`generate`],
 //! [`optimize`] -> C ABI -> plugins. [`elements`],
-//! [`units`], [`device`], [`neighbors`], [`structure`] and [`error`] are shared by all. Internal units are
+//! [`units`], [`device`], [`neighbors`], [`structure`], [`stereo`] and [`error`] are shared by all. Internal units are
 //! eV, Å and fs. Training and the libtorch evaluator need the `torch` feature (default);
 //! running a model does not.
 #![warn(missing_docs)]
@@ -29,6 +29,7 @@ pub mod optimize;
 pub mod potential;
 pub mod runtime;
 pub mod sanity;
+pub mod stereo;
 pub mod structure;
 #[cfg(feature = "torch")]
 pub mod train;

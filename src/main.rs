@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use concord::generate::{generate_structures, PipelineOptions, Sample, SamplerOptions};
+use concord::generate::{
+    generate_structures, GraphRequest, PipelineOptions, Sample, SamplerOptions,
+};
 use concord::metrics::ErrorAccumulator;
 use concord::model::evaluate::Request;
 use concord::model::Precision;
@@ -419,13 +421,15 @@ fn generate_file(
             )))
         })
         .collect();
-    let requests: Vec<(&[u8], &[concord::Bond], u64)> = mols
+    let requests: Vec<GraphRequest> = mols
         .iter()
         .enumerate()
         .filter(|(m, _)| charged[*m].is_none())
-        .map(|(m, mol)| {
-            let s = seed.wrapping_add(m as u64);
-            (mol.numbers.as_slice(), mol.bonds.as_slice(), s)
+        .map(|(m, mol)| GraphRequest {
+            numbers: &mol.numbers,
+            bonds: &mol.bonds,
+            stereo: &mol.stereo,
+            seed: seed.wrapping_add(m as u64),
         })
         .collect();
     let bar = indicatif::ProgressBar::new(requests.len() as u64);
@@ -513,16 +517,17 @@ fn sample_frame(mol: &concord::Molecule, seed: u64, s: Sample) -> concord::Frame
     f
 }
 
-/// The molecular graphs of SMILES strings; warns about stereo marks the generator ignores.
+/// The molecular graphs of SMILES strings; warns about stereo marks that mark no stereocentre
+/// or stereogenic double bond (they are ignored).
 fn smiles_molecules(smiles: &[String]) -> concord::Result<Vec<concord::Molecule>> {
     smiles
         .iter()
         .map(|s| {
             let g = concord::io::parse_smiles(s)?;
-            if g.has_stereo {
+            if g.has_stereo && g.molecule.stereo.is_empty() {
                 eprintln!(
-                    "warning: '{s}': stereo marks are ignored (the generator is E(3)-equivariant \
-                     and cannot choose an enantiomer or a double-bond isomer)"
+                    "warning: '{s}': its stereo marks are on no stereocentre or stereogenic \
+                     double bond and are ignored"
                 );
             }
             Ok(g.molecule)

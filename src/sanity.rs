@@ -1,6 +1,8 @@
 //! Chemical sanity of a 3D structure given its bond graph: every bond has a plausible length
 //! for its order, and no two unbonded atoms clash. This is how generated structures are
-//! screened (`concord generate` marks each one) and what the generator's tests assert.
+//! screened (`concord generate` marks each one) and what the generator's tests assert. The
+//! generation pipeline adds the stereo problems ([`Problem::Chirality`],
+//! [`Problem::DoubleBond`]) of a molecule given with a stereo configuration.
 //!
 //! Lengths are judged relative to the sum of the two atoms' single-bond covalent radii
 //! (Cordero et al., Dalton Trans. 2008, 2832), with bounds per bond order that every PM6 and
@@ -43,6 +45,18 @@ pub enum Problem {
         /// The smallest allowed distance in Å.
         min: f64,
     },
+    /// A specified stereocentre with the opposite configuration (see [`crate::stereo`]).
+    Chirality {
+        /// The centre atom (0-based).
+        atom: usize,
+    },
+    /// A specified double bond with the opposite configuration.
+    DoubleBond {
+        /// The two doubly bonded atoms (0-based).
+        atoms: (usize, usize),
+        /// Whether the specified configuration is cis (then the structure's is trans).
+        cis: bool,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -66,6 +80,18 @@ impl std::fmt::Display for Problem {
                 f,
                 "unbonded atoms {} and {} are {distance:.3} Å apart (< {min:.3} Å)",
                 atoms.0, atoms.1
+            ),
+            Problem::Chirality { atom } => write!(
+                f,
+                "stereocentre {atom} has the opposite configuration of the input's"
+            ),
+            Problem::DoubleBond { atoms, cis } => write!(
+                f,
+                "double bond {}-{} is {} but the input's is {}",
+                atoms.0,
+                atoms.1,
+                if *cis { "trans" } else { "cis" },
+                if *cis { "cis" } else { "trans" }
             ),
         }
     }

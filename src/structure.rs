@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::stereo::Stereo;
 
 /// One atomic configuration with optional reference labels. Units: Å, eV, eV/Å, eV/Å³.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -225,6 +226,8 @@ pub struct Molecule {
     pub bonds: Vec<Bond>,
     /// Data fields (`> <name>` blocks) of the record.
     pub properties: BTreeMap<String, String>,
+    /// The stereo configuration generated structures must have (empty: any stereoisomer).
+    pub stereo: Stereo,
 }
 
 impl Molecule {

@@ -221,6 +221,7 @@ fn sdf_seeds() -> Vec<String> {
             },
         ],
         properties: [("energy".to_string(), "-1.5".to_string())].into(),
+        stereo: Default::default(),
     };
     let bundled =
         concord::io::read_text(&native::root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz"))

@@ -46,7 +46,13 @@ fn smiles_molecules_are_generated_with_all_hydrogens() {
         "2",
     ]);
     assert!(ok, "{stderr}");
-    assert!(stderr.contains("stereo marks are ignored"), "{stderr}");
+    // The mark of C[C@H](N)O is on a stereocentre: honoured, no warning.
+    assert!(!stderr.contains("ignored"), "{stderr}");
+    let centre = concord::io::parse_smiles("C[C@H](N)O")
+        .unwrap()
+        .molecule
+        .stereo;
+    assert_eq!(centre.centres.len(), 1);
     let frames = concord::io::read_extxyz(&out).unwrap();
     assert_eq!(frames.len(), 6);
     let formula = |f: &concord::Frame| {
@@ -57,6 +63,23 @@ fn smiles_molecules_are_generated_with_all_hydrogens() {
     assert_eq!(formula(&frames[2]), (5, 1, 0, 5)); // pyridine C5H5N
     assert_eq!(formula(&frames[4]), (2, 1, 1, 7)); // 1-aminoethanol C2H7NO
     assert_eq!(frames[0].info["mol"], "CCO");
+    for f in &frames[4..] {
+        assert!(centre.check(&f.positions).0.is_empty());
+    }
+    // A mark on an atom that is no stereocentre (two equal methyls) is named and ignored.
+    let (ok, stderr) = run(&[
+        "generate",
+        "--model",
+        &model,
+        "--smiles",
+        "C[C@H](C)O",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        ok && stderr.contains("stereo marks are on no stereocentre"),
+        "{stderr}"
+    );
     for f in &frames {
         assert!(f.positions.iter().flatten().all(|x| x.is_finite()));
     }

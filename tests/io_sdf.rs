@@ -83,6 +83,7 @@ fn ethanol_like() -> Molecule {
             },
         ],
         properties,
+        stereo: Default::default(),
     }
 }
 
@@ -97,6 +98,7 @@ fn charged_many() -> Molecule {
         charges: (0..n).map(|i| if i == 10 { 5 } else { -1 }).collect(),
         bonds: vec![],
         properties: BTreeMap::new(),
+        stereo: Default::default(),
     }
 }
 

@@ -642,7 +642,7 @@ fn evaluations_past_the_memory_limit_are_refused_before_allocating() {
 /// low-energy sample first; a bad molecule fails alone; the CLI writes what the library gives.
 #[test]
 fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
-    use concord::generate::{best, generate_structures, PipelineOptions};
+    use concord::generate::{best, generate_structures, GraphRequest, PipelineOptions};
     use concord::optimize::OptimizeOptions;
     let pot = shipped("concord-qm9-gfn2-generator.concord", Precision::Float32);
     let smiles = ["CCO", "C=O", "CC(=O)N"];
@@ -650,13 +650,13 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
         .iter()
         .map(|s| concord::io::parse_smiles(s).unwrap().molecule)
         .collect();
-    let mut requests: Vec<(&[u8], &[concord::Bond], u64)> = mols
+    let mut requests: Vec<GraphRequest> = mols
         .iter()
         .enumerate()
-        .map(|(m, x)| (x.numbers.as_slice(), x.bonds.as_slice(), 5 + m as u64))
+        .map(|(m, x)| GraphRequest::new(&x.numbers, &x.bonds, 5 + m as u64))
         .collect();
     let lone = [8u8]; // a lone O: a radical, refused by itself
-    requests.insert(1, (&lone, &[], 9));
+    requests.insert(1, GraphRequest::new(&lone, &[], 9));
     let opts = PipelineOptions {
         samples: 3,
         sampler: SamplerOptions::default(),

@@ -10,7 +10,9 @@ use super::model::{borrow, concord_model_t};
 use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, options};
 use super::status::{self, concord_status_t, Failure};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
-use crate::generate::{generate, generate_structures, PipelineOptions, Sample, SamplerOptions};
+use crate::generate::{
+    generate, generate_structures, GraphRequest, PipelineOptions, Sample, SamplerOptions,
+};
 use crate::model::graph::validate_graph;
 use crate::optimize::OptimizeOptions;
 use crate::potential::Potential;
@@ -158,11 +160,7 @@ impl GenerateArgs {
             sampler: self.sampler,
             relax,
         };
-        let molecule = (
-            self.numbers.as_slice(),
-            self.bonds.as_slice(),
-            self.sampler.seed,
-        );
+        let molecule = GraphRequest::new(&self.numbers, &self.bonds, self.sampler.seed);
         let mut out = generate_structures(potential, &[molecule], &opts, &mut |_| {})?;
         Ok(out.remove(0)?)
     }

@@ -4,11 +4,15 @@
 //! samples, optionally relax each on the model's potential, screen each for chemical sanity,
 //! and rank them. Front ends differ only in what they keep and show (every sample, or the best).
 //!
-//! The policy: a sample's positions are the relaxed ones when its relaxation succeeded
-//! (converged or not), otherwise the generated ones; its energy and forces are the potential's
-//! at those positions (`None` when the potential refuses them, e.g. overlapping atoms). Samples
-//! are ranked sane before not sane ([`crate::sanity`]), then by energy (lowest first, samples
-//! without one last), then by draw order; rank 0 is the best.
+//! The policy: a molecule given with a stereo configuration ([`Stereo`]) has each sample
+//! mirrored when its mirror image gets more of the specified centres right (the
+//! E(3)-equivariant denoiser draws both images alike). A sample's positions are the relaxed
+//! ones when its relaxation succeeded (converged or not), otherwise the generated ones; its
+//! energy and forces are the potential's at those positions (`None` when the potential refuses
+//! them, e.g. overlapping atoms). Its problems are the sanity check's ([`crate::sanity`]) and
+//! every specified centre or double bond it gets wrong. Samples are ranked without problems
+//! before with, then by energy (lowest first, samples without one last), then by draw order;
+//! rank 0 is the best.
 
 use crate::error::{Error, Result};
 use crate::generate::{generate_many, SamplerOptions};
@@ -17,7 +21,42 @@ use crate::model::graph::validate_graph;
 use crate::optimize::{relax, OptimizeOptions, OptimizeResult, RelaxFailure};
 use crate::potential::Potential;
 use crate::sanity::{self, Problem};
+use crate::stereo::Stereo;
 use crate::structure::{Bond, Frame};
+
+/// One molecule for [`generate_structures`].
+#[derive(Debug, Clone, Copy)]
+pub struct GraphRequest<'a> {
+    /// Atomic numbers, `[N]`.
+    pub numbers: &'a [u8],
+    /// The bond graph.
+    pub bonds: &'a [Bond],
+    /// The stereo configuration the structures must have (empty: any).
+    pub stereo: &'a Stereo,
+    /// The molecule's sampler seed.
+    pub seed: u64,
+}
+
+impl<'a> GraphRequest<'a> {
+    /// A request without stereo configuration.
+    pub fn new(numbers: &'a [u8], bonds: &'a [Bond], seed: u64) -> GraphRequest<'a> {
+        const NONE: &Stereo = &Stereo {
+            centres: Vec::new(),
+            double_bonds: Vec::new(),
+        };
+        GraphRequest {
+            numbers,
+            bonds,
+            stereo: NONE,
+            seed,
+        }
+    }
+
+    /// The sampler's view of the molecule.
+    fn sampler_input(&self) -> (&'a [u8], &'a [Bond], u64) {
+        (self.numbers, self.bonds, self.seed)
+    }
+}
 
 /// Molecules sampled together in one batch of the denoiser (more is faster per molecule, up to
 /// the point where the batch no longer fits the caches).
@@ -78,14 +117,14 @@ impl Sample {
     }
 }
 
-/// Runs the pipeline for each molecule `(atomic numbers [N], bonds, seed)`; a molecule the
+/// Runs the pipeline for each molecule ([`GraphRequest`]); a molecule the
 /// model cannot handle (an unknown element, an invalid graph, a failed sampling) gets its own
 /// error and costs only itself. `progress` is called with the number of molecules finished so
 /// far. Returns one outcome per molecule, its samples in draw order. Fails as a whole only for
 /// invalid options or a model without a generator.
 pub fn generate_structures(
     potential: &Potential,
-    molecules: &[(&[u8], &[Bond], u64)],
+    molecules: &[GraphRequest],
     opts: &PipelineOptions,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Result<Vec<Sample>>>> {
@@ -95,10 +134,10 @@ pub fn generate_structures(
     }
     let mut out: Vec<Option<Result<Vec<Sample>>>> = molecules
         .iter()
-        .map(|(numbers, bonds, _)| {
+        .map(|m| {
             let valid = potential
-                .species_index(numbers)
-                .and_then(|_| validate_graph(numbers, bonds));
+                .species_index(m.numbers)
+                .and_then(|_| validate_graph(m.numbers, m.bonds));
             valid.err().map(Err)
         })
         .collect();
@@ -106,10 +145,12 @@ pub fn generate_structures(
     progress(done);
     let todo: Vec<usize> = (0..molecules.len()).filter(|&m| out[m].is_none()).collect();
     for chunk in todo.chunks(BATCH) {
-        let batch: Vec<(&[u8], &[Bond], u64)> = chunk.iter().map(|&m| molecules[m]).collect();
+        let batch: Vec<(&[u8], &[Bond], u64)> = chunk
+            .iter()
+            .map(|&m| molecules[m].sampler_input())
+            .collect();
         for (&m, drawn) in chunk.iter().zip(sample_batch(potential, &batch, opts)) {
-            let (numbers, bonds, _) = molecules[m];
-            out[m] = Some(drawn.and_then(|d| finish(potential, numbers, bonds, d, opts)));
+            out[m] = Some(drawn.and_then(|d| finish(potential, &molecules[m], d, opts)));
             done += 1;
             progress(done);
         }
@@ -148,13 +189,14 @@ fn sample_batch(
 /// Relaxes, evaluates, screens and ranks one molecule's generated structures.
 fn finish(
     potential: &Potential,
-    numbers: &[u8],
-    bonds: &[Bond],
+    molecule: &GraphRequest,
     drawn: Vec<Vec<[f64; 3]>>,
     opts: &PipelineOptions,
 ) -> Result<Vec<Sample>> {
+    let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
     let mut samples = Vec::with_capacity(drawn.len());
-    for (index, generated) in drawn.into_iter().enumerate() {
+    for (index, mut generated) in drawn.into_iter().enumerate() {
+        stereo.orient(&mut generated);
         let frame = Frame::new(numbers.to_vec(), generated);
         let relaxation = opts.relax.as_ref().map(|o| relax(potential, &frame, o));
         let (positions, energy, forces) = match &relaxation {
@@ -173,7 +215,8 @@ fn finish(
                 }
             }
         };
-        let problems = sanity::check(numbers, bonds, &positions)?;
+        let mut problems = sanity::check(numbers, bonds, &positions)?;
+        problems.extend(stereo_problems(stereo, &positions));
         samples.push(Sample {
             index,
             rank: 0,
@@ -186,6 +229,19 @@ fn finish(
     }
     rank(&mut samples);
     Ok(samples)
+}
+
+/// The specified centres and double bonds `positions` get wrong, as problems.
+fn stereo_problems(stereo: &Stereo, positions: &[[f64; 3]]) -> Vec<Problem> {
+    let (centres, bonds) = stereo.check(positions);
+    let centres = centres
+        .into_iter()
+        .map(|t| Problem::Chirality { atom: t.centre });
+    let bonds = bonds.into_iter().map(|d| Problem::DoubleBond {
+        atoms: (d.ends[0], d.ends[1]),
+        cis: d.cis,
+    });
+    centres.chain(bonds).collect()
 }
 
 /// Sets each sample's `rank`: sane first, then lowest energy (none last), then draw order.

@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::io::files::{read_text, write_atomic};
+use crate::stereo::Stereo;
 use crate::structure::{check_bonds, first_invalid_bond, Bond, BondOrder, BondProblem, Molecule};
 
 /// Reads every record of the SDF/MOL file at `path` (gunzipped if the name ends in `.gz`).
@@ -165,11 +166,13 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
     r.line(start + 2, "inside the header")?;
     let c = start + 3;
     let (n_atoms, n_bonds) = r.counts(c)?;
+    let mut parities = Vec::with_capacity(n_atoms);
     for a in 0..n_atoms {
-        let (position, z, charge) = r.atom(c + 1 + a, n_atoms)?;
+        let (position, z, charge, parity) = r.atom(c + 1 + a, n_atoms)?;
         mol.positions.push(position);
         mol.numbers.push(z);
         mol.charges.push(charge);
+        parities.push(parity);
     }
     for b in 0..n_bonds {
         mol.bonds
@@ -187,7 +190,18 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
     let k = r.properties(c + 1 + n_atoms + n_bonds, &mut mol.charges)?;
     let (properties, end) = r.data_fields(k)?;
     mol.properties = properties;
+    mol.stereo = record_stereo(&mol, &parities);
     Ok((mol, end))
+}
+
+/// The record's stereo configuration: from its coordinates when they are 3D (some z is not
+/// 0), as RDKit reads a 3D record; otherwise from the atom parities of its stereocentres
+/// (double bonds need coordinates).
+fn record_stereo(mol: &Molecule, parities: &[u8]) -> Stereo {
+    if mol.positions.iter().any(|p| p[2].abs() > 1e-4) {
+        return Stereo::from_positions(&mol.numbers, &mol.bonds, &mol.positions);
+    }
+    Stereo::from_parities(&mol.numbers, &mol.bonds, parities)
 }
 
 /// One SDF record being read: its lines, where it starts, and the file (for errors).
@@ -245,7 +259,7 @@ impl<'a> Record<'a> {
     }
 
     /// Position (Å), atomic number and formal charge of the atom line `idx`.
-    fn atom(&self, idx: usize, n_atoms: usize) -> Result<([f64; 3], u8, i8)> {
+    fn atom(&self, idx: usize, n_atoms: usize) -> Result<([f64; 3], u8, i8, u8)> {
         let what = format!("inside the atom block ({n_atoms} atoms declared)");
         let line = self.line(idx, &what)?;
         let coord = |col: usize, axis: &str| -> Result<f64> {
@@ -282,7 +296,12 @@ impl<'a> Record<'a> {
                 return Err(self.err(idx, message));
             }
         };
-        Ok((position, z, charge))
+        // Atom parity (columns 40-42): 1 or 2 mark a configuration, anything else none.
+        let parity = columns(line, 39, 42)
+            .and_then(|t| t.parse::<u8>().ok())
+            .filter(|p| matches!(p, 1 | 2))
+            .unwrap_or(0);
+        Ok((position, z, charge, parity))
     }
 
     /// The bond of bond line `idx` (0-based atoms), its atoms and order checked.

@@ -5,15 +5,16 @@
 //!
 //! Parsing is done by the `purr` crate (an OpenSMILES reader); this module turns its
 //! adjacency into a [`Molecule`] and kekulizes. Charged atoms are refused (the models are
-//! trained on neutral molecules); stereo marks (`@`, `/`, `\`) are read but cannot be honoured
-//! by an E(3)-equivariant generator, which [`SmilesGraph::has_stereo`] reports.
+//! trained on neutral molecules); stereo marks (`@`, `@@`, `/`, `\`) on stereogenic centres
+//! and double bonds become the molecule's [`Stereo`], which generation honours.
 
-use purr::feature::{AtomKind, BondKind, BracketSymbol};
+use purr::feature::{AtomKind, BondKind, BracketSymbol, Configuration};
 use purr::graph::{Atom, Builder};
 
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::hops::Adjacency;
+use crate::stereo::{self, DoubleBond, Stereo, Tetrahedral};
 use crate::structure::{Bond, BondOrder, Molecule};
 
 /// A molecule read from SMILES, with the facts its string carried that the graph does not.
@@ -92,8 +93,10 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
     kekulize(&atoms, &mut bonds).map_err(invalid)?;
 
     let mut numbers = heavy;
+    let mut hydrogens = vec![Vec::new(); atoms.len()];
     for (i, atom) in atoms.iter().enumerate() {
         for _ in 0..atom.suppressed_hydrogens() {
+            hydrogens[i].push(numbers.len());
             bonds.push(Bond {
                 i,
                 j: numbers.len(),
@@ -110,6 +113,7 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
         ));
     }
     let n = numbers.len();
+    let stereo = marked_stereo(&atoms, &hydrogens, &numbers, &bonds);
     Ok(SmilesGraph {
         molecule: Molecule {
             name: smiles.to_string(),
@@ -118,9 +122,71 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
             charges: vec![0; n],
             bonds,
             properties: Default::default(),
+            stereo,
         },
         has_stereo,
     })
+}
+
+/// The configurations the string's marks give to the graph's stereogenic centres and double
+/// bonds ([`crate::stereo::perceive`]; marks elsewhere carry no stereo and are dropped).
+///
+/// A centre's neighbours in the order of the string are its implicit hydrogen (first, as
+/// `purr` orders them, having already inverted `@` for a bracket hydrogen that follows the
+/// preceding atom) and then its bonds; `@` means the last three run anticlockwise seen from the
+/// first, i.e. a negative [`stereo::signed_volume`]. A double bond's two ends each need a substituent bond
+/// marked `/` or `\`; the same direction on both (as seen from each end) means cis.
+fn marked_stereo(
+    atoms: &[Atom],
+    hydrogens: &[Vec<usize>],
+    numbers: &[u8],
+    bonds: &[Bond],
+) -> Stereo {
+    let found = stereo::perceive(numbers, bonds);
+    let mut out = Stereo::default();
+    for &o in found.centres.iter().filter(|&&o| o < atoms.len()) {
+        let AtomKind::Bracket {
+            configuration: Some(config),
+            ..
+        } = &atoms[o].kind
+        else {
+            continue;
+        };
+        let positive = match config {
+            Configuration::TH1 => false,
+            Configuration::TH2 => true,
+            _ => continue,
+        };
+        let order: Vec<usize> = hydrogens[o]
+            .iter()
+            .copied()
+            .chain(atoms[o].bonds.iter().map(|b| b.tid))
+            .collect();
+        if let [f, a, b, c] = order[..] {
+            out.centres.push(Tetrahedral {
+                centre: o,
+                neighbors: [f, a, b, c],
+                positive,
+            });
+        }
+    }
+    // The first substituent of `p` (other than `q`) whose bond is marked, with its direction.
+    let marked = |p: usize, q: usize| {
+        atoms.get(p)?.bonds.iter().find_map(|b| match b.kind {
+            BondKind::Up | BondKind::Down if b.tid != q => Some((b.tid, b.kind.clone())),
+            _ => None,
+        })
+    };
+    for &[p, q] in &found.double_bonds {
+        if let (Some((s, dp)), Some((t, dq))) = (marked(p, q), marked(q, p)) {
+            out.double_bonds.push(DoubleBond {
+                ends: [p, q],
+                refs: [s, t],
+                cis: dp == dq,
+            });
+        }
+    }
+    out
 }
 
 /// Atomic number of a parsed atom; refuses wildcards and charges.

@@ -1,0 +1,399 @@
+//! Stereochemistry of a molecular graph: tetrahedral centres and double-bond configurations.
+//!
+//! Which atoms and bonds are stereogenic is perceived from the graph alone ([`perceive`]: an
+//! atom with four neighbours in four different symmetry classes; a double bond outside small
+//! rings whose ends each carry distinguishable substituents). Their configurations come from
+//! SMILES marks ([`crate::io::parse_smiles`]), from SDF atom parities or from 3D coordinates
+//! ([`Stereo::from_positions`]), and are checked on generated structures ([`Stereo::check`]).
+//!
+//! Geometry conventions: a centre is described by its four neighbours `[f, a, b, c]` and the
+//! sign of the signed volume of their tetrahedron, `(x_a - x_f) . ((x_b - x_f) x (x_c - x_f))`
+//! (negative when `a, b, c` run anticlockwise seen from `f`, SMILES's `@`; unlike a volume
+//! around the centre, it keeps its sign when a strained cage puts the centre off-side);
+//! a double bond `p=q` by one substituent on each end `[s, t]` and whether `s` and `t` lie on
+//! the same side (cis: positive cosine of the dihedral `s-p-q-t`). A structure and its mirror
+//! image have opposite centres and the same double bonds.
+
+use crate::hops::Adjacency;
+use crate::structure::{Bond, BondOrder};
+
+/// A tetrahedral stereocentre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tetrahedral {
+    /// The centre atom (0-based).
+    pub centre: usize,
+    /// Its four neighbours `[f, a, b, c]`.
+    pub neighbors: [usize; 4],
+    /// Whether their signed volume ([`signed_volume`]) is positive.
+    pub positive: bool,
+}
+
+/// The configuration of a stereogenic double bond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DoubleBond {
+    /// The two doubly bonded atoms `[p, q]`.
+    pub ends: [usize; 2],
+    /// A substituent of `p` and one of `q` (`[s, t]`).
+    pub refs: [usize; 2],
+    /// Whether `s` and `t` are on the same side of the bond.
+    pub cis: bool,
+}
+
+/// The stereo configuration a molecule must have; empty when none is specified (then any
+/// stereoisomer is accepted).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stereo {
+    /// Specified tetrahedral centres.
+    pub centres: Vec<Tetrahedral>,
+    /// Specified double bonds.
+    pub double_bonds: Vec<DoubleBond>,
+}
+
+/// The atoms and bonds of a graph that can carry stereo (see [`perceive`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stereogenic {
+    /// Atoms with four neighbours of four different symmetry classes.
+    pub centres: Vec<usize>,
+    /// Double bonds `[p, q]` outside rings of fewer than [`MIN_RING_FOR_TRANS`] atoms, each end
+    /// bonded to one or two other atoms, of different symmetry classes when two.
+    pub double_bonds: Vec<[usize; 2]>,
+}
+
+/// Smallest ring in which a double bond can be trans (smaller rings force cis; RDKit's rule).
+pub const MIN_RING_FOR_TRANS: usize = 8;
+
+/// Smallest |signed volume| (Å^3) from which a centre's configuration is read from coordinates;
+/// the neighbours of a tetrahedral carbon give 4-10 Å^3.
+pub const MIN_VOLUME: f64 = 0.2;
+
+/// Smallest |cos dihedral| from which a double bond's configuration is read from coordinates.
+pub const MIN_COS: f64 = 0.2;
+
+/// Signed volume `(x_a - x_f) . ((x_b - x_f) x (x_c - x_f))` of atoms `[f, a, b, c]`, Å^3.
+pub fn signed_volume(x: &[[f64; 3]], [f, a, b, c]: [usize; 4]) -> f64 {
+    let d = |k: usize| std::array::from_fn::<f64, 3, _>(|i| x[k][i] - x[f][i]);
+    let (u, v, w) = (d(a), d(b), d(c));
+    u[0] * (v[1] * w[2] - v[2] * w[1])
+        + u[1] * (v[2] * w[0] - v[0] * w[2])
+        + u[2] * (v[0] * w[1] - v[1] * w[0])
+}
+
+/// Cosine of the dihedral `s-p-q-t` (1 for cis, -1 for trans; NaN for degenerate input).
+pub fn cos_dihedral(x: &[[f64; 3]], [p, q]: [usize; 2], [s, t]: [usize; 2]) -> f64 {
+    let sub = |a: usize, b: usize| std::array::from_fn::<f64, 3, _>(|i| x[a][i] - x[b][i]);
+    let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let axis = sub(q, p);
+    let aa = dot(axis, axis);
+    // The substituent directions with their components along the bond removed.
+    let perp = |v: [f64; 3]| {
+        let k = dot(v, axis) / aa;
+        std::array::from_fn::<f64, 3, _>(|i| v[i] - k * axis[i])
+    };
+    let (u, w) = (perp(sub(s, p)), perp(sub(t, q)));
+    dot(u, w) / (dot(u, u) * dot(w, w)).sqrt()
+}
+
+/// The stereogenic atoms and double bonds of the graph (`numbers` `[N]`, `bonds`).
+pub fn perceive(numbers: &[u8], bonds: &[Bond]) -> Stereogenic {
+    let class = symmetry_classes(numbers, bonds);
+    let n = class.len();
+    let adj = Adjacency::new(n, bonds.iter().map(|b| (b.i, b.j)));
+    let distinct = |atoms: &[usize]| {
+        let mut c: Vec<usize> = atoms.iter().map(|&a| class[a]).collect();
+        c.sort_unstable();
+        c.windows(2).all(|w| w[0] != w[1])
+    };
+    let doubles_at = |a: usize| {
+        bonds
+            .iter()
+            .filter(|b| b.order == BondOrder::Double && (b.i == a || b.j == a))
+            .count()
+    };
+    let centres = (0..n)
+        .filter(|&a| adj.neighbors(a).len() == 4 && distinct(adj.neighbors(a)))
+        .collect();
+    let ok_end = |a: usize, other: usize| {
+        let rest: Vec<usize> = adj
+            .neighbors(a)
+            .iter()
+            .copied()
+            .filter(|&x| x != other)
+            .collect();
+        (rest.len() == 1 || (rest.len() == 2 && distinct(&rest))) && doubles_at(a) == 1
+    };
+    let double_bonds = bonds
+        .iter()
+        .filter(|b| b.order == BondOrder::Double)
+        .map(|b| [b.i, b.j])
+        .filter(|&[p, q]| {
+            ok_end(p, q) && ok_end(q, p) && ring_size(&adj, p, q) >= MIN_RING_FOR_TRANS
+        })
+        .collect();
+    Stereogenic {
+        centres,
+        double_bonds,
+    }
+}
+
+/// The number of atoms in the smallest ring through bond `p-q` (`usize::MAX` if none): one
+/// more than the hop distance from `p` to `q` without that bond.
+fn ring_size(adj: &Adjacency, p: usize, q: usize) -> usize {
+    let n = adj.len();
+    let mut dist = vec![usize::MAX; n];
+    let mut queue = std::collections::VecDeque::from([p]);
+    dist[p] = 0;
+    while let Some(a) = queue.pop_front() {
+        for &b in adj.neighbors(a) {
+            if (a == p && b == q) || dist[b] != usize::MAX {
+                continue;
+            }
+            dist[b] = dist[a] + 1;
+            queue.push_back(b);
+        }
+    }
+    dist[q].saturating_add(1)
+}
+
+/// Symmetry classes of the atoms of the graph (`numbers` `[N]`, `bonds`): equal classes are
+/// not distinguishable by the graph. Classes by element, refined by the multiset of (bond
+/// order, neighbour class) until stable (Morgan / Weininger refinement); one index per atom.
+pub fn symmetry_classes(numbers: &[u8], bonds: &[Bond]) -> Vec<usize> {
+    let n = numbers.len();
+    let mut edges = vec![Vec::new(); n];
+    for b in bonds {
+        edges[b.i].push((b.order.code(), b.j));
+        edges[b.j].push((b.order.code(), b.i));
+    }
+    let mut class = rank(
+        &numbers
+            .iter()
+            .map(|&z| vec![z as usize])
+            .collect::<Vec<_>>(),
+    );
+    loop {
+        let keys: Vec<Vec<usize>> = (0..n)
+            .map(|a| {
+                let mut env: Vec<usize> = edges[a]
+                    .iter()
+                    .map(|&(o, b)| (o as usize) * n + class[b])
+                    .collect();
+                env.sort_unstable();
+                std::iter::once(class[a]).chain(env).collect()
+            })
+            .collect();
+        let next = rank(&keys);
+        let count = |c: &[usize]| c.iter().max().map_or(0, |m| m + 1);
+        if count(&next) == count(&class) {
+            return next;
+        }
+        class = next;
+    }
+}
+
+/// Dense ranks of `keys` (equal keys, equal rank; ordered by key).
+fn rank(keys: &[Vec<usize>]) -> Vec<usize> {
+    let mut sorted: Vec<&Vec<usize>> = keys.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    keys.iter()
+        .map(|k| sorted.binary_search(&k).expect("key is in the list"))
+        .collect()
+}
+
+impl Stereo {
+    /// True when nothing is specified.
+    pub fn is_empty(&self) -> bool {
+        self.centres.is_empty() && self.double_bonds.is_empty()
+    }
+
+    /// The configurations of every stereogenic centre and double bond of the graph
+    /// (`numbers` `[N]`, `bonds`) at `positions` (Å, `[N][3]`), skipping those the geometry
+    /// does not decide (|volume| < [`MIN_VOLUME`], |cos dihedral| < [`MIN_COS`]).
+    pub fn from_positions(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Stereo {
+        let found = perceive(numbers, bonds);
+        let adj = Adjacency::new(numbers.len(), bonds.iter().map(|b| (b.i, b.j)));
+        let mut out = Stereo::default();
+        for &o in &found.centres {
+            let nb = adj.neighbors(o);
+            let neighbors = [nb[0], nb[1], nb[2], nb[3]];
+            let v = signed_volume(positions, neighbors);
+            if v.abs() >= MIN_VOLUME {
+                out.centres.push(Tetrahedral {
+                    centre: o,
+                    neighbors,
+                    positive: v > 0.0,
+                });
+            }
+        }
+        for &[p, q] in &found.double_bonds {
+            let refs = [
+                first_other(adj.neighbors(p), q),
+                first_other(adj.neighbors(q), p),
+            ];
+            let c = cos_dihedral(positions, [p, q], refs);
+            if c.abs() >= MIN_COS {
+                out.double_bonds.push(DoubleBond {
+                    ends: [p, q],
+                    refs,
+                    cis: c > 0.0,
+                });
+            }
+        }
+        out
+    }
+
+    /// The configurations of the stereogenic centres given MDL atom parities (`parities`
+    /// `[N]`: 1 = clockwise, 2 = anticlockwise, other values none): neighbours numbered by
+    /// atom index with hydrogens last, viewed with the last one behind, the first three run
+    /// clockwise for parity 1 (a negative volume seen from the last).
+    pub fn from_parities(numbers: &[u8], bonds: &[Bond], parities: &[u8]) -> Stereo {
+        let found = perceive(numbers, bonds);
+        let adj = Adjacency::new(numbers.len(), bonds.iter().map(|b| (b.i, b.j)));
+        let centres = found
+            .centres
+            .iter()
+            .filter(|&&o| matches!(parities.get(o), Some(1 | 2)))
+            .map(|&o| {
+                let mut nb = adj.neighbors(o).to_vec();
+                nb.sort_by_key(|&a| (numbers[a] == 1, a));
+                Tetrahedral {
+                    centre: o,
+                    neighbors: [nb[3], nb[0], nb[1], nb[2]],
+                    positive: parities[o] == 2,
+                }
+            })
+            .collect();
+        Stereo {
+            centres,
+            double_bonds: Vec::new(),
+        }
+    }
+
+    /// Whether centre `t` has its configuration at `positions`.
+    fn centre_right(t: &Tetrahedral, positions: &[[f64; 3]]) -> bool {
+        (signed_volume(positions, t.neighbors) > 0.0) == t.positive
+    }
+
+    /// Whether double bond `d` has its configuration at `positions`.
+    fn bond_right(d: &DoubleBond, positions: &[[f64; 3]]) -> bool {
+        (cos_dihedral(positions, d.ends, d.refs) > 0.0) == d.cis
+    }
+
+    /// The specified centres and double bonds that `positions` (Å, `[N][3]`) get wrong.
+    pub fn check(&self, positions: &[[f64; 3]]) -> (Vec<Tetrahedral>, Vec<DoubleBond>) {
+        let centres = self
+            .centres
+            .iter()
+            .filter(|t| !Self::centre_right(t, positions))
+            .copied()
+            .collect();
+        let bonds = self
+            .double_bonds
+            .iter()
+            .filter(|d| !Self::bond_right(d, positions))
+            .copied()
+            .collect();
+        (centres, bonds)
+    }
+
+    /// Mirrors `positions` (x -> -x) when that puts more specified centres right than it puts
+    /// wrong (the mirror image inverts every centre and keeps every double bond); returns
+    /// whether it did. An E(3)-equivariant generator draws both images equally often.
+    pub fn orient(&self, positions: &mut [[f64; 3]]) -> bool {
+        let wrong = self
+            .centres
+            .iter()
+            .filter(|t| !Self::centre_right(t, positions))
+            .count();
+        let mirror = 2 * wrong > self.centres.len();
+        if mirror {
+            for p in positions.iter_mut() {
+                p[0] = -p[0];
+            }
+        }
+        mirror
+    }
+}
+
+/// The first atom of `list` other than `other`.
+fn first_other(list: &[usize], other: usize) -> usize {
+    *list
+        .iter()
+        .find(|&&x| x != other)
+        .expect("a stereogenic end has a substituent")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::parse_smiles;
+
+    fn found(smiles: &str) -> Stereogenic {
+        let m = parse_smiles(smiles).unwrap().molecule;
+        perceive(&m.numbers, &m.bonds)
+    }
+
+    #[test]
+    fn stereogenic_atoms_and_bonds_are_perceived_from_the_graph() {
+        assert_eq!(found("CC(O)F").centres, vec![1]);
+        assert!(found("CC(C)O").centres.is_empty()); // two equal methyls
+        assert!(found("CC(C)(C)C").centres.is_empty());
+        assert_eq!(found("CC(O)CC").centres, vec![1]); // methyl vs ethyl
+        assert_eq!(found("FC=CF").double_bonds.len(), 1);
+        assert_eq!(found("CC=NO").double_bonds.len(), 1); // an oxime: N has one substituent
+        assert!(found("C=CF").double_bonds.is_empty()); // =CH2
+        assert!(found("CC(C)=CF").double_bonds.is_empty()); // two methyls on one end
+        assert!(found("C1CCC=CC1").double_bonds.is_empty()); // cis forced in a 6-ring
+        assert!(found("C=O").double_bonds.is_empty());
+        assert!(found("C=C=CF").double_bonds.is_empty()); // allene ends
+    }
+
+    #[test]
+    fn volume_and_dihedral_signs() {
+        // f above, a, b, c anticlockwise seen from f (SMILES '@'): negative volume.
+        let c3 = 3f64.sqrt() / 2.0;
+        let x = [
+            [0.0, 0.0, 1.0],
+            [1.0, 0.0, -0.3],
+            [-0.5, c3, -0.3],
+            [-0.5, -c3, -0.3],
+        ];
+        assert!(signed_volume(&x, [0, 1, 2, 3]) < 0.0);
+        assert!(signed_volume(&x, [0, 2, 1, 3]) > 0.0);
+        // s-p=q-t cis and trans.
+        let cis = [
+            [0.0, 0.0, 0.0],
+            [1.3, 0.0, 0.0],
+            [-0.5, 1.0, 0.0],
+            [1.8, 1.0, 0.0],
+        ];
+        assert!(cos_dihedral(&cis, [0, 1], [2, 3]) > 0.99);
+        let trans = [
+            [0.0, 0.0, 0.0],
+            [1.3, 0.0, 0.0],
+            [-0.5, 1.0, 0.0],
+            [1.8, -1.0, 0.0],
+        ];
+        assert!(cos_dihedral(&trans, [0, 1], [2, 3]) < -0.99);
+    }
+
+    #[test]
+    fn orient_mirrors_when_most_centres_are_wrong() {
+        let m = parse_smiles("C[C@H](O)F").unwrap().molecule;
+        let c3 = 3f64.sqrt() / 2.0;
+        // Centre 1 with neighbours 0 (above) and 2, 3, 4 below; the rest far away.
+        let mut x = vec![[0.0; 3]; m.len()];
+        x[0] = [0.0, 0.0, 1.5];
+        x[2] = [1.4, 0.0, -0.5];
+        x[3] = [-0.7, 1.4 * c3, -0.5];
+        x[4] = [-0.7, -1.4 * c3, -0.5];
+        for (k, p) in x.iter_mut().enumerate().skip(5) {
+            *p = [0.0, 3.0 * k as f64, 5.0];
+        }
+        let wrong_first = !m.stereo.check(&x).0.is_empty();
+        let mut y = x.clone();
+        assert_eq!(m.stereo.orient(&mut y), wrong_first);
+        assert!(m.stereo.check(&y).0.is_empty());
+        assert!(!m.stereo.orient(&mut y));
+    }
+}
