@@ -59,6 +59,14 @@ pub enum Problem {
     },
 }
 
+impl Problem {
+    /// True for a wrong stereo configuration ([`Problem::Chirality`], [`Problem::DoubleBond`]),
+    /// false for a geometric problem.
+    pub fn is_stereo(&self) -> bool {
+        matches!(self, Problem::Chirality { .. } | Problem::DoubleBond { .. })
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match self {

@@ -296,22 +296,147 @@ impl Stereo {
         (centres, bonds)
     }
 
-    /// Mirrors `positions` (x -> -x) when that puts more specified centres right than it puts
-    /// wrong (the mirror image inverts every centre and keeps every double bond); returns
-    /// whether it did. An E(3)-equivariant generator draws both images equally often.
-    pub fn orient(&self, positions: &mut [[f64; 3]]) -> bool {
-        let wrong = self
-            .centres
-            .iter()
-            .filter(|t| !Self::centre_right(t, positions))
-            .count();
-        let mirror = 2 * wrong > self.centres.len();
-        if mirror {
+    /// Puts the specified centres of a structure right where geometry allows, for a graph with
+    /// `bonds` at `positions` (Å, `[N][3]`, changed in place): first mirrors the whole structure
+    /// (x -> -x, which inverts every centre and keeps every double bond) when that puts more
+    /// centres right than wrong, then inverts each centre still wrong that has a terminal
+    /// neighbour (a hydrogen or halogen) like an umbrella: the centre and that atom are
+    /// reflected through the plane of the other three neighbours, which keeps every bond
+    /// length; and flips the terminal substituents of a wrong double bond's end
+    /// ([`Stereo::flip_double_bonds`]). A change is kept only when `problems` (the number of
+    /// geometric problems of a structure, e.g. from [`crate::sanity::check`]) does not grow.
+    /// Returns the number of centres still wrong. An E(3)-equivariant generator draws both images alike, so the
+    /// mirror costs nothing.
+    pub fn orient(
+        &self,
+        bonds: &[Bond],
+        positions: &mut [[f64; 3]],
+        problems: impl Fn(&[[f64; 3]]) -> usize,
+    ) -> usize {
+        let wrong = |x: &[[f64; 3]]| {
+            self.centres
+                .iter()
+                .filter(|t| !Self::centre_right(t, x))
+                .count()
+        };
+        if 2 * wrong(positions) > self.centres.len() {
             for p in positions.iter_mut() {
                 p[0] = -p[0];
             }
         }
-        mirror
+        let mut degree = vec![0usize; positions.len()];
+        for b in bonds {
+            degree[b.i] += 1;
+            degree[b.j] += 1;
+        }
+        let mut count = None;
+        for t in &self.centres {
+            if Self::centre_right(t, positions) {
+                continue;
+            }
+            let Some(k) = (0..4).find(|&k| degree[t.neighbors[k]] == 1) else {
+                continue;
+            };
+            let plane: Vec<usize> = (0..4).filter(|&q| q != k).map(|q| t.neighbors[q]).collect();
+            let reflect = reflection(
+                positions[plane[0]],
+                positions[plane[1]],
+                positions[plane[2]],
+            );
+            let before = *count.get_or_insert_with(|| problems(positions));
+            let moved = [t.centre, t.neighbors[k]];
+            let old = moved.map(|a| positions[a]);
+            for a in moved {
+                positions[a] = reflect(positions[a]);
+            }
+            let after = problems(positions);
+            if after > before {
+                for (a, x) in moved.into_iter().zip(old) {
+                    positions[a] = x;
+                }
+            } else {
+                count = Some(after);
+            }
+        }
+        self.flip_double_bonds(bonds, &degree, positions, &problems, count);
+        wrong(positions)
+    }
+
+    /// Puts each specified double bond that `positions` get wrong right when one of its ends
+    /// carries only terminal substituents (e.g. the H of an imine): they are reflected through
+    /// the plane that holds the bond and is normal to the double bond's plane, which keeps their
+    /// bond lengths; kept only when `problems` does not grow (`count`: its value now, if known).
+    pub fn flip_double_bonds(
+        &self,
+        bonds: &[Bond],
+        degree: &[usize],
+        positions: &mut [[f64; 3]],
+        problems: &impl Fn(&[[f64; 3]]) -> usize,
+        mut count: Option<usize>,
+    ) {
+        let adj = Adjacency::new(positions.len(), bonds.iter().map(|b| (b.i, b.j)));
+        for d in &self.double_bonds {
+            for (end, other) in [(1, 0), (0, 1)] {
+                if Self::bond_right(d, positions) {
+                    break;
+                }
+                let (e, f) = (d.ends[end], d.ends[other]);
+                let subs: Vec<usize> = adj
+                    .neighbors(e)
+                    .iter()
+                    .copied()
+                    .filter(|&a| a != f)
+                    .collect();
+                if subs.iter().any(|&a| degree[a] != 1) {
+                    continue;
+                }
+                let (pe, pf, ps) = (positions[e], positions[f], positions[d.refs[other]]);
+                let axis: [f64; 3] = std::array::from_fn(|i| pe[i] - pf[i]);
+                let side: [f64; 3] = std::array::from_fn(|i| ps[i] - pf[i]);
+                let normal = [
+                    axis[1] * side[2] - axis[2] * side[1],
+                    axis[2] * side[0] - axis[0] * side[2],
+                    axis[0] * side[1] - axis[1] * side[0],
+                ];
+                let reflect = reflection(pf, pe, std::array::from_fn(|i| pf[i] + normal[i]));
+                let before = *count.get_or_insert_with(|| problems(positions));
+                let old: Vec<[f64; 3]> = subs.iter().map(|&a| positions[a]).collect();
+                for &a in &subs {
+                    positions[a] = reflect(positions[a]);
+                }
+                let after = problems(positions);
+                if after > before {
+                    for (&a, &x) in subs.iter().zip(&old) {
+                        positions[a] = x;
+                    }
+                } else {
+                    count = Some(after);
+                }
+            }
+        }
+    }
+}
+
+/// Reflection through the plane of three points (identity when they are collinear).
+fn reflection(p: [f64; 3], q: [f64; 3], r: [f64; 3]) -> impl Fn([f64; 3]) -> [f64; 3] {
+    let (u, v): ([f64; 3], [f64; 3]) = (
+        std::array::from_fn(|i| q[i] - p[i]),
+        std::array::from_fn(|i| r[i] - p[i]),
+    );
+    let n = [
+        u[1] * v[2] - u[2] * v[1],
+        u[2] * v[0] - u[0] * v[2],
+        u[0] * v[1] - u[1] * v[0],
+    ];
+    let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+    let n = if len > 0.0 {
+        n.map(|c| c / len)
+    } else {
+        [0.0; 3]
+    };
+    move |x: [f64; 3]| {
+        let d: f64 = (0..3).map(|i| (x[i] - p[i]) * n[i]).sum();
+        std::array::from_fn(|i| x[i] - 2.0 * d * n[i])
     }
 }
 
@@ -378,22 +503,87 @@ mod tests {
     }
 
     #[test]
-    fn orient_mirrors_when_most_centres_are_wrong() {
+    fn orient_puts_centres_right() {
         let m = parse_smiles("C[C@H](O)F").unwrap().molecule;
         let c3 = 3f64.sqrt() / 2.0;
-        // Centre 1 with neighbours 0 (above) and 2, 3, 4 below; the rest far away.
+        // Centre 1 with neighbours 0 (above) and 2, 3 (F) and 7 (its H) below; the rest far
+        // away. Both images: one is right, the other is mirrored.
         let mut x = vec![[0.0; 3]; m.len()];
+        for (k, p) in x.iter_mut().enumerate() {
+            *p = [0.0, 3.0 * k as f64, 5.0];
+        }
+        x[1] = [0.0; 3];
         x[0] = [0.0, 0.0, 1.5];
         x[2] = [1.4, 0.0, -0.5];
         x[3] = [-0.7, 1.4 * c3, -0.5];
-        x[4] = [-0.7, -1.4 * c3, -0.5];
-        for (k, p) in x.iter_mut().enumerate().skip(5) {
-            *p = [0.0, 3.0 * k as f64, 5.0];
+        x[7] = [-0.7, -1.4 * c3, -0.5];
+        for image in [x.clone(), x.iter().map(|p| [-p[0], p[1], p[2]]).collect()] {
+            let mut y = image;
+            assert_eq!(m.stereo.orient(&m.bonds, &mut y, |_| 0), 0);
+            assert!(m.stereo.check(&y).0.is_empty());
         }
-        let wrong_first = !m.stereo.check(&x).0.is_empty();
+        // A wrong centre that mirroring cannot fix (one of two wrong) is inverted through the
+        // plane of its other neighbours, bond lengths kept.
+        let two = Stereo {
+            centres: vec![m.stereo.centres[0], m.stereo.centres[0]],
+            double_bonds: Vec::new(),
+        };
+        let mut wrong = two.clone();
+        wrong.centres[1].positive = !wrong.centres[1].positive;
         let mut y = x.clone();
-        assert_eq!(m.stereo.orient(&mut y), wrong_first);
-        assert!(m.stereo.check(&y).0.is_empty());
-        assert!(!m.stereo.orient(&mut y));
+        let d = |y: &[[f64; 3]], a: usize, b: usize| {
+            (0..3)
+                .map(|i| (y[a][i] - y[b][i]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let before: Vec<f64> = [0, 2, 3, 7].iter().map(|&a| d(&x, 1, a)).collect();
+        assert_eq!(wrong.orient(&m.bonds, &mut y, |_| 0), 1); // both cannot be right
+        let after: Vec<f64> = [0, 2, 3, 7].iter().map(|&a| d(&y, 1, a)).collect();
+        for (a, b) in before.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        assert_eq!(two.check(&y).0.len() + two.check(&x).0.len(), 2);
+        // An inversion that adds a geometric problem is undone.
+        let mut y = x.clone();
+        assert_eq!(
+            wrong.orient(&m.bonds, &mut y, |p| usize::from(p != x.as_slice())),
+            1
+        );
+        assert_eq!(y, x);
+        // Right already: nothing moves.
+        let mut y: Vec<[f64; 3]> = if m.stereo.check(&x).0.is_empty() {
+            x.clone()
+        } else {
+            x.iter().map(|p| [-p[0], p[1], p[2]]).collect()
+        };
+        let z = y.clone();
+        assert_eq!(m.stereo.orient(&m.bonds, &mut y, |_| 0), 0);
+        assert_eq!(y, z);
+    }
+
+    #[test]
+    fn a_wrong_double_bond_with_terminal_substituents_is_flipped() {
+        let m = parse_smiles("F/C=C\\F").unwrap().molecule; // cis
+        assert!(m.stereo.double_bonds[0].cis);
+        // Atoms F0 C1 C2 F3 H4 (on C1) H5 (on C2), planar trans.
+        let x = vec![
+            [-0.7, 1.1, 0.0],
+            [0.0, 0.0, 0.0],
+            [1.33, 0.0, 0.0],
+            [2.03, -1.1, 0.0],
+            [-0.55, -0.95, 0.0],
+            [1.88, 0.95, 0.0],
+        ];
+        assert_eq!(m.stereo.check(&x).1.len(), 1);
+        let mut y = x.clone();
+        m.stereo.orient(&m.bonds, &mut y, |_| 0);
+        assert!(m.stereo.check(&y).1.is_empty());
+        let d = |y: &[[f64; 3]], a: usize, b: usize| {
+            (0..3).map(|i| (y[a][i] - y[b][i]).powi(2)).sum::<f64>().sqrt()
+        };
+        for (a, b) in [(0, 1), (1, 4), (2, 3), (2, 5), (1, 2)] {
+            assert!((d(&x, a, b) - d(&y, a, b)).abs() < 1e-12);
+        }
     }
 }

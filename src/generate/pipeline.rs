@@ -6,13 +6,16 @@
 //!
 //! The policy: a molecule given with a stereo configuration ([`Stereo`]) has each sample
 //! mirrored when its mirror image gets more of the specified centres right (the
-//! E(3)-equivariant denoiser draws both images alike). A sample's positions are the relaxed
+//! E(3)-equivariant denoiser draws both images alike), and centres still wrong that carry a
+//! hydrogen or halogen inverted like an umbrella when that adds no sanity problem
+//! ([`Stereo::orient`]). A sample's positions are the relaxed
 //! ones when its relaxation succeeded (converged or not), otherwise the generated ones; its
 //! energy and forces are the potential's at those positions (`None` when the potential refuses
 //! them, e.g. overlapping atoms). Its problems are the sanity check's ([`crate::sanity`]) and
 //! every specified centre or double bond it gets wrong. Samples are ranked without problems
-//! before with, then by energy (lowest first, samples without one last), then by draw order;
-//! rank 0 is the best.
+//! first, then with stereo problems only (a sane wrong isomer), then with geometric problems;
+//! within each by energy (lowest first, samples without one last), then by draw order; rank 0
+//! is the best.
 
 use crate::error::{Error, Result};
 use crate::generate::{generate_many, SamplerOptions};
@@ -196,7 +199,9 @@ fn finish(
     let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
     let mut samples = Vec::with_capacity(drawn.len());
     for (index, mut generated) in drawn.into_iter().enumerate() {
-        stereo.orient(&mut generated);
+        stereo.orient(bonds, &mut generated, |x| {
+            sanity::check(numbers, bonds, x).map_or(usize::MAX, |p| p.len())
+        });
         let frame = Frame::new(numbers.to_vec(), generated);
         let relaxation = opts.relax.as_ref().map(|o| relax(potential, &frame, o));
         let (positions, energy, forces) = match &relaxation {
@@ -244,11 +249,16 @@ fn stereo_problems(stereo: &Stereo, positions: &[[f64; 3]]) -> Vec<Problem> {
     centres.chain(bonds).collect()
 }
 
-/// Sets each sample's `rank`: sane first, then lowest energy (none last), then draw order.
+/// Sets each sample's `rank`: without problems first, then with stereo problems only, then
+/// with geometric ones; within each, lowest energy (none last), then draw order.
 fn rank(samples: &mut [Sample]) {
     let mut order: Vec<usize> = (0..samples.len()).collect();
+    let class = |s: &Sample| {
+        let geometric = s.problems.iter().any(|p| !p.is_stereo());
+        u8::from(!s.sane()) + u8::from(geometric)
+    };
     order.sort_by(|&a, &b| {
-        let key = |s: &Sample| (!s.sane(), s.energy.is_none(), s.energy.unwrap_or(0.0));
+        let key = |s: &Sample| (class(s), s.energy.is_none(), s.energy.unwrap_or(0.0));
         let (ka, kb) = (key(&samples[a]), key(&samples[b]));
         (ka.0, ka.1)
             .cmp(&(kb.0, kb.1))
@@ -304,5 +314,19 @@ mod tests {
         let ranks: Vec<usize> = s.iter().map(|x| x.rank).collect();
         assert_eq!(ranks, vec![4, 2, 3, 0, 1, 5]);
         assert_eq!(best(&s).unwrap().index, 3);
+    }
+
+    #[test]
+    fn a_sane_wrong_stereoisomer_ranks_between_right_and_broken_structures() {
+        let mut wrong = sample(1, Some(-5.0), true);
+        wrong.problems.push(Problem::Chirality { atom: 2 });
+        let mut s = vec![
+            sample(0, Some(-9.0), false),
+            wrong,
+            sample(2, Some(-1.0), true),
+        ];
+        rank(&mut s);
+        let ranks: Vec<usize> = s.iter().map(|x| x.rank).collect();
+        assert_eq!(ranks, vec![2, 1, 0]);
     }
 }
