@@ -152,7 +152,12 @@ EVAL_OUT ?= runs/eval/structures
 EVAL_METHODS ?=
 EVAL_ARGS ?=
 
-.PHONY: eval-structures
+.PHONY: eval-structures eval-stereo
+
+## Stereochemistry of generated structures judged by RDKit, beside ETKDG+MMFF (docs/results.md).
+eval-stereo: build
+	scripts/setup.sh data
+	$(DATA_PY) scripts/eval/stereo.py --samples 4 --relax --out runs/eval/stereo
 
 eval-structures:
 	scripts/setup.sh data

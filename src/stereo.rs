@@ -580,7 +580,10 @@ mod tests {
         m.stereo.orient(&m.bonds, &mut y, |_| 0);
         assert!(m.stereo.check(&y).1.is_empty());
         let d = |y: &[[f64; 3]], a: usize, b: usize| {
-            (0..3).map(|i| (y[a][i] - y[b][i]).powi(2)).sum::<f64>().sqrt()
+            (0..3)
+                .map(|i| (y[a][i] - y[b][i]).powi(2))
+                .sum::<f64>()
+                .sqrt()
         };
         for (a, b) in [(0, 1), (1, 4), (2, 3), (2, 5), (1, 2)] {
             assert!((d(&x, a, b) - d(&y, a, b)).abs() < 1e-12);
