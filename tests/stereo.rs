@@ -105,6 +105,36 @@ fn sdf_coordinates_and_parities_give_the_same_configurations() {
     }
 }
 
+/// A 2D depiction (RDKit's, z = 0): centres from its wedge bonds, double bonds from the drawing.
+#[test]
+fn a_2d_record_gives_centres_by_wedges_and_double_bonds_by_drawing() {
+    let text = read_text(&root().join("tests/data/stereo_rdkit_2d.sdf")).unwrap();
+    let flat = parse_sdf(&text, Path::new("2d")).unwrap();
+    let three_d = fixture();
+    assert_eq!(flat.len(), three_d.len());
+    let (mut centres, mut bonds) = (0, 0);
+    for (a, b) in three_d.iter().zip(&flat) {
+        assert!(b.positions.iter().all(|p| p[2] == 0.0));
+        assert_eq!(
+            centre_atoms(&a.stereo),
+            centre_atoms(&b.stereo),
+            "{}",
+            a.name
+        );
+        assert_eq!(
+            a.stereo.double_bonds.len(),
+            b.stereo.double_bonds.len(),
+            "{}",
+            a.name
+        );
+        let (wc, wb) = b.stereo.check(&a.positions);
+        assert!(wc.is_empty() && wb.is_empty(), "{}: {wc:?} {wb:?}", a.name);
+        centres += b.stereo.centres.len();
+        bonds += b.stereo.double_bonds.len();
+    }
+    assert_eq!((centres, bonds), (18, 7));
+}
+
 /// The SDF text with every atom line's coordinates replaced by zeros.
 fn zero_coordinates(text: &str) -> String {
     let mut out = String::new();

@@ -1,5 +1,6 @@
 """Writes tests/data/stereo_rdkit.sdf: RDKit 3D structures of SMILES with stereo marks, the
-independent reference tests/stereo.rs checks Concord's SMILES and SDF stereo against.
+independent reference tests/stereo.rs checks Concord's SMILES and SDF stereo against, and
+tests/data/stereo_rdkit_2d.sdf: the same molecules as RDKit's 2D depictions (z = 0, parities).
 
 Each record is Chem.AddHs(Chem.MolFromSmiles(s)) embedded with ETKDGv3 (seed 7), titled by its
 SMILES: heavy atoms in the order of the string, then the hydrogens after them in the order of
@@ -34,7 +35,14 @@ def main():
         m.SetProp("rdkit_centres", " ".join(f"{i}{c}" for i, c in chiral))
         w.write(m)
     w.close()
-    print(f"{len(SMILES)} molecules -> {out}")
+    w2 = Chem.SDWriter(str(out.with_name("stereo_rdkit_2d.sdf")))
+    for s in SMILES:
+        m = Chem.AddHs(Chem.MolFromSmiles(s))
+        AllChem.Compute2DCoords(m)
+        m.SetProp("_Name", s)
+        w2.write(m)
+    w2.close()
+    print(f"{len(SMILES)} molecules -> {out} and its 2D twin")
 
 
 if __name__ == "__main__":

@@ -174,9 +174,13 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
         mol.charges.push(charge);
         parities.push(parity);
     }
+    let mut wedges = Vec::new();
     for b in 0..n_bonds {
-        mol.bonds
-            .push(r.bond(c + 1 + n_atoms + b, n_atoms, n_bonds)?);
+        let (bond, wedge) = r.bond(c + 1 + n_atoms + b, n_atoms, n_bonds)?;
+        if wedge != 0 {
+            wedges.push((bond.i, bond.j, wedge));
+        }
+        mol.bonds.push(bond);
     }
     if let Some((b, problem)) = first_invalid_bond(n_atoms, &mol.bonds) {
         let (i, j) = (mol.bonds[b].i + 1, mol.bonds[b].j + 1);
@@ -190,18 +194,43 @@ fn parse_record(lines: &[&str], start: usize, path: &Path) -> Result<(Molecule, 
     let k = r.properties(c + 1 + n_atoms + n_bonds, &mut mol.charges)?;
     let (properties, end) = r.data_fields(k)?;
     mol.properties = properties;
-    mol.stereo = record_stereo(&mol, &parities);
+    mol.stereo = record_stereo(&mol, &parities, &wedges);
     Ok((mol, end))
 }
 
 /// The record's stereo configuration: from its coordinates when they are 3D (some z is not
-/// 0), as RDKit reads a 3D record; otherwise from the atom parities of its stereocentres
-/// (double bonds need coordinates).
-fn record_stereo(mol: &Molecule, parities: &[u8]) -> Stereo {
+/// 0), as RDKit reads a 3D record. A 2D depiction (z = 0, some x or y not 0) gives its double
+/// bonds from the drawing (cis and trans substituents drawn on the same and on opposite sides)
+/// and its centres from wedge bonds (`wedges`: (centre, neighbour, +1 wedge / -1 hash), read as
+/// the neighbour lifted 1 Å towards or away from the viewer) when it has any; otherwise, and
+/// for a record without coordinates, the centres come from the atom parities.
+fn record_stereo(mol: &Molecule, parities: &[u8], wedges: &[(usize, usize, i8)]) -> Stereo {
+    let (numbers, bonds) = (&mol.numbers, &mol.bonds);
     if mol.positions.iter().any(|p| p[2].abs() > 1e-4) {
-        return Stereo::from_positions(&mol.numbers, &mol.bonds, &mol.positions);
+        return Stereo::from_positions(numbers, bonds, &mol.positions);
     }
-    Stereo::from_parities(&mol.numbers, &mol.bonds, parities)
+    let drawn = mol
+        .positions
+        .iter()
+        .any(|p| p[0].abs() > 1e-4 || p[1].abs() > 1e-4);
+    let mut stereo = if drawn && !wedges.is_empty() {
+        let mut lifted = mol.positions.clone();
+        for &(_, j, dir) in wedges {
+            lifted[j][2] += f64::from(dir);
+        }
+        let mut s = Stereo::from_positions(numbers, bonds, &lifted);
+        s.centres
+            .retain(|t| wedges.iter().any(|&(i, _, _)| i == t.centre));
+        s
+    } else {
+        Stereo::from_parities(numbers, bonds, parities)
+    };
+    stereo.double_bonds = if drawn {
+        Stereo::from_positions(numbers, bonds, &mol.positions).double_bonds
+    } else {
+        Vec::new()
+    };
+    stereo
 }
 
 /// One SDF record being read: its lines, where it starts, and the file (for errors).
@@ -305,7 +334,7 @@ impl<'a> Record<'a> {
     }
 
     /// The bond of bond line `idx` (0-based atoms), its atoms and order checked.
-    fn bond(&self, idx: usize, n_atoms: usize, n_bonds: usize) -> Result<Bond> {
+    fn bond(&self, idx: usize, n_atoms: usize, n_bonds: usize) -> Result<(Bond, i8)> {
         let what = format!("inside the bond block ({n_bonds} bonds declared)");
         let line = self.line(idx, &what)?;
         let field = |a: usize, what: &str| -> Result<i64> {
@@ -337,11 +366,19 @@ impl<'a> Record<'a> {
                 format!("bond order {code} outside 1..=4 (single, double, triple, aromatic)");
             return Err(self.err(idx, message));
         };
-        Ok(Bond {
+        // Bond stereo (columns 10-12) of a single bond: 1 = wedge (the second atom towards the
+        // viewer), 6 = hash (away); anything else none.
+        let wedge = match columns(line, 9, 12).and_then(|t| t.parse::<u8>().ok()) {
+            Some(1) if order == BondOrder::Single => 1,
+            Some(6) if order == BondOrder::Single => -1,
+            _ => 0,
+        };
+        let bond = Bond {
             i: i as usize - 1,
             j: j as usize - 1,
             order,
-        })
+        };
+        Ok((bond, wedge))
     }
 
     /// The properties block from line `k` up to `M  END` (formal charges from `M  CHG`
