@@ -71,25 +71,19 @@ pub const MIN_COS: f64 = 0.2;
 
 /// Signed volume `(x_a - x_f) . ((x_b - x_f) x (x_c - x_f))` of atoms `[f, a, b, c]`, Å^3.
 pub fn signed_volume(x: &[[f64; 3]], [f, a, b, c]: [usize; 4]) -> f64 {
-    let d = |k: usize| std::array::from_fn::<f64, 3, _>(|i| x[k][i] - x[f][i]);
-    let (u, v, w) = (d(a), d(b), d(c));
-    u[0] * (v[1] * w[2] - v[2] * w[1])
-        + u[1] * (v[2] * w[0] - v[0] * w[2])
-        + u[2] * (v[0] * w[1] - v[1] * w[0])
+    dot(sub(x[a], x[f]), cross(sub(x[b], x[f]), sub(x[c], x[f])))
 }
 
 /// Cosine of the dihedral `s-p-q-t` (1 for cis, -1 for trans; NaN for degenerate input).
 pub fn cos_dihedral(x: &[[f64; 3]], [p, q]: [usize; 2], [s, t]: [usize; 2]) -> f64 {
-    let sub = |a: usize, b: usize| std::array::from_fn::<f64, 3, _>(|i| x[a][i] - x[b][i]);
-    let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-    let axis = sub(q, p);
+    let axis = sub(x[q], x[p]);
     let aa = dot(axis, axis);
     // The substituent directions with their components along the bond removed.
     let perp = |v: [f64; 3]| {
         let k = dot(v, axis) / aa;
         std::array::from_fn::<f64, 3, _>(|i| v[i] - k * axis[i])
     };
-    let (u, w) = (perp(sub(s, p)), perp(sub(t, q)));
+    let (u, w) = (perp(sub(x[s], x[p])), perp(sub(x[t], x[q])));
     dot(u, w) / (dot(u, u) * dot(w, w)).sqrt()
 }
 
@@ -113,12 +107,7 @@ pub fn perceive(numbers: &[u8], bonds: &[Bond]) -> Stereogenic {
         .filter(|&a| adj.neighbors(a).len() == 4 && distinct(adj.neighbors(a)))
         .collect();
     let ok_end = |a: usize, other: usize| {
-        let rest: Vec<usize> = adj
-            .neighbors(a)
-            .iter()
-            .copied()
-            .filter(|&x| x != other)
-            .collect();
+        let rest = substituents(&adj, a, other);
         (rest.len() == 1 || (rest.len() == 2 && distinct(&rest))) && doubles_at(a) == 1
     };
     let double_bonds = bonds
@@ -226,10 +215,7 @@ impl Stereo {
             }
         }
         for &[p, q] in &found.double_bonds {
-            let refs = [
-                first_other(adj.neighbors(p), q),
-                first_other(adj.neighbors(q), p),
-            ];
+            let refs = [substituents(&adj, p, q)[0], substituents(&adj, q, p)[0]];
             let c = cos_dihedral(positions, [p, q], refs);
             if c.abs() >= MIN_COS {
                 out.double_bonds.push(DoubleBond {
@@ -303,7 +289,7 @@ impl Stereo {
     /// neighbour (a hydrogen or halogen) like an umbrella: the centre and that atom are
     /// reflected through the plane of the other three neighbours, which keeps every bond
     /// length; and flips the terminal substituents of a wrong double bond's end
-    /// ([`Stereo::flip_double_bonds`]). A change is kept only when `problems` (the number of
+    /// (`flip_double_bonds`). A change is kept only when `problems` (the number of
     /// geometric problems of a structure, e.g. from [`crate::sanity::check`]) does not grow.
     /// Returns the number of centres still wrong. An E(3)-equivariant generator draws both images alike, so the
     /// mirror costs nothing.
@@ -324,17 +310,14 @@ impl Stereo {
                 p[0] = -p[0];
             }
         }
-        let mut degree = vec![0usize; positions.len()];
-        for b in bonds {
-            degree[b.i] += 1;
-            degree[b.j] += 1;
-        }
+        let adj = Adjacency::new(positions.len(), bonds.iter().map(|b| (b.i, b.j)));
+        let terminal = |a: usize| adj.neighbors(a).len() == 1;
         let mut count = None;
         for t in &self.centres {
             if Self::centre_right(t, positions) {
                 continue;
             }
-            let Some(k) = (0..4).find(|&k| degree[t.neighbors[k]] == 1) else {
+            let Some(k) = (0..4).find(|&k| terminal(t.neighbors[k])) else {
                 continue;
             };
             let plane: Vec<usize> = (0..4).filter(|&q| q != k).map(|q| t.neighbors[q]).collect();
@@ -343,22 +326,10 @@ impl Stereo {
                 positions[plane[1]],
                 positions[plane[2]],
             );
-            let before = *count.get_or_insert_with(|| problems(positions));
             let moved = [t.centre, t.neighbors[k]];
-            let old = moved.map(|a| positions[a]);
-            for a in moved {
-                positions[a] = reflect(positions[a]);
-            }
-            let after = problems(positions);
-            if after > before {
-                for (a, x) in moved.into_iter().zip(old) {
-                    positions[a] = x;
-                }
-            } else {
-                count = Some(after);
-            }
+            reflect_unless_worse(positions, &moved, reflect, &problems, &mut count);
         }
-        self.flip_double_bonds(bonds, &degree, positions, &problems, count);
+        self.flip_double_bonds(&adj, positions, &problems, &mut count);
         wrong(positions)
     }
 
@@ -366,68 +337,87 @@ impl Stereo {
     /// carries only terminal substituents (e.g. the H of an imine): they are reflected through
     /// the plane that holds the bond and is normal to the double bond's plane, which keeps their
     /// bond lengths; kept only when `problems` does not grow (`count`: its value now, if known).
-    pub fn flip_double_bonds(
+    fn flip_double_bonds(
         &self,
-        bonds: &[Bond],
-        degree: &[usize],
+        adj: &Adjacency,
         positions: &mut [[f64; 3]],
         problems: &impl Fn(&[[f64; 3]]) -> usize,
-        mut count: Option<usize>,
+        count: &mut Option<usize>,
     ) {
-        let adj = Adjacency::new(positions.len(), bonds.iter().map(|b| (b.i, b.j)));
         for d in &self.double_bonds {
             for (end, other) in [(1, 0), (0, 1)] {
                 if Self::bond_right(d, positions) {
                     break;
                 }
                 let (e, f) = (d.ends[end], d.ends[other]);
-                let subs: Vec<usize> = adj
-                    .neighbors(e)
-                    .iter()
-                    .copied()
-                    .filter(|&a| a != f)
-                    .collect();
-                if subs.iter().any(|&a| degree[a] != 1) {
+                let subs = substituents(adj, e, f);
+                if subs.iter().any(|&a| adj.neighbors(a).len() != 1) {
                     continue;
                 }
                 let (pe, pf, ps) = (positions[e], positions[f], positions[d.refs[other]]);
-                let axis: [f64; 3] = std::array::from_fn(|i| pe[i] - pf[i]);
-                let side: [f64; 3] = std::array::from_fn(|i| ps[i] - pf[i]);
-                let normal = [
-                    axis[1] * side[2] - axis[2] * side[1],
-                    axis[2] * side[0] - axis[0] * side[2],
-                    axis[0] * side[1] - axis[1] * side[0],
-                ];
+                let normal = cross(sub(pe, pf), sub(ps, pf));
                 let reflect = reflection(pf, pe, std::array::from_fn(|i| pf[i] + normal[i]));
-                let before = *count.get_or_insert_with(|| problems(positions));
-                let old: Vec<[f64; 3]> = subs.iter().map(|&a| positions[a]).collect();
-                for &a in &subs {
-                    positions[a] = reflect(positions[a]);
-                }
-                let after = problems(positions);
-                if after > before {
-                    for (&a, &x) in subs.iter().zip(&old) {
-                        positions[a] = x;
-                    }
-                } else {
-                    count = Some(after);
-                }
+                reflect_unless_worse(positions, &subs, reflect, problems, count);
             }
         }
     }
 }
 
-/// Reflection through the plane of three points (identity when they are collinear).
-fn reflection(p: [f64; 3], q: [f64; 3], r: [f64; 3]) -> impl Fn([f64; 3]) -> [f64; 3] {
-    let (u, v): ([f64; 3], [f64; 3]) = (
-        std::array::from_fn(|i| q[i] - p[i]),
-        std::array::from_fn(|i| r[i] - p[i]),
-    );
-    let n = [
+/// Reflects `atoms` of `positions` with `reflect`, and undoes it when `problems` of the result
+/// exceed those before (`count`: the number before, computed on first use and kept current).
+fn reflect_unless_worse(
+    positions: &mut [[f64; 3]],
+    atoms: &[usize],
+    reflect: impl Fn([f64; 3]) -> [f64; 3],
+    problems: &impl Fn(&[[f64; 3]]) -> usize,
+    count: &mut Option<usize>,
+) {
+    let before = *count.get_or_insert_with(|| problems(positions));
+    let old: Vec<[f64; 3]> = atoms.iter().map(|&a| positions[a]).collect();
+    for &a in atoms {
+        positions[a] = reflect(positions[a]);
+    }
+    let after = problems(positions);
+    if after > before {
+        for (&a, &x) in atoms.iter().zip(&old) {
+            positions[a] = x;
+        }
+    } else {
+        *count = Some(after);
+    }
+}
+
+/// The neighbours of atom `a` other than `other` (its substituents on the bond to `other`).
+fn substituents(adj: &Adjacency, a: usize, other: usize) -> Vec<usize> {
+    adj.neighbors(a)
+        .iter()
+        .copied()
+        .filter(|&x| x != other)
+        .collect()
+}
+
+/// `a - b`.
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    std::array::from_fn(|i| a[i] - b[i])
+}
+
+/// `u . v`.
+fn dot(u: [f64; 3], v: [f64; 3]) -> f64 {
+    u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
+}
+
+/// `u x v`.
+fn cross(u: [f64; 3], v: [f64; 3]) -> [f64; 3] {
+    [
         u[1] * v[2] - u[2] * v[1],
         u[2] * v[0] - u[0] * v[2],
         u[0] * v[1] - u[1] * v[0],
-    ];
+    ]
+}
+
+/// Reflection through the plane of three points (identity when they are collinear).
+fn reflection(p: [f64; 3], q: [f64; 3], r: [f64; 3]) -> impl Fn([f64; 3]) -> [f64; 3] {
+    let n = cross(sub(q, p), sub(r, p));
     let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
     let n = if len > 0.0 {
         n.map(|c| c / len)
@@ -435,17 +425,9 @@ fn reflection(p: [f64; 3], q: [f64; 3], r: [f64; 3]) -> impl Fn([f64; 3]) -> [f6
         [0.0; 3]
     };
     move |x: [f64; 3]| {
-        let d: f64 = (0..3).map(|i| (x[i] - p[i]) * n[i]).sum();
+        let d = dot(sub(x, p), n);
         std::array::from_fn(|i| x[i] - 2.0 * d * n[i])
     }
-}
-
-/// The first atom of `list` other than `other`.
-fn first_other(list: &[usize], other: usize) -> usize {
-    *list
-        .iter()
-        .find(|&&x| x != other)
-        .expect("a stereogenic end has a substituent")
 }
 
 #[cfg(test)]
