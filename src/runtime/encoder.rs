@@ -9,6 +9,7 @@
 // Kernels index several parallel arrays with one loop variable; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
+use crate::runtime::edges::{self, dot};
 use crate::runtime::filters::FilterTable;
 use crate::runtime::params::{Linear, Params};
 use crate::runtime::radial::Radial;
@@ -51,8 +52,8 @@ struct Tape<T> {
     /// `[s_mid, |V v_mid|]`, `[N, 2F]`.
     cat: Vec<T>,
     v_mid: Vec<T>,
-    uv: Vec<T>,
-    vv: Vec<T>,
+    /// `[U v_mid | V v_mid]`, `[3N, 2F]`.
+    uv_vv: Vec<T>,
     y: Vec<T>,
     a: Vec<T>,
     /// Edges this layer runs.
@@ -103,8 +104,7 @@ pub struct Workspace<T> {
     gv_mid: Vec<T>,
     g_phi: Vec<T>,
     g_a: Vec<T>,
-    g_uv: Vec<T>,
-    g_vv: Vec<T>,
+    g_uv_vv: Vec<T>,
     g_z: Vec<T>,
     g_cat: Vec<T>,
     tmp: Vec<T>,
@@ -133,7 +133,7 @@ fn sized<T: Real>(v: &mut Vec<T>, n: usize) {
 #[inline(always)]
 fn lin<T: Real>(x: &[T], rs: usize, n: usize, l: &Linear<T>, out: &mut Vec<T>) {
     sized(out, n * l.out);
-    linear(x, rs, n, &l.w, l.b.as_deref(), l.out, l.inp, out);
+    linear(x, rs, n, &l.wt, l.b.as_deref(), l.out, l.inp, out);
 }
 
 /// Energy readout and the model's constants needed around the encoder.
@@ -305,8 +305,8 @@ fn edge_feature_filters<T: Real>(
         T::one(),
         &ws.attr_c,
         (a, 1),
-        &ef.w,
-        (1, a),
+        &ef.wt,
+        (f3, 1),
         T::zero(),
         &mut ws.extra_c,
         (f3, 1),
@@ -317,25 +317,6 @@ fn edge_feature_filters<T: Real>(
             *w += x;
         }
     }
-}
-
-/// `sum_c a[c] b[c]` with eight independent partial sums (vectorisable; float addition is not
-/// reassociated by the compiler otherwise).
-#[inline(always)]
-fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for q in 0..8 {
-            acc[q] += x[q] * y[q];
-        }
-    }
-    let mut s = T::zero();
-    for (x, y) in ra.iter().zip(rb) {
-        s += *x * *y;
-    }
-    acc.iter().fold(s, |t, &x| t + x)
 }
 
 #[inline(always)]
@@ -353,7 +334,6 @@ fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Work
     }
     lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
     let inv = T::of(1.0 / p.avg_neighbors);
-    let mut x = vec![T::zero(); 3 * f];
     tape.cached =
         g.table.is_none() && tape.active.len() * 6 * f * std::mem::size_of::<T>() <= CACHE_BYTES;
     tape.pre_all.clear();
@@ -368,21 +348,14 @@ fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Work
             let (i, j) = (g.first[e], g.second[e]);
             let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
             let phi_j = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-            for ((x, &a), &b) in x.iter_mut().zip(phi_j).zip(w) {
-                *x = a * b * inv;
-            }
-            let (gate_v, rest) = x.split_at(f);
-            let (ds, gate_r) = rest.split_at(f);
-            for (s, &d) in ws.s[i * f..(i + 1) * f].iter_mut().zip(ds) {
-                *s += d;
-            }
-            for a in 0..3 {
-                let u = ws.unit[3 * e + a];
-                let vj = &tape.v_in[(j * 3 + a) * f..(j * 3 + a + 1) * f];
-                let vi = &mut ws.v[(i * 3 + a) * f..(i * 3 + a + 1) * f];
-                for c in 0..f {
-                    vi[c] += vj[c] * gate_v[c] + u * gate_r[c];
-                }
+            let v_j = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
+            let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
+            let s_i = &mut ws.s[i * f..(i + 1) * f];
+            let v_i = &mut ws.v[i * 3 * f..(i + 1) * 3 * f];
+            if l == 0 {
+                edges::message::<T, true>(f, inv, w, phi_j, v_j, u, s_i, v_i);
+            } else {
+                edges::message::<T, false>(f, inv, w, phi_j, v_j, u, s_i, v_i);
             }
         }
     }
@@ -392,19 +365,18 @@ fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Work
 #[inline(always)]
 fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let up = &p.updates[l];
-    let f = up.u.out;
+    let f = up.uv.inp;
     let n = ws.s.len() / f;
     let tape = &mut ws.tapes[l];
     tape.v_mid.clone_from(&ws.v);
-    lin(&tape.v_mid, f, 3 * n, &up.u, &mut tape.uv);
-    lin(&tape.v_mid, f, 3 * n, &up.v, &mut tape.vv);
+    lin(&tape.v_mid, f, 3 * n, &up.uv, &mut tape.uv_vv);
     sized(&mut tape.cat, n * 2 * f);
     for i in 0..n {
         for c in 0..f {
             tape.cat[i * 2 * f + c] = ws.s[i * f + c];
             let mut sq = T::of(1e-8);
             for a in 0..3 {
-                let x = tape.vv[(i * 3 + a) * f + c];
+                let x = tape.uv_vv[(i * 3 + a) * 2 * f + f + c];
                 sq += x * x;
             }
             tape.cat[i * 2 * f + f + c] = sq.sqrt();
@@ -421,9 +393,12 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         for c in 0..f {
             let mut dot = T::zero();
             for k in 0..3 {
-                let idx = (i * 3 + k) * f + c;
-                dot += tape.uv[idx] * tape.vv[idx];
-                ws.v[idx] += a[c] * tape.uv[idx];
+                let (uv, vv) = (
+                    tape.uv_vv[(i * 3 + k) * 2 * f + c],
+                    tape.uv_vv[(i * 3 + k) * 2 * f + f + c],
+                );
+                dot += uv * vv;
+                ws.v[(i * 3 + k) * f + c] += a[c] * uv;
             }
             ws.s[i * f + c] += a[f + c] * dot + a[2 * f + c];
         }
@@ -511,24 +486,24 @@ fn backward_impl<T: Real>(
 #[inline(always)]
 fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let up = &p.updates[l];
-    let f = up.u.out;
+    let f = up.uv.inp;
     let n = ws.gs.len() / f;
     let tape = &ws.tapes[l];
     sized(&mut ws.g_a, n * 3 * f);
-    sized(&mut ws.g_uv, n * 3 * f);
-    sized(&mut ws.g_vv, n * 3 * f);
+    sized(&mut ws.g_uv_vv, n * 6 * f);
     for i in 0..n {
         let a = &tape.a[i * 3 * f..(i + 1) * 3 * f];
         for c in 0..f {
             let gs = ws.gs[i * f + c];
             let (mut g_a0, mut dot) = (T::zero(), T::zero());
             for k in 0..3 {
-                let idx = (i * 3 + k) * f + c;
-                let (uv, vv, gv) = (tape.uv[idx], tape.vv[idx], ws.gv[idx]);
+                let r = (i * 3 + k) * 2 * f;
+                let (uv, vv) = (tape.uv_vv[r + c], tape.uv_vv[r + f + c]);
+                let gv = ws.gv[(i * 3 + k) * f + c];
                 g_a0 += gv * uv;
                 dot += uv * vv;
-                ws.g_uv[idx] = gv * a[c] + gs * a[f + c] * vv;
-                ws.g_vv[idx] = gs * a[f + c] * uv;
+                ws.g_uv_vv[r + c] = gv * a[c] + gs * a[f + c] * vv;
+                ws.g_uv_vv[r + f + c] = gs * a[f + c] * uv;
             }
             ws.g_a[i * 3 * f + c] = g_a0;
             ws.g_a[i * 3 * f + f + c] = gs * dot;
@@ -555,14 +530,23 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         for c in 0..f {
             let g_norm = ws.g_cat[i * 2 * f + f + c] / tape.cat[i * 2 * f + f + c];
             for k in 0..3 {
-                let idx = (i * 3 + k) * f + c;
-                ws.g_vv[idx] += g_norm * tape.vv[idx];
+                let r = (i * 3 + k) * 2 * f + f + c;
+                ws.g_uv_vv[r] += g_norm * tape.uv_vv[r];
             }
         }
     }
     ws.gv_mid.clone_from(&ws.gv);
-    linear_backward(&ws.g_uv, 3 * n, &up.u.w, f, f, T::one(), &mut ws.gv_mid, f);
-    linear_backward(&ws.g_vv, 3 * n, &up.v.w, f, f, T::one(), &mut ws.gv_mid, f);
+    let (uv, n3) = (&up.uv, 3 * n);
+    linear_backward(
+        &ws.g_uv_vv,
+        n3,
+        &uv.w,
+        2 * f,
+        f,
+        T::one(),
+        &mut ws.gv_mid,
+        f,
+    );
     sized(&mut ws.gs_mid, n * f);
     for i in 0..n {
         for c in 0..f {
@@ -596,32 +580,48 @@ macro_rules! edge_adjoints {
 }
 
 /// Message block adjoint: from `ws.gs_mid`, `ws.gv_mid` to `ws.gs`, `ws.gv` (w.r.t. the
-/// layer's inputs), accumulating the edge-geometry adjoints.
+/// layer's inputs), accumulating the edge-geometry adjoints. The first layer's inputs are
+/// constants (species embeddings, zero vectors): it only accumulates the edge adjoints.
 #[inline(always)]
 fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Workspace<T>) {
     let m = &p.messages[l];
     let f = m.phi1.out;
     let n = g.species.len();
     let k = m.filter.inp;
+    let first = l == 0;
     let tape = std::mem::take(&mut ws.tapes[l]);
     let inv = T::of(1.0 / p.avg_neighbors);
-    zeroed(&mut ws.g_phi, n * 3 * f);
-    ws.gv.clone_from(&ws.gv_mid);
-    // Per-edge scratch: g_x = dE/d(phi_j * w) [3F], and phi_j * w [3F].
-    // Per-edge scratch `[3F]`, allocated once per layer: g_x, phi_j * w, and for tabulated
-    // filters the filter and its radial derivative.
+    if !first {
+        zeroed(&mut ws.g_phi, n * 3 * f);
+        ws.gv.clone_from(&ws.gv_mid);
+    }
+    // Per-edge scratch `[3F]`, allocated once per layer: dE/dw, and for tabulated filters the
+    // filter and its radial derivative.
     let mut scratch = [(); 4].map(|_| vec![T::zero(); 3 * f]);
-    let [gx, pw, w_t, dw_t] = &mut scratch;
+    let [g_w, w_t, dw_t, x_r] = &mut scratch;
     for (ci, chunk) in tape.active.chunks(CHUNK).enumerate() {
+        let off = ci * CHUNK * 3 * f;
         if let Some(table) = g.table {
-            let buffers = [&mut gx[..], &mut pw[..], &mut w_t[..], &mut dw_t[..]];
-            table_edges_backward(table, l, (f, inv), g, chunk, &tape, ws, buffers);
+            // dE/dr += (dE/dw) . dw/dr, with the filter and its derivative from the table.
+            for &e in chunk {
+                table.eval_with_derivative(l, ws.dist[e], w_t, dw_t);
+                edge_adjoint(
+                    first,
+                    f,
+                    inv,
+                    (g, e),
+                    w_t,
+                    &tape,
+                    edge_adjoints!(ws),
+                    [g_w, x_r],
+                );
+                ws.g_dist[e] += to64(dot(g_w, dw_t));
+            }
             continue;
         }
         if !tape.cached {
             chunk_filters(p, l, g, chunk, ws);
         }
-        let off = ci * CHUNK * 3 * f;
         let (pre_c, w_c): (&[T], &[T]) = if tape.cached {
             (&tape.pre_all[off..], &tape.w_all[off..])
         } else {
@@ -629,20 +629,26 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
         };
         sized(&mut ws.gpre_c, chunk.len() * 3 * f);
         for (q, &e) in chunk.iter().enumerate() {
-            let (i, j) = (g.first[e], g.second[e]);
             let env = ws.env[e];
             let pre = &pre_c[q * 3 * f..(q + 1) * 3 * f];
             let w = &w_c[q * 3 * f..(q + 1) * 3 * f];
-            let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-            edge_adjoint(f, inv, (i, j, e), w, &tape, edge_adjoints!(ws), gx, pw);
-            // The filter before the envelope.
+            edge_adjoint(
+                first,
+                f,
+                inv,
+                (g, e),
+                w,
+                &tape,
+                edge_adjoints!(ws),
+                [g_w, x_r],
+            );
+            // w = pre * envelope: the adjoints of the filter before the envelope and of the
+            // envelope.
             let gpre = &mut ws.gpre_c[q * 3 * f..(q + 1) * 3 * f];
             for c in 0..3 * f {
-                gpre[c] = gx[c] * phi[c] * env;
+                gpre[c] = g_w[c] * env;
             }
-            // g_env = sum g_w pre, with g_w = g_x phi = gpre / env.
-            let g_env = dot(gx, pw_pre(phi, pre, pw));
-            ws.g_dist[e] += to64(g_env) * ws.denv[e];
+            ws.g_dist[e] += to64(dot(g_w, pre)) * ws.denv[e];
         }
         sized(&mut ws.grbf_c, chunk.len() * k);
         linear_backward(
@@ -663,97 +669,56 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
             ws.g_dist[e] += gd;
         }
     }
-    // phi = phi2(silu(phi1(s_in))): gs_in = gs_mid + (g_phi W2 * silu'(h1)) W1.
-    sized(&mut ws.g_z, n * f);
-    linear_backward(&ws.g_phi, n, &m.phi2.w, 3 * f, f, T::zero(), &mut ws.g_z, f);
-    for (gz, &h) in ws.g_z.iter_mut().zip(&tape.h1) {
-        *gz *= silu_grad(h);
+    if !first {
+        // phi = phi2(silu(phi1(s_in))): gs_in = gs_mid + (g_phi W2 * silu'(h1)) W1.
+        sized(&mut ws.g_z, n * f);
+        linear_backward(&ws.g_phi, n, &m.phi2.w, 3 * f, f, T::zero(), &mut ws.g_z, f);
+        for (gz, &h) in ws.g_z.iter_mut().zip(&tape.h1) {
+            *gz *= silu_grad(h);
+        }
+        ws.gs.clone_from(&ws.gs_mid);
+        linear_backward(&ws.g_z, n, &m.phi1.w, f, f, T::one(), &mut ws.gs, f);
     }
-    ws.gs.clone_from(&ws.gs_mid);
-    linear_backward(&ws.g_z, n, &m.phi1.w, f, f, T::one(), &mut ws.gs, f);
     ws.tapes[l] = tape;
 }
 
-/// The adjoints every edge `(i <- j, e)` shares whatever its filter `w` `[3F]` is: writes
-/// `g_x = dE/d(phi_j * w)` (times 1/avg) into `gx`, accumulates the adjoints of `v_j`
-/// (`ws.gv`), of the unit vector (`ws.g_unit`) and of `phi_j` (`ws.g_phi`); `pw` is scratch
-/// (`[3F]`, left holding `phi_j * w / avg`).
+/// The adjoint of edge `e` (`i <- j`) with filter `w` `[3F]` ([`edges::adjoint`]): writes
+/// `g_w = dE/dw` `[3F]`, accumulates the unit vector's adjoint (`ws.g_unit`) and, after the
+/// first layer, the adjoints of `v_j` (`ws.gv`) and `phi_j` (`ws.g_phi`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn edge_adjoint<T: Real>(
+    first: bool,
     f: usize,
     inv: T,
-    (i, j, e): (usize, usize, usize),
+    (g, e): (&Graph<T>, usize),
     w: &[T],
     tape: &Tape<T>,
     ws: EdgeAdjoints<'_, T>,
-    gx: &mut [T],
-    pw: &mut [T],
+    [g_w, x_r]: [&mut [T]; 2],
 ) {
-    let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-    for ((y, &a), &b) in pw.iter_mut().zip(phi).zip(w) {
-        *y = a * b * inv;
-    }
-    // g_x: vector gate, scalar message, radial gate.
-    let gsi = &ws.gs_mid[i * f..(i + 1) * f];
-    let gvi = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
-    let vj = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
+    let (i, j) = (g.first[e], g.second[e]);
     let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-    for c in 0..f {
-        let (g0, g1, g2) = (gvi[c], gvi[f + c], gvi[2 * f + c]);
-        gx[c] = (g0 * vj[c] + g1 * vj[f + c] + g2 * vj[2 * f + c]) * inv;
-        gx[f + c] = gsi[c] * inv;
-        gx[2 * f + c] = (g0 * u[0] + g1 * u[1] + g2 * u[2]) * inv;
-    }
-    // dv_e = v_j gate_v + u gate_r: adjoints of v_j and of the unit vector.
-    let gvj = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
+    let sender = (
+        w,
+        &tape.phi[j * 3 * f..(j + 1) * 3 * f],
+        &tape.v_in[j * 3 * f..(j + 1) * 3 * f],
+        u,
+    );
+    let receiver = (
+        &ws.gs_mid[i * f..(i + 1) * f],
+        &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f],
+    );
+    let g_u = if first {
+        edges::adjoint::<T, true>(f, inv, sender, receiver, g_w, &mut [], &mut [], x_r)
+    } else {
+        let g_v_j = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
+        let g_phi_j = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+        edges::adjoint::<T, false>(f, inv, sender, receiver, g_w, g_v_j, g_phi_j, x_r)
+    };
     for a in 0..3 {
-        let (gva, gvja) = (&gvi[a * f..(a + 1) * f], &mut gvj[a * f..(a + 1) * f]);
-        for c in 0..f {
-            gvja[c] += gva[c] * pw[c];
-        }
-        ws.g_unit[3 * e + a] += to64(dot(gva, &pw[2 * f..]));
+        ws.g_unit[3 * e + a] += to64(g_u[a]);
     }
-    // x = phi_j * w: the adjoint of phi_j.
-    let gp = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
-    for c in 0..3 * f {
-        gp[c] += gx[c] * w[c];
-    }
-}
-
-/// The edge part of [`message_backward`] with tabulated filters: per edge the filter `w` and
-/// its radial derivative come from the table, and `dE/dr += (g_x phi) . dw/dr`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn table_edges_backward<T: Real>(
-    table: &FilterTable<T>,
-    l: usize,
-    (f, inv): (usize, T),
-    g: &Graph<T>,
-    chunk: &[usize],
-    tape: &Tape<T>,
-    ws: &mut Workspace<T>,
-    [gx, pw, w, dw]: [&mut [T]; 4],
-) {
-    for &e in chunk {
-        let (i, j) = (g.first[e], g.second[e]);
-        table.eval_with_derivative(l, ws.dist[e], w, dw);
-        let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-        edge_adjoint(f, inv, (i, j, e), w, tape, edge_adjoints!(ws), gx, pw);
-        for c in 0..3 * f {
-            pw[c] = gx[c] * phi[c];
-        }
-        ws.g_dist[e] += to64(dot(pw, dw));
-    }
-}
-
-/// Writes `phi * pre` into `out` and returns it (the factor of the envelope's adjoint).
-#[inline(always)]
-fn pw_pre<'a, T: Real>(phi: &[T], pre: &[T], out: &'a mut [T]) -> &'a [T] {
-    for ((y, &a), &b) in out.iter_mut().zip(phi).zip(pre) {
-        *y = a * b;
-    }
-    out
 }
 
 #[inline(always)]

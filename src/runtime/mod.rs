@@ -10,6 +10,7 @@
 //! relative); float64 computes them exactly.
 
 pub mod denoiser;
+pub mod edges;
 pub mod encoder;
 pub mod filters;
 pub mod params;

@@ -14,14 +14,38 @@ use crate::runtime::real::Real;
 /// A dense layer `y = x W^T + b`.
 #[derive(Debug, Clone)]
 pub struct Linear<T> {
-    /// Weight `[out, in]`, row-major.
+    /// Weight `[out, in]`, row-major (the right operand of the input adjoint `g_y W`).
     pub w: Vec<T>,
+    /// Its transpose `[in, out]`, row-major (the right operand of the forward `x W^T`): both
+    /// products then read a contiguous row-major weight, which the GEMM kernel consumes
+    /// without repacking.
+    pub wt: Vec<T>,
     /// Bias `[out]`, if the layer has one.
     pub b: Option<Vec<T>>,
     /// Output width.
     pub out: usize,
     /// Input width.
     pub inp: usize,
+}
+
+impl<T: Real> Linear<T> {
+    /// The layer `[A; B]` computing the outputs of `a` then those of `b` from the same input
+    /// (neither with a bias).
+    fn stack(a: Linear<T>, b: Linear<T>) -> Linear<T> {
+        debug_assert!(a.inp == b.inp && a.b.is_none() && b.b.is_none());
+        let (out, inp) = (a.out + b.out, a.inp);
+        let w = [a.w, b.w].concat();
+        let wt = (0..inp * out)
+            .map(|q| w[(q % out) * inp + q / out])
+            .collect();
+        Linear {
+            w,
+            wt,
+            b: None,
+            out,
+            inp,
+        }
+    }
 }
 
 /// One message block: `phi = phi2(silu(phi1(s)))`, filter `filter(rbf) * envelope
@@ -41,10 +65,9 @@ pub struct Message<T> {
 /// One update block.
 #[derive(Debug, Clone)]
 pub struct Update<T> {
-    /// `[F, F]`, no bias.
-    pub u: Linear<T>,
-    /// `[F, F]`, no bias.
-    pub v: Linear<T>,
+    /// The products `U` and `V` of the vector features as one layer `[2F, F]` (rows of `U`,
+    /// then of `V`; no bias): one matrix product per block instead of two.
+    pub uv: Linear<T>,
     /// `[F, 2F]` with bias.
     pub a1: Linear<T>,
     /// `[3F, F]` with bias.
@@ -135,8 +158,13 @@ impl Reader<'_> {
         inp: usize,
         bias: bool,
     ) -> Result<Linear<T>> {
+        let w: Vec<T> = self.real(&format!("{name}.weight"), &[out, inp])?;
+        let wt = (0..inp * out)
+            .map(|q| w[(q % out) * inp + q / out])
+            .collect();
         Ok(Linear {
-            w: self.real(&format!("{name}.weight"), &[out, inp])?,
+            w,
+            wt,
             b: if bias {
                 Some(self.real(&format!("{name}.bias"), &[out])?)
             } else {
@@ -190,8 +218,10 @@ impl<T: Real> Params<T> {
             });
             let u = format!("encoder.update{l}");
             updates.push(Update {
-                u: r.linear(&format!("{u}.u"), f, f, false)?,
-                v: r.linear(&format!("{u}.v"), f, f, false)?,
+                uv: Linear::stack(
+                    r.linear(&format!("{u}.u"), f, f, false)?,
+                    r.linear(&format!("{u}.v"), f, f, false)?,
+                ),
                 a1: r.linear(&format!("{u}.a1"), f, 2 * f, true)?,
                 a2: r.linear(&format!("{u}.a2"), 3 * f, f, true)?,
             });

@@ -1,6 +1,7 @@
 //! The floating-point types the native runtime computes in (`f32`, `f64`), with the small
-//! dense matrix product it needs from `matrixmultiply` (a well-kept, dependency-free,
-//! cache-blocked SIMD GEMM; the same kernel `ndarray` uses).
+//! dense matrix product it needs from the `gemm` crate (faer's GEMM backend, also used by
+//! candle: run-time SIMD dispatch up to AVX-512, and for the small products here, `[N, 64]` by
+//! `[64, 192]`, a path that reads a contiguous row-major right operand without packing it).
 
 use std::ops::{AddAssign, MulAssign, SubAssign};
 
@@ -35,7 +36,7 @@ fn fits(rows: usize, cols: usize, (rs, cs): (usize, usize), len: usize) -> bool 
 }
 
 macro_rules! impl_real {
-    ($t:ty, $gemm:path) => {
+    ($t:ty) => {
         impl Real for $t {
             fn of(x: f64) -> Self {
                 x as $t
@@ -62,23 +63,30 @@ macro_rules! impl_real {
                     return;
                 }
                 // SAFETY: every element addressed by the strides lies inside its slice (checked
-                // above), and `c` does not alias `a` or `b` (it is borrowed mutably).
+                // above), and `c` does not alias `a` or `b` (it is borrowed mutably). `gemm`
+                // computes `dst = alpha dst + beta lhs rhs` and ignores `dst` when it is not
+                // read (beta = 0 here: `c` may hold uninitialised garbage such as NaN).
                 unsafe {
-                    $gemm(
+                    gemm::gemm(
                         m,
-                        k,
                         n,
-                        alpha,
-                        a.as_ptr(),
-                        sa.0 as isize,
-                        sa.1 as isize,
-                        b.as_ptr(),
-                        sb.0 as isize,
-                        sb.1 as isize,
-                        beta,
+                        k,
                         c.as_mut_ptr(),
-                        sc.0 as isize,
                         sc.1 as isize,
+                        sc.0 as isize,
+                        beta != 0.0,
+                        a.as_ptr(),
+                        sa.1 as isize,
+                        sa.0 as isize,
+                        b.as_ptr(),
+                        sb.1 as isize,
+                        sb.0 as isize,
+                        beta,
+                        alpha,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
                     )
                 }
             }
@@ -86,17 +94,17 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, matrixmultiply::sgemm);
-impl_real!(f64, matrixmultiply::dgemm);
+impl_real!(f32);
+impl_real!(f64);
 
-/// `out [n, o] = x [n, i] W^T + b` for a torch-layout weight `W` `[o, i]` and optional
-/// bias `b` `[o]`; `x` has row stride `rs_x` (for column slices of wider arrays).
+/// `out [n, o] = x [n, i] W^T + b` for the transposed weight `wt = W^T` `[i, o]` (row-major)
+/// and optional bias `b` `[o]`; `x` has row stride `rs_x` (for column slices of wider arrays).
 #[allow(clippy::too_many_arguments)]
 pub fn linear<T: Real>(
     x: &[T],
     rs_x: usize,
     n: usize,
-    w: &[T],
+    wt: &[T],
     b: Option<&[T]>,
     o: usize,
     i: usize,
@@ -109,8 +117,8 @@ pub fn linear<T: Real>(
         T::one(),
         x,
         (rs_x, 1),
-        w,
-        (1, i),
+        wt,
+        (o, 1),
         T::zero(),
         out,
         (o, 1),
