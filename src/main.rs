@@ -80,7 +80,8 @@ enum Command {
         #[arg(long)]
         graphs: Option<PathBuf>,
         /// A molecule as a SMILES string (repeat for several): hydrogens are added from the
-        /// default valences and aromatic rings kekulized; stereo marks cannot be honoured.
+        /// default valences and aromatic rings kekulized; @, @@, / and \ set the configurations
+        /// of stereocentres and double bonds.
         #[arg(long)]
         smiles: Vec<String>,
         /// Output extended-XYZ file (all samples of all molecules).
