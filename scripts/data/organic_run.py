@@ -2,7 +2,9 @@
 
 Test molecules first, then training molecules in selection order; molecules with a current
 result in config.ORGANIC_RESULTS_DIR are skipped, so an interrupted run continues where it
-stopped and a later session can extend the training set (`--train N`).
+stopped and a later session can extend the training set (`--train N`). On a fresh machine the
+results of the molecules the committed bundle holds are first rebuilt from it
+(organic_restore.py), so only new molecules are computed.
 
 Usage: python scripts/data/organic_run.py [--workers 2] [--train N]
 """
@@ -16,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import config  # noqa: E402
 import organic  # noqa: E402
+import organic_restore  # noqa: E402
 import organic_sources  # noqa: E402
 import store  # noqa: E402
 
@@ -40,6 +43,10 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--train", type=int, default=config.ORGANIC_TRAIN, help="training molecules to compute")
     a = ap.parse_args()
+    restored = organic_restore.restore()
+    if restored:
+        print(f"organic: {restored} results rebuilt from the committed files in {config.ORGANIC_DIR}",
+              flush=True)
     todo, total = todo_list(min(a.train, config.ORGANIC_TRAIN))
     print(f"organic: {total} molecules, {total - len(todo)} already done, {len(todo)} to compute on "
           f"{a.workers} workers (fingerprint {config.ORGANIC_FINGERPRINT})", flush=True)
