@@ -3,7 +3,7 @@
 Every test molecule must have a result; the training set is every selected training molecule
 computed so far (in selection order), so the set grows as later sessions compute more.
 
-Writes: train_structures.sdf.gz, train_forces.extxyz.gz, test_structures.sdf.gz,
+Writes: train_structures.sdf.gz, train_forces*.extxyz.gz (config.ORGANIC_TRAIN_SHARDS), test_structures.sdf.gz,
 test/<group>/<class>.extxyz.gz, failures.tsv, provenance.json, README.md.
 
 Usage: python scripts/data/organic_assemble.py
@@ -76,6 +76,23 @@ def write_test(test):
     return {f"test/{g}/{c}.extxyz.gz": len(v) for (g, c), v in sorted(by_file.items())}
 
 
+def write_train(train, selected):
+    """Writes the training frames into config.ORGANIC_TRAIN_SHARDS by each molecule's position in
+    the selection; a file whose molecules are not computed yet is not written. {file: frames}."""
+    position = {rec["name"]: k for k, rec in enumerate(selected)}
+    counts, start = {}, 0
+    for end, name in config.ORGANIC_TRAIN_SHARDS:
+        frames = [atoms_of(r, f) for r in train if start <= position[r["name"]] < end for f in r["frames"]]
+        path = config.ORGANIC_DIR / name
+        if frames:
+            writers.write_extxyz_gz(path, frames)
+            counts[name] = len(frames)
+        elif path.exists():
+            path.unlink()
+        start = end
+    return counts
+
+
 def main():
     sel = organic_sources.selection()
     test, fail_test, missing = results("test", sel["test"])
@@ -88,10 +105,9 @@ def main():
     config.ORGANIC_DIR.mkdir(parents=True, exist_ok=True)
     writers.write_sdf_gz(config.ORGANIC_DIR / "train_structures.sdf.gz", [sdf_mol(r) for r in train])
     writers.write_sdf_gz(config.ORGANIC_DIR / "test_structures.sdf.gz", [sdf_mol(r) for r in test])
-    writers.write_extxyz_gz(config.ORGANIC_DIR / "train_forces.extxyz.gz",
-                            [atoms_of(r, f) for r in train for f in r["frames"]])
     counts = write_test(test)
     counts["train_frames"] = sum(len(r["frames"]) for r in train)
+    counts["train_files"] = write_train(train, sel["train"])
     failures = fail_test + fail_train
     with open(config.ORGANIC_DIR / "failures.tsv", "w") as f:
         f.write("split\tname\tlevel\treason\tdetail\n")
@@ -164,7 +180,7 @@ Sources and licences: provenance.json (`sources`).
 | file | content |
 |---|---|
 | `train_structures.sdf.gz` | GFN2 minima of the training molecules with their bond graphs (SDF V2000, explicit H; fields `smiles`, `source`, `group`) |
-| `train_forces.extxyz.gz` | {c['train_frames']} frames: `config=mmff_min`, `gfn2_min`, `noise` (`sigma` = Å per coordinate) |
+| `train_forces*.extxyz.gz` | {c['train_frames']} frames in {len(c['train_files'])} files (split by the molecules' order, each under 20 MB): `config=mmff_min`, `gfn2_min`, `noise` (`sigma` = Å per coordinate) |
 | `test_structures.sdf.gz` | GFN2 minima + bond graphs of the test molecules |
 | `test/<group>/<class>.extxyz.gz` | test frames by group and class (frames per file below) |
 | `failures.tsv` | every molecule or frame left out, with reason |

@@ -27,7 +27,7 @@ import store  # noqa: E402
 
 def bundled_frames():
     """{molecule name: [frame dicts as organic.compute writes them]} from every bundled extxyz."""
-    paths = [config.ORGANIC_DIR / "train_forces.extxyz.gz"]
+    paths = [config.ORGANIC_DIR / name for _, name in config.ORGANIC_TRAIN_SHARDS]
     paths += sorted((config.ORGANIC_DIR / "test").glob("*/*.extxyz.gz"))
     frames = collections.defaultdict(list)
     symbols = {}
