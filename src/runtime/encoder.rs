@@ -536,11 +536,10 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         }
     }
     ws.gv_mid.clone_from(&ws.gv);
-    let (uv, n3) = (&up.uv, 3 * n);
     linear_backward(
         &ws.g_uv_vv,
-        n3,
-        &uv.w,
+        3 * n,
+        &up.uv.w,
         2 * f,
         f,
         T::one(),
@@ -600,7 +599,6 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
     let mut scratch = [(); 4].map(|_| vec![T::zero(); 3 * f]);
     let [g_w, w_t, dw_t, x_r] = &mut scratch;
     for (ci, chunk) in tape.active.chunks(CHUNK).enumerate() {
-        let off = ci * CHUNK * 3 * f;
         if let Some(table) = g.table {
             // dE/dr += (dE/dw) . dw/dr, with the filter and its derivative from the table.
             for &e in chunk {
@@ -622,6 +620,7 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
         if !tape.cached {
             chunk_filters(p, l, g, chunk, ws);
         }
+        let off = ci * CHUNK * 3 * f;
         let (pre_c, w_c): (&[T], &[T]) = if tape.cached {
             (&tape.pre_all[off..], &tape.w_all[off..])
         } else {
