@@ -1,57 +1,39 @@
-//! The per-edge kernels of a message block, fused over the feature index: each loop runs over
-//! the `F` features of all three channels at once, on slices cut to exactly `F` (no bounds
-//! checks, no float reductions inside), so the compiler vectorises it, and keeps the message
-//! `x = phi * w` in registers instead of writing a `[3F]` scratch row per edge.
+//! The per-edge kernels of a message block, fused over the feature index: one pass over the
+//! `F` features of all three channels in explicit SIMD lanes ([`Lanes`]: AVX2 registers with
+//! fused multiply-add in the runtime's AVX2 copies, one scalar otherwise; the remainder of a
+//! row that does not fill a register runs with scalar lanes), with the message and every
+//! per-edge reduction kept in registers.
 //!
 //! Channel layout of the `[3F]` filter `w` and `phi`: vector gate `[0, F)`, scalar message
 //! `[F, 2F)`, radial gate `[2F, 3F)`. Vector features are `[3, F]` (Cartesian component,
 //! feature). The message of edge `i <- j` with unit vector `u` is `x = phi_j * w / avg`:
 //! `s_i += x_s`, `v_i[a] += v_j[a] x_v + u[a] x_r`.
+
 // Kernels index several parallel arrays with one loop variable; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
 use crate::runtime::real::Real;
+use crate::runtime::simd::Lanes;
 
-/// The three channels of a `[3F]` row (or the components of a `[3, F]` one), each `[F]`.
-#[inline(always)]
-fn channels<T>(x: &[T], f: usize) -> [&[T]; 3] {
-    let x = &x[..3 * f];
-    [&x[..f], &x[f..2 * f], &x[2 * f..]]
-}
+/// What [`adjoint`] reads of an edge and its sender `j`: the filter `w` and its radial
+/// derivative `dw` (`[3F]` each), `phi_j` `[3F]`, `v_j` `[3, F]` and the unit vector `u`.
+pub type Sender<'a, T> = (&'a [T], &'a [T], &'a [T], &'a [T], [T; 3]);
 
-/// The same for a mutable row.
+/// The first feature index the scalar remainder of a row of `f` starts at for lanes `L`.
 #[inline(always)]
-fn channels_mut<T>(x: &mut [T], f: usize) -> [&mut [T]; 3] {
-    let (a, rest) = x[..3 * f].split_at_mut(f);
-    let (b, c) = rest.split_at_mut(f);
-    [a, b, c]
-}
-
-/// `sum_c a[c] b[c]` over `[F]` with eight independent partial sums (vectorisable; float
-/// addition is not reassociated by the compiler otherwise).
-#[inline(always)]
-pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for q in 0..8 {
-            acc[q] += x[q] * y[q];
-        }
-    }
-    let mut s = T::zero();
-    for (x, y) in ra.iter().zip(rb) {
-        s += *x * *y;
-    }
-    acc.iter().fold(s, |t, &x| t + x)
+fn head<T: Copy, L: Lanes<T>>(f: usize) -> usize {
+    f - f % L::N
 }
 
 /// The message of one edge: `s_i += x_s`, `v_i[a] += v_j[a] x_v + u[a] x_r` with
 /// `x = phi_j * w * inv` (`w`, `phi_j`: `[3F]`; `v_j`, `v_i`: `[3, F]`; `s_i`: `[F]`). With
 /// `FIRST` (the first layer, whose input vector features are zero) `v_j` is not read.
+///
+/// # Safety
+/// The CPU supports `L`'s instructions ([`Lanes`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn message<T: Real, const FIRST: bool>(
+pub unsafe fn message<T: Real, L: Lanes<T>, const FIRST: bool>(
     f: usize,
     inv: T,
     w: &[T],
@@ -61,81 +43,143 @@ pub fn message<T: Real, const FIRST: bool>(
     s_i: &mut [T],
     v_i: &mut [T],
 ) {
-    let [wv, ws, wr] = channels(w, f);
-    let [pv, ps, pr] = channels(phi_j, f);
-    let s_i = &mut s_i[..f];
-    for c in 0..f {
-        s_i[c] += ps[c] * ws[c] * inv;
-    }
-    if FIRST {
-        for (a, vi) in channels_mut(v_i, f).into_iter().enumerate() {
-            for c in 0..f {
-                vi[c] += u[a] * (pr[c] * wr[c] * inv);
+    assert!(w.len() >= 3 * f && phi_j.len() >= 3 * f && s_i.len() >= f && v_i.len() >= 3 * f);
+    assert!(FIRST || v_j.len() >= 3 * f);
+    let rows = (w, phi_j, v_j);
+    let h = head::<T, L>(f);
+    message_span::<T, L, FIRST>(f, 0, h, inv, rows, u, s_i, v_i);
+    message_span::<T, T, FIRST>(f, h, f, inv, rows, u, s_i, v_i);
+}
+
+/// [`message`] over the features `[c0, c1)` (a multiple of `L::N` long).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn message_span<T: Real, L: Lanes<T>, const FIRST: bool>(
+    f: usize,
+    c0: usize,
+    c1: usize,
+    inv: T,
+    (w, phi, v_j): (&[T], &[T], &[T]),
+    u: [T; 3],
+    s_i: &mut [T],
+    v_i: &mut [T],
+) {
+    let inv = L::splat(inv);
+    let u = [L::splat(u[0]), L::splat(u[1]), L::splat(u[2])];
+    let mut c = c0;
+    while c < c1 {
+        let ws = L::load(w, f + c).mul(inv);
+        let wr = L::load(w, 2 * f + c).mul(inv);
+        L::load(phi, f + c).fma(ws, L::load(s_i, c)).store(s_i, c);
+        let xr = L::load(phi, 2 * f + c).mul(wr);
+        if FIRST {
+            for a in 0..3 {
+                let o = a * f + c;
+                u[a].fma(xr, L::load(v_i, o)).store(v_i, o);
+            }
+        } else {
+            let xv = L::load(phi, c).mul(L::load(w, c).mul(inv));
+            for a in 0..3 {
+                let o = a * f + c;
+                let acc = u[a].fma(xr, L::load(v_i, o));
+                L::load(v_j, o).fma(xv, acc).store(v_i, o);
             }
         }
-    } else {
-        let vj = channels(v_j, f);
-        for (a, vi) in channels_mut(v_i, f).into_iter().enumerate() {
-            let vja = vj[a];
-            for c in 0..f {
-                vi[c] += vja[c] * (pv[c] * wv[c] * inv) + u[a] * (pr[c] * wr[c] * inv);
-            }
-        }
+        c += L::N;
     }
 }
 
-/// The adjoint of [`message`] for one edge, given the adjoints `g_s_i` `[F]` and `g_v_i`
-/// `[3, F]` of the receiver's outputs: writes `g_w = dE/dw` `[3F]`, accumulates the adjoints
-/// of the sender's inputs into `g_v_j` `[3, F]` and `g_phi_j` `[3F]`, and returns `dE/du`
-/// (the unit vector's adjoint). `x_r` `[F]` is scratch. With `FIRST` (the first layer: zero
-/// input vector features, `phi` a function of the species only) `v_j`, `g_v_j` and `g_phi_j`
-/// are not touched.
+/// The adjoint of [`message`] for one edge, given the filter `w` and its radial derivative
+/// `dw = dw/dr` (both `[3F]`) and the adjoints `g_s_i` `[F]` and `g_v_i` `[3, F]` of the
+/// receiver's outputs: accumulates the adjoints of the sender's inputs into `g_v_j` `[3, F]`
+/// and `g_phi_j` `[3F]`, and returns `(dE/du, dE/dr)` (unit vector and length of the edge).
+/// With `FIRST` (the first layer: zero input vector features, `phi` a function of the species
+/// only) `v_j`, `g_v_j` and `g_phi_j` are not touched.
+///
+/// # Safety
+/// The CPU supports `L`'s instructions ([`Lanes`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn adjoint<T: Real, const FIRST: bool>(
+pub unsafe fn adjoint<T: Real, L: Lanes<T>, const FIRST: bool>(
     f: usize,
     inv: T,
-    (w, phi_j, v_j, u): (&[T], &[T], &[T], [T; 3]),
+    (w, dw, phi_j, v_j, u): Sender<'_, T>,
     (g_s_i, g_v_i): (&[T], &[T]),
-    g_w: &mut [T],
     g_v_j: &mut [T],
     g_phi_j: &mut [T],
-    x_r: &mut [T],
-) -> [T; 3] {
-    let [wv, ws, wr] = channels(w, f);
-    let [pv, ps, pr] = channels(phi_j, f);
-    let [g0, g1, g2] = channels(g_v_i, f);
-    let gs = &g_s_i[..f];
-    let x_r = &mut x_r[..f];
-    let [gwv, gws, gwr] = channels_mut(g_w, f);
-    // dE/dx_r, dE/dx_s (x = phi * w * inv) times phi: the filter's adjoint; x_r for dE/du.
-    for c in 0..f {
-        let gxr = (g0[c] * u[0] + g1[c] * u[1] + g2[c] * u[2]) * inv;
-        gwr[c] = gxr * pr[c];
-        gws[c] = gs[c] * inv * ps[c];
-        x_r[c] = pr[c] * wr[c] * inv;
+) -> ([T; 3], T) {
+    assert!(w.len() >= 3 * f && dw.len() >= 3 * f && phi_j.len() >= 3 * f);
+    assert!(g_s_i.len() >= f && g_v_i.len() >= 3 * f);
+    assert!(FIRST || (v_j.len() >= 3 * f && g_v_j.len() >= 3 * f && g_phi_j.len() >= 3 * f));
+    let ins = (w, dw, phi_j, v_j, u);
+    let h = head::<T, L>(f);
+    let (gu, gr) = adjoint_span::<T, L, FIRST>(f, 0, h, inv, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
+    let (tu, tr) = adjoint_span::<T, T, FIRST>(f, h, f, inv, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
+    ([gu[0] + tu[0], gu[1] + tu[1], gu[2] + tu[2]], gr + tr)
+}
+
+/// [`adjoint`] over the features `[c0, c1)` (a multiple of `L::N` long).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
+    f: usize,
+    c0: usize,
+    c1: usize,
+    inv: T,
+    (w, dw, phi, v_j, u): Sender<'_, T>,
+    (g_s, g_v): (&[T], &[T]),
+    g_v_j: &mut [T],
+    g_phi: &mut [T],
+) -> ([T; 3], T) {
+    let zero = L::splat(T::zero());
+    let invl = L::splat(inv);
+    // u / avg: dE/dx_r = (g_v . u) / avg.
+    let ui = [
+        L::splat(u[0] * inv),
+        L::splat(u[1] * inv),
+        L::splat(u[2] * inv),
+    ];
+    let (mut g_u, mut g_r) = ([zero; 3], zero);
+    let mut c = c0;
+    while c < c1 {
+        let g = [
+            L::load(g_v, c),
+            L::load(g_v, f + c),
+            L::load(g_v, 2 * f + c),
+        ];
+        let gxs = L::load(g_s, c).mul(invl);
+        let gxr = g[0].fma(ui[0], g[1].fma(ui[1], g[2].mul(ui[2])));
+        let (ps, pr) = (L::load(phi, f + c), L::load(phi, 2 * f + c));
+        let (ws, wr) = (L::load(w, f + c), L::load(w, 2 * f + c));
+        // dE/dr through the filter: sum over channels of dE/dw * dw/dr.
+        let gw_s = gxs.mul(ps);
+        let gw_r = gxr.mul(pr);
+        g_r = gw_s.fma(L::load(dw, f + c), gw_r.fma(L::load(dw, 2 * f + c), g_r));
+        // dE/du[a] = g_v[a] . x_r.
+        let xr = pr.mul(wr).mul(invl);
+        for a in 0..3 {
+            g_u[a] = g[a].fma(xr, g_u[a]);
+        }
+        if !FIRST {
+            let v = [
+                L::load(v_j, c),
+                L::load(v_j, f + c),
+                L::load(v_j, 2 * f + c),
+            ];
+            let gxv = g[0].fma(v[0], g[1].fma(v[1], g[2].mul(v[2]))).mul(invl);
+            let (pv, wv) = (L::load(phi, c), L::load(w, c));
+            g_r = gxv.mul(pv).fma(L::load(dw, c), g_r);
+            gxv.fma(wv, L::load(g_phi, c)).store(g_phi, c);
+            gxs.fma(ws, L::load(g_phi, f + c)).store(g_phi, f + c);
+            gxr.fma(wr, L::load(g_phi, 2 * f + c))
+                .store(g_phi, 2 * f + c);
+            let xv = pv.mul(wv).mul(invl);
+            for a in 0..3 {
+                let o = a * f + c;
+                g[a].fma(xv, L::load(g_v_j, o)).store(g_v_j, o);
+            }
+        }
+        c += L::N;
     }
-    let g_u = [dot(g0, x_r), dot(g1, x_r), dot(g2, x_r)];
-    if FIRST {
-        gwv.fill(T::zero());
-        return g_u;
-    }
-    let [v0, v1, v2] = channels(v_j, f);
-    let [gpv, gps, gpr] = channels_mut(g_phi_j, f);
-    for c in 0..f {
-        let gxv = (g0[c] * v0[c] + g1[c] * v1[c] + g2[c] * v2[c]) * inv;
-        let gxr = (g0[c] * u[0] + g1[c] * u[1] + g2[c] * u[2]) * inv;
-        gwv[c] = gxv * pv[c];
-        gpv[c] += gxv * wv[c];
-        gps[c] += gs[c] * inv * ws[c];
-        gpr[c] += gxr * wr[c];
-    }
-    let [gj0, gj1, gj2] = channels_mut(g_v_j, f);
-    for c in 0..f {
-        let xv = pv[c] * wv[c] * inv;
-        gj0[c] += g0[c] * xv;
-        gj1[c] += g1[c] * xv;
-        gj2[c] += g2[c] * xv;
-    }
-    g_u
+    ([g_u[0].sum(), g_u[1].sum(), g_u[2].sum()], g_r.sum())
 }

@@ -3,20 +3,25 @@
 //!
 //! Layout: scalars `s` `[N, F]`, vectors `v` `[N, 3, F]` (atom, Cartesian component,
 //! feature), per-edge filters `[3F]` in the order (vector gate, scalar message, radial gate),
-//! as in [`crate::model::painn`]. Edges are processed in chunks of [`CHUNK`] so that per-edge
-//! intermediates never grow with the number of edges; their radial filters are recomputed
-//! in the reverse pass instead of stored.
+//! as in [`crate::model::painn`]. The two directions of a pair (`i <- j` and its twin `j <- i`,
+//! same distance bit for bit) share one evaluation of the radial filter and its derivative.
+//! Pairs are processed in chunks of [`CHUNK`] so that per-edge intermediates never grow with
+//! the number of edges; their filters are recomputed in the reverse pass instead of stored.
 // Kernels index several parallel arrays with one loop variable; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
-use crate::runtime::edges::{self, dot};
+use crate::runtime::edges;
 use crate::runtime::filters::FilterTable;
 use crate::runtime::params::{Linear, Params};
 use crate::runtime::radial::Radial;
 use crate::runtime::real::{linear, linear_backward, silu, silu_grad, Real};
+use crate::runtime::simd::Lanes;
 
-/// Edges per chunk of the filter products.
+/// Pairs per chunk of the filter products.
 pub const CHUNK: usize = 256;
+
+/// No twin edge.
+const NONE: usize = usize::MAX;
 
 /// `safe_norm`'s epsilon: `r = sqrt(|R|^2 + 1e-12)`, as in the training code.
 const NORM_EPS: f64 = 1e-12;
@@ -56,18 +61,10 @@ struct Tape<T> {
     uv_vv: Vec<T>,
     y: Vec<T>,
     a: Vec<T>,
-    /// Edges this layer runs.
-    active: Vec<usize>,
-    /// Whether the filters of all active edges are kept (`pre_all`, `w_all`, `[E_l, 3F]`)
-    /// rather than recomputed in the reverse pass: when they take at most [`CACHE_BYTES`].
-    cached: bool,
-    pre_all: Vec<T>,
-    w_all: Vec<T>,
+    /// The edges this layer runs, as pairs `[e, twin]` sharing one filter (`twin` is
+    /// [`NONE`] when the reverse edge does not exist or is not run in this layer).
+    units: Vec<[usize; 2]>,
 }
-
-/// Largest size of one layer's kept filters; beyond it the reverse pass recomputes them, so
-/// memory stays linear in the atoms with a small constant for condensed systems.
-const CACHE_BYTES: usize = 16 << 20;
 
 /// Scratch buffers, sized on first use and reused by later calls (no per-call allocation
 /// once they have grown to the largest system seen).
@@ -78,9 +75,16 @@ pub struct Workspace<T> {
     /// Unit edge vectors `[E, 3]`.
     unit: Vec<T>,
     rbf: Vec<T>,
-    drbf: Vec<f64>,
+    drbf: Vec<T>,
     env: Vec<T>,
-    denv: Vec<f64>,
+    denv: Vec<T>,
+    /// Reverse edge of each edge (same atoms swapped, negated vector), or [`NONE`], `[E]`.
+    twin: Vec<usize>,
+    /// Edges grouped by receiving atom (`by_first[start[i]..start[i + 1]]`).
+    by_first: Vec<usize>,
+    start: Vec<usize>,
+    /// Whether each edge runs in the current layer, `[E]`.
+    runs: Vec<bool>,
     tapes: Vec<Tape<T>>,
     /// Final scalar features `[N, F]`.
     pub s: Vec<T>,
@@ -89,14 +93,14 @@ pub struct Workspace<T> {
     /// Readout pre-activation `[N, H]`.
     h_r: Vec<T>,
     // Chunk buffers.
+    reps: Vec<usize>,
     rbf_c: Vec<T>,
     attr_c: Vec<T>,
     pre_c: Vec<T>,
     w_c: Vec<T>,
+    dw_c: Vec<T>,
     extra_c: Vec<T>,
     attr_rows: Vec<usize>,
-    gpre_c: Vec<T>,
-    grbf_c: Vec<T>,
     // Reverse-pass buffers.
     gs: Vec<T>,
     gv: Vec<T>,
@@ -116,9 +120,9 @@ pub struct Workspace<T> {
 
 /// Resizes `v` to `n` zeros, reusing its capacity.
 #[inline(always)]
-fn zeroed<T: Real>(v: &mut Vec<T>, n: usize) {
+fn zeroed<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
     v.clear();
-    v.resize(n, T::zero());
+    v.resize(n, T::default());
 }
 
 /// Resizes `v` to length `n` for a buffer that will be overwritten entirely (no fill when
@@ -146,7 +150,7 @@ impl<T: Real> Params<T> {
 /// Runs the encoder: fills `ws.s`, `ws.v` and the tape. `atom_bias` `[N, F]` is added to
 /// the initial scalars (the generator's noise embedding).
 #[inline(always)]
-fn forward_impl<T: Real>(
+fn forward_impl<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     radial: &Radial,
     g: &Graph<T>,
@@ -156,6 +160,7 @@ fn forward_impl<T: Real>(
     let f = p.features();
     let n = g.species.len();
     geometry(radial, g, ws);
+    twins(g, ws);
     zeroed(&mut ws.s, n * f);
     for (i, &sp) in g.species.iter().enumerate() {
         ws.s[i * f..(i + 1) * f].copy_from_slice(&p.embedding[sp * f..(sp + 1) * f]);
@@ -168,8 +173,8 @@ fn forward_impl<T: Real>(
     zeroed(&mut ws.v, n * 3 * f);
     ws.tapes.resize_with(p.messages.len(), Tape::default);
     for l in 0..p.messages.len() {
-        active_edges(radial, g, l, &ws.dist, &mut ws.tapes[l].active);
-        message_forward(p, l, g, ws);
+        layer_units(radial, g, l, ws);
+        message_forward::<T, L>(p, l, g, ws);
         update_forward(p, l, ws);
     }
 }
@@ -183,11 +188,9 @@ fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
     ws.dist.clear();
     zeroed(&mut ws.unit, 3 * e_n);
     zeroed(&mut ws.rbf, k * e_n);
-    ws.drbf.clear();
-    ws.drbf.resize(k * e_n, 0.0);
+    zeroed(&mut ws.drbf, k * e_n);
     zeroed(&mut ws.env, e_n);
-    ws.denv.clear();
-    ws.denv.resize(e_n, 0.0);
+    zeroed(&mut ws.denv, e_n);
     let (mut vals, mut ders) = (vec![0.0; k], vec![0.0; k]);
     for (e, r) in g.vectors.iter().enumerate() {
         let d = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2] + NORM_EPS).sqrt();
@@ -201,68 +204,151 @@ fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
         radial.basis(d, &mut vals, &mut ders);
         for q in 0..k {
             ws.rbf[e * k + q] = T::of(vals[q]);
+            ws.drbf[e * k + q] = T::of(ders[q]);
         }
-        ws.drbf[e * k..(e + 1) * k].copy_from_slice(&ders);
         let (u, du) = radial.envelope(d);
         ws.env[e] = T::of(u);
-        ws.denv[e] = du;
+        ws.denv[e] = T::of(du);
     }
 }
 
-/// The edges layer `l` runs: its pruning set, minus (for the potential, which has no edge
-/// features) edges at or beyond the cutoff, whose filter is exactly zero.
+/// The reverse edge of every edge (`ws.twin`): `j <- i` with the negated vector (so the same
+/// distance, bit for bit) and, for the generator, the same edge features; [`NONE`] if absent.
 #[inline(always)]
-fn active_edges<T: Real>(
-    radial: &Radial,
-    g: &Graph<T>,
-    l: usize,
-    dist: &[f64],
-    out: &mut Vec<usize>,
-) {
-    out.clear();
-    let keep = |e: usize| g.edge_attr.is_some() || dist[e] < radial.cutoff;
-    match g.layer_edges {
-        Some(sets) => out.extend(sets[l].iter().copied().filter(|&e| keep(e))),
-        None => out.extend((0..g.vectors.len()).filter(|&e| keep(e))),
+fn twins<T: Real>(g: &Graph<T>, ws: &mut Workspace<T>) {
+    let (n, e_n) = (g.species.len(), g.vectors.len());
+    // Edges grouped by receiving atom (a counting sort).
+    zeroed(&mut ws.start, n + 1);
+    for &i in g.first {
+        ws.start[i + 1] += 1;
+    }
+    for i in 0..n {
+        ws.start[i + 1] += ws.start[i];
+    }
+    ws.by_first.clear();
+    ws.by_first.resize(e_n, 0);
+    let mut next = ws.start.clone();
+    for (e, &i) in g.first.iter().enumerate() {
+        ws.by_first[next[i]] = e;
+        next[i] += 1;
+    }
+    ws.twin.clear();
+    ws.twin.resize(e_n, NONE);
+    let same_attr = |a: usize, b: usize| match g.edge_attr {
+        None => true,
+        Some(attr) => {
+            let w = attr.len() / e_n.max(1);
+            attr[a * w..(a + 1) * w] == attr[b * w..(b + 1) * w]
+        }
+    };
+    for e in 0..e_n {
+        if ws.twin[e] != NONE {
+            continue;
+        }
+        let (i, j, r) = (g.first[e], g.second[e], g.vectors[e]);
+        let found = ws.by_first[ws.start[j]..ws.start[j + 1]]
+            .iter()
+            .copied()
+            .find(|&t| {
+                t != e
+                    && ws.twin[t] == NONE
+                    && g.second[t] == i
+                    && (0..3).all(|a| g.vectors[t][a] == -r[a])
+                    && same_attr(e, t)
+            });
+        if let Some(t) = found {
+            ws.twin[e] = t;
+            ws.twin[t] = e;
+        }
     }
 }
 
-/// The filters `[c, 3F]` of a chunk of edges: `pre_c` = basis filter before the envelope
-/// and `w_c` = the whole filter (`pre * envelope`, plus for the generator the edge-feature
-/// filter, which has no envelope).
+/// The edges layer `l` runs (its pruning set, minus, for the potential, which has no edge
+/// features, edges at or beyond the cutoff, whose filter is exactly zero), grouped into
+/// units of an edge and its twin when both run: `ws.tapes[l].units`.
+#[inline(always)]
+fn layer_units<T: Real>(radial: &Radial, g: &Graph<T>, l: usize, ws: &mut Workspace<T>) {
+    let e_n = g.vectors.len();
+    let keep = |e: usize| g.edge_attr.is_some() || ws.dist[e] < radial.cutoff;
+    ws.runs.clear();
+    ws.runs.resize(e_n, false);
+    match g.layer_edges {
+        Some(sets) => sets[l]
+            .iter()
+            .filter(|&&e| keep(e))
+            .for_each(|&e| ws.runs[e] = true),
+        None => (0..e_n)
+            .filter(|&e| keep(e))
+            .for_each(|e| ws.runs[e] = true),
+    }
+    let units = &mut ws.tapes[l].units;
+    units.clear();
+    for e in (0..e_n).filter(|&e| ws.runs[e]) {
+        let t = ws.twin[e];
+        if t == NONE || !ws.runs[t] {
+            units.push([e, NONE]);
+        } else if e < t {
+            units.push([e, t]);
+        }
+    }
+}
+
+/// The filters `ws.w_c` `[c, 3F]` of the chunk's edges `ws.reps` (one per unit) and, with
+/// `derivative`, their radial derivatives `ws.dw_c` `[c, 3F]` (1/Å): from the table, or
+/// exactly as `pre = filter(rbf)`, `w = pre * envelope` and
+/// `dw = filter'(rbf) drbf * envelope + pre * envelope'`; plus, for the generator, the
+/// edge-feature filter (no envelope, independent of the distance).
 #[inline(always)]
 fn chunk_filters<T: Real>(
     p: &Params<T>,
     l: usize,
     g: &Graph<T>,
-    chunk: &[usize],
+    derivative: bool,
     ws: &mut Workspace<T>,
 ) {
     let m = &p.messages[l];
     let (k, f3) = (m.filter.inp, m.filter.out);
-    let c = chunk.len();
-    if let Some(table) = g.table {
-        sized(&mut ws.w_c, c * f3);
-        for (q, &e) in chunk.iter().enumerate() {
-            table.eval(l, ws.dist[e], &mut ws.w_c[q * f3..(q + 1) * f3]);
-        }
-        edge_feature_filters(m, g, chunk, ws);
-        return;
-    }
-    sized(&mut ws.rbf_c, c * k);
-    for (q, &e) in chunk.iter().enumerate() {
-        ws.rbf_c[q * k..(q + 1) * k].copy_from_slice(&ws.rbf[e * k..(e + 1) * k]);
-    }
-    lin(&ws.rbf_c, k, c, &m.filter, &mut ws.pre_c);
+    let c = ws.reps.len();
     sized(&mut ws.w_c, c * f3);
-    for (q, &e) in chunk.iter().enumerate() {
-        let env = ws.env[e];
-        let pre = &ws.pre_c[q * f3..(q + 1) * f3];
-        for (w, &x) in ws.w_c[q * f3..(q + 1) * f3].iter_mut().zip(pre) {
-            *w = x * env;
+    if derivative {
+        sized(&mut ws.dw_c, c * f3);
+    }
+    if let Some(table) = g.table {
+        for (q, &e) in ws.reps.iter().enumerate() {
+            let w = &mut ws.w_c[q * f3..(q + 1) * f3];
+            if derivative {
+                table.eval_with_derivative(l, ws.dist[e], w, &mut ws.dw_c[q * f3..(q + 1) * f3]);
+            } else {
+                table.eval(l, ws.dist[e], w);
+            }
+        }
+    } else {
+        sized(&mut ws.rbf_c, c * k);
+        for (q, &e) in ws.reps.iter().enumerate() {
+            ws.rbf_c[q * k..(q + 1) * k].copy_from_slice(&ws.rbf[e * k..(e + 1) * k]);
+        }
+        lin(&ws.rbf_c, k, c, &m.filter, &mut ws.pre_c);
+        if derivative {
+            for (q, &e) in ws.reps.iter().enumerate() {
+                ws.rbf_c[q * k..(q + 1) * k].copy_from_slice(&ws.drbf[e * k..(e + 1) * k]);
+            }
+            // filter'(rbf) drbf: the same product without the bias.
+            linear(&ws.rbf_c, k, c, &m.filter.wt, None, f3, k, &mut ws.dw_c);
+        }
+        for (q, &e) in ws.reps.iter().enumerate() {
+            let (env, denv) = (ws.env[e], ws.denv[e]);
+            let rows = q * f3..(q + 1) * f3;
+            for (w, &x) in ws.w_c[rows.clone()].iter_mut().zip(&ws.pre_c[rows.clone()]) {
+                *w = x * env;
+            }
+            if derivative {
+                for (dw, &x) in ws.dw_c[rows.clone()].iter_mut().zip(&ws.pre_c[rows]) {
+                    *dw = *dw * env + x * denv;
+                }
+            }
         }
     }
-    edge_feature_filters(m, g, chunk, ws);
+    edge_feature_filters(m, g, ws);
 }
 
 /// Adds the generator's edge-feature filters `edge_attr W^T` to the chunk's filters `ws.w_c`.
@@ -270,9 +356,9 @@ fn chunk_filters<T: Real>(
 fn edge_feature_filters<T: Real>(
     m: &crate::runtime::params::Message<T>,
     g: &Graph<T>,
-    chunk: &[usize],
     ws: &mut Workspace<T>,
 ) {
+    let chunk = &ws.reps;
     let f3 = m.filter.out;
     let (Some(attr), Some(ef)) = (g.edge_attr, &m.edge_filter) else {
         return;
@@ -320,7 +406,12 @@ fn edge_feature_filters<T: Real>(
 }
 
 #[inline(always)]
-fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Workspace<T>) {
+fn message_forward<T: Real, L: Lanes<T>>(
+    p: &Params<T>,
+    l: usize,
+    g: &Graph<T>,
+    ws: &mut Workspace<T>,
+) {
     let m = &p.messages[l];
     let f = m.phi1.out;
     let n = g.species.len();
@@ -334,28 +425,27 @@ fn message_forward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Work
     }
     lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
     let inv = T::of(1.0 / p.avg_neighbors);
-    tape.cached =
-        g.table.is_none() && tape.active.len() * 6 * f * std::mem::size_of::<T>() <= CACHE_BYTES;
-    tape.pre_all.clear();
-    tape.w_all.clear();
-    for chunk in tape.active.chunks(CHUNK) {
-        chunk_filters(p, l, g, chunk, ws);
-        if tape.cached {
-            tape.pre_all.extend_from_slice(&ws.pre_c);
-            tape.w_all.extend_from_slice(&ws.w_c);
-        }
-        for (q, &e) in chunk.iter().enumerate() {
-            let (i, j) = (g.first[e], g.second[e]);
+    for chunk in tape.units.chunks(CHUNK) {
+        ws.reps.clear();
+        ws.reps.extend(chunk.iter().map(|u| u[0]));
+        chunk_filters(p, l, g, false, ws);
+        for (q, unit) in chunk.iter().enumerate() {
             let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
-            let phi_j = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-            let v_j = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
-            let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-            let s_i = &mut ws.s[i * f..(i + 1) * f];
-            let v_i = &mut ws.v[i * 3 * f..(i + 1) * 3 * f];
-            if l == 0 {
-                edges::message::<T, true>(f, inv, w, phi_j, v_j, u, s_i, v_i);
-            } else {
-                edges::message::<T, false>(f, inv, w, phi_j, v_j, u, s_i, v_i);
+            for &e in unit.iter().filter(|&&e| e != NONE) {
+                let (i, j) = (g.first[e], g.second[e]);
+                let phi_j = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
+                let v_j = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
+                let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
+                let s_i = &mut ws.s[i * f..(i + 1) * f];
+                let v_i = &mut ws.v[i * 3 * f..(i + 1) * 3 * f];
+                // SAFETY: L's instructions are supported (see `forward`).
+                unsafe {
+                    if l == 0 {
+                        edges::message::<T, L, true>(f, inv, w, phi_j, v_j, u, s_i, v_i);
+                    } else {
+                        edges::message::<T, L, false>(f, inv, w, phi_j, v_j, u, s_i, v_i);
+                    }
+                }
             }
         }
     }
@@ -439,7 +529,7 @@ fn readout_impl<T: Real>(
 /// energies`: returns `dE/dR_e` for every edge vector (eV/Å, `[E]`, zero for edges no layer
 /// ran) in `grad`.
 #[inline(always)]
-fn backward_impl<T: Real>(
+fn backward_impl<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     g: &Graph<T>,
     n_local: usize,
@@ -467,7 +557,7 @@ fn backward_impl<T: Real>(
     ws.g_unit.resize(3 * e_n, 0.0);
     for l in (0..p.messages.len()).rev() {
         update_backward(p, l, ws);
-        message_backward(p, l, g, ws);
+        message_backward::<T, L>(p, l, g, ws);
     }
     grad.clear();
     for (e, r) in g.vectors.iter().enumerate() {
@@ -554,39 +644,19 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     }
 }
 
-/// The workspace fields [`edge_adjoint`] reads and writes (split borrows, so that a filter in
-/// the workspace's chunk buffers can be read at the same time).
-struct EdgeAdjoints<'a, T> {
-    gs_mid: &'a [T],
-    gv_mid: &'a [T],
-    unit: &'a [T],
-    gv: &'a mut [T],
-    g_unit: &'a mut [f64],
-    g_phi: &'a mut [T],
-}
-
-macro_rules! edge_adjoints {
-    ($ws:expr) => {
-        EdgeAdjoints {
-            gs_mid: &$ws.gs_mid,
-            gv_mid: &$ws.gv_mid,
-            unit: &$ws.unit,
-            gv: &mut $ws.gv,
-            g_unit: &mut $ws.g_unit,
-            g_phi: &mut $ws.g_phi,
-        }
-    };
-}
-
 /// Message block adjoint: from `ws.gs_mid`, `ws.gv_mid` to `ws.gs`, `ws.gv` (w.r.t. the
 /// layer's inputs), accumulating the edge-geometry adjoints. The first layer's inputs are
 /// constants (species embeddings, zero vectors): it only accumulates the edge adjoints.
 #[inline(always)]
-fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Workspace<T>) {
+fn message_backward<T: Real, L: Lanes<T>>(
+    p: &Params<T>,
+    l: usize,
+    g: &Graph<T>,
+    ws: &mut Workspace<T>,
+) {
     let m = &p.messages[l];
     let f = m.phi1.out;
     let n = g.species.len();
-    let k = m.filter.inp;
     let first = l == 0;
     let tape = std::mem::take(&mut ws.tapes[l]);
     let inv = T::of(1.0 / p.avg_neighbors);
@@ -594,78 +664,42 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
         zeroed(&mut ws.g_phi, n * 3 * f);
         ws.gv.clone_from(&ws.gv_mid);
     }
-    // Per-edge scratch `[3F]`, allocated once per layer: dE/dw, and for tabulated filters the
-    // filter and its radial derivative.
-    let mut scratch = [(); 4].map(|_| vec![T::zero(); 3 * f]);
-    let [g_w, w_t, dw_t, x_r] = &mut scratch;
-    for (ci, chunk) in tape.active.chunks(CHUNK).enumerate() {
-        if let Some(table) = g.table {
-            // dE/dr += (dE/dw) . dw/dr, with the filter and its derivative from the table.
-            for &e in chunk {
-                table.eval_with_derivative(l, ws.dist[e], w_t, dw_t);
-                edge_adjoint(
-                    first,
-                    f,
-                    inv,
-                    (g, e),
-                    w_t,
-                    &tape,
-                    edge_adjoints!(ws),
-                    [g_w, x_r],
+    for chunk in tape.units.chunks(CHUNK) {
+        ws.reps.clear();
+        ws.reps.extend(chunk.iter().map(|u| u[0]));
+        chunk_filters(p, l, g, true, ws);
+        for (q, unit) in chunk.iter().enumerate() {
+            let rows = q * 3 * f..(q + 1) * 3 * f;
+            let (w, dw) = (&ws.w_c[rows.clone()], &ws.dw_c[rows]);
+            for &e in unit.iter().filter(|&&e| e != NONE) {
+                let (i, j) = (g.first[e], g.second[e]);
+                let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
+                let sender = (
+                    w,
+                    dw,
+                    &tape.phi[j * 3 * f..(j + 1) * 3 * f],
+                    &tape.v_in[j * 3 * f..(j + 1) * 3 * f],
+                    u,
                 );
-                ws.g_dist[e] += to64(dot(g_w, dw_t));
+                let receiver = (
+                    &ws.gs_mid[i * f..(i + 1) * f],
+                    &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f],
+                );
+                // SAFETY: L's instructions are supported (see `backward`).
+                let (g_u, g_r) = unsafe {
+                    if first {
+                        edges::adjoint::<T, L, true>(f, inv, sender, receiver, &mut [], &mut [])
+                    } else {
+                        let g_v_j = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
+                        let g_phi_j = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+                        edges::adjoint::<T, L, false>(f, inv, sender, receiver, g_v_j, g_phi_j)
+                    }
+                };
+                for a in 0..3 {
+                    ws.g_unit[3 * e + a] += to64(g_u[a]);
+                }
+                ws.g_dist[e] += to64(g_r);
             }
-            continue;
-        }
-        if !tape.cached {
-            chunk_filters(p, l, g, chunk, ws);
-        }
-        let off = ci * CHUNK * 3 * f;
-        let (pre_c, w_c): (&[T], &[T]) = if tape.cached {
-            (&tape.pre_all[off..], &tape.w_all[off..])
-        } else {
-            (&ws.pre_c, &ws.w_c)
-        };
-        sized(&mut ws.gpre_c, chunk.len() * 3 * f);
-        for (q, &e) in chunk.iter().enumerate() {
-            let env = ws.env[e];
-            let pre = &pre_c[q * 3 * f..(q + 1) * 3 * f];
-            let w = &w_c[q * 3 * f..(q + 1) * 3 * f];
-            edge_adjoint(
-                first,
-                f,
-                inv,
-                (g, e),
-                w,
-                &tape,
-                edge_adjoints!(ws),
-                [g_w, x_r],
-            );
-            // w = pre * envelope: the adjoints of the filter before the envelope and of the
-            // envelope.
-            let gpre = &mut ws.gpre_c[q * 3 * f..(q + 1) * 3 * f];
-            for c in 0..3 * f {
-                gpre[c] = g_w[c] * env;
-            }
-            ws.g_dist[e] += to64(dot(g_w, pre)) * ws.denv[e];
-        }
-        sized(&mut ws.grbf_c, chunk.len() * k);
-        linear_backward(
-            &ws.gpre_c,
-            chunk.len(),
-            &m.filter.w,
-            3 * f,
-            k,
-            T::zero(),
-            &mut ws.grbf_c,
-            k,
-        );
-        for (q, &e) in chunk.iter().enumerate() {
-            let mut gd = 0.0;
-            for b in 0..k {
-                gd += to64(ws.grbf_c[q * k + b]) * ws.drbf[e * k + b];
-            }
-            ws.g_dist[e] += gd;
         }
     }
     if !first {
@@ -679,45 +713,6 @@ fn message_backward<T: Real>(p: &Params<T>, l: usize, g: &Graph<T>, ws: &mut Wor
         linear_backward(&ws.g_z, n, &m.phi1.w, f, f, T::one(), &mut ws.gs, f);
     }
     ws.tapes[l] = tape;
-}
-
-/// The adjoint of edge `e` (`i <- j`) with filter `w` `[3F]` ([`edges::adjoint`]): writes
-/// `g_w = dE/dw` `[3F]`, accumulates the unit vector's adjoint (`ws.g_unit`) and, after the
-/// first layer, the adjoints of `v_j` (`ws.gv`) and `phi_j` (`ws.g_phi`).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn edge_adjoint<T: Real>(
-    first: bool,
-    f: usize,
-    inv: T,
-    (g, e): (&Graph<T>, usize),
-    w: &[T],
-    tape: &Tape<T>,
-    ws: EdgeAdjoints<'_, T>,
-    [g_w, x_r]: [&mut [T]; 2],
-) {
-    let (i, j) = (g.first[e], g.second[e]);
-    let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-    let sender = (
-        w,
-        &tape.phi[j * 3 * f..(j + 1) * 3 * f],
-        &tape.v_in[j * 3 * f..(j + 1) * 3 * f],
-        u,
-    );
-    let receiver = (
-        &ws.gs_mid[i * f..(i + 1) * f],
-        &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f],
-    );
-    let g_u = if first {
-        edges::adjoint::<T, true>(f, inv, sender, receiver, g_w, &mut [], &mut [], x_r)
-    } else {
-        let g_v_j = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
-        let g_phi_j = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
-        edges::adjoint::<T, false>(f, inv, sender, receiver, g_w, g_v_j, g_phi_j, x_r)
-    };
-    for a in 0..3 {
-        ws.g_unit[3 * e + a] += to64(g_u[a]);
-    }
 }
 
 #[inline(always)]
@@ -738,7 +733,7 @@ pub fn forward<T: Real>(
         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
         return unsafe { forward_avx2(p, radial, g, atom_bias, ws) };
     }
-    forward_impl(p, radial, g, atom_bias, ws)
+    forward_impl::<T, T>(p, radial, g, atom_bias, ws)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -750,7 +745,7 @@ unsafe fn forward_avx2<T: Real>(
     atom_bias: Option<&[T]>,
     ws: &mut Workspace<T>,
 ) {
-    forward_impl(p, radial, g, atom_bias, ws)
+    forward_impl::<T, T::Wide>(p, radial, g, atom_bias, ws)
 }
 
 /// See [`backward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
@@ -766,7 +761,7 @@ pub fn backward<T: Real>(
         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
         return unsafe { backward_avx2(p, g, n_local, ws, grad) };
     }
-    backward_impl(p, g, n_local, ws, grad)
+    backward_impl::<T, T>(p, g, n_local, ws, grad)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -778,7 +773,7 @@ unsafe fn backward_avx2<T: Real>(
     ws: &mut Workspace<T>,
     grad: &mut Vec<[f64; 3]>,
 ) {
-    backward_impl(p, g, n_local, ws, grad)
+    backward_impl::<T, T::Wide>(p, g, n_local, ws, grad)
 }
 
 /// See [`readout_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.

@@ -16,6 +16,7 @@ pub mod filters;
 pub mod params;
 pub mod radial;
 pub mod real;
+pub mod simd;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -5,10 +5,23 @@
 
 use std::ops::{AddAssign, MulAssign, SubAssign};
 
+use crate::runtime::simd::Lanes;
+
 /// A float the native evaluator runs in.
 pub trait Real:
-    num_traits::Float + AddAssign + SubAssign + MulAssign + Default + Send + Sync + 'static
+    num_traits::Float
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + Default
+    + Send
+    + Sync
+    + Lanes<Self>
+    + 'static
 {
+    /// The widest SIMD lanes of `Self` the runtime's AVX2 copies use ([`Lanes`]).
+    type Wide: Lanes<Self>;
+
     /// Converts from `f64` (rounding for `f32`).
     fn of(x: f64) -> Self;
 
@@ -36,8 +49,10 @@ fn fits(rows: usize, cols: usize, (rs, cs): (usize, usize), len: usize) -> bool 
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $wide:ty) => {
         impl Real for $t {
+            type Wide = $wide;
+
             fn of(x: f64) -> Self {
                 x as $t
             }
@@ -94,8 +109,14 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32);
-impl_real!(f64);
+#[cfg(target_arch = "x86_64")]
+impl_real!(f32, crate::runtime::simd::F32x8);
+#[cfg(target_arch = "x86_64")]
+impl_real!(f64, crate::runtime::simd::F64x4);
+#[cfg(not(target_arch = "x86_64"))]
+impl_real!(f32, f32);
+#[cfg(not(target_arch = "x86_64"))]
+impl_real!(f64, f64);
 
 /// `out [n, o] = x [n, i] W^T + b` for the transposed weight `wt = W^T` `[i, o]` (row-major)
 /// and optional bias `b` `[o]`; `x` has row stride `rs_x` (for column slices of wider arrays).
