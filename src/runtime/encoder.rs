@@ -80,10 +80,17 @@ pub struct Workspace<T> {
     denv: Vec<T>,
     /// Reverse edge of each edge (same atoms swapped, negated vector), or [`NONE`], `[E]`.
     twin: Vec<usize>,
+    /// The edge in each slot, `[E]`: every per-edge array here is indexed by slot, and the
+    /// two directions of a pair occupy neighbouring slots (both read and written together).
+    order: Vec<usize>,
+    /// The other direction's slot of each slot, or [`NONE`], `[E]`.
+    partner: Vec<usize>,
+    /// Receiving and sending atom of each slot, `[E]`.
+    atoms: Vec<[usize; 2]>,
     /// Edges grouped by receiving atom (`by_first[start[i]..start[i + 1]]`).
     by_first: Vec<usize>,
     start: Vec<usize>,
-    /// Whether each edge runs in the current layer, `[E]`.
+    /// Whether each edge (by edge index) runs in the current layer, `[E]`.
     runs: Vec<bool>,
     tapes: Vec<Tape<T>>,
     /// Final scalar features `[N, F]`.
@@ -159,8 +166,8 @@ fn forward_impl<T: Real, L: Lanes<T>>(
 ) {
     let f = p.features();
     let n = g.species.len();
-    geometry(radial, g, ws);
     twins(g, ws);
+    geometry(radial, g, ws);
     zeroed(&mut ws.s, n * f);
     for (i, &sp) in g.species.iter().enumerate() {
         ws.s[i * f..(i + 1) * f].copy_from_slice(&p.embedding[sp * f..(sp + 1) * f]);
@@ -179,7 +186,7 @@ fn forward_impl<T: Real, L: Lanes<T>>(
     }
 }
 
-/// Per-edge distances, unit vectors, basis values and envelope with derivatives.
+/// Per-slot distances, unit vectors, basis values and envelope with derivatives.
 #[inline(always)]
 fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
     let e_n = g.vectors.len();
@@ -192,7 +199,8 @@ fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
     zeroed(&mut ws.env, e_n);
     zeroed(&mut ws.denv, e_n);
     let (mut vals, mut ders) = (vec![0.0; k], vec![0.0; k]);
-    for (e, r) in g.vectors.iter().enumerate() {
+    for (e, &edge) in ws.order.iter().enumerate() {
+        let r = g.vectors[edge];
         let d = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2] + NORM_EPS).sqrt();
         ws.dist.push(d);
         for a in 0..3 {
@@ -214,6 +222,7 @@ fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
 
 /// The reverse edge of every edge (`ws.twin`): `j <- i` with the negated vector (so the same
 /// distance, bit for bit) and, for the generator, the same edge features; [`NONE`] if absent.
+/// Then the slots (`ws.order`, `ws.partner`, `ws.atoms`), pairs side by side.
 #[inline(always)]
 fn twins<T: Real>(g: &Graph<T>, ws: &mut Workspace<T>) {
     let (n, e_n) = (g.species.len(), g.vectors.len());
@@ -261,34 +270,48 @@ fn twins<T: Real>(g: &Graph<T>, ws: &mut Workspace<T>) {
             ws.twin[t] = e;
         }
     }
+    ws.order.clear();
+    ws.partner.clear();
+    for e in 0..e_n {
+        let t = ws.twin[e];
+        if t == NONE {
+            ws.order.push(e);
+            ws.partner.push(NONE);
+        } else if e < t {
+            let s = ws.order.len();
+            ws.order.extend([e, t]);
+            ws.partner.extend([s + 1, s]);
+        }
+    }
+    ws.atoms.clear();
+    ws.atoms
+        .extend(ws.order.iter().map(|&e| [g.first[e], g.second[e]]));
 }
 
-/// The edges layer `l` runs (its pruning set, minus, for the potential, which has no edge
+/// The slots layer `l` runs (its pruning set, minus, for the potential, which has no edge
 /// features, edges at or beyond the cutoff, whose filter is exactly zero), grouped into
 /// units of an edge and its twin when both run: `ws.tapes[l].units`.
 #[inline(always)]
 fn layer_units<T: Real>(radial: &Radial, g: &Graph<T>, l: usize, ws: &mut Workspace<T>) {
     let e_n = g.vectors.len();
-    let keep = |e: usize| g.edge_attr.is_some() || ws.dist[e] < radial.cutoff;
     ws.runs.clear();
-    ws.runs.resize(e_n, false);
     match g.layer_edges {
-        Some(sets) => sets[l]
-            .iter()
-            .filter(|&&e| keep(e))
-            .for_each(|&e| ws.runs[e] = true),
-        None => (0..e_n)
-            .filter(|&e| keep(e))
-            .for_each(|e| ws.runs[e] = true),
+        Some(sets) => {
+            ws.runs.resize(e_n, false);
+            sets[l].iter().for_each(|&e| ws.runs[e] = true);
+        }
+        None => ws.runs.resize(e_n, true),
     }
+    let run =
+        |s: usize| ws.runs[ws.order[s]] && (g.edge_attr.is_some() || ws.dist[s] < radial.cutoff);
     let units = &mut ws.tapes[l].units;
     units.clear();
-    for e in (0..e_n).filter(|&e| ws.runs[e]) {
-        let t = ws.twin[e];
-        if t == NONE || !ws.runs[t] {
-            units.push([e, NONE]);
-        } else if e < t {
-            units.push([e, t]);
+    for s in (0..e_n).filter(|&s| run(s)) {
+        let t = ws.partner[s];
+        if t == NONE || !run(t) {
+            units.push([s, NONE]);
+        } else if s < t {
+            units.push([s, t]);
         }
     }
 }
@@ -299,7 +322,7 @@ fn layer_units<T: Real>(radial: &Radial, g: &Graph<T>, l: usize, ws: &mut Worksp
 /// `dw = filter'(rbf) drbf * envelope + pre * envelope'`; plus, for the generator, the
 /// edge-feature filter (no envelope, independent of the distance).
 #[inline(always)]
-fn chunk_filters<T: Real>(
+fn chunk_filters<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     l: usize,
     g: &Graph<T>,
@@ -316,11 +339,9 @@ fn chunk_filters<T: Real>(
     if let Some(table) = g.table {
         for (q, &e) in ws.reps.iter().enumerate() {
             let w = &mut ws.w_c[q * f3..(q + 1) * f3];
-            if derivative {
-                table.eval_with_derivative(l, ws.dist[e], w, &mut ws.dw_c[q * f3..(q + 1) * f3]);
-            } else {
-                table.eval(l, ws.dist[e], w);
-            }
+            let dw = derivative.then(|| &mut ws.dw_c[q * f3..(q + 1) * f3]);
+            // SAFETY: L's instructions are supported (see `forward` and `backward`).
+            unsafe { table.eval_lanes::<L>(l, ws.dist[e], w, dw) };
         }
     } else {
         sized(&mut ws.rbf_c, c * k);
@@ -359,6 +380,7 @@ fn edge_feature_filters<T: Real>(
     ws: &mut Workspace<T>,
 ) {
     let chunk = &ws.reps;
+    let order = &ws.order;
     let f3 = m.filter.out;
     let (Some(attr), Some(ef)) = (g.edge_attr, &m.edge_filter) else {
         return;
@@ -371,7 +393,10 @@ fn edge_feature_filters<T: Real>(
         chunk
             .iter()
             .enumerate()
-            .filter(|&(_, &e)| attr[e * a..(e + 1) * a].iter().any(|&x| x != T::zero()))
+            .filter(|&(_, &s)| {
+                let e = order[s];
+                attr[e * a..(e + 1) * a].iter().any(|&x| x != T::zero())
+            })
             .map(|(q, _)| q),
     );
     let rows = ws.attr_rows.len();
@@ -380,7 +405,7 @@ fn edge_feature_filters<T: Real>(
     }
     sized(&mut ws.attr_c, rows * a);
     for (r, &q) in ws.attr_rows.iter().enumerate() {
-        let e = chunk[q];
+        let e = ws.order[chunk[q]];
         ws.attr_c[r * a..(r + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
     }
     sized(&mut ws.extra_c, rows * f3);
@@ -428,11 +453,11 @@ fn message_forward<T: Real, L: Lanes<T>>(
     for chunk in tape.units.chunks(CHUNK) {
         ws.reps.clear();
         ws.reps.extend(chunk.iter().map(|u| u[0]));
-        chunk_filters(p, l, g, false, ws);
+        chunk_filters::<T, L>(p, l, g, false, ws);
         for (q, unit) in chunk.iter().enumerate() {
             let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
             for &e in unit.iter().filter(|&&e| e != NONE) {
-                let (i, j) = (g.first[e], g.second[e]);
+                let [i, j] = ws.atoms[e];
                 let phi_j = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
                 let v_j = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
                 let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
@@ -560,14 +585,13 @@ fn backward_impl<T: Real, L: Lanes<T>>(
         message_backward::<T, L>(p, l, g, ws);
     }
     grad.clear();
-    for (e, r) in g.vectors.iter().enumerate() {
-        let d = ws.dist[e];
+    grad.resize(e_n, [0.0; 3]);
+    for (e, &edge) in ws.order.iter().enumerate() {
+        let (r, d) = (g.vectors[edge], ws.dist[e]);
         let gu = [ws.g_unit[3 * e], ws.g_unit[3 * e + 1], ws.g_unit[3 * e + 2]];
         let u = [r[0] / d, r[1] / d, r[2] / d];
         let gu_u = gu[0] * u[0] + gu[1] * u[1] + gu[2] * u[2];
-        grad.push(std::array::from_fn(|a| {
-            ws.g_dist[e] * u[a] + (gu[a] - u[a] * gu_u) / d
-        }));
+        grad[edge] = std::array::from_fn(|a| ws.g_dist[e] * u[a] + (gu[a] - u[a] * gu_u) / d);
     }
 }
 
@@ -667,12 +691,12 @@ fn message_backward<T: Real, L: Lanes<T>>(
     for chunk in tape.units.chunks(CHUNK) {
         ws.reps.clear();
         ws.reps.extend(chunk.iter().map(|u| u[0]));
-        chunk_filters(p, l, g, true, ws);
+        chunk_filters::<T, L>(p, l, g, true, ws);
         for (q, unit) in chunk.iter().enumerate() {
             let rows = q * 3 * f..(q + 1) * 3 * f;
             let (w, dw) = (&ws.w_c[rows.clone()], &ws.dw_c[rows]);
             for &e in unit.iter().filter(|&&e| e != NONE) {
-                let (i, j) = (g.first[e], g.second[e]);
+                let [i, j] = ws.atoms[e];
                 let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
                 let sender = (
                     w,
@@ -800,4 +824,105 @@ unsafe fn readout_avx2<T: Real>(
     out: &mut Vec<f64>,
 ) {
     readout_impl(p, species, ws, out)
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::model::file::read_metadata;
+    use crate::neighbors::neighbor_list;
+
+    /// Energy and edge gradients of the shipped potential on a periodic box of 40 random
+    /// atoms with local + ghost pruning, with lanes `L`.
+    fn run<T: Real, L: Lanes<T>>(table: bool) -> (f64, Vec<[f64; 3]>) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = root.join("examples/models/concord-qm9-gfn2.concord");
+        let bytes = std::fs::read(&path).unwrap();
+        let config = read_metadata(&bytes, &path).unwrap().config;
+        let p = Params::<T>::from_bytes(&bytes, &config, &path).unwrap();
+        let radial = Radial {
+            cutoff: config.encoder.cutoff,
+            n_basis: config.encoder.radial_basis as usize,
+            p: 6,
+        };
+        let tab = table.then(|| FilterTable::new(&p, &radial));
+        let n = 40;
+        // A deterministic scatter of atoms at least 0.9 Å apart in an 8 Å cube.
+        let mut x: Vec<[f64; 3]> = Vec::new();
+        let mut q = 0.5f64;
+        while x.len() < n {
+            let c = std::array::from_fn(|_| {
+                q = (q * 7.31 + 0.377) % 1.0;
+                8.0 * q
+            });
+            if x.iter()
+                .all(|y| (0..3).map(|a| (y[a] - c[a]).powi(2)).sum::<f64>() > 0.81)
+            {
+                x.push(c);
+            }
+        }
+        let cell = [[8.0, 0.0, 0.0], [0.0, 8.0, 0.0], [0.0, 0.0, 8.0]];
+        let nl = neighbor_list(&x, Some(&cell), [true; 3], radial.cutoff).unwrap();
+        let shifts = nl.cartesian_shifts(Some(&cell));
+        let vectors: Vec<[f64; 3]> = (0..nl.len())
+            .map(|e| std::array::from_fn(|a| x[nl.second[e]][a] - x[nl.first[e]][a] + shifts[e][a]))
+            .collect();
+        let species: Vec<usize> = (0..n).map(|i| i % config.elements.len()).collect();
+        // Prune as for 25 local atoms: edges into atoms 25.. only in the first layer.
+        let sets: Vec<Vec<usize>> = (0..p.messages.len())
+            .map(|l| {
+                (0..nl.len())
+                    .filter(|&e| l == 0 || nl.first[e] < 25)
+                    .collect()
+            })
+            .collect();
+        let g = Graph {
+            species: &species,
+            first: &nl.first,
+            second: &nl.second,
+            vectors: &vectors,
+            edge_attr: None,
+            layer_edges: Some(&sets),
+            table: tab.as_ref(),
+        };
+        let mut ws = Workspace::default();
+        let mut atomic = Vec::new();
+        let mut grad = Vec::new();
+        // SAFETY: the caller checked AVX2 + FMA.
+        unsafe { lanes_pass::<T, L>(&p, &radial, &g, &mut ws, &mut atomic, &mut grad) };
+        (atomic[..25].iter().sum(), grad)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn lanes_pass<T: Real, L: Lanes<T>>(
+        p: &Params<T>,
+        radial: &Radial,
+        g: &Graph<T>,
+        ws: &mut Workspace<T>,
+        atomic: &mut Vec<f64>,
+        grad: &mut Vec<[f64; 3]>,
+    ) {
+        forward_impl::<T, L>(p, radial, g, None, ws);
+        readout_impl(p, g.species, ws, atomic);
+        backward_impl::<T, L>(p, g, 25, ws, grad);
+    }
+
+    fn close(a: (f64, Vec<[f64; 3]>), b: (f64, Vec<[f64; 3]>), tol: f64) {
+        assert!((a.0 - b.0).abs() <= tol * a.0.abs(), "{} vs {}", a.0, b.0);
+        let scale = a.1.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert!(scale > 0.0 && a.1.len() > 100, "a graph with forces");
+        for (x, y) in a.1.iter().flatten().zip(b.1.iter().flatten()) {
+            assert!((x - y).abs() <= tol * scale, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn avx2_and_portable_lanes_agree() {
+        if !crate::runtime::real::has_avx2_fma() {
+            return;
+        }
+        use crate::runtime::simd::{F32x8, F64x4};
+        close(run::<f64, f64>(false), run::<f64, F64x4>(false), 1e-12);
+        close(run::<f32, f32>(true), run::<f32, F32x8>(true), 1e-5);
+    }
 }

@@ -13,6 +13,7 @@
 use crate::runtime::params::Params;
 use crate::runtime::radial::Radial;
 use crate::runtime::real::Real;
+use crate::runtime::simd::Lanes;
 
 /// Grid intervals per table.
 pub const INTERVALS: usize = 1024;
@@ -90,52 +91,89 @@ impl<T: Real> FilterTable<T> {
     }
 
     /// Writes layer `l`'s filter at distance `r` (Å) into `out` `[3F]`.
-    #[inline(always)]
     pub fn eval(&self, l: usize, r: f64, out: &mut [T]) {
-        let (rows, s) = self.locate(l, r);
-        let w = self.width;
-        let one = T::one();
-        let two = one + one;
-        let three = two + one;
-        let (s2, s1) = (s * s, one - s);
-        let h00 = (one + two * s) * s1 * s1;
-        let h10 = s * s1 * s1;
-        let h01 = s2 * (three - two * s);
-        let h11 = s2 * (s - one);
-        let (y0, m0, y1, m1) = (
-            &rows[..w],
-            &rows[w..2 * w],
-            &rows[2 * w..3 * w],
-            &rows[3 * w..],
-        );
-        let out = &mut out[..w];
-        for c in 0..w {
-            out[c] = h00 * y0[c] + h10 * m0[c] + h01 * y1[c] + h11 * m1[c];
-        }
+        // SAFETY: scalar lanes run on any CPU.
+        unsafe { self.eval_lanes::<T>(l, r, out, None) }
     }
 
     /// Writes layer `l`'s filter and its derivative with respect to `r` (1/Å) into `out`,
     /// `dout` (both `[3F]`).
-    #[inline(always)]
     pub fn eval_with_derivative(&self, l: usize, r: f64, out: &mut [T], dout: &mut [T]) {
-        self.eval(l, r, out);
+        // SAFETY: scalar lanes run on any CPU.
+        unsafe { self.eval_lanes::<T>(l, r, out, Some(dout)) }
+    }
+
+    /// [`Self::eval`] (and with `dout` [`Self::eval_with_derivative`]) in lanes `L`, one pass
+    /// over the two grid rows.
+    ///
+    /// # Safety
+    /// The CPU supports `L`'s instructions ([`Lanes`]).
+    #[inline(always)]
+    pub unsafe fn eval_lanes<L: Lanes<T>>(
+        &self,
+        l: usize,
+        r: f64,
+        out: &mut [T],
+        mut dout: Option<&mut [T]>,
+    ) {
         let (rows, s) = self.locate(l, r);
         let w = self.width;
+        assert!(rows.len() >= 4 * w && out.len() >= w);
+        assert!(dout.as_ref().is_none_or(|d| d.len() >= w));
         let one = T::one();
-        let six = T::of(6.0);
+        let two = one + one;
+        let three = two + one;
+        let (s2, s1) = (s * s, one - s);
+        let hv = [
+            (one + two * s) * s1 * s1,
+            s * s1 * s1,
+            s2 * (three - two * s),
+            s2 * (s - one),
+        ];
         let inv_h = T::of(self.inv_h);
-        let d00 = six * s * (s - one) * inv_h;
-        let d10 = (T::of(3.0) * s * s - T::of(4.0) * s + one) * inv_h;
-        let d11 = (T::of(3.0) * s * s - T::of(2.0) * s) * inv_h;
-        let (y0, m0, y1, m1) = (
-            &rows[..w],
-            &rows[w..2 * w],
-            &rows[2 * w..3 * w],
-            &rows[3 * w..],
-        );
-        let dout = &mut dout[..w];
-        for c in 0..w {
-            dout[c] = d00 * (y0[c] - y1[c]) + d10 * m0[c] + d11 * m1[c];
+        let hd = [
+            T::of(6.0) * s * (s - one) * inv_h,
+            (three * s * s - T::of(4.0) * s + one) * inv_h,
+            (three * s * s - two * s) * inv_h,
+        ];
+        let head = w - w % L::N;
+        Self::span::<L>(rows, w, 0, head, hv, hd, out, dout.as_deref_mut());
+        Self::span::<T>(rows, w, head, w, hv, hd, out, dout);
+    }
+
+    /// [`Self::eval_lanes`] over the values `[c0, c1)`: Hermite weights `hv` for
+    /// `(y0, m0, y1, m1)`, derivative weights `hd` for `(y0 - y1, m0, m1)`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn span<L: Lanes<T>>(
+        rows: &[T],
+        w: usize,
+        c0: usize,
+        c1: usize,
+        hv: [T; 4],
+        hd: [T; 3],
+        out: &mut [T],
+        mut dout: Option<&mut [T]>,
+    ) {
+        let hv = hv.map(|x| L::splat(x));
+        let hd = hd.map(|x| L::splat(x));
+        let mut c = c0;
+        while c < c1 {
+            let y0 = L::load(rows, c);
+            let m0 = L::load(rows, w + c);
+            let y1 = L::load(rows, 2 * w + c);
+            let m1 = L::load(rows, 3 * w + c);
+            hv[0]
+                .fma(y0, hv[1].mul(m0))
+                .add(hv[2].fma(y1, hv[3].mul(m1)))
+                .store(out, c);
+            if let Some(d) = dout.as_deref_mut() {
+                hd[0]
+                    .mul(y0.sub(y1))
+                    .add(hd[1].fma(m0, hd[2].mul(m1)))
+                    .store(d, c);
+            }
+            c += L::N;
         }
     }
 }
