@@ -6,8 +6,9 @@
 //!
 //! Channel layout of the `[3F]` filter `w` and `phi`: vector gate `[0, F)`, scalar message
 //! `[F, 2F)`, radial gate `[2F, 3F)`. Vector features are `[3, F]` (Cartesian component,
-//! feature). The message of edge `i <- j` with unit vector `u` is `x = phi_j * w / avg`:
-//! `s_i += x_s`, `v_i[a] += v_j[a] x_v + u[a] x_r`.
+//! feature). The message of edge `i <- j` with unit vector `u` is `x = phi_j * w`, where `w`
+//! already carries the model's `1 / avg_neighbors`: `s_i += x_s`, `v_i[a] += v_j[a] x_v +
+//! u[a] x_r`.
 
 // Kernels index several parallel arrays with one loop variable; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
@@ -26,7 +27,7 @@ fn head<T: Copy, L: Lanes<T>>(f: usize) -> usize {
 }
 
 /// The message of one edge: `s_i += x_s`, `v_i[a] += v_j[a] x_v + u[a] x_r` with
-/// `x = phi_j * w * inv` (`w`, `phi_j`: `[3F]`; `v_j`, `v_i`: `[3, F]`; `s_i`: `[F]`). With
+/// `x = phi_j * w` (`w`, `phi_j`: `[3F]`; `v_j`, `v_i`: `[3, F]`; `s_i`: `[F]`). With
 /// `FIRST` (the first layer, whose input vector features are zero) `v_j` is not read.
 ///
 /// # Safety
@@ -35,7 +36,6 @@ fn head<T: Copy, L: Lanes<T>>(f: usize) -> usize {
 #[inline(always)]
 pub unsafe fn message<T: Real, L: Lanes<T>, const FIRST: bool>(
     f: usize,
-    inv: T,
     w: &[T],
     phi_j: &[T],
     v_j: &[T],
@@ -47,8 +47,8 @@ pub unsafe fn message<T: Real, L: Lanes<T>, const FIRST: bool>(
     assert!(FIRST || v_j.len() >= 3 * f);
     let rows = (w, phi_j, v_j);
     let h = head::<T, L>(f);
-    message_span::<T, L, FIRST>(f, 0, h, inv, rows, u, s_i, v_i);
-    message_span::<T, T, FIRST>(f, h, f, inv, rows, u, s_i, v_i);
+    message_span::<T, L, FIRST>(f, 0, h, rows, u, s_i, v_i);
+    message_span::<T, T, FIRST>(f, h, f, rows, u, s_i, v_i);
 }
 
 /// [`message`] over the features `[c0, c1)` (a multiple of `L::N` long).
@@ -58,18 +58,16 @@ unsafe fn message_span<T: Real, L: Lanes<T>, const FIRST: bool>(
     f: usize,
     c0: usize,
     c1: usize,
-    inv: T,
     (w, phi, v_j): (&[T], &[T], &[T]),
     u: [T; 3],
     s_i: &mut [T],
     v_i: &mut [T],
 ) {
-    let inv = L::splat(inv);
     let u = [L::splat(u[0]), L::splat(u[1]), L::splat(u[2])];
     let mut c = c0;
     while c < c1 {
-        let ws = L::load(w, f + c).mul(inv);
-        let wr = L::load(w, 2 * f + c).mul(inv);
+        let ws = L::load(w, f + c);
+        let wr = L::load(w, 2 * f + c);
         L::load(phi, f + c).fma(ws, L::load(s_i, c)).store(s_i, c);
         let xr = L::load(phi, 2 * f + c).mul(wr);
         if FIRST {
@@ -78,7 +76,7 @@ unsafe fn message_span<T: Real, L: Lanes<T>, const FIRST: bool>(
                 u[a].fma(xr, L::load(v_i, o)).store(v_i, o);
             }
         } else {
-            let xv = L::load(phi, c).mul(L::load(w, c).mul(inv));
+            let xv = L::load(phi, c).mul(L::load(w, c));
             for a in 0..3 {
                 let o = a * f + c;
                 let acc = u[a].fma(xr, L::load(v_i, o));
@@ -102,7 +100,6 @@ unsafe fn message_span<T: Real, L: Lanes<T>, const FIRST: bool>(
 #[inline(always)]
 pub unsafe fn adjoint<T: Real, L: Lanes<T>, const FIRST: bool>(
     f: usize,
-    inv: T,
     (w, dw, phi_j, v_j, u): Sender<'_, T>,
     (g_s_i, g_v_i): (&[T], &[T]),
     g_v_j: &mut [T],
@@ -113,8 +110,8 @@ pub unsafe fn adjoint<T: Real, L: Lanes<T>, const FIRST: bool>(
     assert!(FIRST || (v_j.len() >= 3 * f && g_v_j.len() >= 3 * f && g_phi_j.len() >= 3 * f));
     let ins = (w, dw, phi_j, v_j, u);
     let h = head::<T, L>(f);
-    let (gu, gr) = adjoint_span::<T, L, FIRST>(f, 0, h, inv, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
-    let (tu, tr) = adjoint_span::<T, T, FIRST>(f, h, f, inv, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
+    let (gu, gr) = adjoint_span::<T, L, FIRST>(f, 0, h, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
+    let (tu, tr) = adjoint_span::<T, T, FIRST>(f, h, f, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
     ([gu[0] + tu[0], gu[1] + tu[1], gu[2] + tu[2]], gr + tr)
 }
 
@@ -125,20 +122,13 @@ unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
     f: usize,
     c0: usize,
     c1: usize,
-    inv: T,
     (w, dw, phi, v_j, u): Sender<'_, T>,
     (g_s, g_v): (&[T], &[T]),
     g_v_j: &mut [T],
     g_phi: &mut [T],
 ) -> ([T; 3], T) {
     let zero = L::splat(T::zero());
-    let invl = L::splat(inv);
-    // u / avg: dE/dx_r = (g_v . u) / avg.
-    let ui = [
-        L::splat(u[0] * inv),
-        L::splat(u[1] * inv),
-        L::splat(u[2] * inv),
-    ];
+    let u = [L::splat(u[0]), L::splat(u[1]), L::splat(u[2])];
     let (mut g_u, mut g_r) = ([zero; 3], zero);
     let mut c = c0;
     while c < c1 {
@@ -147,8 +137,8 @@ unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
             L::load(g_v, f + c),
             L::load(g_v, 2 * f + c),
         ];
-        let gxs = L::load(g_s, c).mul(invl);
-        let gxr = g[0].fma(ui[0], g[1].fma(ui[1], g[2].mul(ui[2])));
+        let gxs = L::load(g_s, c);
+        let gxr = g[0].fma(u[0], g[1].fma(u[1], g[2].mul(u[2])));
         let (ps, pr) = (L::load(phi, f + c), L::load(phi, 2 * f + c));
         let (ws, wr) = (L::load(w, f + c), L::load(w, 2 * f + c));
         // dE/dr through the filter: sum over channels of dE/dw * dw/dr.
@@ -156,7 +146,7 @@ unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
         let gw_r = gxr.mul(pr);
         g_r = gw_s.fma(L::load(dw, f + c), gw_r.fma(L::load(dw, 2 * f + c), g_r));
         // dE/du[a] = g_v[a] . x_r.
-        let xr = pr.mul(wr).mul(invl);
+        let xr = pr.mul(wr);
         for a in 0..3 {
             g_u[a] = g[a].fma(xr, g_u[a]);
         }
@@ -166,14 +156,14 @@ unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
                 L::load(v_j, f + c),
                 L::load(v_j, 2 * f + c),
             ];
-            let gxv = g[0].fma(v[0], g[1].fma(v[1], g[2].mul(v[2]))).mul(invl);
+            let gxv = g[0].fma(v[0], g[1].fma(v[1], g[2].mul(v[2])));
             let (pv, wv) = (L::load(phi, c), L::load(w, c));
             g_r = gxv.mul(pv).fma(L::load(dw, c), g_r);
             gxv.fma(wv, L::load(g_phi, c)).store(g_phi, c);
             gxs.fma(ws, L::load(g_phi, f + c)).store(g_phi, f + c);
             gxr.fma(wr, L::load(g_phi, 2 * f + c))
                 .store(g_phi, 2 * f + c);
-            let xv = pv.mul(wv).mul(invl);
+            let xv = pv.mul(wv);
             for a in 0..3 {
                 let o = a * f + c;
                 g[a].fma(xv, L::load(g_v_j, o)).store(g_v_j, o);

@@ -317,8 +317,9 @@ fn layer_units<T: Real>(radial: &Radial, g: &Graph<T>, l: usize, ws: &mut Worksp
 }
 
 /// The filters `ws.w_c` `[c, 3F]` of the chunk's edges `ws.reps` (one per unit) and, with
-/// `derivative`, their radial derivatives `ws.dw_c` `[c, 3F]` (1/Å): from the table, or
-/// exactly as `pre = filter(rbf)`, `w = pre * envelope` and
+/// `derivative`, their radial derivatives `ws.dw_c` `[c, 3F]` (1/Å), both divided by the
+/// model's `avg_neighbors` (the message normalisation): from the table, or exactly as
+/// `pre = filter(rbf)`, `w = pre * envelope` and
 /// `dw = filter'(rbf) drbf * envelope + pre * envelope'`; plus, for the generator, the
 /// edge-feature filter (no envelope, independent of the distance).
 #[inline(always)]
@@ -356,8 +357,9 @@ fn chunk_filters<T: Real, L: Lanes<T>>(
             // filter'(rbf) drbf: the same product without the bias.
             linear(&ws.rbf_c, k, c, &m.filter.wt, None, f3, k, &mut ws.dw_c);
         }
+        let inv = T::of(1.0 / p.avg_neighbors);
         for (q, &e) in ws.reps.iter().enumerate() {
-            let (env, denv) = (ws.env[e], ws.denv[e]);
+            let (env, denv) = (ws.env[e] * inv, ws.denv[e] * inv);
             let rows = q * f3..(q + 1) * f3;
             for (w, &x) in ws.w_c[rows.clone()].iter_mut().zip(&ws.pre_c[rows.clone()]) {
                 *w = x * env;
@@ -369,13 +371,15 @@ fn chunk_filters<T: Real, L: Lanes<T>>(
             }
         }
     }
-    edge_feature_filters(m, g, ws);
+    edge_feature_filters(m, T::of(1.0 / p.avg_neighbors), g, ws);
 }
 
-/// Adds the generator's edge-feature filters `edge_attr W^T` to the chunk's filters `ws.w_c`.
+/// Adds the generator's edge-feature filters `edge_attr W^T`, times `inv` (1 / avg_neighbors),
+/// to the chunk's filters `ws.w_c`.
 #[inline(always)]
 fn edge_feature_filters<T: Real>(
     m: &crate::runtime::params::Message<T>,
+    inv: T,
     g: &Graph<T>,
     ws: &mut Workspace<T>,
 ) {
@@ -425,7 +429,7 @@ fn edge_feature_filters<T: Real>(
     for (r, &q) in ws.attr_rows.iter().enumerate() {
         let add = &ws.extra_c[r * f3..(r + 1) * f3];
         for (w, &x) in ws.w_c[q * f3..(q + 1) * f3].iter_mut().zip(add) {
-            *w += x;
+            *w += x * inv;
         }
     }
 }
@@ -449,7 +453,6 @@ fn message_forward<T: Real, L: Lanes<T>>(
         *z = silu(h);
     }
     lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
-    let inv = T::of(1.0 / p.avg_neighbors);
     for chunk in tape.units.chunks(CHUNK) {
         ws.reps.clear();
         ws.reps.extend(chunk.iter().map(|u| u[0]));
@@ -466,9 +469,9 @@ fn message_forward<T: Real, L: Lanes<T>>(
                 // SAFETY: L's instructions are supported (see `forward`).
                 unsafe {
                     if l == 0 {
-                        edges::message::<T, L, true>(f, inv, w, phi_j, v_j, u, s_i, v_i);
+                        edges::message::<T, L, true>(f, w, phi_j, v_j, u, s_i, v_i);
                     } else {
-                        edges::message::<T, L, false>(f, inv, w, phi_j, v_j, u, s_i, v_i);
+                        edges::message::<T, L, false>(f, w, phi_j, v_j, u, s_i, v_i);
                     }
                 }
             }
@@ -683,7 +686,6 @@ fn message_backward<T: Real, L: Lanes<T>>(
     let n = g.species.len();
     let first = l == 0;
     let tape = std::mem::take(&mut ws.tapes[l]);
-    let inv = T::of(1.0 / p.avg_neighbors);
     if !first {
         zeroed(&mut ws.g_phi, n * 3 * f);
         ws.gv.clone_from(&ws.gv_mid);
@@ -712,11 +714,11 @@ fn message_backward<T: Real, L: Lanes<T>>(
                 // SAFETY: L's instructions are supported (see `backward`).
                 let (g_u, g_r) = unsafe {
                     if first {
-                        edges::adjoint::<T, L, true>(f, inv, sender, receiver, &mut [], &mut [])
+                        edges::adjoint::<T, L, true>(f, sender, receiver, &mut [], &mut [])
                     } else {
                         let g_v_j = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
                         let g_phi_j = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
-                        edges::adjoint::<T, L, false>(f, inv, sender, receiver, g_v_j, g_phi_j)
+                        edges::adjoint::<T, L, false>(f, sender, receiver, g_v_j, g_phi_j)
                     }
                 };
                 for a in 0..3 {

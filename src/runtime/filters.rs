@@ -1,5 +1,6 @@
 //! Tabulated radial filters (DeePMD-style compression): each layer's whole potential filter
-//! `W_l(r) = (filter_l(rbf(r)) + b_l) * envelope(r)` `[3F]` is sampled with its exact derivative
+//! `W_l(r) = (filter_l(rbf(r)) + b_l) * envelope(r) / avg_neighbors` `[3F]` (the message
+//! normalisation folded in) is sampled with its exact derivative
 //! on a uniform grid over `[0, cutoff]` and evaluated by cubic Hermite interpolation, which
 //! replaces the `K x 3F` product per edge and its adjoint by a few multiply-adds per value.
 //!
@@ -49,6 +50,7 @@ impl<T: Real> FilterTable<T> {
                     Some(b) => b.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect(),
                     None => vec![0.0; width],
                 };
+                let inv = 1.0 / params.avg_neighbors;
                 let mut table = Vec::with_capacity((INTERVALS + 1) * 2 * width);
                 for i in 0..=INTERVALS {
                     // The smallest distance the encoder sees is sqrt(1e-12) (its safe norm).
@@ -61,8 +63,8 @@ impl<T: Real> FilterTable<T> {
                         let row = &w[o * k..(o + 1) * k];
                         let pre: f64 = b[o] + row.iter().zip(&rbf).map(|(a, x)| a * x).sum::<f64>();
                         let dpre: f64 = row.iter().zip(&drbf).map(|(a, x)| a * x).sum();
-                        values.push(T::of(pre * env));
-                        slopes.push(T::of(h * (dpre * env + pre * denv)));
+                        values.push(T::of(inv * pre * env));
+                        slopes.push(T::of(inv * h * (dpre * env + pre * denv)));
                     }
                     table.extend(values);
                     table.extend(slopes);
@@ -196,7 +198,8 @@ mod tests {
                 let pre = m.filter.b.as_ref().unwrap()[o]
                     + row.iter().zip(&rbf).map(|(a, x)| a * x).sum::<f64>();
                 let dpre: f64 = row.iter().zip(&drbf).map(|(a, x)| a * x).sum();
-                (pre * env, dpre * env + pre * denv)
+                let inv = 1.0 / p.avg_neighbors;
+                (inv * pre * env, inv * (dpre * env + pre * denv))
             })
             .unzip()
     }
