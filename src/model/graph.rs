@@ -181,11 +181,12 @@ pub fn denoiser_pairs(
     x: &[f64],
     cutoff: f64,
 ) -> Result<Vec<(usize, usize, Option<usize>)>> {
-    let mut pairs: std::collections::BTreeMap<(usize, usize), Option<usize>> =
-        std::collections::BTreeMap::new();
-    for (e, &k) in graph.kind.iter().enumerate() {
-        pairs.insert((graph.first[e], graph.second[e]), Some(k));
-    }
+    let mut pairs: Vec<(usize, usize, Option<usize>)> = graph
+        .kind
+        .iter()
+        .enumerate()
+        .map(|(e, &k)| (graph.first[e], graph.second[e], Some(k)))
+        .collect();
     for &(a, b) in ranges {
         let pos: Vec<[f64; 3]> = (a..b)
             .map(|i| [x[3 * i], x[3 * i + 1], x[3 * i + 2]])
@@ -194,11 +195,24 @@ pub fn denoiser_pairs(
             return Err(Error::invalid("non-finite positions during denoising"));
         }
         let nl = crate::neighbors::neighbor_list(&pos, None, [false; 3], cutoff)?;
-        for (i, j) in nl.first.iter().zip(&nl.second) {
-            pairs.entry((a + i, a + j)).or_insert(None);
-        }
+        pairs.extend(
+            nl.first
+                .iter()
+                .zip(&nl.second)
+                .map(|(i, j)| (a + i, a + j, None)),
+        );
     }
-    Ok(pairs.into_iter().map(|((i, j), k)| (i, j, k)).collect())
+    // Sorted by (receiver, sender) with a topological edge (`Some`, which sorts after
+    // `None`) kept over a radius-only duplicate of the same pair.
+    pairs.sort_unstable();
+    pairs.dedup_by(|later, earlier| {
+        let same = (later.0, later.1) == (earlier.0, earlier.1);
+        if same && later.2.is_some() {
+            earlier.2 = later.2;
+        }
+        same
+    });
+    Ok(pairs)
 }
 
 #[cfg(test)]
