@@ -15,7 +15,7 @@ units metal
 boundary {boundary}
 atom_style atomic
 read_data {data}
-pair_style concord {POTENTIAL}
+pair_style concord {POTENTIAL} precision 64
 pair_coeff * * {' '.join(types)}
 thermo_style custom step pe
 run 0

@@ -2,6 +2,7 @@
 thermostat and barostat, and pair_style hybrid/overlay with other styles."""
 
 import numpy as np
+import pytest
 
 from concord_c import Model
 from harness import (element_number, POTENTIAL, lammps, molecule_box, qm9_molecules, relative,
@@ -19,8 +20,10 @@ def molecule_data(tmp_path, index=0, jitter=0.0, extra=()):
     return symbols, x, types
 
 
-def test_nve_energy_drift(tmp_path):
-    """A QM9 molecule (16 atoms) at 300 K, 0.25 fs steps for 5 ps, float64. (At 0.5 fs the
+@pytest.mark.parametrize("precision", [64, 32])
+def test_nve_energy_drift(tmp_path, precision):
+    """A QM9 molecule (16 atoms) at 300 K, 0.25 fs steps for 5 ps, in float64 and in float32
+    (the network in float32, energies and forces accumulated in float64). (At 0.5 fs the
     shipped organic potential, stiffer than the QM9-only one, fluctuates by 11 meV over 10 ps:
     a Verlet error of order dt^2, not a drift.)"""
     _, _, types = molecule_data(tmp_path)
@@ -29,7 +32,7 @@ units metal
 boundary f f f
 atom_style atomic
 read_data mol.data
-pair_style concord {POTENTIAL} precision 64
+pair_style concord {POTENTIAL} precision {precision}
 pair_coeff * * {' '.join(types)}
 velocity all create 300 4928 mom yes rot yes dist gaussian
 timestep 0.00025
@@ -46,7 +49,7 @@ run 20000
     assert time_ps[-1] >= 5.0
     slope = np.polyfit(time_ps, etotal, 1)[0]
     spread = etotal.max() - etotal.min()
-    print(f"NVE drift {slope * 1e3:+.4f} meV/ps ({slope * 1e3 / 16:+.5f} meV/ps/atom) over "
+    print(f"float{precision}: NVE drift {slope * 1e3:+.4f} meV/ps ({slope * 1e3 / 16:+.5f} meV/ps/atom) over "
           f"{time_ps[-1]:.1f} ps; total-energy spread {spread * 1e3:.3f} meV")
     assert abs(slope) < 1e-3  # eV/ps: under 5 meV over the 5 ps
     assert spread < 0.01  # eV
@@ -111,7 +114,7 @@ units metal
 boundary f f f
 atom_style atomic
 read_data mol.data
-pair_style hybrid/overlay concord {POTENTIAL} lj/cut 8.0
+pair_style hybrid/overlay concord {POTENTIAL} precision 64 lj/cut 8.0
 pair_coeff * * concord {' '.join(types)} NULL
 pair_coeff * * lj/cut 0.0 1.0
 pair_coeff {len(types) + 1} {len(types) + 1} lj/cut 0.0104 3.4
@@ -143,9 +146,9 @@ def test_hybrid_overlay_pressure(tmp_path):
     for path in ("", "cell no"):
         for style in ("plain", "hybrid"):
             if style == "plain":
-                pair = f"pair_style concord {POTENTIAL} {path}\npair_coeff * * {' '.join(types)}"
+                pair = f"pair_style concord {POTENTIAL} precision 64 {path}\npair_coeff * * {' '.join(types)}"
             else:
-                pair = (f"pair_style hybrid/overlay concord {POTENTIAL} {path} zero 5.0\n"
+                pair = (f"pair_style hybrid/overlay concord {POTENTIAL} precision 64 {path} zero 5.0\n"
                         f"pair_coeff * * concord {' '.join(types)}\npair_coeff * * zero")
             run = lammps(f"""
 units metal

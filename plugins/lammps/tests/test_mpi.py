@@ -29,7 +29,7 @@ boundary p p p
 atom_style atomic
 read_data {path}
 neighbor 1.0 bin
-pair_style concord {POTENTIAL} {options}
+pair_style concord {POTENTIAL} precision 64 {options}
 pair_coeff * * {' '.join(types)}
 {MEASURE}""", tmp_path, nprocs=nprocs)
     dump = run.dump()

@@ -49,7 +49,7 @@ units {units}
 boundary f f f
 atom_style atomic
 read_data mol.data
-pair_style concord {POTENTIAL}
+pair_style concord {POTENTIAL} precision 64
 pair_coeff * * {' '.join(types)}
 {MEASURE}""", tmp_path)
     ref = reference.compute([element_number(s) for s in symbols], mol.positions)
@@ -70,7 +70,7 @@ units metal
 boundary p p p
 atom_style atomic
 read_data box.data
-pair_style concord {POTENTIAL} {options}
+pair_style concord {POTENTIAL} precision 64 {options}
 pair_coeff * * {' '.join(types)}
 {MEASURE}""", tmp_path)
     dump = run.dump()
@@ -94,7 +94,7 @@ units metal
 boundary p p p
 atom_style atomic
 read_data {tmp_path / "box.data"}
-pair_style concord {POTENTIAL} {options}
+pair_style concord {POTENTIAL} precision 64 {options}
 pair_coeff * * {' '.join(types)}
 {MEASURE}""", tmp_path / (options.replace(" ", "") or "cell"))
         dump = run.dump()
