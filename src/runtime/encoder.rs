@@ -544,12 +544,9 @@ fn readout_impl<T: Real>(
         for h in 0..hid {
             e += w2[h] * silu(ws.h_r[i * hid + h]);
         }
-        // As in the training code: scale and reference in the model's precision.
-        out.push(
-            (e * scale + T::of(p.e_ref[sp]))
-                .to_f64()
-                .unwrap_or(f64::NAN),
-        );
+        // The species reference (tens of eV) is added in float64: in float32 its round-off
+        // (~4e-6 eV per atom) would swamp the energy differences a minimiser compares.
+        out.push((e * scale).to_f64().unwrap_or(f64::NAN) + p.e_ref[sp]);
     }
 }
 
