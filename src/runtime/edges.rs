@@ -20,12 +20,6 @@ use crate::runtime::simd::Lanes;
 /// derivative `dw` (`[3F]` each), `phi_j` `[3F]`, `v_j` `[3, F]` and the unit vector `u`.
 pub type Sender<'a, T> = (&'a [T], &'a [T], &'a [T], &'a [T], [T; 3]);
 
-/// The first feature index the scalar remainder of a row of `f` starts at for lanes `L`.
-#[inline(always)]
-fn head<T: Copy, L: Lanes<T>>(f: usize) -> usize {
-    f - f % L::N
-}
-
 /// The message of one edge: `s_i += x_s`, `v_i[a] += v_j[a] x_v + u[a] x_r` with
 /// `x = phi_j * w` (`w`, `phi_j`: `[3F]`; `v_j`, `v_i`: `[3, F]`; `s_i`: `[F]`). With
 /// `FIRST` (the first layer, whose input vector features are zero) `v_j` is not read.
@@ -46,7 +40,7 @@ pub unsafe fn message<T: Real, L: Lanes<T>, const FIRST: bool>(
     assert!(w.len() >= 3 * f && phi_j.len() >= 3 * f && s_i.len() >= f && v_i.len() >= 3 * f);
     assert!(FIRST || v_j.len() >= 3 * f);
     let rows = (w, phi_j, v_j);
-    let h = head::<T, L>(f);
+    let h = L::head(f);
     message_span::<T, L, FIRST>(f, 0, h, rows, u, s_i, v_i);
     message_span::<T, T, FIRST>(f, h, f, rows, u, s_i, v_i);
 }
@@ -109,7 +103,7 @@ pub unsafe fn adjoint<T: Real, L: Lanes<T>, const FIRST: bool>(
     assert!(g_s_i.len() >= f && g_v_i.len() >= 3 * f);
     assert!(FIRST || (v_j.len() >= 3 * f && g_v_j.len() >= 3 * f && g_phi_j.len() >= 3 * f));
     let ins = (w, dw, phi_j, v_j, u);
-    let h = head::<T, L>(f);
+    let h = L::head(f);
     let (gu, gr) = adjoint_span::<T, L, FIRST>(f, 0, h, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
     let (tu, tr) = adjoint_span::<T, T, FIRST>(f, h, f, ins, (g_s_i, g_v_i), g_v_j, g_phi_j);
     ([gu[0] + tu[0], gu[1] + tu[1], gu[2] + tu[2]], gr + tr)

@@ -100,7 +100,6 @@ pub struct Workspace<T> {
     /// Readout pre-activation `[N, H]`.
     h_r: Vec<T>,
     // Chunk buffers.
-    reps: Vec<usize>,
     rbf_c: Vec<T>,
     attr_c: Vec<T>,
     pre_c: Vec<T>,
@@ -236,11 +235,14 @@ fn twins<T: Real>(g: &Graph<T>, ws: &mut Workspace<T>) {
     }
     ws.by_first.clear();
     ws.by_first.resize(e_n, 0);
-    let mut next = ws.start.clone();
+    // Place each edge at its atom's cursor (start[i], advanced), then shift the advanced
+    // cursors (now each atom's end) back into starts.
     for (e, &i) in g.first.iter().enumerate() {
-        ws.by_first[next[i]] = e;
-        next[i] += 1;
+        ws.by_first[ws.start[i]] = e;
+        ws.start[i] += 1;
     }
+    ws.start.copy_within(0..n, 1);
+    ws.start[0] = 0;
     ws.twin.clear();
     ws.twin.resize(e_n, NONE);
     let same_attr = |a: usize, b: usize| match g.edge_attr {
@@ -316,7 +318,7 @@ fn layer_units<T: Real>(radial: &Radial, g: &Graph<T>, l: usize, ws: &mut Worksp
     }
 }
 
-/// The filters `ws.w_c` `[c, 3F]` of the chunk's edges `ws.reps` (one per unit) and, with
+/// The filters `ws.w_c` `[c, 3F]` of a chunk of units (at each unit's first slot) and, with
 /// `derivative`, their radial derivatives `ws.dw_c` `[c, 3F]` (1/Å), both divided by the
 /// model's `avg_neighbors` (the message normalisation): from the table, or exactly as
 /// `pre = filter(rbf)`, `w = pre * envelope` and
@@ -327,18 +329,21 @@ fn chunk_filters<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     l: usize,
     g: &Graph<T>,
+    chunk: &[[usize; 2]],
     derivative: bool,
     ws: &mut Workspace<T>,
 ) {
     let m = &p.messages[l];
     let (k, f3) = (m.filter.inp, m.filter.out);
-    let c = ws.reps.len();
+    let c = chunk.len();
+    let reps = || chunk.iter().map(|u| u[0]).enumerate();
+    let inv = T::of(1.0 / p.avg_neighbors);
     sized(&mut ws.w_c, c * f3);
     if derivative {
         sized(&mut ws.dw_c, c * f3);
     }
     if let Some(table) = g.table {
-        for (q, &e) in ws.reps.iter().enumerate() {
+        for (q, e) in reps() {
             let w = &mut ws.w_c[q * f3..(q + 1) * f3];
             let dw = derivative.then(|| &mut ws.dw_c[q * f3..(q + 1) * f3]);
             // SAFETY: L's instructions are supported (see `forward` and `backward`).
@@ -346,19 +351,18 @@ fn chunk_filters<T: Real, L: Lanes<T>>(
         }
     } else {
         sized(&mut ws.rbf_c, c * k);
-        for (q, &e) in ws.reps.iter().enumerate() {
+        for (q, e) in reps() {
             ws.rbf_c[q * k..(q + 1) * k].copy_from_slice(&ws.rbf[e * k..(e + 1) * k]);
         }
         lin(&ws.rbf_c, k, c, &m.filter, &mut ws.pre_c);
         if derivative {
-            for (q, &e) in ws.reps.iter().enumerate() {
+            for (q, e) in reps() {
                 ws.rbf_c[q * k..(q + 1) * k].copy_from_slice(&ws.drbf[e * k..(e + 1) * k]);
             }
             // filter'(rbf) drbf: the same product without the bias.
             linear(&ws.rbf_c, k, c, &m.filter.wt, None, f3, k, &mut ws.dw_c);
         }
-        let inv = T::of(1.0 / p.avg_neighbors);
-        for (q, &e) in ws.reps.iter().enumerate() {
+        for (q, e) in reps() {
             let (env, denv) = (ws.env[e] * inv, ws.denv[e] * inv);
             let rows = q * f3..(q + 1) * f3;
             for (w, &x) in ws.w_c[rows.clone()].iter_mut().zip(&ws.pre_c[rows.clone()]) {
@@ -371,19 +375,19 @@ fn chunk_filters<T: Real, L: Lanes<T>>(
             }
         }
     }
-    edge_feature_filters(m, T::of(1.0 / p.avg_neighbors), g, ws);
+    edge_feature_filters(m, inv, g, chunk, ws);
 }
 
 /// Adds the generator's edge-feature filters `edge_attr W^T`, times `inv` (1 / avg_neighbors),
-/// to the chunk's filters `ws.w_c`.
+/// to the filters `ws.w_c` of a chunk of units.
 #[inline(always)]
 fn edge_feature_filters<T: Real>(
     m: &crate::runtime::params::Message<T>,
     inv: T,
     g: &Graph<T>,
+    chunk: &[[usize; 2]],
     ws: &mut Workspace<T>,
 ) {
-    let chunk = &ws.reps;
     let order = &ws.order;
     let f3 = m.filter.out;
     let (Some(attr), Some(ef)) = (g.edge_attr, &m.edge_filter) else {
@@ -397,8 +401,8 @@ fn edge_feature_filters<T: Real>(
         chunk
             .iter()
             .enumerate()
-            .filter(|&(_, &s)| {
-                let e = order[s];
+            .filter(|&(_, u)| {
+                let e = order[u[0]];
                 attr[e * a..(e + 1) * a].iter().any(|&x| x != T::zero())
             })
             .map(|(q, _)| q),
@@ -409,7 +413,7 @@ fn edge_feature_filters<T: Real>(
     }
     sized(&mut ws.attr_c, rows * a);
     for (r, &q) in ws.attr_rows.iter().enumerate() {
-        let e = ws.order[chunk[q]];
+        let e = ws.order[chunk[q][0]];
         ws.attr_c[r * a..(r + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
     }
     sized(&mut ws.extra_c, rows * f3);
@@ -454,9 +458,7 @@ fn message_forward<T: Real, L: Lanes<T>>(
     }
     lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
     for chunk in tape.units.chunks(CHUNK) {
-        ws.reps.clear();
-        ws.reps.extend(chunk.iter().map(|u| u[0]));
-        chunk_filters::<T, L>(p, l, g, false, ws);
+        chunk_filters::<T, L>(p, l, g, chunk, false, ws);
         for (q, unit) in chunk.iter().enumerate() {
             let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
             for &e in unit.iter().filter(|&&e| e != NONE) {
@@ -688,9 +690,7 @@ fn message_backward<T: Real, L: Lanes<T>>(
         ws.gv.clone_from(&ws.gv_mid);
     }
     for chunk in tape.units.chunks(CHUNK) {
-        ws.reps.clear();
-        ws.reps.extend(chunk.iter().map(|u| u[0]));
-        chunk_filters::<T, L>(p, l, g, true, ws);
+        chunk_filters::<T, L>(p, l, g, chunk, true, ws);
         for (q, unit) in chunk.iter().enumerate() {
             let rows = q * 3 * f..(q + 1) * 3 * f;
             let (w, dw) = (&ws.w_c[rows.clone()], &ws.dw_c[rows]);

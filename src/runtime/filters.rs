@@ -138,7 +138,7 @@ impl<T: Real> FilterTable<T> {
             (three * s * s - T::of(4.0) * s + one) * inv_h,
             (three * s * s - two * s) * inv_h,
         ];
-        let head = w - w % L::N;
+        let head = L::head(w);
         Self::span::<L>(rows, w, 0, head, hv, hd, out, dout.as_deref_mut());
         Self::span::<T>(rows, w, head, w, hv, hd, out, dout);
     }

@@ -16,6 +16,11 @@
 pub trait Lanes<T: Copy>: Copy {
     /// Number of lanes.
     const N: usize;
+    /// Where the scalar remainder of a row of `len` values starts: the largest multiple of
+    /// `N` not above `len`.
+    fn head(len: usize) -> usize {
+        len - len % Self::N
+    }
     /// All lanes `x`.
     unsafe fn splat(x: T) -> Self;
     /// Lanes `s[at..at + N]` (`at + N <= s.len()`).
