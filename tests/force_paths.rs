@@ -8,7 +8,7 @@ mod common;
 
 use common::tiny_molecule;
 use concord::model::evaluate::Request;
-use concord::model::graph::topological_edges;
+use concord::model::graph::{topological_edges, GraphScheme};
 use concord::model::Precision;
 use concord::potential::{Backend, Device, Potential};
 use concord::train::batch_forward::energies_and_forces;
@@ -55,7 +55,7 @@ fn inference_training_and_generator_forces_agree() {
     let graph = GraphSample {
         species: model.species_index(&mol.numbers).unwrap(),
         positions: frame.positions.clone(),
-        edges: topological_edges(mol.len(), &mol.bonds),
+        edges: topological_edges(mol.len(), &mol.bonds, GraphScheme::Radius),
         forces: None,
         molecule: mol.name.clone(),
     };

@@ -5,9 +5,11 @@
 
 mod common;
 
-use common::{random_generator_model, random_rotation, rotate, tiny_molecule};
+use common::{
+    random_generator_model, random_generator_model_with, random_rotation, rotate, tiny_molecule,
+};
 use concord::generate::{generate, SamplerOptions};
-use concord::model::graph::topological_edges;
+use concord::model::graph::{topological_edges, GraphScheme};
 use concord::model::{GraphBatch, Precision};
 use concord::train::generator_losses::{optimality_loss, score_loss, Optimality};
 use concord::train::samples::{centred, GraphSample};
@@ -21,10 +23,16 @@ fn to_vec(t: &Tensor) -> Vec<f64> {
 
 #[test]
 fn denoiser_is_equivariant() {
-    let model = random_generator_model(Precision::Float64, 1);
+    for scheme in [GraphScheme::Radius, GraphScheme::AllPairs] {
+        denoiser_is_equivariant_on(scheme);
+    }
+}
+
+fn denoiser_is_equivariant_on(scheme: GraphScheme) {
+    let model = random_generator_model_with(Precision::Float64, 1, scheme);
     let mol = tiny_molecule();
     let species = model.species_index(&mol.numbers).unwrap();
-    let edges = topological_edges(mol.len(), &mol.bonds);
+    let edges = topological_edges(mol.len(), &mol.bonds, scheme);
     let batch = GraphBatch::new(&[(species.as_slice(), &edges)], tch::Device::Cpu).unwrap();
     let n = mol.len() as i64;
     let noisy: Vec<[f64; 3]> = mol
@@ -53,7 +61,7 @@ fn denoiser_is_equivariant() {
         for a in 0..3 {
             assert!(
                 (expected[a] - dm[3 * i + a]).abs() < 1e-9,
-                "atom {i}: {expected:?} vs {:?}",
+                "{scheme:?} atom {i}: {expected:?} vs {:?}",
                 &dm[3 * i..3 * i + 3]
             );
         }
@@ -102,7 +110,7 @@ fn graph_sample(model: &concord::model::Model) -> GraphSample {
     GraphSample {
         species: model.species_index(&mol.numbers).unwrap(),
         positions: centred(&mol.positions),
-        edges: topological_edges(mol.len(), &mol.bonds),
+        edges: topological_edges(mol.len(), &mol.bonds, GraphScheme::Radius),
         forces: Some(
             mol.positions
                 .iter()

@@ -232,7 +232,7 @@ pub fn generate_many<D: Denoise + ?Sized>(
         // An element the model lacks is named before any graph problem.
         species.push(model.species(numbers)?);
         validate_graph(numbers, bonds).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
-        edges.push(topological_edges(numbers.len(), bonds));
+        edges.push(topological_edges(numbers.len(), bonds, gen.edges));
     }
     let batch = MoleculeBatch::new(
         species

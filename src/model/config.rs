@@ -4,7 +4,7 @@
 
 use crate::elements;
 use crate::error::{Error, Result};
-use crate::model::graph::N_EDGE_KINDS;
+use crate::model::graph::GraphScheme;
 
 /// Architecture of the encoder; stored in the model file.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -64,12 +64,26 @@ pub struct GeneratorConfig {
     pub distance_features: i64,
     /// Range of the distance features, Å.
     pub distance_max: f64,
+    /// Which atom pairs the denoiser connects (absent in files of the first generators:
+    /// [`GraphScheme::Radius`]).
+    #[serde(default, skip_serializing_if = "GraphScheme::is_radius")]
+    pub edges: GraphScheme,
 }
 
 impl GeneratorConfig {
-    /// Width of the edge features the encoder must accept.
+    /// Width of the edge features the encoder must accept: the one-hot edge kind and the
+    /// distance features.
     pub fn edge_features(&self) -> i64 {
-        N_EDGE_KINDS as i64 + self.distance_features
+        self.edges.n_kinds() as i64 + self.distance_features
+    }
+
+    /// The radius (Å) within which the denoiser adds pairs at the current positions to the
+    /// graph's edges for an encoder of `cutoff` Å: `None` when the graph has every pair.
+    pub fn radius_edges(&self, cutoff: f64) -> Option<f64> {
+        match self.edges {
+            GraphScheme::Radius => Some(cutoff),
+            GraphScheme::AllPairs => None,
+        }
     }
 }
 

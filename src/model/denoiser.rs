@@ -13,7 +13,7 @@ use tch::{nn, Kind, Tensor};
 
 use crate::error::Result;
 use crate::model::config::GeneratorConfig;
-use crate::model::graph::{denoiser_pairs, GraphEdges, MoleculeBatch, N_EDGE_KINDS};
+use crate::model::graph::{denoiser_pairs, GraphEdges, MoleculeBatch};
 use crate::model::painn::{EdgeInput, Encoder};
 
 const NOISE_FREQUENCIES: i64 = 8;
@@ -140,14 +140,16 @@ impl Denoiser {
     fn edges(&self, batch: &GraphBatch, x: &Tensor) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
         let flat: Vec<f64> =
             Vec::try_from(x.f_detach()?.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?;
-        let pairs = denoiser_pairs(&batch.ranges, &batch.graph, &flat, self.cutoff)?;
+        let radius = self.config.radius_edges(self.cutoff);
+        let pairs = denoiser_pairs(&batch.ranges, &batch.graph, &flat, radius)?;
+        let n_kinds = self.config.edges.n_kinds();
         let n_e = pairs.len() as i64;
         let (mut first, mut second, mut onehot) = (Vec::new(), Vec::new(), Vec::new());
         let mut is_graph = Vec::new();
         for &(i, j, k) in &pairs {
             first.push(i as i64);
             second.push(j as i64);
-            let mut oh = [0.0f64; N_EDGE_KINDS];
+            let mut oh = vec![0.0f64; n_kinds];
             if let Some(k) = k {
                 oh[k] = 1.0;
             }
@@ -172,7 +174,7 @@ impl Denoiser {
             .f_to_device(dev)?
             .f_unsqueeze(-1)?;
         let onehot = Tensor::from_slice(&onehot)
-            .f_view([n_e, N_EDGE_KINDS as i64])?
+            .f_view([n_e, n_kinds as i64])?
             .f_to_kind(kind)?
             .f_to_device(dev)?;
         let attr = Tensor::f_cat(&[onehot, gauss * is_graph], -1)?;

@@ -1,14 +1,51 @@
 //! Molecular graphs for the structure generator: validation of a bond graph and the
-//! topological edges (bonds, atoms two and three bonds apart) the denoiser attends to,
-//! whatever the current (noisy) distances.
+//! topological edges the denoiser attends to whatever the current (noisy) distances: bonds and
+//! atoms two or three bonds apart ([`GraphScheme::Radius`], the first generators, which add the
+//! pairs within the cutoff at the current positions), or every pair of atoms of the molecule
+//! with its bond order or topological distance ([`GraphScheme::AllPairs`]).
 
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::hops::Adjacency;
 use crate::structure::{check_bonds, Bond};
 
-/// Kinds of graph edge: bond orders 1, 2, 3, aromatic, then two and three bonds apart.
-pub const N_EDGE_KINDS: usize = 6;
+/// Bond kinds (orders 1, 2, 3, aromatic): the first edge kinds of every scheme.
+const BOND_KINDS: usize = 4;
+
+/// Farthest topological distance (in bonds) with an edge kind of its own under
+/// [`GraphScheme::AllPairs`]; pairs farther apart (or in different fragments) share one kind.
+pub const MAX_HOP_KIND: usize = 8;
+
+/// Which atom pairs the denoiser connects, and so the meaning of the edge kinds; stored in the
+/// model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GraphScheme {
+    /// Bonds (kinds 0-3 by order) and atoms two (kind 4) or three (kind 5) bonds apart, united
+    /// at each step with the pairs closer than the encoder's cutoff at the current positions
+    /// (no kind). The scheme of the first generators (and of files that name none).
+    #[default]
+    Radius,
+    /// Every pair of atoms of a molecule: bonds (kinds 0-3), atoms `d` = 2..=[`MAX_HOP_KIND`]
+    /// bonds apart (kind `d + 2`), farther or unconnected pairs (the last kind). The generator
+    /// always has the whole molecule; only the potential needs a radius cut.
+    AllPairs,
+}
+
+impl GraphScheme {
+    /// Number of edge kinds (width of the one-hot kind feature).
+    pub fn n_kinds(self) -> usize {
+        match self {
+            GraphScheme::Radius => BOND_KINDS + 2,
+            GraphScheme::AllPairs => BOND_KINDS + MAX_HOP_KIND,
+        }
+    }
+
+    /// True for [`GraphScheme::Radius`] (the default, not written to model files).
+    pub fn is_radius(&self) -> bool {
+        *self == GraphScheme::Radius
+    }
+}
 
 /// Directed topological edges of a molecule (both directions listed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,7 +54,7 @@ pub struct GraphEdges {
     pub first: Vec<usize>,
     /// Sending atom, `[E]`.
     pub second: Vec<usize>,
-    /// Edge kind in `0..N_EDGE_KINDS`, `[E]`.
+    /// Edge kind in `0..GraphScheme::n_kinds()`, `[E]`.
     pub kind: Vec<usize>,
 }
 
@@ -105,22 +142,31 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
     Ok(())
 }
 
-/// Topological edges of a validated graph: each bond (kind = order - 1) and each pair of atoms
-/// two (kind 4) or three (kind 5) bonds apart, in both directions, sorted.
-pub fn topological_edges(n_atoms: usize, bonds: &[Bond]) -> GraphEdges {
+/// Topological edges of a validated graph under `scheme`, in both directions, sorted by
+/// (receiver, sender): each bond (kind = order index) and the pairs of atoms further apart
+/// that the scheme connects, with their kind (see [`GraphScheme`]).
+pub fn topological_edges(n_atoms: usize, bonds: &[Bond], scheme: GraphScheme) -> GraphEdges {
     let mut kinds = std::collections::BTreeMap::new();
     for b in bonds {
         kinds.insert((b.i, b.j), b.order.index());
         kinds.insert((b.j, b.i), b.order.index());
     }
-    // Atoms two or three bonds apart.
     let adjacency = Adjacency::new(n_atoms, bonds.iter().map(|b| (b.i, b.j)));
+    let max_hops = match scheme {
+        GraphScheme::Radius => 3,
+        GraphScheme::AllPairs => MAX_HOP_KIND,
+    };
+    let far = scheme.n_kinds() - 1;
     for s in 0..n_atoms {
-        let dist = adjacency.hops([s], 3);
+        let dist = adjacency.hops([s], max_hops);
         for (v, &d) in dist.iter().enumerate() {
-            if d == 2 || d == 3 {
-                kinds.entry((s, v)).or_insert(d + 2);
-            }
+            let kind = match (scheme, d) {
+                (_, 0 | 1) => continue,
+                (_, d) if d <= max_hops => d + 2,
+                (GraphScheme::AllPairs, _) => far,
+                (GraphScheme::Radius, _) => continue,
+            };
+            kinds.entry((s, v)).or_insert(kind);
         }
     }
     let mut edges = GraphEdges::default();
@@ -173,13 +219,14 @@ impl MoleculeBatch {
 }
 
 /// The denoiser's edges at flat positions `x` (`[N*3]`, Å): the topological edges of `graph`
-/// (with their kind) united with the pairs of each molecule of `ranges` closer than `cutoff`
-/// (kind `None`), sorted by (receiver, sender). Non-finite positions are an error.
+/// (with their kind) united, when `cutoff` is given ([`GraphScheme::Radius`]), with the pairs
+/// of each molecule of `ranges` closer than `cutoff` Å (kind `None`); sorted by (receiver,
+/// sender). Non-finite positions are an error.
 pub fn denoiser_pairs(
     ranges: &[(usize, usize)],
     graph: &GraphEdges,
     x: &[f64],
-    cutoff: f64,
+    cutoff: Option<f64>,
 ) -> Result<Vec<(usize, usize, Option<usize>)>> {
     let mut pairs: Vec<(usize, usize, Option<usize>)> = graph
         .kind
@@ -194,6 +241,7 @@ pub fn denoiser_pairs(
         if pos.iter().flatten().any(|v| !v.is_finite()) {
             return Err(Error::invalid("non-finite positions during denoising"));
         }
+        let Some(cutoff) = cutoff else { continue };
         let nl = crate::neighbors::neighbor_list(&pos, None, [false; 3], cutoff)?;
         pairs.extend(
             nl.first
@@ -242,7 +290,7 @@ mod tests {
     #[test]
     fn edges_by_topological_distance() {
         let bonds = [b(0, 1, 2), b(1, 2, 1), b(2, 3, 1)];
-        let e = topological_edges(4, &bonds);
+        let e = topological_edges(4, &bonds, GraphScheme::Radius);
         let kind = |i, j| {
             e.first
                 .iter()
@@ -256,6 +304,31 @@ mod tests {
         assert_eq!(kind(0, 3), Some(5));
         assert_eq!(kind(3, 0), Some(5));
         assert_eq!(e.first.len(), 12);
+    }
+
+    #[test]
+    fn all_pairs_by_topological_distance() {
+        // A chain of 11 atoms (two fragments would also share the far kind).
+        let bonds: Vec<Bond> = (0..10).map(|i| b(i, i + 1, 1)).collect();
+        let e = topological_edges(11, &bonds, GraphScheme::AllPairs);
+        assert_eq!(e.first.len(), 11 * 10);
+        let kind = |i, j| {
+            let p = e
+                .first
+                .iter()
+                .zip(&e.second)
+                .position(|(&a, &c)| (a, c) == (i, j));
+            e.kind[p.unwrap()]
+        };
+        assert_eq!(kind(0, 1), 0);
+        assert_eq!(kind(0, 2), 4);
+        assert_eq!(kind(7, 0), 9);
+        assert_eq!(kind(0, 8), MAX_HOP_KIND + 2);
+        assert_eq!(kind(0, 9), GraphScheme::AllPairs.n_kinds() - 1);
+        assert_eq!(kind(10, 0), GraphScheme::AllPairs.n_kinds() - 1);
+        let pairs = denoiser_pairs(&[(0, 11)], &e, &[0.0; 33], None).unwrap();
+        assert_eq!(pairs.len(), 110);
+        assert!(pairs.iter().all(|p| p.2.is_some()));
     }
 
     #[test]

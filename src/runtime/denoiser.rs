@@ -5,7 +5,7 @@
 //! EDM preconditioning and the molecular centre removed.
 
 use crate::error::{Error, Result};
-use crate::model::graph::{denoiser_pairs, MoleculeBatch, N_EDGE_KINDS};
+use crate::model::graph::{denoiser_pairs, MoleculeBatch};
 use crate::runtime::encoder::{self, Graph};
 use crate::runtime::real::{linear, silu, Real};
 use crate::runtime::{NativeModel, Workspace};
@@ -33,7 +33,8 @@ impl<T: Real> NativeModel<T> {
                 x.len()
             )));
         }
-        let pairs = denoiser_pairs(&batch.ranges, &batch.graph, x, self.radial.cutoff)?;
+        let radius = gen.radius_edges(self.radial.cutoff);
+        let pairs = denoiser_pairs(&batch.ranges, &batch.graph, x, radius)?;
         let (first, second): (Vec<usize>, Vec<usize>) = pairs.iter().map(|p| (p.0, p.1)).unzip();
         let vectors: Vec<[f64; 3]> = pairs
             .iter()
@@ -42,6 +43,7 @@ impl<T: Real> NativeModel<T> {
         let attr = edge_features(
             &pairs,
             &vectors,
+            gen.edges.n_kinds(),
             gen.distance_features as usize,
             gen.distance_max,
         );
@@ -86,24 +88,25 @@ impl<T: Real> NativeModel<T> {
     }
 }
 
-/// Edge features `[E, N_EDGE_KINDS + D]`: the one-hot edge kind (zeros for radius-only edges),
+/// Edge features `[E, n_kinds + D]`: the one-hot edge kind (zeros for radius-only edges),
 /// then for graph edges `D` Gaussians of the distance centred on `linspace(0, dmax, D)` with
 /// width `dmax / D`.
 fn edge_features<T: Real>(
     pairs: &[(usize, usize, Option<usize>)],
     vectors: &[[f64; 3]],
+    n_kinds: usize,
     d: usize,
     dmax: f64,
 ) -> Vec<T> {
     let width = dmax / d as f64;
     let step = if d > 1 { dmax / (d - 1) as f64 } else { 0.0 };
-    let mut attr = Vec::with_capacity(pairs.len() * (N_EDGE_KINDS + d));
+    let mut attr = Vec::with_capacity(pairs.len() * (n_kinds + d));
     for (&(_, _, kind), r) in pairs.iter().zip(vectors) {
-        let mut onehot = [T::zero(); N_EDGE_KINDS];
+        let start = attr.len();
+        attr.resize(start + n_kinds, T::zero());
         if let Some(k) = kind {
-            onehot[k] = T::one();
+            attr[start + k] = T::one();
         }
-        attr.extend_from_slice(&onehot);
         let dist = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2] + 1e-12).sqrt();
         for q in 0..d {
             let g = if kind.is_some() {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::model::graph::GraphScheme;
 use crate::model::{EncoderConfig, GeneratorConfig, Precision};
 use crate::train::generator_losses::Optimality;
 
@@ -100,6 +101,7 @@ impl GeneratorTrainConfig {
             sigma_max: self.sigma_max,
             distance_features: self.distance_features,
             distance_max: self.distance_max,
+            edges: self.edges,
         }
     }
 }
@@ -118,6 +120,11 @@ pub struct GeneratorTrainConfig {
     pub distance_features: i64,
     /// Range of the distance features, Å.
     pub distance_max: f64,
+    /// Which atom pairs the denoiser connects: "radius" (bonds, 1-3 and 1-4 pairs and the pairs
+    /// within the cutoff; the default) or "all_pairs" (every pair, by bond order or topological
+    /// distance).
+    #[serde(default)]
+    pub edges: GraphScheme,
     /// Mean of ln(sigma / Å) of the denoising loss's noise levels.
     pub log_sigma_mean: f64,
     /// Standard deviation of ln(sigma / Å) of the denoising loss's noise levels.

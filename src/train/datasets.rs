@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::io::{read_extxyz, read_sdf};
-use crate::model::graph::{topological_edges, validate_graph, GraphEdges};
+use crate::model::graph::{topological_edges, validate_graph, GraphEdges, GraphScheme};
 use crate::model::Model;
 use crate::structure::{Frame, Molecule};
 use crate::train::config::{Config, Task};
@@ -76,10 +76,13 @@ pub struct Samples {
 pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Samples> {
     let mut out = Samples::default();
     let mut graphs: HashMap<String, (Vec<u8>, GraphEdges)> = HashMap::new();
+    let scheme = model
+        .denoiser()
+        .map_or(GraphScheme::default(), |d| d.config().edges);
     for m in &raw.molecules {
         validate_graph(&m.numbers, &m.bonds)
             .map_err(|e| Error::invalid(format!("molecule '{}': {e}", m.name)))?;
-        let edges = topological_edges(m.len(), &m.bonds);
+        let edges = topological_edges(m.len(), &m.bonds, scheme);
         graphs.insert(m.name.clone(), (m.numbers.clone(), edges.clone()));
         out.structures.push(GraphSample {
             species: model.species_index(&m.numbers)?,

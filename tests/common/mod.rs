@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: a seeded random model and random molecules.
 #![allow(dead_code)]
 
+use concord::model::graph::GraphScheme;
 use concord::model::{file, EncoderConfig, Model, ModelConfig, Precision};
 use concord::potential::Potential;
 use rand::{Rng, SeedableRng};
@@ -94,8 +95,13 @@ pub fn rotate(m: &[[f64; 3]; 3], v: &[f64; 3]) -> [f64; 3] {
     std::array::from_fn(|a| (0..3).map(|b| m[a][b] * v[b]).sum())
 }
 
-/// An untrained, seeded model over H C N O F with a structure generator.
+/// An untrained, seeded model over H C N O F with a structure generator (radius edges).
 pub fn random_generator_model(precision: Precision, seed: i64) -> Model {
+    random_generator_model_with(precision, seed, GraphScheme::Radius)
+}
+
+/// An untrained, seeded model over H C N O F with a structure generator on `edges`.
+pub fn random_generator_model_with(precision: Precision, seed: i64, edges: GraphScheme) -> Model {
     let _guard = seeded_torch();
     tch::manual_seed(seed);
     let config = ModelConfig {
@@ -113,6 +119,7 @@ pub fn random_generator_model(precision: Precision, seed: i64) -> Model {
             sigma_max: 10.0,
             distance_features: 8,
             distance_max: 6.0,
+            edges,
         }),
     };
     Model::new(config, tch::Device::Cpu, precision).unwrap()
