@@ -92,7 +92,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny data-organic eval-potential eval-relaxation eval-md eval-committee
+.PHONY: data data-tiny data-organic data-structures eval-potential eval-relaxation eval-md eval-committee
 
 data:
 	scripts/setup.sh data
@@ -119,6 +119,18 @@ data-organic:
 	scripts/setup.sh data
 	$(DATA_PY) scripts/data/organic_run.py --workers $(DATA_WORKERS) --train $(ORGANIC_TRAIN)
 	$(DATA_PY) scripts/data/organic_assemble.py
+
+## Structure set (docs/data.md, issue #15): more cheap equilibrium structures for the generator,
+## QM9 SMILES disjoint from data/qm9-gfn2 -> ETKDG + MMFF -> PM6 minima with graphs, written to
+## data/qm9-pm6/. Resumable (data/work/structures/, rebuilt from the bundle on a fresh machine);
+## STRUCT_N molecules of the selection; STRUCT_MINUTES stops a run after that long.
+STRUCT_N ?= 30000
+STRUCT_MINUTES ?=
+
+data-structures:
+	scripts/setup.sh data
+	$(DATA_PY) scripts/data/structures_run.py --workers $(DATA_WORKERS) --n $(STRUCT_N) \
+	  $(if $(STRUCT_MINUTES),--minutes $(STRUCT_MINUTES))
 
 ## The potential's errors per frame class (docs/potential.md): POTENTIAL_MODELS="NAME=FILE ...".
 POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord

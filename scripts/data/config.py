@@ -86,3 +86,18 @@ ORGANIC_FINGERPRINT = hashlib.sha256(json.dumps({
     "test_sigma": ORGANIC_TEST_SIGMA, "min_dist": MIN_DIST, "tries": FRAME_TRIES, "mopac": MOPAC_KEYWORDS,
     "sp": XTB_SP_ARGS, "opt": XTB_OPT_ARGS, "mmff": MMFF_MAX_ITERS, "graph": [1.145, 1.30, 1.05],
 }, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---- Structure set (issue #15): many more cheap equilibrium structures for the generator. QM9
+# molecules after the potential set in the same seeded permutation (disjoint from its test and
+# train molecules), SMILES -> ETKDGv3 + MMFF94 -> PM6 minimum with its graph. QM9's B3LYP
+# geometries are not used (they are for evaluation only).
+STRUCT_DIR = ROOT / "data" / "qm9-pm6"
+STRUCT_RESULTS_DIR = WORK_DIR / "structures"
+STRUCT_SEED = 20261204        # ETKDG seed of molecule k of the selection: STRUCT_SEED + k
+STRUCT_N = 30000              # molecules in the selection (computed in order, resumable)
+STRUCT_SHARD = 10000          # molecules per bundled file (each well under 20 MB compressed)
+STRUCT_FINGERPRINT = hashlib.sha256(json.dumps({
+    "v": 1, "selection": [SELECTION_SEED, N_TEST + N_TRAIN], "seed": STRUCT_SEED, "mmff": MMFF_MAX_ITERS,
+    "mopac": MOPAC_KEYWORDS, "graph": [1.145, 1.30, 1.05],
+}, sort_keys=True).encode()).hexdigest()[:16]

@@ -44,6 +44,15 @@ def selection() -> dict:
     return {"test": chosen[: config.N_TEST], "train": chosen[config.N_TEST:]}
 
 
+def structure_selection(n: int) -> list:
+    """QM9 indices of the structure set: the `n` molecules after `selection()`'s in the same
+    permutation (so disjoint from its test and train molecules), in processing order."""
+    indices = np.array(sorted(load_all().keys()))
+    perm = np.random.default_rng(config.SELECTION_SEED).permutation(len(indices))
+    start = config.N_TEST + config.N_TRAIN
+    return [int(i) for i in indices[perm[start: start + n]]]
+
+
 def tiny_selection() -> dict:
     """The tiny subset: the first molecules of each split of `selection()`."""
     sel = selection()
