@@ -179,6 +179,29 @@ fn resumes_after_kill_9() {
     assert!(run_dir.join("model.concord").exists());
 }
 
+/// A run stopped by its time limit goes on when rerun with a larger `max_minutes` (the time
+/// budget is not part of what a run computes), as a long training does across sessions.
+#[test]
+fn a_run_out_of_time_goes_on_with_a_larger_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = tiny_config(dir.path(), &[("epochs", "2"), ("max_minutes", "0.0001")]);
+    let (ok, _, stderr) = run(&["train", "--config", short.to_str().unwrap()]);
+    assert!(
+        !ok && stderr.contains("raise training.max_minutes"),
+        "{stderr}"
+    );
+    let run_dir = run_dir(dir.path());
+    assert!(run_dir.join("checkpoint.safetensors").exists());
+    assert!(metric_epochs(&run_dir).is_empty());
+    // The same budget again: still out of time, nothing more is trained.
+    assert!(!run(&["train", "--config", short.to_str().unwrap()]).0);
+    assert!(metric_epochs(&run_dir).is_empty());
+    let long = tiny_config(dir.path(), &[("epochs", "2"), ("max_minutes", "30.0")]);
+    let (ok, _, stderr) = run(&["train", "--config", long.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert_eq!(metric_epochs(&run_dir), vec![1, 2]);
+}
+
 #[test]
 fn changed_config_does_not_silently_resume() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,7 +21,9 @@ pub struct LoopState {
     pub epoch: usize,
     /// Batches of the current epoch already done.
     pub batch: usize,
-    /// Best validation loss so far.
+    /// Best validation loss so far (infinite until the first epoch ends; JSON writes that as
+    /// null, read back as infinity, so a checkpoint from the first epoch resumes).
+    #[serde(deserialize_with = "infinity_if_null")]
     pub best_validation: f64,
     /// Epoch of the best validation loss.
     pub best_epoch: Option<usize>,
@@ -29,6 +31,10 @@ pub struct LoopState {
     pub elapsed_s: f64,
     /// True once training has finished.
     pub finished: bool,
+}
+
+fn infinity_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -79,10 +85,15 @@ pub fn load(path: &Path, config: &Config, model: &mut Model, adam: &mut Adam) ->
         .ok_or_else(|| bad("not a Concord checkpoint".into()))?;
     let header: Header =
         serde_json::from_str(json).map_err(|e| bad(format!("invalid checkpoint header: {e}")))?;
-    // The device is where a run computes, not what it computes: resuming elsewhere is fine.
+    // Where and how long a run computes is not what it computes: resuming on another device,
+    // with other threads, checkpoint interval or time budget (raised to continue a run in a
+    // later session) is fine.
     let identity = |c: &Config| Config {
         training: crate::train::config::TrainingConfig {
             device: None,
+            threads: 0,
+            max_minutes: 0.0,
+            checkpoint_minutes: 0.0,
             ..c.training.clone()
         },
         ..c.clone()

@@ -331,10 +331,11 @@ impl<'a> Trainer<'a> {
         self.n_batches
     }
 
-    /// Trains to the end (all epochs, or the time limit) and writes the final files.
+    /// Trains to the end (all epochs, or the time limit) and writes the final files. A run
+    /// stopped by the time limit is not finished: rerun with a larger `max_minutes` to go on.
     pub fn run(mut self) -> Result<TrainSummary> {
         self.run_batches(usize::MAX)?;
-        self.state.finished = true;
+        self.state.finished = self.state.epoch >= self.config.training.epochs;
         self.checkpoint()?;
         self.finish()
     }
@@ -346,6 +347,10 @@ impl<'a> Trainer<'a> {
         while !self.state.finished && self.state.epoch < self.config.training.epochs {
             let mut epoch = self.begin_epoch()?;
             while self.state.batch < self.n_batches {
+                if self.out_of_time() {
+                    epoch.bar.finish_and_clear();
+                    return Ok(true);
+                }
                 if steps == limit {
                     epoch.bar.finish_and_clear();
                     self.checkpoint()?;
