@@ -283,6 +283,52 @@ fn tiny_generator_config(dir: &Path, name: &str, extra: &str) -> PathBuf {
     path
 }
 
+/// An all-pair generator trains from structure data that holds a charged molecule (a QM9
+/// zwitterion of the bundled training SDF): the molecule is left out by name, not fatal.
+#[test]
+fn all_pair_generator_trains_and_leaves_charged_molecules_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mols =
+        concord::io::read_sdf(&root().join("data/qm9-gfn2/tiny/train_structures.sdf.gz")).unwrap();
+    let full =
+        concord::io::read_sdf(&root().join("data/qm9-gfn2/train_structures.sdf.gz")).unwrap();
+    let charged = full
+        .into_iter()
+        .find(|m| m.charges.iter().any(|&q| q != 0))
+        .unwrap();
+    let name = charged.name.clone();
+    mols.push(charged);
+    let sdf = dir.path().join("structures.sdf");
+    concord::io::write_sdf(&sdf, &mols).unwrap();
+    let config = tiny_generator_config(dir.path(), "allpairs", "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[generator]\n", "[generator]\nedges = \"all_pairs\"\n")
+        .replace(
+            &format!(
+                "{}/data/qm9-gfn2/tiny/train_structures.sdf.gz",
+                root().display()
+            ),
+            sdf.to_str().unwrap(),
+        );
+    std::fs::write(&config, text).unwrap();
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("1 charged molecules left out") && stderr.contains(&name),
+        "{stderr}"
+    );
+    let model = dir.path().join("allpairs/model.concord");
+    let pot = concord::potential::Potential::load(
+        &model,
+        concord::potential::Device::Cpu,
+        concord::model::Precision::Float32,
+    )
+    .unwrap();
+    let gen = pot.config().generator.unwrap();
+    assert_eq!(gen.edges, concord::model::graph::GraphScheme::AllPairs);
+}
+
 #[test]
 fn generator_training_then_consistency_from_init_then_generate() {
     let dir = tempfile::tempdir().unwrap();

@@ -68,6 +68,9 @@ pub struct Samples {
     pub structures: Vec<GraphSample>,
     /// Force-labelled frames with graphs (score consistency).
     pub scores: Vec<GraphSample>,
+    /// Names of the structure-data molecules left out because they carry formal charges (the
+    /// models know neutral molecules only; QM9 has a few zwitterions).
+    pub charged: Vec<String>,
 }
 
 /// Builds the samples of `raw` for `model`; frames without energy or force labels are not
@@ -80,6 +83,10 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
         .denoiser()
         .map_or(GraphScheme::default(), |d| d.config().edges);
     for m in &raw.molecules {
+        if m.charges.iter().any(|&q| q != 0) {
+            out.charged.push(m.name.clone());
+            continue;
+        }
         validate_graph(&m.numbers, &m.bonds)
             .map_err(|e| Error::invalid(format!("molecule '{}': {e}", m.name)))?;
         let edges = topological_edges(m.len(), &m.bonds, scheme);
@@ -149,11 +156,13 @@ pub fn split(s: Samples, fraction: f64, seed: u64) -> (Samples, Samples) {
             potential: pt,
             structures: st,
             scores: ct,
+            charged: s.charged,
         },
         Samples {
             potential: pv,
             structures: sv,
             scores: cv,
+            charged: Vec::new(),
         },
     )
 }

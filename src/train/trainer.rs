@@ -267,6 +267,13 @@ impl<'a> Trainer<'a> {
         let with_scores = gen.is_some_and(|g| g.score_weight > 0.0);
         let samples = datasets::samples(&raw, &model, with_scores)?;
         drop(raw);
+        if progress && !samples.charged.is_empty() {
+            eprintln!(
+                "{} charged molecules left out of the structure data (neutral molecules only): {}",
+                samples.charged.len(),
+                samples.charged.join(" ")
+            );
+        }
         let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
         check_sets(&train_set, &val_set)?;
         initialise(config, &mut model, &train_set)?;
@@ -646,13 +653,18 @@ fn batches_per_epoch(config: &Config, train_set: &Samples) -> usize {
 /// The progress line of an epoch.
 fn epoch_line(record: &EpochRecord, epochs: usize) -> String {
     let mut line = format!(
-        "epoch {:>3}/{}  train loss {:.4}  val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
-        record.epoch,
-        epochs,
-        record.train_loss,
-        1000.0 * record.validation.energy_per_atom_mae,
-        1000.0 * record.validation.force_mae,
+        "epoch {:>3}/{}  train loss {:.4}",
+        record.epoch, epochs, record.train_loss
     );
+    let v = &record.validation;
+    // NaN when the run has no potential data (a structure-only generator run).
+    if !v.energy_per_atom_mae.is_nan() {
+        line += &format!(
+            "  val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
+            1000.0 * v.energy_per_atom_mae,
+            1000.0 * v.force_mae
+        );
+    }
     if let Some(d) = record.validation_denoise {
         line += &format!("  val denoise {d:.4}");
     }
