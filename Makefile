@@ -5,7 +5,7 @@ ENV := source scripts/env.sh &&
 CARGO := $(ENV) cargo
 
 .PHONY: setup build build-runtime test-runtime-only demo demo-quick test bench lint header examples lammps openmm test-lammps test-openmm \
-  demo-lammps demo-openmm bench-lammps bench-openmm
+  demo-lammps demo-openmm bench-lammps bench-openmm bench-generator
 
 setup:
 	scripts/setup.sh core
@@ -67,7 +67,16 @@ bench: build
 	scripts/setup.sh bench
 	$(CARGO) bench --bench potential -- $(wildcard examples/models/concord-qm9-gfn2.concord)
 	$(CARGO) bench --bench c_api -- $(wildcard examples/models/concord-qm9-gfn2.concord)
-	$(MAKE) bench-lammps bench-openmm
+	$(MAKE) bench-lammps bench-openmm bench-generator
+
+## The generator against RDKit ETKDGv3 + MMFF94, side by side on the first GENERATOR_BENCH_MOLECULES
+## QM9 test molecules, k = 4 (issue #15; table in runs/eval/generator/table.md, docs/results.md).
+GENERATOR_BENCH_MOLECULES ?= 150
+GENERATOR_MODEL ?= examples/models/concord-qm9-gfn2-generator.concord
+bench-generator: build
+	scripts/setup.sh data
+	$(DATA_PY) scripts/eval/generator_bench.py --model $(GENERATOR_MODEL) \
+	  --molecules $(GENERATOR_BENCH_MOLECULES) --samples 4 --out runs/eval/generator
 
 ## Regenerates include/concord.h from src/c_api/ with cbindgen (tests/c_header.rs fails while
 ## the committed header differs). Commit the result.

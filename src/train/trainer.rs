@@ -739,10 +739,17 @@ fn finish(
         serde_json::json!({"config": config, "epoch": state.epoch, "selected": "last epoch"}),
     )?;
     if progress {
+        let errors = if val.energy_per_atom_mae.is_nan() {
+            String::new() // a structure-only run
+        } else {
+            format!(
+                ": val E MAE {:.1} meV/atom, F MAE {:.1} meV/Å",
+                1000.0 * val.energy_per_atom_mae,
+                1000.0 * val.force_mae
+            )
+        };
         eprintln!(
-            "best epoch {best_epoch}: val E MAE {:.1} meV/atom, F MAE {:.1} meV/Å -> {}",
-            1000.0 * val.energy_per_atom_mae,
-            1000.0 * val.force_mae,
+            "best epoch {best_epoch}{errors} -> {}",
             files.model.display()
         );
     }

@@ -1,0 +1,203 @@
+"""The generator against RDKit, side by side (issue #15): graph -> 3D structure for the QM9 test
+molecules, k samples each, on one core, same molecules, same k, same RMSD code.
+
+Methods: Concord raw samples (`concord generate --samples k`), Concord relaxed on its own
+potential (`--relax`), and RDKit ETKDGv3 + MMFF94 (k conformers, seeded, one thread). Each gets
+the test SDF's graph with its stereo (Concord reads it from the SDF, RDKit from the molecule),
+never its coordinates. Per molecule, against the QM9 B3LYP minimum:
+
+  heavy sym     heavy-atom RMSD minimised over the graph's automorphisms (RDKit GetBestRMS on the
+                molecules without hydrogens): best of the k samples, and of the selected sample
+                (Concord: the pipeline's rank 0; RDKit: the lowest MMFF94 energy)
+  all atoms     Kabsch RMSD over all atoms in the test set's order (no permutation): best of k
+  graph kept    fraction of all samples whose perceived bond graph is the test graph
+  stereo right  fraction of all samples whose isomeric SMILES perceived from 3D matches the
+                GFN2 minimum's (R/S and E/Z)
+  time          wall time of the method for all molecules (Concord: the whole CLI call)
+
+`--gfn2` adds the GFN2 gap of the selected sample (E_GFN2(structure) - E_GFN2(xtb --opt tight
+from it), cached in runs/eval-cache): minutes of xtb, so off by default.
+
+Usage: python scripts/eval/generator_bench.py [--model FILE] [--molecules N] [--samples K]
+         [--out DIR] [--gfn2] [--no-relax] [--no-rdkit]   (writes DIR/table.md, DIR/results.json)
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+from rdkit import Chem, rdBase
+from rdkit.Chem import AllChem, rdMolAlign
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
+import graph  # noqa: E402
+import inputs  # noqa: E402
+from stats import rmsd_pair  # noqa: E402
+
+DEFAULT_MODEL = common.ROOT / "examples/models/concord-qm9-gfn2-generator.concord"
+MMFF_MAX_ITERS = 2000
+
+
+def concord_binary():
+    for p in ("target/release/concord", "target/runtime-only/release/concord"):
+        if (common.ROOT / p).exists():
+            return str(common.ROOT / p)
+    raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")
+
+
+def run_concord(model, sdf, out, k, relax):
+    """{(mol, sample): positions}, {mol: rank-0 sample}, wall seconds of the CLI call."""
+    cmd = [concord_binary(), "generate", "--model", str(model), "--graphs", str(sdf), "--out", str(out),
+           "--samples", str(k)] + (["--relax"] if relax else [])
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wall = time.perf_counter() - t0
+    structures, selected = {}, {}
+    for a in inputs.read_xyz(out):
+        key = (a.info["mol"], int(a.info["sample"]))
+        structures[key] = a.positions.copy()
+        if int(a.info.get("rank", 1)) == 0:
+            selected[key[0]] = key[1]
+    return structures, selected, wall
+
+
+def run_rdkit(refs, k, seed):
+    """The same for ETKDGv3 + MMFF94; the selected conformer has the lowest MMFF94 energy."""
+    structures, selected = {}, {}
+    t0 = time.perf_counter()
+    for r in refs:
+        m = Chem.Mol(r.mol)
+        params = AllChem.ETKDGv3()
+        params.randomSeed = seed
+        params.numThreads = 1
+        ids = list(AllChem.EmbedMultipleConfs(m, numConfs=k, params=params))
+        if not ids:
+            continue
+        res = AllChem.MMFFOptimizeMoleculeConfs(m, numThreads=1, maxIters=MMFF_MAX_ITERS)
+        for s, cid in enumerate(ids):
+            structures[(r.name, s)] = m.GetConformer(cid).GetPositions()
+        selected[r.name] = int(np.argmin([e for _, e in res]))
+    return structures, selected, time.perf_counter() - t0
+
+
+def heavy_sym_rmsd(mol, pos, ref_pos):
+    p, q = Chem.Mol(mol), Chem.Mol(mol)
+    graph.set_positions(p, pos)
+    graph.set_positions(q, ref_pos)
+    return float(rdMolAlign.GetBestRMS(Chem.RemoveHs(p), Chem.RemoveHs(q)))
+
+
+def molecule_metrics(r, samples, chosen):
+    """Metrics of one molecule's samples ({sample: positions}) and its selected sample."""
+    ref = r.pos["b3lyp"]
+    heavy = {s: heavy_sym_rmsd(r.mol, p, ref) for s, p in samples.items()}
+    kept = [graph.connectivity(r.symbols, p) == r.bonds for p in samples.values()]
+    stereo = [k and graph.stereo_smiles(r.mol, p) == r.stereo_smiles for k, p in zip(kept, samples.values())]
+    return {
+        "heavy_sym_best": min(heavy.values()) if heavy else None,
+        "heavy_sym_selected": heavy.get(chosen),
+        "all_best": min(rmsd_pair(p, ref, r.symbols)[1] for p in samples.values()) if samples else None,
+        "graph_kept": kept,
+        "stereo_right": stereo,
+    }
+
+
+def evaluate(name, refs, structures, selected, k, wall, gfn2):
+    per_mol = {}
+    for r in refs:
+        samples = {s: structures[(r.name, s)] for s in range(k) if (r.name, s) in structures}
+        m = molecule_metrics(r, samples, selected.get(r.name))
+        if gfn2 and r.name in selected:
+            m["gfn2_gap_selected"] = gfn2_gap(r, structures[(r.name, selected[r.name])])
+        per_mol[r.name] = m
+    return {"method": name, "k": k, "wall_s": wall, "molecules": per_mol,
+            "missing": k * len(refs) - len(structures)}
+
+
+_CACHE = []
+
+
+def gfn2_gap(r, pos):
+    """E_GFN2(pos) - E_GFN2(xtb --opt tight from pos), eV; None when xtb fails."""
+    import xtb
+    import xtbcache
+    if not _CACHE:
+        _CACHE.append(xtbcache.Cache(common.DEFAULT_CACHE, xtb.version()))
+    res = xtbcache.evaluate(_CACHE[0], r.symbols, pos)
+    if not (res["sp"]["ok"] and res["sp_relaxed"] and res["sp_relaxed"]["ok"]):
+        return None
+    return res["sp"]["energy"] - res["sp_relaxed"]["energy"]
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return float(np.median(xs)) if xs else None
+
+
+def row(res, n_mols):
+    mols = res["molecules"].values()
+    kept = [x for m in mols for x in m["graph_kept"]]
+    stereo = [x for m in mols for x in m["stereo_right"]]
+    f = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
+    gap = median([m.get("gfn2_gap_selected") for m in mols])
+    return (f"| {res['method']} | {f(median([m['heavy_sym_best'] for m in mols]))} "
+            f"| {f(median([m['heavy_sym_selected'] for m in mols]))} | {f(median([m['all_best'] for m in mols]))} "
+            f"| {100 * np.mean(kept):.1f} % | {100 * np.mean(stereo):.1f} % | {f(gap)} "
+            f"| {res['wall_s']:.1f} s | {res['wall_s'] / n_mols * 1000:.0f} ms |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--molecules", type=int, help="first N test molecules (default all)")
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=42, help="RDKit embedding seed")
+    ap.add_argument("--out", default=str(common.ROOT / "runs/eval/generator"))
+    ap.add_argument("--gfn2", action="store_true", help="GFN2 gap of each selected sample (xtb, slow)")
+    ap.add_argument("--no-relax", action="store_true", help="skip the Concord --relax row")
+    ap.add_argument("--no-rdkit", action="store_true", help="skip the RDKit row (e.g. comparing models)")
+    a = ap.parse_args()
+    out = os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+    refs = inputs.load_references("full", a.molecules)
+    charged = [r.name for r in refs if any(at.GetFormalCharge() for at in r.mol.GetAtoms())]
+    refs = [r for r in refs if r.name not in charged]   # the models know neutral molecules only
+    sdf = os.path.join(out, "graphs.sdf")
+    w = Chem.SDWriter(sdf)
+    for r in refs:
+        w.write(r.mol)
+    w.close()
+    k = a.samples
+    results = []
+    for relax in [False] if a.no_relax else [False, True]:
+        label = "Concord, relaxed on its potential (--relax)" if relax else "Concord, raw samples"
+        s, sel, wall = run_concord(a.model, sdf, os.path.join(out, f"concord{'-relaxed' if relax else ''}.extxyz"),
+                                   k, relax)
+        results.append(evaluate(label, refs, s, sel, k, wall, a.gfn2))
+        print(row(results[-1], len(refs)), flush=True)
+    if not a.no_rdkit:
+        s, sel, wall = run_rdkit(refs, k, a.seed)
+        results.append(evaluate(f"RDKit {rdBase.rdkitVersion} ETKDGv3 + MMFF94", refs, s, sel, k, wall, a.gfn2))
+        print(row(results[-1], len(refs)), flush=True)
+    header = (f"{len(refs)} neutral QM9 test molecules ({len(charged)} charged ones left out), k = {k} samples each, RMSD to the B3LYP minimum (median over "
+              f"molecules); model {os.path.relpath(a.model, common.ROOT)}\n\n"
+              "| method | heavy atoms, symmetry-aware, best of k (Å) | heavy atoms, selected sample (Å) "
+              "| all atoms, fixed order, best of k (Å) | graph kept | stereo right | GFN2 gap, selected (eV) "
+              "| time | per molecule |\n|---|---|---|---|---|---|---|---|---|\n")
+    if a.gfn2:
+        header = header.replace("model ", "GFN2 gap = E_GFN2(selected) - E_GFN2(xtb --opt tight from it); model ", 1)
+    table = header + "\n".join(row(r, len(refs)) for r in results) + "\n"
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(table)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"model": a.model, "samples": k, "results": results}, f, indent=1)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
