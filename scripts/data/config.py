@@ -98,6 +98,7 @@ STRUCT_SEED = 20261204        # ETKDG seed of molecule k of the selection: STRUC
 STRUCT_N = 30000              # molecules in the selection (computed in order, resumable)
 STRUCT_SHARD = 10000          # molecules per bundled file (each well under 20 MB compressed)
 STRUCT_FINGERPRINT = hashlib.sha256(json.dumps({
-    "v": 1, "selection": [SELECTION_SEED, N_TEST + N_TRAIN], "seed": STRUCT_SEED, "mmff": MMFF_MAX_ITERS,
+    "v": 2, "selection": [SELECTION_SEED, N_TEST + N_TRAIN], "seed": STRUCT_SEED, "mmff": MMFF_MAX_ITERS,
+    "embed": "etkdgv3, then random coordinates",
     "mopac": MOPAC_KEYWORDS, "graph": [1.145, 1.30, 1.05],
 }, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,19 +1,37 @@
 """One molecule of the structure set (issue #15): a PM6 minimum with its bond graph.
 
-QM9 SMILES -> RDKit ETKDGv3 embedding (seeded) -> MMFF94 minimum (stereo perceived there becomes
-the reference graph) -> PM6 minimum (MOPAC from the MMFF minimum; graph and stereo must survive).
+QM9 SMILES -> RDKit ETKDGv3 embedding (seeded; strained cages that ETKDG cannot embed are retried
+from random coordinates, RDKit's advice for them) -> MMFF94 minimum (stereo perceived there
+becomes the reference graph) -> PM6 minimum (MOPAC from the MMFF minimum; graph and stereo must
+survive).
 No B3LYP geometry is read. Charged molecules (QM9's zwitterions) are refused: the models know
 neutral molecules only. Failures give status "failed" with a reason code.
 """
 import time
 
 from rdkit import Chem
+from rdkit.Chem import AllChem
 
 import config
 import mopac
 from graph import GraphError, check_same_graph, set_positions
 from mopac import CalcError
-from organic import embed
+
+
+def embed(smiles, seed):
+    """(mol with explicit H and stereo from 3D, symbols, MMFF94 minimum [n, 3] Å)."""
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    params = AllChem.ETKDGv3()
+    params.randomSeed = seed
+    if AllChem.EmbedMolecule(mol, params) != 0:
+        params.useRandomCoords = True
+        if AllChem.EmbedMolecule(mol, params) != 0:
+            raise GraphError("embed_failed", smiles)
+    if AllChem.MMFFOptimizeMolecule(mol, maxIters=config.MMFF_MAX_ITERS) != 0:
+        raise GraphError("mmff_not_converged", smiles)
+    Chem.AssignStereochemistryFrom3D(mol)
+    pos = mol.GetConformer().GetPositions().tolist()
+    return mol, [a.GetSymbol() for a in mol.GetAtoms()], pos
 
 
 def compute(rec, seed):

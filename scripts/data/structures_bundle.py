@@ -95,7 +95,8 @@ def provenance(results, counts, failed):
         "selection": {"seed": config.SELECTION_SEED, "method": "positions N_TEST + N_TRAIN .. + STRUCT_N of "
                       "the permutation that selects data/qm9-gfn2 (qm9.structure_selection)",
                       "n_selected": len(results), "n_computed": len(done)},
-        "commands": {"embed": f"RDKit ETKDGv3 randomSeed = {config.STRUCT_SEED} + position, MMFF94 "
+        "commands": {"embed": f"RDKit ETKDGv3 randomSeed = {config.STRUCT_SEED} + position (retried with "
+                              "useRandomCoords when it fails), MMFF94 "
                               f"maxIters {config.MMFF_MAX_ITERS}; stereo perceived at the MMFF minimum",
                      "pm6_opt": f"mopac ({config.MOPAC_KEYWORDS}) from the MMFF minimum; graph and stereo "
                                 "must survive (scripts/data/graph.py check_same_graph)"},
