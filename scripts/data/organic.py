@@ -22,13 +22,17 @@ from graph import GraphError, check_same_graph, min_distance, set_positions
 from mopac import CalcError
 
 
-def embed(smiles, seed):
-    """(mol with explicit H and stereo from 3D, symbols, MMFF94 minimum [n, 3] Å)."""
+def embed(smiles, seed, retry_random_coords=False):
+    """(mol with explicit H and stereo from 3D, symbols, MMFF94 minimum [n, 3] Å). With
+    `retry_random_coords`, a molecule ETKDG cannot embed (strained cages) is retried from random
+    coordinates, RDKit's advice for them."""
     mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
     params = AllChem.ETKDGv3()
     params.randomSeed = seed
     if AllChem.EmbedMolecule(mol, params) != 0:
-        raise GraphError("embed_failed", smiles)
+        params.useRandomCoords = True
+        if not retry_random_coords or AllChem.EmbedMolecule(mol, params) != 0:
+            raise GraphError("embed_failed", smiles)
     if AllChem.MMFFOptimizeMolecule(mol, maxIters=config.MMFF_MAX_ITERS) != 0:
         raise GraphError("mmff_not_converged", smiles)
     Chem.AssignStereochemistryFrom3D(mol)

@@ -10,28 +10,12 @@ neutral molecules only. Failures give status "failed" with a reason code.
 import time
 
 from rdkit import Chem
-from rdkit.Chem import AllChem
 
 import config
 import mopac
 from graph import GraphError, check_same_graph, set_positions
 from mopac import CalcError
-
-
-def embed(smiles, seed):
-    """(mol with explicit H and stereo from 3D, symbols, MMFF94 minimum [n, 3] Å)."""
-    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
-    params = AllChem.ETKDGv3()
-    params.randomSeed = seed
-    if AllChem.EmbedMolecule(mol, params) != 0:
-        params.useRandomCoords = True
-        if AllChem.EmbedMolecule(mol, params) != 0:
-            raise GraphError("embed_failed", smiles)
-    if AllChem.MMFFOptimizeMolecule(mol, maxIters=config.MMFF_MAX_ITERS) != 0:
-        raise GraphError("mmff_not_converged", smiles)
-    Chem.AssignStereochemistryFrom3D(mol)
-    pos = mol.GetConformer().GetPositions().tolist()
-    return mol, [a.GetSymbol() for a in mol.GetAtoms()], pos
+from organic import embed
 
 
 def compute(rec, seed):
@@ -46,7 +30,7 @@ def compute(rec, seed):
             raise GraphError("smiles_unreadable", rec["smiles"])
         if any(a.GetFormalCharge() != 0 for a in parsed.GetAtoms()):
             raise GraphError("charged", rec["smiles"])
-        mol, symbols, mmff_pos = embed(rec["smiles"], seed)
+        mol, symbols, mmff_pos = embed(rec["smiles"], seed, retry_random_coords=True)
         t1 = time.perf_counter()
         res["timings_s"]["embed"] = t1 - t0
         pos, info = mopac.optimise(symbols, mmff_pos)
