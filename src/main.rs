@@ -41,6 +41,21 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
+    /// Refit a trained model's per-element reference energies to labelled frames (as DeePMD-kit's
+    /// change-bias): the network and so the forces are unchanged; energies lose the part of their
+    /// error that is linear in the composition. Fit on training data, never on test data.
+    #[cfg(feature = "torch")]
+    RefitReference {
+        /// The model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Extended-XYZ file(s) with energy labels (.gz allowed).
+        #[arg(long, required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Where to write the refitted model.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Energy and force errors of a model against labelled frames.
     Eval {
         /// The model file.
@@ -172,6 +187,8 @@ fn run(cli: Cli) -> concord::Result<()> {
             json,
             device,
         } => train_config(&config, json, device)?,
+        #[cfg(feature = "torch")]
+        Command::RefitReference { model, data, out } => refit_reference(&model, &data, &out)?,
         Command::Eval {
             model,
             data,
@@ -300,6 +317,49 @@ fn eval_files(
 
 /// `concord deviation`: the committee of `models` on every frame of `data`, written to `out`
 /// as a model-deviation table; prints the largest force deviation and where it occurs.
+/// `concord refit-reference`: fits per-element offsets on `data` (float64, native runtime), adds
+/// them to the reference energies of `model` and writes the result with the fit in its provenance.
+#[cfg(feature = "torch")]
+fn refit_reference(model: &Path, data: &[PathBuf], out: &Path) -> concord::Result<()> {
+    use concord::train::reference::{reference_offsets, shift_reference_energies};
+    let inputs: Vec<&Path> = data.iter().map(PathBuf::as_path).chain([model]).collect();
+    concord::io::files::check_not_input(out, &inputs)?;
+    let pot = Potential::load(model, Device::Cpu, Precision::Float64)?;
+    let mut frames = Vec::new();
+    for path in data {
+        frames.extend(concord::io::read_extxyz(path)?);
+    }
+    let elements = pot.config().elements.clone();
+    let offsets = reference_offsets(&pot, &elements, &frames)?;
+    let (mut m, meta) = concord::model::file::load(model, tch::Device::Cpu, Precision::Float64)?;
+    shift_reference_energies(&mut m, &offsets)?;
+    let mut fitted = serde_json::Map::new();
+    for (z, d) in elements.iter().zip(&offsets) {
+        let symbol = concord::elements::symbol(*z)?;
+        fitted.insert(symbol.to_string(), serde_json::json!(d));
+        eprintln!("{symbol}: {d:+.6} eV");
+    }
+    let mut training = meta.training;
+    let record = serde_json::json!({
+        "data": data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "frames": frames.iter().filter(|f| f.energy.is_some()).count(),
+        "offsets_ev": fitted,
+    });
+    match training.as_object_mut() {
+        Some(obj) => {
+            obj.insert("reference_refit".into(), record);
+        }
+        None => training = serde_json::json!({"before": training, "reference_refit": record}),
+    }
+    concord::model::file::save(&m, out, training)?;
+    eprintln!(
+        "reference energies refitted on {} frames -> {}",
+        frames.len(),
+        out.display()
+    );
+    Ok(())
+}
+
 fn deviation_file(
     models: &[PathBuf],
     data: &Path,

@@ -204,6 +204,11 @@ impl Model {
         })
     }
 
+    /// The energy scale in eV multiplying the network's atomic outputs.
+    pub fn energy_scale(&self) -> Result<f64> {
+        Ok(self.scale.f_double_value(&[])?)
+    }
+
     /// Per-element reference energies in eV, `[n_species]`.
     pub fn reference_energies(&self) -> Result<Vec<f64>> {
         Ok(Vec::<f64>::try_from(self.e_ref.f_to_kind(Kind::Double)?)?)

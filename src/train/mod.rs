@@ -9,6 +9,7 @@ pub mod datasets;
 pub mod generator_losses;
 pub mod plots;
 pub mod records;
+pub mod reference;
 pub mod samples;
 pub mod trainer;
 
