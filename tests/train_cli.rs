@@ -329,6 +329,26 @@ fn all_pair_generator_trains_and_leaves_charged_molecules_out() {
     assert_eq!(gen.edges, concord::model::graph::GraphScheme::AllPairs);
 }
 
+/// A run whose steps all have a non-finite loss (an F = 64, 4-layer all-pair generator blows up
+/// in float32 on the tiny set) stops with "training diverged" instead of saving a broken model.
+#[test]
+fn a_diverged_run_stops_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_generator_config(dir.path(), "diverged", "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("features = 16", "features = 64")
+        .replace("layers = 2", "layers = 4")
+        .replace("[generator]\n", "[generator]\nedges = \"all_pairs\"\n");
+    std::fs::write(&config, text).unwrap();
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(
+        !ok && stderr.contains("training diverged in epoch"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("diverged/model.concord").exists());
+}
+
 #[test]
 fn generator_training_then_consistency_from_init_then_generate() {
     let dir = tempfile::tempdir().unwrap();

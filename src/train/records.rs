@@ -28,6 +28,10 @@ pub struct EpochRecord {
     /// Mean training score-consistency loss (when active).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_score: Option<f64>,
+    /// Optimiser steps skipped because their loss was not finite (their gradients would have
+    /// turned every parameter into NaN).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_steps: usize,
     /// Validation loss (potential loss + weighted denoising loss); selects the best model.
     pub validation_loss: f64,
     /// Validation denoising loss at fixed seeded noise (with a generator).
@@ -39,6 +43,10 @@ pub struct EpochRecord {
     pub learning_rate: f64,
     /// Cumulative training wall time, s.
     pub elapsed_s: f64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Paths inside a run's output folder.

@@ -426,6 +426,7 @@ impl<'a> Trainer<'a> {
         let t = &self.config.training;
         let (bs, batch_index) = (t.batch_size, self.state.batch);
         let kind = self.model.precision().kind();
+        let before = epoch.sums.clone();
         let mut total = Tensor::f_zeros([], (kind, self.model.device()))?;
         if !epoch.potential.is_empty() {
             let refs: Vec<&Sample> = cycled(&epoch.potential, batch_index, bs)
@@ -446,11 +447,20 @@ impl<'a> Trainer<'a> {
             }
         }
         self.adam.zero_grad();
-        total.f_backward()?;
         epoch.lr = self.learning_rate();
-        self.adam.step(epoch.lr)?;
-        epoch.sums.total += total.f_double_value(&[])?;
-        epoch.sums.count += 1.0;
+        let value = total.f_double_value(&[])?;
+        if value.is_finite() {
+            total.f_backward()?;
+            self.adam.step(epoch.lr)?;
+            epoch.sums.total += value;
+            epoch.sums.count += 1.0;
+        } else {
+            // One bad batch must not poison every parameter with NaN: skip it, count it.
+            epoch.sums = LossSums {
+                skipped: before.skipped + 1,
+                ..before
+            };
+        }
         self.state.batch += 1;
         epoch.bar.set_position(self.state.batch as u64);
         epoch
@@ -536,13 +546,26 @@ impl<'a> Trainer<'a> {
             Some(g) => validate_denoising(&self.model, &self.val_set.structures, g)?,
             None => f64::NAN,
         };
-        let val_loss = [
-            pot_loss,
-            gen.map_or(0.0, |g| g.denoise_weight) * val_denoise,
-        ]
-        .iter()
-        .filter(|x| x.is_finite())
-        .sum::<f64>();
+        // The terms the run has (NaN marks an absent one); a present term that is not finite
+        // means the model diverged, which must not be saved or reported as the best model.
+        let terms = [
+            (!self.val_set.potential.is_empty(), pot_loss),
+            (
+                gen.is_some() && !self.val_set.structures.is_empty(),
+                gen.map_or(0.0, |g| g.denoise_weight) * val_denoise,
+            ),
+        ];
+        let all_skipped = epoch.sums.count == 0.0 && epoch.sums.skipped > 0;
+        if all_skipped || terms.iter().any(|&(present, x)| present && !x.is_finite()) {
+            return Err(Error::invalid(format!(
+                "training diverged in epoch {}: {} of its steps had a non-finite loss, validation \
+                 loss potential {pot_loss}, denoising {val_denoise}; lower \
+                 training.learning_rate or start from an earlier model (training.init)",
+                self.state.epoch + 1,
+                epoch.sums.skipped
+            )));
+        }
+        let val_loss: f64 = terms.iter().filter(|t| t.0).map(|t| t.1).sum();
         self.state.epoch += 1;
         self.state.batch = 0;
         self.state.elapsed_s = self.elapsed0 + self.started.elapsed().as_secs_f64();
@@ -557,6 +580,7 @@ impl<'a> Trainer<'a> {
                 .then(|| sums.optimality / c),
             train_score: (epoch.consistency && gen.is_some_and(|g| g.score_weight > 0.0))
                 .then(|| sums.score / c),
+            skipped_steps: sums.skipped,
             validation_loss: val_loss,
             validation: val,
             validation_denoise: gen.map(|_| val_denoise),
@@ -668,6 +692,9 @@ fn epoch_line(record: &EpochRecord, epochs: usize) -> String {
     if let Some(d) = record.validation_denoise {
         line += &format!("  val denoise {d:.4}");
     }
+    if record.skipped_steps > 0 {
+        line += &format!("  ({} non-finite steps skipped)", record.skipped_steps);
+    }
     if let Some(o) = record.train_optimality {
         line += &format!("  opt {o:.4}");
     }
@@ -681,7 +708,7 @@ fn epoch_line(record: &EpochRecord, epochs: usize) -> String {
 }
 
 /// Running sums of the loss terms over an epoch.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct LossSums {
     total: f64,
     potential: f64,
@@ -691,6 +718,7 @@ struct LossSums {
     optimality: f64,
     score: f64,
     count: f64,
+    skipped: usize,
 }
 
 /// Writes the final model (the best one, with full provenance), the last epoch's model and the
