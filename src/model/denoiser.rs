@@ -119,7 +119,18 @@ impl Denoiser {
                 Default::default(),
             ),
             noise2: nn::linear(path / "noise2", features, features, Default::default()),
-            out: nn::linear(path / "out", features, 1, nobias),
+            // Zero at initialisation, as diffusion models' output layers: a fresh denoiser
+            // returns the EDM skip term alone, so its first losses are O(1), not the 1e11-1e20
+            // a random read-out of the random encoder gave (docs/results.md).
+            out: nn::linear(
+                path / "out",
+                features,
+                1,
+                nn::LinearConfig {
+                    ws_init: nn::Init::Const(0.0),
+                    ..nobias
+                },
+            ),
         }
     }
 

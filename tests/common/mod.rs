@@ -122,7 +122,23 @@ pub fn random_generator_model_with(precision: Precision, seed: i64, edges: Graph
             edges,
         }),
     };
-    Model::new(config, tch::Device::Cpu, precision).unwrap()
+    let model = Model::new(config, tch::Device::Cpu, precision).unwrap();
+    // A fresh denoiser's read-out is zero (it returns the EDM skip term alone); random weights
+    // make the tests exercise the whole network.
+    let mut randomised = 0;
+    tch::no_grad(|| {
+        for (name, mut t) in model.vs.variables() {
+            if name == "denoiser.out.weight" {
+                t.copy_(&(t.randn_like() * 0.3));
+                randomised += 1;
+            }
+        }
+    });
+    assert_eq!(
+        randomised, 1,
+        "the denoiser's read-out variable was not found"
+    );
+    model
 }
 
 /// The first molecule of the tiny bundled test set (graph and PM6 structure).
