@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::random_potential;
@@ -18,6 +18,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_concord");
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `concord refit-reference` on one data file.
+fn refit(model: &Path, data: &Path, out: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("refit-reference")
+        .arg("--model")
+        .arg(model)
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -45,18 +59,7 @@ fn known_offsets_are_recovered_and_forces_kept() {
     let data = dir.path().join("labels.extxyz");
     concord::io::write_extxyz(&data, &frames).unwrap();
     let out = dir.path().join("new/refit.concord");
-    let status = Command::new(BIN)
-        .args([
-            "refit-reference",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let status = refit(&model, &data, &out);
     assert!(
         status.status.success(),
         "{}",
@@ -113,18 +116,7 @@ fn frames_without_energies_are_refused_by_name() {
     let data = dir.path().join("unlabelled.extxyz");
     concord::io::write_extxyz(&data, &frames).unwrap();
     let out = dir.path().join("refit.concord");
-    let status = Command::new(BIN)
-        .args([
-            "refit-reference",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let status = refit(&model, &data, &out);
     let stderr = String::from_utf8_lossy(&status.stderr);
     assert!(
         !status.status.success() && stderr.contains("too few to fit"),
