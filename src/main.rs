@@ -315,8 +315,6 @@ fn eval_files(
     Ok(())
 }
 
-/// `concord deviation`: the committee of `models` on every frame of `data`, written to `out`
-/// as a model-deviation table; prints the largest force deviation and where it occurs.
 /// `concord refit-reference`: fits per-element offsets on `data` (float64, native runtime), adds
 /// them to the reference energies of `model` and writes the result with the fit in its provenance.
 #[cfg(feature = "torch")]
@@ -360,6 +358,8 @@ fn refit_reference(model: &Path, data: &[PathBuf], out: &Path) -> concord::Resul
     Ok(())
 }
 
+/// `concord deviation`: the committee of `models` on every frame of `data`, written to `out`
+/// as a model-deviation table; prints the largest force deviation and where it occurs.
 fn deviation_file(
     models: &[PathBuf],
     data: &Path,

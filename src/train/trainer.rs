@@ -356,6 +356,13 @@ impl<'a> Trainer<'a> {
             while self.state.batch < self.n_batches {
                 if self.out_of_time() {
                     epoch.bar.finish_and_clear();
+                    if self.state.batch > 0 && self.progress {
+                        eprintln!(
+                            "time limit of {} min reached during epoch {}",
+                            self.config.training.max_minutes,
+                            self.state.epoch + 1
+                        );
+                    }
                     return Ok(true);
                 }
                 if steps == limit {
@@ -365,20 +372,6 @@ impl<'a> Trainer<'a> {
                 }
                 self.step(&mut epoch)?;
                 steps += 1;
-                if self.out_of_time() {
-                    epoch.bar.finish_and_clear();
-                    if self.state.batch < self.n_batches && self.progress {
-                        eprintln!(
-                            "time limit of {} min reached during epoch {}",
-                            self.config.training.max_minutes,
-                            self.state.epoch + 1
-                        );
-                    }
-                    if self.state.batch == self.n_batches {
-                        self.end_epoch(epoch)?;
-                    }
-                    return Ok(true);
-                }
                 self.checkpoint_if_due()?;
             }
             epoch.bar.finish_and_clear();
@@ -674,20 +667,26 @@ fn batches_per_epoch(config: &Config, train_set: &Samples) -> usize {
         .map_or(n, |cap| n.min(cap.max(1)))
 }
 
+/// "val E MAE .. meV/atom  val F MAE .. meV/Å", or `None` for a run without potential data
+/// (a structure-only generator run, whose errors are NaN).
+fn potential_errors(v: &ErrorMetrics) -> Option<String> {
+    (!v.energy_per_atom_mae.is_nan()).then(|| {
+        format!(
+            "val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
+            1000.0 * v.energy_per_atom_mae,
+            1000.0 * v.force_mae
+        )
+    })
+}
+
 /// The progress line of an epoch.
 fn epoch_line(record: &EpochRecord, epochs: usize) -> String {
     let mut line = format!(
         "epoch {:>3}/{}  train loss {:.4}",
         record.epoch, epochs, record.train_loss
     );
-    let v = &record.validation;
-    // NaN when the run has no potential data (a structure-only generator run).
-    if !v.energy_per_atom_mae.is_nan() {
-        line += &format!(
-            "  val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
-            1000.0 * v.energy_per_atom_mae,
-            1000.0 * v.force_mae
-        );
+    if let Some(errors) = potential_errors(&record.validation) {
+        line += &format!("  {errors}");
     }
     if let Some(d) = record.validation_denoise {
         line += &format!("  val denoise {d:.4}");
@@ -767,15 +766,7 @@ fn finish(
         serde_json::json!({"config": config, "epoch": state.epoch, "selected": "last epoch"}),
     )?;
     if progress {
-        let errors = if val.energy_per_atom_mae.is_nan() {
-            String::new() // a structure-only run
-        } else {
-            format!(
-                ": val E MAE {:.1} meV/atom, F MAE {:.1} meV/Å",
-                1000.0 * val.energy_per_atom_mae,
-                1000.0 * val.force_mae
-            )
-        };
+        let errors = potential_errors(&val).map_or(String::new(), |e| format!(": {e}"));
         eprintln!(
             "best epoch {best_epoch}{errors} -> {}",
             files.model.display()
