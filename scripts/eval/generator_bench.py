@@ -30,17 +30,17 @@ import time
 
 import numpy as np
 from rdkit import Chem, rdBase
-from rdkit.Chem import AllChem, rdMolAlign
+from rdkit.Chem import rdMolAlign
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 import graph  # noqa: E402
 import inputs  # noqa: E402
+import rdkit_baseline  # noqa: E402
 from stats import rmsd_pair  # noqa: E402
 
 DEFAULT_MODEL = common.ROOT / "examples/models/concord-qm9-gfn2-generator.concord"
-MMFF_MAX_ITERS = 2000
 
 
 def concord_binary():
@@ -67,21 +67,18 @@ def run_concord(model, sdf, out, k, relax):
 
 
 def run_rdkit(refs, k, seed):
-    """The same for ETKDGv3 + MMFF94; the selected conformer has the lowest MMFF94 energy."""
+    """The same for ETKDGv3 + MMFF94 (rdkit_baseline.conformers, as in the structure
+    evaluation); the selected conformer has the lowest MMFF94 energy."""
     structures, selected = {}, {}
     t0 = time.perf_counter()
     for r in refs:
-        m = Chem.Mol(r.mol)
-        params = AllChem.ETKDGv3()
-        params.randomSeed = seed
-        params.numThreads = 1
-        ids = list(AllChem.EmbedMultipleConfs(m, numConfs=k, params=params))
-        if not ids:
-            continue
-        res = AllChem.MMFFOptimizeMoleculeConfs(m, numThreads=1, maxIters=MMFF_MAX_ITERS)
-        for s, cid in enumerate(ids):
-            structures[(r.name, s)] = m.GetConformer(cid).GetPositions()
-        selected[r.name] = int(np.argmin([e for _, e in res]))
+        energies = []
+        confs, _reason, _not_converged = rdkit_baseline.conformers(r.mol, k, seed, energies)
+        for s, pos in enumerate(confs):
+            if pos is not None:
+                structures[(r.name, s)] = pos
+        if energies:
+            selected[r.name] = int(np.argmin(energies))
     return structures, selected, time.perf_counter() - t0
 
 

@@ -15,8 +15,9 @@ from inputs import CandidateSet
 MMFF_MAX_ITERS = 2000
 
 
-def conformers(mol, k, seed):
-    """(list of [n,3] arrays or None per sample, reason or None, number not converged)."""
+def conformers(mol, k, seed, energies=None):
+    """(list of [n,3] arrays or None per sample, reason or None, number not converged). With a
+    list `energies`, the MMFF94 energy (kcal/mol) of each returned conformer is appended to it."""
     m = Chem.Mol(mol)
     params = AllChem.ETKDGv3()
     params.randomSeed = seed
@@ -28,6 +29,8 @@ def conformers(mol, k, seed):
         return [None] * k, "mmff94_no_parameters", 0
     res = AllChem.MMFFOptimizeMoleculeConfs(m, numThreads=1, maxIters=MMFF_MAX_ITERS, mmffVariant="MMFF94")
     not_conv = sum(1 for c, _ in res if c != 0)
+    if energies is not None:
+        energies.extend(e for _, e in res)
     out = [m.GetConformer(i).GetPositions() for i in ids]
     reason = "etkdg_embed_failed" if len(out) < k else None
     return out + [None] * (k - len(out)), reason, not_conv
