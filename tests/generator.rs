@@ -24,12 +24,13 @@ fn to_vec(t: &Tensor) -> Vec<f64> {
 #[test]
 fn denoiser_is_equivariant() {
     for scheme in [GraphScheme::Radius, GraphScheme::AllPairs] {
-        denoiser_is_equivariant_on(scheme);
+        denoiser_is_equivariant_on(scheme, false);
     }
+    denoiser_is_equivariant_on(GraphScheme::AllPairs, true);
 }
 
-fn denoiser_is_equivariant_on(scheme: GraphScheme) {
-    let model = random_generator_model_with(Precision::Float64, 1, scheme);
+fn denoiser_is_equivariant_on(scheme: GraphScheme, vector_norm: bool) {
+    let model = random_generator_model_with(Precision::Float64, 1, scheme, vector_norm);
     let mol = tiny_molecule();
     let species = model.species_index(&mol.numbers).unwrap();
     let edges = topological_edges(mol.len(), &mol.bonds, scheme);

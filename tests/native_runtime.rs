@@ -102,18 +102,21 @@ fn check_agreement(pot: &mut Potential, tol: f64, what: &str) {
 #[test]
 fn random_models_of_several_sizes_agree_with_libtorch() {
     let sizes = [
-        (8, 1, 3.0, 4),
-        (16, 2, 4.0, 8),
-        (64, 3, 5.0, 16),
-        (33, 4, 3.5, 5),
+        (8, 1, 3.0, 4, false),
+        (16, 2, 4.0, 8, false),
+        (64, 3, 5.0, 16, false),
+        (33, 4, 3.5, 5, false),
+        (16, 2, 4.0, 8, true),
+        (33, 4, 3.5, 5, true),
     ];
-    for (k, &(features, layers, cutoff, radial_basis)) in sizes.iter().enumerate() {
+    for (k, &(features, layers, cutoff, radial_basis, vector_norm)) in sizes.iter().enumerate() {
         let encoder = EncoderConfig {
             features,
             layers,
             cutoff,
             radial_basis,
             edge_features: 0,
+            vector_norm,
         };
         let what = format!("{encoder:?}");
         let mut p64 = random_potential_with(Precision::Float64, 20 + k as i64, encoder);
@@ -235,9 +238,19 @@ fn all_pair_denoisers_agree_with_libtorch() {
         .enumerate()
         .map(|(i, v)| v + 0.3 * (i as f64).sin())
         .collect();
-    for (precision, tol) in [(Precision::Float64, 1e-12), (Precision::Float32, 1e-5)] {
-        let path = dir.path().join(format!("all-pairs-{precision:?}.concord"));
-        let model = common::random_generator_model_with(precision, 31, GraphScheme::AllPairs);
+    let cases = [
+        (Precision::Float64, 1e-12, false),
+        (Precision::Float32, 1e-5, false),
+        (Precision::Float64, 1e-12, true),
+        (Precision::Float32, 1e-5, true),
+    ];
+    // The float64 outputs at sigma 3 Å without and with vector_norm (they must differ).
+    let mut by_norm = Vec::new();
+    for (precision, tol, norm) in cases {
+        let path = dir
+            .path()
+            .join(format!("all-pairs-{precision:?}-{norm}.concord"));
+        let model = common::random_generator_model_with(precision, 31, GraphScheme::AllPairs, norm);
         concord::model::file::save(&model, &path, serde_json::json!({})).unwrap();
         let mut pot = Potential::load(&path, concord::potential::Device::Cpu, precision).unwrap();
         let species: Vec<Vec<usize>> = mols
@@ -257,8 +270,19 @@ fn all_pair_denoisers_agree_with_libtorch() {
                 .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
             assert!(
                 worst < tol * scale,
-                "{precision:?} sigma {sigma}: {worst:e} Å of {scale} Å"
+                "{precision:?} vector_norm {norm} sigma {sigma}: {worst:e} Å of {scale} Å"
             );
+            if precision == Precision::Float64 && sigma == 3.0 {
+                by_norm.push(b);
+            }
         }
     }
+    let change = by_norm[0]
+        .iter()
+        .zip(&by_norm[1])
+        .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+    assert!(
+        change > 1e-3,
+        "vector_norm changed the output by {change:e} Å only"
+    );
 }

@@ -22,10 +22,21 @@ pub struct EncoderConfig {
     /// generator passes; 0 for a potential-only model. Set by the model, not by users.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub edge_features: i64,
+    /// Whether each update block reads the vector features softly normalised per atom,
+    /// `v / sqrt(1 + sum_{k,c} v_kc^2 / F)`: identity for small features, unit scale for large
+    /// ones, which bounds the block's quadratic term `a (U v).(V v)` (without it, crowded noisy
+    /// structures of the generator overflow float32 in deep, wide encoders). Absent in files
+    /// of earlier models: `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub vector_norm: bool,
 }
 
 fn is_zero(x: &i64) -> bool {
     *x == 0
+}
+
+fn is_false(x: &bool) -> bool {
+    !*x
 }
 
 impl Default for EncoderConfig {
@@ -38,6 +49,7 @@ impl Default for EncoderConfig {
             cutoff: 5.0,
             radial_basis: 16,
             edge_features: 0,
+            vector_norm: false,
         }
     }
 }

@@ -177,8 +177,16 @@ impl Encoder {
             s = s + ds / &self.avg_neighbors;
             v = v + dv / &self.avg_neighbors;
             // Update: mix scalars and vector norms, rotate nothing.
-            let uv = linear(&v, &upd.u)?;
-            let vv = linear(&v, &upd.v)?;
+            let v_in = if self.config.vector_norm {
+                let sq = v
+                    .f_square()?
+                    .f_sum_dim_intlist([1i64, 2].as_slice(), true, kind)?;
+                &v / (sq / f as f64 + 1.0).f_sqrt()?
+            } else {
+                v.shallow_clone()
+            };
+            let uv = linear(&v_in, &upd.u)?;
+            let vv = linear(&v_in, &upd.v)?;
             let vnorm = (vv.f_square()?.f_sum_dim_intlist(1, false, kind)? + 1e-8).f_sqrt()?;
             let a = linear(
                 &linear(&Tensor::f_cat(&[&s, &vnorm], -1)?, &upd.a1)?.f_silu()?,

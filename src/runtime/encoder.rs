@@ -57,8 +57,10 @@ struct Tape<T> {
     /// `[s_mid, |V v_mid|]`, `[N, 2F]`.
     cat: Vec<T>,
     v_mid: Vec<T>,
-    /// `[U v_mid | V v_mid]`, `[3N, 2F]`.
+    /// `[U v_mid | V v_mid]`, `[3N, 2F]` (of the normalised `v_mid` with `vector_norm`).
     uv_vv: Vec<T>,
+    /// With `vector_norm`, `1 / sqrt(1 + sum v_mid^2 / F)` per atom, `[N]`.
+    rinv: Vec<T>,
     y: Vec<T>,
     a: Vec<T>,
     /// The edges this layer runs, as pairs `[e, twin]` sharing one filter (`twin` is
@@ -490,6 +492,20 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let tape = &mut ws.tapes[l];
     tape.v_mid.clone_from(&ws.v);
     lin(&tape.v_mid, f, 3 * n, &up.uv, &mut tape.uv_vv);
+    if p.vector_norm {
+        // U and V have no bias: the products of v / r are those of v, divided by r.
+        tape.rinv.clear();
+        let inv_f = T::of(1.0 / f as f64);
+        for i in 0..n {
+            let v = &tape.v_mid[i * 3 * f..(i + 1) * 3 * f];
+            let sq = v.iter().fold(T::zero(), |acc, &x| acc + x * x);
+            let rinv = T::one() / (T::one() + sq * inv_f).sqrt();
+            tape.rinv.push(rinv);
+            for x in &mut tape.uv_vv[i * 6 * f..(i + 1) * 6 * f] {
+                *x *= rinv;
+            }
+        }
+    }
     sized(&mut tape.cat, n * 2 * f);
     for i in 0..n {
         for c in 0..f {
@@ -652,16 +668,42 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         }
     }
     ws.gv_mid.clone_from(&ws.gv);
-    linear_backward(
-        &ws.g_uv_vv,
-        3 * n,
-        &up.uv.w,
-        2 * f,
-        f,
-        T::one(),
-        &mut ws.gv_mid,
-        f,
-    );
+    if p.vector_norm {
+        // g_v = g_vn / r - v (g_vn . v) / (F r^3), per atom, with g_vn the adjoint of v / r.
+        sized(&mut ws.tmp, n * 3 * f);
+        linear_backward(
+            &ws.g_uv_vv,
+            3 * n,
+            &up.uv.w,
+            2 * f,
+            f,
+            T::zero(),
+            &mut ws.tmp,
+            f,
+        );
+        let inv_f = T::of(1.0 / f as f64);
+        for i in 0..n {
+            let rows = i * 3 * f..(i + 1) * 3 * f;
+            let (g, v) = (&ws.tmp[rows.clone()], &tape.v_mid[rows.clone()]);
+            let dot = g.iter().zip(v).fold(T::zero(), |acc, (&a, &b)| acc + a * b);
+            let rinv = tape.rinv[i];
+            let c = dot * rinv * rinv * rinv * inv_f;
+            for ((out, &g), &v) in ws.gv_mid[rows].iter_mut().zip(g).zip(v) {
+                *out += g * rinv - v * c;
+            }
+        }
+    } else {
+        linear_backward(
+            &ws.g_uv_vv,
+            3 * n,
+            &up.uv.w,
+            2 * f,
+            f,
+            T::one(),
+            &mut ws.gv_mid,
+            f,
+        );
+    }
     sized(&mut ws.gs_mid, n * f);
     for i in 0..n {
         for c in 0..f {

@@ -106,6 +106,9 @@ pub struct Params<T> {
     pub scale: f64,
     /// The generator's layers, if the model has one.
     pub denoiser: Option<DenoiserParams<T>>,
+    /// Whether update blocks read softly normalised vector features
+    /// ([`crate::model::EncoderConfig::vector_norm`]).
+    pub vector_norm: bool,
 }
 
 /// Reads named float64 tensors with the expected shapes out of a safetensors file.
@@ -263,6 +266,7 @@ impl<T: Real> Params<T> {
             e_ref,
             scale,
             denoiser,
+            vector_norm: c.vector_norm,
         })
     }
 }

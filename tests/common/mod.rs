@@ -23,6 +23,7 @@ pub fn random_potential(precision: Precision, seed: i64) -> Potential {
         cutoff: 4.0,
         radial_basis: 8,
         edge_features: 0,
+        vector_norm: false,
     };
     random_potential_with(precision, seed, encoder)
 }
@@ -97,11 +98,17 @@ pub fn rotate(m: &[[f64; 3]; 3], v: &[f64; 3]) -> [f64; 3] {
 
 /// An untrained, seeded model over H C N O F with a structure generator (radius edges).
 pub fn random_generator_model(precision: Precision, seed: i64) -> Model {
-    random_generator_model_with(precision, seed, GraphScheme::Radius)
+    random_generator_model_with(precision, seed, GraphScheme::Radius, false)
 }
 
-/// An untrained, seeded model over H C N O F with a structure generator on `edges`.
-pub fn random_generator_model_with(precision: Precision, seed: i64, edges: GraphScheme) -> Model {
+/// An untrained, seeded model over H C N O F with a structure generator on `edges`, its
+/// update blocks reading normalised vector features with `vector_norm`.
+pub fn random_generator_model_with(
+    precision: Precision,
+    seed: i64,
+    edges: GraphScheme,
+    vector_norm: bool,
+) -> Model {
     let _guard = seeded_torch();
     tch::manual_seed(seed);
     let config = ModelConfig {
@@ -112,6 +119,7 @@ pub fn random_generator_model_with(precision: Precision, seed: i64, edges: Graph
             cutoff: 4.0,
             radial_basis: 8,
             edge_features: 0,
+            vector_norm,
         },
         generator: Some(concord::model::GeneratorConfig {
             sigma_data: 1.5,
