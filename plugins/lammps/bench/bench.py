@@ -112,9 +112,9 @@ def main() -> None:
     symbols = mol.get_chemical_symbols()
     types = sorted(set(symbols))
     write_data(work / "molecule.data", symbols, mol.positions, [-20.0] * 3, [20.0] * 3, types)
-    for precision in (32, 64):
+    for precision, label in (("auto", "default: float32 in dynamics"), ("64", "float64")):
         t = md(work, "molecule.data", types, "f f f", 1000, options=f"precision {precision}")
-        rows.append((f"isolated {len(symbols)}-atom molecule, float{precision}", 1, t["atoms"],
+        rows.append((f"isolated {len(symbols)}-atom molecule, {label}", 1, t["atoms"],
                      f"{t['steps'] / t['seconds']:.0f} steps/s",
                      f"{1e6 * t['seconds'] / t['steps'] / t['atoms']:.1f}", t["pair_share"]))
 

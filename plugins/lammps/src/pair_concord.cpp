@@ -49,7 +49,7 @@ void PairConcord::settings(int narg, char **arg) {
   if (narg < 1)
     error->all(FLERR,
                "{}: missing model file; usage: pair_style concord MODEL [MODEL2 ...] "
-               "[precision 32|64] [device D] [pairs concord|lammps] [cell auto|no] "
+               "[precision auto|32|64] [device D] [pairs concord|lammps] [cell auto|no] "
                "[out_freq N] [out_file FILE]",
                kWho);
   energy_unit_ = concord_lammps::energy_per_ev(lmp, kWho);
@@ -78,9 +78,9 @@ void PairConcord::settings(int narg, char **arg) {
     if (i + 1 >= narg) error->all(FLERR, "{}: keyword '{}' needs a value", kWho, key);
     const std::string value = arg[i + 1];
     if (key == "precision") {
-      if (value != "32" && value != "64")
-        error->all(FLERR, "{}: precision '{}' must be 32 or 64", kWho, value);
-      precision_ = std::stoi(value);
+      if (value != "auto" && value != "32" && value != "64")
+        error->all(FLERR, "{}: precision '{}' must be auto, 32 or 64", kWho, value);
+      precision_ = value == "auto" ? 0 : std::stoi(value);
     } else if (key == "device") {
       device_ = value;
     } else if (key == "pairs") {
@@ -98,10 +98,12 @@ void PairConcord::settings(int narg, char **arg) {
       out_file_ = value;
     }
   }
-  model_ = concord_lammps::load_model(lmp, kWho, model_path_, device_, precision_);
+  const int loaded = precision_ == 0 ? 32 : precision_;
+  model_ = concord_lammps::load_model(lmp, kWho, model_path_, device_, loaded);
+  model64_.reset();
   committee_.clear();
   for (size_t k = 1; k < paths.size(); ++k)
-    committee_.push_back(concord_lammps::load_model(lmp, kWho, paths[k], device_, precision_));
+    committee_.push_back(concord_lammps::load_model(lmp, kWho, paths[k], device_, loaded));
   if (committee_.empty() && out_freq_ > 0)
     error->all(FLERR, "{}: out_freq needs a committee (two or more model files)", kWho);
   if (!committee_.empty()) {
@@ -226,6 +228,19 @@ void PairConcord::compute(int eflag, int vflag) {
   if (vflag_fdotr) virial_fdotr_compute();
 }
 
+const concord::Model &PairConcord::driver() {
+  // update->whichflag: 1 during run, 2 during minimize. A line search compares energies that
+  // differ by less than float32 round-off, so minimisation runs in float64.
+  if (precision_ != 0 || update->whichflag != 2) return *model_;
+  if (!model64_) {
+    model64_ = concord_lammps::load_model(lmp, kWho, model_path_, device_, 64);
+    if (comm->me == 0)
+      utils::logmesg(lmp, "{}: precision auto: minimisation evaluates the model in float64\n",
+                     kWho);
+  }
+  return *model64_;
+}
+
 std::string PairConcord::atom_ids(const std::vector<int64_t> &atoms) const {
   if (atoms.empty()) return "";
   std::string ids = " (LAMMPS atom IDs";
@@ -282,7 +297,7 @@ void PairConcord::compute_cell() {
   forces_.resize(3 * n);
   atom_energies_.resize(eflag_atom ? n : 0);
   atom_virial_.resize(vflag_atom ? 9 * n : 0);
-  check(concord_compute(model_->handle(), n, numbers_.data(), positions_.data(),
+  check(concord_compute(driver().handle(), n, numbers_.data(), positions_.data(),
                         any_periodic ? cell : nullptr, any_periodic ? periodic : nullptr,
                         &energy_, forces_.data(), eflag_atom ? atom_energies_.data() : nullptr,
                         vflag_global ? virial_ : nullptr,
@@ -312,7 +327,7 @@ void PairConcord::compute_ghosts() {
       lammps_pairs_ ? (pair_first_.empty() ? &none : pair_first_.data()) : nullptr;
   const int32_t *second =
       lammps_pairs_ ? (pair_second_.empty() ? &none : pair_second_.data()) : nullptr;
-  check(concord_compute_local(model_->handle(), n_local, n, numbers_.data(), positions_.data(),
+  check(concord_compute_local(driver().handle(), n_local, n, numbers_.data(), positions_.data(),
                               lammps_pairs_ ? static_cast<int64_t>(pair_first_.size()) : 0,
                               first, second, &energy_, forces_.data(),
                               eflag_atom ? atom_energies_.data() : nullptr, nullptr,
@@ -401,7 +416,7 @@ void PairConcord::compute_deviation() {
   committee_forces_.assign(static_cast<size_t>(nall) * k_models * 3, 0.0);
   std::vector<double> virials(9 * k_models, 0.0), forces;
   for (int k = 0; k < k_models; ++k) {
-    model_forces(k == 0 ? *model_ : *committee_[k - 1], forces, &virials[9 * k]);
+    model_forces(k == 0 ? driver() : *committee_[k - 1], forces, &virials[9 * k]);
     for (size_t c = 0; c < selected_.size(); ++c)
       for (int a = 0; a < 3; ++a)
         committee_forces_[(static_cast<size_t>(selected_[c]) * k_models + k) * 3 + a] =

@@ -1,7 +1,9 @@
 // pair_style concord: the Concord learned potential as a LAMMPS pair style.
 //
-//   pair_style concord MODEL [precision 32|64] [device cpu|cuda|cuda:N] [pairs concord|lammps]
-//                            [cell auto|no]
+//   pair_style concord MODEL [precision auto|32|64] [device cpu|cuda|cuda:N]
+//                            [pairs concord|lammps] [cell auto|no]
+//   (precision auto, the default: float32 network arithmetic with float64 accumulation in
+//   dynamics, float64 throughout in minimisation)
 //   pair_coeff * * H C N O        (one element symbol per atom type; NULL skips a type)
 //
 // Energies in eV (units metal) or kcal/mol (units real), positions in Å. Needs newton pair on.
@@ -56,12 +58,16 @@ class PairConcord : public Pair {
   /// Committee step: every model's forces and virial on this step's atoms (summed onto their
   /// owners), the per-atom force deviation, and a row of the model-deviation file.
   void compute_deviation();
+  /// The model that evaluates this step: `model_`, or under `precision auto` during a
+  /// minimisation its float64 copy `model64_` (loaded on first use).
+  const concord::Model &driver();
   /// One model's forces (eV/Å, [selected][3]) and virial (eV, [9]) of this step's atoms.
   void model_forces(const concord::Model &model, std::vector<double> &forces, double *virial);
   /// Writes the step's row (DeePMD-kit's columns) on rank 0.
   void write_deviation(const double *devi_v, const double *devi_f);
 
   std::unique_ptr<concord::Model> model_;
+  std::unique_ptr<concord::Model> model64_;  ///< precision auto: model_ in float64, for minimize
   std::vector<std::unique_ptr<concord::Model>> committee_;  ///< models 2..K (model_ drives)
   int out_freq_ = 0;                  ///< committee: deviation every this many steps
   std::string out_file_ = "model_devi.out";
@@ -72,7 +78,7 @@ class PairConcord : public Pair {
   int64_t n_local_selected_ = 0;      ///< local atoms among selected_ this step
   std::string model_path_;
   std::string device_ = "cpu";
-  int precision_ = 64;
+  int precision_ = 0;  ///< 32, 64, or 0 = auto (32 in dynamics, 64 in minimisation)
   bool lammps_pairs_ = false;  ///< pairs from LAMMPS's neighbour list (else Concord searches)
   bool cell_allowed_ = true;   ///< `cell auto`: one-rank whole-system path when possible
   bool use_cell_ = false;      ///< decided in init_style

@@ -43,7 +43,7 @@ run 0
     ({"coeff": "pair_coeff 1 2 O H"}, "Pair_coeff must start with * * for pair style concord"),
     ({"coeff": "pair_coeff * * O Xx"}, "'Xx' (atom type 2) is not an element symbol"),
     ({"coeff": "pair_coeff * * O Cl"}, "element Cl (atom type 2) is not one of the model's"),
-    ({"pair": "precision 16"}, "precision '16' must be 32 or 64"),
+    ({"pair": "precision 16"}, "precision '16' must be auto, 32 or 64"),
     ({"pair": "colour blue"}, "unknown keyword 'colour'"),
     ({"pair": "pairs"}, "keyword 'pairs' needs a value"),
     ({"pair": "device tpu"}, "cannot load model"),
