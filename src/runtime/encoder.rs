@@ -182,7 +182,8 @@ fn forward_impl<T: Real, L: Lanes<T>>(
     ws.tapes.resize_with(p.messages.len(), Tape::default);
     for l in 0..p.messages.len() {
         layer_units(radial, g, l, ws);
-        message_forward::<T, L>(p, l, g, ws);
+        let species_phi = l == 0 && atom_bias.is_none();
+        message_forward::<T, L>(p, l, g, species_phi, ws);
         update_forward(p, l, ws);
     }
 }
@@ -440,11 +441,15 @@ fn edge_feature_filters<T: Real>(
     }
 }
 
+/// Message block `l` forward. With `species_phi` (the first layer without a noise embedding)
+/// `phi` is gathered from [`Params::species_phi`] instead of computed, and the first layer's
+/// tape keeps no `h1` (its reverse pass does not propagate into the constant inputs).
 #[inline(always)]
 fn message_forward<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     l: usize,
     g: &Graph<T>,
+    species_phi: bool,
     ws: &mut Workspace<T>,
 ) {
     let m = &p.messages[l];
@@ -453,12 +458,20 @@ fn message_forward<T: Real, L: Lanes<T>>(
     let mut tape = std::mem::take(&mut ws.tapes[l]);
     tape.s_in.clone_from(&ws.s);
     tape.v_in.clone_from(&ws.v);
-    lin(&tape.s_in, f, n, &m.phi1, &mut tape.h1);
-    sized(&mut ws.tmp, n * f);
-    for (z, &h) in ws.tmp.iter_mut().zip(&tape.h1) {
-        *z = silu(h);
+    if species_phi {
+        sized(&mut tape.phi, n * 3 * f);
+        for (i, &sp) in g.species.iter().enumerate() {
+            tape.phi[i * 3 * f..(i + 1) * 3 * f]
+                .copy_from_slice(&p.species_phi[sp * 3 * f..(sp + 1) * 3 * f]);
+        }
+    } else {
+        lin(&tape.s_in, f, n, &m.phi1, &mut tape.h1);
+        sized(&mut ws.tmp, n * f);
+        for (z, &h) in ws.tmp.iter_mut().zip(&tape.h1) {
+            *z = silu(h);
+        }
+        lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
     }
-    lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
     for chunk in tape.units.chunks(CHUNK) {
         chunk_filters::<T, L>(p, l, g, chunk, false, ws);
         for (q, unit) in chunk.iter().enumerate() {

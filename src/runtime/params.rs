@@ -9,7 +9,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
-use crate::runtime::real::Real;
+use crate::runtime::real::{linear, silu, Real};
 
 /// A dense layer `y = x W^T + b`.
 #[derive(Debug, Clone)]
@@ -109,6 +109,41 @@ pub struct Params<T> {
     /// Whether update blocks read softly normalised vector features
     /// ([`crate::model::EncoderConfig::vector_norm`]).
     pub vector_norm: bool,
+    /// The first message block's `phi` of each species, `phi2(silu(phi1(embedding)))`
+    /// `[n_species, 3F]`: without a noise embedding the first layer's scalars are the species
+    /// embeddings, so its `phi` is a per-species constant.
+    pub species_phi: Vec<T>,
+}
+
+/// `phi2(silu(phi1(embedding)))` of message block `m` for every species, `[n_species, 3F]`.
+fn species_phi<T: Real>(embedding: &[T], n_species: usize, m: &Message<T>) -> Vec<T> {
+    let f = m.phi1.inp;
+    let mut h = vec![T::zero(); n_species * f];
+    let l1 = &m.phi1;
+    linear(
+        embedding,
+        f,
+        n_species,
+        &l1.wt,
+        l1.b.as_deref(),
+        l1.out,
+        f,
+        &mut h,
+    );
+    h.iter_mut().for_each(|x| *x = silu(*x));
+    let l2 = &m.phi2;
+    let mut phi = vec![T::zero(); n_species * l2.out];
+    linear(
+        &h,
+        f,
+        n_species,
+        &l2.wt,
+        l2.b.as_deref(),
+        l2.out,
+        f,
+        &mut phi,
+    );
+    phi
 }
 
 /// Reads named float64 tensors with the expected shapes out of a safetensors file.
@@ -256,7 +291,12 @@ impl<T: Real> Params<T> {
                 extra.join(", ")
             )));
         }
+        let species_phi = match messages.first() {
+            Some(m) => species_phi(&embedding, n_species, m),
+            None => Vec::new(),
+        };
         Ok(Params {
+            species_phi,
             embedding,
             avg_neighbors,
             messages,
