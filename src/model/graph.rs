@@ -250,6 +250,10 @@ pub fn denoiser_pairs(
                 .map(|(i, j)| (a + i, a + j, None)),
         );
     }
+    if cutoff.is_none() {
+        // Only the topological edges: already sorted and unique.
+        return Ok(pairs);
+    }
     // Sorted by (receiver, sender) with a topological edge (`Some`, which sorts after
     // `None`) kept over a radius-only duplicate of the same pair.
     pairs.sort_unstable();

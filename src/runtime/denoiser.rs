@@ -107,18 +107,47 @@ fn edge_features<T: Real>(
         if let Some(k) = kind {
             attr[start + k] = T::one();
         }
-        let dist = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2] + 1e-12).sqrt();
-        for q in 0..d {
-            let g = if kind.is_some() {
-                let z = dist - q as f64 * step;
-                (-0.5 * z * z / (width * width)).exp()
-            } else {
-                0.0
-            };
-            attr.push(T::of(g));
+        attr.resize(start + n_kinds + d, T::zero());
+        if kind.is_some() {
+            let dist = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2] + 1e-12).sqrt();
+            gaussians(dist, step, width, &mut attr[start + n_kinds..]);
         }
     }
     attr
+}
+
+/// `out[q] = exp(-(dist - q step)^2 / (2 width^2))` for `q` in `0..out.len()`, with two `exp`
+/// calls instead of one per centre: from the centre nearest `dist` outwards, each value is its
+/// neighbour's times a ratio that itself changes by the constant factor
+/// `exp(-step^2 / width^2)` (relative error a few float64 ulps; values below ~1e-308 flush to 0).
+fn gaussians<T: Real>(dist: f64, step: f64, width: f64, out: &mut [T]) {
+    let d = out.len();
+    let inv = 0.5 / (width * width);
+    if d == 1 || step == 0.0 {
+        out.iter_mut()
+            .for_each(|g| *g = T::of((-inv * dist * dist).exp()));
+        return;
+    }
+    let near = ((dist / step).round().max(0.0) as usize).min(d - 1);
+    let z = dist - near as f64 * step;
+    let peak = (-inv * z * z).exp();
+    out[near] = T::of(peak);
+    // g(q + 1) / g(q) = exp(inv (2 z_q step - step^2)), z_q = dist - q step; each further step
+    // multiplies that ratio by c = exp(-2 inv step^2).
+    let c = (-2.0 * inv * step * step).exp();
+    let (mut g, mut ratio) = (peak, (inv * (2.0 * z * step - step * step)).exp());
+    for q in near + 1..d {
+        g *= ratio;
+        ratio *= c;
+        out[q] = T::of(g);
+    }
+    // Downwards: g(q - 1) / g(q) = exp(-inv (2 z_q step + step^2)).
+    let (mut g, mut ratio) = (peak, (-inv * (2.0 * z * step + step * step)).exp());
+    for q in (0..near).rev() {
+        g *= ratio;
+        ratio *= c;
+        out[q] = T::of(g);
+    }
 }
 
 /// The noise-level embedding `noise2(silu(noise1([sin, cos](ln(sigma)/4 * 2^k))))` `[F]`.
@@ -159,4 +188,28 @@ fn noise_embedding<T: Real>(den: &crate::runtime::params::DenoiserParams<T>, sig
         &mut out,
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gaussians;
+
+    #[test]
+    fn gaussian_recurrence_matches_the_direct_formula() {
+        let (d, dmax) = (16usize, 10.0f64);
+        let (step, width) = (dmax / (d - 1) as f64, dmax / d as f64);
+        let mut out = vec![0.0f64; d];
+        for k in 0..4000 {
+            let dist = k as f64 * 0.0137;
+            gaussians(dist, step, width, &mut out);
+            for (q, &g) in out.iter().enumerate() {
+                let z = dist - q as f64 * step;
+                let exact = (-0.5 * z * z / (width * width)).exp();
+                assert!(
+                    (g - exact).abs() <= 1e-11 * exact + 1e-300,
+                    "{dist} {q}: {g} vs {exact}"
+                );
+            }
+        }
+    }
 }
