@@ -123,7 +123,7 @@ fn edge_features<T: Real>(
 fn gaussians<T: Real>(dist: f64, step: f64, width: f64, out: &mut [T]) {
     let d = out.len();
     let inv = 0.5 / (width * width);
-    if d == 1 || step == 0.0 {
+    if d <= 1 || step == 0.0 {
         out.iter_mut()
             .for_each(|g| *g = T::of((-inv * dist * dist).exp()));
         return;
@@ -136,17 +136,17 @@ fn gaussians<T: Real>(dist: f64, step: f64, width: f64, out: &mut [T]) {
     // multiplies that ratio by c = exp(-2 inv step^2).
     let c = (-2.0 * inv * step * step).exp();
     let (mut g, mut ratio) = (peak, (inv * (2.0 * z * step - step * step)).exp());
-    for q in near + 1..d {
+    for value in &mut out[near + 1..] {
         g *= ratio;
         ratio *= c;
-        out[q] = T::of(g);
+        *value = T::of(g);
     }
     // Downwards: g(q - 1) / g(q) = exp(-inv (2 z_q step + step^2)).
     let (mut g, mut ratio) = (peak, (-inv * (2.0 * z * step + step * step)).exp());
-    for q in (0..near).rev() {
+    for value in out[..near].iter_mut().rev() {
         g *= ratio;
         ratio *= c;
-        out[q] = T::of(g);
+        *value = T::of(g);
     }
 }
 
