@@ -61,9 +61,40 @@ impl<'a> GraphRequest<'a> {
     }
 }
 
-/// Molecules sampled together in one batch of the denoiser (more is faster per molecule, up to
-/// the point where the batch no longer fits the caches).
+/// Molecules sampled together in one batch of the libtorch denoiser (more is faster per
+/// molecule: each call's dispatch overhead is shared).
 pub const BATCH: usize = 32;
+
+/// Atoms (all `k` samples counted) up to which the native denoiser batches molecules: it has
+/// no per-call overhead to share, and a batch whose work arrays fit the caches runs faster
+/// (QM9 test molecules x 4 samples: 89.5 structures/s one molecule per batch, 76.4 with 32).
+pub const NATIVE_BATCH_ATOMS: usize = 128;
+
+/// Splits `todo` (molecule indices) into the batches sampled together.
+fn batches(
+    potential: &Potential,
+    molecules: &[GraphRequest],
+    todo: &[usize],
+    k: usize,
+) -> Vec<Vec<usize>> {
+    if potential.backend() != crate::potential::Backend::Native {
+        return todo.chunks(BATCH).map(<[usize]>::to_vec).collect();
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut atoms = 0;
+    for &m in todo {
+        let n = molecules[m].numbers.len() * k;
+        match out.last_mut() {
+            Some(last) if atoms + n <= NATIVE_BATCH_ATOMS => last.push(m),
+            _ => {
+                out.push(vec![m]);
+                atoms = 0;
+            }
+        }
+        atoms += n;
+    }
+    out
+}
 
 /// What the pipeline does for each molecule.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +178,7 @@ pub fn generate_structures(
     let mut done = out.iter().filter(|o| o.is_some()).count();
     progress(done);
     let todo: Vec<usize> = (0..molecules.len()).filter(|&m| out[m].is_none()).collect();
-    for chunk in todo.chunks(BATCH) {
+    for chunk in batches(potential, molecules, &todo, opts.samples) {
         let batch: Vec<(&[u8], &[Bond], u64)> = chunk
             .iter()
             .map(|&m| molecules[m].sampler_input())
