@@ -1,5 +1,5 @@
 //! L-BFGS (Nocedal & Wright, *Numerical Optimization*, algorithm 7.4) with a backtracking
-//! line search.
+//! line search, preconditioned for open systems of atoms ([`super::precon`]).
 //!
 //! The direction `d = -H g` comes from the two-loop recursion over the last `memory` pairs
 //! `s = x_{k+1} - x_k`, `y = g_{k+1} - g_k` (pairs with `s.y <= 0` are skipped, keeping `H`
@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 
 use nalgebra::DVector;
 
+use super::precon::Precon;
 use super::{cap_step, max_atom_norm, Counted, Objective, OptimizeOptions, Point};
 use crate::error::Result;
 
@@ -25,6 +26,9 @@ const C1: f64 = 1e-4;
 const MAX_TRIES: usize = 10;
 /// Initial inverse-Hessian guess without history, Å²/eV (ASE's `1/alpha`, alpha = 70 eV/Å²).
 const H0: f64 = 1.0 / 70.0;
+/// The same with the preconditioner, `H0 = PRECON_H0 P^-1`: a nearest-neighbour pair's weight
+/// in `P` is 1, and a bonded atom has about three, so 1/20 Å²/eV starts near [`H0`].
+const PRECON_H0: f64 = 1.0 / 20.0;
 
 /// Runs L-BFGS from `p`; returns the last accepted point and the number of accepted steps.
 pub(super) fn run<O: Objective + ?Sized>(
@@ -34,8 +38,10 @@ pub(super) fn run<O: Objective + ?Sized>(
 ) -> Result<(Point, usize)> {
     let mut hist: VecDeque<(DVector<f64>, DVector<f64>, f64)> = VecDeque::new();
     let mut steps = 0;
+    let precondition = f.preconditioned();
     while steps < opts.max_steps && max_atom_norm(&p.g) >= opts.fmax {
-        let mut d = direction(&p.g, &hist);
+        let precon = precondition.then(|| Precon::new(&p.x)).flatten();
+        let mut d = direction(&p.g, &hist, precon.as_ref());
         if d.dot(&p.g) >= 0.0 {
             hist.clear();
             d = -&p.g * H0;
@@ -78,8 +84,14 @@ pub(super) fn run<O: Objective + ?Sized>(
     Ok((p, steps))
 }
 
-/// `-H g` by the two-loop recursion over `hist` (oldest first) of `(s, y, 1 / s.y)`.
-fn direction(g: &DVector<f64>, hist: &VecDeque<(DVector<f64>, DVector<f64>, f64)>) -> DVector<f64> {
+/// `-H g` by the two-loop recursion over `hist` (oldest first) of `(s, y, 1 / s.y)`, from
+/// `H0 = gamma I` or, with a preconditioner, `H0 = gamma P^-1` (`gamma = s.y / y.H0'y` of the
+/// latest pair; without one, [`H0`] and [`PRECON_H0`]).
+fn direction(
+    g: &DVector<f64>,
+    hist: &VecDeque<(DVector<f64>, DVector<f64>, f64)>,
+    precon: Option<&Precon>,
+) -> DVector<f64> {
     let mut q = g.clone();
     let mut alphas = Vec::with_capacity(hist.len());
     for (s, y, rho) in hist.iter().rev() {
@@ -87,11 +99,22 @@ fn direction(g: &DVector<f64>, hist: &VecDeque<(DVector<f64>, DVector<f64>, f64)
         q.axpy(-a, y, 1.0);
         alphas.push(a);
     }
-    let h0 = match hist.back() {
-        Some((s, y, _)) => s.dot(y) / y.dot(y),
-        None => H0,
-    };
-    q *= h0;
+    match precon {
+        Some(p) => {
+            let gamma = match hist.back() {
+                Some((s, y, _)) => s.dot(y) / p.norm2(y),
+                None => PRECON_H0,
+            };
+            q = p.solve(&q) * gamma;
+        }
+        None => {
+            let h0 = match hist.back() {
+                Some((s, y, _)) => s.dot(y) / y.dot(y),
+                None => H0,
+            };
+            q *= h0;
+        }
+    }
     for ((s, y, rho), a) in hist.iter().zip(alphas.iter().rev()) {
         let b = rho * y.dot(&q);
         q.axpy(a - b, s, 1.0);

@@ -23,6 +23,7 @@
 
 mod fire;
 mod lbfgs;
+mod precon;
 mod relax;
 
 pub use relax::{relax, RelaxFailure};
@@ -51,6 +52,13 @@ pub trait Objective {
     fn energy_tolerance(&self, energy: f64) -> f64 {
         let _ = energy;
         0.0
+    }
+
+    /// Whether the coordinates are those of an open system of atoms (no periodic images),
+    /// which L-BFGS then preconditions by their pair distances (Exp preconditioner, up to 300
+    /// atoms). Default false: a plain L-BFGS for any other function.
+    fn preconditioned(&self) -> bool {
+        false
     }
 }
 
@@ -236,6 +244,11 @@ impl Objective for PotentialObjective<'_> {
         Ok((p.energy, forces.iter().map(|f| f.map(|v| -v)).collect()))
     }
 
+    /// Open systems (no cell, or no periodic direction) are preconditioned.
+    fn preconditioned(&self) -> bool {
+        self.cell.is_none() || self.pbc == [false; 3]
+    }
+
     /// In float32 the atomic energies carry ~1e-7 relative rounding: 1e-6 |E| (at least
     /// 1e-6 eV); in float64 1e-12 |E|.
     fn energy_tolerance(&self, energy: f64) -> f64 {
@@ -294,6 +307,11 @@ impl<O: Objective + ?Sized> Counted<'_, O> {
     /// [`Objective::energy_tolerance`].
     fn energy_tolerance(&self, energy: f64) -> f64 {
         self.obj.energy_tolerance(energy)
+    }
+
+    /// [`Objective::preconditioned`].
+    fn preconditioned(&self) -> bool {
+        self.obj.preconditioned()
     }
 }
 

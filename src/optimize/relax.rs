@@ -56,6 +56,10 @@ impl Objective for Recorded<'_> {
     fn energy_tolerance(&self, energy: f64) -> f64 {
         self.inner.energy_tolerance(energy)
     }
+
+    fn preconditioned(&self) -> bool {
+        self.inner.preconditioned()
+    }
 }
 
 /// Relaxes the atoms of `frame` from its positions with `potential` at its fixed cell. The
