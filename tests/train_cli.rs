@@ -411,3 +411,44 @@ fn generator_training_then_consistency_from_init_then_generate() {
         assert!(stderr.contains("failed and are not in"), "{stderr}");
     }
 }
+
+/// `training.refit_reference`: the final model is the best one with its per-element reference
+/// energies shifted by the recorded offsets (energies move by `n . d`, forces stay).
+#[test]
+fn refit_reference_shifts_the_best_model_by_the_recorded_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(
+        dir.path(),
+        &[
+            ("epochs", "1"),
+            ("checkpoint_minutes", "0.05\nrefit_reference = true"),
+        ],
+    );
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("reference energies refitted"), "{stderr}");
+    let run_dir = run_dir(dir.path());
+    let model = run_dir.join("model.concord");
+    let bytes = std::fs::read(&model).unwrap();
+    let meta = concord::model::file::read_metadata(&bytes, &model).unwrap();
+    let offsets = &meta.training["reference_refit"]["offsets_ev"];
+    let (e_best, f_best) = predict(&run_dir.join("best.concord"));
+    let (e_final, f_final) = predict(&model);
+    assert_eq!(f_best, f_final, "the network is unchanged");
+    let frame = concord::io::read_extxyz(&root().join("data/qm9-gfn2/tiny/test_forces.extxyz.gz"))
+        .unwrap()
+        .remove(0);
+    let shift: f64 = frame
+        .numbers
+        .iter()
+        .map(|&z| {
+            let symbol = concord::elements::symbol(z).unwrap();
+            offsets[symbol].as_f64().unwrap()
+        })
+        .sum();
+    assert!(shift.abs() > 1e-6, "offsets {offsets}");
+    assert!(
+        (e_final - e_best - shift).abs() < 1e-9,
+        "{e_final} - {e_best} != {shift}"
+    );
+}

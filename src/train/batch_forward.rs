@@ -6,6 +6,31 @@ use crate::error::Result;
 use crate::model::{EdgeInput, Model};
 use crate::train::samples::Batch;
 
+/// Predicted energies (eV, `[B]`) of a batch, without gradients.
+pub fn energies(model: &Model, batch: &Batch) -> Result<Tensor> {
+    tch::no_grad(|| {
+        let edge_vec = batch.positions.f_index_select(0, &batch.second)?
+            - batch.positions.f_index_select(0, &batch.first)?
+            + &batch.shift;
+        let input = EdgeInput {
+            species: &batch.species,
+            first: &batch.first,
+            second: &batch.second,
+            edge_vec: &edge_vec,
+            edge_attr: None,
+            layer_edges: None,
+        };
+        let atomic = model.atomic_energies(&input)?;
+        Ok(
+            Tensor::f_zeros([batch.size], (atomic.kind(), atomic.device()))?.f_index_add(
+                0,
+                &batch.atom_sample,
+                &atomic,
+            )?,
+        )
+    })
+}
+
 /// Predicted energies (eV, `[B]`) and forces (eV/Å, `[N, 3]`) of a batch. With
 /// `create_graph` the forces stay differentiable with respect to the parameters (force training
 /// by double backward).

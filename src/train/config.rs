@@ -74,6 +74,11 @@ pub struct TrainingConfig {
     /// relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// After training, refit the best model's per-element reference energies to its residuals
+    /// on the training frames (as `concord refit-reference`; forces unchanged), before the
+    /// final validation. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refit_reference: bool,
 }
 
 /// A whole training run.

@@ -15,9 +15,7 @@ use crate::structure::Frame;
 /// are skipped; an element in no frame gets 0; fewer labelled frames than elements present is
 /// an error.
 pub fn reference_offsets(pot: &Potential, elements: &[u8], frames: &[Frame]) -> Result<Vec<f64>> {
-    let k = elements.len();
-    // Normal equations A d = b with A = sum n n^T, b = sum n r.
-    let (mut a, mut b, mut used) = (vec![0.0; k * k], vec![0.0; k], 0usize);
+    let mut residuals = Vec::with_capacity(frames.len());
     for (i, f) in frames.iter().enumerate() {
         let Some(label) = f.energy else { continue };
         let e = pot
@@ -28,14 +26,26 @@ pub fn reference_offsets(pot: &Potential, elements: &[u8], frames: &[Frame]) -> 
             .iter()
             .map(|z| f.numbers.iter().filter(|&&x| x == *z).count() as f64)
             .collect();
+        residuals.push((n, label - e));
+    }
+    fit_offsets(elements.len(), &residuals)
+}
+
+/// Least-squares per-element offsets `d` (eV, `[k]`) minimising `sum (r - n . d)^2` over
+/// `residuals` of (element counts `n` `[k]`, energy residual `r` = label − prediction, eV). An
+/// element in no frame gets 0; fewer frames than elements present is an error.
+pub fn fit_offsets(k: usize, residuals: &[(Vec<f64>, f64)]) -> Result<Vec<f64>> {
+    // Normal equations A d = b with A = sum n n^T, b = sum n r.
+    let (mut a, mut b) = (vec![0.0; k * k], vec![0.0; k]);
+    for (n, r) in residuals {
         for p in 0..k {
-            b[p] += n[p] * (label - e);
+            b[p] += n[p] * r;
             for q in 0..k {
                 a[p * k + q] += n[p] * n[q];
             }
         }
-        used += 1;
     }
+    let used = residuals.len();
     let present: Vec<usize> = (0..k).filter(|&p| a[p * k + p] > 0.0).collect();
     if used < present.len().max(1) {
         return Err(Error::invalid(format!(

@@ -17,7 +17,7 @@ use crate::io::write_atomic;
 use crate::metrics::{ErrorAccumulator, ErrorMetrics};
 use crate::model::{file, Model, ModelConfig};
 use crate::train::adam::Adam;
-use crate::train::batch_forward::{energies_and_forces, loss};
+use crate::train::batch_forward::{energies, energies_and_forces, loss};
 use crate::train::checkpoint::{self, LoopState};
 use crate::train::config::Config;
 use crate::train::config::GeneratorTrainConfig;
@@ -606,11 +606,51 @@ impl<'a> Trainer<'a> {
             &self.files,
             &self.model,
             &self.state,
-            &self.val_set,
+            (&self.train_set, &self.val_set),
             n_train,
             self.progress,
         )
     }
+}
+
+/// Refits `model`'s per-element reference energies to its energy residuals on the labelled
+/// `samples` ([`crate::train::reference::fit_offsets`]); returns the offsets (eV) by element.
+fn refit_reference(
+    model: &mut Model,
+    samples: &[Sample],
+    config: &Config,
+    progress: bool,
+) -> Result<serde_json::Value> {
+    let elements = model.config().elements.clone();
+    let kind = model.precision().kind();
+    let mut residuals = Vec::new();
+    for chunk in samples.chunks(config.training.batch_size.max(16)) {
+        let refs: Vec<&Sample> = chunk.iter().collect();
+        let batch = collate(&refs, kind, model.device())?;
+        let e: Vec<f64> = Vec::try_from(energies(model, &batch)?.f_to_kind(tch::Kind::Double)?)?;
+        for (s, e) in chunk.iter().zip(e) {
+            let Some(label) = s.energy else { continue };
+            let mut n = vec![0.0; elements.len()];
+            s.species.iter().for_each(|&z| n[z as usize] += 1.0);
+            residuals.push((n, label - e));
+        }
+    }
+    let offsets = crate::train::reference::fit_offsets(elements.len(), &residuals)?;
+    crate::train::reference::shift_reference_energies(model, &offsets)?;
+    let mut fitted = serde_json::Map::new();
+    for (z, d) in elements.iter().zip(&offsets) {
+        fitted.insert(
+            crate::elements::symbol(*z)?.to_string(),
+            serde_json::json!(d),
+        );
+    }
+    if progress {
+        eprintln!(
+            "reference energies refitted on {} training frames",
+            residuals.len()
+        );
+    }
+    Ok(serde_json::json!({"frames": residuals.len(), "offsets_ev": fitted}))
 }
 
 /// Refuses splits without training or validation samples.
@@ -727,7 +767,7 @@ fn finish(
     files: &RunFiles,
     last: &Model,
     state: &LoopState,
-    val_set: &Samples,
+    (train_set, val_set): (&Samples, &Samples),
     n_train: usize,
     progress: bool,
 ) -> Result<TrainSummary> {
@@ -736,7 +776,22 @@ fn finish(
             "training stopped before the first epoch completed; raise training.max_minutes",
         )
     })?;
-    let (best, _) = file::load(&files.best, Device::Cpu, config.training.precision)?;
+    // A refit adds offsets to reference energies of tens of eV: in float64, so that the file
+    // keeps them exactly (float32 would round each by ~1e-6 eV).
+    let precision = match config.training.refit_reference {
+        true => crate::model::Precision::Float64,
+        false => config.training.precision,
+    };
+    let (mut best, _) = file::load(&files.best, Device::Cpu, precision)?;
+    let refit = match config.training.refit_reference {
+        true => Some(refit_reference(
+            &mut best,
+            &train_set.potential,
+            config,
+            progress,
+        )?),
+        false => None,
+    };
     let (_, val, e_pairs, f_pairs) = validate(&best, &val_set.potential, config)?;
     if !e_pairs.is_empty() || !f_pairs.is_empty() {
         plots::parity(&files.parity, &e_pairs, &f_pairs)?;
@@ -758,6 +813,7 @@ fn finish(
         "best_epoch": best_epoch,
         "elapsed_s": state.elapsed_s,
         "validation": val,
+        "reference_refit": refit,
     });
     file::save(&best, &files.model, provenance)?;
     file::save(
