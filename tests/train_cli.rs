@@ -130,11 +130,29 @@ fn predict(path: &Path) -> (f64, Vec<[f64; 3]>) {
 /// from its checkpoint and ends with exactly the model of an uninterrupted run.
 #[test]
 fn an_interrupted_run_resumes_to_the_same_model() {
+    interrupted_run_resumes_to_the_same_model(&[("epochs", "3")]);
+}
+
+/// The same with an EMA of the parameters (its averages are checkpointed too), and the EMA
+/// model differs from the plain one.
+#[test]
+fn an_interrupted_run_with_ema_resumes_to_the_same_model() {
+    let ema = [
+        ("epochs", "3"),
+        ("checkpoint_minutes", "0.05\nema_decay = 0.9"),
+    ];
+    let with = interrupted_run_resumes_to_the_same_model(&ema);
+    let without = interrupted_run_resumes_to_the_same_model(&[("epochs", "3")]);
+    assert_ne!(with, without);
+}
+
+/// Trains the tiny config with `overrides` whole and interrupted mid-epoch; both end with the
+/// same model, whose prediction is returned.
+fn interrupted_run_resumes_to_the_same_model(overrides: &[(&str, &str)]) -> (f64, Vec<[f64; 3]>) {
     use concord::train::{train, Config, Trainer};
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let overrides = [("epochs", "3")];
-    let whole = Config::load(&tiny_config(a.path(), &overrides)).unwrap();
-    let parts = Config::load(&tiny_config(b.path(), &overrides)).unwrap();
+    let whole = Config::load(&tiny_config(a.path(), overrides)).unwrap();
+    let parts = Config::load(&tiny_config(b.path(), overrides)).unwrap();
     train(&whole, false).unwrap();
     let mut trainer = Trainer::new(&parts, false).unwrap();
     let n = trainer.batches_per_epoch();
@@ -153,6 +171,7 @@ fn an_interrupted_run_resumes_to_the_same_model() {
         predict(&dir.join("last.concord")),
         predict(&run_dir(a.path()).join("last.concord"))
     );
+    want
 }
 
 /// The CLI after `kill -9` (wherever it lands): the next run resumes and completes.

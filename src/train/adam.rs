@@ -13,6 +13,10 @@ pub struct Adam {
     m: Vec<Tensor>,
     /// Second moments, one per parameter.
     v: Vec<Tensor>,
+    /// Exponential moving averages of the parameters (empty without EMA).
+    ema: Vec<Tensor>,
+    /// EMA decay per step (0 without EMA).
+    ema_decay: f64,
     /// Number of steps taken.
     pub step: i64,
     beta1: f64,
@@ -44,11 +48,38 @@ impl Adam {
             params,
             m,
             v,
+            ema: Vec::new(),
+            ema_decay: 0.0,
             step: 0,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             max_grad_norm,
+        })
+    }
+
+    /// Keeps an exponential moving average of the parameters with `decay` per step (warmed up
+    /// as `min(decay, (1 + step) / (10 + step))`), starting from their current values.
+    pub fn with_ema(mut self, decay: f64) -> Result<Adam> {
+        self.ema = self.params.iter().map(copy_of).collect::<Result<_>>()?;
+        self.ema_decay = decay;
+        Ok(self)
+    }
+
+    /// Whether an EMA is kept.
+    pub fn has_ema(&self) -> bool {
+        !self.ema.is_empty()
+    }
+
+    /// Exchanges the parameters' values with their EMA (call twice to restore).
+    pub fn swap_ema(&mut self) -> Result<()> {
+        tch::no_grad(|| -> Result<()> {
+            for (p, e) in self.params.iter_mut().zip(&mut self.ema) {
+                let current = copy_of(p)?;
+                p.f_copy_(e)?;
+                *e = current;
+            }
+            Ok(())
         })
     }
 
@@ -92,16 +123,25 @@ impl Adam {
                 let update = (&self.m[i] / bc1) / ((&self.v[i] / bc2).f_sqrt()? + self.eps);
                 let _ = self.params[i].f_sub_(&(update * lr))?;
             }
+            let t = self.step as f64;
+            let d = self.ema_decay.min((1.0 + t) / (10.0 + t));
+            for (e, p) in self.ema.iter_mut().zip(&self.params) {
+                *e = &*e * d + p.f_detach()? * (1.0 - d);
+            }
             Ok(norm)
         })
     }
 
-    /// The state tensors, named `adam.m.<param>` and `adam.v.<param>`, for checkpoints.
+    /// The state tensors, named `adam.m.<param>`, `adam.v.<param>` (and `adam.ema.<param>`),
+    /// for checkpoints.
     pub fn state(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         for (i, name) in self.names.iter().enumerate() {
             out.push((format!("adam.m.{name}"), self.m[i].shallow_clone()));
             out.push((format!("adam.v.{name}"), self.v[i].shallow_clone()));
+            if let Some(e) = self.ema.get(i) {
+                out.push((format!("adam.ema.{name}"), e.shallow_clone()));
+            }
         }
         out
     }
@@ -115,8 +155,20 @@ impl Adam {
         for (i, name) in self.names.iter().enumerate() {
             self.m[i] = get(&format!("adam.m.{name}"))?.f_to_kind(self.m[i].kind())?;
             self.v[i] = get(&format!("adam.v.{name}"))?.f_to_kind(self.v[i].kind())?;
+            if let Some(kind) = self.ema.get(i).map(Tensor::kind) {
+                self.ema[i] = get(&format!("adam.ema.{name}"))?.f_to_kind(kind)?;
+            }
         }
         self.step = step;
         Ok(())
     }
+}
+
+/// A detached copy of `p` with its own storage.
+fn copy_of(p: &Tensor) -> Result<Tensor> {
+    tch::no_grad(|| {
+        let mut t = p.f_zeros_like()?;
+        t.f_copy_(p)?;
+        Ok(t)
+    })
 }

@@ -79,6 +79,11 @@ pub struct TrainingConfig {
     /// final validation. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refit_reference: bool,
+    /// Decay per step of an exponential moving average of the parameters (e.g. 0.999, as
+    /// diffusion models use); validation, the best and last models and the final model use the
+    /// averaged parameters. Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_decay: Option<f64>,
 }
 
 /// A whole training run.
@@ -207,7 +212,7 @@ impl Config {
                 .parse::<crate::device::Device>()
                 .map_err(|e| format!("training.device: {e}"))?;
         }
-        let checks: [(bool, String); 13] = [
+        let checks: [(bool, String); 14] = [
             (
                 m.features >= 2,
                 format!("model.features must be >= 2, got {}", m.features),
@@ -248,6 +253,13 @@ impl Config {
                 format!(
                     "training.final_learning_rate must be in (0, learning_rate], got {}",
                     t.final_learning_rate
+                ),
+            ),
+            (
+                t.ema_decay.is_none_or(|d| d > 0.0 && d < 1.0),
+                format!(
+                    "training.ema_decay must be in (0, 1), got {}",
+                    t.ema_decay.unwrap_or(0.0)
                 ),
             ),
             (

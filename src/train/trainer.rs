@@ -286,6 +286,9 @@ impl<'a> Trainer<'a> {
             _ => None,
         };
         let mut adam = Adam::new(&model.vs, 100.0)?;
+        if let Some(decay) = t.ema_decay {
+            adam = adam.with_ema(decay)?;
+        }
         let mut state = LoopState {
             epoch: 0,
             batch: 0,
@@ -533,6 +536,22 @@ impl<'a> Trainer<'a> {
     /// Validates after an epoch: the metrics line, the best model, the checkpoint and the
     /// learning curve.
     fn end_epoch(&mut self, epoch: Epoch) -> Result<()> {
+        // With an EMA, the averaged parameters are validated and saved, then swapped back.
+        if self.adam.has_ema() {
+            self.adam.swap_ema()?;
+        }
+        self.validate_and_save(epoch)?;
+        if self.adam.has_ema() {
+            self.adam.swap_ema()?;
+        }
+        if self.state.epoch == self.config.training.epochs {
+            self.state.finished = true;
+        }
+        self.checkpoint()
+    }
+
+    /// Validates the model in `self.model`, records the epoch and saves the best model.
+    fn validate_and_save(&mut self, epoch: Epoch) -> Result<()> {
         let gen = self.config.generator.as_ref();
         let (pot_loss, val, _, _) = validate(&self.model, &self.val_set.potential, self.config)?;
         let val_denoise = match gen {
@@ -590,16 +609,15 @@ impl<'a> Trainer<'a> {
             let note = serde_json::json!({"epoch": self.state.epoch});
             file::save(&self.model, &self.files.best, note)?;
         }
-        if self.state.epoch == self.config.training.epochs {
-            self.state.finished = true;
-        }
-        self.checkpoint()?;
         self.records.push(record);
         plots::learning_curve(&self.files.learning_curve, &self.records)
     }
 
-    /// Writes the final files ([`finish`]).
-    fn finish(self) -> Result<TrainSummary> {
+    /// Writes the final files ([`finish`]); the last model is the averaged one with an EMA.
+    fn finish(mut self) -> Result<TrainSummary> {
+        if self.adam.has_ema() {
+            self.adam.swap_ema()?;
+        }
         let n_train = self.train_set.potential.len() + self.train_set.structures.len();
         finish(
             self.config,
