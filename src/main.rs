@@ -120,6 +120,9 @@ enum Command {
         /// Force threshold of the relaxation, eV/Å.
         #[arg(long, default_value_t = 0.01)]
         fmax: f64,
+        /// Precondition the relaxation's L-BFGS (Exp preconditioner): fewer force calls.
+        #[arg(long)]
+        precondition: bool,
         #[command(flatten)]
         compute: ComputeArgs,
     },
@@ -143,6 +146,10 @@ enum Command {
         /// Optimisation method: lbfgs or fire.
         #[arg(long, default_value = "lbfgs")]
         method: Method,
+        /// Precondition L-BFGS with the Exp preconditioner (molecules up to 300 atoms): fewer
+        /// force calls, but larger moves along soft modes (torsions).
+        #[arg(long)]
+        precondition: bool,
         #[command(flatten)]
         compute: ComputeArgs,
         /// Print per-frame results as JSON.
@@ -212,6 +219,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             churn,
             relax,
             fmax,
+            precondition,
             compute,
         } => {
             let sampler = SamplerOptions {
@@ -224,6 +232,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                 sampler,
                 relax: relax.then_some(OptimizeOptions {
                     fmax,
+                    precondition,
                     ..Default::default()
                 }),
             };
@@ -244,6 +253,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             fmax,
             max_steps,
             method,
+            precondition,
             compute,
             json,
         } => {
@@ -251,6 +261,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                 fmax,
                 max_steps,
                 method,
+                precondition,
                 ..Default::default()
             };
             optimize_file(&model, &input, &out, &opts, &compute, json)?;

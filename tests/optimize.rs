@@ -233,6 +233,10 @@ impl Objective for Repelled<'_> {
     fn energy_tolerance(&self, energy: f64) -> f64 {
         self.potential.energy_tolerance(energy)
     }
+
+    fn preconditioned(&self) -> bool {
+        self.potential.preconditioned()
+    }
 }
 
 #[test]
@@ -242,7 +246,11 @@ fn random_potential_molecules_relax() {
         // (Seed 0 collapses by 35 eV; FIRE then needs ~1100 steps: too slow for a test.)
         {
             let (numbers, x0) = random_molecule(8, 3.5, 1);
-            for method in METHODS {
+            let runs = METHODS
+                .iter()
+                .map(|&m| (m, false))
+                .chain([(Method::Lbfgs, true)]);
+            for (method, precondition) in runs {
                 let mut obj = Repelled {
                     potential: PotentialObjective {
                         potential: &pot,
@@ -253,9 +261,13 @@ fn random_potential_molecules_relax() {
                     calls: 0,
                 };
                 let fmax = 0.01;
-                let r = optimize(&mut obj, &x0, &opts(method, fmax)).unwrap();
+                let o = OptimizeOptions {
+                    precondition,
+                    ..opts(method, fmax)
+                };
+                let r = optimize(&mut obj, &x0, &o).unwrap();
                 eprintln!(
-                    "molecule {precision:?} {method}: {} steps, {} force calls, \
+                    "molecule {precision:?} {method} (preconditioned: {precondition}): {} steps, {} force calls, \
                      E {:.4} -> {:.4}, max force {:.4}",
                     r.steps, r.force_calls, r.initial_energy, r.energy, r.max_force
                 );

@@ -1,5 +1,5 @@
 //! L-BFGS (Nocedal & Wright, *Numerical Optimization*, algorithm 7.4) with a backtracking
-//! line search, preconditioned for open systems of atoms ([`super::precon`]).
+//! line search, optionally preconditioned for open systems of atoms ([`super::precon`]).
 //!
 //! The direction `d = -H g` comes from the two-loop recursion over the last `memory` pairs
 //! `s = x_{k+1} - x_k`, `y = g_{k+1} - g_k` (pairs with `s.y <= 0` are skipped, keeping `H`
@@ -38,7 +38,7 @@ pub(super) fn run<O: Objective + ?Sized>(
 ) -> Result<(Point, usize)> {
     let mut hist: VecDeque<(DVector<f64>, DVector<f64>, f64)> = VecDeque::new();
     let mut steps = 0;
-    let precondition = f.preconditioned();
+    let precondition = opts.precondition && f.preconditioned();
     while steps < opts.max_steps && max_atom_norm(&p.g) >= opts.fmax {
         let precon = precondition.then(|| Precon::new(&p.x)).flatten();
         let mut d = direction(&p.g, &hist, precon.as_ref());

@@ -55,8 +55,9 @@ pub trait Objective {
     }
 
     /// Whether the coordinates are those of an open system of atoms (no periodic images),
-    /// which L-BFGS then preconditions by their pair distances (Exp preconditioner, up to 300
-    /// atoms). Default false: a plain L-BFGS for any other function.
+    /// which L-BFGS may then precondition by their pair distances
+    /// ([`OptimizeOptions::precondition`]; Exp preconditioner, up to 300 atoms). Default
+    /// false: a plain L-BFGS for any other function.
     fn preconditioned(&self) -> bool {
         false
     }
@@ -110,6 +111,11 @@ pub struct OptimizeOptions {
     pub method: Method,
     /// Number of (s, y) pairs L-BFGS remembers (>= 1). Default 20.
     pub memory: usize,
+    /// L-BFGS starts from the Exp preconditioner (Packwood et al. 2016) where the objective is
+    /// an open system of atoms ([`Objective::preconditioned`]). On structures generated for QM9
+    /// molecules it needs 22 % fewer force calls; from MMFF structures of drug-like molecules it
+    /// travels farther along torsions (docs/potential.md). Default false.
+    pub precondition: bool,
     /// FIRE parameters. Default: ASE's.
     pub fire: FireParams,
 }
@@ -145,6 +151,7 @@ impl Default for OptimizeOptions {
             max_step: 0.2,
             method: Method::Lbfgs,
             memory: 20,
+            precondition: false,
             fire: FireParams::default(),
         }
     }
