@@ -8,27 +8,7 @@ use crate::train::samples::Batch;
 
 /// Predicted energies (eV, `[B]`) of a batch, without gradients.
 pub fn energies(model: &Model, batch: &Batch) -> Result<Tensor> {
-    tch::no_grad(|| {
-        let edge_vec = batch.positions.f_index_select(0, &batch.second)?
-            - batch.positions.f_index_select(0, &batch.first)?
-            + &batch.shift;
-        let input = EdgeInput {
-            species: &batch.species,
-            first: &batch.first,
-            second: &batch.second,
-            edge_vec: &edge_vec,
-            edge_attr: None,
-            layer_edges: None,
-        };
-        let atomic = model.atomic_energies(&input)?;
-        Ok(
-            Tensor::f_zeros([batch.size], (atomic.kind(), atomic.device()))?.f_index_add(
-                0,
-                &batch.atom_sample,
-                &atomic,
-            )?,
-        )
-    })
+    tch::no_grad(|| energies_at(model, batch, &batch.positions))
 }
 
 /// Predicted energies (eV, `[B]`) and forces (eV/Å, `[N, 3]`) of a batch. With
@@ -40,6 +20,19 @@ pub fn energies_and_forces(
     create_graph: bool,
 ) -> Result<(Tensor, Tensor)> {
     let pos = batch.positions.f_detach()?.f_set_requires_grad(true)?;
+    let energy = energies_at(model, batch, &pos)?;
+    let grad = Tensor::f_run_backward(
+        &[&energy.f_sum(energy.kind())?],
+        &[&pos],
+        true,
+        create_graph,
+    )?;
+    let forces = -&grad[0];
+    Ok((energy, forces))
+}
+
+/// The energies (eV, `[B]`) of the batch's molecules with their atoms at `pos` (`[N, 3]`, Å).
+fn energies_at(model: &Model, batch: &Batch, pos: &Tensor) -> Result<Tensor> {
     let edge_vec =
         pos.f_index_select(0, &batch.second)? - pos.f_index_select(0, &batch.first)? + &batch.shift;
     let input = EdgeInput {
@@ -51,19 +44,13 @@ pub fn energies_and_forces(
         layer_edges: None,
     };
     let atomic = model.atomic_energies(&input)?;
-    let energy = Tensor::f_zeros([batch.size], (atomic.kind(), atomic.device()))?.f_index_add(
-        0,
-        &batch.atom_sample,
-        &atomic,
-    )?;
-    let grad = Tensor::f_run_backward(
-        &[&energy.f_sum(atomic.kind())?],
-        &[&pos],
-        true,
-        create_graph,
-    )?;
-    let forces = -&grad[0];
-    Ok((energy, forces))
+    Ok(
+        Tensor::f_zeros([batch.size], (atomic.kind(), atomic.device()))?.f_index_add(
+            0,
+            &batch.atom_sample,
+            &atomic,
+        )?,
+    )
 }
 
 /// The training loss `w_E * mean((dE/N)^2) + w_F * mean(dF^2)` over labelled samples/atoms,
