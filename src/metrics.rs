@@ -19,19 +19,30 @@ pub struct ErrorMetrics {
     /// Number of frames with an energy label.
     pub n_energies: usize,
     /// Energy mean absolute error, eV per molecule.
+    #[serde(deserialize_with = "nan_if_null")]
     pub energy_mae: f64,
     /// Energy root-mean-square error, eV per molecule.
+    #[serde(deserialize_with = "nan_if_null")]
     pub energy_rmse: f64,
     /// Energy MAE per atom, eV/atom.
+    #[serde(deserialize_with = "nan_if_null")]
     pub energy_per_atom_mae: f64,
     /// Energy RMSE per atom, eV/atom.
+    #[serde(deserialize_with = "nan_if_null")]
     pub energy_per_atom_rmse: f64,
     /// Number of force components compared.
     pub n_force_components: usize,
     /// Force-component MAE, eV/Å.
+    #[serde(deserialize_with = "nan_if_null")]
     pub force_mae: f64,
     /// Force-component RMSE, eV/Å.
+    #[serde(deserialize_with = "nan_if_null")]
     pub force_rmse: f64,
+}
+
+/// JSON writes a NaN (a metric without data) as `null`: read it back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl ErrorAccumulator {
@@ -78,6 +89,17 @@ impl ErrorAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_without_data_survive_a_json_round_trip() {
+        // A structure-only training run has no energy or force metrics (NaN, written as null).
+        let m = ErrorAccumulator::default().metrics();
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.contains("null"), "{json}");
+        let back: ErrorMetrics = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.n_energies, 0);
+        assert!(back.energy_mae.is_nan() && back.force_rmse.is_nan());
+    }
 
     #[test]
     fn known_errors() {

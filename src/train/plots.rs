@@ -37,7 +37,47 @@ fn rename(tmp: &Path, path: &Path) -> Result<()> {
     std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))
 }
 
-/// Learning curve: validation energy MAE (meV/atom) and force MAE (meV/Å) per epoch, log scale.
+/// The learning curve's lines: validation energy MAE (meV/atom) and force MAE (meV/Å) where the
+/// run has energy and force data, training and validation denoising loss where it trains the
+/// generator.
+fn curves(records: &[EpochRecord]) -> Vec<Series<'static>> {
+    let line = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
+        records
+            .iter()
+            .filter_map(|r| f(r).map(|y| (r.epoch as f64, y)))
+            .filter(|p| p.1.is_finite() && p.1 > 0.0)
+            .collect()
+    };
+    let all: [Series; 4] = [
+        (
+            "validation energy MAE (meV/atom)",
+            line(&|r| {
+                (r.validation.n_energies > 0).then_some(1000.0 * r.validation.energy_per_atom_mae)
+            }),
+            BLUE,
+        ),
+        (
+            "validation force MAE (meV/Å)",
+            line(&|r| {
+                (r.validation.n_force_components > 0).then_some(1000.0 * r.validation.force_mae)
+            }),
+            RED,
+        ),
+        (
+            "training denoising loss",
+            line(&|r| r.train_denoise),
+            MAGENTA,
+        ),
+        (
+            "validation denoising loss",
+            line(&|r| r.validation_denoise),
+            GREEN,
+        ),
+    ];
+    all.into_iter().filter(|s| !s.1.is_empty()).collect()
+}
+
+/// Learning curve per epoch, log scale: see [`curves`].
 pub fn learning_curve(path: &Path, records: &[EpochRecord]) -> Result<()> {
     if records.is_empty() {
         return Ok(());
@@ -48,24 +88,7 @@ pub fn learning_curve(path: &Path, records: &[EpochRecord]) -> Result<()> {
     {
         let root = BitMapBackend::new(&tmp, (800, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
-        let series: [Series; 2] = [
-            (
-                "validation energy MAE (meV/atom)",
-                records
-                    .iter()
-                    .map(|r| (r.epoch as f64, 1000.0 * r.validation.energy_per_atom_mae))
-                    .collect(),
-                BLUE,
-            ),
-            (
-                "validation force MAE (meV/Å)",
-                records
-                    .iter()
-                    .map(|r| (r.epoch as f64, 1000.0 * r.validation.force_mae))
-                    .collect(),
-                RED,
-            ),
-        ];
+        let series = curves(records);
         let finite = series
             .iter()
             .flat_map(|s| s.1.iter().map(|p| p.1))
@@ -88,7 +111,7 @@ pub fn learning_curve(path: &Path, records: &[EpochRecord]) -> Result<()> {
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc("MAE")
+            .y_desc("MAE / loss")
             .draw()
             .map_err(&err)?;
         for (name, points, color) in series {
