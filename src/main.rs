@@ -330,7 +330,9 @@ fn eval_files(
 /// them to the reference energies of `model` and writes the result with the fit in its provenance.
 #[cfg(feature = "torch")]
 fn refit_reference(model: &Path, data: &[PathBuf], out: &Path) -> concord::Result<()> {
-    use concord::train::reference::{reference_offsets, shift_reference_energies};
+    use concord::train::reference::{
+        offsets_by_symbol, reference_offsets, shift_reference_energies,
+    };
     let inputs: Vec<&Path> = data.iter().map(PathBuf::as_path).chain([model]).collect();
     concord::io::files::check_not_input(out, &inputs)?;
     let pot = Potential::load(model, Device::Cpu, Precision::Float64)?;
@@ -342,11 +344,9 @@ fn refit_reference(model: &Path, data: &[PathBuf], out: &Path) -> concord::Resul
     let offsets = reference_offsets(&pot, &elements, &frames)?;
     let (mut m, meta) = concord::model::file::load(model, tch::Device::Cpu, Precision::Float64)?;
     shift_reference_energies(&mut m, &offsets)?;
-    let mut fitted = serde_json::Map::new();
+    let fitted = offsets_by_symbol(&elements, &offsets)?;
     for (z, d) in elements.iter().zip(&offsets) {
-        let symbol = concord::elements::symbol(*z)?;
-        fitted.insert(symbol.to_string(), serde_json::json!(d));
-        eprintln!("{symbol}: {d:+.6} eV");
+        eprintln!("{}: {d:+.6} eV", concord::elements::symbol(*z)?);
     }
     let mut training = meta.training;
     let record = serde_json::json!({

@@ -28,18 +28,18 @@ impl Precon {
         if !(2..=MAX_ATOMS).contains(&n) {
             return None;
         }
-        let dist = |i: usize, j: usize| {
-            (0..3)
-                .map(|a| (x[3 * i + a] - x[3 * j + a]).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        };
+        // Distances of the pairs (i, j < i), row by row.
+        let mut pairs = Vec::with_capacity(n * (n - 1) / 2);
         let mut nearest = vec![f64::INFINITY; n];
         for i in 0..n {
-            for j in i + 1..n {
-                let r = dist(i, j);
+            for j in 0..i {
+                let r = (0..3)
+                    .map(|a| (x[3 * i + a] - x[3 * j + a]).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
                 nearest[i] = nearest[i].min(r);
                 nearest[j] = nearest[j].min(r);
+                pairs.push((i, j, r));
             }
         }
         nearest.sort_by(f64::total_cmp);
@@ -47,19 +47,13 @@ impl Precon {
         if !(r_nn > 1e-3 && r_nn.is_finite()) {
             return None;
         }
-        let mut p = DMatrix::<f64>::zeros(n, n);
-        for i in 0..n {
-            p[(i, i)] = C_STAB;
-            for j in 0..i {
-                let r = dist(i, j);
-                if r < 2.0 * r_nn {
-                    let w = (-A * (r / r_nn - 1.0)).exp();
-                    p[(i, j)] -= w;
-                    p[(j, i)] -= w;
-                    p[(i, i)] += w;
-                    p[(j, j)] += w;
-                }
-            }
+        let mut p = DMatrix::<f64>::identity(n, n) * C_STAB;
+        for &(i, j, r) in pairs.iter().filter(|p| p.2 < 2.0 * r_nn) {
+            let w = (-A * (r / r_nn - 1.0)).exp();
+            p[(i, j)] -= w;
+            p[(j, i)] -= w;
+            p[(i, i)] += w;
+            p[(j, j)] += w;
         }
         Some(Precon {
             chol: Cholesky::new(p)?,
@@ -70,13 +64,8 @@ impl Precon {
     /// `P^-1 q` for a flat `q` (`[3N]`).
     pub(super) fn solve(&self, q: &DVector<f64>) -> DVector<f64> {
         let m = DMatrix::from_row_slice(self.n, 3, q.as_slice());
-        let s = self.chol.solve(&m);
-        DVector::from_iterator(
-            3 * self.n,
-            (0..self.n)
-                .flat_map(|i| (0..3).map(move |a| (i, a)))
-                .map(|(i, a)| s[(i, a)]),
-        )
+        // `[N, 3]` column-major: its transpose's storage is the flat `[3N]` order.
+        DVector::from_column_slice(self.chol.solve(&m).transpose().as_slice())
     }
 
     /// `q . P^-1 q`.

@@ -96,6 +96,22 @@ fn solve(sys: &mut [f64], m: usize) -> Result<Vec<f64>> {
     Ok((0..m).map(|i| sys[i * w + m] / sys[i * w + i]).collect())
 }
 
+/// The offsets (eV, `[n_elements]`) of `elements` as a JSON object keyed by element symbol, for
+/// a model's provenance.
+pub fn offsets_by_symbol(
+    elements: &[u8],
+    offsets: &[f64],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut fitted = serde_json::Map::new();
+    for (z, d) in elements.iter().zip(offsets) {
+        fitted.insert(
+            crate::elements::symbol(*z)?.to_string(),
+            serde_json::json!(d),
+        );
+    }
+    Ok(fitted)
+}
+
 /// Adds `offsets` (eV, `[n_elements]`) to `model`'s reference energies.
 pub fn shift_reference_energies(model: &mut Model, offsets: &[f64]) -> Result<()> {
     let e_ref: Vec<f64> = model

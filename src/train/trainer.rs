@@ -655,13 +655,7 @@ fn refit_reference(
     }
     let offsets = crate::train::reference::fit_offsets(elements.len(), &residuals)?;
     crate::train::reference::shift_reference_energies(model, &offsets)?;
-    let mut fitted = serde_json::Map::new();
-    for (z, d) in elements.iter().zip(&offsets) {
-        fitted.insert(
-            crate::elements::symbol(*z)?.to_string(),
-            serde_json::json!(d),
-        );
-    }
+    let fitted = crate::train::reference::offsets_by_symbol(&elements, &offsets)?;
     if progress {
         eprintln!(
             "reference energies refitted on {} training frames",
