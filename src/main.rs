@@ -56,6 +56,35 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Export a training config's structure data (graphs, PM6 positions, the validation split)
+    /// with reference denoiser outputs of its `training.init` model, for the PyTorch trainer
+    /// of the generator on a GPU machine (scripts/gpu/train_generator.py).
+    #[cfg(feature = "torch")]
+    ExportStructures {
+        /// The training config (its structure datasets and `training.init`).
+        #[arg(long)]
+        config: PathBuf,
+        /// Where to write the export (safetensors).
+        #[arg(long)]
+        out: PathBuf,
+        /// Validation molecules with reference denoiser outputs.
+        #[arg(long, default_value_t = 16)]
+        reference: usize,
+    },
+    /// Write a model file with every parameter taken from a safetensors file written by an
+    /// external trainer (scripts/gpu/train_generator.py), checksummed and with its provenance.
+    #[cfg(feature = "torch")]
+    ImportParameters {
+        /// The model the external trainer started from.
+        #[arg(long)]
+        model: PathBuf,
+        /// The trained parameters (every tensor of the model, float64).
+        #[arg(long)]
+        parameters: PathBuf,
+        /// Where to write the new model file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Energy and force errors of a model against labelled frames.
     Eval {
         /// The model file.
@@ -196,6 +225,37 @@ fn run(cli: Cli) -> concord::Result<()> {
         } => train_config(&config, json, device)?,
         #[cfg(feature = "torch")]
         Command::RefitReference { model, data, out } => refit_reference(&model, &data, &out)?,
+        #[cfg(feature = "torch")]
+        Command::ExportStructures {
+            config,
+            out,
+            reference,
+        } => {
+            let config = concord::train::Config::load(&config)?;
+            let summary = concord::train::export::export_structures(&config, &out, reference)?;
+            eprintln!(
+                "{} molecules ({} validation), {} atoms, {} edges, {} with reference outputs -> {}",
+                summary.molecules,
+                summary.validation,
+                summary.atoms,
+                summary.edges,
+                summary.reference,
+                out.display()
+            );
+        }
+        #[cfg(feature = "torch")]
+        Command::ImportParameters {
+            model,
+            parameters,
+            out,
+        } => {
+            concord::train::export::import_parameters(&model, &parameters, &out)?;
+            eprintln!(
+                "parameters of {} -> {}",
+                parameters.display(),
+                out.display()
+            );
+        }
         Command::Eval {
             model,
             data,

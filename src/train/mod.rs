@@ -6,6 +6,7 @@ pub mod batch_forward;
 pub mod checkpoint;
 pub mod config;
 pub mod datasets;
+pub mod export;
 pub mod generator_losses;
 pub mod plots;
 pub mod records;

@@ -1,0 +1,270 @@
+//! The exchange with the external (PyTorch, GPU) trainer of the generator: `concord
+//! export-structures` writes the trainer's data with reference outputs of the init model, and
+//! `concord import-parameters` turns trained parameters back into a checksummed model file.
+
+#![cfg(feature = "torch")]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use concord::model::graph::GraphScheme;
+use concord::model::{file, Precision};
+use safetensors::{Dtype, SafeTensors};
+
+const BIN: &str = env!("CARGO_BIN_EXE_concord");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A random all-pair generator model saved in `dir`, and a config whose structure data are the
+/// tiny bundled SDF and whose `training.init` is that model.
+fn model_and_config(dir: &Path) -> (PathBuf, PathBuf) {
+    let model =
+        common::random_generator_model_with(Precision::Float64, 5, GraphScheme::AllPairs, true);
+    let model_path = dir.join("init.concord");
+    file::save(&model, &model_path, serde_json::json!({"test": true})).unwrap();
+    let text = std::fs::read_to_string(root().join("configs/tiny-generator.toml"))
+        .unwrap()
+        .replace("\"../data/", &format!("\"{}/data/", root().display()))
+        .replace(
+            "checkpoint_minutes = 0.05",
+            &format!(
+                "checkpoint_minutes = 0.05\ninit = \"{}\"",
+                model_path.display()
+            ),
+        );
+    let config = dir.join("config.toml");
+    std::fs::write(&config, text).unwrap();
+    (model_path, config)
+}
+
+fn read_gz(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes
+}
+
+fn ints(st: &SafeTensors, name: &str) -> Vec<i64> {
+    let t = st.tensor(name).unwrap();
+    match t.dtype() {
+        Dtype::U8 => t.data().iter().map(|&b| b as i64).collect(),
+        Dtype::U16 => t
+            .data()
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]) as i64)
+            .collect(),
+        Dtype::I64 => t
+            .data()
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        d => panic!("{name}: unexpected dtype {d:?}"),
+    }
+}
+
+fn f64s(st: &SafeTensors, name: &str) -> Vec<f64> {
+    let t = st.tensor(name).unwrap();
+    assert_eq!(t.dtype(), Dtype::F64, "{name}");
+    t.data()
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn export_holds_every_pair_the_split_and_reference_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, config) = model_and_config(dir.path());
+    // A folder that does not exist yet.
+    let out = dir.path().join("new/export.safetensors.gz");
+    let (ok, stderr) = run(&[
+        "export-structures",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--reference",
+        "3",
+    ]);
+    assert!(ok, "{stderr}");
+    let bytes = read_gz(&out);
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mols = concord::io::read_sdf(&root().join("data/qm9-gfn2/tiny/train_structures.sdf.gz"))
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.charges.iter().all(|&q| q == 0))
+        .count();
+    let atom_ptr = ints(&st, "atom_ptr");
+    let edge_ptr = ints(&st, "edge_ptr");
+    let validation = ints(&st, "validation");
+    assert_eq!(atom_ptr.len(), mols + 1);
+    assert_eq!(validation.len(), mols);
+    // The tiny config's validation fraction 0.2, by molecule, after the training molecules.
+    let n_val = validation.iter().filter(|&&v| v == 1).count();
+    assert_eq!(n_val, (mols as f64 * 0.2).round() as usize);
+    assert!(validation[..mols - n_val].iter().all(|&v| v == 0));
+    // All pairs: n (n - 1) directed edges per molecule, atom indices within the molecule.
+    let (first, second, kind) = (
+        ints(&st, "edge_first"),
+        ints(&st, "edge_second"),
+        ints(&st, "edge_kind"),
+    );
+    for m in 0..mols {
+        let n = atom_ptr[m + 1] - atom_ptr[m];
+        let (a, b) = (edge_ptr[m] as usize, edge_ptr[m + 1] as usize);
+        assert_eq!((b - a) as i64, n * (n - 1), "molecule {m}");
+        assert!((a..b).all(|e| first[e] < n && second[e] < n && first[e] != second[e]));
+    }
+    assert!(kind
+        .iter()
+        .all(|&k| k < GraphScheme::AllPairs.n_kinds() as i64));
+    assert_eq!(ints(&st, "species").len() as i64, atom_ptr[mols]);
+    // Reference outputs: three validation molecules, finite, and not the identity.
+    let refs = ints(&st, "reference_mol");
+    assert_eq!(refs.len(), 3);
+    assert!(refs.iter().all(|&m| validation[m as usize] == 1));
+    let n_ref: i64 = refs
+        .iter()
+        .map(|&m| atom_ptr[m as usize + 1] - atom_ptr[m as usize])
+        .sum();
+    let (x, d) = (f64s(&st, "reference_x"), f64s(&st, "reference_denoised"));
+    assert_eq!(x.len() as i64, 3 * n_ref);
+    assert_eq!(f64s(&st, "reference_sigma").len() as i64, n_ref);
+    assert!(d.iter().all(|v| v.is_finite()));
+    assert!(x.iter().zip(&d).any(|(a, b)| (a - b).abs() > 1e-3));
+}
+
+#[test]
+fn export_needs_an_init_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, config) = model_and_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("init = "))
+        .unwrap()
+        .to_string();
+    std::fs::write(&config, text.replace(&line, "")).unwrap();
+    let out = dir.path().join("export.safetensors");
+    let (ok, stderr) = run(&[
+        "export-structures",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && stderr.contains("export needs training.init"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+/// Writes the variables of the model at `model` with `denoiser.out.weight` shifted by `shift`
+/// (and without `drop`, if given) as an external trainer's parameters file.
+fn parameters_file(model: &Path, out: &Path, shift: f64, drop: Option<&str>) {
+    let (m, _) = file::load(model, tch::Device::Cpu, Precision::Float64).unwrap();
+    let tensors: Vec<(String, tch::Tensor)> =
+        m.vs.variables()
+            .into_iter()
+            .filter(|(name, _)| Some(name.as_str()) != drop)
+            .map(|(name, t)| {
+                let t = if name == "denoiser.out.weight" {
+                    t + shift
+                } else {
+                    t
+                };
+                (name, t)
+            })
+            .collect();
+    let info = HashMap::from([(
+        "concord_training".to_string(),
+        r#"{"trainer": "test", "steps": 7}"#.to_string(),
+    )]);
+    std::fs::write(out, file::to_bytes_tensors(tensors, info).unwrap()).unwrap();
+}
+
+fn parameter(model: &Path, name: &str) -> Vec<f64> {
+    let (m, meta) = file::load(model, tch::Device::Cpu, Precision::Float64).unwrap();
+    assert!(meta.checksum.is_some());
+    let t = m.vs.variables()[name].flatten(0, -1);
+    Vec::try_from(t).unwrap()
+}
+
+#[test]
+fn imported_parameters_replace_the_models_with_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (init, _) = model_and_config(dir.path());
+    let params = dir.path().join("trained.safetensors");
+    parameters_file(&init, &params, 0.25, None);
+    let out = dir.path().join("trained.concord");
+    let (ok, stderr) = run(&[
+        "import-parameters",
+        "--model",
+        init.to_str().unwrap(),
+        "--parameters",
+        params.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let before = parameter(&init, "denoiser.out.weight");
+    let after = parameter(&out, "denoiser.out.weight");
+    assert!(before
+        .iter()
+        .zip(&after)
+        .all(|(a, b)| (b - a - 0.25).abs() < 1e-12));
+    assert_eq!(
+        parameter(&init, "encoder.embedding"),
+        parameter(&out, "encoder.embedding")
+    );
+    let meta = file::read_metadata(&std::fs::read(&out).unwrap(), &out).unwrap();
+    assert_eq!(meta.training["external"]["trainer"], "test");
+    assert_eq!(meta.training["init"]["training"]["test"], true);
+}
+
+#[test]
+fn incomplete_parameters_or_overwriting_an_input_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (init, _) = model_and_config(dir.path());
+    let params = dir.path().join("partial.safetensors");
+    parameters_file(&init, &params, 0.0, Some("encoder.embedding"));
+    let out = dir.path().join("out.concord");
+    let args = |out: &Path| {
+        vec![
+            "import-parameters".to_string(),
+            "--model".into(),
+            init.display().to_string(),
+            "--parameters".into(),
+            params.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ]
+    };
+    let a = args(&out);
+    let (ok, stderr) = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !ok && stderr.contains("'encoder.embedding' is missing"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let a = args(&init);
+    let (ok, stderr) = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!ok, "{stderr}");
+    file::load(&init, tch::Device::Cpu, Precision::Float64).unwrap();
+}
