@@ -78,6 +78,13 @@ bench-generator: build
 	$(DATA_PY) scripts/eval/generator_bench.py --model $(GENERATOR_MODEL) \
 	  --molecules $(GENERATOR_BENCH_MOLECULES) --samples 4 --out runs/eval/generator
 
+## The generator's training on a lent GPU machine (docs/method.md): the structure data of
+## GPU_CONFIG with reference outputs of its training.init model, for scripts/gpu/run_on_device.sh.
+GPU_CONFIG ?= configs/experiments/generator-gpu.toml
+gpu-export: build
+	$(ENV) target/release/concord export-structures --config $(GPU_CONFIG) \
+	  --out runs/gpu/structures.safetensors.gz
+
 ## Regenerates include/concord.h from src/c_api/ with cbindgen (tests/c_header.rs fails while
 ## the committed header differs). Commit the result.
 header: setup
@@ -173,7 +180,7 @@ EVAL_OUT ?= runs/eval/structures
 EVAL_METHODS ?=
 EVAL_ARGS ?=
 
-.PHONY: eval-structures eval-stereo
+.PHONY: eval-structures eval-stereo gpu-export
 
 ## Stereochemistry of generated structures judged by RDKit, beside ETKDG+MMFF (docs/results.md).
 eval-stereo: build
