@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use concord::generate::{
-    generate_structures, GraphRequest, PipelineOptions, Sample, SamplerOptions,
+    generate_structures, GraphRequest, PipelineModels, PipelineOptions, Sample, SamplerOptions,
 };
 use concord::metrics::ErrorAccumulator;
 use concord::model::evaluate::Request;
@@ -146,6 +146,10 @@ enum Command {
         /// Relax each generated structure with the model's potential (L-BFGS).
         #[arg(long)]
         relax: bool,
+        /// Relax (with --relax) and rank the samples with this potential's energies instead of
+        /// the generator model's own energy head (it must know the molecules' elements).
+        #[arg(long)]
+        potential: Option<PathBuf>,
         /// Force threshold of the relaxation, eV/Å.
         #[arg(long, default_value_t = 0.01)]
         fmax: f64,
@@ -278,6 +282,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             steps,
             churn,
             relax,
+            potential,
             fmax,
             precondition,
             compute,
@@ -296,15 +301,14 @@ fn run(cli: Cli) -> concord::Result<()> {
                     ..Default::default()
                 }),
             };
-            generate_file(
-                &model,
-                graphs.as_deref(),
-                &smiles,
-                &out,
-                seed,
-                &opts,
-                &compute,
-            )?;
+            let files = GenerateFiles {
+                model: &model,
+                potential: potential.as_deref(),
+                graphs: graphs.as_deref(),
+                smiles: &smiles,
+                out: &out,
+            };
+            generate_file(&files, seed, &opts, &compute)?;
         }
         Command::Optimize {
             model,
@@ -522,21 +526,44 @@ fn inspect(model: &Path) -> concord::Result<()> {
 /// pipeline (molecule m gets seed + m), every sample written to `out` with what the pipeline
 /// found (info keys `sample`, `rank`, `sane`, `problem`, `opt_converged`, ...). Molecules that
 /// fail are named; the command fails when any did, after writing the others.
+/// The inputs and output of `concord generate`.
+struct GenerateFiles<'a> {
+    /// The model with the generator.
+    model: &'a Path,
+    /// A dedicated potential that relaxes and ranks (`None`: the generator model's own).
+    potential: Option<&'a Path>,
+    /// SDF with the molecules' graphs (else `smiles`).
+    graphs: Option<&'a Path>,
+    /// SMILES strings.
+    smiles: &'a [String],
+    /// Output extended-XYZ file.
+    out: &'a Path,
+}
+
 fn generate_file(
-    model: &Path,
-    graphs: Option<&Path>,
-    smiles: &[String],
-    out: &Path,
+    files: &GenerateFiles,
     seed: u64,
     opts: &PipelineOptions,
     compute: &ComputeArgs,
 ) -> concord::Result<()> {
+    let GenerateFiles {
+        model,
+        potential,
+        graphs,
+        smiles,
+        out,
+    } = *files;
     // Refuse an unusable output or options before any work is done.
     concord::io::prepare_output(out)?;
-    let inputs: Vec<&Path> = std::iter::once(model).chain(graphs).collect();
+    let inputs: Vec<&Path> = [model].into_iter().chain(potential).chain(graphs).collect();
     concord::io::check_not_input(out, &inputs)?;
     opts.validate()?;
     let pot = compute.load(model)?;
+    let scorer = potential.map(|p| compute.load(p)).transpose()?;
+    let models = PipelineModels {
+        generator: &pot,
+        potential: scorer.as_ref().unwrap_or(&pot),
+    };
     let mols = match graphs {
         Some(path) => concord::io::read_sdf(path)?,
         None => smiles_molecules(smiles)?,
@@ -565,7 +592,7 @@ fn generate_file(
         })
         .collect();
     let bar = indicatif::ProgressBar::new(requests.len() as u64);
-    let results = generate_structures(&pot, &requests, opts, &mut |done| {
+    let results = generate_structures(models, &requests, opts, &mut |done| {
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();

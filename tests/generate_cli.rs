@@ -119,3 +119,65 @@ fn bad_smiles_and_conflicting_inputs_are_refused() {
     assert!(!ok && stderr.contains("cannot be used with"), "{stderr}");
     assert!(!std::path::Path::new(out).exists());
 }
+
+/// `--potential`: a dedicated potential relaxes and ranks the generator's samples; each
+/// sample's energy is that potential's at the sample's positions, not the generator model's.
+#[test]
+fn a_dedicated_potential_relaxes_and_ranks() {
+    use concord::model::evaluate::Request;
+    use concord::model::Precision;
+    use concord::potential::{Device, Potential};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen.extxyz");
+    let potential = root().join("examples/models/concord-qm9-gfn2.concord");
+    let model = generator_model();
+    let (ok, stderr) = run(&[
+        "generate",
+        "--model",
+        &model,
+        "--potential",
+        potential.to_str().unwrap(),
+        "--relax",
+        "--smiles",
+        "OCC(=O)N",
+        "--samples",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let frames = concord::io::read_extxyz(&out).unwrap();
+    assert_eq!(frames.len(), 3);
+    let load = |p: &std::path::Path| Potential::load(p, Device::Cpu, Precision::Float32).unwrap();
+    let (pot, own) = (load(&potential), load(std::path::Path::new(&model)));
+    let energy = |p: &Potential, f: &concord::Frame| {
+        p.compute_frame(f, Request::default()).unwrap().energy
+    };
+    for f in &frames {
+        let e = f.energy.unwrap();
+        assert!((e - energy(&pot, f)).abs() < 1e-3, "{e} {}", energy(&pot, f));
+        assert!((e - energy(&own, f)).abs() > 0.1);
+        assert_eq!(f.info["opt_converged"], "T");
+    }
+    // Rank 0 is the sane sample of lowest energy.
+    let best = frames.iter().find(|f| f.info["rank"] == "0").unwrap();
+    let lowest = frames
+        .iter()
+        .filter(|f| f.info["sane"] == "T")
+        .map(|f| f.energy.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best.energy.unwrap(), lowest);
+    // The potential is an input: writing over it is refused.
+    let (ok, stderr) = run(&[
+        "generate",
+        "--model",
+        &model,
+        "--potential",
+        potential.to_str().unwrap(),
+        "--smiles",
+        "CCO",
+        "--out",
+        potential.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("input"), "{stderr}");
+}

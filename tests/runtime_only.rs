@@ -642,7 +642,9 @@ fn evaluations_past_the_memory_limit_are_refused_before_allocating() {
 /// low-energy sample first; a bad molecule fails alone; the CLI writes what the library gives.
 #[test]
 fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
-    use concord::generate::{best, generate_structures, GraphRequest, PipelineOptions};
+    use concord::generate::{
+        best, generate_structures, GraphRequest, PipelineModels, PipelineOptions,
+    };
     use concord::optimize::OptimizeOptions;
     let pot = shipped("concord-qm9-gfn2-generator.concord", Precision::Float32);
     let smiles = ["CCO", "C=O", "CC(=O)N"];
@@ -663,7 +665,8 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
         relax: Some(OptimizeOptions::default()),
     };
     let mut seen = Vec::new();
-    let out = generate_structures(&pot, &requests, &opts, &mut |d| seen.push(d)).unwrap();
+    let models = PipelineModels::one(&pot);
+    let out = generate_structures(models, &requests, &opts, &mut |d| seen.push(d)).unwrap();
     assert_eq!(seen.last(), Some(&4));
     assert!(out[1].as_ref().unwrap_err().to_string().contains("radical"));
     for outcome in [&out[0], &out[2], &out[3]] {

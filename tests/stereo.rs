@@ -172,7 +172,9 @@ fn zero_coordinates(text: &str) -> String {
 #[test]
 fn generated_structures_have_the_specified_configuration() {
     use concord::generate::SamplerOptions;
-    use concord::generate::{best, generate_structures, GraphRequest, PipelineOptions};
+    use concord::generate::{
+        best, generate_structures, GraphRequest, PipelineModels, PipelineOptions,
+    };
     use concord::model::Precision;
     use concord::potential::{Device, Potential};
     let model = root().join("examples/models/concord-qm9-gfn2-generator.concord");
@@ -203,7 +205,8 @@ fn generated_structures_have_the_specified_configuration() {
         sampler: SamplerOptions::default(),
         relax: None,
     };
-    let out = generate_structures(&pot, &requests, &opts, &mut |_| {}).unwrap();
+    let out =
+        generate_structures(PipelineModels::one(&pot), &requests, &opts, &mut |_| {}).unwrap();
     for ((mol, outcome), s) in mols.iter().zip(&out).zip(smiles) {
         let samples = outcome.as_ref().unwrap();
         for x in samples {

@@ -19,7 +19,8 @@ never its coordinates. Per molecule, against the QM9 B3LYP minimum:
 from it), cached in runs/eval-cache): minutes of xtb, so off by default.
 
 Usage: python scripts/eval/generator_bench.py [--model FILE] [--molecules N] [--samples K]
-         [--out DIR] [--gfn2] [--no-relax] [--no-rdkit]   (writes DIR/table.md, DIR/results.json)
+         [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE]
+         (writes DIR/table.md, DIR/results.json)
 """
 import argparse
 import json
@@ -50,10 +51,12 @@ def concord_binary():
     raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")
 
 
-def run_concord(model, sdf, out, k, relax):
+def run_concord(model, sdf, out, k, relax, potential=None):
     """{(mol, sample): positions}, {mol: rank-0 sample}, wall seconds of the CLI call."""
     cmd = [concord_binary(), "generate", "--model", str(model), "--graphs", str(sdf), "--out", str(out),
            "--samples", str(k)] + (["--relax"] if relax else [])
+    if potential:
+        cmd += ["--potential", str(potential)]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - t0
@@ -158,6 +161,7 @@ def main():
     ap.add_argument("--gfn2", action="store_true", help="GFN2 gap of each selected sample (xtb, slow)")
     ap.add_argument("--no-relax", action="store_true", help="skip the Concord --relax row")
     ap.add_argument("--no-rdkit", action="store_true", help="skip the RDKit row (e.g. comparing models)")
+    ap.add_argument("--potential", help="relax and rank with this potential (concord generate --potential)")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
@@ -172,9 +176,10 @@ def main():
     k = a.samples
     results = []
     for relax in [False] if a.no_relax else [False, True]:
-        label = "Concord, relaxed on its potential (--relax)" if relax else "Concord, raw samples"
+        on = f"on {os.path.basename(a.potential)}" if a.potential else "on its potential"
+        label = f"Concord, relaxed {on} (--relax)" if relax else "Concord, raw samples"
         s, sel, wall = run_concord(a.model, sdf, os.path.join(out, f"concord{'-relaxed' if relax else ''}.extxyz"),
-                                   k, relax)
+                                   k, relax, a.potential)
         results.append(evaluate(label, refs, s, sel, k, wall, a.gfn2))
         print(row(results[-1], len(refs)), flush=True)
     if not a.no_rdkit:
@@ -182,7 +187,8 @@ def main():
         results.append(evaluate(f"RDKit {rdBase.rdkitVersion} ETKDGv3 + MMFF94", refs, s, sel, k, wall, a.gfn2))
         print(row(results[-1], len(refs)), flush=True)
     header = (f"{len(refs)} neutral QM9 test molecules ({len(charged)} charged ones left out), k = {k} samples each, RMSD to the B3LYP minimum (median over "
-              f"molecules); model {os.path.relpath(a.model, common.ROOT)}\n\n"
+              f"molecules); model {os.path.relpath(a.model, common.ROOT)}"
+              + (f", relaxed and ranked on {os.path.relpath(a.potential, common.ROOT)}" if a.potential else "") + "\n\n"
               "| method | heavy atoms, symmetry-aware, best of k (Å) | heavy atoms, selected sample (Å) "
               "| all atoms, fixed order, best of k (Å) | graph kept | stereo right | GFN2 gap, selected (eV) "
               "| time | per molecule |\n|---|---|---|---|---|---|---|---|---|\n")

@@ -11,7 +11,8 @@ use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, opt
 use super::status::{self, concord_status_t, Failure};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
 use crate::generate::{
-    generate, generate_structures, GraphRequest, PipelineOptions, Sample, SamplerOptions,
+    generate, generate_structures, GraphRequest, PipelineModels, PipelineOptions, Sample,
+    SamplerOptions,
 };
 use crate::model::graph::validate_graph;
 use crate::optimize::OptimizeOptions;
@@ -161,7 +162,8 @@ impl GenerateArgs {
             relax,
         };
         let molecule = GraphRequest::new(&self.numbers, &self.bonds, self.sampler.seed);
-        let mut out = generate_structures(potential, &[molecule], &opts, &mut |_| {})?;
+        let models = PipelineModels::one(potential);
+        let mut out = generate_structures(models, &[molecule], &opts, &mut |_| {})?;
         Ok(out.remove(0)?)
     }
 

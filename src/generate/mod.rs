@@ -5,7 +5,9 @@
 pub mod pipeline;
 mod sampler;
 
-pub use pipeline::{best, generate_structures, GraphRequest, PipelineOptions, Sample};
+pub use pipeline::{
+    best, generate_structures, GraphRequest, PipelineModels, PipelineOptions, Sample,
+};
 pub use sampler::{
     generate, generate_many, noise_schedule, Denoise, SamplerOptions, MAX_SAMPLER_STEPS,
 };

@@ -1,8 +1,8 @@
 //! The generation pipeline every front end calls (the CLI's `generate`, the C ABI's
 //! `concord_generate_structures` and `concord_generate_optimize`, LAMMPS's
 //! `concord_generate`, OpenMM's `generateStructures`): for each molecular graph, draw `k`
-//! samples, optionally relax each on the model's potential, screen each for chemical sanity,
-//! and rank them. Front ends differ only in what they keep and show (every sample, or the best).
+//! samples, optionally relax each on a potential (the generator model's own energy head, or
+//! another model: [`PipelineModels`]), screen each for chemical sanity, and rank them. Front ends differ only in what they keep and show (every sample, or the best).
 //!
 //! The policy: a molecule given with a stereo configuration ([`Stereo`]) has each sample
 //! mirrored when its mirror image gets more of the specified centres right (the
@@ -26,6 +26,26 @@ use crate::potential::Potential;
 use crate::sanity::{self, Problem};
 use crate::stereo::Stereo;
 use crate::structure::{Bond, Frame};
+
+/// The models of the pipeline: one samples, one relaxes and ranks (often the same model).
+#[derive(Clone, Copy)]
+pub struct PipelineModels<'a> {
+    /// The model whose structure generator draws the samples.
+    pub generator: &'a Potential,
+    /// The potential that relaxes the samples and whose energies rank them: the generator
+    /// model itself, or a dedicated potential (which must know the molecules' elements).
+    pub potential: &'a Potential,
+}
+
+impl<'a> PipelineModels<'a> {
+    /// One model generates, relaxes and ranks.
+    pub fn one(model: &'a Potential) -> PipelineModels<'a> {
+        PipelineModels {
+            generator: model,
+            potential: model,
+        }
+    }
+}
 
 /// One molecule for [`generate_structures`].
 #[derive(Debug, Clone, Copy)]
@@ -157,20 +177,25 @@ impl Sample {
 /// far. Returns one outcome per molecule, its samples in draw order. Fails as a whole only for
 /// invalid options or a model without a generator.
 pub fn generate_structures(
-    potential: &Potential,
+    models: PipelineModels,
     molecules: &[GraphRequest],
     opts: &PipelineOptions,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Result<Vec<Sample>>>> {
     opts.validate()?;
-    if !potential.has_generator() {
+    let PipelineModels {
+        generator,
+        potential,
+    } = models;
+    if !generator.has_generator() {
         return Err(Error::invalid("this model has no structure generator"));
     }
     let mut out: Vec<Option<Result<Vec<Sample>>>> = molecules
         .iter()
         .map(|m| {
-            let valid = potential
+            let valid = generator
                 .species_index(m.numbers)
+                .and_then(|_| potential.species_index(m.numbers))
                 .and_then(|_| validate_graph(m.numbers, m.bonds));
             valid.err().map(Err)
         })
@@ -178,12 +203,12 @@ pub fn generate_structures(
     let mut done = out.iter().filter(|o| o.is_some()).count();
     progress(done);
     let todo: Vec<usize> = (0..molecules.len()).filter(|&m| out[m].is_none()).collect();
-    for chunk in batches(potential, molecules, &todo, opts.samples) {
+    for chunk in batches(generator, molecules, &todo, opts.samples) {
         let batch: Vec<(&[u8], &[Bond], u64)> = chunk
             .iter()
             .map(|&m| molecules[m].sampler_input())
             .collect();
-        for (&m, drawn) in chunk.iter().zip(sample_batch(potential, &batch, opts)) {
+        for (&m, drawn) in chunk.iter().zip(sample_batch(generator, &batch, opts)) {
             out[m] = Some(drawn.and_then(|d| finish(potential, &molecules[m], d, opts)));
             done += 1;
             progress(done);
