@@ -78,12 +78,12 @@ bench-generator: build
 	$(DATA_PY) scripts/eval/generator_bench.py --model $(GENERATOR_MODEL) \
 	  --molecules $(GENERATOR_BENCH_MOLECULES) --samples 4 --out runs/eval/generator
 
-## The generator's training on a lent GPU machine (docs/method.md): the structure data of
-## GPU_CONFIG with reference outputs of its training.init model, for scripts/gpu/run_on_device.sh.
+## Training on a lent GPU machine (docs/method.md): the data of GPU_CONFIG with reference
+## outputs of its training.init model, for scripts/gpu/run_on_device.sh.
 GPU_CONFIG ?= configs/experiments/generator-gpu.toml
 gpu-export: build
-	$(ENV) target/release/concord export-structures --config $(GPU_CONFIG) \
-	  --out runs/gpu/structures.safetensors.gz
+	$(ENV) target/release/concord export-data --config $(GPU_CONFIG) \
+	  --out runs/gpu/data.safetensors.gz
 
 ## Regenerates include/concord.h from src/c_api/ with cbindgen (tests/c_header.rs fails while
 ## the committed header differs). Commit the result.

@@ -56,23 +56,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Export a training config's structure data (graphs, PM6 positions, the validation split)
-    /// with reference denoiser outputs of its `training.init` model, for the PyTorch trainer
-    /// of the generator on a GPU machine (scripts/gpu/train_generator.py).
+    /// Export a training config's data (structure graphs and PM6 positions, labelled frames,
+    /// the validation split) with reference outputs of its `training.init` model, for the
+    /// PyTorch trainer on a GPU machine (scripts/gpu/train.py).
     #[cfg(feature = "torch")]
-    ExportStructures {
-        /// The training config (its structure datasets and `training.init`).
+    ExportData {
+        /// The training config (its datasets and `training.init`).
         #[arg(long)]
         config: PathBuf,
         /// Where to write the export (safetensors).
         #[arg(long)]
         out: PathBuf,
-        /// Validation molecules with reference denoiser outputs.
+        /// Validation molecules and frames with reference outputs.
         #[arg(long, default_value_t = 16)]
         reference: usize,
     },
     /// Write a model file with every parameter taken from a safetensors file written by an
-    /// external trainer (scripts/gpu/train_generator.py), checksummed and with its provenance.
+    /// external trainer (scripts/gpu/train.py), checksummed and with its provenance.
     #[cfg(feature = "torch")]
     ImportParameters {
         /// The model the external trainer started from.
@@ -230,20 +230,23 @@ fn run(cli: Cli) -> concord::Result<()> {
         #[cfg(feature = "torch")]
         Command::RefitReference { model, data, out } => refit_reference(&model, &data, &out)?,
         #[cfg(feature = "torch")]
-        Command::ExportStructures {
+        Command::ExportData {
             config,
             out,
             reference,
         } => {
             let config = concord::train::Config::load(&config)?;
-            let summary = concord::train::export::export_structures(&config, &out, reference)?;
+            let s = concord::train::export::export_data(&config, &out, reference)?;
             eprintln!(
-                "{} molecules ({} validation), {} atoms, {} edges, {} with reference outputs -> {}",
-                summary.molecules,
-                summary.validation,
-                summary.atoms,
-                summary.edges,
-                summary.reference,
+                "{} molecules ({} validation, {} edges), {} frames ({} validation, {} atoms), \
+                 {} with reference outputs -> {}",
+                s.molecules,
+                s.validation,
+                s.edges,
+                s.frames,
+                s.frame_validation,
+                s.frame_atoms,
+                s.reference,
                 out.display()
             );
         }

@@ -1,5 +1,5 @@
-//! The exchange with the external (PyTorch, GPU) trainer of the generator: `concord
-//! export-structures` writes the trainer's data with reference outputs of the init model, and
+//! The exchange with the external (PyTorch, GPU) trainer: `concord export-data` writes the
+//! trainer's data (structures and labelled frames) with reference outputs of the init model, and
 //! `concord import-parameters` turns trained parameters back into a checksummed model file.
 
 #![cfg(feature = "torch")]
@@ -93,7 +93,7 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     // A folder that does not exist yet.
     let out = dir.path().join("new/export.safetensors.gz");
     let (ok, stderr) = run(&[
-        "export-structures",
+        "export-data",
         "--config",
         config.to_str().unwrap(),
         "--out",
@@ -147,6 +147,31 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     assert_eq!(f64s(&st, "reference_sigma").len() as i64, n_ref);
     assert!(d.iter().all(|v| v.is_finite()));
     assert!(x.iter().zip(&d).any(|(a, b)| (a - b).abs() > 1e-3));
+    // The labelled frames: every frame of the tiny force file, energies, forces, the fitted
+    // normalisation, and the init model's energies and forces for three validation frames.
+    let frames =
+        concord::io::read_extxyz(&root().join("data/qm9-gfn2/tiny/train_forces.extxyz.gz"))
+            .unwrap();
+    let frame_ptr = ints(&st, "frame_atom_ptr");
+    assert_eq!(frame_ptr.len(), frames.len() + 1);
+    let atoms: usize = frames.iter().map(|f| f.numbers.len()).sum();
+    assert_eq!(frame_ptr[frames.len()] as usize, atoms);
+    let energy = f64s(&st, "frame_energy");
+    assert!(energy.iter().all(|e| e.is_finite() && *e < 0.0));
+    assert_eq!(st.tensor("frame_forces").unwrap().shape(), &[atoms, 3]);
+    assert_eq!(f64s(&st, "fitted_e_ref").len(), 5);
+    assert!(f64s(&st, "fitted_scale")[0] > 0.0);
+    let frame_val = ints(&st, "frame_validation");
+    let frame_refs = ints(&st, "frame_reference_mol");
+    assert_eq!(frame_refs.len(), 3);
+    assert!(frame_refs.iter().all(|&m| frame_val[m as usize] == 1));
+    assert!(f64s(&st, "frame_reference_energy")
+        .iter()
+        .all(|e| e.is_finite()));
+    assert!(
+        st.tensor("frame_edge_ptr").is_err(),
+        "frames carry no edges"
+    );
 }
 
 #[test]
@@ -162,7 +187,7 @@ fn export_needs_an_init_model() {
     std::fs::write(&config, text.replace(&line, "")).unwrap();
     let out = dir.path().join("export.safetensors");
     let (ok, stderr) = run(&[
-        "export-structures",
+        "export-data",
         "--config",
         config.to_str().unwrap(),
         "--out",

@@ -150,12 +150,15 @@ fn a_dedicated_potential_relaxes_and_ranks() {
     assert_eq!(frames.len(), 3);
     let load = |p: &std::path::Path| Potential::load(p, Device::Cpu, Precision::Float32).unwrap();
     let (pot, own) = (load(&potential), load(std::path::Path::new(&model)));
-    let energy = |p: &Potential, f: &concord::Frame| {
-        p.compute_frame(f, Request::default()).unwrap().energy
-    };
+    let energy =
+        |p: &Potential, f: &concord::Frame| p.compute_frame(f, Request::default()).unwrap().energy;
     for f in &frames {
         let e = f.energy.unwrap();
-        assert!((e - energy(&pot, f)).abs() < 1e-3, "{e} {}", energy(&pot, f));
+        assert!(
+            (e - energy(&pot, f)).abs() < 1e-3,
+            "{e} {}",
+            energy(&pot, f)
+        );
         assert!((e - energy(&own, f)).abs() > 0.1);
         assert_eq!(f.info["opt_converged"], "T");
     }

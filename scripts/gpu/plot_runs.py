@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Learning curve (PNG) of consecutive GPU trainer runs (scripts/gpu/train_generator.py), each
-continuing from the previous one's model: denoising loss against molecules seen.
+"""Learning curve (PNG) of consecutive GPU trainer runs (scripts/gpu/train.py), each continuing
+from the previous one's model: denoising loss against structure-data molecules seen.
 
 Usage: python scripts/gpu/plot_runs.py RUN_DIR [RUN_DIR ...] --out curve.png
 (each RUN_DIR holds metrics.jsonl and best.safetensors, whose metadata gives the batch size)."""
@@ -31,10 +31,13 @@ def main() -> int:
         _, meta = read_safetensors(str(run / "best.safetensors"))
         batch = json.loads(meta["concord_training"])["batch_molecules"]
         recs = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if l.strip()]
+        recs = [r for r in recs if "train_denoise" in r]
+        for r in recs:  # the first runs' key
+            r.setdefault("validation_denoise", r.get("validation_denoise_ema"))
         x = [(seen + r["step"] * batch) / 1e6 for r in recs]
         ax.plot(x, [r["train_denoise"] for r in recs], "o-", color="C0", alpha=0.6,
                 label="training (mean since last point)" if i == 0 else None)
-        ax.plot(x, [r["validation_denoise_ema"] for r in recs], "s-", color="C1",
+        ax.plot(x, [r["validation_denoise"] for r in recs], "s-", color="C1",
                 label="validation (EMA parameters)" if i == 0 else None)
         if i:
             ax.axvline(seen / 1e6, color="grey", lw=0.8, ls=":")

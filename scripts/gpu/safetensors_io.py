@@ -1,5 +1,5 @@
 """Reading and writing safetensors files with numpy alone (the GPU trainer's exchange with
-Concord: `concord export-structures` output in, parameters for `concord import-parameters` out)."""
+Concord: `concord export-data` output in, parameters for `concord import-parameters` out)."""
 
 import gzip
 import json

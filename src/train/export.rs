@@ -1,12 +1,14 @@
-//! The generator's training data for a trainer outside this process (the PyTorch trainer that
-//! runs on a GPU machine, `scripts/gpu/train_generator.py`), and the way its parameters come
-//! back into a model file.
+//! Training data for a trainer outside this process (the PyTorch trainer that runs on a GPU
+//! machine, `scripts/gpu/train.py`), and the way its parameters come back into a
+//! model file.
 //!
-//! [`export_structures`] writes one safetensors file with the structure data of a training
-//! config as the trainer here sees them: species indices of the `training.init` model, centred
-//! PM6 positions, every topological edge with its kind (the graph scheme of that model), the
-//! trainer's own validation split, and reference denoiser outputs of the init model (float64)
-//! so that the other implementation can prove it computes the same function before it trains.
+//! [`export_data`] writes one safetensors file with the data of a training config as the
+//! trainer here sees them: species indices of the `training.init` model; the structure data
+//! (centred PM6 positions, every topological edge with its kind under that model's graph
+//! scheme) and the labelled frames (positions, neighbour pairs within the cutoff, energies,
+//! forces); the trainer's own validation split; the energy normalisation the trainer would fit;
+//! and reference outputs of the init model in float64 (denoised positions; energies and forces),
+//! so that the other implementation proves it computes the same functions before it trains.
 //! [`import_parameters`] copies trained parameters (every tensor of the model, float64) into a
 //! model file, which is then written and checksummed by the one writer of model files.
 
@@ -23,26 +25,34 @@ use crate::error::{Error, Result};
 use crate::model::file;
 use crate::model::noise::standard_normal;
 use crate::model::{GraphBatch, Model, Precision};
+use crate::train::batch_forward::energies_and_forces;
 use crate::train::datasets;
 use crate::train::generator_losses::graph_batch;
-use crate::train::samples::GraphSample;
+use crate::train::samples::{collate, GraphSample, Sample};
+use crate::train::trainer::fit_normalisation;
 use crate::train::Config;
 
 /// Seed of the reference inputs' noise.
 const REFERENCE_SEED: u64 = 20261204;
 
-/// What [`export_structures`] wrote.
-#[derive(Debug, Clone, serde::Serialize)]
+/// What [`export_data`] wrote.
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ExportSummary {
-    /// Molecules written (training + validation).
+    /// Structure-data molecules written (training + validation).
     pub molecules: usize,
     /// Of which in the validation split.
     pub validation: usize,
-    /// Atoms written.
+    /// Atoms of the molecules.
     pub atoms: usize,
-    /// Directed topological edges written.
+    /// Directed topological edges of the molecules.
     pub edges: usize,
-    /// Molecules with reference denoiser outputs.
+    /// Labelled frames written (training + validation).
+    pub frames: usize,
+    /// Of which in the validation split.
+    pub frame_validation: usize,
+    /// Atoms of the frames.
+    pub frame_atoms: usize,
+    /// Molecules and frames with reference outputs.
     pub reference: usize,
 }
 
@@ -124,9 +134,9 @@ fn floats_f32(v: &[f64], shape: Vec<usize>) -> RawView {
     }
 }
 
-/// The concatenated molecules: species `[N]`, positions `[N*3]` (Å), atom offsets `[M+1]`,
-/// edges (receiver, sender: atom indices within the molecule; kind) `[E]` each, edge offsets
-/// `[M+1]`.
+/// Concatenated molecules or frames: species `[N]`, positions `[N*3]` (Å), atom offsets
+/// `[M+1]`, edges (receiver, sender: atom indices within the molecule; kind, for graphs)
+/// `[E]` each, edge offsets `[M+1]`, validation flags `[M]`.
 #[derive(Default)]
 struct Arrays {
     species: Vec<i64>,
@@ -136,21 +146,56 @@ struct Arrays {
     second: Vec<i64>,
     kind: Vec<i64>,
     edge_ptr: Vec<i64>,
+    validation: Vec<i64>,
 }
 
 impl Arrays {
-    fn push(&mut self, s: &GraphSample) {
+    fn push(
+        &mut self,
+        species: &[i64],
+        positions: &[[f64; 3]],
+        edges: (&[i64], &[i64]),
+        val: bool,
+    ) {
         if self.atom_ptr.is_empty() {
             self.atom_ptr.push(0);
             self.edge_ptr.push(0);
         }
-        self.species.extend_from_slice(&s.species);
-        self.positions.extend(s.positions.iter().flatten());
+        self.species.extend_from_slice(species);
+        self.positions.extend(positions.iter().flatten());
         self.atom_ptr.push(self.species.len() as i64);
-        self.first.extend(s.edges.first.iter().map(|&i| i as i64));
-        self.second.extend(s.edges.second.iter().map(|&j| j as i64));
-        self.kind.extend(s.edges.kind.iter().map(|&k| k as i64));
+        self.first.extend_from_slice(edges.0);
+        self.second.extend_from_slice(edges.1);
         self.edge_ptr.push(self.first.len() as i64);
+        self.validation.push(i64::from(val));
+    }
+
+    fn push_graph(&mut self, s: &GraphSample, val: bool) {
+        let to_i64 = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
+        let (first, second) = (to_i64(&s.edges.first), to_i64(&s.edges.second));
+        self.push(&s.species, &s.positions, (&first, &second), val);
+        self.kind.extend(s.edges.kind.iter().map(|&k| k as i64));
+    }
+
+    /// The tensors under `prefix`; `edges` adds the edges with their kinds.
+    fn tensors(&self, prefix: &str, edges: bool) -> Result<Vec<(String, RawView)>> {
+        let (n, e, m) = (self.species.len(), self.first.len(), self.validation.len());
+        let name = |s: &str| format!("{prefix}{s}");
+        let mut out = vec![
+            (name("species"), bytes_u8(&self.species, vec![n])?),
+            (name("positions"), floats_f32(&self.positions, vec![n, 3])),
+            (name("atom_ptr"), ints(&self.atom_ptr, vec![m + 1])),
+            (name("validation"), bytes_u8(&self.validation, vec![m])?),
+        ];
+        if edges {
+            out.extend([
+                (name("edge_first"), indices_u16(&self.first, vec![e])?),
+                (name("edge_second"), indices_u16(&self.second, vec![e])?),
+                (name("edge_ptr"), ints(&self.edge_ptr, vec![m + 1])),
+                (name("edge_kind"), bytes_u8(&self.kind, vec![e])?),
+            ]);
+        }
+        Ok(out)
     }
 }
 
@@ -172,22 +217,128 @@ fn reference_outputs(model: &Model, samples: &[&GraphSample]) -> Result<[Vec<f64
     let sig = Tensor::from_slice(&sigma);
     let x = &x0 + noise * sig.f_unsqueeze(-1)?;
     let d = tch::no_grad(|| model.denoise(&batch, &x, &sig))?;
-    let flat = |t: &Tensor| -> Result<Vec<f64>> {
-        Ok(Vec::try_from(t.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?)
-    };
     Ok([flat(&x)?, sigma, flat(&d)?])
 }
 
-/// Writes the structure data of `config` (its structure datasets, the model of
-/// `training.init`, its validation split) to `out`, with reference denoiser outputs for the
-/// first `reference` validation molecules (gzip-compressed when `out` ends in `.gz`).
-/// Tensors: `species` `[N]` u8, `positions` `[N, 3]` f32 (Å), `atom_ptr` `[M+1]` i64,
-/// `edge_first`, `edge_second` `[E]` u16 (atom indices within the molecule), `edge_kind` `[E]`
-/// u8, `edge_ptr` `[M+1]` i64, `validation` `[M]` u8 (0/1), `reference_mol` `[R]` i64 (molecule
-/// indices), `reference_x` `[Nr, 3]`, `reference_sigma` `[Nr]`, `reference_denoised` `[Nr, 3]`
-/// f64 (Å, the reference positions are float64, not the rounded training positions); header
-/// metadata `concord_export`: JSON provenance.
-pub fn export_structures(config: &Config, out: &Path, reference: usize) -> Result<ExportSummary> {
+fn flat(t: &Tensor) -> Result<Vec<f64>> {
+    Ok(Vec::try_from(t.f_to_kind(Kind::Double)?.f_flatten(0, -1)?)?)
+}
+
+/// The structure data: graphs and reference denoiser outputs for the first `reference`
+/// validation molecules.
+fn structure_tensors(
+    model: &Model,
+    train: &[GraphSample],
+    val: &[GraphSample],
+    reference: usize,
+    summary: &mut ExportSummary,
+) -> Result<Vec<(String, RawView)>> {
+    let mut arrays = Arrays::default();
+    for (set, flag) in [(train, false), (val, true)] {
+        set.iter().for_each(|s| arrays.push_graph(s, flag));
+    }
+    let refs: Vec<&GraphSample> = val.iter().take(reference).collect();
+    let [x, sigma, d] = reference_outputs(model, &refs)?;
+    let mols: Vec<i64> = (0..refs.len()).map(|i| (train.len() + i) as i64).collect();
+    let r = sigma.len();
+    *summary = ExportSummary {
+        molecules: train.len() + val.len(),
+        validation: val.len(),
+        atoms: arrays.species.len(),
+        edges: arrays.first.len(),
+        reference: refs.len(),
+        ..summary.clone()
+    };
+    let mut out = arrays.tensors("", true)?;
+    out.extend([
+        ("reference_mol".to_string(), ints(&mols, vec![mols.len()])),
+        ("reference_x".into(), floats(&x, vec![r, 3])),
+        ("reference_sigma".into(), floats(&sigma, vec![r])),
+        ("reference_denoised".into(), floats(&d, vec![r, 3])),
+    ]);
+    Ok(out)
+}
+
+/// The labelled frames (molecules only: a periodic frame is an error): positions (the
+/// external trainer finds the pairs within the cutoff itself: a pair beyond it adds exactly
+/// zero), energies (NaN where absent), forces (zero where absent, flagged), the fitted
+/// energy normalisation, and the init model's float64 energies and forces for the first
+/// `reference` validation frames.
+fn frame_tensors(
+    model: &Model,
+    train: &[Sample],
+    val: &[Sample],
+    reference: usize,
+    summary: &mut ExportSummary,
+) -> Result<Vec<(String, RawView)>> {
+    let mut arrays = Arrays::default();
+    let (mut energy, mut forces, mut has_forces) = (Vec::new(), Vec::new(), Vec::new());
+    for (set, flag) in [(train, false), (val, true)] {
+        for s in set {
+            if s.shift.iter().flatten().any(|&x| x != 0.0) {
+                return Err(Error::invalid(format!(
+                    "frame of '{}' is periodic: the external trainer knows molecules only",
+                    s.molecule
+                )));
+            }
+            arrays.push(&s.species, &s.positions, (&[], &[]), flag);
+            energy.push(s.energy.unwrap_or(f64::NAN));
+            has_forces.push(i64::from(s.forces.is_some()));
+            match &s.forces {
+                Some(f) => forces.extend(f.iter().flatten()),
+                None => forces.extend(std::iter::repeat_n(0.0, 3 * s.n_atoms())),
+            }
+        }
+    }
+    let refs: Vec<&Sample> = val.iter().take(reference).collect();
+    let batch = collate(&refs, Kind::Double, Device::Cpu)?;
+    let (e, f) = energies_and_forces(model, &batch, false)?;
+    let (e, f, x) = (flat(&e)?, flat(&f)?, flat(&batch.positions)?);
+    let mols: Vec<i64> = (0..refs.len()).map(|i| (train.len() + i) as i64).collect();
+    let (e_ref, scale) = fit_normalisation(train, model.config().elements.len());
+    let (n, m, r) = (arrays.species.len(), energy.len(), x.len() / 3);
+    *summary = ExportSummary {
+        frames: m,
+        frame_validation: val.len(),
+        frame_atoms: n,
+        reference: summary.reference + refs.len(),
+        ..summary.clone()
+    };
+    let mut out = arrays.tensors("frame_", false)?;
+    out.extend([
+        ("frame_energy".to_string(), floats(&energy, vec![m])),
+        ("frame_forces".into(), floats_f32(&forces, vec![n, 3])),
+        ("frame_has_forces".into(), bytes_u8(&has_forces, vec![m])?),
+        ("frame_reference_mol".into(), ints(&mols, vec![mols.len()])),
+        ("frame_reference_positions".into(), floats(&x, vec![r, 3])),
+        (
+            "frame_reference_energy".into(),
+            floats(&e, vec![mols.len()]),
+        ),
+        ("frame_reference_forces".into(), floats(&f, vec![r, 3])),
+        ("fitted_e_ref".into(), floats(&e_ref, vec![e_ref.len()])),
+        ("fitted_scale".into(), floats(&[scale], vec![])),
+    ]);
+    Ok(out)
+}
+
+/// Writes the data of `config` (its datasets, the model of `training.init`, its validation
+/// split) to `out` (gzip-compressed when it ends in `.gz`), with reference outputs for the
+/// first `reference` validation molecules and frames.
+///
+/// Structure data (when the model has a generator and the config lists some): `species` `[N]`
+/// u8, `positions` `[N, 3]` f32 (Å), `atom_ptr` `[M+1]` i64, `edge_first`, `edge_second` `[E]`
+/// u16 (atom indices within the molecule), `edge_kind` `[E]` u8, `edge_ptr` `[M+1]` i64,
+/// `validation` `[M]` u8 (0/1), `reference_mol` `[R]` i64 (molecule indices), `reference_x`
+/// `[Nr, 3]`, `reference_sigma` `[Nr]`, `reference_denoised` `[Nr, 3]` f64. Labelled frames (when
+/// the config lists energy or force data): `frame_species`, `frame_positions`,
+/// `frame_atom_ptr`, `frame_validation` as above (no edges), `frame_energy` `[F]` f64 (eV, NaN: none), `frame_forces`
+/// `[Nf, 3]` f32 (eV/Å), `frame_has_forces` `[F]` u8, `frame_reference_mol`,
+/// `frame_reference_positions`, `frame_reference_energy`, `frame_reference_forces` (f64), and
+/// the normalisation the trainer fits, `fitted_e_ref` `[S]` (eV) and `fitted_scale` `[]` (eV).
+/// Header metadata `concord_export`: JSON provenance. Reference positions are float64, not the
+/// rounded training positions.
+pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<ExportSummary> {
     let init = config.training.init.as_ref().ok_or_else(|| {
         Error::invalid(
             "export needs training.init: the model file whose elements and graph scheme the \
@@ -195,77 +346,42 @@ pub fn export_structures(config: &Config, out: &Path, reference: usize) -> Resul
         )
     })?;
     let (model, _) = file::load(init, Device::Cpu, Precision::Float64)?;
-    let Some(denoiser) = model.denoiser() else {
-        return Err(Error::invalid(format!(
-            "{} has no structure generator (denoiser) to train",
-            init.display()
-        )));
-    };
     let raw = datasets::read(config)?;
     let samples = datasets::samples(&raw, &model, false)?;
     drop(raw);
-    if samples.structures.is_empty() {
-        return Err(Error::invalid(
-            "the config lists no structure data (a dataset with tasks = [\"structure\"])",
-        ));
-    }
     let t = &config.training;
     let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
-    let mut arrays = Arrays::default();
-    let mut validation = Vec::new();
-    for (set, flag) in [(&train_set.structures, 0), (&val_set.structures, 1)] {
-        for s in set {
-            arrays.push(s);
-            validation.push(flag);
-        }
+    let mut summary = ExportSummary::default();
+    let mut tensors = Vec::new();
+    if model.denoiser().is_some() && !train_set.structures.is_empty() {
+        let (train, val) = (&train_set.structures, &val_set.structures);
+        tensors.extend(structure_tensors(
+            &model,
+            train,
+            val,
+            reference,
+            &mut summary,
+        )?);
     }
-    let reference = reference.min(val_set.structures.len());
-    let refs: Vec<&GraphSample> = val_set.structures.iter().take(reference).collect();
-    let [rx, rsigma, rd] = reference_outputs(&model, &refs)?;
-    let first_val = train_set.structures.len() as i64;
-    let reference_mol: Vec<i64> = (0..reference as i64).map(|i| first_val + i).collect();
-    let summary = ExportSummary {
-        molecules: validation.len(),
-        validation: val_set.structures.len(),
-        atoms: arrays.species.len(),
-        edges: arrays.first.len(),
-        reference,
-    };
+    if !train_set.potential.is_empty() {
+        let (train, val) = (&train_set.potential, &val_set.potential);
+        tensors.extend(frame_tensors(&model, train, val, reference, &mut summary)?);
+    }
+    if tensors.is_empty() {
+        return Err(Error::invalid(
+            "nothing to export: the config lists no structure data for the model's generator \
+             and no labelled frames",
+        ));
+    }
     let provenance = serde_json::json!({
         "init": init.display().to_string(),
         "datasets": config.dataset.iter().map(|d| d.path.display().to_string()).collect::<Vec<_>>(),
         "elements": model.element_symbols(),
-        "edge_kinds": denoiser.config().edges.n_kinds(),
+        "edge_kinds": model.denoiser().map(|d| d.config().edges.n_kinds()),
         "validation_fraction": t.validation_fraction,
         "seed": t.seed,
         "summary": &summary,
     });
-    let (n, e, m, r) = (
-        summary.atoms,
-        summary.edges,
-        summary.molecules,
-        rsigma.len(),
-    );
-    let tensors = vec![
-        ("species".to_string(), bytes_u8(&arrays.species, vec![n])?),
-        (
-            "positions".into(),
-            floats_f32(&arrays.positions, vec![n, 3]),
-        ),
-        ("atom_ptr".into(), ints(&arrays.atom_ptr, vec![m + 1])),
-        ("edge_first".into(), indices_u16(&arrays.first, vec![e])?),
-        ("edge_second".into(), indices_u16(&arrays.second, vec![e])?),
-        ("edge_kind".into(), bytes_u8(&arrays.kind, vec![e])?),
-        ("edge_ptr".into(), ints(&arrays.edge_ptr, vec![m + 1])),
-        ("validation".into(), bytes_u8(&validation, vec![m])?),
-        (
-            "reference_mol".into(),
-            ints(&reference_mol, vec![reference]),
-        ),
-        ("reference_x".into(), floats(&rx, vec![r, 3])),
-        ("reference_sigma".into(), floats(&rsigma, vec![r])),
-        ("reference_denoised".into(), floats(&rd, vec![r, 3])),
-    ];
     let info = HashMap::from([("concord_export".to_string(), provenance.to_string())]);
     let bytes = safetensors::serialize(tensors, Some(info))
         .map_err(|e| Error::invalid(format!("serialising the export: {e}")))?;

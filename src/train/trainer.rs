@@ -45,7 +45,7 @@ pub struct TrainSummary {
 
 /// Least-squares per-element reference energies (eV) and the RMS force label (eV/Å) used as
 /// the energy scale.
-fn fit_normalisation(samples: &[Sample], n_species: usize) -> (Vec<f64>, f64) {
+pub(crate) fn fit_normalisation(samples: &[Sample], n_species: usize) -> (Vec<f64>, f64) {
     let rows: Vec<&Sample> = samples.iter().filter(|s| s.energy.is_some()).collect();
     let mut ata = nalgebra::DMatrix::<f64>::zeros(n_species, n_species);
     let mut atb = nalgebra::DVector::<f64>::zeros(n_species);
