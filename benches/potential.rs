@@ -122,21 +122,31 @@ fn peak_rss_mib() -> f64 {
 }
 
 /// Structures per second of the shipped generator on QM9 test graphs (4 samples each, 32
-/// noise levels, molecules batched as `concord generate` does: one QM9 molecule's 4 samples
-/// per native call (`NATIVE_BATCH_ATOMS`), 32 molecules per libtorch call), raw and relaxed on
-/// its potential (L-BFGS, fmax 0.01 eV/Å), native and libtorch, float32.
+/// noise levels (issue #12's setting) and the default 16, molecules batched as `concord
+/// generate` does: one QM9 molecule's 4 samples per native call (`NATIVE_BATCH_ATOMS`), 32
+/// molecules per libtorch call), raw and relaxed on its potential (L-BFGS, fmax 0.01 eV/Å),
+/// native and libtorch, float32.
 fn generation(root: &Path) -> String {
-    use concord::generate::{generate_many, SamplerOptions};
+    use concord::generate::{generate_many, SamplerOptions, DEFAULT_SAMPLER_STEPS};
     let path = root.join("examples/models/concord-qm9-gfn2-generator.concord");
     let mols = concord::io::read_sdf(&root.join("data/qm9-gfn2/test_structures.sdf.gz")).unwrap();
     let mols = &mols[..48];
     let mut pot =
         Potential::load(&path, concord::potential::Device::Cpu, Precision::Float32).unwrap();
     let mut out = format!(
-        "\n| generation ({} QM9 test molecules x 4 samples, float32) | raw structures/s | relaxed structures/s | relaxed, preconditioned L-BFGS |\n|---|---|---|---|\n",
+        "\n| generation ({} QM9 test molecules x 4 samples, float32) | sampler levels | raw structures/s | relaxed structures/s | relaxed, preconditioned L-BFGS |\n|---|---|---|---|---|\n",
         mols.len()
     );
-    for backend in [Backend::Native, Backend::Torch] {
+    let runs = [
+        (Backend::Native, 32),
+        (Backend::Native, DEFAULT_SAMPLER_STEPS),
+        (Backend::Torch, 32),
+    ];
+    for (backend, steps) in runs {
+        let sampler = SamplerOptions {
+            steps,
+            ..Default::default()
+        };
         pot.set_backend(backend).unwrap();
         let t = Instant::now();
         let mut samples = Vec::new();
@@ -150,7 +160,7 @@ fn generation(root: &Path) -> String {
                 .enumerate()
                 .map(|(m, mol)| (mol.numbers.as_slice(), mol.bonds.as_slice(), m as u64))
                 .collect();
-            let s = generate_many(&pot, &batch, 4, &SamplerOptions::default()).unwrap();
+            let s = generate_many(&pot, &batch, 4, &sampler).unwrap();
             samples.extend(chunk.iter().zip(s));
         }
         let raw = t.elapsed().as_secs_f64();
@@ -176,7 +186,7 @@ fn generation(root: &Path) -> String {
         }
         let n = (4 * mols.len()) as f64;
         out += &format!(
-            "| Concord {backend:?} | {:.1} | {:.1} | {:.1} |\n",
+            "| Concord {backend:?} | {steps} | {:.1} | {:.1} | {:.1} |\n",
             n / raw,
             n / (raw + relax[0]),
             n / (raw + relax[1])

@@ -138,7 +138,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Noise levels of the sampler.
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = concord::generate::DEFAULT_SAMPLER_STEPS)]
         steps: usize,
         /// Stochasticity of the sampler (0 = deterministic Heun sampler).
         #[arg(long, default_value_t = 0.0)]

@@ -19,7 +19,7 @@ never its coordinates. Per molecule, against the QM9 B3LYP minimum:
 from it), cached in runs/eval-cache): minutes of xtb, so off by default.
 
 Usage: python scripts/eval/generator_bench.py [--model FILE] [--molecules N] [--samples K]
-         [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE]
+         [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE] [--steps N]
          (writes DIR/table.md, DIR/results.json)
 """
 import argparse
@@ -51,12 +51,14 @@ def concord_binary():
     raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")
 
 
-def run_concord(model, sdf, out, k, relax, potential=None):
+def run_concord(model, sdf, out, k, relax, potential=None, steps=None):
     """{(mol, sample): positions}, {mol: rank-0 sample}, wall seconds of the CLI call."""
     cmd = [concord_binary(), "generate", "--model", str(model), "--graphs", str(sdf), "--out", str(out),
            "--samples", str(k)] + (["--relax"] if relax else [])
     if potential:
         cmd += ["--potential", str(potential)]
+    if steps:
+        cmd += ["--steps", str(steps)]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - t0
@@ -162,6 +164,7 @@ def main():
     ap.add_argument("--no-relax", action="store_true", help="skip the Concord --relax row")
     ap.add_argument("--no-rdkit", action="store_true", help="skip the RDKit row (e.g. comparing models)")
     ap.add_argument("--potential", help="relax and rank with this potential (concord generate --potential)")
+    ap.add_argument("--steps", type=int, help="noise levels of the sampler (concord generate --steps; default 32)")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
@@ -179,7 +182,7 @@ def main():
         on = f"on {os.path.basename(a.potential)}" if a.potential else "on its potential"
         label = f"Concord, relaxed {on} (--relax)" if relax else "Concord, raw samples"
         s, sel, wall = run_concord(a.model, sdf, os.path.join(out, f"concord{'-relaxed' if relax else ''}.extxyz"),
-                                   k, relax, a.potential)
+                                   k, relax, a.potential, a.steps)
         results.append(evaluate(label, refs, s, sel, k, wall, a.gfn2))
         print(row(results[-1], len(refs)), flush=True)
     if not a.no_rdkit:
