@@ -25,6 +25,32 @@ pub const FORMAT_NAME: &str = "concord-model";
 /// checksum).
 pub const FORMAT_VERSION: u32 = 2;
 
+/// One tensor's little-endian bytes with its dtype and shape, for `safetensors::serialize`
+/// (model files here; the external trainer's data in `crate::train::export`).
+pub struct TensorBytes {
+    /// Element type.
+    pub dtype: safetensors::Dtype,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// The elements, little-endian.
+    pub bytes: Vec<u8>,
+}
+
+impl safetensors::View for TensorBytes {
+    fn dtype(&self) -> safetensors::Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
 /// Units of a model's inputs and outputs (always eV and Å inside Concord).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,37 +272,18 @@ pub(crate) fn check_size(config: &ModelConfig, bytes: &[u8], path: &Path) -> Res
 /// Writing and loading libtorch models.
 #[cfg(feature = "torch")]
 mod torch {
-    use std::borrow::Cow;
     use std::collections::HashMap;
     use std::path::Path;
 
-    use safetensors::{Dtype, SafeTensors, View};
+    use safetensors::{Dtype, SafeTensors};
     use tch::{Device, Kind, Tensor};
 
-    use super::{check_size, read_metadata, Metadata, Units, FORMAT_NAME, FORMAT_VERSION};
+    use super::{
+        check_size, read_metadata, Metadata, TensorBytes, Units, FORMAT_NAME, FORMAT_VERSION,
+    };
     use crate::error::{Error, Result};
     use crate::io::write_atomic;
     use crate::model::{Model, Precision};
-
-    struct F64View {
-        shape: Vec<usize>,
-        bytes: Vec<u8>,
-    }
-
-    impl View for F64View {
-        fn dtype(&self) -> Dtype {
-            Dtype::F64
-        }
-        fn shape(&self) -> &[usize] {
-            &self.shape
-        }
-        fn data(&self) -> Cow<'_, [u8]> {
-            Cow::Borrowed(&self.bytes)
-        }
-        fn data_len(&self) -> usize {
-            self.bytes.len()
-        }
-    }
 
     /// Builds the metadata record of `model` with the given training provenance.
     pub fn metadata(model: &Model, training: serde_json::Value) -> Metadata {
@@ -333,7 +340,14 @@ mod torch {
             let values = Vec::<f64>::try_from(t.f_flatten(0, -1)?)?;
             let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
             let shape = t.size().iter().map(|&d| d as usize).collect();
-            views.push((name, F64View { shape, bytes }));
+            views.push((
+                name,
+                TensorBytes {
+                    dtype: Dtype::F64,
+                    shape,
+                    bytes,
+                },
+            ));
         }
         safetensors::serialize(views, Some(info))
             .map_err(|e| Error::invalid(format!("serialising model: {e}")))

@@ -12,17 +12,16 @@
 //! [`import_parameters`] copies trained parameters (every tensor of the model, float64) into a
 //! model file, which is then written and checksummed by the one writer of model files.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use safetensors::{Dtype, View};
+use safetensors::Dtype;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
-use crate::model::file;
+use crate::model::file::{self, TensorBytes};
 use crate::model::noise::standard_normal;
 use crate::model::{GraphBatch, Model, Precision};
 use crate::train::batch_forward::energies_and_forces;
@@ -56,31 +55,9 @@ pub struct ExportSummary {
     pub reference: usize,
 }
 
-/// A little-endian tensor for `safetensors::serialize`.
-struct RawView {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl View for RawView {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-fn ints(v: &[i64], shape: Vec<usize>) -> RawView {
+fn ints(v: &[i64], shape: Vec<usize>) -> TensorBytes {
     let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    RawView {
+    TensorBytes {
         dtype: Dtype::I64,
         shape,
         bytes,
@@ -88,12 +65,12 @@ fn ints(v: &[i64], shape: Vec<usize>) -> RawView {
 }
 
 /// Small non-negative integers (species, edge kinds, flags) as U8.
-fn bytes_u8(v: &[i64], shape: Vec<usize>) -> Result<RawView> {
+fn bytes_u8(v: &[i64], shape: Vec<usize>) -> Result<TensorBytes> {
     let bytes = v
         .iter()
         .map(|&x| u8::try_from(x).map_err(|_| Error::invalid(format!("{x} does not fit a byte"))))
         .collect::<Result<_>>()?;
-    Ok(RawView {
+    Ok(TensorBytes {
         dtype: Dtype::U8,
         shape,
         bytes,
@@ -101,23 +78,23 @@ fn bytes_u8(v: &[i64], shape: Vec<usize>) -> Result<RawView> {
 }
 
 /// Atom indices within a molecule as U16.
-fn indices_u16(v: &[i64], shape: Vec<usize>) -> Result<RawView> {
+fn indices_u16(v: &[i64], shape: Vec<usize>) -> Result<TensorBytes> {
     let mut bytes = Vec::with_capacity(2 * v.len());
     for &x in v {
         let x = u16::try_from(x)
             .map_err(|_| Error::invalid(format!("a molecule of more than {} atoms", u16::MAX)))?;
         bytes.extend(x.to_le_bytes());
     }
-    Ok(RawView {
+    Ok(TensorBytes {
         dtype: Dtype::U16,
         shape,
         bytes,
     })
 }
 
-fn floats(v: &[f64], shape: Vec<usize>) -> RawView {
+fn floats(v: &[f64], shape: Vec<usize>) -> TensorBytes {
     let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    RawView {
+    TensorBytes {
         dtype: Dtype::F64,
         shape,
         bytes,
@@ -125,9 +102,9 @@ fn floats(v: &[f64], shape: Vec<usize>) -> RawView {
 }
 
 /// Values rounded to float32 (training positions: 1e-7 relative is far below PM6's accuracy).
-fn floats_f32(v: &[f64], shape: Vec<usize>) -> RawView {
+fn floats_f32(v: &[f64], shape: Vec<usize>) -> TensorBytes {
     let bytes = v.iter().flat_map(|&x| (x as f32).to_le_bytes()).collect();
-    RawView {
+    TensorBytes {
         dtype: Dtype::F32,
         shape,
         bytes,
@@ -178,7 +155,7 @@ impl Arrays {
     }
 
     /// The tensors under `prefix`; `edges` adds the edges with their kinds.
-    fn tensors(&self, prefix: &str, edges: bool) -> Result<Vec<(String, RawView)>> {
+    fn tensors(&self, prefix: &str, edges: bool) -> Result<Vec<(String, TensorBytes)>> {
         let (n, e, m) = (self.species.len(), self.first.len(), self.validation.len());
         let name = |s: &str| format!("{prefix}{s}");
         let mut out = vec![
@@ -232,7 +209,7 @@ fn structure_tensors(
     val: &[GraphSample],
     reference: usize,
     summary: &mut ExportSummary,
-) -> Result<Vec<(String, RawView)>> {
+) -> Result<Vec<(String, TensorBytes)>> {
     let mut arrays = Arrays::default();
     for (set, flag) in [(train, false), (val, true)] {
         set.iter().for_each(|s| arrays.push_graph(s, flag));
@@ -270,7 +247,7 @@ fn frame_tensors(
     val: &[Sample],
     reference: usize,
     summary: &mut ExportSummary,
-) -> Result<Vec<(String, RawView)>> {
+) -> Result<Vec<(String, TensorBytes)>> {
     let mut arrays = Arrays::default();
     let (mut energy, mut forces, mut has_forces) = (Vec::new(), Vec::new(), Vec::new());
     for (set, flag) in [(train, false), (val, true)] {
