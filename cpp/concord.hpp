@@ -369,19 +369,21 @@ public:
         return out;
     }
 
-    /// The generation pipeline (concord_generate_structures): n_samples structures, relaxed
-    /// with `relax` when given, screened and ranked. Samples in draw order; keep them all or
-    /// the one of rank 0.
+    /// The generation pipeline (concord_generate_structures_with_potential): n_samples
+    /// structures, relaxed with `relax` when given, screened and ranked, all on `potential`
+    /// (this model when null). Samples in draw order; keep them all or the one of rank 0.
     std::vector<GeneratedSample> generate_structures(
         const std::vector<int32_t>& atomic_numbers, const std::vector<Bond>& bonds,
         size_t n_samples, const SamplerOptions& sampler = {},
-        const std::optional<OptimizeOptions>& relax = std::nullopt) const {
+        const std::optional<OptimizeOptions>& relax = std::nullopt,
+        const Model* potential = nullptr) const {
         Graph g(bonds);
         const size_t n = atomic_numbers.size();
         std::vector<Vector3> x = allocate_samples(n, n_samples);
         std::vector<concord_sample_t> info(x.empty() ? 0 : n_samples);
-        detail::check(concord_generate_structures(
-            model_, static_cast<int64_t>(n), atomic_numbers.data(),
+        detail::check(concord_generate_structures_with_potential(
+            model_, potential ? potential->model_ : nullptr, static_cast<int64_t>(n),
+            atomic_numbers.data(),
             static_cast<int64_t>(bonds.size()), g.first(), g.second(), g.order(),
             static_cast<int64_t>(n_samples), sampler.seed, sampler.steps, sampler.churn,
             relax ? 1 : 0, relax ? &*relax : nullptr, x.empty() ? nullptr : x.data()->data(),

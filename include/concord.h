@@ -697,7 +697,8 @@ concord_status_t concord_generate_optimize(const concord_model_t *model,
  * `concord_generate_optimize` does), screens each for chemical sanity
  * (`concord_check_structure`) and ranks them (rank 0 = the best: sane first, then the lowest
  * energy). This is what `concord generate`, LAMMPS's `concord_generate` and OpenMM's
- * `generateStructures` run; keep every sample or only the one of rank 0.
+ * `generateStructures` run; keep every sample or only the one of rank 0. To relax and rank on
+ * another model (a dedicated potential), see `concord_generate_structures_with_potential`.
  *
  * @param model a loaded model with a structure generator.
  * @param n_atoms see `concord_generate`.
@@ -742,6 +743,58 @@ concord_status_t concord_generate_structures(const concord_model_t *model,
                                              const concord_optimize_options_t *options,
                                              double *positions,
                                              concord_sample_t *samples);
+
+/**
+ * The generation pipeline of `concord_generate_structures` with two models: `model`'s
+ * structure generator draws the samples, and `potential` relaxes them (when `relax` is 1),
+ * gives their energies and so ranks them. A generator trained for structures only, or a
+ * potential more accurate than the generator model's own energy head, is used this way
+ * (`concord generate --potential`, LAMMPS `concord_generate ... potential FILE`, OpenMM
+ * `generateStructures(..., potential)`). The same seed draws the same structures as
+ * `concord_generate_structures` with `model`.
+ *
+ * @param model a loaded model with a structure generator.
+ * @param potential a loaded model that knows the molecule's elements, or NULL for `model`
+ *   itself (then this is `concord_generate_structures`).
+ * @param n_atoms see `concord_generate_structures`; likewise every other parameter.
+ * @param atomic_numbers see `concord_generate_structures`.
+ * @param n_bonds see `concord_generate_structures`.
+ * @param bond_first see `concord_generate_structures`.
+ * @param bond_second see `concord_generate_structures`.
+ * @param bond_order see `concord_generate_structures`.
+ * @param n_samples see `concord_generate_structures`.
+ * @param seed see `concord_generate_structures`.
+ * @param steps see `concord_generate_structures`.
+ * @param churn see `concord_generate_structures`.
+ * @param relax see `concord_generate_structures`: 1 relaxes on `potential`.
+ * @param options see `concord_generate_structures`.
+ * @param positions see `concord_generate_structures`.
+ * @param samples see `concord_generate_structures`; energies and forces are `potential`'s.
+ * @return the statuses of `concord_generate_structures`, and `CONCORD_ERROR_UNKNOWN_ELEMENT`
+ *   when `potential` does not know an element of the molecule; the message is in
+ *   `concord_last_error()`. Outputs are written only on success.
+ *
+ * # Safety
+ * `model` must be a live handle, `potential` a live handle or NULL; every non-NULL pointer
+ * must be valid for the shape given above.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_generate_structures_with_potential(const concord_model_t *model,
+                                                            const concord_model_t *potential,
+                                                            int64_t n_atoms,
+                                                            const int32_t *atomic_numbers,
+                                                            int64_t n_bonds,
+                                                            const int32_t *bond_first,
+                                                            const int32_t *bond_second,
+                                                            const int32_t *bond_order,
+                                                            int64_t n_samples,
+                                                            uint64_t seed,
+                                                            int32_t steps,
+                                                            double churn,
+                                                            int32_t relax,
+                                                            const concord_optimize_options_t *options,
+                                                            double *positions,
+                                                            concord_sample_t *samples);
 
 /**
  * Loads a model file. The first load in a process sets libtorch's intra-op threads to

@@ -101,11 +101,12 @@ class Model:
                                          ctypes.byref(res)))
         return x, {k: getattr(res, k) for k, _ in res._fields_ if k != "status"}
 
-    def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=0.01):
+    def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=0.01, potential=None):
         """The generation pipeline: `samples` structures of the molecular graph (`bonds` = (i, j,
-        order) with order 1, 2, 3 or 4 = aromatic), relaxed on the model when `relax`, screened and
-        ranked (best first). Returns a list of dicts: positions [N, 3] Å, rank, sane, problem,
-        relaxed, converged, energy (eV), max_force."""
+        order) with order 1, 2, 3 or 4 = aromatic), relaxed when `relax` on the model or on
+        `potential` (another Model, whose energies then rank the samples), screened and ranked
+        (best first). Returns a list of dicts: positions [N, 3] Å, rank, sane, problem, relaxed,
+        converged, energy (eV), max_force."""
         z = np.ascontiguousarray(numbers, dtype=np.int32)
         b = np.ascontiguousarray(np.asarray(bonds, dtype=np.int32).reshape(-1, 3).T)
         first, second, order = (np.ascontiguousarray(r) for r in b)
@@ -114,8 +115,8 @@ class Model:
         info = (_abi.Sample * samples)()
         opts = self._lib.concord_optimize_options_default()
         opts.fmax = fmax
-        check(self._lib.concord_generate_structures(
-            self._handle, n, z, len(first), ptr(first), ptr(second), ptr(order), samples, seed, 0, 0.0,
+        check(self._lib.concord_generate_structures_with_potential(
+            self._handle, None if potential is None else potential.handle, n, z, len(first), ptr(first), ptr(second), ptr(order), samples, seed, 0, 0.0,
             1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))
         out = [{"positions": pos[k], "rank": s.rank, "sane": bool(s.sane), "problem": s.problem.decode(),
                 "relaxed": bool(s.relaxed), "converged": bool(s.converged), "energy": s.energy,

@@ -27,14 +27,17 @@ def graph(molecule):
     return [a.GetAtomicNum() for a in mol.GetAtoms()], bonds
 
 
-def generate(model, molecule, samples=4, seed=0, relax=True, fmax=0.01):
+def generate(model, molecule, samples=4, seed=0, relax=True, fmax=0.01, potential=None):
     """3D structures of `molecule` (SMILES or RDKit molecule) from the model's generator, best
     first (sane, then lowest energy), as `ase.Atoms` with info `rank`, `sane`, `energy` (eV),
-    `relaxed`, `converged` and `problem`. `model`: a Model or a model file path."""
+    `relaxed`, `converged` and `problem`. `model`: a Model or a model file path; `potential`
+    (likewise, optional): the model that relaxes and ranks the samples instead of `model`."""
     m = model if isinstance(model, Model) else Model(model)
+    p = potential if potential is None or isinstance(potential, Model) else Model(potential)
     numbers, bonds = graph(molecule)
     out = []
-    for s in m.generate_structures(numbers, bonds, samples=samples, seed=seed, relax=relax, fmax=fmax):
+    for s in m.generate_structures(numbers, bonds, samples=samples, seed=seed, relax=relax, fmax=fmax,
+                                   potential=p):
         a = Atoms(numbers=numbers, positions=s["positions"])
         a.info.update({k: s[k] for k in ("rank", "sane", "energy", "relaxed", "converged", "problem")})
         out.append(a)

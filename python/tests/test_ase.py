@@ -103,6 +103,17 @@ def test_generate_from_smiles_and_relax():
         concord.structures.generate(GENERATOR, "C1CC(")
 
 
+def test_generate_relaxed_on_another_potential():
+    structures = concord.structures.generate(GENERATOR, "CC(=O)O", samples=2, seed=1, potential=POTENTIAL)
+    calc = ConcordCalculator(POTENTIAL)
+    for s in structures:
+        assert s.info["relaxed"] and s.info["converged"]
+        atoms = s.copy()
+        atoms.calc = calc
+        assert abs(atoms.get_potential_energy() - s.info["energy"]) < 1e-6
+        assert np.linalg.norm(atoms.get_forces(), axis=1).max() <= 0.0101
+
+
 def test_errors_are_concord_errors_with_its_message(tmp_path):
     a = ethanol()
     a.positions[1] = a.positions[0] + [0.1, 0, 0]

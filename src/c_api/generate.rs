@@ -153,7 +153,7 @@ impl GenerateArgs {
     /// samples in draw order.
     fn pipeline(
         &self,
-        potential: &Potential,
+        models: PipelineModels,
         relax: Option<OptimizeOptions>,
     ) -> Result<Vec<Sample>, Failure> {
         let opts = PipelineOptions {
@@ -162,7 +162,6 @@ impl GenerateArgs {
             relax,
         };
         let molecule = GraphRequest::new(&self.numbers, &self.bonds, self.sampler.seed);
-        let models = PipelineModels::one(potential);
         let mut out = generate_structures(models, &[molecule], &opts, &mut |_| {})?;
         Ok(out.remove(0)?)
     }
@@ -329,7 +328,7 @@ pub unsafe extern "C" fn concord_generate_optimize(
             positions,
         )?;
         let opts = self::options(options)?;
-        let samples = request.pipeline(potential, Some(opts))?;
+        let samples = request.pipeline(PipelineModels::one(potential), Some(opts))?;
         let n = request.numbers.len();
         let mut relaxed = Vec::with_capacity(3 * n * request.samples);
         let mut outcomes = Vec::with_capacity(request.samples);
@@ -437,7 +436,8 @@ impl concord_sample_t {
 /// `concord_generate_optimize` does), screens each for chemical sanity
 /// (`concord_check_structure`) and ranks them (rank 0 = the best: sane first, then the lowest
 /// energy). This is what `concord generate`, LAMMPS's `concord_generate` and OpenMM's
-/// `generateStructures` run; keep every sample or only the one of rank 0.
+/// `generateStructures` run; keep every sample or only the one of rank 0. To relax and rank on
+/// another model (a dedicated potential), see `concord_generate_structures_with_potential`.
 ///
 /// @param model a loaded model with a structure generator.
 /// @param n_atoms see `concord_generate`.
@@ -485,37 +485,140 @@ pub unsafe extern "C" fn concord_generate_structures(
     samples: *mut concord_sample_t,
 ) -> concord_status_t {
     status::status("concord_generate_structures", || {
-        let potential = borrow(model)?;
-        let request = request(
-            potential,
+        let models = PipelineModels::one(borrow(model)?);
+        let graph = (
             n_atoms,
             atomic_numbers,
             n_bonds,
             bond_first,
             bond_second,
             bond_order,
-            n_samples,
-            seed,
-            steps,
-            churn,
-            positions,
-        )?;
-        check_null!(samples);
-        let relax = match relax {
-            0 => None,
-            1 => Some(self::options(options)?),
-            r => return Err(Failure::argument(format!("relax = {r} must be 0 or 1"))),
-        };
-        let drawn = request.pipeline(potential, relax)?;
-        let n = request.numbers.len();
-        let out = slice::from_raw_parts_mut(positions, 3 * n * drawn.len());
-        for (k, s) in drawn.iter().enumerate() {
-            out[3 * n * k..3 * n * (k + 1)].copy_from_slice(s.positions.as_flattened());
-        }
-        let info = slice::from_raw_parts_mut(samples, drawn.len());
-        for (d, s) in info.iter_mut().zip(&drawn) {
-            *d = concord_sample_t::from_rust(s);
-        }
-        Ok(())
+        );
+        let sampler = (n_samples, seed, steps, churn);
+        run_pipeline(models, graph, sampler, (relax, options), positions, samples)
     })
+}
+
+/// The generation pipeline of `concord_generate_structures` with two models: `model`'s
+/// structure generator draws the samples, and `potential` relaxes them (when `relax` is 1),
+/// gives their energies and so ranks them. A generator trained for structures only, or a
+/// potential more accurate than the generator model's own energy head, is used this way
+/// (`concord generate --potential`, LAMMPS `concord_generate ... potential FILE`, OpenMM
+/// `generateStructures(..., potential)`). The same seed draws the same structures as
+/// `concord_generate_structures` with `model`.
+///
+/// @param model a loaded model with a structure generator.
+/// @param potential a loaded model that knows the molecule's elements, or NULL for `model`
+///   itself (then this is `concord_generate_structures`).
+/// @param n_atoms see `concord_generate_structures`; likewise every other parameter.
+/// @param atomic_numbers see `concord_generate_structures`.
+/// @param n_bonds see `concord_generate_structures`.
+/// @param bond_first see `concord_generate_structures`.
+/// @param bond_second see `concord_generate_structures`.
+/// @param bond_order see `concord_generate_structures`.
+/// @param n_samples see `concord_generate_structures`.
+/// @param seed see `concord_generate_structures`.
+/// @param steps see `concord_generate_structures`.
+/// @param churn see `concord_generate_structures`.
+/// @param relax see `concord_generate_structures`: 1 relaxes on `potential`.
+/// @param options see `concord_generate_structures`.
+/// @param positions see `concord_generate_structures`.
+/// @param samples see `concord_generate_structures`; energies and forces are `potential`'s.
+/// @return the statuses of `concord_generate_structures`, and `CONCORD_ERROR_UNKNOWN_ELEMENT`
+///   when `potential` does not know an element of the molecule; the message is in
+///   `concord_last_error()`. Outputs are written only on success.
+///
+/// # Safety
+/// `model` must be a live handle, `potential` a live handle or NULL; every non-NULL pointer
+/// must be valid for the shape given above.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_generate_structures_with_potential(
+    model: *const concord_model_t,
+    potential: *const concord_model_t,
+    n_atoms: i64,
+    atomic_numbers: *const i32,
+    n_bonds: i64,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+    n_samples: i64,
+    seed: u64,
+    steps: i32,
+    churn: f64,
+    relax: i32,
+    options: *const concord_optimize_options_t,
+    positions: *mut f64,
+    samples: *mut concord_sample_t,
+) -> concord_status_t {
+    status::status("concord_generate_structures_with_potential", || {
+        let generator = borrow(model)?;
+        let potential = match potential.is_null() {
+            true => generator,
+            false => borrow(potential)?,
+        };
+        let models = PipelineModels {
+            generator,
+            potential,
+        };
+        let graph = (
+            n_atoms,
+            atomic_numbers,
+            n_bonds,
+            bond_first,
+            bond_second,
+            bond_order,
+        );
+        let sampler = (n_samples, seed, steps, churn);
+        run_pipeline(models, graph, sampler, (relax, options), positions, samples)
+    })
+}
+
+/// A graph as the ABI passes it: `n_atoms`, `atomic_numbers`, `n_bonds` and the three bond
+/// arrays.
+type GraphArgs = (i64, *const i32, i64, *const i32, *const i32, *const i32);
+
+/// The body of the `concord_generate_structures*` functions: checks the request (the
+/// generator model checks the molecule and the sampler), runs the pipeline and writes the
+/// outputs.
+unsafe fn run_pipeline(
+    models: PipelineModels,
+    (n_atoms, atomic_numbers, n_bonds, bond_first, bond_second, bond_order): GraphArgs,
+    (n_samples, seed, steps, churn): (i64, u64, i32, f64),
+    (relax, options): (i32, *const concord_optimize_options_t),
+    positions: *mut f64,
+    samples: *mut concord_sample_t,
+) -> Result<(), Failure> {
+    let request = request(
+        models.generator,
+        n_atoms,
+        atomic_numbers,
+        n_bonds,
+        bond_first,
+        bond_second,
+        bond_order,
+        n_samples,
+        seed,
+        steps,
+        churn,
+        positions,
+    )?;
+    check_null!(samples);
+    let relax = match relax {
+        0 => None,
+        1 => Some(self::options(options)?),
+        r => return Err(Failure::argument(format!("relax = {r} must be 0 or 1"))),
+    };
+    models.potential.species_index(&request.numbers)?;
+    let drawn = request.pipeline(models, relax)?;
+    let n = request.numbers.len();
+    let out = slice::from_raw_parts_mut(positions, 3 * n * drawn.len());
+    for (k, s) in drawn.iter().enumerate() {
+        out[3 * n * k..3 * n * (k + 1)].copy_from_slice(s.positions.as_flattened());
+    }
+    let info = slice::from_raw_parts_mut(samples, drawn.len());
+    for (d, s) in info.iter_mut().zip(&drawn) {
+        *d = concord_sample_t::from_rust(s);
+    }
+    Ok(())
 }

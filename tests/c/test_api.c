@@ -419,6 +419,59 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
     EXPECT_ERROR(concord_generate_structures(plain, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
                                              2, 7, 8, 0.0, 0, NULL, again, samples),
                  CONCORD_ERROR_UNSUPPORTED, "no structure generator");
+
+    /* Another model relaxes and ranks: the generator's samples, the potential's energies. */
+    EXPECT_OK(concord_generate_structures_with_potential(model, plain, 5, CH4_Z, 4, CH4_FIRST,
+                                                         CH4_SECOND, CH4_ORDER, 2, 7, 8, 0.0, 0,
+                                                         NULL, again, samples));
+    CHECK(memcmp(raw, again, sizeof raw) == 0, "with a potential: the generator's samples");
+    for (int k = 0; k < 2; k++) {
+        double e_plain = NAN, e_model = NAN;
+        EXPECT_OK(concord_compute(plain, 5, CH4_Z, &again[15 * k], NULL, NULL, &e_plain, NULL,
+                                  NULL, NULL, NULL));
+        EXPECT_OK(concord_compute(model, 5, CH4_Z, &again[15 * k], NULL, NULL, &e_model, NULL,
+                                  NULL, NULL, NULL));
+        CHECK(samples[k].energy == e_plain && e_plain != e_model,
+              "sample %d: the potential's energy, not the generator model's", k);
+    }
+    options = concord_optimize_options_default();
+    options.max_steps = 10;
+    EXPECT_OK(concord_generate_structures_with_potential(model, plain, 5, CH4_Z, 4, CH4_FIRST,
+                                                         CH4_SECOND, CH4_ORDER, 2, 7, 8, 0.0, 1,
+                                                         &options, again, samples));
+    for (int k = 0; k < 2; k++) {
+        concord_optimize_result_t direct;
+        memcpy(x, &raw[15 * k], sizeof(double) * 15);
+        EXPECT_OK(concord_optimize(plain, 5, CH4_Z, x, NULL, NULL, &options, &direct));
+        CHECK(memcmp(x, &again[15 * k], sizeof(double) * 15) == 0 &&
+                  samples[k].energy == direct.energy && samples[k].steps == direct.steps,
+              "sample %d: relaxed on the potential as concord_optimize relaxes it", k);
+    }
+    double same[30];
+    concord_sample_t same_samples[2];
+    EXPECT_OK(concord_generate_structures(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2,
+                                          7, 8, 0.0, 1, &options, again, samples));
+    EXPECT_OK(concord_generate_structures_with_potential(model, NULL, 5, CH4_Z, 4, CH4_FIRST,
+                                                         CH4_SECOND, CH4_ORDER, 2, 7, 8, 0.0, 1,
+                                                         &options, same, same_samples));
+    CHECK(memcmp(same, again, sizeof same) == 0 && same_samples[0].energy == samples[0].energy,
+          "a NULL potential: the generator model relaxes");
+    const int32_t HF_Z[2] = {9, 1}, HF_FIRST[1] = {0}, HF_SECOND[1] = {1}, HF_ORDER[1] = {1};
+    size_t n_elements = 0;
+    int32_t elements[16];
+    EXPECT_OK(concord_model_elements(plain, elements, 16, &n_elements));
+    int plain_knows_f = 0;
+    for (size_t e = 0; e < n_elements && e < 16; e++) plain_knows_f |= elements[e] == 9;
+    if (!plain_knows_f) {
+        EXPECT_ERROR(concord_generate_structures_with_potential(
+                         model, plain, 2, HF_Z, 1, HF_FIRST, HF_SECOND, HF_ORDER, 1, 7, 8, 0.0, 0,
+                         NULL, same, same_samples),
+                     CONCORD_ERROR_UNKNOWN_ELEMENT, "F");
+    }
+    EXPECT_ERROR(concord_generate_structures_with_potential(NULL, plain, 5, CH4_Z, 4, CH4_FIRST,
+                                                            CH4_SECOND, CH4_ORDER, 2, 7, 8, 0.0,
+                                                            0, NULL, again, samples),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "NULL");
 #undef GEN
 #undef RESET_BONDS
 }

@@ -239,6 +239,13 @@ int main(int argc, char** argv) {
     }
     auto raw = generator.generate_structures(z, bonds, 2, sampler);
     CHECK(raw[0].positions == samples[0] && !raw[0].relaxed, "pipeline without relaxation");
+    // Another model relaxes and ranks: the same samples, its energies.
+    auto other = generator.generate_structures(z, bonds, 2, sampler, std::nullopt, &model);
+    for (size_t k = 0; k < 2; ++k) {
+        CHECK(other[k].positions == samples[k], "pipeline with a potential: the same samples");
+        CHECK(other[k].energy == model.compute(z, other[k].positions).energy,
+              "pipeline with a potential: its energy");
+    }
     // Committee deviation: a model agrees with itself; two models disagree, consistently.
     concord::Deviation self_dev = concord::model_deviation({&model, &model}, z, x);
     CHECK(self_dev.max_devi_f == 0.0 && self_dev.energy == 0.0, "self deviation is zero");

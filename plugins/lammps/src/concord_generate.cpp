@@ -57,7 +57,8 @@ std::string broadcast_string(MPI_Comm world, const std::string &text) {
 ConcordGenerate::Options ConcordGenerate::parse(int narg, char **arg) {
   const std::string usage =
       "usage: concord_generate MODEL elements E1 ... En bondorder O1 ... Om [seed S] "
-      "[samples K] [relax yes|no] [fmax F] [maxiter N] [steps N] [precision 32|64]";
+      "[samples K] [relax yes|no] [fmax F] [maxiter N] [steps N] [precision 32|64] "
+      "[potential FILE]";
   if (narg < 1) error->all(FLERR, "{}: missing model file; {}", kWho, usage);
   Options opt;
   opt.model = arg[0];
@@ -112,6 +113,8 @@ ConcordGenerate::Options ConcordGenerate::parse(int narg, char **arg) {
       if (opt.maxiter < 0) error->all(FLERR, "{}: maxiter {} must be >= 0", kWho, value);
     } else if (key == "steps") {
       opt.steps = utils::inumeric(FLERR, value, false, lmp);
+    } else if (key == "potential") {
+      opt.potential = value;
     } else if (key == "precision") {
       opt.precision = utils::inumeric(FLERR, value, false, lmp);
       if (opt.precision != 32 && opt.precision != 64)
@@ -177,6 +180,8 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
     concord::Model model(opt.model, "cpu", opt.precision);
     if (!model.has_generator())
       return "model '" + opt.model + "' has no structure generator (it is a potential only)";
+    std::optional<concord::Model> potential;
+    if (!opt.potential.empty()) potential.emplace(opt.potential, "cpu", opt.precision);
     std::optional<concord::OptimizeOptions> relax;
     if (opt.relax) {
       relax.emplace();
@@ -195,7 +200,7 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
       std::vector<concord::GeneratedSample> samples;
       try {
         samples = model.generate_structures(m.numbers, graph, opt.relax ? opt.samples : 1,
-                                            sampler, relax);
+                                            sampler, relax, potential ? &*potential : nullptr);
       } catch (const concord::Error &e) {
         // Concord numbers the molecule's atoms from 0: name their LAMMPS IDs in that order.
         std::string ids;

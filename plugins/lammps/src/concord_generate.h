@@ -1,9 +1,10 @@
 // The concord_generate command: places the atoms of every molecule with Concord's structure
 // generator from the bond topology of the data file, optionally relaxed on the model's
-// potential.
+// potential or on another model's (`potential FILE`), whose energies then also rank the samples.
 //
 //   concord_generate MODEL elements E1 ... En bondorder O1 ... Om [seed S] [samples K]
 //                    [relax yes|no] [fmax F] [maxiter N] [steps N] [precision 32|64]
+//                    [potential FILE]
 //
 // n = atom types, m = bond types (order 1, 2, 3 or 4 = aromatic per bond type). Needs molecule
 // IDs and bonds (atom_style bond, molecular or full). Each molecule is centred where its atoms'
@@ -28,6 +29,7 @@ class ConcordGenerate : public Command {
   /// Parsed arguments.
   struct Options {
     std::string model;
+    std::string potential;         ///< model file that relaxes and ranks; "" = `model`
     std::vector<int> type_z;       ///< atomic number per atom type (index 0 unused)
     std::vector<int> bond_order;   ///< bond order per bond type (index 0 unused)
     unsigned long long seed = 1;

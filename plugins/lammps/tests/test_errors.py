@@ -123,6 +123,7 @@ concord_generate {model} {args}
     ({"args": "elements H H bondorder 1"},
      "molecule 1 (atom IDs 1 2 3 are Concord's atoms 0, 1, ...): concord_generate_structures"),
     ({"args": "elements O H bondorder 1 seed"}, "keyword 'seed' needs a value"),
+    ({"args": "elements O H bondorder 1 potential missing.concord"}, "missing.concord"),
     ({"bonds": [(1, 1, 2)]}, "has no bonds: a disconnected atom cannot be placed"),
 ])
 def test_generate_errors(tmp_path, kwargs, message):

@@ -5,7 +5,7 @@ MPI gives the same structures; each molecule stays where it was."""
 import numpy as np
 import pytest
 
-from harness import GENERATOR, lammps
+from harness import GENERATOR, POTENTIAL, lammps
 from small_molecules import MOLECULES, write_molecules
 
 #: Accepted bond lengths in Å by (element pair, order): wide enough for a learned potential,
@@ -17,7 +17,7 @@ BOND_RANGES = {
 NAMES = list(MOLECULES)
 
 
-def generate(tmp_path, seed, nprocs=1, extra=""):
+def generate(tmp_path, seed, nprocs=1, extra="", after=""):
     starts = write_molecules(tmp_path / "mols.data", NAMES)
     run = lammps(f"""
 units metal
@@ -25,6 +25,7 @@ boundary f f f
 atom_style full
 read_data mols.data
 concord_generate {GENERATOR} elements C H N O bondorder 1 2 3 seed {seed} {extra}
+{after}
 write_dump all custom dump.final id mol x y z modify format float %.17g sort id
 """, tmp_path, nprocs=nprocs)
     dump = run.dump()
@@ -65,3 +66,18 @@ def test_molecules_keep_their_centres(tmp_path):
     for name, start in starts:
         k = slice(start - 1, start - 1 + len(MOLECULES[name][0]))
         assert np.allclose(after[k].mean(axis=0), before[k].mean(axis=0), atol=1e-6), name
+
+
+def test_another_potential_relaxes(tmp_path):
+    """With `potential FILE` the samples are relaxed on that model: its forces vanish at the
+    placed atoms (molecules 12 Å apart, beyond the 5 Å cutoff), which the generator model's own
+    relaxation does not achieve."""
+    forces = "pair_style concord {} precision 64\npair_coeff * * C H N O\nrun 0\n" \
+             "variable fmax equal fmax\nprint 'FMAX ${{fmax}}'".format(POTENTIAL)
+    fmax = {}
+    for name, extra in (("own", ""), ("other", f"potential {POTENTIAL}")):
+        run, _, _ = generate(tmp_path / name, 5, extra=f"samples 2 {extra}", after=forces)
+        assert "6 relaxations converged" in run.output, run.output[-2000:]
+        fmax[name] = float(run.output.split("FMAX ")[-1].split()[0])
+    assert fmax["other"] <= 0.0101, fmax
+    assert fmax["own"] > 0.05, fmax

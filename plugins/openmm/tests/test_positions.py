@@ -8,7 +8,7 @@ import gzip
 import numpy as np
 import openmm as mm
 import pytest
-from conftest import GENERATOR, STRUCTURES, evaluate, make_system
+from conftest import GENERATOR, POTENTIAL, STRUCTURES, evaluate, make_system
 from openmm import app, unit
 from openmmconcord import (
     ConcordForce,
@@ -75,6 +75,27 @@ def test_relaxed_positions_are_a_minimum_of_the_force():
     force = ConcordForce(str(GENERATOR), atomic_numbers(topology), 64)
     _, forces = evaluate(make_system(topology, force), positions)
     assert np.linalg.norm(forces, axis=1).max() <= 5.0 * 1.001  # kJ/mol/nm
+
+
+def test_another_potential_relaxes_and_ranks():
+    """potential_path: the samples are relaxed on that model (its forces vanish there, the
+    generator model's do not) and its energies are the ones reported."""
+    topology = SMALL["methanol"]
+    positions = generate_positions(topology, GENERATOR, seed=1, fmax=5.0, potential_path=POTENTIAL)
+    for model, small in ((POTENTIAL, True), (GENERATOR, False)):
+        force = ConcordForce(str(model), atomic_numbers(topology), 64)
+        _, forces = evaluate(make_system(topology, force), positions)
+        assert (np.linalg.norm(forces, axis=1).max() <= 5.0 * 1.001) == small, model
+    numbers = atomic_numbers(topology)
+    first, second, orders = bond_graph(topology)
+    for s in generateStructures(str(GENERATOR), numbers, first, second, orders, 2, 1, False, 10.0,
+                                64, str(POTENTIAL)):
+        x = [mm.Vec3(*s.positions[3 * i:3 * i + 3]) for i in range(len(numbers))] * unit.nanometer
+        energy, _ = evaluate(make_system(topology), x)
+        assert abs(s.energy - energy) < 1e-6 * abs(energy), (s.energy, energy)
+    with pytest.raises(mm.OpenMMException, match="missing.concord"):
+        generateStructures(str(GENERATOR), numbers, first, second, orders, 1, 1, False, 10.0, 64,
+                           "missing.concord")
 
 
 def test_the_same_seed_gives_the_same_positions():

@@ -14,7 +14,8 @@ struct GeneratedStructure {
     /** Positions in nm, flattened [N][3], centred at the origin, atoms in input order. */
     std::vector<double> positions;
     /**
-     * Energy of the returned positions on the model's potential, kJ/mol; NaN when it cannot be
+     * Energy of the returned positions on the potential (the generator model's own, or
+     * potentialPath's), kJ/mol; NaN when it cannot be
      * computed (e.g. two atoms of an unrelaxed sample closer than 0.025 nm).
      */
     double energy = 0.0;
@@ -41,7 +42,8 @@ struct GeneratedStructure {
 /**
  * Generates `samples` structures of a molecule from its bond graph with the structure
  * generator of a Concord model, optionally relaxing each on the model's potential (L-BFGS
- * until the largest force is below `fmax`, at most 500 steps). A sample whose relaxation
+ * until the largest force is below `fmax`, at most 500 steps) or on another Concord model's
+ * (`potentialPath`), whose energies then also rank the samples. A sample whose relaxation
  * failed (the generator placed atoms badly) comes back unrelaxed with `relaxed` false.
  *
  * @param modelPath      a Concord model file with a structure generator
@@ -54,16 +56,18 @@ struct GeneratedStructure {
  * @param relax          whether to relax each structure on the model's potential
  * @param fmax           force threshold of the relaxation, kJ/mol/nm (> 0; 10 is OpenMM's
  *                       LocalEnergyMinimizer default, about 0.01 eV/Å)
- * @param precision      floating-point precision of the model: 32 or 64
- * @throws OpenMM::OpenMMException when the model cannot be loaded or has no generator, the
- *         graph is invalid (an atom without bonds, a valence too high, bad indices), or an
- *         element is unknown to the model
+ * @param precision      floating-point precision of the models: 32 or 64
+ * @param potentialPath  a Concord model file that relaxes and ranks the samples (energies are
+ *                       its own); empty for the generator model itself
+ * @throws OpenMM::OpenMMException when a model cannot be loaded or the first has no
+ *         generator, the graph is invalid (an atom without bonds, a valence too high, bad
+ *         indices), or an element is unknown to a model
  */
 std::vector<GeneratedStructure> generateStructures(
     const std::string& modelPath, const std::vector<int>& atomicNumbers,
     const std::vector<int>& bondFirst, const std::vector<int>& bondSecond,
     const std::vector<int>& bondOrder, int samples = 1, int64_t seed = 0, bool relax = true,
-    double fmax = 10.0, int precision = 64);
+    double fmax = 10.0, int precision = 64, const std::string& potentialPath = "");
 
 }  // namespace ConcordPlugin
 

@@ -27,7 +27,7 @@ std::vector<GeneratedStructure> generateStructures(
     const std::string& modelPath, const std::vector<int>& atomicNumbers,
     const std::vector<int>& bondFirst, const std::vector<int>& bondSecond,
     const std::vector<int>& bondOrder, int samples, int64_t seed, bool relax, double fmax,
-    int precision) {
+    int precision, const std::string& potentialPath) {
     if (bondFirst.size() != bondSecond.size() || bondFirst.size() != bondOrder.size()) {
         throw OpenMM::OpenMMException(
             "generateStructures: bondFirst, bondSecond and bondOrder must have the same length (" +
@@ -45,6 +45,8 @@ std::vector<GeneratedStructure> generateStructures(
                                           " has no structure generator (use a model trained with "
                                           "one, e.g. concord-qm9-gfn2-generator.concord)");
         }
+        std::optional<concord::Model> potential;
+        if (!potentialPath.empty()) potential.emplace(potentialPath, "cpu", precision);
         const std::vector<int32_t> numbers(atomicNumbers.begin(), atomicNumbers.end());
         std::vector<concord::Bond> bonds;
         for (size_t b = 0; b < bondFirst.size(); ++b) {
@@ -58,7 +60,8 @@ std::vector<GeneratedStructure> generateStructures(
             options->fmax = fmax / FORCE_FACTOR;
         }
         const auto generated =
-            model.generate_structures(numbers, bonds, static_cast<size_t>(samples), sampler, options);
+            model.generate_structures(numbers, bonds, static_cast<size_t>(samples), sampler,
+                                      options, potential ? &*potential : nullptr);
         std::vector<GeneratedStructure> out(generated.size());
         for (size_t k = 0; k < out.size(); ++k) {
             const concord::GeneratedSample& g = generated[k];

@@ -55,13 +55,16 @@ def generate_positions(
     minimize=True,
     fmax=10.0 * unit.kilojoule_per_mole / unit.nanometer,
     missing_order=None,
+    potential_path=None,
 ):
     """Proposes 3D positions for a molecule given as a Topology with bonds.
 
     The structure generator of the Concord model at `model_path` samples `samples` structures
     from the bond graph (seeded: the same seed gives the same structures); with `minimize`
     each is relaxed on the model's potential until the largest force is below `fmax` (a
-    Quantity in force units, or a number in kJ/mol/nm). The result is the best sample by
+    Quantity in force units, or a number in kJ/mol/nm). With `potential_path`, that Concord
+    model relaxes the samples and its energies rank them (e.g. a generator trained for
+    structures only beside the default potential). The result is the best sample by
     Concord's generation pipeline (GeneratedStructure.rank 0): the lowest energy among the
     chemically sane ones (GeneratedStructure.sane: bond lengths plausible for their orders, no
     clash of unbonded atoms), since a learned potential can have spurious minima, e.g. two
@@ -76,7 +79,10 @@ def generate_positions(
         fmax = fmax.value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
     numbers = atomic_numbers(topology)
     first, second, orders = bond_graph(topology, missing_order)
-    structures = generateStructures(str(model_path), numbers, first, second, orders, samples, seed, minimize, fmax)
+    structures = generateStructures(
+        str(model_path), numbers, first, second, orders, samples, seed, minimize, fmax, 64,
+        "" if potential_path is None else str(potential_path),
+    )
     best = next(s for s in structures if s.rank == 0)
     if not math.isfinite(best.energy):
         raise RuntimeError(
