@@ -67,6 +67,10 @@ pub enum Error {
         /// The limit, GB.
         limit_gb: f64,
     },
+    /// The model cannot do what was asked (e.g. energies from a structure generator whose
+    /// energy head was never trained).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A model file is corrupt, truncated or of an unknown version.
     #[error("model file {path}: {message}")]
     ModelFile {

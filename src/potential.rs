@@ -199,6 +199,7 @@ impl Potential {
         n_local: usize,
         request: Request,
     ) -> Result<Prediction> {
+        self.check_energy_trained()?;
         memory::check(
             self.backend,
             self.config(),
@@ -279,6 +280,26 @@ impl Potential {
     /// The precision computations run in.
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// False for a structure generator whose energy head was never trained (see
+    /// [`Metadata::energy_trained`]): it gives no energies or forces.
+    pub fn energy_trained(&self) -> bool {
+        self.metadata.energy_trained
+    }
+
+    /// [`Error::Unsupported`] naming the model file when its energy head was never trained.
+    pub fn check_energy_trained(&self) -> Result<()> {
+        match self.metadata.energy_trained {
+            true => Ok(()),
+            false => Err(Error::Unsupported(format!(
+                "model file {}: its energy head was never trained (a structure generator \
+                 trained on structures only), so it gives no energies or forces; relax and \
+                 rank its structures on a potential (e.g. concord generate --potential \
+                 examples/models/concord-qm9-gfn2.concord)",
+                self.path.display()
+            ))),
+        }
     }
 
     /// True when the model has a structure generator.

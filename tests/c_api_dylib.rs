@@ -19,7 +19,7 @@ use concord::model::evaluate::{Prediction, Request};
 use concord::model::{file, Precision};
 use concord::potential::Potential;
 use dylib::{Api, Handle, Out};
-use model_bytes::with_tensor_value;
+use model_bytes::{with_metadata_key, with_tensor_value};
 
 fn save_model(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("m.concord");
@@ -245,6 +245,34 @@ fn a_non_finite_result_is_a_model_file_error_through_dlopen() {
         assert_eq!(s, dylib::MODEL_FILE, "{msg}");
         api.free_model(h);
     }
+}
+
+/// A generator whose energy head was never trained (`energy_trained: false`) refuses energies
+/// with CONCORD_ERROR_UNSUPPORTED, naming the file.
+#[test]
+fn an_untrained_energy_head_is_unsupported_through_dlopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/models/concord-qm9-gfn2-generator.concord");
+    let path = dir.path().join("untrained.concord");
+    let edited = with_metadata_key(
+        &std::fs::read(shipped).unwrap(),
+        "energy_trained",
+        false.into(),
+    );
+    std::fs::write(&path, file::resign(&edited, &path).unwrap()).unwrap();
+    let api = Api::open(&native::cdylib());
+    let h = api.load_model(&path, 64);
+    let x = [
+        0.0, 0.0, 0.1173, 0.0, 0.7572, -0.4692, 0.0, -0.7572, -0.4692,
+    ];
+    let (s, msg) = api.compute_all(h, &[8, 1, 1], &x, None, None).unwrap_err();
+    assert_eq!(s, dylib::UNSUPPORTED, "{msg}");
+    assert!(
+        msg.contains("untrained.concord") && msg.contains("energy head was never trained"),
+        "{msg}"
+    );
+    api.free_model(h);
 }
 
 #[test]

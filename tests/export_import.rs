@@ -203,6 +203,17 @@ fn export_needs_an_init_model() {
 /// Writes the variables of the model at `model` with `denoiser.out.weight` shifted by `shift`
 /// (and without `drop`, if given) as an external trainer's parameters file.
 fn parameters_file(model: &Path, out: &Path, shift: f64, drop: Option<&str>) {
+    parameters_file_with(
+        model,
+        out,
+        shift,
+        drop,
+        r#"{"trainer": "test", "steps": 7}"#,
+    );
+}
+
+/// [`parameters_file`] with the trainer's record `record` (JSON).
+fn parameters_file_with(model: &Path, out: &Path, shift: f64, drop: Option<&str>, record: &str) {
     let (m, _) = file::load(model, tch::Device::Cpu, Precision::Float64).unwrap();
     let tensors: Vec<(String, tch::Tensor)> =
         m.vs.variables()
@@ -217,10 +228,7 @@ fn parameters_file(model: &Path, out: &Path, shift: f64, drop: Option<&str>) {
                 (name, t)
             })
             .collect();
-    let info = HashMap::from([(
-        "concord_training".to_string(),
-        r#"{"trainer": "test", "steps": 7}"#.to_string(),
-    )]);
+    let info = HashMap::from([("concord_training".to_string(), record.to_string())]);
     std::fs::write(out, file::to_bytes_tensors(tensors, info).unwrap()).unwrap();
 }
 
@@ -261,6 +269,27 @@ fn imported_parameters_replace_the_models_with_provenance() {
     let meta = file::read_metadata(&std::fs::read(&out).unwrap(), &out).unwrap();
     assert_eq!(meta.training["external"]["trainer"], "test");
     assert_eq!(meta.training["init"]["training"]["test"], true);
+    // The record names no energy fit: the energy head is marked untrained.
+    assert!(!meta.energy_trained);
+    let fitted = r#"{"args": {"energy_weight": 1000, "force_weight": 10},
+                     "data": {"summary": {"frames": 12}}}"#;
+    parameters_file_with(&init, &params, 0.0, None, fitted);
+    let again = dir.path().join("fitted.concord");
+    let (ok, stderr) = run(&[
+        "import-parameters",
+        "--model",
+        init.to_str().unwrap(),
+        "--parameters",
+        params.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        file::read_metadata(&std::fs::read(&again).unwrap(), &again)
+            .unwrap()
+            .energy_trained
+    );
 }
 
 #[test]

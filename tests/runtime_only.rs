@@ -14,7 +14,7 @@ use concord::model::evaluate::Request;
 use concord::model::Precision;
 use concord::neighbors::neighbor_list;
 use concord::potential::{Backend, Device, Potential};
-use model_bytes::with_tensor_value;
+use model_bytes::{with_metadata_key, with_tensor_value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_concord");
 
@@ -711,4 +711,58 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
             assert!((0..3).all(|d| (a[d] - b[d]).abs() < 1e-6));
         }
     }
+}
+
+/// A generator model marked `energy_trained: false` (a structure-only training): no energies,
+/// no relaxation on it; its raw samples are the unmarked model's, ranked without energies; a
+/// dedicated potential relaxes and ranks them. Files with a trained head do not carry the key.
+#[test]
+fn an_untrained_energy_head_generates_but_gives_no_energies() {
+    use concord::generate::{generate_structures, GraphRequest, PipelineModels, PipelineOptions};
+    use concord::optimize::OptimizeOptions;
+    let source = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let bytes = std::fs::read(&source).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("untrained.concord");
+    let edited = with_metadata_key(&bytes, "energy_trained", false.into());
+    std::fs::write(&path, concord::model::file::resign(&edited, &path).unwrap()).unwrap();
+    let header = String::from_utf8_lossy(&bytes[..4096.min(bytes.len())]).to_string();
+    assert!(!header.contains("energy_trained"));
+    let trained = Potential::load(&source, Device::Cpu, Precision::Float32).unwrap();
+    let untrained = Potential::load(&path, Device::Cpu, Precision::Float32).unwrap();
+    assert!(trained.energy_trained() && !untrained.energy_trained());
+    let potential = shipped("concord-qm9-gfn2.concord", Precision::Float32);
+    let mol = concord::io::parse_smiles("CC(=O)N").unwrap().molecule;
+    let request = [GraphRequest::new(&mol.numbers, &mol.bonds, 3)];
+    let raw = PipelineOptions {
+        samples: 3,
+        sampler: SamplerOptions::default(),
+        relax: None,
+    };
+    let relax = PipelineOptions {
+        relax: Some(OptimizeOptions::default()),
+        ..raw.clone()
+    };
+    let run =
+        |models, opts: &PipelineOptions| generate_structures(models, &request, opts, &mut |_| {});
+    let err = run(PipelineModels::one(&untrained), &relax).unwrap_err();
+    assert!(matches!(err, concord::Error::Unsupported(_)), "{err}");
+    let plain = run(PipelineModels::one(&untrained), &raw)
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    let reference = run(PipelineModels::one(&trained), &raw)
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    for (a, b) in plain.iter().zip(&reference) {
+        assert_eq!(a.positions, b.positions);
+        assert!(a.energy.is_none() && a.forces.is_none() && b.energy.is_some());
+    }
+    let models = PipelineModels {
+        generator: &untrained,
+        potential: &potential,
+    };
+    let relaxed = run(models, &relax).unwrap().remove(0).unwrap();
+    assert!(relaxed.iter().all(|s| s.relaxed() && s.energy.is_some()));
 }

@@ -346,6 +346,57 @@ fn all_pair_generator_trains_and_leaves_charged_molecules_out() {
     .unwrap();
     let gen = pot.config().generator.unwrap();
     assert_eq!(gen.edges, concord::model::graph::GraphScheme::AllPairs);
+    assert!(
+        pot.energy_trained(),
+        "a multi-task run fits the energy head"
+    );
+}
+
+/// A run on structure data only leaves the energy head untrained, and its model file says so:
+/// the model generates but gives no energies (and the pipeline does not relax on it).
+#[test]
+fn a_structure_only_run_marks_its_energy_head_untrained() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_generator_config(dir.path(), "structures", "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let frames = text.find("[[dataset]]\nname = \"gfn2//pm6 tiny\"").unwrap();
+    let structures = text
+        .find("[[dataset]]\nname = \"pm6 structures tiny\"")
+        .unwrap();
+    let text = format!("{}{}", &text[..frames], &text[structures..])
+        .replace("optimality_weight = 0.1", "optimality_weight = 0.0")
+        .replace("score_weight = 0.1", "score_weight = 0.0");
+    std::fs::write(&config, text).unwrap();
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let model = dir.path().join("structures/model.concord");
+    let pot = concord::potential::Potential::load(
+        &model,
+        concord::potential::Device::Cpu,
+        concord::model::Precision::Float32,
+    )
+    .unwrap();
+    assert!(!pot.energy_trained());
+    let water = [[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]];
+    let err = pot
+        .compute(&[8, 1, 1], &water, None, [false; 3], Default::default())
+        .unwrap_err();
+    assert!(matches!(err, concord::Error::Unsupported(_)), "{err}");
+    assert!(
+        err.to_string().contains("energy head was never trained"),
+        "{err}"
+    );
+    let (ok, _, stderr) = run(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--smiles",
+        "CO",
+        "--relax",
+        "--out",
+        dir.path().join("gen.extxyz").to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("never trained"), "{stderr}");
 }
 
 /// A run that blows up (learning rate 0.9) stops with "training diverged" instead of saving a

@@ -39,7 +39,8 @@ pub enum concord_status_t {
     /// The caller was compiled against another ABI version (`concord_check_abi_version`).
     CONCORD_ERROR_ABI_VERSION = 8,
     /// The model cannot do what was asked: structure generation with a model that has no
-    /// structure generator (see `concord_model_has_generator`).
+    /// structure generator (see `concord_model_has_generator`), energies or forces from a
+    /// generator whose energy head was never trained.
     CONCORD_ERROR_UNSUPPORTED = 9,
     /// Two atoms are closer than 0.25 Å: the system cannot be evaluated. Minimisers may
     /// treat it as an infinitely high energy and step back; `concord_last_error_atoms` gives
@@ -102,6 +103,7 @@ impl From<&Error> for Failure {
             Error::NonFinitePosition { .. } => CONCORD_ERROR_INVALID_INPUT,
             Error::UnknownElement(_) => CONCORD_ERROR_UNKNOWN_ELEMENT,
             Error::ModelFile { .. } => CONCORD_ERROR_MODEL_FILE,
+            Error::Unsupported(_) => CONCORD_ERROR_UNSUPPORTED,
             Error::MemoryLimit { .. } => CONCORD_ERROR_MEMORY_LIMIT,
             #[cfg(feature = "torch")]
             Error::Torch(_) => CONCORD_ERROR_TORCH,

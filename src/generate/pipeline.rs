@@ -175,7 +175,9 @@ impl Sample {
 /// model cannot handle (an unknown element, an invalid graph, a failed sampling) gets its own
 /// error and costs only itself. `progress` is called with the number of molecules finished so
 /// far. Returns one outcome per molecule, its samples in draw order. Fails as a whole only for
-/// invalid options or a model without a generator.
+/// invalid options, a model without a generator, or a relaxation asked of a potential whose
+/// energy head was never trained (without relaxation such samples have no energies and are
+/// ranked by their problems and draw order).
 pub fn generate_structures(
     models: PipelineModels,
     molecules: &[GraphRequest],
@@ -189,6 +191,9 @@ pub fn generate_structures(
     } = models;
     if !generator.has_generator() {
         return Err(Error::invalid("this model has no structure generator"));
+    }
+    if opts.relax.is_some() {
+        potential.check_energy_trained()?;
     }
     let mut out: Vec<Option<Result<Vec<Sample>>>> = molecules
         .iter()

@@ -83,9 +83,22 @@ pub struct Metadata {
     pub config: ModelConfig,
     /// Training provenance (config, data files, epochs, metrics); free-form JSON.
     pub training: serde_json::Value,
+    /// False when the training that produced these parameters fitted no energies or forces
+    /// (a structure generator trained on structures only): such a model gives no energies
+    /// or forces ([`crate::Error::Unsupported`]). Written only when false; older files: true.
+    #[serde(
+        default = "energy_trained_default",
+        skip_serializing_if = "Clone::clone"
+    )]
+    pub energy_trained: bool,
     /// `sha256:<hex>` of the tensors and of this record without the checksum (format 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
+}
+
+/// Files without the `energy_trained` key had their energy heads trained.
+fn energy_trained_default() -> bool {
+    true
 }
 
 /// The checksum of a model file's tensors (`st`) and metadata (`meta`, whose own `checksum`
@@ -300,6 +313,7 @@ mod torch {
             },
             config: model.config().clone(),
             training,
+            energy_trained: true,
             checksum: None,
         }
     }
@@ -353,10 +367,25 @@ mod torch {
             .map_err(|e| Error::invalid(format!("serialising model: {e}")))
     }
 
-    /// Writes `model` with `training` provenance to `path` atomically.
+    /// Writes `model` with `training` provenance to `path` atomically, its energy head marked
+    /// as trained.
     pub fn save(model: &Model, path: &Path, training: serde_json::Value) -> Result<()> {
-        let bytes = to_bytes(&model.vs, &metadata(model, training))?;
-        write_atomic(path, &bytes)
+        save_fitted(model, path, training, true)
+    }
+
+    /// [`save`], with `energy_trained`: whether the training fitted energies or forces
+    /// ([`Metadata::energy_trained`]).
+    pub fn save_fitted(
+        model: &Model,
+        path: &Path,
+        training: serde_json::Value,
+        energy_trained: bool,
+    ) -> Result<()> {
+        let meta = Metadata {
+            energy_trained,
+            ..metadata(model, training)
+        };
+        write_atomic(path, &to_bytes(&model.vs, &meta)?)
     }
 
     /// Copies the tensors of model-file `bytes` into the variables of `vs` (every variable must be

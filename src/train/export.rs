@@ -392,10 +392,22 @@ pub fn import_parameters(model_path: &Path, parameters: &Path, out: &Path) -> Re
         })?
         .unwrap_or(serde_json::Value::Null);
     file::load_variables(&mut model.vs, &bytes, parameters, false)?;
+    let fitted = external_fits_energy(&external);
     let training = serde_json::json!({
         "external": external,
         "parameters": parameters.display().to_string(),
         "init": {"path": model_path.display().to_string(), "training": meta.training},
     });
-    file::save(&model, out, training)
+    file::save_fitted(&model, out, training, fitted)
+}
+
+/// Whether the external trainer's record (`concord_training`) says it fitted the energy head:
+/// labelled frames in its data (`data.summary.frames`) and a non-zero `args.energy_weight` or
+/// `args.force_weight`. A record without them (a denoising-only trainer) did not.
+fn external_fits_energy(record: &serde_json::Value) -> bool {
+    let number = |p: &str| record.pointer(p).and_then(serde_json::Value::as_f64);
+    let weighted = [number("/args/energy_weight"), number("/args/force_weight")]
+        .into_iter()
+        .any(|w| w.is_some_and(|w| w > 0.0));
+    weighted && number("/data/summary/frames").is_some_and(|n| n > 0.0)
 }

@@ -607,7 +607,8 @@ impl<'a> Trainer<'a> {
             self.state.best_validation = val_loss;
             self.state.best_epoch = Some(self.state.epoch);
             let note = serde_json::json!({"epoch": self.state.epoch});
-            file::save(&self.model, &self.files.best, note)?;
+            let fitted = fits_energy(self.config, &self.train_set);
+            file::save_fitted(&self.model, &self.files.best, note, fitted)?;
         }
         self.records.push(record);
         plots::learning_curve(&self.files.learning_curve, &self.records)
@@ -772,6 +773,13 @@ struct LossSums {
     skipped: usize,
 }
 
+/// Whether a run fits the energy head: labelled frames with a non-zero energy or force weight
+/// (a structure-only run leaves it untrained: [`file::Metadata::energy_trained`]).
+fn fits_energy(config: &Config, train_set: &Samples) -> bool {
+    let t = &config.training;
+    !train_set.potential.is_empty() && (t.energy_weight > 0.0 || t.force_weight > 0.0)
+}
+
 /// Writes the final model (the best one, with full provenance), the last epoch's model and the
 /// parity plot.
 fn finish(
@@ -827,11 +835,13 @@ fn finish(
         "validation": val,
         "reference_refit": refit,
     });
-    file::save(&best, &files.model, provenance)?;
-    file::save(
+    let fitted = fits_energy(config, train_set);
+    file::save_fitted(&best, &files.model, provenance, fitted)?;
+    file::save_fitted(
         last,
         &files.last,
         serde_json::json!({"config": config, "epoch": state.epoch, "selected": "last epoch"}),
+        fitted,
     )?;
     if progress {
         let errors = potential_errors(&val).map_or(String::new(), |e| format!(": {e}"));
