@@ -28,7 +28,7 @@ test-runtime-only: build-runtime
 
 ## The main job: train the default potential on the bundled GFN2-xTB data, evaluate it on the
 ## held-out test molecules, generate structures of the tiny test molecules from their graphs
-## with the shipped generator (relaxed on its potential), optimise PM6 minima on the new
+## with the shipped generator (relaxed on the shipped potential), optimise PM6 minima on the new
 ## potential, and run the LAMMPS and OpenMM examples with it. `make demo-quick` runs every step
 ## with a tiny budget (fine-tuning the shipped potential for 20 batches; CI runs it).
 DEMO_CONFIG ?= configs/default.toml
@@ -42,8 +42,8 @@ demo: build
 	$(ENV) target/release/concord train --config $(DEMO_CONFIG)
 	$(ENV) target/release/concord eval --model $(DEMO_RUN)/model.concord \
 	  --data $(DEMO_DATA)/test_forces.extxyz.gz $(DEMO_DATA)/test_gfn2_min.extxyz.gz
-	$(ENV) target/release/concord generate --model examples/models/concord-qm9-gfn2-generator.concord \
-	  --graphs data/qm9-gfn2/tiny/test_structures.sdf.gz --out $(DEMO_OUT)/generated.extxyz --samples 2 --relax
+	$(ENV) target/release/concord generate --model examples/models/concord-qm9-pm6-generator.concord \
+	  --potential examples/models/concord-qm9-gfn2.concord --graphs data/qm9-gfn2/tiny/test_structures.sdf.gz --out $(DEMO_OUT)/generated.extxyz --samples 2 --relax
 	$(ENV) target/release/concord optimize --model $(DEMO_RUN)/model.concord \
 	  --in data/qm9-gfn2/tiny/test_pm6_min.extxyz.gz --out $(DEMO_OUT)/optimized.extxyz
 	$(MAKE) demo-lammps demo-openmm DEMO_MODEL=$(DEMO_RUN)/model.concord
@@ -72,10 +72,12 @@ bench: build
 ## The generator against RDKit ETKDGv3 + MMFF94, side by side on the first GENERATOR_BENCH_MOLECULES
 ## QM9 test molecules, k = 4 (issue #15; table in runs/eval/generator/table.md, docs/results.md).
 GENERATOR_BENCH_MOLECULES ?= 150
-GENERATOR_MODEL ?= examples/models/concord-qm9-gfn2-generator.concord
+GENERATOR_MODEL ?= examples/models/concord-qm9-pm6-generator.concord
+GENERATOR_POTENTIAL ?= examples/models/concord-qm9-gfn2.concord
 bench-generator: build
 	scripts/setup.sh data
 	$(DATA_PY) scripts/eval/generator_bench.py --model $(GENERATOR_MODEL) \
+	  $(if $(GENERATOR_POTENTIAL),--potential $(GENERATOR_POTENTIAL)) \
 	  --molecules $(GENERATOR_BENCH_MOLECULES) --samples 4 --out runs/eval/generator
 
 ## Training on a lent GPU machine (docs/method.md): the data of GPU_CONFIG with reference

@@ -121,78 +121,106 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Structures per second of the shipped generator on QM9 test graphs (4 samples each, 32
-/// noise levels (the default, issue #12's setting) and 16, molecules batched as `concord
-/// generate` does: one QM9 molecule's 4 samples per native call (`NATIVE_BATCH_ATOMS`), 32
-/// molecules per libtorch call), raw and relaxed on its potential (L-BFGS, fmax 0.01 eV/Å),
-/// native and libtorch, float32.
+/// Structures per second on QM9 test graphs (4 samples each, 32 noise levels (the default,
+/// issue #12's setting) and 16, molecules batched as `concord generate` does: one QM9
+/// molecule's 4 samples per native call (`NATIVE_BATCH_ATOMS`), 32 molecules per libtorch
+/// call), raw and relaxed (L-BFGS, fmax 0.01 eV/Å), float32: the shipped generator relaxed on
+/// the shipped potential, and the multi-task model on its own head (native and libtorch).
 fn generation(root: &Path) -> String {
-    use concord::generate::{generate_many, SamplerOptions};
-    let path = root.join("examples/models/concord-qm9-gfn2-generator.concord");
+    let models = root.join("examples/models");
+    let load = |name: &str| {
+        Potential::load(
+            &models.join(name),
+            concord::potential::Device::Cpu,
+            Precision::Float32,
+        )
+        .unwrap()
+    };
+    let potential = load("concord-qm9-gfn2.concord");
+    let generator = load("concord-qm9-pm6-generator.concord");
+    let mut multitask = load("concord-qm9-gfn2-multitask.concord");
     let mols = concord::io::read_sdf(&root.join("data/qm9-gfn2/test_structures.sdf.gz")).unwrap();
     let mols = &mols[..48];
-    let mut pot =
-        Potential::load(&path, concord::potential::Device::Cpu, Precision::Float32).unwrap();
     let mut out = format!(
-        "\n| generation ({} QM9 test molecules x 4 samples, float32) | sampler levels | raw structures/s | relaxed structures/s | relaxed, preconditioned L-BFGS |\n|---|---|---|---|---|\n",
+        "\n| generation ({} QM9 test molecules x 4 samples, float32) | relaxed on | sampler levels | raw structures/s | relaxed structures/s | relaxed, preconditioned L-BFGS |\n|---|---|---|---|---|---|\n",
         mols.len()
     );
-    let runs = [
+    for steps in [32, 16] {
+        let label = "concord-qm9-pm6-generator Native";
+        out += &generation_row(label, &generator, &potential, mols, steps);
+    }
+    for (backend, steps) in [
         (Backend::Native, 32),
         (Backend::Native, 16),
         (Backend::Torch, 32),
-    ];
-    for (backend, steps) in runs {
-        let sampler = SamplerOptions {
-            steps,
-            ..Default::default()
-        };
-        pot.set_backend(backend).unwrap();
-        let t = Instant::now();
-        let mut samples = Vec::new();
-        let per = match backend {
-            Backend::Native => 1,
-            _ => concord::generate::pipeline::BATCH,
-        };
-        for chunk in mols.chunks(per) {
-            let batch: Vec<(&[u8], &[concord::Bond], u64)> = chunk
-                .iter()
-                .enumerate()
-                .map(|(m, mol)| (mol.numbers.as_slice(), mol.bonds.as_slice(), m as u64))
-                .collect();
-            let s = generate_many(&pot, &batch, 4, &sampler).unwrap();
-            samples.extend(chunk.iter().zip(s));
-        }
-        let raw = t.elapsed().as_secs_f64();
-        let mut relax = [0.0; 2];
-        for (k, precondition) in [false, true].into_iter().enumerate() {
-            let opts = concord::optimize::OptimizeOptions {
-                precondition,
-                ..Default::default()
-            };
-            let t = Instant::now();
-            for (mol, xs) in &samples {
-                for x in xs {
-                    let mut objective = concord::optimize::PotentialObjective {
-                        potential: &pot,
-                        numbers: &mol.numbers,
-                        cell: None,
-                        pbc: [false; 3],
-                    };
-                    let _ = concord::optimize::optimize(&mut objective, x, &opts);
-                }
-            }
-            relax[k] = t.elapsed().as_secs_f64();
-        }
-        let n = (4 * mols.len()) as f64;
-        out += &format!(
-            "| Concord {backend:?} | {steps} | {:.1} | {:.1} | {:.1} |\n",
-            n / raw,
-            n / (raw + relax[0]),
-            n / (raw + relax[1])
-        );
+    ] {
+        multitask.set_backend(backend).unwrap();
+        let label = format!("concord-qm9-gfn2-multitask {backend:?}");
+        out += &generation_row(&label, &multitask, &multitask, mols, steps);
     }
     out
+}
+
+/// One row of [`generation`]: `generator` samples, `relax_on` relaxes.
+fn generation_row(
+    label: &str,
+    generator: &Potential,
+    relax_on: &Potential,
+    mols: &[concord::Molecule],
+    steps: usize,
+) -> String {
+    use concord::generate::{generate_many, SamplerOptions};
+    let sampler = SamplerOptions {
+        steps,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let mut samples = Vec::new();
+    let per = match generator.backend() {
+        Backend::Native => 1,
+        _ => concord::generate::pipeline::BATCH,
+    };
+    for chunk in mols.chunks(per) {
+        let batch: Vec<(&[u8], &[concord::Bond], u64)> = chunk
+            .iter()
+            .enumerate()
+            .map(|(m, mol)| (mol.numbers.as_slice(), mol.bonds.as_slice(), m as u64))
+            .collect();
+        let s = generate_many(generator, &batch, 4, &sampler).unwrap();
+        samples.extend(chunk.iter().zip(s));
+    }
+    let raw = t.elapsed().as_secs_f64();
+    let mut relax = [0.0; 2];
+    for (k, precondition) in [false, true].into_iter().enumerate() {
+        let opts = concord::optimize::OptimizeOptions {
+            precondition,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        for (mol, xs) in &samples {
+            for x in xs {
+                let mut objective = concord::optimize::PotentialObjective {
+                    potential: relax_on,
+                    numbers: &mol.numbers,
+                    cell: None,
+                    pbc: [false; 3],
+                };
+                let _ = concord::optimize::optimize(&mut objective, x, &opts);
+            }
+        }
+        relax[k] = t.elapsed().as_secs_f64();
+    }
+    let n = (4 * mols.len()) as f64;
+    let on = match std::ptr::eq(generator, relax_on) {
+        true => "its own head",
+        false => "concord-qm9-gfn2",
+    };
+    format!(
+        "| {label} | {on} | {steps} | {:.1} | {:.1} | {:.1} |\n",
+        n / raw,
+        n / (raw + relax[0]),
+        n / (raw + relax[1])
+    )
 }
 
 fn main() {

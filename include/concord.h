@@ -147,7 +147,8 @@ enum concord_status_t
     CONCORD_ERROR_ABI_VERSION = 8,
     /**
      * The model cannot do what was asked: structure generation with a model that has no
-     * structure generator (see `concord_model_has_generator`).
+     * structure generator (see `concord_model_has_generator`), energies or forces from a
+     * generator whose energy head was never trained.
      */
     CONCORD_ERROR_UNSUPPORTED = 9,
     /**

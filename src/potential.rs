@@ -295,8 +295,9 @@ impl Potential {
             false => Err(Error::Unsupported(format!(
                 "model file {}: its energy head was never trained (a structure generator \
                  trained on structures only), so it gives no energies or forces; relax and \
-                 rank its structures on a potential (e.g. concord generate --potential \
-                 examples/models/concord-qm9-gfn2.concord)",
+                 rank its structures on a potential, e.g. examples/models/concord-qm9-gfn2.concord \
+                 (concord generate --potential, LAMMPS concord_generate ... potential FILE, \
+                 OpenMM potential_path, concord_generate_structures_with_potential)",
                 self.path.display()
             ))),
         }

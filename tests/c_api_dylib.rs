@@ -253,7 +253,7 @@ fn a_non_finite_result_is_a_model_file_error_through_dlopen() {
 fn an_untrained_energy_head_is_unsupported_through_dlopen() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/models/concord-qm9-gfn2-generator.concord");
+        .join("examples/models/concord-qm9-gfn2-multitask.concord");
     let path = dir.path().join("untrained.concord");
     let edited = with_metadata_key(
         &std::fs::read(shipped).unwrap(),

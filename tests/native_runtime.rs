@@ -130,7 +130,7 @@ fn random_models_of_several_sizes_agree_with_libtorch() {
 fn shipped_models_agree_with_libtorch() {
     for name in [
         "concord-qm9-gfn2.concord",
-        "concord-qm9-gfn2-generator.concord",
+        "concord-qm9-gfn2-multitask.concord",
     ] {
         let path = root().join("examples/models").join(name);
         for (precision, tol) in [(Precision::Float64, 1e-10), (Precision::Float32, 1e-4)] {
@@ -185,7 +185,7 @@ fn native_refuses_what_libtorch_refuses() {
 #[test]
 fn generated_structures_agree_with_libtorch_from_the_same_seed() {
     use concord::generate::{generate_many, SamplerOptions};
-    let path = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let path = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let mols =
         concord::io::read_sdf(&root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz")).unwrap();
     let batch: Vec<(&[u8], &[concord::Bond], u64)> = mols

@@ -142,7 +142,7 @@ const TINY: &[&str] = &[
 #[test]
 fn shipped_generator_makes_chemically_sane_tiny_molecules() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join("examples/models/concord-qm9-gfn2-generator.concord");
+    let path = root.join("examples/models/concord-qm9-gfn2-multitask.concord");
     let pot = Potential::load(&path, Device::Cpu, Precision::Float32).unwrap();
     let opts = concord::optimize::OptimizeOptions::default();
     let mut failures = Vec::new();
@@ -196,7 +196,7 @@ fn cli_evaluates_generates_and_optimises_with_the_shipped_models() {
     let mae = m[s(&data)]["force_mae"].as_f64().unwrap();
     assert!(mae > 0.0 && mae < 0.5, "force MAE {mae} eV/Å");
     let gen = dir.path().join("gen.extxyz");
-    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let generator = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     run(&[
         "generate",
         "--model",
@@ -300,7 +300,7 @@ fn a_closed_stdout_pipe_is_not_a_panic() {
 #[test]
 fn generate_writes_the_molecules_that_worked_and_fails_naming_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let generator = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let out = dir.path().join("gen.extxyz");
     let run = |smiles: &[&str]| {
         let mut args = vec!["generate", "--model", generator.to_str().unwrap()];
@@ -478,7 +478,7 @@ fn eval_refuses_data_without_labels() {
 #[test]
 fn the_cli_refuses_the_sampler_and_optimiser_options_the_c_abi_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let generator = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let out = dir.path().join("gen.extxyz");
     let base = [
         "generate",
@@ -517,7 +517,7 @@ fn the_cli_refuses_the_sampler_and_optimiser_options_the_c_abi_refuses() {
 #[test]
 fn generate_refuses_charged_sdf_molecules_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let generator = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let generator = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let mut mols =
         concord::io::read_sdf(&root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz")).unwrap();
     mols.truncate(2);
@@ -646,7 +646,7 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
         best, generate_structures, GraphRequest, PipelineModels, PipelineOptions,
     };
     use concord::optimize::OptimizeOptions;
-    let pot = shipped("concord-qm9-gfn2-generator.concord", Precision::Float32);
+    let pot = shipped("concord-qm9-gfn2-multitask.concord", Precision::Float32);
     let smiles = ["CCO", "C=O", "CC(=O)N"];
     let mols: Vec<concord::Molecule> = smiles
         .iter()
@@ -686,7 +686,7 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
     // The CLI: every sample with its rank, the library's positions and energies.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gen.extxyz");
-    let model = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let model = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let status = Command::new(BIN)
         .args([
             "generate",
@@ -720,7 +720,7 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
 fn an_untrained_energy_head_generates_but_gives_no_energies() {
     use concord::generate::{generate_structures, GraphRequest, PipelineModels, PipelineOptions};
     use concord::optimize::OptimizeOptions;
-    let source = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let source = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let bytes = std::fs::read(&source).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("untrained.concord");

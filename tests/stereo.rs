@@ -177,7 +177,7 @@ fn generated_structures_have_the_specified_configuration() {
     };
     use concord::model::Precision;
     use concord::potential::{Device, Potential};
-    let model = root().join("examples/models/concord-qm9-gfn2-generator.concord");
+    let model = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let pot = Potential::load(&model, Device::Cpu, Precision::Float32).unwrap();
     let smiles = [
         "C[C@H](N)C(=O)O",

@@ -4,8 +4,8 @@ OpenMM minimises them on a Concord potential.
     python examples/openmm/generate_minimize.py MODEL [--molecule 0] [--seed 0] [--samples 8]
 
 Takes the topology (atoms and bonds with orders) of a molecule of the bundled SDF file, ignores
-its coordinates, generates positions with the shipped generator model (relaxed on its own
-potential), minimises them with LocalEnergyMinimizer on MODEL and compares the result with the
+its coordinates, generates positions with the shipped generator (relaxed and ranked on MODEL),
+minimises them with LocalEnergyMinimizer on MODEL and compares the result with the
 file's PM6 minimum (RMSD after optimal superposition). Writes runs/openmm/generated.pdb."""
 
 import argparse
@@ -17,7 +17,7 @@ from openmm import app, unit
 from openmmconcord import ConcordForce, atomic_numbers, generate_positions, read_sdf
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-GENERATOR = ROOT / "examples/models/concord-qm9-gfn2-generator.concord"
+GENERATOR = ROOT / "examples/models/concord-qm9-pm6-generator.concord"
 
 
 def rmsd(a, b):
@@ -42,7 +42,8 @@ def main():
     args = parser.parse_args()
 
     name, topology, pm6 = read_sdf(args.sdf, args.molecule)
-    positions = generate_positions(topology, args.generator, seed=args.seed, samples=args.samples)
+    positions = generate_positions(topology, args.generator, seed=args.seed, samples=args.samples,
+                                   potential_path=args.model)
 
     system = mm.System()
     for atom in topology.atoms():

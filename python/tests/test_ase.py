@@ -20,7 +20,7 @@ from concord import ConcordCalculator, ConcordError
 ROOT = Path(__file__).resolve().parents[2]
 POTENTIAL = ROOT / "examples" / "models" / "concord-qm9-gfn2.concord"
 OTHER = ROOT / "examples" / "models" / "candidates" / "concord-qm9-gfn2-long.concord"
-GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-generator.concord"
+GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-multitask.concord"
 CLI = ROOT / "target" / "release" / "concord"
 
 

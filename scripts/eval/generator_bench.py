@@ -41,7 +41,8 @@ import inputs  # noqa: E402
 import rdkit_baseline  # noqa: E402
 from stats import rmsd_pair  # noqa: E402
 
-DEFAULT_MODEL = common.ROOT / "examples/models/concord-qm9-gfn2-generator.concord"
+DEFAULT_MODEL = common.ROOT / "examples/models/concord-qm9-pm6-generator.concord"
+DEFAULT_POTENTIAL = common.ROOT / "examples/models/concord-qm9-gfn2.concord"
 
 
 def concord_binary():
@@ -163,9 +164,13 @@ def main():
     ap.add_argument("--gfn2", action="store_true", help="GFN2 gap of each selected sample (xtb, slow)")
     ap.add_argument("--no-relax", action="store_true", help="skip the Concord --relax row")
     ap.add_argument("--no-rdkit", action="store_true", help="skip the RDKit row (e.g. comparing models)")
-    ap.add_argument("--potential", help="relax and rank with this potential (concord generate --potential)")
+    ap.add_argument("--potential", default=str(DEFAULT_POTENTIAL),
+                    help="relax and rank with this potential (concord generate --potential; default the "
+                         "shipped potential); 'self' for the generator model's own energy head")
     ap.add_argument("--steps", type=int, help="noise levels of the sampler (concord generate --steps; default 32)")
     a = ap.parse_args()
+    if a.potential == "self":
+        a.potential = None
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
     refs = inputs.load_references("full", a.molecules)

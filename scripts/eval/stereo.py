@@ -31,7 +31,8 @@ import rdkit_baseline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPHS = ROOT / "data/qm9-gfn2/test_structures.sdf.gz"
-GENERATOR = ROOT / "examples/models/concord-qm9-gfn2-generator.concord"
+GENERATOR = ROOT / "examples/models/concord-qm9-pm6-generator.concord"
+POTENTIAL = ROOT / "examples/models/concord-qm9-gfn2.concord"
 
 
 def concord_binary():
@@ -83,7 +84,8 @@ def flattened_sdf(src, dst):
 
 def generate(graphs, out, k, relax):
     cmd = [str(concord_binary()), "generate", "--model", str(GENERATOR), "--graphs", str(graphs),
-           "--samples", str(k), "--seed", "1", "--out", str(out)] + (["--relax"] if relax else [])
+           "--samples", str(k), "--seed", "1", "--out", str(out)] + (
+               ["--relax", "--potential", str(POTENTIAL)] if relax else [])
     t = time.time()
     res = subprocess.run(cmd, capture_output=True, text=True)
     # Molecules that fail are named on stderr and left out of the file (counted as wrong).

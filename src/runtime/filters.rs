@@ -209,7 +209,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         for name in [
             "concord-qm9-gfn2.concord",
-            "concord-qm9-gfn2-generator.concord",
+            "concord-qm9-gfn2-multitask.concord",
         ] {
             let path = root.join("examples/models").join(name);
             let bytes = std::fs::read(&path).unwrap();

@@ -15,7 +15,7 @@ from concord_c import element_mass, element_number, header_constant
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN = ROOT / "target" / "plugins" / "lammps" / "concordplugin.so"
 POTENTIAL = ROOT / "examples" / "models" / "concord-qm9-gfn2.concord"
-GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-generator.concord"
+GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-multitask.concord"
 QM9 = ROOT / "data" / "qm9-gfn2" / "tiny" / "test_pm6_min.extxyz.gz"
 
 #: LAMMPS's nktv2p: pressure units per (energy units / Å^3), for units metal and real.

@@ -14,7 +14,7 @@ from openmmconcord import ConcordForce, atomic_numbers, read_sdf
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 POTENTIAL = ROOT / "examples/models/concord-qm9-gfn2.concord"
-GENERATOR = ROOT / "examples/models/concord-qm9-gfn2-generator.concord"
+GENERATOR = ROOT / "examples/models/concord-qm9-gfn2-multitask.concord"
 STRUCTURES = ROOT / "data/qm9-gfn2/tiny/test_structures.sdf.gz"
 
 #: kJ/mol per eV, as concord.h defines it for the plugin.

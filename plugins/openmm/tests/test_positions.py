@@ -1,5 +1,5 @@
 """Positions for a Topology from the structure generator (generate_positions), and the SDF
-reader. The shipped generator's relaxed samples of the smallest molecules are nearly all sane
+reader. The multi-task generator model's relaxed samples of the smallest molecules are nearly all sane
 (58 of 60 when last measured), so the checks are on the chosen sample and on the share of sane
 samples, which is reported."""
 
@@ -120,7 +120,7 @@ def test_share_of_sane_relaxed_samples(report):
                 ok = s.relaxed and np.all((bonds > 0.090) & (bonds < 0.160))
                 sane += bool(ok and closest_nonbonded(s.positions, first, second) >= 0.12)
     report(
-        f"generator (shipped, relaxed): {sane}/{total} samples of water, methane, ammonia, methanol, "
+        f"multi-task generator (relaxed on its own head): {sane}/{total} samples of water, methane, ammonia, methanol, "
         "ethane (3 seeds x 4) have bonds in 0.09-0.16 nm and no non-bonded pair below 0.12 nm"
     )
     assert sane >= 0.9 * total
