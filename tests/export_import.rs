@@ -239,13 +239,8 @@ fn parameter(model: &Path, name: &str) -> Vec<f64> {
     Vec::try_from(t).unwrap()
 }
 
-#[test]
-fn imported_parameters_replace_the_models_with_provenance() {
-    let dir = tempfile::tempdir().unwrap();
-    let (init, _) = model_and_config(dir.path());
-    let params = dir.path().join("trained.safetensors");
-    parameters_file(&init, &params, 0.25, None);
-    let out = dir.path().join("trained.concord");
+/// `concord import-parameters --model init --parameters params --out out`, which must succeed.
+fn import(init: &Path, params: &Path, out: &Path) {
     let (ok, stderr) = run(&[
         "import-parameters",
         "--model",
@@ -256,6 +251,16 @@ fn imported_parameters_replace_the_models_with_provenance() {
         out.to_str().unwrap(),
     ]);
     assert!(ok, "{stderr}");
+}
+
+#[test]
+fn imported_parameters_replace_the_models_with_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (init, _) = model_and_config(dir.path());
+    let params = dir.path().join("trained.safetensors");
+    parameters_file(&init, &params, 0.25, None);
+    let out = dir.path().join("trained.concord");
+    import(&init, &params, &out);
     let before = parameter(&init, "denoiser.out.weight");
     let after = parameter(&out, "denoiser.out.weight");
     assert!(before
@@ -275,16 +280,7 @@ fn imported_parameters_replace_the_models_with_provenance() {
                      "data": {"summary": {"frames": 12}}}"#;
     parameters_file_with(&init, &params, 0.0, None, fitted);
     let again = dir.path().join("fitted.concord");
-    let (ok, stderr) = run(&[
-        "import-parameters",
-        "--model",
-        init.to_str().unwrap(),
-        "--parameters",
-        params.to_str().unwrap(),
-        "--out",
-        again.to_str().unwrap(),
-    ]);
-    assert!(ok, "{stderr}");
+    import(&init, &params, &again);
     assert!(
         file::read_metadata(&std::fs::read(&again).unwrap(), &again)
             .unwrap()
