@@ -42,7 +42,7 @@ demo: build
 	$(ENV) target/release/concord train --config $(DEMO_CONFIG)
 	$(ENV) target/release/concord eval --model $(DEMO_RUN)/model.concord \
 	  --data $(DEMO_DATA)/test_forces.extxyz.gz $(DEMO_DATA)/test_gfn2_min.extxyz.gz
-	$(ENV) target/release/concord generate --model examples/models/concord-qm9-pm6-generator.concord \
+	$(ENV) target/release/concord generate --model examples/models/concord-generator.concord \
 	  --potential examples/models/concord-qm9-gfn2.concord --graphs data/qm9-gfn2/tiny/test_structures.sdf.gz --out $(DEMO_OUT)/generated.extxyz --samples 2 --relax
 	$(ENV) target/release/concord optimize --model $(DEMO_RUN)/model.concord \
 	  --in data/qm9-gfn2/tiny/test_pm6_min.extxyz.gz --out $(DEMO_OUT)/optimized.extxyz
@@ -72,7 +72,7 @@ bench: build
 ## The generator against RDKit ETKDGv3 + MMFF94, side by side on the first GENERATOR_BENCH_MOLECULES
 ## QM9 test molecules, k = 4 (issue #15; table in runs/eval/generator/table.md, docs/results.md).
 GENERATOR_BENCH_MOLECULES ?= 150
-GENERATOR_MODEL ?= examples/models/concord-qm9-pm6-generator.concord
+GENERATOR_MODEL ?= examples/models/concord-generator.concord
 GENERATOR_POTENTIAL ?= examples/models/concord-qm9-gfn2.concord
 bench-generator: build
 	scripts/setup.sh data

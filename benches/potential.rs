@@ -137,7 +137,7 @@ fn generation(root: &Path) -> String {
         .unwrap()
     };
     let potential = load("concord-qm9-gfn2.concord");
-    let generator = load("concord-qm9-pm6-generator.concord");
+    let generator = load("concord-generator.concord");
     let mut multitask = load("concord-qm9-gfn2-multitask.concord");
     let mols = concord::io::read_sdf(&root.join("data/qm9-gfn2/test_structures.sdf.gz")).unwrap();
     let mols = &mols[..48];
@@ -146,7 +146,7 @@ fn generation(root: &Path) -> String {
         mols.len()
     );
     for steps in [32, 16] {
-        let label = "concord-qm9-pm6-generator Native";
+        let label = "concord-generator Native";
         out += &generation_row(label, &generator, &potential, mols, steps);
     }
     for (backend, steps) in [

@@ -192,7 +192,7 @@ fn a_dedicated_potential_relaxes_and_ranks() {
 #[test]
 fn the_shipped_generator_relaxes_on_the_shipped_potential() {
     let dir = tempfile::tempdir().unwrap();
-    let model = root().join("examples/models/concord-qm9-pm6-generator.concord");
+    let model = root().join("examples/models/concord-generator.concord");
     let potential = root().join("examples/models/concord-qm9-gfn2.concord");
     let out = dir.path().join("gen.extxyz");
     let smiles = [

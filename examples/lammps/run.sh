@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 source "$root/scripts/env.sh"
 model="$(realpath "${1:?usage: examples/lammps/run.sh MODEL}")"
-generator="$root/examples/models/concord-qm9-pm6-generator.concord"
+generator="$root/examples/models/concord-generator.concord"
 export LAMMPS_PLUGIN_PATH="$root/target/plugins/lammps"  # loads concordplugin.so at start
 [ -f "$LAMMPS_PLUGIN_PATH/concordplugin.so" ] || {
   echo "examples/lammps/run.sh: build the plugin first (make lammps)" >&2; exit 1; }

@@ -17,7 +17,7 @@ from openmm import app, unit
 from openmmconcord import ConcordForce, atomic_numbers, generate_positions, read_sdf
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-GENERATOR = ROOT / "examples/models/concord-qm9-pm6-generator.concord"
+GENERATOR = ROOT / "examples/models/concord-generator.concord"
 
 
 def rmsd(a, b):

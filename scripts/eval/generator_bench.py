@@ -41,7 +41,7 @@ import inputs  # noqa: E402
 import rdkit_baseline  # noqa: E402
 from stats import rmsd_pair  # noqa: E402
 
-DEFAULT_MODEL = common.ROOT / "examples/models/concord-qm9-pm6-generator.concord"
+DEFAULT_MODEL = common.ROOT / "examples/models/concord-generator.concord"
 DEFAULT_POTENTIAL = common.ROOT / "examples/models/concord-qm9-gfn2.concord"
 
 

@@ -31,7 +31,7 @@ import rdkit_baseline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPHS = ROOT / "data/qm9-gfn2/test_structures.sdf.gz"
-GENERATOR = ROOT / "examples/models/concord-qm9-pm6-generator.concord"
+GENERATOR = ROOT / "examples/models/concord-generator.concord"
 POTENTIAL = ROOT / "examples/models/concord-qm9-gfn2.concord"
 
 

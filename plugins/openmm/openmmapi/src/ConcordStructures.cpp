@@ -43,7 +43,7 @@ std::vector<GeneratedStructure> generateStructures(
         if (!model.has_generator()) {
             throw OpenMM::OpenMMException("generateStructures: the model " + modelPath +
                                           " has no structure generator (use a model trained with "
-                                          "one, e.g. concord-qm9-pm6-generator.concord)");
+                                          "one, e.g. concord-generator.concord)");
         }
         std::optional<concord::Model> potential;
         if (!potentialPath.empty()) potential.emplace(potentialPath, "cpu", precision);
