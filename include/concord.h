@@ -466,7 +466,8 @@ concord_status_t concord_model_deviation(const concord_model_t *const *models,
  * @return `CONCORD_SUCCESS`; `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL `model`,
  *   `atomic_numbers` or `positions`), `CONCORD_ERROR_INVALID_INPUT` (N out of range, NaN or
  *   infinite coordinates or cell, overlapping atoms, periodic without a cell, degenerate
- *   cell), `CONCORD_ERROR_UNKNOWN_ELEMENT` or `CONCORD_ERROR_TORCH`; the message is in
+ *   cell), `CONCORD_ERROR_UNKNOWN_ELEMENT`, `CONCORD_ERROR_UNSUPPORTED` (a generator whose energy
+ *   head was never trained) or `CONCORD_ERROR_TORCH`; the message is in
  *   `concord_last_error()`.
  *
  * # Safety
@@ -518,7 +519,8 @@ concord_status_t concord_compute(const concord_model_t *model,
  * @return `CONCORD_SUCCESS`; `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL `model`,
  *   `atomic_numbers` or `positions`), `CONCORD_ERROR_INVALID_INPUT` (a count out of range, only
  *   one pair array given, a pair index out of range, NaN or infinite coordinates, overlapping
- *   atoms), `CONCORD_ERROR_UNKNOWN_ELEMENT` or `CONCORD_ERROR_TORCH`; the message is in
+ *   atoms), `CONCORD_ERROR_UNKNOWN_ELEMENT`, `CONCORD_ERROR_UNSUPPORTED` (a generator whose energy
+ *   head was never trained) or `CONCORD_ERROR_TORCH`; the message is in
  *   `concord_last_error()`.
  *
  * # Safety
@@ -669,7 +671,8 @@ concord_status_t concord_generate(const concord_model_t *model,
  *   `concord_optimize_result_t [K]`, or NULL.
  * @return `CONCORD_SUCCESS` (whatever the samples' relaxations gave: check
  *   `results[k].status` and `results[k].converged`); otherwise the errors of
- *   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for invalid options; the message
+ *   `concord_generate`, `CONCORD_ERROR_INVALID_ARGUMENT` for invalid options, and
+ *   `CONCORD_ERROR_UNSUPPORTED` for a model whose energy head was never trained; the message
  *   is in `concord_last_error()`.
  *
  * # Safety
@@ -720,9 +723,11 @@ concord_status_t concord_generate_optimize(const concord_model_t *model,
  * @param samples where to write what was found about each sample, `concord_sample_t [K]`, in
  *   the same order.
  * @return `CONCORD_SUCCESS` (whatever the samples turned out to be); otherwise the errors of
- *   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for `relax` not 0 or 1, invalid
- *   options or a NULL `samples`; the message is in `concord_last_error()`. Outputs are written
- *   only on success.
+ *   `concord_generate`, `CONCORD_ERROR_INVALID_ARGUMENT` for `relax` not 0 or 1, invalid
+ *   options or a NULL `samples`, and `CONCORD_ERROR_UNSUPPORTED` for `relax` = 1 with a model
+ *   whose energy head was never trained (`concord_generate_structures_with_potential` relaxes
+ *   it on another model); the message is in `concord_last_error()`. Outputs are written only
+ *   on success.
  *
  * # Safety
  * `model` must be a live handle; every non-NULL pointer must be valid for the shape given
@@ -967,7 +972,8 @@ concord_optimize_options_t concord_optimize_options_default(void);
  *   `model`, `atomic_numbers` or `positions`; invalid options),
  *   `CONCORD_ERROR_INVALID_INPUT` (N out of range, NaN or infinite coordinates or cell,
  *   overlapping atoms at the start or during the optimisation, periodic without a cell,
- *   degenerate cell, a non-finite energy), `CONCORD_ERROR_UNKNOWN_ELEMENT` or
+ *   degenerate cell, a non-finite energy), `CONCORD_ERROR_UNKNOWN_ELEMENT`,
+ *   `CONCORD_ERROR_UNSUPPORTED` (a generator whose energy head was never trained) or
  *   `CONCORD_ERROR_TORCH`; the message is in `concord_last_error()`.
  *
  * # Safety

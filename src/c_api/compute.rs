@@ -152,7 +152,8 @@ impl Outputs {
 /// @return `CONCORD_SUCCESS`; `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL `model`,
 ///   `atomic_numbers` or `positions`), `CONCORD_ERROR_INVALID_INPUT` (N out of range, NaN or
 ///   infinite coordinates or cell, overlapping atoms, periodic without a cell, degenerate
-///   cell), `CONCORD_ERROR_UNKNOWN_ELEMENT` or `CONCORD_ERROR_TORCH`; the message is in
+///   cell), `CONCORD_ERROR_UNKNOWN_ELEMENT`, `CONCORD_ERROR_UNSUPPORTED` (a generator whose energy
+///   head was never trained) or `CONCORD_ERROR_TORCH`; the message is in
 ///   `concord_last_error()`.
 ///
 /// # Safety
@@ -228,7 +229,8 @@ pub unsafe extern "C" fn concord_compute(
 /// @return `CONCORD_SUCCESS`; `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL `model`,
 ///   `atomic_numbers` or `positions`), `CONCORD_ERROR_INVALID_INPUT` (a count out of range, only
 ///   one pair array given, a pair index out of range, NaN or infinite coordinates, overlapping
-///   atoms), `CONCORD_ERROR_UNKNOWN_ELEMENT` or `CONCORD_ERROR_TORCH`; the message is in
+///   atoms), `CONCORD_ERROR_UNKNOWN_ELEMENT`, `CONCORD_ERROR_UNSUPPORTED` (a generator whose energy
+///   head was never trained) or `CONCORD_ERROR_TORCH`; the message is in
 ///   `concord_last_error()`.
 ///
 /// # Safety

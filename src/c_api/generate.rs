@@ -287,7 +287,8 @@ pub unsafe extern "C" fn concord_generate(
 ///   `concord_optimize_result_t [K]`, or NULL.
 /// @return `CONCORD_SUCCESS` (whatever the samples' relaxations gave: check
 ///   `results[k].status` and `results[k].converged`); otherwise the errors of
-///   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for invalid options; the message
+///   `concord_generate`, `CONCORD_ERROR_INVALID_ARGUMENT` for invalid options, and
+///   `CONCORD_ERROR_UNSUPPORTED` for a model whose energy head was never trained; the message
 ///   is in `concord_last_error()`.
 ///
 /// # Safety
@@ -458,9 +459,11 @@ impl concord_sample_t {
 /// @param samples where to write what was found about each sample, `concord_sample_t [K]`, in
 ///   the same order.
 /// @return `CONCORD_SUCCESS` (whatever the samples turned out to be); otherwise the errors of
-///   `concord_generate`, and `CONCORD_ERROR_INVALID_ARGUMENT` for `relax` not 0 or 1, invalid
-///   options or a NULL `samples`; the message is in `concord_last_error()`. Outputs are written
-///   only on success.
+///   `concord_generate`, `CONCORD_ERROR_INVALID_ARGUMENT` for `relax` not 0 or 1, invalid
+///   options or a NULL `samples`, and `CONCORD_ERROR_UNSUPPORTED` for `relax` = 1 with a model
+///   whose energy head was never trained (`concord_generate_structures_with_potential` relaxes
+///   it on another model); the message is in `concord_last_error()`. Outputs are written only
+///   on success.
 ///
 /// # Safety
 /// `model` must be a live handle; every non-NULL pointer must be valid for the shape given

@@ -194,7 +194,8 @@ pub(crate) fn relax(
 ///   `model`, `atomic_numbers` or `positions`; invalid options),
 ///   `CONCORD_ERROR_INVALID_INPUT` (N out of range, NaN or infinite coordinates or cell,
 ///   overlapping atoms at the start or during the optimisation, periodic without a cell,
-///   degenerate cell, a non-finite energy), `CONCORD_ERROR_UNKNOWN_ELEMENT` or
+///   degenerate cell, a non-finite energy), `CONCORD_ERROR_UNKNOWN_ELEMENT`,
+///   `CONCORD_ERROR_UNSUPPORTED` (a generator whose energy head was never trained) or
 ///   `CONCORD_ERROR_TORCH`; the message is in `concord_last_error()`.
 ///
 /// # Safety
