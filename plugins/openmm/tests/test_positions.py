@@ -8,7 +8,7 @@ import gzip
 import numpy as np
 import openmm as mm
 import pytest
-from conftest import GENERATOR, POTENTIAL, STRUCTURES, evaluate, make_system
+from conftest import GENERATOR, POTENTIAL, ROOT, STRUCTURES, evaluate, make_system
 from openmm import app, unit
 from openmmconcord import (
     ConcordForce,
@@ -18,6 +18,9 @@ from openmmconcord import (
     generateStructures,
     read_sdf,
 )
+
+
+SHIPPED_GENERATOR = ROOT / "examples/models/concord-generator.concord"
 
 
 def closest_nonbonded(positions, first, second):
@@ -96,6 +99,18 @@ def test_another_potential_relaxes_and_ranks():
     with pytest.raises(mm.OpenMMException, match="missing.concord"):
         generateStructures(str(GENERATOR), numbers, first, second, orders, 1, 1, False, 10.0, 64,
                            "missing.concord")
+
+
+def test_the_shipped_generator_alone_gives_raw_positions():
+    """The shipped generator has no trained energy head: unrelaxed samples come back ranked by
+    sanity (no energies); relaxing needs a potential, and asking it alone is refused."""
+    topology = SMALL["methanol"]
+    positions = generate_positions(topology, SHIPPED_GENERATOR, seed=2, samples=4, minimize=False)
+    first, second, _ = bond_graph(topology)
+    bonds = distances(positions, first, second)
+    assert np.all((bonds > 0.090) & (bonds < 0.160)), bonds
+    with pytest.raises(mm.OpenMMException, match="never trained"):
+        generate_positions(topology, SHIPPED_GENERATOR, seed=2, samples=4)
 
 
 def test_the_same_seed_gives_the_same_positions():
