@@ -487,19 +487,25 @@ pub unsafe extern "C" fn concord_generate_structures(
     positions: *mut f64,
     samples: *mut concord_sample_t,
 ) -> concord_status_t {
-    status::status("concord_generate_structures", || {
-        let models = PipelineModels::one(borrow(model)?);
-        let graph = (
-            n_atoms,
-            atomic_numbers,
-            n_bonds,
-            bond_first,
-            bond_second,
-            bond_order,
-        );
-        let sampler = (n_samples, seed, steps, churn);
-        run_pipeline(models, graph, sampler, (relax, options), positions, samples)
-    })
+    run_pipeline(
+        "concord_generate_structures",
+        model,
+        std::ptr::null(),
+        n_atoms,
+        atomic_numbers,
+        n_bonds,
+        bond_first,
+        bond_second,
+        bond_order,
+        n_samples,
+        seed,
+        steps,
+        churn,
+        relax,
+        options,
+        positions,
+        samples,
+    )
 }
 
 /// The generation pipeline of `concord_generate_structures` with two models: `model`'s
@@ -554,46 +560,10 @@ pub unsafe extern "C" fn concord_generate_structures_with_potential(
     positions: *mut f64,
     samples: *mut concord_sample_t,
 ) -> concord_status_t {
-    status::status("concord_generate_structures_with_potential", || {
-        let generator = borrow(model)?;
-        let potential = match potential.is_null() {
-            true => generator,
-            false => borrow(potential)?,
-        };
-        let models = PipelineModels {
-            generator,
-            potential,
-        };
-        let graph = (
-            n_atoms,
-            atomic_numbers,
-            n_bonds,
-            bond_first,
-            bond_second,
-            bond_order,
-        );
-        let sampler = (n_samples, seed, steps, churn);
-        run_pipeline(models, graph, sampler, (relax, options), positions, samples)
-    })
-}
-
-/// A graph as the ABI passes it: `n_atoms`, `atomic_numbers`, `n_bonds` and the three bond
-/// arrays.
-type GraphArgs = (i64, *const i32, i64, *const i32, *const i32, *const i32);
-
-/// The body of the `concord_generate_structures*` functions: checks the request (the
-/// generator model checks the molecule and the sampler), runs the pipeline and writes the
-/// outputs.
-unsafe fn run_pipeline(
-    models: PipelineModels,
-    (n_atoms, atomic_numbers, n_bonds, bond_first, bond_second, bond_order): GraphArgs,
-    (n_samples, seed, steps, churn): (i64, u64, i32, f64),
-    (relax, options): (i32, *const concord_optimize_options_t),
-    positions: *mut f64,
-    samples: *mut concord_sample_t,
-) -> Result<(), Failure> {
-    let request = request(
-        models.generator,
+    run_pipeline(
+        "concord_generate_structures_with_potential",
+        model,
+        potential,
         n_atoms,
         atomic_numbers,
         n_bonds,
@@ -604,24 +574,75 @@ unsafe fn run_pipeline(
         seed,
         steps,
         churn,
+        relax,
+        options,
         positions,
-    )?;
-    check_null!(samples);
-    let relax = match relax {
-        0 => None,
-        1 => Some(self::options(options)?),
-        r => return Err(Failure::argument(format!("relax = {r} must be 0 or 1"))),
-    };
-    models.potential.species_index(&request.numbers)?;
-    let drawn = request.pipeline(models, relax)?;
-    let n = request.numbers.len();
-    let out = slice::from_raw_parts_mut(positions, 3 * n * drawn.len());
-    for (k, s) in drawn.iter().enumerate() {
-        out[3 * n * k..3 * n * (k + 1)].copy_from_slice(s.positions.as_flattened());
-    }
-    let info = slice::from_raw_parts_mut(samples, drawn.len());
-    for (d, s) in info.iter_mut().zip(&drawn) {
-        *d = concord_sample_t::from_rust(s);
-    }
-    Ok(())
+        samples,
+    )
+}
+
+/// The body of the `concord_generate_structures*` functions (`function` names the caller in
+/// errors): checks the request (the generator model checks the molecule and the sampler), runs
+/// the pipeline with `potential` (NULL: the generator model) and writes the outputs.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_pipeline(
+    function: &str,
+    model: *const concord_model_t,
+    potential: *const concord_model_t,
+    n_atoms: i64,
+    atomic_numbers: *const i32,
+    n_bonds: i64,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+    n_samples: i64,
+    seed: u64,
+    steps: i32,
+    churn: f64,
+    relax: i32,
+    options: *const concord_optimize_options_t,
+    positions: *mut f64,
+    samples: *mut concord_sample_t,
+) -> concord_status_t {
+    status::status(function, || {
+        let generator = borrow(model)?;
+        let models = PipelineModels {
+            generator,
+            potential: match potential.is_null() {
+                true => generator,
+                false => borrow(potential)?,
+            },
+        };
+        let request = request(
+            generator,
+            n_atoms,
+            atomic_numbers,
+            n_bonds,
+            bond_first,
+            bond_second,
+            bond_order,
+            n_samples,
+            seed,
+            steps,
+            churn,
+            positions,
+        )?;
+        check_null!(samples);
+        let relax = match relax {
+            0 => None,
+            1 => Some(self::options(options)?),
+            r => return Err(Failure::argument(format!("relax = {r} must be 0 or 1"))),
+        };
+        let drawn = request.pipeline(models, relax)?;
+        let n = request.numbers.len();
+        let out = slice::from_raw_parts_mut(positions, 3 * n * drawn.len());
+        for (k, s) in drawn.iter().enumerate() {
+            out[3 * n * k..3 * n * (k + 1)].copy_from_slice(s.positions.as_flattened());
+        }
+        let info = slice::from_raw_parts_mut(samples, drawn.len());
+        for (d, s) in info.iter_mut().zip(&drawn) {
+            *d = concord_sample_t::from_rust(s);
+        }
+        Ok(())
+    })
 }

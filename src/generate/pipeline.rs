@@ -2,7 +2,8 @@
 //! `concord_generate_structures` and `concord_generate_optimize`, LAMMPS's
 //! `concord_generate`, OpenMM's `generateStructures`): for each molecular graph, draw `k`
 //! samples, optionally relax each on a potential (the generator model's own energy head, or
-//! another model: [`PipelineModels`]), screen each for chemical sanity, and rank them. Front ends differ only in what they keep and show (every sample, or the best).
+//! another model: [`PipelineModels`]), screen each for chemical sanity, and rank them. Front
+//! ends differ only in what they keep and show (every sample, or the best).
 //!
 //! The policy: a molecule given with a stereo configuration ([`Stereo`]) has each sample
 //! mirrored when its mirror image gets more of the specified centres right (the

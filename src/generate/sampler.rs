@@ -158,8 +158,8 @@ impl SamplerOptions {
 }
 
 /// The default number of noise levels (EDM's 32). Raw samples of the first 150 QM9 test
-/// molecules are as good with 16 at half the cost, but the shipped generator's samples relaxed
-/// on its potential land farther from the reference with 16 (heavy-atom best of 4 0.272 Å
+/// molecules are as good with 16 at half the cost, but the multi-task model's samples relaxed
+/// on its own head land farther from the reference with 16 (heavy-atom best of 4 0.272 Å
 /// against 0.243 Å; docs/results.md), so the default stays; `--steps` / `steps` choose fewer.
 pub const DEFAULT_SAMPLER_STEPS: usize = 32;
 
