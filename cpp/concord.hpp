@@ -111,7 +111,8 @@ struct Bond {
 struct SamplerOptions {
     /// Seed of the sampler's random numbers: the same seed gives the same structures.
     uint64_t seed = 0;
-    /// Noise levels of the sampler: 0 for the default (32), or 2 to CONCORD_MAX_SAMPLER_STEPS.
+    /// Noise levels of the sampler: 0 for the generator's default (the count its model file
+    /// records, else 32), or 2 to CONCORD_MAX_SAMPLER_STEPS.
     int32_t steps = 0;
     /// Stochasticity (>= 0); 0 for the deterministic sampler.
     double churn = 0.0;

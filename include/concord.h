@@ -609,7 +609,8 @@ concord_status_t concord_element_mass(int32_t atomic_number,
  * @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
  * @param seed seed of the sampler's random numbers.
  * @param steps number of noise levels of the sampler (about two network evaluations each):
- *   0 for the default (32), or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
+ *   0 for the generator's default (the `sampler_steps` its model file records, else 32),
+ *   or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
  * @param churn stochasticity of the sampler (EDM's S_churn), finite and >= 0; 0 for the
  *   deterministic sampler.
  * @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å,

@@ -137,8 +137,9 @@ enum Command {
         /// Seed of the sampler; molecule m (0-based) of the file uses seed + m.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Noise levels of the sampler.
-        #[arg(long, default_value_t = concord::generate::DEFAULT_SAMPLER_STEPS)]
+        /// Noise levels of the sampler; 0: the generator's default (the `sampler_steps` its
+        /// model file records, else 32).
+        #[arg(long, default_value_t = 0)]
         steps: usize,
         /// Stochasticity of the sampler (0 = deterministic Heun sampler).
         #[arg(long, default_value_t = 0.0)]
@@ -193,6 +194,20 @@ enum Command {
     Inspect {
         /// The model file.
         model: PathBuf,
+    },
+    /// Record the number of noise levels a generator samples with by default (`steps` 0 in
+    /// every front end) in a copy of its model file: parameters unchanged, the edit added to
+    /// its provenance (`sampler_steps_set`).
+    SetSamplerSteps {
+        /// The model file (with a generator).
+        #[arg(long)]
+        model: PathBuf,
+        /// Noise levels, 2 to 100000.
+        #[arg(long)]
+        steps: usize,
+        /// Where to write the edited model.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -334,6 +349,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             optimize_file(&model, &input, &out, &opts, &compute, json)?;
         }
         Command::Inspect { model } => inspect(&model)?,
+        Command::SetSamplerSteps { model, steps, out } => set_sampler_steps(&model, steps, &out)?,
     }
     Ok(())
 }
@@ -521,6 +537,46 @@ fn inspect(model: &Path) -> concord::Result<()> {
     println!(
         "{}",
         serde_json::to_string_pretty(&meta).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// `concord set-sampler-steps`: `model` with its generator's default sampler levels set to
+/// `steps`, written to `out`.
+fn set_sampler_steps(model: &Path, steps: usize, out: &Path) -> concord::Result<()> {
+    concord::io::files::check_not_input(out, &[model])?;
+    concord::io::prepare_output(out)?;
+    let max = concord::generate::MAX_SAMPLER_STEPS;
+    if !(2..=max).contains(&steps) {
+        return Err(concord::Error::invalid(format!(
+            "--steps {steps} is out of range: 2 to {max} noise levels"
+        )));
+    }
+    let bytes = std::fs::read(model).map_err(|e| concord::Error::io(model, e))?;
+    let mut before = None;
+    let edited = concord::model::file::edit_metadata(&bytes, model, |meta| {
+        let gen = meta.config.generator.as_mut().ok_or_else(|| {
+            concord::Error::Unsupported(format!("{} has no structure generator", model.display()))
+        })?;
+        before = gen.sampler_steps;
+        gen.sampler_steps = Some(steps as i64);
+        let record = serde_json::json!({"steps": steps, "before": before});
+        match meta.training.as_object_mut() {
+            Some(obj) => {
+                obj.insert("sampler_steps_set".into(), record);
+            }
+            None => {
+                meta.training =
+                    serde_json::json!({"before": meta.training, "sampler_steps_set": record})
+            }
+        }
+        Ok(())
+    })?;
+    concord::io::files::write_atomic(out, &edited)?;
+    eprintln!(
+        "default sampler levels {} -> {steps}: {}",
+        before.map_or("unset (32)".to_string(), |b| b.to_string()),
+        out.display()
     );
     Ok(())
 }

@@ -474,12 +474,9 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
         for (m, (z, bonds)) in graphs().into_iter().enumerate() {
             let g = Graph::new(&z, &bonds);
             for (seed, steps, churn) in [(m as u64, 6, 0.0), (1000 + m as u64, 0, 2.0)] {
+                // 0: the generator's default in both.
                 let sampler = SamplerOptions {
-                    steps: if steps == 0 {
-                        concord::generate::DEFAULT_SAMPLER_STEPS
-                    } else {
-                        steps as usize
-                    },
+                    steps: steps as usize,
                     churn,
                     seed,
                     ..Default::default()

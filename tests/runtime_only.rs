@@ -766,3 +766,61 @@ fn an_untrained_energy_head_generates_but_gives_no_energies() {
     let relaxed = run(models, &relax).unwrap().remove(0).unwrap();
     assert!(relaxed.iter().all(|s| s.relaxed() && s.energy.is_some()));
 }
+
+#[test]
+fn a_generator_samples_with_the_levels_its_file_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
+    let edited = dir.path().join("six.concord");
+    let set = |model: &Path, steps: &str, out: &Path| {
+        Command::new(BIN)
+            .args(["set-sampler-steps", "--model", model.to_str().unwrap()])
+            .args(["--steps", steps, "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    assert!(set(&original, "6", &edited).status.success());
+    let load = |p: &Path| Potential::load(p, Device::Cpu, Precision::Float64).unwrap();
+    let (before, after) = (load(&original), load(&edited));
+    assert_eq!(after.config().generator.unwrap().sampler_steps, Some(6));
+    assert_eq!(before.config().generator.unwrap().sampler_steps, None);
+    let mol = concord::io::parse_smiles("CCO").unwrap().molecule;
+    let run = |pot: &Potential, steps: usize| {
+        let opts = SamplerOptions {
+            steps,
+            seed: 3,
+            ..Default::default()
+        };
+        generate(pot, &mol.numbers, &mol.bonds, 2, &opts).unwrap()
+    };
+    // Steps 0 is the recorded count, else 32; the parameters are untouched.
+    assert_eq!(run(&after, 0), run(&after, 6));
+    assert_eq!(run(&after, 6), run(&before, 6));
+    assert_eq!(run(&before, 0), run(&before, 32));
+    assert_ne!(run(&after, 0), run(&before, 0));
+    // The shipped generator records the 16 levels it was measured at (docs/results.md).
+    let shipped = root().join("examples/models/concord-generator.concord");
+    let meta = concord::model::file::read_metadata(&std::fs::read(&shipped).unwrap(), &shipped);
+    assert_eq!(
+        meta.unwrap().config.generator.unwrap().sampler_steps,
+        Some(16)
+    );
+    // Refused, nothing written: no generator, levels out of range, a damaged file.
+    let potential = root().join("examples/models/concord-qm9-gfn2.concord");
+    let mut damaged = std::fs::read(&original).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    let bad = dir.path().join("damaged.concord");
+    std::fs::write(&bad, damaged).unwrap();
+    let out = dir.path().join("out.concord");
+    for (model, steps, message) in [
+        (&potential, "16", "has no structure generator"),
+        (&original, "1", "--steps 1 is out of range"),
+        (&bad, "16", "checksum mismatch"),
+    ] {
+        let o = set(model, steps, &out);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(message), "{err}");
+        assert!(!out.exists());
+    }
+}

@@ -79,9 +79,8 @@ unsafe fn request(
     }
     if steps != 0 && !(2..=CONCORD_MAX_SAMPLER_STEPS).contains(&steps) {
         return Err(Failure::argument(format!(
-            "steps = {steps} is out of range: 0 (the default, {}) or 2 to \
-             {CONCORD_MAX_SAMPLER_STEPS}",
-            SamplerOptions::default().steps
+            "steps = {steps} is out of range: 0 (the generator's default) or 2 to \
+             {CONCORD_MAX_SAMPLER_STEPS}"
         )));
     }
     let numbers = numbers(atomic_numbers, n)?;
@@ -89,11 +88,7 @@ unsafe fn request(
     potential.species_index(&numbers)?;
     validate_graph(&numbers, &bonds)?;
     let sampler = SamplerOptions {
-        steps: if steps == 0 {
-            SamplerOptions::default().steps
-        } else {
-            steps as usize
-        },
+        steps: steps as usize,
         churn,
         seed,
         ..Default::default()
@@ -199,7 +194,8 @@ impl GenerateArgs {
 /// @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
 /// @param seed seed of the sampler's random numbers.
 /// @param steps number of noise levels of the sampler (about two network evaluations each):
-///   0 for the default (32), or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
+///   0 for the generator's default (the `sampler_steps` its model file records, else 32),
+///   or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
 /// @param churn stochasticity of the sampler (EDM's S_churn), finite and >= 0; 0 for the
 ///   deterministic sampler.
 /// @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å,

@@ -9,6 +9,6 @@ pub use pipeline::{
     best, generate_structures, GraphRequest, PipelineModels, PipelineOptions, Sample,
 };
 pub use sampler::{
-    generate, generate_many, noise_schedule, Denoise, SamplerOptions, DEFAULT_SAMPLER_STEPS,
-    MAX_SAMPLER_STEPS,
+    default_steps, generate, generate_many, noise_schedule, Denoise, SamplerOptions,
+    DEFAULT_SAMPLER_STEPS, MAX_SAMPLER_STEPS,
 };

@@ -117,7 +117,8 @@ impl Denoise for Potential {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamplerOptions {
-    /// Number of noise levels (denoiser calls: about twice this with Heun's correction).
+    /// Number of noise levels (denoiser calls: about twice this with Heun's correction); 0:
+    /// the generator's default ([`default_steps`]).
     pub steps: usize,
     /// Exponent of the noise schedule (EDM's rho).
     pub rho: f64,
@@ -127,17 +128,18 @@ pub struct SamplerOptions {
     pub seed: u64,
 }
 
-/// Most noise levels a sampler may use (beyond it a run is almost surely a corrupt argument).
-pub const MAX_SAMPLER_STEPS: usize = 100_000;
+pub use crate::model::config::MAX_SAMPLER_STEPS;
 
 impl SamplerOptions {
     /// Checks the settings (the one validation of the CLI, the library and the C ABI):
-    /// `steps` in 2..=[`MAX_SAMPLER_STEPS`], `rho` positive and finite, `churn` finite and >= 0.
+    /// `steps` 0 (the generator's default) or in 2..=[`MAX_SAMPLER_STEPS`], `rho` positive and
+    /// finite, `churn` finite and >= 0.
     /// The message names the setting as `name = value`.
     pub fn validate(&self) -> Result<()> {
-        if !(2..=MAX_SAMPLER_STEPS).contains(&self.steps) {
+        if self.steps != 0 && !(2..=MAX_SAMPLER_STEPS).contains(&self.steps) {
             return Err(Error::invalid(format!(
-                "steps = {} is out of range: 2 to {MAX_SAMPLER_STEPS} noise levels",
+                "steps = {} is out of range: 0 (the generator's default) or 2 to \
+                 {MAX_SAMPLER_STEPS} noise levels",
                 self.steps
             )));
         }
@@ -157,16 +159,28 @@ impl SamplerOptions {
     }
 }
 
-/// The default number of noise levels (EDM's 32). Raw samples of the first 150 QM9 test
-/// molecules are as good with 16 at half the cost, but the multi-task model's samples relaxed
-/// on its own head land farther from the reference with 16 (heavy-atom best of 4 0.272 Å
-/// against 0.243 Å; docs/results.md), so the default stays; `--steps` / `steps` choose fewer.
+/// The number of noise levels of a generator whose model file records none (EDM's 32). The
+/// multi-task model's samples relaxed on its own head land farther from the reference with 16
+/// (heavy-atom best of 4 0.272 Å against 0.243 Å; docs/results.md), while the all-pair
+/// generator is as good with 16 and records it (`sampler_steps` in its file).
 pub const DEFAULT_SAMPLER_STEPS: usize = 32;
 
+/// The noise levels of a sampler asked for `steps` (0: the generator's default, its file's
+/// `sampler_steps`, checked when the file is read, or else [`DEFAULT_SAMPLER_STEPS`]) with
+/// generator `gen`.
+pub fn default_steps(steps: usize, gen: &GeneratorConfig) -> usize {
+    match (steps, gen.sampler_steps) {
+        (0, Some(s)) => usize::try_from(s).unwrap_or(DEFAULT_SAMPLER_STEPS),
+        (0, None) => DEFAULT_SAMPLER_STEPS,
+        (s, _) => s,
+    }
+}
+
 impl Default for SamplerOptions {
+    /// The generator's default levels (`steps` 0), EDM's `rho` 7, deterministic, seed 0.
     fn default() -> Self {
         SamplerOptions {
-            steps: DEFAULT_SAMPLER_STEPS,
+            steps: 0,
             rho: 7.0,
             churn: 0.0,
             seed: 0,
@@ -228,6 +242,10 @@ pub fn generate_many<D: Denoise + ?Sized>(
     if k == 0 {
         return Err(Error::invalid("number of samples must be at least 1"));
     }
+    let opts = &SamplerOptions {
+        steps: default_steps(opts.steps, &gen),
+        ..*opts
+    };
     opts.validate()?;
     if molecules.is_empty() {
         return Ok(Vec::new());

@@ -62,6 +62,9 @@ impl EncoderConfig {
     }
 }
 
+/// Most noise levels a sampler may use (beyond it a run is almost surely a corrupt argument).
+pub const MAX_SAMPLER_STEPS: usize = 100_000;
+
 /// Settings of the generator; stored in the model file.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +83,11 @@ pub struct GeneratorConfig {
     /// [`GraphScheme::Radius`]).
     #[serde(default, skip_serializing_if = "GraphScheme::is_radius")]
     pub edges: GraphScheme,
+    /// Noise levels the sampler uses when a caller asks for the default (`steps` 0): the
+    /// count this generator was measured at. Absent (files before 2026-12-04 and generators
+    /// that record none): [`crate::generate::DEFAULT_SAMPLER_STEPS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler_steps: Option<i64>,
 }
 
 impl GeneratorConfig {

@@ -131,6 +131,27 @@ pub fn checksum(st: &SafeTensors, meta: &Metadata) -> String {
 /// current tensors and metadata (for tools that edit a file on purpose, e.g. to upgrade a
 /// version-1 file); the metadata must otherwise be valid. `path` names the file in errors.
 pub fn resign(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    rewrite(bytes, path, |_| Ok(()))
+}
+
+/// Model-file `bytes` with its metadata changed by `edit`, re-signed; the file must be intact
+/// (its checksum is verified first) and the edited metadata valid. `path` names the file in
+/// errors.
+pub fn edit_metadata(
+    bytes: &[u8],
+    path: &Path,
+    edit: impl FnOnce(&mut Metadata) -> Result<()>,
+) -> Result<Vec<u8>> {
+    read_metadata(bytes, path)?;
+    rewrite(bytes, path, edit)
+}
+
+/// [`resign`] after `edit`.
+fn rewrite(
+    bytes: &[u8],
+    path: &Path,
+    edit: impl FnOnce(&mut Metadata) -> Result<()>,
+) -> Result<Vec<u8>> {
     let bad = |message: String| Error::ModelFile {
         path: path.to_path_buf(),
         message,
@@ -146,6 +167,7 @@ pub fn resign(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
         .ok_or_else(|| bad("no Concord metadata (not a Concord model file)".into()))?;
     let mut meta: Metadata =
         serde_json::from_str(json).map_err(|e| bad(format!("invalid metadata: {e}")))?;
+    edit(&mut meta)?;
     check_consistent(&meta).map_err(bad)?;
     meta.format_version = FORMAT_VERSION;
     meta.checksum = Some(checksum(&st, &meta));
@@ -242,6 +264,14 @@ fn check_consistent(meta: &Metadata) -> std::result::Result<(), String> {
             "units {} / {} are not supported (Concord models are in eV and angstrom)",
             meta.units.energy, meta.units.length
         ));
+    }
+    if let Some(s) = c.generator.and_then(|g| g.sampler_steps) {
+        if !(2..=crate::model::config::MAX_SAMPLER_STEPS as i64).contains(&s) {
+            return Err(format!(
+                "generator.sampler_steps = {s} is out of range: 2 to {} noise levels",
+                crate::model::config::MAX_SAMPLER_STEPS
+            ));
+        }
     }
     Ok(())
 }

@@ -112,6 +112,7 @@ impl GeneratorTrainConfig {
             distance_features: self.distance_features,
             distance_max: self.distance_max,
             edges: self.edges,
+            sampler_steps: self.sampler_steps,
         }
     }
 }
@@ -135,6 +136,10 @@ pub struct GeneratorTrainConfig {
     /// distance).
     #[serde(default)]
     pub edges: GraphScheme,
+    /// Noise levels the sampler uses by default with the trained model (stored in its file);
+    /// absent: [`crate::generate::DEFAULT_SAMPLER_STEPS`].
+    #[serde(default)]
+    pub sampler_steps: Option<i64>,
     /// Mean of ln(sigma / Å) of the denoising loss's noise levels.
     pub log_sigma_mean: f64,
     /// Standard deviation of ln(sigma / Å) of the denoising loss's noise levels.
@@ -327,6 +332,12 @@ impl Config {
                         "generator.distance_features must be >= 1 and distance_max > 0",
                     ),
                     (g.log_sigma_std > 0.0, "generator.log_sigma_std must be > 0"),
+                    (
+                        g.sampler_steps.is_none_or(|s| {
+                            (2..=crate::model::config::MAX_SAMPLER_STEPS as i64).contains(&s)
+                        }),
+                        "generator.sampler_steps must be 2 to 100000 noise levels",
+                    ),
                     (
                         g.denoise_weight > 0.0,
                         "generator.denoise_weight must be > 0",

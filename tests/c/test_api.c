@@ -267,7 +267,7 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
                  CONCORD_ERROR_INVALID_ARGUMENT, "'bond_order' is NULL");
     EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, -1, 0.0, x),
                  CONCORD_ERROR_INVALID_ARGUMENT,
-                 "steps = -1 is out of range: 0 (the default, 32) or 2 to 10000");
+                 "steps = -1 is out of range: 0 (the generator's default) or 2 to 10000");
     EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 1, 0.0, x),
                  CONCORD_ERROR_INVALID_ARGUMENT, "steps = 1 is out of range");
     EXPECT_ERROR(GEN(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2, 10001, 0.0, x),

@@ -128,6 +128,7 @@ pub fn random_generator_model_with(
             distance_features: 8,
             distance_max: 6.0,
             edges,
+            sampler_steps: None,
         }),
     };
     let model = Model::new(config, tch::Device::Cpu, precision).unwrap();
