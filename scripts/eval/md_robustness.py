@@ -1,13 +1,15 @@
 """Robust dynamics (issue #16): MD of drug-like test molecules in LAMMPS with a Concord potential.
 
-For each of the first `--molecules` drug-like test molecules (data/organic-gfn2, GFN2 minimum as
-the start) and each ensemble (NVE, NVT with a Nosé-Hoover chain, 0.1 ps damping) at 300 and 600 K:
+For each of `--molecules` drug-like test molecules from the `--first`-th (data/organic-gfn2, GFN2
+minimum as the start) and each ensemble (NVE, NVT with a Nosé-Hoover chain, 0.1 ps damping) at 300 and 600 K:
 `--ps` picoseconds of 0.5 fs steps, float64, with the structure dumped every picosecond and checked
 by the data pipeline's graph check (every bond within 1.3 (r_i + r_j), no new contact under
 1.05 (r_i + r_j), stereo unchanged). Reports the first picosecond at which a check fails and,
 for NVE, the total-energy drift (linear fit, meV/ps).
 
-Usage: python scripts/eval/md_robustness.py --model PATH [--molecules 3] [--ps 20] [--out DIR]
+Usage: python scripts/eval/md_robustness.py --model PATH [--molecules 3] [--first 0] [--ps 20] [--out DIR]
+(`--first K` starts at the K-th molecule: two processes with different `--first` and `--out` share
+the work of several molecules on two cores.)
 """
 import argparse
 import gzip
@@ -74,11 +76,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, type=Path)
     ap.add_argument("--molecules", type=int, default=3)
+    ap.add_argument("--first", type=int, default=0, help="index of the first molecule")
     ap.add_argument("--ps", type=int, default=20)
     ap.add_argument("--out", type=Path, default=common.ROOT / "runs" / "eval" / "md")
     a = ap.parse_args()
     model = a.model.resolve()
-    starts = ase.io.read(ORGANIC / "test" / "druglike" / "gfn2_min.extxyz.gz", f":{a.molecules}")
+    starts = ase.io.read(ORGANIC / "test" / "druglike" / "gfn2_min.extxyz.gz", f"{a.first}:{a.first + a.molecules}")
     with gzip.open(ORGANIC / "test_structures.sdf.gz") as fh:
         mols = {m.GetProp("_Name"): m for m in Chem.ForwardSDMolSupplier(fh, removeHs=False)}
     records = []
