@@ -28,6 +28,10 @@ class ConcordError(RuntimeError):
         self.status = status
         self.atoms = list(atoms)
 
+    def __reduce__(self):
+        # Picklable (e.g. raised in a multiprocessing worker): rebuilt from the same arguments.
+        return (type(self), (self.status, str(self), self.atoms))
+
 
 class Deviation(ctypes.Structure):
     """concord_deviation_t."""

@@ -1,6 +1,7 @@
 """The `concord` Python package with real ASE: the calculator agrees with the CLI and with
 finite differences, ASE's optimiser and MD run on it, committees report their deviation,
 SMILES become structures, and errors are ConcordError with Concord's message."""
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -121,6 +122,9 @@ def test_errors_are_concord_errors_with_its_message(tmp_path):
     with pytest.raises(ConcordError, match="overlap") as err:
         a.get_potential_energy()
     assert err.value.status == 10 and err.value.atoms == [0, 1]
+    # Picklable, as an error raised in a multiprocessing worker must be.
+    back = pickle.loads(pickle.dumps(err.value))
+    assert (back.status, str(back), back.atoms) == (10, str(err.value), [0, 1])
     with pytest.raises(ConcordError, match="not one of the model's elements|element"):
         ConcordCalculator(POTENTIAL).get_potential_energy(Atoms("SiH4", positions=molecule("CH4").positions))
     nan = ethanol()
