@@ -110,7 +110,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny data-organic data-structures eval-potential eval-relaxation eval-md eval-committee
+.PHONY: data data-tiny data-organic data-structures data-active eval-potential eval-relaxation eval-md eval-committee
 
 data:
 	scripts/setup.sh data
@@ -149,6 +149,14 @@ data-structures:
 	scripts/setup.sh data
 	$(DATA_PY) scripts/data/structures_run.py --workers $(DATA_WORKERS) --n $(STRUCT_N) \
 	  $(if $(STRUCT_MINUTES),--minutes $(STRUCT_MINUTES))
+
+## Active learning for the potential (docs/data.md): MD and generator samples of organic training
+## molecules, the committee's disagreement picks frames, GFN2-xTB labels them.
+ACTIVE_N ?= 300
+data-active: build-runtime
+	scripts/setup.sh data
+	$(PLUGIN_ENV) $(DATA_PY) scripts/data/active.py --molecules $(ACTIVE_N) --workers $(DATA_WORKERS)
+	$(PLUGIN_ENV) $(DATA_PY) scripts/data/active.py --molecules $(ACTIVE_N) --assemble
 
 ## The potential's errors per frame class (docs/potential.md): POTENTIAL_MODELS="NAME=FILE ...".
 POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord

@@ -1,0 +1,243 @@
+"""One round of active learning for the potential (issue #16), DP-GEN style.
+
+Explore, select by the committee's disagreement, label with GFN2-xTB:
+
+1. Explore, per training molecule of the organic set (data/organic-gfn2/train_structures.sdf.gz,
+   its GFN2 minimum and graph; test molecules are never touched): Langevin MD with the shipped
+   potential (ASE, float32, 0.5 fs, friction 0.02/fs, centre of mass fixed) at each of ACTIVE_TEMPERATURES from the
+   GFN2 minimum, one snapshot every ACTIVE_STRIDE steps, and raw samples of the shipped
+   structure generator (unrelaxed: where generate-and-relax starts).
+2. Select: the committee (shipped potential + examples/models/committee/member2, member3)
+   computes each candidate's largest per-atom force deviation `max_devi_f` (DeePMD-kit's model
+   deviation); candidates with `ACTIVE_TRUST_LO <= max_devi_f < ACTIVE_TRUST_HI` (eV/Å) are the
+   frames the potential is unsure of but that are still chemistry (above the upper bound they are
+   mostly broken structures), and at most ACTIVE_PER_MOLECULE of them per molecule are drawn
+   (seeded).
+3. Label: GFN2-xTB energy and forces (scripts/data/xtb.py, the bundled data's settings).
+
+Per-molecule results are JSON files in data/work/active/ (atomic, with a settings fingerprint),
+so an interrupted run continues; `--assemble` writes the labelled frames to
+data/organic-gfn2/train_active_1.extxyz.gz (config = the frame's source: md_<T>K or generator)
+and data/organic-gfn2/active_provenance.json.
+
+Usage: python scripts/data/active.py [--molecules 300] [--workers 2] [--assemble]
+(needs CONCORD_LIB_DIR, as `make data-active` sets it)
+"""
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import config  # noqa: E402
+import store  # noqa: E402
+import xtb  # noqa: E402
+
+sys.path.insert(0, str(config.ROOT / "python"))
+import concord  # noqa: E402
+
+MODELS = config.ROOT / "examples" / "models"
+POTENTIAL = MODELS / "concord-qm9-gfn2.concord"
+COMMITTEE = [POTENTIAL, MODELS / "committee" / "member2.concord", MODELS / "committee" / "member3.concord"]
+GENERATOR = MODELS / "concord-generator.concord"
+ACTIVE_SEED = 20261205
+ACTIVE_TEMPERATURES = (600, 900)  # K
+ACTIVE_STEPS = 2000               # MD steps per temperature (1 ps at 0.5 fs)
+ACTIVE_STRIDE = 100               # steps between snapshots (50 fs)
+ACTIVE_SAMPLES = 4                # raw generator samples per molecule
+ACTIVE_TRUST_LO, ACTIVE_TRUST_HI = 0.35, 2.0  # eV/Å, on max_devi_f
+ACTIVE_PER_MOLECULE = 6
+ACTIVE_RESULTS_DIR = config.WORK_DIR / "active"
+ACTIVE_OUT = config.ORGANIC_DIR / "train_active_1.extxyz.gz"
+
+
+def _sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+FINGERPRINT = hashlib.sha256(json.dumps({
+    "v": 1, "seed": ACTIVE_SEED, "T": ACTIVE_TEMPERATURES, "steps": ACTIVE_STEPS, "stride": ACTIVE_STRIDE,
+    "samples": ACTIVE_SAMPLES, "trust": [ACTIVE_TRUST_LO, ACTIVE_TRUST_HI], "per": ACTIVE_PER_MOLECULE,
+    "models": [_sha(p) for p in COMMITTEE + [GENERATOR]], "sp": config.XTB_SP_ARGS,
+}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def molecules():
+    """[(name, symbols, numbers, positions [N, 3], bonds [(i, j, order)])] of the organic set's
+    training molecules, in file order."""
+    from rdkit import Chem
+    out = []
+    with gzip.open(config.ORGANIC_DIR / "train_structures.sdf.gz") as fh:
+        for m in Chem.ForwardSDMolSupplier(fh, removeHs=False, sanitize=False):
+            order = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
+                     Chem.BondType.AROMATIC: 4}
+            bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), order[b.GetBondType()]) for b in m.GetBonds()]
+            atoms = list(m.GetAtoms())
+            out.append((m.GetProp("_Name"), [a.GetSymbol() for a in atoms], [a.GetAtomicNum() for a in atoms],
+                        m.GetConformer().GetPositions(), bonds))
+    return out
+
+
+def selection(n):
+    """The first `n` training molecules of a seeded permutation."""
+    mols = molecules()
+    order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
+    return [mols[i] for i in order[:n]]
+
+
+def explore(numbers, positions, bonds, seed, models):
+    """Candidate frames [(source, positions)]: MD snapshots and raw generator samples."""
+    from ase import Atoms, units
+    from ase.constraints import FixCom
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import thermalize_momenta
+    frames = []
+    for t in ACTIVE_TEMPERATURES:
+        atoms = Atoms(numbers=numbers, positions=positions)
+        atoms.set_constraint(FixCom())
+        atoms.calc = concord.ConcordCalculator(str(POTENTIAL), precision=32)
+        rng = np.random.default_rng([seed, t])
+        thermalize_momenta(atoms, temperature_K=t, rng=rng)
+        dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=t, friction=0.02 / units.fs, fixcm=False, rng=rng)
+        for _ in range(ACTIVE_STEPS // ACTIVE_STRIDE):
+            dyn.run(ACTIVE_STRIDE)
+            frames.append((f"md_{t}K", atoms.positions.copy()))
+    samples = models["generator"].generate_structures(numbers, bonds, samples=ACTIVE_SAMPLES, seed=seed,
+                                                      relax=False, potential=models["committee"][0])
+    frames += [("generator", np.asarray(s["positions"])) for s in samples]
+    return frames
+
+
+def compute(mol, seed, models):
+    """Explore, select and label one molecule: the result record."""
+    name, symbols, numbers, positions, bonds = mol
+    t0 = time.time()
+    res = {"name": name, "fingerprint": FINGERPRINT, "status": "ok", "frames": [], "candidates": 0}
+    try:
+        frames = explore(numbers, positions, bonds, seed, models)
+    except Exception as e:  # a model error (e.g. a non-finite result in hot MD) is a result too
+        return dict(res, status="failed", reason=f"explore: {e}", timings_s={"total": time.time() - t0})
+    devi = []
+    for _, x in frames:
+        try:
+            devi.append(concord.deviation(models["committee"], numbers, x)["max_devi_f"])
+        except concord.ConcordError as e:  # e.g. overlapping atoms in a hot frame: not a candidate
+            devi.append(float("inf"))
+            res.setdefault("refused", []).append(str(e)[:200])
+    inside = [k for k, d in enumerate(devi) if ACTIVE_TRUST_LO <= d < ACTIVE_TRUST_HI]
+    res["candidates"], res["explored"] = len(inside), len(frames)
+    rng = np.random.default_rng([ACTIVE_SEED, seed])
+    chosen = sorted(rng.choice(inside, size=min(len(inside), ACTIVE_PER_MOLECULE), replace=False).tolist())
+    for k in chosen:
+        source, x = frames[k]
+        try:
+            energy, forces = xtb.energy_forces(symbols, x)
+        except xtb.CalcError as e:
+            res.setdefault("label_failures", []).append({"frame": k, "reason": str(e)})
+            continue
+        res["frames"].append({"source": source, "max_devi_f": devi[k], "symbols": symbols,
+                              "positions": np.asarray(x).tolist(), "energy": energy, "forces": forces})
+    res["timings_s"] = {"total": time.time() - t0}
+    return res
+
+
+_MODELS = {}
+
+
+def _job(args):
+    mol, seed = args
+    if not _MODELS:  # one set of models per worker process
+        _MODELS["committee"] = [concord.Model(str(p), precision=32) for p in COMMITTEE]
+        _MODELS["generator"] = concord.Model(str(GENERATOR), precision=32)
+    res = compute(mol, seed, _MODELS)
+    store.save(res, ACTIVE_RESULTS_DIR)
+    return res["name"], res["status"], res.get("reason"), len(res["frames"]), res["timings_s"]["total"]
+
+
+def run(n, workers):
+    mols = selection(n)
+    todo = [(m, seed) for seed, m in enumerate(mols)
+            if store.load(m[0], ACTIVE_RESULTS_DIR, FINGERPRINT) is None]
+    print(f"active: {n} molecules, {n - len(todo)} done, {len(todo)} to explore on {workers} workers "
+          f"(fingerprint {FINGERPRINT})", flush=True)
+    t0, labelled = time.time(), 0
+    with mp.get_context("fork").Pool(workers) as pool:
+        for k, (name, status, reason, frames, dt) in enumerate(pool.imap(_job, todo, chunksize=1), 1):
+            labelled += frames
+            if status != "ok":
+                print(f"  {name}: {reason}", flush=True)
+            if k % 10 == 0 or k == len(todo):
+                el = time.time() - t0
+                print(f"  {k}/{len(todo)} molecules, {labelled} frames labelled, {el:.0f} s elapsed, "
+                      f"~{el / k * (len(todo) - k):.0f} s left", flush=True)
+
+
+def assemble(n):
+    """The bundled file and its provenance from the results of the first `n` selected molecules."""
+    import ase.io
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+    mols = selection(n)
+    results = [store.load(m[0], ACTIVE_RESULTS_DIR, FINGERPRINT) for m in mols]
+    missing = [m[0] for m, r in zip(mols, results) if r is None]
+    if missing:
+        raise SystemExit(f"active: {len(missing)} selected molecules have no result (run first): {missing[:5]}")
+    frames, sources, failed = [], {}, []
+    for r in sorted(results, key=lambda r: r["name"]):
+        if r["status"] != "ok":
+            failed.append({"mol": r["name"], "reason": r["reason"]})
+        for f in r["frames"]:
+            a = Atoms(symbols=f["symbols"], positions=f["positions"])
+            a.info.update(mol=r["name"], config=f["source"], max_devi_f=round(f["max_devi_f"], 4))
+            a.calc = SinglePointCalculator(a, energy=f["energy"], forces=np.array(f["forces"]))
+            frames.append(a)
+            sources[f["source"]] = sources.get(f["source"], 0) + 1
+    text = io.StringIO()
+    ase.io.write(text, frames, format="extxyz")
+    tmp = ACTIVE_OUT.with_suffix(".tmp")
+    with gzip.GzipFile(tmp, "wb", mtime=0) as gz:
+        gz.write(text.getvalue().encode())
+    os.replace(tmp, ACTIVE_OUT)
+    explored = sum(r.get("explored", 0) for r in results)
+    provenance = {
+        "what": "active-learning round 1 (scripts/data/active.py): frames where the committee disagrees, "
+                "labelled with GFN2-xTB",
+        "molecules": n, "seed": ACTIVE_SEED, "fingerprint": FINGERPRINT,
+        "explore": {"md_temperatures_K": ACTIVE_TEMPERATURES, "md_steps": ACTIVE_STEPS, "timestep_fs": 0.5,
+                    "snapshot_every": ACTIVE_STRIDE, "generator_samples": ACTIVE_SAMPLES},
+        "committee": [str(p.relative_to(config.ROOT)) for p in COMMITTEE],
+        "generator": str(GENERATOR.relative_to(config.ROOT)),
+        "model_sha256_16": {str(p.relative_to(config.ROOT)): _sha(p) for p in COMMITTEE + [GENERATOR]},
+        "trust_max_devi_f_eV_per_A": [ACTIVE_TRUST_LO, ACTIVE_TRUST_HI], "per_molecule": ACTIVE_PER_MOLECULE,
+        "explored_frames": explored, "candidates": sum(r.get("candidates", 0) for r in results),
+        "labelled_frames": len(frames), "by_source": sources, "failed_molecules": failed,
+        "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
+        "seconds": round(sum(r["timings_s"]["total"] for r in results), 1),
+    }
+    out = config.ORGANIC_DIR / "active_provenance.json"
+    out.write_text(json.dumps(provenance, indent=1) + "\n")
+    print(f"active: {len(frames)} frames of {n} molecules ({sources}) -> {ACTIVE_OUT}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--molecules", type=int, default=300)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--assemble", action="store_true", help="write the bundled file from the results")
+    a = ap.parse_args()
+    if a.assemble:
+        assemble(a.molecules)
+    else:
+        run(a.molecules, a.workers)
+
+
+if __name__ == "__main__":
+    main()
