@@ -20,6 +20,18 @@ def molecule_data(tmp_path, index=0, jitter=0.0, extra=()):
     return symbols, x, types
 
 
+def preamble(types, options=""):
+    """LAMMPS input lines that read mol.data and load the shipped potential (`options` after
+    the model file) for atom types `types`."""
+    return f"""units metal
+boundary f f f
+atom_style atomic
+read_data mol.data
+pair_style concord {POTENTIAL} {options}
+pair_coeff * * {' '.join(types)}
+"""
+
+
 @pytest.mark.parametrize("precision", [64, 32])
 def test_nve_energy_drift(tmp_path, precision):
     """A QM9 molecule (16 atoms) at 300 K, 0.25 fs steps for 5 ps, in float64 and in float32
@@ -28,13 +40,7 @@ def test_nve_energy_drift(tmp_path, precision):
     a Verlet error of order dt^2, not a drift.)"""
     _, _, types = molecule_data(tmp_path)
     run = lammps(f"""
-units metal
-boundary f f f
-atom_style atomic
-read_data mol.data
-pair_style concord {POTENTIAL} precision {precision}
-pair_coeff * * {' '.join(types)}
-velocity all create 300 4928 mom yes rot yes dist gaussian
+{preamble(types, f'precision {precision}')}velocity all create 300 4928 mom yes rot yes dist gaussian
 timestep 0.00025
 fix 1 all nve
 thermo_style custom step time temp etotal
@@ -61,13 +67,7 @@ def test_minimize_converges_in_float64_after_float32_dynamics(tmp_path):
     `minimize` the float64 one (equal to the C ABI in float64 at the same positions)."""
     symbols, x, types = molecule_data(tmp_path, index=1, jitter=0.05)
     run = lammps(f"""
-units metal
-boundary f f f
-atom_style atomic
-read_data mol.data
-pair_style concord {POTENTIAL}
-pair_coeff * * {' '.join(types)}
-thermo_style custom step pe fmax
+{preamble(types)}thermo_style custom step pe fmax
 run 0
 print "RESULT start $(pe:%.17g) $(fmax:%.17g)"
 min_style cg
@@ -84,13 +84,7 @@ write_dump all custom dump.min id x y z modify format float %.17g sort id
     # C ABI the sums run in another order, ~1e-6 eV apart, as far as float32 is from float64.)
     def start_energy(precision):
         return lammps(f"""
-units metal
-boundary f f f
-atom_style atomic
-read_data mol.data
-pair_style concord {POTENTIAL} precision {precision}
-pair_coeff * * {' '.join(types)}
-run 0
+{preamble(types, f'precision {precision}')}run 0
 print "RESULT start $(pe:%.17g)"
 """, tmp_path).result("start")[0]
     assert start[0] == start_energy(32) and start[0] != start_energy(64), start
