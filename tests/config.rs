@@ -91,3 +91,36 @@ fn bad_configs_fail_with_their_message() {
         );
     }
 }
+
+#[test]
+fn a_repeated_dataset_lists_its_training_frames_repeat_times_and_validation_once() {
+    use concord::model::{Model, ModelConfig, Precision};
+    use concord::train::datasets;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sets = |repeat: usize| {
+        let mut config = Config::load(&root.join("configs/tiny.toml")).unwrap();
+        config.dataset[0].repeat = repeat;
+        let raw = datasets::read(&config).unwrap();
+        let model_config = ModelConfig {
+            elements: datasets::elements(&raw),
+            encoder: config.model,
+            generator: None,
+        };
+        let model = Model::new(model_config, tch::Device::Cpu, Precision::Float32).unwrap();
+        let samples = datasets::samples(&raw, &model, false).unwrap();
+        let t = &config.training;
+        let (train, val) = datasets::split(samples, t.validation_fraction, t.seed);
+        let names = |s: &datasets::Samples| {
+            let mut v: Vec<String> = s.potential.iter().map(|x| x.molecule.clone()).collect();
+            v.sort();
+            v
+        };
+        (names(&train), names(&val))
+    };
+    let (train1, val1) = sets(1);
+    let (train3, val3) = sets(3);
+    assert!(!train1.is_empty() && !val1.is_empty());
+    assert_eq!(val3, val1);
+    let tripled: Vec<String> = train1.iter().flat_map(|m| [m, m, m]).cloned().collect();
+    assert_eq!(train3, tripled);
+}

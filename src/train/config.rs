@@ -32,6 +32,14 @@ pub struct DatasetConfig {
     pub level: String,
     /// Which labels to train on.
     pub tasks: Vec<Task>,
+    /// Times each of its training frames is listed per epoch (oversampling a small, important
+    /// set such as active-learning frames); validation frames count once. Default 1.
+    #[serde(default = "one")]
+    pub repeat: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Optimisation settings.
@@ -298,6 +306,9 @@ impl Config {
         for d in &self.dataset {
             if d.tasks.is_empty() {
                 return Err(format!("dataset '{}' lists no tasks", d.name));
+            }
+            if !(1..=100).contains(&d.repeat) {
+                return Err(format!("dataset '{}': repeat must be 1..=100", d.name));
             }
             if d.tasks.contains(&Task::Structure) && d.tasks.len() > 1 {
                 return Err(format!(

@@ -20,6 +20,8 @@ use crate::train::samples::{centred, GraphSample, Sample};
 pub struct RawData {
     /// Frames of each extended-XYZ dataset, with the labels its tasks do not list removed.
     pub frames: Vec<Frame>,
+    /// The `repeat` of each frame's dataset, `[frames]`.
+    pub frame_repeat: Vec<usize>,
     /// Molecules of the structure (SDF) datasets.
     pub molecules: Vec<Molecule>,
 }
@@ -28,6 +30,7 @@ pub struct RawData {
 pub fn read(config: &Config) -> Result<RawData> {
     let mut raw = RawData {
         frames: Vec::new(),
+        frame_repeat: Vec::new(),
         molecules: Vec::new(),
     };
     for d in &config.dataset {
@@ -43,6 +46,7 @@ pub fn read(config: &Config) -> Result<RawData> {
                 f.forces = None;
             }
             raw.frames.push(f);
+            raw.frame_repeat.push(d.repeat);
         }
     }
     Ok(raw)
@@ -103,8 +107,9 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
         if f.energy.is_none() && f.forces.is_none() {
             continue;
         }
-        let sample = Sample::from_frame(f, model, i)
+        let mut sample = Sample::from_frame(f, model, i)
             .map_err(|e| Error::invalid(format!("frame {i}: {e}")))?;
+        sample.repeat = raw.frame_repeat[i];
         if with_scores {
             if let (Some(forces), Some((numbers, edges))) =
                 (&f.forces, graphs.get(&sample.molecule))
@@ -126,6 +131,7 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
 }
 
 /// Splits all samples by molecule: a seeded `fraction` of the molecule names goes to validation.
+/// A training frame is listed its `repeat` times; a validation frame once.
 pub fn split(s: Samples, fraction: f64, seed: u64) -> (Samples, Samples) {
     let mut mols: Vec<String> = s
         .potential
@@ -139,10 +145,14 @@ pub fn split(s: Samples, fraction: f64, seed: u64) -> (Samples, Samples) {
     let n_val = ((mols.len() as f64 * fraction).round() as usize)
         .clamp(1, mols.len().saturating_sub(1).max(1));
     let val: HashSet<String> = mols.into_iter().take(n_val).collect();
-    let (pt, pv) = s
+    let (pt, pv): (Vec<Sample>, Vec<Sample>) = s
         .potential
         .into_iter()
         .partition(|x| !val.contains(&x.molecule));
+    let pt = pt
+        .into_iter()
+        .flat_map(|x| std::iter::repeat_n(x.clone(), x.repeat))
+        .collect();
     let (st, sv) = s
         .structures
         .into_iter()

@@ -29,6 +29,8 @@ pub struct Sample {
     pub forces: Option<Vec<[f64; 3]>>,
     /// Molecule identifier (the `mol` info key, else the frame's index), used to split by molecule.
     pub molecule: String,
+    /// Times it is listed in a training epoch (its dataset's `repeat`).
+    pub repeat: usize,
 }
 
 impl Sample {
@@ -56,6 +58,7 @@ impl Sample {
                 .get("mol")
                 .cloned()
                 .unwrap_or_else(|| format!("frame{index}")),
+            repeat: 1,
         })
     }
 
