@@ -546,12 +546,8 @@ fn inspect(model: &Path) -> concord::Result<()> {
 fn set_sampler_steps(model: &Path, steps: usize, out: &Path) -> concord::Result<()> {
     concord::io::files::check_not_input(out, &[model])?;
     concord::io::prepare_output(out)?;
-    let max = concord::generate::MAX_SAMPLER_STEPS;
-    if !(2..=max).contains(&steps) {
-        return Err(concord::Error::invalid(format!(
-            "--steps {steps} is out of range: 2 to {max} noise levels"
-        )));
-    }
+    concord::model::config::check_sampler_steps(steps.min(i64::MAX as usize) as i64)
+        .map_err(|e| concord::Error::invalid(format!("--steps {e}")))?;
     let bytes = std::fs::read(model).map_err(|e| concord::Error::io(model, e))?;
     let mut before = None;
     let edited = concord::model::file::edit_metadata(&bytes, model, |meta| {

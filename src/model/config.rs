@@ -65,6 +65,18 @@ impl EncoderConfig {
 /// Most noise levels a sampler may use (beyond it a run is almost surely a corrupt argument).
 pub const MAX_SAMPLER_STEPS: usize = 100_000;
 
+/// Checks a generator's count of sampler noise levels: 2 to [`MAX_SAMPLER_STEPS`]. The error
+/// reads "`steps` is out of range: ..." for the caller to prefix with the setting's name.
+pub fn check_sampler_steps(steps: i64) -> std::result::Result<(), String> {
+    if (2..=MAX_SAMPLER_STEPS as i64).contains(&steps) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{steps} is out of range: 2 to {MAX_SAMPLER_STEPS} noise levels"
+        ))
+    }
+}
+
 /// Settings of the generator; stored in the model file.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

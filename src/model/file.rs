@@ -266,12 +266,8 @@ fn check_consistent(meta: &Metadata) -> std::result::Result<(), String> {
         ));
     }
     if let Some(s) = c.generator.and_then(|g| g.sampler_steps) {
-        if !(2..=crate::model::config::MAX_SAMPLER_STEPS as i64).contains(&s) {
-            return Err(format!(
-                "generator.sampler_steps = {s} is out of range: 2 to {} noise levels",
-                crate::model::config::MAX_SAMPLER_STEPS
-            ));
-        }
+        crate::model::config::check_sampler_steps(s)
+            .map_err(|e| format!("generator.sampler_steps = {e}"))?;
     }
     Ok(())
 }

@@ -344,12 +344,6 @@ impl Config {
                     ),
                     (g.log_sigma_std > 0.0, "generator.log_sigma_std must be > 0"),
                     (
-                        g.sampler_steps.is_none_or(|s| {
-                            (2..=crate::model::config::MAX_SAMPLER_STEPS as i64).contains(&s)
-                        }),
-                        "generator.sampler_steps must be 2 to 100000 noise levels",
-                    ),
-                    (
                         g.denoise_weight > 0.0,
                         "generator.denoise_weight must be > 0",
                     ),
@@ -373,6 +367,10 @@ impl Config {
                 ];
                 if let Some((_, msg)) = checks.into_iter().find(|(ok, _)| !ok) {
                     return Err(msg.to_string());
+                }
+                if let Some(s) = g.sampler_steps {
+                    crate::model::config::check_sampler_steps(s)
+                        .map_err(|e| format!("generator.sampler_steps = {e}"))?;
                 }
             }
             None => {}
