@@ -8,7 +8,8 @@ from .model import Model, deviation
 class ConcordCalculator(Calculator):
     """Energy, atomic energies, forces and stress of a Concord model file for `ase.Atoms`.
 
-    `model`: a path or a list of paths. With several, the first drives (its energy, forces and
+    `model`: a path, a loaded `concord.Model` (used as it is: its precision and device; share
+    one between calculators to load a file once) or a list of them. With several, the first drives (its energy, forces and
     stress are the results) and the committee's disagreement is added (DeePMD-kit's model
     deviation): `energy_std` (eV), `forces_std` (per-atom force deviation, eV/Å, [N]) and
     `max_devi_f` (eV/Å). `precision`: 32 (default, as in MD) or 64. Atoms with a cell and any
@@ -20,8 +21,10 @@ class ConcordCalculator(Calculator):
 
     def __init__(self, model, precision: int = 32, device: str = "cpu", **kwargs):
         super().__init__(**kwargs)
-        paths = [model] if isinstance(model, (str, bytes)) or not hasattr(model, "__iter__") else list(model)
-        self.models = [Model(p, precision=precision, device=device) for p in paths]
+        single = isinstance(model, (str, bytes, Model)) or not hasattr(model, "__iter__")
+        items = [model] if single else list(model)
+        self.models = [m if isinstance(m, Model) else Model(m, precision=precision, device=device)
+                       for m in items]
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

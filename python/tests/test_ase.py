@@ -92,6 +92,16 @@ def test_committee_reports_its_deviation():
     assert same["max_devi_f"] == 0.0 and same["energy"] == 0.0
 
 
+def test_a_loaded_model_is_shared_between_calculators():
+    m = concord.Model(str(POTENTIAL), precision=64)
+    first, second = ConcordCalculator(m), ConcordCalculator([m, str(OTHER)])
+    assert first.models[0] is m and second.models[0] is m
+    by_path = ConcordCalculator(POTENTIAL, precision=64)
+    a = ethanol()
+    assert first.get_potential_energy(a) == by_path.get_potential_energy(a)
+    assert second.get_potential_energy(a) == by_path.get_potential_energy(a)
+
+
 def test_generate_from_smiles_and_relax():
     structures = concord.structures.generate(GENERATOR, "CC(=O)O", samples=3, seed=1)
     assert [s.info["rank"] for s in structures] == [0, 1, 2]
