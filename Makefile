@@ -153,10 +153,12 @@ data-structures:
 ## Active learning for the potential (docs/data.md): MD and generator samples of organic training
 ## molecules, the committee's disagreement picks frames, GFN2-xTB labels them.
 ACTIVE_N ?= 300
+ACTIVE_ROUND ?= 1
 data-active: build-runtime
 	scripts/setup.sh data
-	$(PLUGIN_ENV) $(DATA_PY) scripts/data/active.py --molecules $(ACTIVE_N) --workers $(DATA_WORKERS)
-	$(PLUGIN_ENV) $(DATA_PY) scripts/data/active.py --molecules $(ACTIVE_N) --assemble
+	$(PLUGIN_ENV) $(DATA_PY) scripts/data/active.py --round $(ACTIVE_ROUND) --molecules $(ACTIVE_N) \
+	  --workers $(DATA_WORKERS)
+	$(PLUGIN_ENV) $(DATA_PY) scripts/data/active.py --round $(ACTIVE_ROUND) --molecules $(ACTIVE_N) --assemble
 
 ## The potential's errors per frame class (docs/potential.md): POTENTIAL_MODELS="NAME=FILE ...".
 POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord

@@ -15,15 +15,17 @@ Explore, select by the committee's disagreement, label with GFN2-xTB:
    (seeded).
 3. Label: GFN2-xTB energy and forces (scripts/data/xtb.py, the bundled data's settings).
 
-Per-molecule results are JSON files in data/work/active/ (atomic, with a settings fingerprint),
-so an interrupted run continues; `--assemble` writes the labelled frames to
-data/organic-gfn2/train_active_1.extxyz.gz (config = the frame's source: md_<T>K or generator)
-and data/organic-gfn2/active_provenance.json.
+Round R explores molecules R*n .. R*n+n-1 of a seeded permutation of the training molecules
+(each round new ones), with the models shipped when it runs. Per-molecule results are JSON files
+in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
+continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
+(config = the frame's source: md_<T>K or generator) and data/organic-gfn2/active_provenance_<R>.json.
 
-Usage: python scripts/data/active.py [--molecules 300] [--workers 2] [--assemble]
+Usage: python scripts/data/active.py [--round 1] [--molecules 300] [--workers 2] [--assemble]
 (needs CONCORD_LIB_DIR, as `make data-active` sets it)
 """
 import argparse
+import functools
 import gzip
 import hashlib
 import io
@@ -55,19 +57,32 @@ ACTIVE_STRIDE = 100               # steps between snapshots (50 fs)
 ACTIVE_SAMPLES = 4                # raw generator samples per molecule
 ACTIVE_TRUST_LO, ACTIVE_TRUST_HI = 0.35, 2.0  # eV/Å, on max_devi_f
 ACTIVE_PER_MOLECULE = 6
-ACTIVE_RESULTS_DIR = config.WORK_DIR / "active"
-ACTIVE_OUT = config.ORGANIC_DIR / "train_active_1.extxyz.gz"
+
+
+def results_dir(r):
+    return config.WORK_DIR / "active" / f"round{r}"
+
+
+def output(r):
+    """The bundled frames and the provenance of round `r`."""
+    return (config.ORGANIC_DIR / f"train_active_{r}.extxyz.gz",
+            config.ORGANIC_DIR / f"active_provenance_{r}.json")
 
 
 def _sha(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-FINGERPRINT = hashlib.sha256(json.dumps({
-    "v": 1, "seed": ACTIVE_SEED, "T": ACTIVE_TEMPERATURES, "steps": ACTIVE_STEPS, "stride": ACTIVE_STRIDE,
-    "samples": ACTIVE_SAMPLES, "trust": [ACTIVE_TRUST_LO, ACTIVE_TRUST_HI], "per": ACTIVE_PER_MOLECULE,
-    "models": [_sha(p) for p in COMMITTEE + [GENERATOR]], "sp": config.XTB_SP_ARGS,
-}, sort_keys=True).encode()).hexdigest()[:16]
+@functools.lru_cache(maxsize=None)
+def fingerprint(r):
+    """Round `r`'s settings and models, hashed: results with another fingerprint are redone."""
+    settings = {
+        "v": 1, "round": r, "seed": ACTIVE_SEED, "T": ACTIVE_TEMPERATURES, "steps": ACTIVE_STEPS,
+        "stride": ACTIVE_STRIDE, "samples": ACTIVE_SAMPLES, "trust": [ACTIVE_TRUST_LO, ACTIVE_TRUST_HI],
+        "per": ACTIVE_PER_MOLECULE, "models": [_sha(p) for p in COMMITTEE + [GENERATOR]],
+        "sp": config.XTB_SP_ARGS,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def molecules():
@@ -86,11 +101,15 @@ def molecules():
     return out
 
 
-def selection(n):
-    """The first `n` training molecules of a seeded permutation."""
+def selection(n, r):
+    """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation."""
     mols = molecules()
     order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
-    return [mols[i] for i in order[:n]]
+    block = order[(r - 1) * n:r * n]
+    if len(block) < n:
+        raise SystemExit(f"active: round {r} needs molecules {(r - 1) * n}..{r * n - 1}, "
+                         f"the training set has {len(mols)}")
+    return [mols[i] for i in block]
 
 
 def explore(numbers, positions, bonds, seed, models):
@@ -103,7 +122,7 @@ def explore(numbers, positions, bonds, seed, models):
     for t in ACTIVE_TEMPERATURES:
         atoms = Atoms(numbers=numbers, positions=positions)
         atoms.set_constraint(FixCom())
-        atoms.calc = concord.ConcordCalculator(str(POTENTIAL), precision=32)
+        atoms.calc = concord.ConcordCalculator(models["committee"][0])
         rng = np.random.default_rng([seed, t])
         thermalize_momenta(atoms, temperature_K=t, rng=rng)
         dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=t, friction=0.02 / units.fs, fixcm=False, rng=rng)
@@ -116,11 +135,11 @@ def explore(numbers, positions, bonds, seed, models):
     return frames
 
 
-def compute(mol, seed, models):
-    """Explore, select and label one molecule: the result record."""
+def compute(mol, seed, models, fp):
+    """Explore, select and label one molecule: the result record (settings fingerprint `fp`)."""
     name, symbols, numbers, positions, bonds = mol
     t0 = time.time()
-    res = {"name": name, "fingerprint": FINGERPRINT, "status": "ok", "frames": [], "candidates": 0}
+    res = {"name": name, "fingerprint": fp, "status": "ok", "frames": [], "candidates": 0}
     try:
         frames = explore(numbers, positions, bonds, seed, models)
     except Exception as e:  # a model error (e.g. a non-finite result in hot MD) is a result too
@@ -153,21 +172,21 @@ _MODELS = {}
 
 
 def _job(args):
-    mol, seed = args
+    mol, seed, r = args
     if not _MODELS:  # one set of models per worker process
         _MODELS["committee"] = [concord.Model(str(p), precision=32) for p in COMMITTEE]
         _MODELS["generator"] = concord.Model(str(GENERATOR), precision=32)
-    res = compute(mol, seed, _MODELS)
-    store.save(res, ACTIVE_RESULTS_DIR)
+    res = compute(mol, seed, _MODELS, fingerprint(r))
+    store.save(res, results_dir(r))
     return res["name"], res["status"], res.get("reason"), len(res["frames"]), res["timings_s"]["total"]
 
 
-def run(n, workers):
-    mols = selection(n)
-    todo = [(m, seed) for seed, m in enumerate(mols)
-            if store.load(m[0], ACTIVE_RESULTS_DIR, FINGERPRINT) is None]
-    print(f"active: {n} molecules, {n - len(todo)} done, {len(todo)} to explore on {workers} workers "
-          f"(fingerprint {FINGERPRINT})", flush=True)
+def run(n, workers, r):
+    mols = selection(n, r)
+    todo = [(m, seed, r) for seed, m in enumerate(mols, start=(r - 1) * n)
+            if store.load(m[0], results_dir(r), fingerprint(r)) is None]
+    print(f"active round {r}: {n} molecules, {n - len(todo)} done, {len(todo)} to explore on {workers} "
+          f"workers (fingerprint {fingerprint(r)})", flush=True)
     t0, labelled = time.time(), 0
     with mp.get_context("fork").Pool(workers) as pool:
         for k, (name, status, reason, frames, dt) in enumerate(pool.imap(_job, todo, chunksize=1), 1):
@@ -180,13 +199,14 @@ def run(n, workers):
                       f"~{el / k * (len(todo) - k):.0f} s left", flush=True)
 
 
-def assemble(n):
-    """The bundled file and its provenance from the results of the first `n` selected molecules."""
+def assemble(n, r):
+    """The bundled file and the provenance of round `r` from the results of its `n` molecules."""
     import ase.io
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
-    mols = selection(n)
-    results = [store.load(m[0], ACTIVE_RESULTS_DIR, FINGERPRINT) for m in mols]
+    mols = selection(n, r)
+    out, provenance_out = output(r)
+    results = [store.load(m[0], results_dir(r), fingerprint(r)) for m in mols]
     missing = [m[0] for m, r in zip(mols, results) if r is None]
     if missing:
         raise SystemExit(f"active: {len(missing)} selected molecules have no result (run first): {missing[:5]}")
@@ -202,15 +222,15 @@ def assemble(n):
             sources[f["source"]] = sources.get(f["source"], 0) + 1
     text = io.StringIO()
     ase.io.write(text, frames, format="extxyz")
-    tmp = ACTIVE_OUT.with_suffix(".tmp")
+    tmp = out.with_suffix(".tmp")
     with gzip.GzipFile(tmp, "wb", mtime=0) as gz:
         gz.write(text.getvalue().encode())
-    os.replace(tmp, ACTIVE_OUT)
+    os.replace(tmp, out)
     explored = sum(r.get("explored", 0) for r in results)
     provenance = {
-        "what": "active-learning round 1 (scripts/data/active.py): frames where the committee disagrees, "
-                "labelled with GFN2-xTB",
-        "molecules": n, "seed": ACTIVE_SEED, "fingerprint": FINGERPRINT,
+        "what": f"active-learning round {r} (scripts/data/active.py): frames where the committee "
+                "disagrees, labelled with GFN2-xTB",
+        "round": r, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(r),
         "explore": {"md_temperatures_K": ACTIVE_TEMPERATURES, "md_steps": ACTIVE_STEPS, "timestep_fs": 0.5,
                     "snapshot_every": ACTIVE_STRIDE, "generator_samples": ACTIVE_SAMPLES},
         "committee": [str(p.relative_to(config.ROOT)) for p in COMMITTEE],
@@ -222,21 +242,25 @@ def assemble(n):
         "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
         "seconds": round(sum(r["timings_s"]["total"] for r in results), 1),
     }
-    out = config.ORGANIC_DIR / "active_provenance.json"
-    out.write_text(json.dumps(provenance, indent=1) + "\n")
-    print(f"active: {len(frames)} frames of {n} molecules ({sources}) -> {ACTIVE_OUT}", flush=True)
+    tmp = provenance_out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(provenance, indent=1) + "\n")
+    os.replace(tmp, provenance_out)
+    print(f"active round {r}: {len(frames)} frames of {n} molecules ({sources}) -> {out}", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--round", type=int, default=1, help="round R: molecules and output files of its own")
     ap.add_argument("--molecules", type=int, default=300)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--assemble", action="store_true", help="write the bundled file from the results")
     a = ap.parse_args()
+    if a.round < 1:
+        raise SystemExit("active: --round must be >= 1")
     if a.assemble:
-        assemble(a.molecules)
+        assemble(a.molecules, a.round)
     else:
-        run(a.molecules, a.workers)
+        run(a.molecules, a.workers, a.round)
 
 
 if __name__ == "__main__":

@@ -184,7 +184,7 @@ Sources and licences: provenance.json (`sources`).
 | `test_structures.sdf.gz` | GFN2 minima + bond graphs of the test molecules |
 | `test/<group>/<class>.extxyz.gz` | test frames by group and class (frames per file below) |
 | `failures.tsv` | every molecule or frame left out, with reason |
-| `train_active_1.extxyz.gz`, `active_provenance.json` | active learning, round 1 (`make data-active`, scripts/data/active.py; not rebuilt by this script): hot-MD and raw generator frames of training molecules where the committee disagreed, GFN2-labelled; `config=md_600K`, `md_900K`, `generator`, with `max_devi_f` |
+| `train_active_1.extxyz.gz`, `active_provenance_1.json` | active learning, round 1 (`make data-active`, scripts/data/active.py; not rebuilt by this script): hot-MD and raw generator frames of training molecules where the committee disagreed, GFN2-labelled; `config=md_600K`, `md_900K`, `generator`, with `max_devi_f` |
 
 | test file | frames |
 |---|---|
