@@ -119,10 +119,16 @@ struct SamplerOptions {
 };
 
 /// Settings of a geometry optimisation: the fields of concord_optimize_options_t (fmax eV/A,
-/// max_steps, max_step A, method CONCORD_OPTIMIZE_LBFGS or CONCORD_OPTIMIZE_FIRE, memory),
-/// initialised to the library's defaults.
+/// max_steps, max_step A, method CONCORD_OPTIMIZE_LBFGS, _LBFGS_PRECON or _FIRE, memory),
+/// initialised to the library's defaults; generated() gives those of a generated structure's
+/// relaxation (concord_generate_relax_options_default).
 struct OptimizeOptions : concord_optimize_options_t {
     OptimizeOptions() : concord_optimize_options_t(concord_optimize_options_default()) {}
+    static OptimizeOptions generated() {
+        OptimizeOptions o;
+        static_cast<concord_optimize_options_t&>(o) = concord_generate_relax_options_default();
+        return o;
+    }
 };
 
 /// An optimised structure and how the optimisation went.
@@ -351,8 +357,8 @@ public:
     std::vector<Optimized> generate_optimize(const std::vector<int32_t>& atomic_numbers,
                                              const std::vector<Bond>& bonds, size_t n_samples,
                                              const SamplerOptions& sampler = {},
-                                             const OptimizeOptions& options = OptimizeOptions())
-        const {
+                                             const OptimizeOptions& options =
+                                                 OptimizeOptions::generated()) const {
         Graph g(bonds);
         const size_t n = atomic_numbers.size();
         std::vector<Vector3> x = allocate_samples(n, n_samples);
@@ -371,7 +377,8 @@ public:
     }
 
     /// The generation pipeline (concord_generate_structures_with_potential): n_samples
-    /// structures, relaxed with `relax` when given, screened and ranked, all on `potential`
+    /// structures, relaxed with `relax` when given (OptimizeOptions::generated() for the
+    /// library's choice), screened and ranked, all on `potential`
     /// (this model when null). Samples in draw order; keep them all or the one of rank 0.
     std::vector<GeneratedSample> generate_structures(
         const std::vector<int32_t>& atomic_numbers, const std::vector<Bond>& bonds,

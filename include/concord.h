@@ -95,6 +95,14 @@
 #define CONCORD_OPTIMIZE_FIRE 1
 
 /**
+ * `concord_optimize_options_t::method`: L-BFGS starting from the Exp preconditioner
+ * (Packwood et al. 2016) for an isolated molecule: fewer force calls, longer moves along
+ * torsions; plain L-BFGS for a periodic system. The default of generated structures'
+ * relaxation (`concord_generate_relax_options_default`).
+ */
+#define CONCORD_OPTIMIZE_LBFGS_PRECON 2
+
+/**
  * Status returned by every fallible Concord function: `CONCORD_SUCCESS` (0) or the class of
  * the error. `concord_last_error()` gives the message of the most recent failure on the
  * calling thread.
@@ -247,7 +255,8 @@ typedef struct {
      */
     double max_step;
     /**
-     * The algorithm: `CONCORD_OPTIMIZE_LBFGS` (default) or `CONCORD_OPTIMIZE_FIRE`.
+     * The algorithm: `CONCORD_OPTIMIZE_LBFGS` (default), `CONCORD_OPTIMIZE_LBFGS_PRECON` or
+     * `CONCORD_OPTIMIZE_FIRE`.
      */
     int32_t method;
     /**
@@ -665,7 +674,8 @@ concord_status_t concord_generate(const concord_model_t *model,
  *   `concord_generate`.
  * @param steps see `concord_generate`.
  * @param churn see `concord_generate`.
- * @param options the optimisation settings, or NULL for `concord_optimize_options_default()`.
+ * @param options the optimisation settings, or NULL for
+ *   `concord_generate_relax_options_default()`.
  * @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å:
  *   relaxed (converged or not), or as generated for a sample whose relaxation failed.
  * @param results where to write the outcome of each sample's relaxation,
@@ -717,7 +727,8 @@ concord_status_t concord_generate_optimize(const concord_model_t *model,
  * @param steps see `concord_generate`.
  * @param churn see `concord_generate`.
  * @param relax 1 to relax each sample, 0 not to.
- * @param options the relaxation settings, or NULL for `concord_optimize_options_default()`
+ * @param options the relaxation settings, or NULL for
+ *   `concord_generate_relax_options_default()`
  *   (ignored when `relax` is 0).
  * @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å, in
  *   draw order: relaxed where the relaxation succeeded, as generated otherwise.
@@ -946,6 +957,14 @@ concord_status_t concord_model_metadata_json(const concord_model_t *model,
  * L-BFGS with a memory of 20. Never fails.
  */
 concord_optimize_options_t concord_optimize_options_default(void);
+
+/**
+ * The default settings of a generated structure's relaxation (what the generate functions use
+ * when given NULL options, as do LAMMPS's `concord_generate`, OpenMM and the CLI's `generate
+ * --relax`): `fmax` 0.05 eV/Å, `CONCORD_OPTIMIZE_LBFGS_PRECON`, otherwise as
+ * `concord_optimize_options_default()`. Never fails.
+ */
+concord_optimize_options_t concord_generate_relax_options_default(void);
 
 /**
  * Relaxes positions with the model's potential (geometry optimisation at a fixed cell): an

@@ -152,10 +152,12 @@ enum Command {
         #[arg(long)]
         potential: Option<PathBuf>,
         /// Force threshold of the relaxation, eV/Å.
-        #[arg(long, default_value_t = 0.01)]
+        #[arg(long, default_value_t = concord::generate::relax_defaults().fmax)]
         fmax: f64,
-        /// Precondition the relaxation's L-BFGS (Exp preconditioner): fewer force calls.
-        #[arg(long)]
+        /// Start the relaxation's L-BFGS from the Exp preconditioner (fewer force calls);
+        /// `--precondition false` for plain L-BFGS.
+        #[arg(long, default_value_t = concord::generate::relax_defaults().precondition,
+              num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
         precondition: bool,
         #[command(flatten)]
         compute: ComputeArgs,
@@ -316,7 +318,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                 relax: relax.then_some(OptimizeOptions {
                     fmax,
                     precondition,
-                    ..Default::default()
+                    ..concord::generate::relax_defaults()
                 }),
             };
             let files = GenerateFiles {

@@ -417,11 +417,12 @@ fn short_options(api: &dylib::Api, method: i32) -> (COptions, OptimizeOptions) {
     c.method = method;
     let rust = OptimizeOptions {
         max_steps: 25,
-        method: if method == 0 {
-            concord::optimize::Method::Lbfgs
-        } else {
+        method: if method == 1 {
             concord::optimize::Method::Fire
+        } else {
+            concord::optimize::Method::Lbfgs
         },
+        precondition: method == 2,
         ..Default::default()
     };
     (c, rust)
@@ -444,6 +445,19 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
             rd.max_step,
             0,
             rd.memory as i32
+        )
+    );
+    let g = unsafe { (api.generate_relax_options_default)() };
+    let rg = concord::generate::relax_defaults();
+    assert!(rg.precondition);
+    assert_eq!(
+        (g.fmax, g.max_steps, g.max_step, g.method, g.memory),
+        (
+            rg.fmax,
+            rg.max_steps as i64,
+            rg.max_step,
+            2,
+            rg.memory as i32
         )
     );
     // has_generator.
@@ -494,7 +508,7 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
                     }
                 }
                 // Optimise each sample; generate-then-optimise gives the same.
-                for method in [0, 1] {
+                for method in [0, 1, 2] {
                     let (c_opts, opts) = short_options(&api, method);
                     let mut want_x = Vec::new();
                     let mut want_r = Vec::new();

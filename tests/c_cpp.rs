@@ -155,6 +155,15 @@ fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String,
         r.positions.as_flattened().to_vec(),
     );
     out.insert("optimize_methane_result".into(), result_fields(&r));
+    let precon = OptimizeOptions {
+        precondition: true,
+        ..opts.clone()
+    };
+    let r = relax(&pot, &CH4_Z, &CH4_X, None, &precon).unwrap();
+    out.insert(
+        "optimize_precon_methane_positions".into(),
+        r.positions.as_flattened().to_vec(),
+    );
     let fire = OptimizeOptions {
         method: Method::Fire,
         ..opts.clone()

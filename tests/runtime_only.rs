@@ -645,7 +645,6 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
     use concord::generate::{
         best, generate_structures, GraphRequest, PipelineModels, PipelineOptions,
     };
-    use concord::optimize::OptimizeOptions;
     let pot = shipped("concord-qm9-gfn2-multitask.concord", Precision::Float32);
     let smiles = ["CCO", "C=O", "CC(=O)N"];
     let mols: Vec<concord::Molecule> = smiles
@@ -662,7 +661,7 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
     let opts = PipelineOptions {
         samples: 3,
         sampler: SamplerOptions::default(),
-        relax: Some(OptimizeOptions::default()),
+        relax: Some(concord::generate::relax_defaults()),
     };
     let mut seen = Vec::new();
     let models = PipelineModels::one(&pot);

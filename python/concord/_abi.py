@@ -83,6 +83,7 @@ def _declare(lib):
     lib.concord_model_deviation.argtypes = [PTR, ctypes.c_int64, ctypes.c_int64, I32, F64, PTR, PTR,
                                             ctypes.POINTER(Deviation), PTR]
     lib.concord_optimize_options_default.restype = OptimizeOptions
+    lib.concord_generate_relax_options_default.restype = OptimizeOptions
     lib.concord_optimize.argtypes = [ctypes.c_void_p, ctypes.c_int64, I32, F64, PTR, PTR,
                                      ctypes.POINTER(OptimizeOptions), ctypes.POINTER(OptimizeResult)]
     lib.concord_generate_structures_with_potential.argtypes = [

@@ -88,23 +88,25 @@ class Model:
         return {k: v for k, v in out.items() if v is not None}
 
     def optimize(self, numbers, positions, cell=None, pbc=None, fmax=0.01, max_steps=500, method="lbfgs"):
-        """Relaxes `positions` on the model's potential: (positions [N, 3] Å, result dict with
-        converged, steps, force_calls, energy, initial_energy, max_force)."""
+        """Relaxes `positions` on the model's potential (`method` "lbfgs", "lbfgs_precon" or
+        "fire"): (positions [N, 3] Å, result dict with converged, steps, force_calls, energy,
+        initial_energy, max_force)."""
         z, x = _inputs(numbers, positions)
         x = x.copy()
         opts = self._lib.concord_optimize_options_default()
         opts.fmax, opts.max_steps = fmax, max_steps
-        opts.method = {"lbfgs": 0, "fire": 1}[method]
+        opts.method = {"lbfgs": 0, "fire": 1, "lbfgs_precon": 2}[method]
         res = _abi.OptimizeResult()
         c, p = _cell(cell, pbc)
         check(self._lib.concord_optimize(self._handle, len(z), z, x, ptr(c), ptr(p), ctypes.byref(opts),
                                          ctypes.byref(res)))
         return x, {k: getattr(res, k) for k, _ in res._fields_ if k != "status"}
 
-    def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=0.01, potential=None):
+    def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=None, potential=None):
         """The generation pipeline: `samples` structures of the molecular graph (`bonds` = (i, j,
         order) with order 1, 2, 3 or 4 = aromatic), relaxed when `relax` on the model or on
-        `potential` (another Model, whose energies then rank the samples), screened and ranked
+        `potential` (another Model, whose energies then rank the samples) with the library's
+        settings for generated structures (preconditioned L-BFGS to `fmax` eV/Å, None: 0.05), screened and ranked
         (best first). Returns a list of dicts: positions [N, 3] Å, rank, sane, problem, relaxed,
         converged, energy (eV), max_force."""
         z = np.ascontiguousarray(numbers, dtype=np.int32)
@@ -113,8 +115,9 @@ class Model:
         n = len(z)
         pos = np.zeros((samples, n, 3))
         info = (_abi.Sample * samples)()
-        opts = self._lib.concord_optimize_options_default()
-        opts.fmax = fmax
+        opts = self._lib.concord_generate_relax_options_default()
+        if fmax is not None:
+            opts.fmax = fmax
         check(self._lib.concord_generate_structures_with_potential(
             self._handle, None if potential is None else potential.handle, n, z, len(first), ptr(first), ptr(second), ptr(order), samples, seed, 0, 0.0,
             1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))

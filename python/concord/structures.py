@@ -27,10 +27,11 @@ def graph(molecule):
     return [a.GetAtomicNum() for a in mol.GetAtoms()], bonds
 
 
-def generate(model, molecule, samples=4, seed=0, relax=True, fmax=0.01, potential=None):
+def generate(model, molecule, samples=4, seed=0, relax=True, fmax=None, potential=None):
     """3D structures of `molecule` (SMILES or RDKit molecule) from the model's generator, best
     first (sane, then lowest energy), as `ase.Atoms` with info `rank`, `sane`, `energy` (eV),
-    `relaxed`, `converged` and `problem`. `model`: a Model or a model file path; `potential`
+    `relaxed`, `converged` and `problem`. `fmax`: the relaxation's force threshold, eV/Å (None:
+    the library's default for generated structures, 0.05). `model`: a Model or a model file path; `potential`
     (likewise, optional): the model that relaxes and ranks the samples instead of `model`."""
     m = model if isinstance(model, Model) else Model(model)
     p = potential if potential is None or isinstance(potential, Model) else Model(potential)

@@ -115,14 +115,18 @@ def test_generate_from_smiles_and_relax():
 
 
 def test_generate_relaxed_on_another_potential():
-    structures = concord.structures.generate(GENERATOR, "CC(=O)O", samples=2, seed=1, potential=POTENTIAL)
+    """Relaxed on POTENTIAL to the default threshold of generated structures (0.05 eV/Å) or
+    to the one given."""
     calc = ConcordCalculator(POTENTIAL)
-    for s in structures:
-        assert s.info["relaxed"] and s.info["converged"]
-        atoms = s.copy()
-        atoms.calc = calc
-        assert abs(atoms.get_potential_energy() - s.info["energy"]) < 1e-6
-        assert np.linalg.norm(atoms.get_forces(), axis=1).max() <= 0.0101
+    for fmax, threshold in ((None, 0.05), (0.01, 0.01)):
+        structures = concord.structures.generate(GENERATOR, "CC(=O)O", samples=2, seed=1, potential=POTENTIAL,
+                                                 fmax=fmax)
+        for s in structures:
+            assert s.info["relaxed"] and s.info["converged"]
+            atoms = s.copy()
+            atoms.calc = calc
+            assert abs(atoms.get_potential_energy() - s.info["energy"]) < 1e-6
+            assert np.linalg.norm(atoms.get_forces(), axis=1).max() <= threshold * 1.01
 
 
 def test_errors_are_concord_errors_with_its_message(tmp_path):

@@ -20,11 +20,13 @@ from it), cached in runs/eval-cache): minutes of xtb, so off by default.
 
 Usage: python scripts/eval/generator_bench.py [--model FILE] [--molecules N] [--samples K]
          [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE] [--steps N]
+         [--relax-args "--precondition --fmax 0.05"]
          (writes DIR/table.md, DIR/results.json)
 """
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -52,10 +54,10 @@ def concord_binary():
     raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")
 
 
-def run_concord(model, sdf, out, k, relax, potential=None, steps=None):
+def run_concord(model, sdf, out, k, relax, potential=None, steps=None, relax_args=""):
     """{(mol, sample): positions}, {mol: rank-0 sample}, wall seconds of the CLI call."""
     cmd = [concord_binary(), "generate", "--model", str(model), "--graphs", str(sdf), "--out", str(out),
-           "--samples", str(k)] + (["--relax"] if relax else [])
+           "--samples", str(k)] + (["--relax"] + shlex.split(relax_args) if relax else [])
     if potential:
         cmd += ["--potential", str(potential)]
     if steps:
@@ -168,6 +170,8 @@ def main():
                     help="relax and rank with this potential (concord generate --potential; default the "
                          "shipped potential); 'self' for the generator model's own energy head")
     ap.add_argument("--steps", type=int, help="noise levels of the sampler (concord generate --steps; default 32)")
+    ap.add_argument("--relax-args", default="",
+                    help="more options of the relaxation (concord generate), e.g. \"--precondition --fmax 0.05\"")
     a = ap.parse_args()
     if a.potential == "self":
         a.potential = None
@@ -185,9 +189,10 @@ def main():
     results = []
     for relax in [False] if a.no_relax else [False, True]:
         on = f"on {os.path.basename(a.potential)}" if a.potential else "on its potential"
-        label = f"Concord, relaxed {on} (--relax)" if relax else "Concord, raw samples"
+        label = f"Concord, relaxed {on} (--relax {a.relax_args})".replace(" )", ")") if relax \
+            else "Concord, raw samples"
         s, sel, wall = run_concord(a.model, sdf, os.path.join(out, f"concord{'-relaxed' if relax else ''}.extxyz"),
-                                   k, relax, a.potential, a.steps)
+                                   k, relax, a.potential, a.steps, a.relax_args)
         results.append(evaluate(label, refs, s, sel, k, wall, a.gfn2))
         print(row(results[-1], len(refs)), flush=True)
     if not a.no_rdkit:

@@ -7,7 +7,10 @@ use std::slice;
 
 use super::compute::{count, numbers};
 use super::model::{borrow, concord_model_t};
-use super::optimize::{concord_optimize_options_t, concord_optimize_result_t, options};
+use super::optimize::{
+    concord_generate_relax_options_default, concord_optimize_options_t, concord_optimize_result_t,
+    options,
+};
 use super::status::{self, concord_status_t, Failure};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
 use crate::generate::{
@@ -276,7 +279,8 @@ pub unsafe extern "C" fn concord_generate(
 ///   `concord_generate`.
 /// @param steps see `concord_generate`.
 /// @param churn see `concord_generate`.
-/// @param options the optimisation settings, or NULL for `concord_optimize_options_default()`.
+/// @param options the optimisation settings, or NULL for
+///   `concord_generate_relax_options_default()`.
 /// @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å:
 ///   relaxed (converged or not), or as generated for a sample whose relaxation failed.
 /// @param results where to write the outcome of each sample's relaxation,
@@ -324,7 +328,7 @@ pub unsafe extern "C" fn concord_generate_optimize(
             churn,
             positions,
         )?;
-        let opts = self::options(options)?;
+        let opts = self::options(options, concord_generate_relax_options_default())?;
         let samples = request.pipeline(PipelineModels::one(potential), Some(opts))?;
         let n = request.numbers.len();
         let mut relaxed = Vec::with_capacity(3 * n * request.samples);
@@ -448,7 +452,8 @@ impl concord_sample_t {
 /// @param steps see `concord_generate`.
 /// @param churn see `concord_generate`.
 /// @param relax 1 to relax each sample, 0 not to.
-/// @param options the relaxation settings, or NULL for `concord_optimize_options_default()`
+/// @param options the relaxation settings, or NULL for
+///   `concord_generate_relax_options_default()`
 ///   (ignored when `relax` is 0).
 /// @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å, in
 ///   draw order: relaxed where the relaxation succeeded, as generated otherwise.
@@ -626,7 +631,10 @@ unsafe fn run_pipeline(
         check_null!(samples);
         let relax = match relax {
             0 => None,
-            1 => Some(self::options(options)?),
+            1 => Some(self::options(
+                options,
+                concord_generate_relax_options_default(),
+            )?),
             r => return Err(Failure::argument(format!("relax = {r} must be 0 or 1"))),
         };
         let drawn = request.pipeline(models, relax)?;

@@ -19,6 +19,12 @@ pub const CONCORD_OPTIMIZE_LBFGS: i32 = 0;
 /// parameters).
 pub const CONCORD_OPTIMIZE_FIRE: i32 = 1;
 
+/// `concord_optimize_options_t::method`: L-BFGS starting from the Exp preconditioner
+/// (Packwood et al. 2016) for an isolated molecule: fewer force calls, longer moves along
+/// torsions; plain L-BFGS for a periodic system. The default of generated structures'
+/// relaxation (`concord_generate_relax_options_default`).
+pub const CONCORD_OPTIMIZE_LBFGS_PRECON: i32 = 2;
+
 /// Settings of a geometry optimisation (`concord_optimize`, `concord_generate_optimize`).
 /// Start from `concord_optimize_options_default()` and change what you need; passing NULL
 /// instead of options means the defaults.
@@ -35,7 +41,8 @@ pub struct concord_optimize_options_t {
     pub max_steps: i64,
     /// Largest displacement of any atom in one step, Å; positive and finite. Default 0.2.
     pub max_step: f64,
-    /// The algorithm: `CONCORD_OPTIMIZE_LBFGS` (default) or `CONCORD_OPTIMIZE_FIRE`.
+    /// The algorithm: `CONCORD_OPTIMIZE_LBFGS` (default), `CONCORD_OPTIMIZE_LBFGS_PRECON` or
+    /// `CONCORD_OPTIMIZE_FIRE`.
     pub method: i32,
     /// Number of past steps L-BFGS remembers, >= 1 (ignored by FIRE). Default 20.
     pub memory: i32,
@@ -91,45 +98,52 @@ impl concord_optimize_result_t {
     }
 }
 
+/// The C struct of the Rust API's settings (the methods it names are the three above).
+fn to_c(o: &OptimizeOptions) -> concord_optimize_options_t {
+    concord_optimize_options_t {
+        fmax: o.fmax,
+        max_steps: i64::try_from(o.max_steps).unwrap_or(i64::MAX),
+        max_step: o.max_step,
+        method: match (o.method, o.precondition) {
+            (Method::Fire, _) => CONCORD_OPTIMIZE_FIRE,
+            (Method::Lbfgs, false) => CONCORD_OPTIMIZE_LBFGS,
+            (Method::Lbfgs, true) => CONCORD_OPTIMIZE_LBFGS_PRECON,
+        },
+        memory: i32::try_from(o.memory).unwrap_or(i32::MAX),
+    }
+}
+
 /// The default optimisation settings: `fmax` 0.01 eV/Å, `max_steps` 500, `max_step` 0.2 Å,
 /// L-BFGS with a memory of 20. Never fails.
 #[no_mangle]
 pub extern "C" fn concord_optimize_options_default() -> concord_optimize_options_t {
-    let d = OptimizeOptions::default();
-    status::catch("concord_optimize_options_default", || {
-        Ok(concord_optimize_options_t {
-            fmax: d.fmax,
-            max_steps: d.max_steps as i64,
-            max_step: d.max_step,
-            method: CONCORD_OPTIMIZE_LBFGS,
-            memory: d.memory as i32,
-        })
-    })
-    .unwrap_or(concord_optimize_options_t {
-        fmax: 0.01,
-        max_steps: 500,
-        max_step: 0.2,
-        method: CONCORD_OPTIMIZE_LBFGS,
-        memory: 20,
-    })
+    to_c(&OptimizeOptions::default())
 }
 
-/// The caller's options (NULL = defaults) as the Rust API's, each field checked.
+/// The default settings of a generated structure's relaxation (what the generate functions use
+/// when given NULL options, as do LAMMPS's `concord_generate`, OpenMM and the CLI's `generate
+/// --relax`): `fmax` 0.05 eV/Å, `CONCORD_OPTIMIZE_LBFGS_PRECON`, otherwise as
+/// `concord_optimize_options_default()`. Never fails.
+#[no_mangle]
+pub extern "C" fn concord_generate_relax_options_default() -> concord_optimize_options_t {
+    to_c(&crate::generate::relax_defaults())
+}
+
+/// The caller's options (NULL = `default`) as the Rust API's, each field checked.
 pub(crate) unsafe fn options(
     ptr: *const concord_optimize_options_t,
+    default: concord_optimize_options_t,
 ) -> std::result::Result<OptimizeOptions, Failure> {
-    let o = if ptr.is_null() {
-        concord_optimize_options_default()
-    } else {
-        *ptr
-    };
-    let method = match o.method {
-        CONCORD_OPTIMIZE_LBFGS => Method::Lbfgs,
-        CONCORD_OPTIMIZE_FIRE => Method::Fire,
+    let o = if ptr.is_null() { default } else { *ptr };
+    let (method, precondition) = match o.method {
+        CONCORD_OPTIMIZE_LBFGS => (Method::Lbfgs, false),
+        CONCORD_OPTIMIZE_LBFGS_PRECON => (Method::Lbfgs, true),
+        CONCORD_OPTIMIZE_FIRE => (Method::Fire, false),
         m => {
             return Err(Failure::argument(format!(
-            "options->method = {m} is neither CONCORD_OPTIMIZE_LBFGS ({CONCORD_OPTIMIZE_LBFGS}) \
-                 nor CONCORD_OPTIMIZE_FIRE ({CONCORD_OPTIMIZE_FIRE})"
+            "options->method = {m} is none of CONCORD_OPTIMIZE_LBFGS ({CONCORD_OPTIMIZE_LBFGS}), \
+                 CONCORD_OPTIMIZE_LBFGS_PRECON ({CONCORD_OPTIMIZE_LBFGS_PRECON}) and \
+                 CONCORD_OPTIMIZE_FIRE ({CONCORD_OPTIMIZE_FIRE})"
         )))
         }
     };
@@ -151,6 +165,7 @@ pub(crate) unsafe fn options(
         max_step: o.max_step,
         method,
         memory: o.memory as usize,
+        precondition,
         ..Default::default()
     };
     match opts.validate() {
@@ -217,7 +232,7 @@ pub unsafe extern "C" fn concord_optimize(
         let potential = borrow(model)?;
         let n = count("n_atoms", n_atoms, 1, CONCORD_MAX_ATOMS)?;
         check_null!(atomic_numbers, positions);
-        let opts = self::options(options)?;
+        let opts = self::options(options, concord_optimize_options_default())?;
         let (cell, pbc) = cell_and_periodicity(cell, periodic);
         let frame = Frame {
             numbers: numbers(atomic_numbers, n)?,

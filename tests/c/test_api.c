@@ -98,6 +98,10 @@ static void test_optimize(concord_model_t* model) {
     CHECK(defaults.fmax == 0.01 && defaults.max_steps == 500 && defaults.max_step == 0.2 &&
               defaults.method == CONCORD_OPTIMIZE_LBFGS && defaults.memory == 20,
           "default options");
+    const concord_optimize_options_t generated = concord_generate_relax_options_default();
+    CHECK(generated.fmax == 0.05 && generated.max_steps == 500 && generated.max_step == 0.2 &&
+              generated.method == CONCORD_OPTIMIZE_LBFGS_PRECON && generated.memory == 20,
+          "default options of generated structures");
     concord_optimize_options_t options = defaults;
     options.max_steps = 10;
     double x[15];
@@ -108,6 +112,13 @@ static void test_optimize(concord_model_t* model) {
     print_results("optimize_methane_result", &result, 1);
     CHECK(result.status == CONCORD_SUCCESS && result.steps <= 10 && result.force_calls >= 1,
           "result fields");
+    /* Preconditioned L-BFGS. */
+    options.method = CONCORD_OPTIMIZE_LBFGS_PRECON;
+    memcpy(x, CH4_X, sizeof x);
+    EXPECT_OK(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result));
+    print_array("optimize_precon_methane_positions", x, 15);
+    CHECK(result.status == CONCORD_SUCCESS && result.steps <= 10 && result.force_calls >= 1,
+          "preconditioned result fields");
     /* FIRE, and a NULL result. */
     options.method = CONCORD_OPTIMIZE_FIRE;
     memcpy(x, CH4_X, sizeof x);
@@ -195,8 +206,8 @@ static void test_optimize(concord_model_t* model) {
     options.method = 7;
     EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
                  CONCORD_ERROR_INVALID_ARGUMENT,
-                 "options->method = 7 is neither CONCORD_OPTIMIZE_LBFGS (0) nor "
-                 "CONCORD_OPTIMIZE_FIRE (1)");
+                 "options->method = 7 is none of CONCORD_OPTIMIZE_LBFGS (0), "
+                 "CONCORD_OPTIMIZE_LBFGS_PRECON (2) and CONCORD_OPTIMIZE_FIRE (1)");
     options = defaults;
     options.memory = 0;
     EXPECT_ERROR(concord_optimize(model, 5, CH4_Z, x, NULL, NULL, &options, &result),
@@ -377,6 +388,17 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
     EXPECT_OK(concord_generate_optimize(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER, 2,
                                         7, 8, 0.0, &options, again, NULL));
     CHECK(memcmp(x, again, sizeof x) == 0, "NULL results: same positions");
+    /* NULL options: the defaults of generated structures' relaxation. */
+    {
+        concord_optimize_options_t g = concord_generate_relax_options_default();
+        double with_null[30], with_defaults[30];
+        EXPECT_OK(concord_generate_optimize(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                            2, 7, 8, 0.0, NULL, with_null, NULL));
+        EXPECT_OK(concord_generate_optimize(model, 5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                            2, 7, 8, 0.0, &g, with_defaults, NULL));
+        CHECK(memcmp(with_null, with_defaults, sizeof with_null) == 0,
+              "NULL options: concord_generate_relax_options_default()");
+    }
 
     /* The whole pipeline: the same samples as generate_optimize, screened and ranked. */
     concord_sample_t samples[2];

@@ -108,6 +108,7 @@ pub struct Api {
     pub has_generator: HasGenerator,
     pub generate: Generate,
     pub options_default: OptionsDefault,
+    pub generate_relax_options_default: OptionsDefault,
     pub optimize: Optimize,
     pub generate_optimize: GenerateOptimize,
     _lib: Library,
@@ -226,6 +227,9 @@ impl Api {
                 has_generator: *lib.get(b"concord_model_has_generator\0").unwrap(),
                 generate: *lib.get(b"concord_generate\0").unwrap(),
                 options_default: *lib.get(b"concord_optimize_options_default\0").unwrap(),
+                generate_relax_options_default: *lib
+                    .get(b"concord_generate_relax_options_default\0")
+                    .unwrap(),
                 optimize: *lib.get(b"concord_optimize\0").unwrap(),
                 generate_optimize: *lib.get(b"concord_generate_optimize\0").unwrap(),
                 _lib: lib,

@@ -185,6 +185,14 @@ int main(int argc, char** argv) {
     options.max_steps = 10;
     concord::Optimized o = model.optimize(z, x, std::nullopt, std::nullopt, options);
     print("optimize_methane_positions", o.positions.data()->data(), 15);
+    concord::OptimizeOptions precon = concord::OptimizeOptions::generated();
+    CHECK(precon.fmax == 0.05 && precon.max_steps == 500 &&
+              precon.method == CONCORD_OPTIMIZE_LBFGS_PRECON,
+          "options of generated structures");
+    precon.fmax = options.fmax;
+    precon.max_steps = 10;
+    const concord::Optimized pre = model.optimize(z, x, std::nullopt, std::nullopt, precon);
+    print("optimize_precon_methane_positions", pre.positions.data()->data(), 15);
     double fields[7] = {static_cast<double>(o.status), o.converged ? 1.0 : 0.0,
                         static_cast<double>(o.steps), static_cast<double>(o.force_calls),
                         o.energy, o.initial_energy, o.max_force};

@@ -184,7 +184,7 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
     if (!opt.potential.empty()) potential.emplace(opt.potential, "cpu", opt.precision);
     std::optional<concord::OptimizeOptions> relax;
     if (opt.relax) {
-      relax.emplace();
+      relax = concord::OptimizeOptions::generated();
       if (opt.fmax > 0.0) relax->fmax = opt.fmax / energy_unit;
       relax->max_steps = opt.maxiter;
     }

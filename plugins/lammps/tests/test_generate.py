@@ -69,8 +69,8 @@ def test_molecules_keep_their_centres(tmp_path):
 
 
 def test_another_potential_relaxes(tmp_path):
-    """With `potential FILE` the samples are relaxed on that model: its forces vanish at the
-    placed atoms (molecules 12 Å apart, beyond the 5 Å cutoff), which the generator model's own
+    """With `potential FILE` the samples are relaxed on that model: its forces fall below the
+    relaxation threshold (0.05 eV/Å, the default for generated structures) at the placed atoms (molecules 12 Å apart, beyond the 5 Å cutoff), which the generator model's own
     relaxation does not achieve."""
     forces = "pair_style concord {} precision 64\npair_coeff * * C H N O\nrun 0\n" \
              "variable fmax equal fmax\nprint 'FMAX ${{fmax}}'".format(POTENTIAL)
@@ -79,5 +79,5 @@ def test_another_potential_relaxes(tmp_path):
         run, _, _ = generate(tmp_path / name, 5, extra=f"samples 2 {extra}", after=forces)
         assert "6 relaxations converged" in run.output, run.output[-2000:]
         fmax[name] = float(run.output.split("FMAX ")[-1].split()[0])
-    assert fmax["other"] <= 0.0101, fmax
-    assert fmax["own"] > 0.05, fmax
+    assert fmax["other"] <= 0.0501, fmax
+    assert fmax["own"] > 0.2, fmax

@@ -41,8 +41,9 @@ struct GeneratedStructure {
 
 /**
  * Generates `samples` structures of a molecule from its bond graph with the structure
- * generator of a Concord model, optionally relaxing each on the model's potential (L-BFGS
- * until the largest force is below `fmax`, at most 500 steps) or on another Concord model's
+ * generator of a Concord model, optionally relaxing each on the model's potential (Concord's
+ * relaxation of generated structures, preconditioned L-BFGS until the largest force is below
+ * `fmax`, at most 500 steps) or on another Concord model's
  * (`potentialPath`), whose energies then also rank the samples. A sample whose relaxation
  * failed (the generator placed atoms badly) comes back unrelaxed with `relaxed` false.
  *
@@ -54,8 +55,9 @@ struct GeneratedStructure {
  * @param samples        number of structures, >= 1
  * @param seed           seed of the sampler: the same seed gives the same structures
  * @param relax          whether to relax each structure on the model's potential
- * @param fmax           force threshold of the relaxation, kJ/mol/nm (> 0; 10 is OpenMM's
- *                       LocalEnergyMinimizer default, about 0.01 eV/Å)
+ * @param fmax           force threshold of the relaxation, kJ/mol/nm (> 0), or 0 for the
+ *                       library's default for generated structures (0.05 eV/Å = 48.2
+ *                       kJ/mol/nm; OpenMM's LocalEnergyMinimizer default 10 is 0.01 eV/Å)
  * @param precision      floating-point precision of the models: 32 or 64
  * @param potentialPath  a Concord model file that relaxes and ranks the samples (energies are
  *                       its own); empty for the generator model itself
@@ -67,7 +69,7 @@ std::vector<GeneratedStructure> generateStructures(
     const std::string& modelPath, const std::vector<int>& atomicNumbers,
     const std::vector<int>& bondFirst, const std::vector<int>& bondSecond,
     const std::vector<int>& bondOrder, int samples = 1, int64_t seed = 0, bool relax = true,
-    double fmax = 10.0, int precision = 64, const std::string& potentialPath = "");
+    double fmax = 0.0, int precision = 64, const std::string& potentialPath = "");
 
 }  // namespace ConcordPlugin
 

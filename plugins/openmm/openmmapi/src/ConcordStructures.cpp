@@ -56,8 +56,10 @@ std::vector<GeneratedStructure> generateStructures(
         sampler.seed = static_cast<uint64_t>(seed);
         std::optional<concord::OptimizeOptions> options;
         if (relax) {
-            options.emplace();
-            options->fmax = fmax / FORCE_FACTOR;
+            options = concord::OptimizeOptions::generated();
+            // 0: the library's default; anything else (a negative or NaN included) is the
+            // caller's, checked by the library.
+            if (fmax != 0.0) options->fmax = fmax / FORCE_FACTOR;
         }
         const auto generated =
             model.generate_structures(numbers, bonds, static_cast<size_t>(samples), sampler,

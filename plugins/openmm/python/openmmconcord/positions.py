@@ -53,7 +53,7 @@ def generate_positions(
     seed=0,
     samples=8,
     minimize=True,
-    fmax=10.0 * unit.kilojoule_per_mole / unit.nanometer,
+    fmax=None,
     missing_order=None,
     potential_path=None,
 ):
@@ -62,7 +62,8 @@ def generate_positions(
     The structure generator of the Concord model at `model_path` samples `samples` structures
     from the bond graph (seeded: the same seed gives the same structures); with `minimize`
     each is relaxed on the model's potential until the largest force is below `fmax` (a
-    Quantity in force units, or a number in kJ/mol/nm). With `potential_path`, that Concord
+    Quantity in force units, or a number in kJ/mol/nm; None: Concord's default for generated
+    structures, 0.05 eV/Å = 48.2 kJ/mol/nm, with the preconditioned L-BFGS). With `potential_path`, that Concord
     model relaxes the samples and its energies rank them (e.g. a generator trained for
     structures only beside the default potential). The result is the best sample by
     Concord's generation pipeline (GeneratedStructure.rank 0): the lowest energy among the
@@ -76,8 +77,13 @@ def generate_positions(
     (unknown element, invalid graph), ValueError for atoms without elements or bonds without
     orders (see bond_graph) and RuntimeError when no sample is sane and none gave a finite
     energy."""
-    if unit.is_quantity(fmax):
-        fmax = fmax.value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+    if fmax is None:
+        fmax = 0.0  # the library's default
+    else:
+        if unit.is_quantity(fmax):
+            fmax = fmax.value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+        if not fmax > 0.0:
+            raise ValueError(f"fmax = {fmax} kJ/mol/nm must be positive")
     numbers = atomic_numbers(topology)
     first, second, orders = bond_graph(topology, missing_order)
     structures = generateStructures(
