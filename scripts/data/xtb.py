@@ -79,3 +79,42 @@ def optimise(symbols, pos, what="gfn2_opt"):
         raise CalcError(f"{what}_error", "atom order of output differs from input")
     m = re.search(r"CONVERGED AFTER\s+(\d+)\s+ITERATIONS", stdout)
     return new_pos, {"iterations": int(m.group(1)) if m else None}
+
+
+AMU_ME = 1822.888486209       # electron masses per atomic mass unit (CODATA 2018)
+KB_HARTREE = 3.166811563e-6   # Boltzmann constant, Hartree/K
+MD_MASSES = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "F": 18.998}
+
+
+def md(symbols, pos, temperature, ps, dump_fs, seed, step_fs=0.5):
+    """GFN2-xTB Born-Oppenheimer MD (xtb --md, Berendsen thermostat at `temperature` K, no SHAKE,
+    `step_fs` fs) for `ps` ps from `pos` (Å), with Maxwell-Boltzmann velocities drawn from `seed`
+    (written to xtb's mdrestart, so a seed reproduces the run): the snapshots every `dump_fs` fs,
+    [(time/ps, positions/Å [N, 3])]."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(pos, dtype=float) / config.BOHR_ANG
+    m = np.array([MD_MASSES[s] for s in symbols]) * AMU_ME
+    v = rng.normal(size=x.shape) * np.sqrt(KB_HARTREE * temperature / m)[:, None]
+    v -= (m[:, None] * v).sum(0) / m.sum()  # no drift of the centre of mass
+    settings = (f"$md\n   temp={temperature}\n   time={ps}\n   step={step_fs}\n   shake=0\n"
+                f"   hmass=1\n   dump={dump_fs}\n   restart=true\n$end\n")
+    with tempfile.TemporaryDirectory(prefix="concord_xtb_md_") as d:
+        with open(os.path.join(d, "mol.xyz"), "w") as f:
+            f.write(xyz_block(symbols, pos))
+        with open(os.path.join(d, "md.inp"), "w") as f:
+            f.write(settings)
+        with open(os.path.join(d, "mdrestart"), "w") as f:
+            f.write(" -1.0\n")
+            for xi, vi in zip(x, v):
+                f.write(" ".join(f"{a: .14E}" for a in [*xi, *vi]) + "\n")
+        _run(["--gfn", "2", "--md", "--input", "md.inp", "--chrg", "0", "--uhf", "0"], d, "gfn2_md")
+        lines = open(os.path.join(d, "xtb.trj")).read().splitlines()
+    n = len(symbols)
+    frames = [lines[k:k + n + 2] for k in range(0, len(lines) - n - 1, n + 2)]
+    out = []
+    for k, fr in enumerate(frames, 1):
+        xyz = np.array([[float(v) for v in l.split()[1:4]] for l in fr[2:]])
+        if xyz.shape != (n, 3) or not np.all(np.isfinite(xyz)):
+            raise CalcError("gfn2_md_error", f"malformed trajectory frame {k}")
+        out.append((round(k * dump_fs / 1000.0, 6), xyz))
+    return out

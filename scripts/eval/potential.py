@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCORD = ROOT / "target" / "release" / "concord"
-CLASSES = ["gfn2_min", "pm6_min", "mmff_min", "noise_0.03", "noise_0.05", "noise_0.08", "noise_0.12"]
+CLASSES = ["gfn2_min", "pm6_min", "mmff_min", "md_300K", "md_600K", "noise_0.03", "noise_0.05", "noise_0.08",
+           "noise_0.12"]  # md_*: GFN2-xTB MD snapshots (make data-thermal-test), where present
 GROUPS = ["druglike", "everyday"]
 QM9 = {"qm9 test: thermal frames": "data/qm9-gfn2/test_forces.extxyz.gz",
        "qm9 test: GFN2 minima": "data/qm9-gfn2/test_gfn2_min.extxyz.gz"}
@@ -49,11 +50,13 @@ def parity_plot(name, model, path):
     from concord_c import Model
 
     m = Model(model, precision=32)
-    fig, axes = plt.subplots(1, len(CLASSES), figsize=(3.2 * len(CLASSES), 3.4))
-    for ax, cls in zip(axes, CLASSES):
+    test = ROOT / "data" / "organic-gfn2" / "test"
+    classes = [c for c in CLASSES if any((test / g / f"{c}.extxyz.gz").exists() for g in GROUPS)]
+    fig, axes = plt.subplots(1, len(classes), figsize=(3.2 * len(classes), 3.4))
+    for ax, cls in zip(axes, classes):
         ref, got = [], []
         for g in GROUPS:
-            f = ROOT / "data" / "organic-gfn2" / "test" / g / f"{cls}.extxyz.gz"
+            f = test / g / f"{cls}.extxyz.gz"
             for a in ase.io.read(f, ":") if f.exists() else []:
                 ref.append(a.get_forces().ravel())
                 got.append(m.compute(a.numbers, a.positions)["forces"].ravel())
