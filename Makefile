@@ -162,7 +162,7 @@ data-active: build-runtime
 
 ## Thermal test frames (docs/data.md): GFN2-xTB MD of the first THERMAL_N molecules of each
 ## organic test group at 300 and 600 K, snapshots labelled with GFN2 single points.
-THERMAL_N ?= 30
+THERMAL_N ?= 20
 data-thermal-test:
 	scripts/setup.sh data
 	$(DATA_PY) scripts/data/thermal_test.py --molecules $(THERMAL_N) --workers $(DATA_WORKERS)

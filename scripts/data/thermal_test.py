@@ -12,7 +12,7 @@ Per-molecule results are JSON files in data/work/thermal_test/ (atomic, fingerpr
 interrupted run continues. `--assemble` writes data/organic-gfn2/test/<group>/md_<T>K.extxyz.gz
 (`config=md_<T>K`, `time_ps`) and data/organic-gfn2/thermal_test_provenance.json.
 
-Usage: python scripts/data/thermal_test.py [--molecules 30] [--workers 2] [--assemble]
+Usage: python scripts/data/thermal_test.py [--molecules 20] [--workers 2] [--assemble]
 """
 import argparse
 import gzip
@@ -147,7 +147,7 @@ def assemble(n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--molecules", type=int, default=30, help="first N molecules of each test group")
+    ap.add_argument("--molecules", type=int, default=20, help="first N molecules of each test group")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--assemble", action="store_true", help="write the bundled files from the results")
     a = ap.parse_args()
