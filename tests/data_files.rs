@@ -123,3 +123,60 @@ fn tiny_set_is_consistent() {
 fn full_set_is_consistent() {
     check_set(false);
 }
+
+/// The `.extxyz.gz` files of `dir` whose names start with `prefix`, sorted.
+fn extxyz_files(dir: &std::path::Path, prefix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with(prefix) && name.ends_with(".extxyz.gz")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The organic set: every training file (the bundled frames and each active-learning round)
+/// and every test class file (the thermal MD frames included) is labelled; training frames
+/// belong to training molecules and test frames to test molecules, with their atoms.
+#[test]
+fn organic_set_is_consistent() {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/organic-gfn2");
+    let graphs = |name: &str| -> std::collections::HashMap<String, Vec<u8>> {
+        read_sdf(&d.join(name))
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.numbers))
+            .collect()
+    };
+    let (train, test) = (
+        graphs("train_structures.sdf.gz"),
+        graphs("test_structures.sdf.gz"),
+    );
+    assert!(train.keys().all(|k| !test.contains_key(k)));
+    let mut files: Vec<(PathBuf, bool)> = extxyz_files(&d, "train_")
+        .into_iter()
+        .map(|p| (p, true))
+        .collect();
+    assert!(files.len() >= 4, "{files:?}");
+    for group in ["druglike", "everyday"] {
+        let classes = extxyz_files(&d.join("test").join(group), "");
+        assert!(classes.len() >= 7, "{group}: {classes:?}");
+        files.extend(classes.into_iter().map(|p| (p, false)));
+    }
+    for (path, is_train) in files {
+        let what = path.display().to_string();
+        let frames = read_extxyz(&path).unwrap();
+        check_labelled(&frames, &what);
+        let graphs = if is_train { &train } else { &test };
+        for f in &frames {
+            let mol = &f.info["mol"];
+            let numbers = graphs
+                .get(mol)
+                .unwrap_or_else(|| panic!("{what}: molecule {mol} is not in its split"));
+            assert_eq!(&f.numbers, numbers, "{what}: {mol}");
+        }
+    }
+}
