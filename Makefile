@@ -110,7 +110,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny data-organic data-structures data-active data-thermal-test eval-potential eval-relaxation eval-md eval-committee
+.PHONY: data data-tiny data-organic data-structures data-active data-thermal-test data-thermal-train eval-potential eval-relaxation eval-md eval-committee
 
 data:
 	scripts/setup.sh data
@@ -160,13 +160,20 @@ data-active: build-runtime
 	  --workers $(DATA_WORKERS)
 	$(PLUGIN_ENV) $(DATA_PY) scripts/data/active.py --round $(ACTIVE_ROUND) --molecules $(ACTIVE_N) --assemble
 
-## Thermal test frames (docs/data.md): GFN2-xTB MD of the first THERMAL_N molecules of each
-## organic test group at 300 and 600 K, snapshots labelled with GFN2 single points.
+## Thermal frames (docs/data.md): GFN2-xTB MD at 300 and 600 K, snapshots labelled with GFN2
+## single points; of the first THERMAL_N molecules of each organic test group (test classes
+## md_300K/md_600K), or of THERMAL_TRAIN training molecules (train_thermal.extxyz.gz).
 THERMAL_N ?= 20
+THERMAL_TRAIN ?= 300
 data-thermal-test:
 	scripts/setup.sh data
-	$(DATA_PY) scripts/data/thermal_test.py --molecules $(THERMAL_N) --workers $(DATA_WORKERS)
-	$(DATA_PY) scripts/data/thermal_test.py --molecules $(THERMAL_N) --assemble
+	$(DATA_PY) scripts/data/thermal.py --split test --molecules $(THERMAL_N) --workers $(DATA_WORKERS)
+	$(DATA_PY) scripts/data/thermal.py --split test --molecules $(THERMAL_N) --assemble
+
+data-thermal-train:
+	scripts/setup.sh data
+	$(DATA_PY) scripts/data/thermal.py --split train --molecules $(THERMAL_TRAIN) --workers $(DATA_WORKERS)
+	$(DATA_PY) scripts/data/thermal.py --split train --molecules $(THERMAL_TRAIN) --assemble
 
 ## The potential's errors per frame class (docs/potential.md): POTENTIAL_MODELS="NAME=FILE ...".
 POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord

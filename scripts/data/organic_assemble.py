@@ -185,7 +185,8 @@ Sources and licences: provenance.json (`sources`).
 | `test/<group>/<class>.extxyz.gz` | test frames by group and class (frames per file below) |
 | `failures.tsv` | every molecule or frame left out, with reason |
 | `train_active_<R>.extxyz.gz`, `active_provenance_<R>.json` | active learning, round R (`make data-active ACTIVE_ROUND=R`, scripts/data/active.py; not rebuilt by this script): hot-MD and raw generator frames of training molecules where the committee disagreed, GFN2-labelled; `config=md_600K`, `md_900K`, `generator`, with `max_devi_f` |
-| `test/<group>/md_300K.extxyz.gz`, `md_600K`, `thermal_test_provenance.json` | thermal test frames (`make data-thermal-test`, scripts/data/thermal_test.py; not rebuilt by this script): GFN2-xTB MD snapshots of the first 20 test molecules of each group, GFN2-labelled; `time_ps` |
+| `test/<group>/md_300K.extxyz.gz`, `md_600K`, `thermal_test_provenance.json` | thermal test frames (`make data-thermal-test`, scripts/data/thermal.py; not rebuilt by this script): GFN2-xTB MD snapshots of the first 20 test molecules of each group, GFN2-labelled; `time_ps` |
+| `train_thermal.extxyz.gz`, `thermal_train_provenance.json` | the same for training molecules (`make data-thermal-train`), when generated |
 
 | test file | frames |
 |---|---|
