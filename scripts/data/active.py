@@ -28,7 +28,6 @@ import argparse
 import functools
 import gzip
 import hashlib
-import io
 import json
 import multiprocessing as mp
 import os
@@ -41,6 +40,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import config  # noqa: E402
 import store  # noqa: E402
+import writers  # noqa: E402
 import xtb  # noqa: E402
 
 sys.path.insert(0, str(config.ROOT / "python"))
@@ -199,14 +199,13 @@ def run(n, workers, r):
                       f"~{el / k * (len(todo) - k):.0f} s left", flush=True)
 
 
-def assemble(n, r):
-    """The bundled file and the provenance of round `r` from the results of its `n` molecules."""
-    import ase.io
+def assemble(n, rnd):
+    """The bundled file and the provenance of round `rnd` from the results of its `n` molecules."""
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
-    mols = selection(n, r)
-    out, provenance_out = output(r)
-    results = [store.load(m[0], results_dir(r), fingerprint(r)) for m in mols]
+    mols = selection(n, rnd)
+    out, provenance_out = output(rnd)
+    results = [store.load(m[0], results_dir(rnd), fingerprint(rnd)) for m in mols]
     missing = [m[0] for m, r in zip(mols, results) if r is None]
     if missing:
         raise SystemExit(f"active: {len(missing)} selected molecules have no result (run first): {missing[:5]}")
@@ -220,17 +219,12 @@ def assemble(n, r):
             a.calc = SinglePointCalculator(a, energy=f["energy"], forces=np.array(f["forces"]))
             frames.append(a)
             sources[f["source"]] = sources.get(f["source"], 0) + 1
-    text = io.StringIO()
-    ase.io.write(text, frames, format="extxyz")
-    tmp = out.with_suffix(".tmp")
-    with gzip.GzipFile(tmp, "wb", mtime=0) as gz:
-        gz.write(text.getvalue().encode())
-    os.replace(tmp, out)
+    writers.write_extxyz_gz(out, frames)
     explored = sum(r.get("explored", 0) for r in results)
     provenance = {
-        "what": f"active-learning round {r} (scripts/data/active.py): frames where the committee "
+        "what": f"active-learning round {rnd} (scripts/data/active.py): frames where the committee "
                 "disagrees, labelled with GFN2-xTB",
-        "round": r, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(r),
+        "round": rnd, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(rnd),
         "explore": {"md_temperatures_K": ACTIVE_TEMPERATURES, "md_steps": ACTIVE_STEPS, "timestep_fs": 0.5,
                     "snapshot_every": ACTIVE_STRIDE, "generator_samples": ACTIVE_SAMPLES},
         "committee": [str(p.relative_to(config.ROOT)) for p in COMMITTEE],
@@ -242,10 +236,8 @@ def assemble(n, r):
         "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
         "seconds": round(sum(r["timings_s"]["total"] for r in results), 1),
     }
-    tmp = provenance_out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(provenance, indent=1) + "\n")
-    os.replace(tmp, provenance_out)
-    print(f"active round {r}: {len(frames)} frames of {n} molecules ({sources}) -> {out}", flush=True)
+    writers.write_json(provenance_out, provenance)
+    print(f"active round {rnd}: {len(frames)} frames of {n} molecules ({sources}) -> {out}", flush=True)
 
 
 def main():

@@ -18,9 +18,7 @@ md_<T>K.extxyz.gz, for train, data/organic-gfn2/train_thermal.extxyz.gz (`config
 Usage: python scripts/data/thermal.py [--split test|train] [--molecules 20] [--workers 2] [--assemble]
 """
 import argparse
-import gzip
 import hashlib
-import io
 import json
 import multiprocessing as mp
 import os
@@ -32,6 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import config  # noqa: E402
 import store  # noqa: E402
+import writers  # noqa: E402
 import xtb  # noqa: E402
 
 ORGANIC_DIR = config.ROOT / "data" / "organic-gfn2"
@@ -133,17 +132,6 @@ def frames_of(mols, results, group, temperatures):
     return frames, failed
 
 
-def write_frames(frames, out):
-    """`frames` to the gzipped extended-XYZ file `out`, atomically."""
-    import ase.io
-    text = io.StringIO()
-    ase.io.write(text, frames, format="extxyz")
-    tmp = out.with_suffix(".tmp")
-    with gzip.GzipFile(tmp, "wb", mtime=0) as gz:
-        gz.write(text.getvalue().encode())
-    os.replace(tmp, out)
-
-
 def assemble(n, split):
     mols = molecules(n, split)
     results = [store.load(m[1], results_dir(split), FINGERPRINT) for m in mols]
@@ -153,13 +141,13 @@ def assemble(n, split):
     counts, failed = {}, []
     if split == "train":
         frames, failed = frames_of(mols, results, "train", TEMPERATURES)
-        write_frames(frames, ORGANIC_DIR / "train_thermal.extxyz.gz")
+        writers.write_extxyz_gz(ORGANIC_DIR / "train_thermal.extxyz.gz", frames)
         counts["train_thermal"] = len(frames)
     for g in GROUPS if split == "test" else []:
         for t in TEMPERATURES:
             frames, bad = frames_of(mols, results, g, (t,))
             failed += bad if t == TEMPERATURES[0] else []
-            write_frames(frames, TEST_DIR / g / f"md_{t}K.extxyz.gz")
+            writers.write_extxyz_gz(TEST_DIR / g / f"md_{t}K.extxyz.gz", frames)
             counts[f"{g}/md_{t}K"] = len(frames)
     provenance = {
         "what": f"thermal {split} frames (scripts/data/thermal.py): GFN2-xTB MD snapshots of organic {split} "
@@ -170,10 +158,7 @@ def assemble(n, split):
         "frames": counts, "failed_molecules": failed, "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
         "seconds": round(sum(r["seconds"] for r in results), 1),
     }
-    out = ORGANIC_DIR / f"thermal_{split}_provenance.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(provenance, indent=1) + "\n")
-    os.replace(tmp, out)
+    writers.write_json(ORGANIC_DIR / f"thermal_{split}_provenance.json", provenance)
     print(f"thermal {split}: {counts} ({len(failed)} molecules failed)", flush=True)
 
 

@@ -5,6 +5,8 @@ keeps the exact ASE layout while the repeated trailing zeros compress away.
 """
 import gzip
 import io
+import json
+import os
 
 import numpy as np
 from ase import Atoms
@@ -25,11 +27,23 @@ def frame_atoms(symbols, pos, energy, forces, mol, cfg):
 
 
 def write_extxyz_gz(path, atoms_list):
+    """`atoms_list` to the gzipped extended-XYZ file `path`, atomically (a temp file renamed)."""
     import ase.io
     buf = io.StringIO()
     ase.io.write(buf, atoms_list, format="extxyz")
-    with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as f:
+    tmp = f"{path}.tmp"
+    # The gzip header names the final file (as writing to `path` directly would), not the temp.
+    with open(tmp, "wb") as raw, gzip.GzipFile(str(path), "wb", compresslevel=9, fileobj=raw, mtime=0) as f:
         f.write(buf.getvalue().encode())
+    os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    """`obj` as indented JSON to `path`, atomically (provenance files)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 def sdf_mol(molblock, name, smiles, index):
