@@ -33,8 +33,11 @@ def test_periodic_box_is_the_model_cell(reference, molecules, platform):
     e_ref, f_ref = reference.compute(atomic_numbers(topology), positions.value_in_unit(unit.angstrom), cell)
     assert energy == pytest.approx(e_ref * EV, rel=1e-12)
     np.testing.assert_allclose(forces, f_ref * EV * 10.0, rtol=0, atol=1e-9)
-    e_open, _ = reference.compute(atomic_numbers(topology), positions.value_in_unit(unit.angstrom))
-    assert abs(e_ref - e_open) > 1e-3, "the images should change the energy in so small a box"
+    # The images are seen: they move the forces (by ~0.03 eV/Å here; the energy change is
+    # model-dependent and can be small by chance).
+    e_open, f_open = reference.compute(atomic_numbers(topology), positions.value_in_unit(unit.angstrom))
+    change = np.abs(np.asarray(f_ref) - np.asarray(f_open)).max()
+    assert change > 1e-3 and e_ref != e_open, "the images should change the forces in so small a box"
 
 
 def test_forces_are_minus_the_energy_gradient(molecules):
