@@ -548,7 +548,7 @@ fn inspect(model: &Path) -> concord::Result<()> {
 fn set_sampler_steps(model: &Path, steps: usize, out: &Path) -> concord::Result<()> {
     concord::io::files::check_not_input(out, &[model])?;
     concord::io::prepare_output(out)?;
-    concord::model::config::check_sampler_steps(steps.min(i64::MAX as usize) as i64)
+    concord::model::config::check_sampler_steps(i64::try_from(steps).unwrap_or(i64::MAX))
         .map_err(|e| concord::Error::invalid(format!("--steps {e}")))?;
     let bytes = std::fs::read(model).map_err(|e| concord::Error::io(model, e))?;
     let mut before = None;

@@ -151,7 +151,10 @@ pub fn split(s: Samples, fraction: f64, seed: u64) -> (Samples, Samples) {
         .partition(|x| !val.contains(&x.molecule));
     let pt = pt
         .into_iter()
-        .flat_map(|x| std::iter::repeat_n(x.clone(), x.repeat))
+        .flat_map(|x| {
+            let n = x.repeat;
+            std::iter::repeat_n(x, n)
+        })
         .collect();
     let (st, sv) = s
         .structures
