@@ -110,7 +110,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny data-organic data-structures data-active data-thermal-test data-thermal-train eval-potential eval-relaxation eval-md eval-committee
+.PHONY: data data-tiny data-organic data-structures data-active data-thermal-test data-thermal-train eval-potential eval-relaxation eval-md eval-committee eval-pareto
 
 data:
 	scripts/setup.sh data
@@ -181,6 +181,13 @@ POTENTIAL_MODELS ?= shipped=examples/models/concord-qm9-gfn2.concord
 eval-potential: build build-runtime
 	$(PLUGIN_ENV) $(DATA_PY) scripts/eval/potential.py $(foreach m,$(POTENTIAL_MODELS),--model $(m)) \
 	  --out runs/eval/potential/table.md
+
+## The Pareto table of potential sizes (docs/potential.md): each size trained from scratch for
+## PARETO_STEPS steps on the shipped model's data, accuracy against native µs per call. Resumable.
+PARETO_SIZES ?= 32x2,64x2,64x3,96x3
+PARETO_STEPS ?= 2400
+eval-pareto: build build-runtime
+	$(PLUGIN_ENV) $(DATA_PY) scripts/eval/pareto.py --sizes $(PARETO_SIZES) --steps $(PARETO_STEPS)
 
 ## Relaxation from ETKDG+MMFF on Concord vs the GFN2 minimum, and MD robustness in LAMMPS
 ## (docs/potential.md) for POTENTIAL_MODEL; MD_ARGS e.g. "--molecules 3 --ps 100".
