@@ -15,6 +15,10 @@ never its coordinates. Per molecule, against the QM9 B3LYP minimum:
                 GFN2 minimum's (R/S and E/Z)
   time          wall time of the method for all molecules (Concord: the whole CLI call)
 
+With a potential, a reference row bounds what relaxing on it can reach: the B3LYP minima
+themselves relaxed on the potential (the generation default, preconditioned L-BFGS to 0.05 eV/Å;
+k = 1), i.e. how far the potential's own minima lie from B3LYP's (`--no-floor` skips it).
+
 `--gfn2` adds the GFN2 gap of the selected sample (E_GFN2(structure) - E_GFN2(xtb --opt tight
 from it), cached in runs/eval-cache): minutes of xtb, so off by default.
 
@@ -72,6 +76,21 @@ def run_concord(model, sdf, out, k, relax, potential=None, steps=None, relax_arg
         if int(a.info.get("rank", 1)) == 0:
             selected[key[0]] = key[1]
     return structures, selected, wall
+
+
+def run_floor(refs, potential, out):
+    """The B3LYP minima relaxed on `potential` (`concord optimize`, the generation default
+    relaxation): {(name, 0): positions}, {name: 0}, wall seconds."""
+    import ase
+    import ase.io
+    start, relaxed = os.path.join(out, "b3lyp.extxyz"), os.path.join(out, "b3lyp-relaxed.extxyz")
+    ase.io.write(start, [ase.Atoms(r.symbols, r.pos["b3lyp"], info={"mol": r.name}) for r in refs])
+    t0 = time.perf_counter()
+    subprocess.run([concord_binary(), "optimize", "--model", potential, "--in", start, "--out", relaxed,
+                    "--fmax", "0.05", "--precondition"], check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    frames = ase.io.read(relaxed, ":")
+    return {(r.name, 0): a.positions for r, a in zip(refs, frames)}, {r.name: 0 for r in refs}, wall
 
 
 def run_rdkit(refs, k, seed):
@@ -165,6 +184,7 @@ def main():
     ap.add_argument("--out", default=str(common.ROOT / "runs/eval/generator"))
     ap.add_argument("--gfn2", action="store_true", help="GFN2 gap of each selected sample (xtb, slow)")
     ap.add_argument("--no-relax", action="store_true", help="skip the Concord --relax row")
+    ap.add_argument("--no-floor", action="store_true", help="skip the B3LYP-minima-relaxed-on-the-potential row")
     ap.add_argument("--no-rdkit", action="store_true", help="skip the RDKit row (e.g. comparing models)")
     ap.add_argument("--potential", default=str(DEFAULT_POTENTIAL),
                     help="relax and rank with this potential (concord generate --potential; default the "
@@ -194,6 +214,11 @@ def main():
         s, sel, wall = run_concord(a.model, sdf, os.path.join(out, f"concord{'-relaxed' if relax else ''}.extxyz"),
                                    k, relax, a.potential, a.steps, a.relax_args)
         results.append(evaluate(label, refs, s, sel, k, wall, a.gfn2))
+        print(row(results[-1], len(refs)), flush=True)
+    if a.potential and not a.no_floor:
+        s, sel, wall = run_floor(refs, a.potential, out)
+        label = f"reference: B3LYP minima relaxed on {os.path.basename(a.potential)} (k = 1)"
+        results.append(evaluate(label, refs, s, sel, 1, wall, a.gfn2))
         print(row(results[-1], len(refs)), flush=True)
     if not a.no_rdkit:
         s, sel, wall = run_rdkit(refs, k, a.seed)
