@@ -124,3 +124,28 @@ fn a_repeated_dataset_lists_its_training_frames_repeat_times_and_validation_once
     let tripled: Vec<String> = train1.iter().flat_map(|m| [m, m, m]).cloned().collect();
     assert_eq!(train3, tripled);
 }
+
+#[test]
+fn configs_select_frames_by_their_config_key() {
+    use concord::train::datasets;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |configs: Option<Vec<String>>| {
+        let mut config = Config::load(&root.join("configs/tiny.toml")).unwrap();
+        config.dataset[0].configs = configs;
+        datasets::read(&config)
+    };
+    let all = read(None).unwrap().frames;
+    let minima = read(Some(vec!["pm6_min".into()])).unwrap().frames;
+    let kind = |f: &concord::Frame| f.info.get("config").cloned().unwrap_or_default();
+    let expected: Vec<_> = all.iter().filter(|f| kind(f) == "pm6_min").collect();
+    assert!(!expected.is_empty() && expected.len() < all.len());
+    assert_eq!(minima.len(), expected.len());
+    assert!(minima.iter().zip(&expected).all(|(a, b)| a == *b));
+    let both = read(Some(vec!["pm6_min".into(), "thermal".into()])).unwrap();
+    assert_eq!(both.frames.len(), all.len());
+    let msg = read(Some(vec!["gfn2_minimum".into()]))
+        .err()
+        .expect("a selection of no frame is refused")
+        .to_string();
+    assert!(msg.contains("no frame has a `config` in [\"gfn2_minimum\"]"), "{msg}");
+}

@@ -36,6 +36,10 @@ pub struct DatasetConfig {
     /// set such as active-learning frames); validation frames count once. Default 1.
     #[serde(default = "one")]
     pub repeat: usize,
+    /// Only the frames whose `config` info key is one of these (e.g. `["gfn2_min"]`: the
+    /// minima of a file that also holds distorted frames); absent: every frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configs: Option<Vec<String>>,
 }
 
 fn one() -> usize {
@@ -309,6 +313,18 @@ impl Config {
             }
             if !(1..=100).contains(&d.repeat) {
                 return Err(format!("dataset '{}': repeat must be 1..=100", d.name));
+            }
+            if d.configs.as_ref().is_some_and(Vec::is_empty) {
+                return Err(format!(
+                    "dataset '{}': configs is empty (leave it out to keep every frame)",
+                    d.name
+                ));
+            }
+            if d.tasks.contains(&Task::Structure) && d.configs.is_some() {
+                return Err(format!(
+                    "dataset '{}': configs selects frames of an extended-XYZ file, not SDF molecules",
+                    d.name
+                ));
             }
             if d.tasks.contains(&Task::Structure) && d.tasks.len() > 1 {
                 return Err(format!(

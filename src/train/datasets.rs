@@ -13,7 +13,7 @@ use crate::io::{read_extxyz, read_sdf};
 use crate::model::graph::{topological_edges, validate_graph, GraphEdges, GraphScheme};
 use crate::model::Model;
 use crate::structure::{Frame, Molecule};
-use crate::train::config::{Config, Task};
+use crate::train::config::{Config, DatasetConfig, Task};
 use crate::train::samples::{centred, GraphSample, Sample};
 
 /// The raw contents of a config's datasets.
@@ -38,7 +38,11 @@ pub fn read(config: &Config) -> Result<RawData> {
             raw.molecules.extend(read_sdf(&d.path)?);
             continue;
         }
+        let before = raw.frames.len();
         for mut f in read_extxyz(&d.path)? {
+            if !selected(d, &f) {
+                continue;
+            }
             if !d.tasks.contains(&Task::Energy) {
                 f.energy = None;
             }
@@ -48,8 +52,24 @@ pub fn read(config: &Config) -> Result<RawData> {
             raw.frames.push(f);
             raw.frame_repeat.push(d.repeat);
         }
+        if let (Some(configs), true) = (&d.configs, raw.frames.len() == before) {
+            return Err(Error::invalid(format!(
+                "dataset '{}' ({}): no frame has a `config` in {configs:?}",
+                d.name,
+                d.path.display()
+            )));
+        }
     }
     Ok(raw)
+}
+
+/// Whether frame `f` belongs to dataset `d`'s selection (its `configs`, if any).
+fn selected(d: &DatasetConfig, f: &Frame) -> bool {
+    d.configs.as_ref().is_none_or(|wanted| {
+        f.info
+            .get("config")
+            .is_some_and(|c| wanted.iter().any(|w| w == c))
+    })
 }
 
 /// Elements present in the data, sorted by atomic number.
