@@ -6,6 +6,9 @@ reached from the same start (test/<group>/gfn2_min): all-atom Kabsch RMSD (fixed
 and the bond graph and stereo of the relaxed structure (the data pipeline's check). Goal: within
 0.05 Å for at least 90 % of molecules, and no relaxed structure with a changed graph.
 
+Also reported, as the floor of any start: the GFN2 minimum itself relaxed on the potential, i.e.
+how far the potential's own minimum lies from GFN2-xTB's (`floor_*` in the JSON).
+
 Usage: python scripts/eval/relaxation.py --model PATH [--out DIR]
 """
 import argparse
@@ -41,21 +44,27 @@ def relax(model, start, out):
 
 def evaluate_group(model, group, mols, out_dir):
     start = ORGANIC / "test" / group / "mmff_min.extxyz.gz"
-    ref = {a.info["mol"]: a for a in ase.io.read(ORGANIC / "test" / group / "gfn2_min.extxyz.gz", ":")}
+    minima = ORGANIC / "test" / group / "gfn2_min.extxyz.gz"
+    ref = {a.info["mol"]: a for a in ase.io.read(minima, ":")}
     begin = {a.info["mol"]: a for a in ase.io.read(start, ":")}
     relaxed_path = out_dir / f"{group}_relaxed.extxyz"
     runs = relax(model, start, relaxed_path)
+    floor_path = out_dir / f"{group}_gfn2_min_relaxed.extxyz"
+    relax(model, minima, floor_path)
+    floor = {a.info["mol"]: a for a in ase.io.read(floor_path, ":")}
     records = []
     for a, run in zip(ase.io.read(relaxed_path, ":"), runs):
         name = a.info["mol"]
         heavy, rmsd = rmsd_pair(a.positions, ref[name].positions, a.get_chemical_symbols())
         start_rmsd = rmsd_pair(begin[name].positions, ref[name].positions, a.get_chemical_symbols())[1]
+        floor_rmsd = rmsd_pair(floor[name].positions, ref[name].positions, a.get_chemical_symbols())[1]
         try:
             check_same_graph(mols[name], a.get_chemical_symbols(), a.positions, "relaxed")
             problem = ""
         except GraphError as err:
             problem = err.reason
         records.append({"mol": name, "rmsd_all": rmsd, "rmsd_heavy": heavy, "start_rmsd_all": start_rmsd,
+                        "floor_rmsd_all": floor_rmsd,
                         "converged": run["converged"], "steps": run["steps"],
                         "graph_problem": problem})
     return records
@@ -78,6 +87,8 @@ def main():
             "median_rmsd": statistics.median(rmsd),
             "median_rmsd_heavy": statistics.median(r["rmsd_heavy"] for r in recs),
             "median_start_rmsd": statistics.median(r["start_rmsd_all"] for r in recs),
+            "floor_within_goal": sum(r["floor_rmsd_all"] <= GOAL_RMSD for r in recs) / len(recs),
+            "median_floor_rmsd": statistics.median(r["floor_rmsd_all"] for r in recs),
             "graph_changed": sum(bool(r["graph_problem"]) for r in recs),
             "not_converged": sum(not r["converged"] for r in recs),
             "records": recs,
@@ -86,7 +97,8 @@ def main():
         print(f"{group}: {s['molecules']} molecules, {100 * s['within_goal']:.0f} % within {GOAL_RMSD} Å of the "
               f"GFN2 minimum (median all-atom RMSD {s['median_rmsd']:.3f} Å, heavy atoms {s['median_rmsd_heavy']:.3f} Å; "
               f"the MMFF start: {s['median_start_rmsd']:.3f} Å), {s['graph_changed']} with a changed "
-              f"graph or stereo, {s['not_converged']} not converged")
+              f"graph or stereo, {s['not_converged']} not converged; from the GFN2 minimum itself: "
+              f"{100 * s['floor_within_goal']:.0f} % within, median {s['median_floor_rmsd']:.3f} Å")
     (a.out / "relaxation.json").write_text(json.dumps({"model": str(a.model), **summary}, indent=1) + "\n")
 
 
