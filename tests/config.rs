@@ -147,5 +147,8 @@ fn configs_select_frames_by_their_config_key() {
         .err()
         .expect("a selection of no frame is refused")
         .to_string();
-    assert!(msg.contains("no frame has a `config` in [\"gfn2_minimum\"]"), "{msg}");
+    assert!(
+        msg.contains("no frame has a `config` in [\"gfn2_minimum\"]"),
+        "{msg}"
+    );
 }
