@@ -288,8 +288,9 @@ impl Stereo {
     /// centres right than wrong, then inverts each centre still wrong that has a terminal
     /// neighbour (a hydrogen or halogen) like an umbrella: the centre and that atom are
     /// reflected through the plane of the other three neighbours, which keeps every bond
-    /// length; and flips the terminal substituents of a wrong double bond's end
-    /// (`flip_double_bonds`). A change is kept only when `problems` (the number of
+    /// length; then swaps two acyclic substituents of each centre still wrong
+    /// (`swap_branches`, e.g. at a ring carbon); and flips the terminal substituents of a wrong
+    /// double bond's end (`flip_double_bonds`). A change is kept only when `problems` (the number of
     /// geometric problems of a structure, e.g. from [`crate::sanity::check`]) does not grow.
     /// Returns the number of centres still wrong. An E(3)-equivariant generator draws both images alike, so the
     /// mirror costs nothing.
@@ -329,8 +330,71 @@ impl Stereo {
             let moved = [t.centre, t.neighbors[k]];
             reflect_unless_worse(positions, &moved, reflect, &problems, &mut count);
         }
+        for t in &self.centres {
+            if !Self::centre_right(t, positions) {
+                self.swap_branches(t, &adj, positions, &problems, &mut count);
+            }
+        }
         self.flip_double_bonds(&adj, positions, &problems, &mut count);
         wrong(positions)
+    }
+
+    /// Puts a wrong centre `t` right by swapping two of its substituents that hang on bonds in
+    /// no ring (e.g. the H and the exocyclic group of a ring CH, which the umbrella of
+    /// [`Self::orient`] cannot invert without moving the ring): both branches are reflected
+    /// through the plane of the centre and its other two neighbours, which keeps every bond
+    /// length. Pairs are tried smallest first; a swap is kept only when `problems` does not
+    /// grow and fewer specified centres are wrong (a reflected branch mirrors its own centres).
+    fn swap_branches(
+        &self,
+        t: &Tetrahedral,
+        adj: &Adjacency,
+        positions: &mut [[f64; 3]],
+        problems: &impl Fn(&[[f64; 3]]) -> usize,
+        count: &mut Option<usize>,
+    ) {
+        let branches: Vec<Option<Vec<usize>>> = t
+            .neighbors
+            .iter()
+            .map(|&k| branch(adj, t.centre, k))
+            .collect();
+        let mut pairs: Vec<(usize, usize)> = (0..4)
+            .flat_map(|p| (p + 1..4).map(move |q| (p, q)))
+            .filter(|&(p, q)| branches[p].is_some() && branches[q].is_some())
+            .collect();
+        let size = |k: usize| branches[k].as_ref().map_or(0, Vec::len);
+        pairs.sort_by_key(|&(p, q)| size(p) + size(q));
+        let wrong = |x: &[[f64; 3]]| self.check(x).0.len();
+        let before = (
+            *count.get_or_insert_with(|| problems(positions)),
+            wrong(positions),
+        );
+        for (p, q) in pairs {
+            let rest: Vec<usize> = (0..4).filter(|&k| k != p && k != q).collect();
+            let reflect = reflection(
+                positions[t.centre],
+                positions[t.neighbors[rest[0]]],
+                positions[t.neighbors[rest[1]]],
+            );
+            let moved: Vec<usize> = branches[p]
+                .iter()
+                .chain(&branches[q])
+                .flatten()
+                .copied()
+                .collect();
+            let old: Vec<[f64; 3]> = moved.iter().map(|&a| positions[a]).collect();
+            for &a in &moved {
+                positions[a] = reflect(positions[a]);
+            }
+            let after = problems(positions);
+            if after <= before.0 && wrong(positions) < before.1 {
+                *count = Some(after);
+                return;
+            }
+            for (&a, &x) in moved.iter().zip(&old) {
+                positions[a] = x;
+            }
+        }
     }
 
     /// Puts each specified double bond that `positions` get wrong right when one of its ends
@@ -385,6 +449,28 @@ fn reflect_unless_worse(
     } else {
         *count = Some(after);
     }
+}
+
+/// The atoms on `k`'s side of the bond `c-k`, `k` first, when that bond is in no ring (so
+/// removing it separates them from `c`); `None` for a ring bond.
+fn branch(adj: &Adjacency, c: usize, k: usize) -> Option<Vec<usize>> {
+    let mut seen = vec![false; adj.len()];
+    seen[c] = true;
+    seen[k] = true;
+    let (mut stack, mut out) = (vec![k], vec![k]);
+    while let Some(a) = stack.pop() {
+        for &b in adj.neighbors(a) {
+            if b == c && a != k {
+                return None;
+            }
+            if !seen[b] {
+                seen[b] = true;
+                stack.push(b);
+                out.push(b);
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The neighbours of atom `a` other than `other` (its substituents on the bond to `other`).
@@ -542,6 +628,68 @@ mod tests {
         let z = y.clone();
         assert_eq!(m.stereo.orient(&m.bonds, &mut y, |_| 0), 0);
         assert_eq!(y, z);
+    }
+
+    #[test]
+    fn a_wrong_ring_centre_without_terminal_neighbours_swaps_two_branches() {
+        // 1,2-dimethylcyclopentanol (an MMFF structure, RDKit's atom order = ours): centre 1
+        // carries a methyl, the OH and two ring atoms, so no umbrella can invert it.
+        let m = parse_smiles("CC1(O)CCCC1C").unwrap().molecule;
+        let x: Vec<[f64; 3]> = vec![
+            [1.582, -1.420, -0.053],
+            [0.591, -0.312, -0.383],
+            [0.089, -0.519, -1.703],
+            [1.232, 1.077, -0.332],
+            [0.058, 2.046, -0.169],
+            [-1.128, 1.214, 0.321],
+            [-0.555, -0.174, 0.632],
+            [-1.623, -1.258, 0.575],
+            [1.107, -2.405, -0.113],
+            [2.004, -1.302, 0.951],
+            [2.407, -1.428, -0.775],
+            [-0.262, -1.424, -1.755],
+            [1.807, 1.312, -1.234],
+            [1.897, 1.170, 0.535],
+            [-0.188, 2.525, -1.124],
+            [0.309, 2.842, 0.540],
+            [-1.890, 1.163, -0.466],
+            [-1.599, 1.661, 1.203],
+            [-0.136, -0.154, 1.648],
+            [-2.119, -1.295, -0.401],
+            [-1.190, -2.244, 0.773],
+            [-2.394, -1.073, 1.330],
+        ];
+        let problems = |p: &[[f64; 3]]| {
+            crate::sanity::check(&m.numbers, &m.bonds, p).map_or(usize::MAX, |v| v.len())
+        };
+        assert_eq!(problems(&x), 0);
+        let mut wanted = Stereo::from_positions(&m.numbers, &m.bonds, &x);
+        assert_eq!(wanted.centres.len(), 2);
+        // Ask for the other diastereomer: centre 1 inverted, centre 6 as it is (so mirroring
+        // the whole structure cannot help).
+        let c = wanted.centres.iter_mut().find(|t| t.centre == 1).unwrap();
+        c.positive = !c.positive;
+        let mut y = x.clone();
+        assert_eq!(wanted.orient(&m.bonds, &mut y, problems), 0);
+        assert!(wanted.check(&y).0.is_empty());
+        assert_eq!(problems(&y), 0);
+        let d = |y: &[[f64; 3]], a: usize, b: usize| {
+            (0..3)
+                .map(|i| (y[a][i] - y[b][i]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        for b in &m.bonds {
+            assert!((d(&x, b.i, b.j) - d(&y, b.i, b.j)).abs() < 1e-12);
+        }
+        // The ring did not move; the methyl and OH branches swapped sides.
+        for a in [1, 3, 4, 5, 6] {
+            assert_eq!(x[a], y[a]);
+        }
+        let apart =
+            |p: [f64; 3], q: [f64; 3]| (0..3).map(|i| (p[i] - q[i]).powi(2)).sum::<f64>().sqrt();
+        assert!(apart(x[0], x[2]) > 2.0);
+        assert!(apart(y[0], x[2]) < 0.5 && apart(y[2], x[0]) < 0.5);
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //!
 //! The policy: a molecule given with a stereo configuration ([`Stereo`]) has each sample
 //! mirrored when its mirror image gets more of the specified centres right (the
-//! E(3)-equivariant denoiser draws both images alike), and centres still wrong that carry a
-//! hydrogen or halogen inverted like an umbrella when that adds no sanity problem
+//! E(3)-equivariant denoiser draws both images alike), centres still wrong that carry a
+//! hydrogen or halogen inverted like an umbrella, and the rest (e.g. ring carbons) by swapping
+//! two acyclic substituents, each change kept only when it adds no sanity problem
 //! ([`Stereo::orient`]). A sample's positions are the relaxed
 //! ones when its relaxation succeeded (converged or not), otherwise the generated ones; its
 //! energy and forces are the potential's at those positions (`None` when the potential refuses
