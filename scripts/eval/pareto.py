@@ -1,11 +1,11 @@
 """Pareto table of potential sizes (issue #16): accuracy against cost per call.
 
 Trains one potential per size (features F x message-passing layers L) from scratch with the same
-recipe and the same number of optimiser steps on the shipped potential's data (QM9 + the organic
-training sets), then reports for each: force MAE against GFN2-xTB on the organic test classes
+recipe and the same number of optimiser steps on the shipped potential's data (the datasets of
+its last training config, SHIPPED_CONFIG), then reports for each: force MAE against GFN2-xTB on the organic test classes
 (GFN2 minima, GFN2-MD at 300 K, 0.08 Å noise) and the QM9 test split, the energy MAE at minima
 after the reference refit, and the native runtime's median time of one energy + forces call
-(float32, one thread, through the C ABI) on QM9 test molecules. A fixed step budget is what the
+(float32, one thread, through the C ABI) on QM9 test molecules and per atom of liquid ethanol. A fixed step budget is what the
 comparison holds equal; the shipped model (trained for far longer) is a row of its own.
 
 Training is resumable: rerun the same command and each size continues from its checkpoint
@@ -17,12 +17,12 @@ Usage: python scripts/eval/pareto.py [--sizes 32x2,64x2,64x3,96x3] [--steps 2400
          [--out runs/eval/pareto] [--shipped examples/models/concord-qm9-gfn2.concord]
 """
 import argparse
-import ctypes
 import json
 import os
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT / "scripts" / "eval"))
 sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
 from potential import evaluate  # noqa: E402
 
-TRAIN_FILES = ["data/qm9-gfn2/train_forces.extxyz.gz"] + [
-    f"data/organic-gfn2/train_forces{s}.extxyz.gz" for s in ("", "_2", "_3")]
+# The shipped potential's last training config: its datasets are the data every size trains on.
+SHIPPED_CONFIG = ROOT / "configs" / "experiments" / "potential-organic-8.toml"
 TEST_ROWS = {  # column -> files pooled per column
     "minima": [f"data/organic-gfn2/test/{g}/gfn2_min.extxyz.gz" for g in ("druglike", "everyday")],
     "md_300K": [f"data/organic-gfn2/test/{g}/md_300K.extxyz.gz" for g in ("druglike", "everyday")],
@@ -47,9 +47,10 @@ TIMING_FILE = "data/qm9-gfn2/test_gfn2_min.extxyz.gz"
 def config_text(features, layers, steps, out_dir):
     """The training config of one size: the recipe every size shares (from scratch)."""
     epochs = 6
+    shipped = tomllib.loads(SHIPPED_CONFIG.read_text())
     sets = "\n".join(
-        f'[[dataset]]\nname = "{Path(p).parent.name} {Path(p).name}"\npath = "{ROOT / p}"\n'
-        f'level = "GFN2-xTB"\ntasks = ["energy", "forces"]\n' for p in TRAIN_FILES)
+        f'[[dataset]]\nname = "{d["name"]}"\npath = "{(SHIPPED_CONFIG.parent / d["path"]).resolve()}"\n'
+        f'level = "{d["level"]}"\ntasks = {json.dumps(d["tasks"])}\n' for d in shipped["dataset"])
     return f"""# Written by scripts/eval/pareto.py: size {features}x{layers}, {steps} steps from scratch.
 output = "{out_dir}"
 
@@ -90,29 +91,25 @@ def train(features, layers, steps, out):
         subprocess.run([str(CONCORD), "train", "--config", str(cfg)], check=True)
         (run / "wall_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
     wall = run / "wall_seconds.txt"
-    return model, float(wall.read_text()) if wall.exists() else float("nan")
+    return model, float(wall.read_text()) if wall.exists() else None
 
 
-def call_seconds(model, frames, reps=30):
-    """Median seconds of one energy + forces call (float32, native CPU) per molecule, median
-    over molecules; the C ABI with only energy and forces requested."""
-    from concord_c import Model
-    m = Model(model, precision=32)
-    lib, handle = m._lib, m._handle
-    per_molecule = []
-    for a in frames:
-        z = np.ascontiguousarray(a.numbers, dtype=np.int32)
-        x = np.ascontiguousarray(a.positions, dtype=np.float64)
-        e, f = np.zeros(1), np.zeros((len(z), 3))
-        args = (handle, len(z), z, x, None, None, e.ctypes.data, f.ctypes.data, None, None, None)
-        m._check(lib.concord_compute(*args))
-        times = []
-        for _ in range(reps):
-            t = time.perf_counter()
-            lib.concord_compute(*args)
-            times.append(time.perf_counter() - t)
-        per_molecule.append(np.median(times))
-    return float(np.median(per_molecule))
+def median_call_seconds(m, numbers, positions, cell=None, reps=30):
+    """Median seconds of one energy + forces call of the loaded C-ABI model `m` (only energy
+    and forces requested) on one system; `cell` (rows = lattice vectors, Å) makes it periodic."""
+    z = np.ascontiguousarray(numbers, dtype=np.int32)
+    x = np.ascontiguousarray(positions, dtype=np.float64)
+    c = None if cell is None else np.ascontiguousarray(cell, dtype=np.float64)
+    e, f = np.zeros(1), np.zeros((len(z), 3))
+    args = (m._handle, len(z), z, x, None if c is None else c.ctypes.data, None, e.ctypes.data,
+            f.ctypes.data, None, None, None)
+    m._check(m._lib.concord_compute(*args))
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        m._lib.concord_compute(*args)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
 
 
 def ethanol_box():
@@ -127,23 +124,6 @@ def ethanol_box():
     return [atomic_numbers[s] for s in symbols], x, np.eye(3) * length
 
 
-def box_seconds_per_atom(model, box, reps=5):
-    """Median seconds per atom of one energy + forces call on a periodic box (float32)."""
-    from concord_c import Model
-    m = Model(model, precision=32)
-    z = np.ascontiguousarray(box[0], dtype=np.int32)
-    x, cell = np.ascontiguousarray(box[1]), np.ascontiguousarray(box[2])
-    e, f = np.zeros(1), np.zeros((len(z), 3))
-    args = (m._handle, len(z), z, x, cell.ctypes.data, None, e.ctypes.data, f.ctypes.data, None, None, None)
-    m._check(m._lib.concord_compute(*args))
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        m._lib.concord_compute(*args)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) / len(z)
-
-
 def measure(name, model, frames, box):
     """One table row's numbers."""
     files = [ROOT / p for ps in TEST_ROWS.values() for p in ps]
@@ -156,8 +136,10 @@ def measure(name, model, frames, box):
     minima = [metrics[str(ROOT / p)] for p in TEST_ROWS["minima"]]
     row["minima_energy_mae"] = sum(g["energy_mae"] * g["n_energies"] for g in minima) / sum(
         g["n_energies"] for g in minima)
-    row["call_us"] = 1e6 * call_seconds(model, frames)
-    row["liquid_us_per_atom"] = 1e6 * box_seconds_per_atom(model, box)
+    from concord_c import Model
+    m = Model(model, precision=32)  # float32, native CPU
+    row["call_us"] = 1e6 * float(np.median([median_call_seconds(m, a.numbers, a.positions) for a in frames]))
+    row["liquid_us_per_atom"] = 1e6 * median_call_seconds(m, *box, reps=5) / len(box[0])
     return row
 
 
@@ -168,7 +150,7 @@ def table(rows, steps):
              "| model | train (min) | minima | md_300K | noise 0.08 Å | QM9 test | "
              "energy at minima | µs per call | liquid ethanol, µs per atom |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        train_min = "" if r.get("train_s") is None or r["train_s"] != r["train_s"] else f"{r['train_s'] / 60:.0f}"
+        train_min = "" if r["train_s"] is None else f"{r['train_s'] / 60:.0f}"
         lines.append(
             f"| {r['name']} | {train_min} | {1000 * r['minima_force_mae']:.0f} | "
             f"{1000 * r['md_300K_force_mae']:.0f} | {1000 * r['noise_0.08_force_mae']:.0f} | "

@@ -52,7 +52,7 @@ pub fn read(config: &Config) -> Result<RawData> {
             raw.frames.push(f);
             raw.frame_repeat.push(d.repeat);
         }
-        if let (Some(configs), true) = (&d.configs, raw.frames.len() == before) {
+        if let Some(configs) = d.configs.as_ref().filter(|_| raw.frames.len() == before) {
             return Err(Error::invalid(format!(
                 "dataset '{}' ({}): no frame has a `config` in {configs:?}",
                 d.name,
