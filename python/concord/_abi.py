@@ -89,6 +89,8 @@ def _declare(lib):
     lib.concord_generate_structures_with_potential.argtypes = [
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, I32, ctypes.c_int64, PTR, PTR, PTR, ctypes.c_int64,
         ctypes.c_uint64, ctypes.c_int32, ctypes.c_double, ctypes.c_int32, PTR, F64, PTR]
+    lib.concord_check_structure.argtypes = [ctypes.c_int64, I32, ctypes.c_int64, PTR, PTR, PTR, F64,
+                                            ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p, ctypes.c_size_t]
     lib.concord_element_number.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32)]
     lib.concord_element_symbol.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_char_p)]
     return lib

@@ -141,6 +141,21 @@ def deviation(models, numbers, positions, cell=None, pbc=None):
     return {**{k: getattr(d, k) for k, _ in d._fields_}, "atom_forces": atom}
 
 
+def check_structure(numbers, bonds, positions):
+    """Concord's sanity check of a structure for its bond graph (`bonds` = (i, j, order), order
+    1, 2, 3 or 4 = aromatic), the one that screens generated structures: every bond length
+    plausible for its order, no clash of unbonded atoms. Returns (number of problems, a
+    description of the first one; "" when sane)."""
+    z, x = _inputs(numbers, positions)
+    b = np.ascontiguousarray(np.asarray(bonds, dtype=np.int32).reshape(-1, 3).T)
+    first, second, order = (np.ascontiguousarray(r) for r in b)
+    count = ctypes.c_int64()
+    message = ctypes.create_string_buffer(512)
+    check(_abi.lib().concord_check_structure(len(z), z, len(first), ptr(first), ptr(second), ptr(order), x,
+                                             ctypes.byref(count), message, len(message)))
+    return count.value, message.value.decode()
+
+
 def _inputs(numbers, positions):
     z = np.ascontiguousarray(numbers, dtype=np.int32)
     x = np.ascontiguousarray(positions, dtype=np.float64)

@@ -129,6 +129,26 @@ def test_generate_relaxed_on_another_potential():
             assert np.linalg.norm(atoms.get_forces(), axis=1).max() <= threshold * 1.01
 
 
+def test_sanity_check_of_a_structure_for_its_graph():
+    """A sane ethanol passes; a hydrogen moved onto an unbonded atom is a clash naming both."""
+    a = ethanol()
+    numbers, bonds = concord.structures.graph("CCO")
+    # ase's ethanol lists C, C, O, then the hydrogens; RDKit's graph lists the same heavy atoms
+    # first, so map the hydrogens by their nearest heavy atom.
+    heavy = a.positions[:3]
+    order = [0, 1, 2] + sorted(range(3, 9), key=lambda i: np.linalg.norm(heavy - a.positions[i], axis=1).argmin())
+    pos = a.positions[order]
+    assert [a.numbers[i] for i in order] == numbers
+    assert concord.check_structure(numbers, bonds, pos) == (0, "")
+    h_on_oxygen = next(j for i, j, _ in bonds if i == 2 and numbers[j] == 1)
+    broken = pos.copy()
+    broken[h_on_oxygen] = pos[0] + [0.0, 0.0, 1.05]  # 1.05 Å from C0 as well
+    n, message = concord.check_structure(numbers, bonds, broken)
+    assert n >= 1 and message, message
+    with pytest.raises(ConcordError, match="bond"):
+        concord.check_structure(numbers, [(0, 99, 1)], pos)
+
+
 def test_errors_are_concord_errors_with_its_message(tmp_path):
     a = ethanol()
     a.positions[1] = a.positions[0] + [0.1, 0, 0]

@@ -3,13 +3,19 @@
 For each of `--molecules` drug-like test molecules from the `--first`-th (data/organic-gfn2, GFN2
 minimum as the start) and each ensemble (NVE, NVT with a Nosé-Hoover chain, 0.1 ps damping) at 300 and 600 K:
 `--ps` picoseconds of 0.5 fs steps, float64, with the structure dumped every picosecond and checked
-by the data pipeline's graph check (every bond within 1.3 (r_i + r_j), no new contact under
-1.05 (r_i + r_j), stereo unchanged). Reports the first picosecond at which a check fails and,
-for NVE, the total-energy drift (linear fit, meV/ps).
+(1) by Concord's sanity check for the molecule's bond graph (`concord.check_structure`, the check
+that screens generated structures: bond lengths plausible for their order, no clash of unbonded
+atoms: a hydrogen shared between two atoms fails it) and (2) by the data pipeline's graph check
+(every bond within 1.3 (r_i + r_j), no new contact under 1.05 (r_i + r_j), stereo unchanged).
+Reports the first picosecond at which a check fails, with GFN2-xTB's and the model's energy of
+that frame above the start (a failure where the model's is far below GFN2-xTB's is a hole in
+the potential, not chemistry), and, for NVE, the total-energy drift (linear fit, meV/ps).
 
 Usage: python scripts/eval/md_robustness.py --model PATH [--molecules 3] [--first 0] [--ps 20] [--out DIR]
+       [--recheck]
 (`--first K` starts at the K-th molecule: two processes with different `--first` and `--out` share
-the work of several molecules on two cores.)
+the work of several molecules on two cores. `--recheck` checks the trajectories already in
+`--out` again instead of running LAMMPS.)
 """
 import argparse
 import gzip
@@ -25,6 +31,9 @@ from rdkit import Chem
 import common
 
 sys.path.insert(0, str(common.ROOT / "plugins" / "lammps" / "tests"))
+sys.path.insert(0, str(common.ROOT / "python"))
+import concord  # noqa: E402
+import xtb  # noqa: E402  (scripts/data/xtb.py)
 from graph import GraphError, check_same_graph  # noqa: E402
 from harness import lammps, write_data  # noqa: E402
 
@@ -58,18 +67,54 @@ dump_modify 1 sort id
 run {ps * STEPS_PER_PS}
 """
     run = lammps(script, workdir, check=False, timeout=3600)
-    rows = [line.split() for line in run.output.splitlines()
+    frames, t, e = read_run(workdir, len(symbols), run.output)
+    return frames, t, e, "" if run.returncode == 0 else run.error()
+
+
+def read_run(workdir, n, output=None):
+    """(frames [ps+1][n][3], time/ps, etotal/eV) of a run in `workdir` (thermo rows from
+    `output`, or from its log.lammps)."""
+    if output is None:
+        log = workdir / "log.lammps"
+        output = log.read_text() if log.exists() else ""
+    rows = [line.split() for line in output.splitlines()
             if len(line.split()) == 4 and line.split()[0].isdigit()]
     table = np.array([[float(v) for v in r] for r in rows]) if rows else np.zeros((0, 4))
     frames = []
     if (workdir / "traj.dump").exists():
         lines = (workdir / "traj.dump").read_text().splitlines()
-        n = len(symbols)
         for k, line in enumerate(lines):
             if line.startswith("ITEM: ATOMS"):
                 frames.append(np.array([[float(v) for v in l.split()[1:4]] for l in lines[k + 1:k + 1 + n]]))
-    error = "" if run.returncode == 0 else run.error()
-    return frames, table[:, 1], table[:, 3], error
+    return frames, table[:, 1], table[:, 3]
+
+
+ORDERS = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
+          Chem.BondType.AROMATIC: 4}
+
+
+def first_failure(mol, symbols, frames):
+    """{"ps", "reason", "detail"} of the first frame failing the sanity or the graph check, or None."""
+    numbers = [a.GetAtomicNum() for a in mol.GetAtoms()]
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), ORDERS[b.GetBondType()]) for b in mol.GetBonds()]
+    for k, pos in enumerate(frames):
+        problems, message = concord.check_structure(numbers, bonds, pos)
+        if problems:
+            return {"ps": k, "reason": "md_sanity", "detail": message[:200]}
+        try:
+            check_same_graph(mol, symbols, pos, "md")
+        except GraphError as err:
+            return {"ps": k, "reason": err.reason, "detail": err.detail[:200]}
+    return None
+
+
+def energies_above_start(model, symbols, frames, k):
+    """GFN2-xTB's and the model's (float64) energy of frame `k` above frame 0, eV."""
+    numbers = [concord.element_number(s) for s in symbols]
+    m = concord.Model(model, precision=64)
+    e_model = m.compute(numbers, frames[k])["energy"] - m.compute(numbers, frames[0])["energy"]
+    e_gfn2 = xtb.energy_forces(symbols, frames[k])[0] - xtb.energy_forces(symbols, frames[0])[0]
+    return {"gfn2_eV": round(float(e_gfn2), 3), "model_eV": round(float(e_model), 3)}
 
 
 def main():
@@ -79,26 +124,31 @@ def main():
     ap.add_argument("--first", type=int, default=0, help="index of the first molecule")
     ap.add_argument("--ps", type=int, default=20)
     ap.add_argument("--out", type=Path, default=common.ROOT / "runs" / "eval" / "md")
+    ap.add_argument("--recheck", action="store_true", help="check the runs already in --out again")
     a = ap.parse_args()
     model = a.model.resolve()
     starts = ase.io.read(ORGANIC / "test" / "druglike" / "gfn2_min.extxyz.gz", f"{a.first}:{a.first + a.molecules}")
     with gzip.open(ORGANIC / "test_structures.sdf.gz") as fh:
         mols = {m.GetProp("_Name"): m for m in Chem.ForwardSDMolSupplier(fh, removeHs=False)}
     records = []
+    saved = a.out / "md_robustness.json"
+    earlier = ({(r["mol"], r["ensemble"], r["T"]): r["wall_s"] for r in json.loads(saved.read_text())["records"]}
+               if a.recheck and saved.exists() else {})
     for atoms in starts:
         name = atoms.info["mol"]
         for ensemble in ("nve", "nvt"):
             for temperature in (300, 600):
                 t0 = time.time()
                 work = a.out / f"{name}_{ensemble}_{temperature}"
-                frames, t, e, error = run_md(model, atoms, ensemble, temperature, a.ps, work)
-                broken = None
-                for k, pos in enumerate(frames):
-                    try:
-                        check_same_graph(mols[name], atoms.get_chemical_symbols(), pos, "md")
-                    except GraphError as err:
-                        broken = {"ps": k, "reason": err.reason, "detail": err.detail[:200]}
-                        break
+                symbols = atoms.get_chemical_symbols()
+                if a.recheck:
+                    frames, t, e = read_run(work, len(atoms))
+                    error = "" if frames else f"no trajectory in {work}"
+                else:
+                    frames, t, e, error = run_md(model, atoms, ensemble, temperature, a.ps, work)
+                broken = first_failure(mols[name], symbols, frames)
+                if broken:
+                    broken["above_start"] = energies_above_start(model, symbols, frames, broken["ps"])
                 drift = float(np.polyfit(t, e, 1)[0] * 1e3) if ensemble == "nve" and len(t) > 2 else None
                 rec = {"mol": name, "atoms": len(atoms), "ensemble": ensemble, "T": temperature,
                        "ps_run": float(t[-1]) if len(t) else 0.0, "lammps_error": error,
@@ -106,11 +156,13 @@ def main():
                        "wall_s": round(time.time() - t0, 1)}
                 records.append(rec)
                 status = "ok" if not broken and not error else f"FAILED {broken or error}"
+                if a.recheck:  # the wall time of the run, not of the check
+                    rec["wall_s"] = earlier.get((name, ensemble, temperature))
                 print(f"{name} ({len(atoms)} atoms) {ensemble} {temperature} K: {rec['ps_run']:.0f} ps, {status}"
                       + (f", drift {drift:+.3f} meV/ps" if drift is not None else "")
                       + f" ({rec['wall_s']} s)", flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "md_robustness.json").write_text(json.dumps({"model": str(model), "ps": a.ps,
+    saved.write_text(json.dumps({"model": str(model), "ps": a.ps,
                                                           "records": records}, indent=1) + "\n")
 
 
