@@ -4,19 +4,21 @@ Explore, select by the committee's disagreement, label with GFN2-xTB:
 
 1. Explore, per training molecule of the organic set (data/organic-gfn2/train_structures.sdf.gz,
    its GFN2 minimum and graph; test molecules are never touched): Langevin MD with the shipped
-   potential (ASE, float32, 0.5 fs, friction 0.02/fs, centre of mass fixed) at each of ACTIVE_TEMPERATURES from the
-   GFN2 minimum, one snapshot every ACTIVE_STRIDE steps, and raw samples of the shipped
-   structure generator (unrelaxed: where generate-and-relax starts).
+   potential (ASE, float32, 0.5 fs, friction 0.02/fs, centre of mass fixed) at the round's
+   temperatures from the GFN2 minimum, one snapshot every `stride` steps, and raw samples of the
+   shipped structure generator (unrelaxed: where generate-and-relax starts). ROUNDS holds each
+   round's settings (round 2: 5 ps at 600 K of molecules with an intramolecular hydrogen bond).
 2. Select: the committee (shipped potential + examples/models/committee/member2, member3)
    computes each candidate's largest per-atom force deviation `max_devi_f` (DeePMD-kit's model
-   deviation); candidates with `ACTIVE_TRUST_LO <= max_devi_f < ACTIVE_TRUST_HI` (eV/Å) are the
+   deviation); candidates with `trust_lo <= max_devi_f < ACTIVE_TRUST_HI` (eV/Å) are the
    frames the potential is unsure of but that are still chemistry (above the upper bound they are
    mostly broken structures), and at most ACTIVE_PER_MOLECULE of them per molecule are drawn
    (seeded).
 3. Label: GFN2-xTB energy and forces (scripts/data/xtb.py, the bundled data's settings).
 
-Round R explores molecules R*n .. R*n+n-1 of a seeded permutation of the training molecules
-(each round new ones), with the models shipped when it runs. Per-molecule results are JSON files
+Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training molecules, round 2
+the first n with an intramolecular hydrogen bond of another permutation; each with the models
+shipped when it runs. Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
 (config = the frame's source: md_<T>K or generator) and data/organic-gfn2/active_provenance_<R>.json.
@@ -26,6 +28,7 @@ Usage: python scripts/data/active.py [--round 1] [--molecules 300] [--workers 2]
 """
 import argparse
 import functools
+from dataclasses import dataclass
 import gzip
 import hashlib
 import json
@@ -51,13 +54,33 @@ POTENTIAL = MODELS / "concord-qm9-gfn2.concord"
 COMMITTEE = [POTENTIAL, MODELS / "committee" / "member2.concord", MODELS / "committee" / "member3.concord"]
 GENERATOR = MODELS / "concord-generator.concord"
 ACTIVE_SEED = 20261205
-ACTIVE_TEMPERATURES = (600, 900)  # K
-ACTIVE_STEPS = 2000               # MD steps per temperature (1 ps at 0.5 fs)
-ACTIVE_STRIDE = 100               # steps between snapshots (50 fs)
-ACTIVE_SAMPLES = 4                # raw generator samples per molecule
-ACTIVE_TRUST_LO, ACTIVE_TRUST_HI = 0.35, 2.0  # eV/Å, on max_devi_f
+ACTIVE_TRUST_HI = 2.0             # eV/Å, on max_devi_f: above it, mostly broken structures
 ACTIVE_PER_MOLECULE = 6
 
+
+@dataclass(frozen=True)
+class Round:
+    """How a round explores and selects.
+
+    temperatures (K) and steps (0.5 fs) of the Langevin MD per temperature, a snapshot every
+    `stride` steps; `samples` raw generator samples; frames with trust_lo <= max_devi_f (eV/Å) <
+    ACTIVE_TRUST_HI are candidates. `hbond`: explore only training molecules with an
+    intramolecular hydrogen bond (an N-H or O-H hydrogen within HBOND_MAX of an N or O acceptor
+    three or more bonds away, at the GFN2 minimum), where hot MD on the potential can slide the
+    proton into a shared position GFN2-xTB puts eV higher (docs/potential.md, MD robustness)."""
+    temperatures: tuple
+    steps: int
+    stride: int
+    samples: int
+    trust_lo: float
+    hbond: bool = False
+
+
+ROUNDS = {
+    1: Round(temperatures=(600, 900), steps=2000, stride=100, samples=4, trust_lo=0.35),
+    2: Round(temperatures=(600,), steps=10000, stride=250, samples=0, trust_lo=0.5, hbond=True),
+}
+HBOND_MAX = 2.4  # Å, hydrogen to acceptor
 
 def results_dir(r):
     return config.WORK_DIR / "active" / f"round{r}"
@@ -76,12 +99,15 @@ def _sha(path):
 @functools.lru_cache(maxsize=None)
 def fingerprint(r):
     """Round `r`'s settings and models, hashed: results with another fingerprint are redone."""
+    rs = ROUNDS[r]
     settings = {
-        "v": 1, "round": r, "seed": ACTIVE_SEED, "T": ACTIVE_TEMPERATURES, "steps": ACTIVE_STEPS,
-        "stride": ACTIVE_STRIDE, "samples": ACTIVE_SAMPLES, "trust": [ACTIVE_TRUST_LO, ACTIVE_TRUST_HI],
+        "v": 1, "round": r, "seed": ACTIVE_SEED, "T": rs.temperatures, "steps": rs.steps,
+        "stride": rs.stride, "samples": rs.samples, "trust": [rs.trust_lo, ACTIVE_TRUST_HI],
         "per": ACTIVE_PER_MOLECULE, "models": [_sha(p) for p in COMMITTEE + [GENERATOR]],
         "sp": config.XTB_SP_ARGS,
     }
+    if rs.hbond:  # (round 1's fingerprint predates the key)
+        settings["hbond"] = HBOND_MAX
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -101,47 +127,74 @@ def molecules():
     return out
 
 
+def has_hbond(symbols, positions, bonds):
+    """Whether an N-H or O-H hydrogen lies within HBOND_MAX of an N or O atom three or more
+    bonds away (an intramolecular hydrogen bond)."""
+    n = len(symbols)
+    hops = np.full((n, n), n, dtype=int)
+    np.fill_diagonal(hops, 0)
+    for i, j, _ in bonds:
+        hops[i, j] = hops[j, i] = 1
+    for k in range(n):  # Floyd-Warshall: fine for molecules of tens of atoms
+        hops = np.minimum(hops, hops[:, k:k + 1] + hops[k:k + 1, :])
+    x = np.asarray(positions)
+    polar = [i for i, s in enumerate(symbols) if s in ("N", "O")]
+    for h in (i for i, s in enumerate(symbols) if s == "H"):
+        if not any(hops[h, p] == 1 for p in polar):
+            continue
+        if any(hops[h, p] >= 3 and np.linalg.norm(x[h] - x[p]) < HBOND_MAX for p in polar):
+            return True
+    return False
+
+
 def selection(n, r):
-    """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation."""
+    """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation, or
+    for a `hbond` round the first `n` molecules with an intramolecular hydrogen bond in a
+    permutation seeded by the round."""
     mols = molecules()
-    order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
-    block = order[(r - 1) * n:r * n]
+    if ROUNDS[r].hbond:
+        order = np.random.default_rng([ACTIVE_SEED, r]).permutation(len(mols))
+        block = [i for i in order if has_hbond(mols[i][1], mols[i][3], mols[i][4])][:n]
+    else:
+        order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
+        block = order[(r - 1) * n:r * n]
     if len(block) < n:
-        raise SystemExit(f"active: round {r} needs molecules {(r - 1) * n}..{r * n - 1}, "
-                         f"the training set has {len(mols)}")
+        raise SystemExit(f"active: round {r} needs {n} molecules, the training set has {len(block)} to offer")
     return [mols[i] for i in block]
 
 
-def explore(numbers, positions, bonds, seed, models):
-    """Candidate frames [(source, positions)]: MD snapshots and raw generator samples."""
+def explore(numbers, positions, bonds, seed, models, rs):
+    """Candidate frames [(source, positions)]: MD snapshots and raw generator samples (round `rs`)."""
     from ase import Atoms, units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import thermalize_momenta
     frames = []
-    for t in ACTIVE_TEMPERATURES:
+    for t in rs.temperatures:
         atoms = Atoms(numbers=numbers, positions=positions)
         atoms.set_constraint(FixCom())
         atoms.calc = concord.ConcordCalculator(models["committee"][0])
         rng = np.random.default_rng([seed, t])
         thermalize_momenta(atoms, temperature_K=t, rng=rng)
         dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=t, friction=0.02 / units.fs, fixcm=False, rng=rng)
-        for _ in range(ACTIVE_STEPS // ACTIVE_STRIDE):
-            dyn.run(ACTIVE_STRIDE)
+        for _ in range(rs.steps // rs.stride):
+            dyn.run(rs.stride)
             frames.append((f"md_{t}K", atoms.positions.copy()))
-    samples = models["generator"].generate_structures(numbers, bonds, samples=ACTIVE_SAMPLES, seed=seed,
-                                                      relax=False, potential=models["committee"][0])
-    frames += [("generator", np.asarray(s["positions"])) for s in samples]
+    if rs.samples:
+        samples = models["generator"].generate_structures(numbers, bonds, samples=rs.samples, seed=seed,
+                                                          relax=False, potential=models["committee"][0])
+        frames += [("generator", np.asarray(s["positions"])) for s in samples]
     return frames
 
 
-def compute(mol, seed, models, fp):
-    """Explore, select and label one molecule: the result record (settings fingerprint `fp`)."""
+def compute(mol, seed, models, r):
+    """Explore, select and label one molecule in round `r`: the result record."""
+    rs, fp = ROUNDS[r], fingerprint(r)
     name, symbols, numbers, positions, bonds = mol
     t0 = time.time()
     res = {"name": name, "fingerprint": fp, "status": "ok", "frames": [], "candidates": 0}
     try:
-        frames = explore(numbers, positions, bonds, seed, models)
+        frames = explore(numbers, positions, bonds, seed, models, rs)
     except Exception as e:  # a model error (e.g. a non-finite result in hot MD) is a result too
         return dict(res, status="failed", reason=f"explore: {e}", timings_s={"total": time.time() - t0})
     devi = []
@@ -151,7 +204,7 @@ def compute(mol, seed, models, fp):
         except concord.ConcordError as e:  # e.g. overlapping atoms in a hot frame: not a candidate
             devi.append(float("inf"))
             res.setdefault("refused", []).append(str(e)[:200])
-    inside = [k for k, d in enumerate(devi) if ACTIVE_TRUST_LO <= d < ACTIVE_TRUST_HI]
+    inside = [k for k, d in enumerate(devi) if rs.trust_lo <= d < ACTIVE_TRUST_HI]
     res["candidates"], res["explored"] = len(inside), len(frames)
     rng = np.random.default_rng([ACTIVE_SEED, seed])
     chosen = sorted(rng.choice(inside, size=min(len(inside), ACTIVE_PER_MOLECULE), replace=False).tolist())
@@ -176,7 +229,7 @@ def _job(args):
     if not _MODELS:  # one set of models per worker process
         _MODELS["committee"] = [concord.Model(str(p), precision=32) for p in COMMITTEE]
         _MODELS["generator"] = concord.Model(str(GENERATOR), precision=32)
-    res = compute(mol, seed, _MODELS, fingerprint(r))
+    res = compute(mol, seed, _MODELS, r)
     store.save(res, results_dir(r))
     return res["name"], res["status"], res.get("reason"), len(res["frames"]), res["timings_s"]["total"]
 
@@ -225,12 +278,13 @@ def assemble(n, rnd):
         "what": f"active-learning round {rnd} (scripts/data/active.py): frames where the committee "
                 "disagrees, labelled with GFN2-xTB",
         "round": rnd, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(rnd),
-        "explore": {"md_temperatures_K": ACTIVE_TEMPERATURES, "md_steps": ACTIVE_STEPS, "timestep_fs": 0.5,
-                    "snapshot_every": ACTIVE_STRIDE, "generator_samples": ACTIVE_SAMPLES},
+        "explore": {"md_temperatures_K": ROUNDS[rnd].temperatures, "md_steps": ROUNDS[rnd].steps, "timestep_fs": 0.5,
+                    "snapshot_every": ROUNDS[rnd].stride, "generator_samples": ROUNDS[rnd].samples,
+                    "molecules_with_intramolecular_hbond_only": ROUNDS[rnd].hbond},
         "committee": [str(p.relative_to(config.ROOT)) for p in COMMITTEE],
         "generator": str(GENERATOR.relative_to(config.ROOT)),
         "model_sha256_16": {str(p.relative_to(config.ROOT)): _sha(p) for p in COMMITTEE + [GENERATOR]},
-        "trust_max_devi_f_eV_per_A": [ACTIVE_TRUST_LO, ACTIVE_TRUST_HI], "per_molecule": ACTIVE_PER_MOLECULE,
+        "trust_max_devi_f_eV_per_A": [ROUNDS[rnd].trust_lo, ACTIVE_TRUST_HI], "per_molecule": ACTIVE_PER_MOLECULE,
         "explored_frames": explored, "candidates": sum(r.get("candidates", 0) for r in results),
         "labelled_frames": len(frames), "by_source": sources, "failed_molecules": failed,
         "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
@@ -247,8 +301,8 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--assemble", action="store_true", help="write the bundled file from the results")
     a = ap.parse_args()
-    if a.round < 1:
-        raise SystemExit("active: --round must be >= 1")
+    if a.round not in ROUNDS:
+        raise SystemExit(f"active: --round must be one of {sorted(ROUNDS)} (scripts/data/active.py ROUNDS)")
     if a.assemble:
         assemble(a.molecules, a.round)
     else:
