@@ -8,11 +8,12 @@ that screens generated structures: bond lengths plausible for their order, no cl
 atoms: a hydrogen shared between two atoms fails it) and (2) by the data pipeline's graph check
 (every bond within 1.3 (r_i + r_j), no new contact under 1.05 (r_i + r_j), stereo unchanged).
 Reports the first picosecond at which a check fails, with GFN2-xTB's and the model's energy of
-that frame above the start (a failure where the model's is far below GFN2-xTB's is a hole in
-the potential, not chemistry), and, for NVE, the total-energy drift (linear fit, meV/ps).
+that frame above the start and the frame relaxed on the model (a failure where the model's
+energy is far below GFN2-xTB's, or whose relaxation stays broken, is a hole in the potential,
+not chemistry), and, for NVE, the total-energy drift (linear fit, meV/ps).
 
 Usage: python scripts/eval/md_robustness.py --model PATH [--molecules 3] [--first 0] [--ps 20] [--out DIR]
-       [--recheck]
+       [--ensembles nve,nvt] [--temperatures 300,600] [--recheck]
 (`--first K` starts at the K-th molecule: two processes with different `--first` and `--out` share
 the work of several molecules on two cores. `--recheck` checks the trajectories already in
 `--out` again instead of running LAMMPS.)
@@ -108,13 +109,26 @@ def first_failure(mol, symbols, frames):
     return None
 
 
-def energies_above_start(model, symbols, frames, k):
-    """GFN2-xTB's and the model's (float64) energy of frame `k` above frame 0, eV."""
+def diagnose(model, mol, symbols, frames, k):
+    """Is the failure at frame `k` a hole in the potential? Energies (eV) of frame `k` above frame
+    0 by GFN2-xTB and by the model (float64); and frame `k` relaxed on the model (L-BFGS to 0.01
+    eV/Å): whether it still fails the sanity check (then the model has a false minimum there),
+    its model energy above the start relaxed on the model, and GFN2-xTB's energy of the same two
+    geometries."""
     numbers = [concord.element_number(s) for s in symbols]
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), ORDERS[b.GetBondType()]) for b in mol.GetBonds()]
     m = concord.Model(model, precision=64)
-    e_model = m.compute(numbers, frames[k])["energy"] - m.compute(numbers, frames[0])["energy"]
-    e_gfn2 = xtb.energy_forces(symbols, frames[k])[0] - xtb.energy_forces(symbols, frames[0])[0]
-    return {"gfn2_eV": round(float(e_gfn2), 3), "model_eV": round(float(e_model), 3)}
+    energy = lambda x: m.compute(numbers, x)["energy"]  # noqa: E731
+    gfn2 = lambda x: xtb.energy_forces(symbols, x)[0]  # noqa: E731
+    start, _ = m.optimize(numbers, frames[0], fmax=0.01, max_steps=2000)
+    relaxed, _ = m.optimize(numbers, frames[k], fmax=0.01, max_steps=2000)
+    problems, message = concord.check_structure(numbers, bonds, relaxed)
+    r = lambda v: round(float(v), 3)  # noqa: E731
+    return {"above_start": {"gfn2_eV": r(gfn2(frames[k]) - gfn2(frames[0])),
+                            "model_eV": r(energy(frames[k]) - energy(frames[0]))},
+            "relaxed_on_model": {"sane": problems == 0, "problem": message[:200],
+                                 "model_eV_above_relaxed_start": r(energy(relaxed) - energy(start)),
+                                 "gfn2_eV_above_relaxed_start": r(gfn2(relaxed) - gfn2(start))}}
 
 
 def main():
@@ -125,7 +139,11 @@ def main():
     ap.add_argument("--ps", type=int, default=20)
     ap.add_argument("--out", type=Path, default=common.ROOT / "runs" / "eval" / "md")
     ap.add_argument("--recheck", action="store_true", help="check the runs already in --out again")
+    ap.add_argument("--ensembles", default="nve,nvt", help="comma-separated subset of nve,nvt")
+    ap.add_argument("--temperatures", default="300,600", help="comma-separated, K")
     a = ap.parse_args()
+    if not set(a.ensembles.split(",")) <= {"nve", "nvt"}:
+        raise SystemExit(f"md_robustness: --ensembles {a.ensembles!r}: expected a subset of nve,nvt")
     model = a.model.resolve()
     starts = ase.io.read(ORGANIC / "test" / "druglike" / "gfn2_min.extxyz.gz", f"{a.first}:{a.first + a.molecules}")
     with gzip.open(ORGANIC / "test_structures.sdf.gz") as fh:
@@ -136,8 +154,8 @@ def main():
                if a.recheck and saved.exists() else {})
     for atoms in starts:
         name = atoms.info["mol"]
-        for ensemble in ("nve", "nvt"):
-            for temperature in (300, 600):
+        for ensemble in a.ensembles.split(","):
+            for temperature in (int(t) for t in a.temperatures.split(",")):
                 t0 = time.time()
                 work = a.out / f"{name}_{ensemble}_{temperature}"
                 symbols = atoms.get_chemical_symbols()
@@ -148,7 +166,7 @@ def main():
                     frames, t, e, error = run_md(model, atoms, ensemble, temperature, a.ps, work)
                 broken = first_failure(mols[name], symbols, frames)
                 if broken:
-                    broken["above_start"] = energies_above_start(model, symbols, frames, broken["ps"])
+                    broken.update(diagnose(model, mols[name], symbols, frames, broken["ps"]))
                 drift = float(np.polyfit(t, e, 1)[0] * 1e3) if ensemble == "nve" and len(t) > 2 else None
                 rec = {"mol": name, "atoms": len(atoms), "ensemble": ensemble, "T": temperature,
                        "ps_run": float(t[-1]) if len(t) else 0.0, "lammps_error": error,
