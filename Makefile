@@ -110,7 +110,7 @@ examples: build-runtime
 DATA_WORKERS ?= 2
 DATA_PY := source scripts/env.sh && nice -n 5 "$$CONCORD_PYTHON"
 
-.PHONY: data data-tiny data-organic data-structures data-active data-thermal-test data-thermal-train eval-potential eval-relaxation eval-md eval-committee eval-pareto
+.PHONY: data data-tiny data-organic data-structures data-active data-thermal-test data-thermal-train eval-potential eval-relaxation eval-md eval-hbond eval-committee eval-pareto
 
 data:
 	scripts/setup.sh data
@@ -205,6 +205,12 @@ eval-relaxation: build
 
 eval-md: lammps
 	$(PLUGIN_ENV) $(DATA_PY) scripts/eval/md_robustness.py --model $(POTENTIAL_MODEL) $(MD_ARGS)
+
+## False minima at intramolecular hydrogen bonds (docs/potential.md): the proton put halfway to its
+## acceptor, relaxed on each of HBOND_MODELS ("NAME=PATH ...") and with GFN2-xTB; about 2 minutes.
+HBOND_MODELS ?= shipped=$(POTENTIAL_MODEL)
+eval-hbond: build-runtime
+	$(PLUGIN_ENV) $(DATA_PY) scripts/eval/hbond_probe.py $(foreach m,$(HBOND_MODELS),--model $(m))
 
 ## Structure evaluation (docs/evaluation.md): Kabsch RMSD to the GFN2 and B3LYP minima, GFN2 energy
 ## gap and max force (xtb), bond-graph validity, for the test molecules. Baselines pm6 and rdkit,
