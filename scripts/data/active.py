@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import config  # noqa: E402
+import graph  # noqa: E402
 import store  # noqa: E402
 import writers  # noqa: E402
 import xtb  # noqa: E402
@@ -118,9 +119,7 @@ def molecules():
     out = []
     with gzip.open(config.ORGANIC_DIR / "train_structures.sdf.gz") as fh:
         for m in Chem.ForwardSDMolSupplier(fh, removeHs=False, sanitize=False):
-            order = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
-                     Chem.BondType.AROMATIC: 4}
-            bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), order[b.GetBondType()]) for b in m.GetBonds()]
+            bonds = graph.concord_bonds(m)
             atoms = list(m.GetAtoms())
             out.append((m.GetProp("_Name"), [a.GetSymbol() for a in atoms], [a.GetAtomicNum() for a in atoms],
                         m.GetConformer().GetPositions(), bonds))

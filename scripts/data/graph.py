@@ -132,6 +132,15 @@ def graph_in_xyz_order(smiles, symbols, pos):
     return out
 
 
+CONCORD_ORDERS = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
+                  Chem.BondType.AROMATIC: 4}
+
+
+def concord_bonds(mol) -> list:
+    """[(i, j, order)] of an RDKit molecule in Concord's convention (order 4 = aromatic)."""
+    return [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), CONCORD_ORDERS[b.GetBondType()]) for b in mol.GetBonds()]
+
+
 def bond_set(mol) -> set:
     return {tuple(sorted((b.GetBeginAtomIdx(), b.GetEndAtomIdx()))) for b in mol.GetBonds()}
 

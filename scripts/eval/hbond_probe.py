@@ -28,12 +28,9 @@ sys.path.insert(0, str(common.ROOT / "python"))
 import active  # noqa: E402  (scripts/data/active.py: HBOND_MAX)
 import concord  # noqa: E402
 import xtb  # noqa: E402
+from graph import concord_bonds  # noqa: E402
 
 ORGANIC = common.ROOT / "data" / "organic-gfn2"
-ORDERS = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
-          Chem.BondType.AROMATIC: 4}
-
-
 def hbonds(mol, symbols, x):
     """[(hydrogen, donor, acceptor)] of the intramolecular hydrogen bonds at positions `x`."""
     hops = Chem.GetDistanceMatrix(mol)
@@ -50,7 +47,7 @@ def hbonds(mol, symbols, x):
 def probe(models, mol, atoms):
     """Records of one molecule's hydrogen bonds, each relaxed from the shared position."""
     symbols, x, z = atoms.get_chemical_symbols(), atoms.positions, [int(v) for v in atoms.numbers]
-    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), ORDERS[b.GetBondType()]) for b in mol.GetBonds()]
+    bonds = concord_bonds(mol)
     records = []
     for h, donor, acceptor in hbonds(mol, symbols, x):
         start = x.copy()

@@ -35,7 +35,7 @@ sys.path.insert(0, str(common.ROOT / "plugins" / "lammps" / "tests"))
 sys.path.insert(0, str(common.ROOT / "python"))
 import concord  # noqa: E402
 import xtb  # noqa: E402  (scripts/data/xtb.py)
-from graph import GraphError, check_same_graph  # noqa: E402
+from graph import GraphError, check_same_graph, concord_bonds  # noqa: E402
 from harness import lammps, write_data  # noqa: E402
 
 ORGANIC = common.ROOT / "data" / "organic-gfn2"
@@ -90,14 +90,10 @@ def read_run(workdir, n, output=None):
     return frames, table[:, 1], table[:, 3]
 
 
-ORDERS = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3,
-          Chem.BondType.AROMATIC: 4}
-
-
 def first_failure(mol, symbols, frames):
     """{"ps", "reason", "detail"} of the first frame failing the sanity or the graph check, or None."""
     numbers = [a.GetAtomicNum() for a in mol.GetAtoms()]
-    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), ORDERS[b.GetBondType()]) for b in mol.GetBonds()]
+    bonds = concord_bonds(mol)
     for k, pos in enumerate(frames):
         problems, message = concord.check_structure(numbers, bonds, pos)
         if problems:
@@ -116,7 +112,7 @@ def diagnose(model, mol, symbols, frames, k):
     its model energy above the start relaxed on the model, and GFN2-xTB's energy of the same two
     geometries."""
     numbers = [concord.element_number(s) for s in symbols]
-    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), ORDERS[b.GetBondType()]) for b in mol.GetBonds()]
+    bonds = concord_bonds(mol)
     m = concord.Model(model, precision=64)
     energy = lambda x: m.compute(numbers, x)["energy"]  # noqa: E731
     gfn2 = lambda x: xtb.energy_forces(symbols, x)[0]  # noqa: E731
