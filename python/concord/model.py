@@ -110,8 +110,7 @@ class Model:
         (best first). Returns a list of dicts: positions [N, 3] Å, rank, sane, problem, relaxed,
         converged, energy (eV), max_force."""
         z = np.ascontiguousarray(numbers, dtype=np.int32)
-        b = np.ascontiguousarray(np.asarray(bonds, dtype=np.int32).reshape(-1, 3).T)
-        first, second, order = (np.ascontiguousarray(r) for r in b)
+        first, second, order = _bond_arrays(bonds)
         n = len(z)
         pos = np.zeros((samples, n, 3))
         info = (_abi.Sample * samples)()
@@ -147,13 +146,18 @@ def check_structure(numbers, bonds, positions):
     plausible for its order, no clash of unbonded atoms. Returns (number of problems, a
     description of the first one; "" when sane)."""
     z, x = _inputs(numbers, positions)
-    b = np.ascontiguousarray(np.asarray(bonds, dtype=np.int32).reshape(-1, 3).T)
-    first, second, order = (np.ascontiguousarray(r) for r in b)
+    first, second, order = _bond_arrays(bonds)
     count = ctypes.c_int64()
     message = ctypes.create_string_buffer(512)
     check(_abi.lib().concord_check_structure(len(z), z, len(first), ptr(first), ptr(second), ptr(order), x,
                                              ctypes.byref(count), message, len(message)))
     return count.value, message.value.decode()
+
+
+def _bond_arrays(bonds):
+    """(first, second, order) int32 arrays of bonds given as (i, j, order) triples."""
+    b = np.asarray(bonds, dtype=np.int32).reshape(-1, 3).T
+    return tuple(np.ascontiguousarray(r) for r in b)
 
 
 def _inputs(numbers, positions):

@@ -66,8 +66,7 @@ class Round:
     temperatures (K) and steps (0.5 fs) of the Langevin MD per temperature, a snapshot every
     `stride` steps; `samples` raw generator samples; frames with trust_lo <= max_devi_f (eV/Å) <
     ACTIVE_TRUST_HI are candidates. `hbond`: explore only training molecules with an
-    intramolecular hydrogen bond (an N-H or O-H hydrogen within HBOND_MAX of an N or O acceptor
-    three or more bonds away, at the GFN2 minimum), where hot MD on the potential can slide the
+    intramolecular hydrogen bond at the GFN2 minimum (`graph.hydrogen_bonds`), where hot MD on the potential can slide the
     proton into a shared position GFN2-xTB puts eV higher (docs/potential.md, MD robustness)."""
     temperatures: tuple
     steps: int
@@ -81,7 +80,6 @@ ROUNDS = {
     1: Round(temperatures=(600, 900), steps=2000, stride=100, samples=4, trust_lo=0.35),
     2: Round(temperatures=(600,), steps=10000, stride=250, samples=0, trust_lo=0.5, hbond=True),
 }
-HBOND_MAX = 2.4  # Å, hydrogen to acceptor
 
 def results_dir(r):
     return config.WORK_DIR / "active" / f"round{r}"
@@ -108,7 +106,7 @@ def fingerprint(r):
         "sp": config.XTB_SP_ARGS,
     }
     if rs.hbond:  # (round 1's fingerprint predates the key)
-        settings["hbond"] = HBOND_MAX
+        settings["hbond"] = graph.HBOND_MAX
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -126,26 +124,6 @@ def molecules():
     return out
 
 
-def has_hbond(symbols, positions, bonds):
-    """Whether an N-H or O-H hydrogen lies within HBOND_MAX of an N or O atom three or more
-    bonds away (an intramolecular hydrogen bond)."""
-    n = len(symbols)
-    hops = np.full((n, n), n, dtype=int)
-    np.fill_diagonal(hops, 0)
-    for i, j, _ in bonds:
-        hops[i, j] = hops[j, i] = 1
-    for k in range(n):  # Floyd-Warshall: fine for molecules of tens of atoms
-        hops = np.minimum(hops, hops[:, k:k + 1] + hops[k:k + 1, :])
-    x = np.asarray(positions)
-    polar = [i for i, s in enumerate(symbols) if s in ("N", "O")]
-    for h in (i for i, s in enumerate(symbols) if s == "H"):
-        if not any(hops[h, p] == 1 for p in polar):
-            continue
-        if any(hops[h, p] >= 3 and np.linalg.norm(x[h] - x[p]) < HBOND_MAX for p in polar):
-            return True
-    return False
-
-
 def selection(n, r):
     """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation, or
     for a `hbond` round the first `n` molecules with an intramolecular hydrogen bond in a
@@ -153,7 +131,7 @@ def selection(n, r):
     mols = molecules()
     if ROUNDS[r].hbond:
         order = np.random.default_rng([ACTIVE_SEED, r]).permutation(len(mols))
-        block = [i for i in order if has_hbond(mols[i][1], mols[i][3], mols[i][4])][:n]
+        block = [i for i in order if graph.hydrogen_bonds(mols[i][1], mols[i][3], mols[i][4])][:n]
     else:
         order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
         block = order[(r - 1) * n:r * n]

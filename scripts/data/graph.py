@@ -141,6 +141,31 @@ def concord_bonds(mol) -> list:
     return [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), CONCORD_ORDERS[b.GetBondType()]) for b in mol.GetBonds()]
 
 
+HBOND_MAX = 2.4  # Å, hydrogen to acceptor of an intramolecular hydrogen bond
+
+
+def hydrogen_bonds(symbols, positions, bonds) -> list:
+    """[(hydrogen, donor, acceptor)] of the intramolecular hydrogen bonds: an N-H or O-H hydrogen
+    within HBOND_MAX of an N or O atom three or more bonds away (the first such acceptor by index;
+    `bonds` = (i, j, order))."""
+    n = len(symbols)
+    hops = np.full((n, n), n, dtype=int)
+    np.fill_diagonal(hops, 0)
+    for i, j, _ in bonds:
+        hops[i, j] = hops[j, i] = 1
+    for k in range(n):  # Floyd-Warshall: fine for molecules of tens of atoms
+        hops = np.minimum(hops, hops[:, k:k + 1] + hops[k:k + 1, :])
+    x = np.asarray(positions)
+    polar = [i for i, s in enumerate(symbols) if s in ("N", "O")]
+    out = []
+    for h in (i for i, s in enumerate(symbols) if s == "H"):
+        donors = [p for p in polar if hops[h, p] == 1]
+        near = [p for p in polar if hops[h, p] >= 3 and np.linalg.norm(x[h] - x[p]) < HBOND_MAX]
+        if donors and near:
+            out.append((h, donors[0], near[0]))
+    return out
+
+
 def bond_set(mol) -> set:
     return {tuple(sorted((b.GetBeginAtomIdx(), b.GetEndAtomIdx()))) for b in mol.GetBonds()}
 

@@ -2,8 +2,8 @@
 hydrogen-bond acceptor?
 
 For every test molecule of the organic set (drug-like and everyday) and every N-H or O-H hydrogen
-with an N or O acceptor three or more bonds away within 2.4 Å at the GFN2 minimum (the rule of
-scripts/data/active.py `has_hbond`; the first acceptor found per hydrogen), the hydrogen is put at
+with an N or O acceptor three or more bonds away within 2.4 Å at the GFN2 minimum (scripts/data/graph.py
+`hydrogen_bonds`, the rule active learning's round 2 selects molecules by), the hydrogen is put at
 the midpoint of donor and acceptor and the structure relaxed (L-BFGS to 0.01 eV/Å, float64) on
 each model and with GFN2-xTB (`xtb --opt tight`). A relaxed structure that fails Concord's sanity
 check for the molecule's graph kept the proton off its donor; when the model also puts it below the
@@ -25,40 +25,28 @@ from rdkit import Chem
 import common
 
 sys.path.insert(0, str(common.ROOT / "python"))
-import active  # noqa: E402  (scripts/data/active.py: HBOND_MAX)
 import concord  # noqa: E402
 import xtb  # noqa: E402
-from graph import concord_bonds  # noqa: E402
+from graph import concord_bonds, hydrogen_bonds  # noqa: E402
 
 ORGANIC = common.ROOT / "data" / "organic-gfn2"
-def hbonds(mol, symbols, x):
-    """[(hydrogen, donor, acceptor)] of the intramolecular hydrogen bonds at positions `x`."""
-    hops = Chem.GetDistanceMatrix(mol)
-    polar = [i for i, s in enumerate(symbols) if s in ("N", "O")]
-    out = []
-    for h in (i for i, s in enumerate(symbols) if s == "H"):
-        donors = [p for p in polar if hops[h, p] == 1]
-        near = [p for p in polar if hops[h, p] >= 3 and np.linalg.norm(x[h] - x[p]) < active.HBOND_MAX]
-        if donors and near:
-            out.append((h, donors[0], near[0]))
-    return out
-
-
 def probe(models, mol, atoms):
     """Records of one molecule's hydrogen bonds, each relaxed from the shared position."""
     symbols, x, z = atoms.get_chemical_symbols(), atoms.positions, [int(v) for v in atoms.numbers]
     bonds = concord_bonds(mol)
-    records = []
-    for h, donor, acceptor in hbonds(mol, symbols, x):
+    records, minima = [], {}
+    for h, donor, acceptor in hydrogen_bonds(symbols, x, bonds):
+        if not minima:  # the GFN2 minimum relaxed on each model, once per molecule
+            minima = {name: m.compute(z, m.optimize(z, x, fmax=0.01, max_steps=3000)[0])["energy"]
+                      for name, m in models.items()}
         start = x.copy()
         start[h] = 0.5 * (x[donor] + x[acceptor])
         rec = {"mol": atoms.info["mol"], "h": h, "donor": donor, "acceptor": acceptor}
         for name, m in models.items():
             relaxed, _ = m.optimize(z, start, fmax=0.01, max_steps=3000)
-            minimum, _ = m.optimize(z, x, fmax=0.01, max_steps=3000)
             problems, message = concord.check_structure(z, bonds, relaxed)
             rec[name] = {"sane": problems == 0, "problem": message[:120],
-                         "eV_above_minimum": round(m.compute(z, relaxed)["energy"] - m.compute(z, minimum)["energy"], 3),
+                         "eV_above_minimum": round(m.compute(z, relaxed)["energy"] - minima[name], 3),
                          "h_donor": round(float(np.linalg.norm(relaxed[h] - relaxed[donor])), 3)}
         g, _ = xtb.optimise(symbols, start)
         rec["gfn2"] = {"sane": concord.check_structure(z, bonds, np.array(g))[0] == 0,
