@@ -10,15 +10,15 @@ Explore, select by the committee's disagreement, label with GFN2-xTB:
    round's settings (round 2: 5 ps at 600 K of molecules with an intramolecular hydrogen bond).
 2. Select: the committee (shipped potential + examples/models/committee/member2, member3)
    computes each candidate's largest per-atom force deviation `max_devi_f` (DeePMD-kit's model
-   deviation); candidates with `trust_lo <= max_devi_f < ACTIVE_TRUST_HI` (eV/Å) are the
-   frames the potential is unsure of but that are still chemistry (above the upper bound they are
-   mostly broken structures), and at most ACTIVE_PER_MOLECULE of them per molecule are drawn
-   (seeded).
+   deviation); candidates with `trust_lo <= max_devi_f < trust_hi` (eV/Å; ACTIVE_TRUST_HI by
+   default) are the frames the potential is unsure of but that are still chemistry (above the
+   upper bound they are mostly broken structures), and at most `per_molecule` of them per
+   molecule are drawn (seeded).
 3. Label: GFN2-xTB energy and forces (scripts/data/xtb.py, the bundled data's settings).
 
-Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training molecules, round 2
-the first n with an intramolecular hydrogen bond of another permutation; each with the models
-shipped when it runs. Per-molecule results are JSON files
+Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training molecules, rounds 2
+and 3 the first n with an intramolecular hydrogen bond of another permutation; each with the models
+shipped when it runs. Round 3 is a proton scan, not MD: every frame labelled (`proton_scan`). Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
 (config = the frame's source: md_<T>K or generator) and data/organic-gfn2/active_provenance_<R>.json.
@@ -65,21 +65,31 @@ class Round:
 
     temperatures (K) and steps (0.5 fs) of the Langevin MD per temperature, a snapshot every
     `stride` steps; `samples` raw generator samples; frames with trust_lo <= max_devi_f (eV/Å) <
-    ACTIVE_TRUST_HI are candidates. `hbond`: explore only training molecules with an
+    trust_hi are candidates, at most `per_molecule` labelled. `hbond`: explore only training molecules with an
     intramolecular hydrogen bond at the GFN2 minimum (`graph.hydrogen_bonds`), where hot MD on the potential can slide the
-    proton into a shared position GFN2-xTB puts eV higher (docs/potential.md, MD robustness)."""
+    proton into a shared position GFN2-xTB puts eV higher (docs/potential.md, MD robustness).
+    `scan`: instead of MD, each hydrogen-bonded proton moved towards its acceptor (`proton_scan`)
+    at these fractions of the way; with trust window [0, inf) every frame is labelled, since the
+    committee members share the false minimum there (docs/potential.md, eval-hbond)."""
     temperatures: tuple
     steps: int
     stride: int
     samples: int
     trust_lo: float
     hbond: bool = False
+    trust_hi: float = ACTIVE_TRUST_HI
+    per_molecule: int = ACTIVE_PER_MOLECULE
+    scan: tuple = ()
 
 
 ROUNDS = {
     1: Round(temperatures=(600, 900), steps=2000, stride=100, samples=4, trust_lo=0.35),
     2: Round(temperatures=(600,), steps=10000, stride=250, samples=0, trust_lo=0.5, hbond=True),
+    3: Round(temperatures=(), steps=0, stride=1, samples=0, trust_lo=0.0, hbond=True, trust_hi=float("inf"),
+             per_molecule=15, scan=(0.2, 0.35, 0.5, 0.65, 0.8)),
 }
+SCAN_ACCEPTOR_H = 1.0   # Å: where the scan ends, the proton this far from its acceptor (transferred)
+SCAN_NOISE = 0.03       # Å: Gaussian displacement of every coordinate of a scan frame
 
 def results_dir(r):
     return config.WORK_DIR / "active" / f"round{r}"
@@ -101,12 +111,14 @@ def fingerprint(r):
     rs = ROUNDS[r]
     settings = {
         "v": 1, "round": r, "seed": ACTIVE_SEED, "T": rs.temperatures, "steps": rs.steps,
-        "stride": rs.stride, "samples": rs.samples, "trust": [rs.trust_lo, ACTIVE_TRUST_HI],
-        "per": ACTIVE_PER_MOLECULE, "models": [_sha(p) for p in COMMITTEE + [GENERATOR]],
+        "stride": rs.stride, "samples": rs.samples, "trust": [rs.trust_lo, rs.trust_hi],
+        "per": rs.per_molecule, "models": [_sha(p) for p in COMMITTEE + [GENERATOR]],
         "sp": config.XTB_SP_ARGS,
     }
     if rs.hbond:  # (round 1's fingerprint predates the key)
         settings["hbond"] = graph.HBOND_MAX
+    if rs.scan:  # (rounds 1 and 2 predate the key)
+        settings["scan"] = [rs.scan, SCAN_ACCEPTOR_H, SCAN_NOISE]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -140,8 +152,28 @@ def selection(n, r):
     return [mols[i] for i in block]
 
 
-def explore(numbers, positions, bonds, seed, models, rs):
-    """Candidate frames [(source, positions)]: MD snapshots and raw generator samples (round `rs`)."""
+def proton_scan(symbols, positions, bonds, fractions, rng):
+    """Frames [(source, positions [N, 3])] with each intramolecularly hydrogen-bonded proton
+    (`graph.hydrogen_bonds`) moved along the straight line from its place at the minimum towards
+    SCAN_ACCEPTOR_H Å from its acceptor on the acceptor-donor axis, `fractions` of the way (0.5
+    is about the shared position), every coordinate then displaced by SCAN_NOISE Å (Gaussian)."""
+    x = np.asarray(positions, dtype=float)
+    frames = []
+    for h, donor, acceptor in graph.hydrogen_bonds(symbols, x, bonds):
+        axis = (x[donor] - x[acceptor]) / np.linalg.norm(x[donor] - x[acceptor])
+        end = x[acceptor] + SCAN_ACCEPTOR_H * axis
+        for f in fractions:
+            y = x.copy()
+            y[h] = (1 - f) * x[h] + f * end
+            frames.append((f"proton_scan_{f:.2f}", y + rng.normal(scale=SCAN_NOISE, size=y.shape)))
+    return frames
+
+
+def explore(symbols, numbers, positions, bonds, seed, models, rs):
+    """Candidate frames [(source, positions)]: MD snapshots and raw generator samples (round `rs`),
+    or a round's proton scans."""
+    if rs.scan:
+        return proton_scan(symbols, positions, bonds, rs.scan, np.random.default_rng([ACTIVE_SEED, 3, seed]))
     from ase import Atoms, units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
@@ -171,7 +203,7 @@ def compute(mol, seed, models, r):
     t0 = time.time()
     res = {"name": name, "fingerprint": fp, "status": "ok", "frames": [], "candidates": 0}
     try:
-        frames = explore(numbers, positions, bonds, seed, models, rs)
+        frames = explore(symbols, numbers, positions, bonds, seed, models, rs)
     except Exception as e:  # a model error (e.g. a non-finite result in hot MD) is a result too
         return dict(res, status="failed", reason=f"explore: {e}", timings_s={"total": time.time() - t0})
     devi = []
@@ -181,10 +213,10 @@ def compute(mol, seed, models, r):
         except concord.ConcordError as e:  # e.g. overlapping atoms in a hot frame: not a candidate
             devi.append(float("inf"))
             res.setdefault("refused", []).append(str(e)[:200])
-    inside = [k for k, d in enumerate(devi) if rs.trust_lo <= d < ACTIVE_TRUST_HI]
+    inside = [k for k, d in enumerate(devi) if rs.trust_lo <= d < rs.trust_hi]
     res["candidates"], res["explored"] = len(inside), len(frames)
     rng = np.random.default_rng([ACTIVE_SEED, seed])
-    chosen = sorted(rng.choice(inside, size=min(len(inside), ACTIVE_PER_MOLECULE), replace=False).tolist())
+    chosen = sorted(rng.choice(inside, size=min(len(inside), rs.per_molecule), replace=False).tolist())
     for k in chosen:
         source, x = frames[k]
         try:
@@ -252,8 +284,9 @@ def assemble(n, rnd):
     writers.write_extxyz_gz(out, frames)
     explored = sum(r.get("explored", 0) for r in results)
     provenance = {
-        "what": f"active-learning round {rnd} (scripts/data/active.py): frames where the committee "
-                "disagrees, labelled with GFN2-xTB",
+        "what": f"active-learning round {rnd} (scripts/data/active.py): "
+                + ("hydrogen-bonded protons moved towards their acceptors" if ROUNDS[rnd].scan
+                   else "frames where the committee disagrees") + ", labelled with GFN2-xTB",
         "round": rnd, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(rnd),
         "explore": {"md_temperatures_K": ROUNDS[rnd].temperatures, "md_steps": ROUNDS[rnd].steps, "timestep_fs": 0.5,
                     "snapshot_every": ROUNDS[rnd].stride, "generator_samples": ROUNDS[rnd].samples,
@@ -261,7 +294,10 @@ def assemble(n, rnd):
         "committee": [str(p.relative_to(config.ROOT)) for p in COMMITTEE],
         "generator": str(GENERATOR.relative_to(config.ROOT)),
         "model_sha256_16": {str(p.relative_to(config.ROOT)): _sha(p) for p in COMMITTEE + [GENERATOR]},
-        "trust_max_devi_f_eV_per_A": [ROUNDS[rnd].trust_lo, ACTIVE_TRUST_HI], "per_molecule": ACTIVE_PER_MOLECULE,
+        "trust_max_devi_f_eV_per_A": [ROUNDS[rnd].trust_lo,
+                                      ROUNDS[rnd].trust_hi if np.isfinite(ROUNDS[rnd].trust_hi) else None],
+        "per_molecule": ROUNDS[rnd].per_molecule, "proton_scan": ROUNDS[rnd].scan and {
+            "fractions": ROUNDS[rnd].scan, "acceptor_h_A": SCAN_ACCEPTOR_H, "noise_A": SCAN_NOISE},
         "explored_frames": explored, "candidates": sum(r.get("candidates", 0) for r in results),
         "labelled_frames": len(frames), "by_source": sources, "failed_molecules": failed,
         "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
