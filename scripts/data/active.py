@@ -18,7 +18,9 @@ Explore, select by the committee's disagreement, label with GFN2-xTB:
 
 Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training molecules, rounds 2
 and 3 the first n with an intramolecular hydrogen bond of another permutation; each with the models
-shipped when it runs. Round 3 is a proton scan, not MD: every frame labelled (`proton_scan`). Per-molecule results are JSON files
+shipped when it runs. Rounds 3 and 4 are scans, not MD, and label every frame: round 3 moves
+hydrogen-bonded protons (`proton_scan`), round 4 stretches and compresses bonds (`bond_scan`) of
+the first n molecules of the round 1 permutation. Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
 (config = the frame's source: md_<T>K or generator) and data/organic-gfn2/active_provenance_<R>.json.
@@ -70,7 +72,10 @@ class Round:
     proton into a shared position GFN2-xTB puts eV higher (docs/potential.md, MD robustness).
     `scan`: instead of MD, each hydrogen-bonded proton moved towards its acceptor (`proton_scan`)
     at these fractions of the way; with trust window [0, inf) every frame is labelled, since the
-    committee members share the false minimum there (docs/potential.md, eval-hbond)."""
+    committee members share the false minimum there (docs/potential.md, eval-hbond).
+    `stretch`: instead of MD, one bond to a hydrogen and one between heavy atoms (seeded choice)
+    scaled to these factors of their length (`bond_scan`), every frame labelled: hot MD on a
+    potential too soft at large amplitude stretches a C-H bond beyond chemistry."""
     temperatures: tuple
     steps: int
     stride: int
@@ -80,6 +85,7 @@ class Round:
     trust_hi: float = ACTIVE_TRUST_HI
     per_molecule: int = ACTIVE_PER_MOLECULE
     scan: tuple = ()
+    stretch: tuple = ()
 
 
 ROUNDS = {
@@ -87,6 +93,8 @@ ROUNDS = {
     2: Round(temperatures=(600,), steps=10000, stride=250, samples=0, trust_lo=0.5, hbond=True),
     3: Round(temperatures=(), steps=0, stride=1, samples=0, trust_lo=0.0, hbond=True, trust_hi=float("inf"),
              per_molecule=15, scan=(0.2, 0.35, 0.5, 0.65, 0.8)),
+    4: Round(temperatures=(), steps=0, stride=1, samples=0, trust_lo=0.0, trust_hi=float("inf"),
+             per_molecule=6, stretch=(0.88, 1.15, 1.3)),
 }
 SCAN_ACCEPTOR_H = 1.0   # Å: where the scan ends, the proton this far from its acceptor (transferred)
 SCAN_NOISE = 0.03       # Å: Gaussian displacement of every coordinate of a scan frame
@@ -119,6 +127,8 @@ def fingerprint(r):
         settings["hbond"] = graph.HBOND_MAX
     if rs.scan:  # (rounds 1 and 2 predate the key)
         settings["scan"] = [rs.scan, SCAN_ACCEPTOR_H, SCAN_NOISE]
+    if rs.stretch:
+        settings["stretch"] = [rs.stretch, SCAN_NOISE]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -137,16 +147,17 @@ def molecules():
 
 
 def selection(n, r):
-    """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation, or
-    for a `hbond` round the first `n` molecules with an intramolecular hydrogen bond in a
-    permutation seeded by the round."""
+    """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation (the
+    first block for a `stretch` round), or for a `hbond` round the first `n` molecules with an
+    intramolecular hydrogen bond in a permutation seeded by the round."""
     mols = molecules()
     if ROUNDS[r].hbond:
         order = np.random.default_rng([ACTIVE_SEED, r]).permutation(len(mols))
         block = [i for i in order if graph.hydrogen_bonds(mols[i][1], mols[i][3], mols[i][4])][:n]
     else:
         order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
-        block = order[(r - 1) * n:r * n]
+        start = 0 if ROUNDS[r].stretch else (r - 1) * n
+        block = order[start:start + n]
     if len(block) < n:
         raise SystemExit(f"active: round {r} needs {n} molecules, the training set has {len(block)} to offer")
     return [mols[i] for i in block]
@@ -169,11 +180,37 @@ def proton_scan(symbols, positions, bonds, fractions, rng):
     return frames
 
 
-def explore(symbols, numbers, positions, bonds, seed, models, rs):
-    """Candidate frames [(source, positions)]: MD snapshots and raw generator samples (round `rs`),
-    or a round's proton scans."""
-    if rs.scan:
-        return proton_scan(symbols, positions, bonds, rs.scan, np.random.default_rng([ACTIVE_SEED, 3, seed]))
+def bond_scan(symbols, positions, bonds, factors, rng):
+    """Frames [(source, positions [N, 3])] with one bond to a hydrogen (the hydrogen moved) and one
+    bond between heavy atoms (both ends moved, half each), chosen with `rng`, scaled to `factors`
+    of their length along the bond axis, every coordinate then displaced by SCAN_NOISE Å."""
+    x = np.asarray(positions, dtype=float)
+    to_h = [(i, j) if symbols[j] == "H" else (j, i) for i, j, _ in bonds if "H" in (symbols[i], symbols[j])]
+    heavy = [(i, j) for i, j, _ in bonds if "H" not in (symbols[i], symbols[j])]
+    frames = []
+    for kind, pool in (("h", to_h), ("heavy", heavy)):
+        if not pool:
+            continue
+        a, b = pool[rng.integers(len(pool))]
+        v = x[b] - x[a]
+        for f in factors:
+            y, d = x.copy(), (f - 1) * v
+            if kind == "h":
+                y[b] += d
+            else:
+                y[a] -= d / 2
+                y[b] += d / 2
+            frames.append((f"bond_{kind}_{f:.2f}", y + rng.normal(scale=SCAN_NOISE, size=y.shape)))
+    return frames
+
+
+def explore(symbols, numbers, positions, bonds, seed, models, rs, r):
+    """Candidate frames [(source, positions)] of round `r` (settings `rs`): MD snapshots and raw
+    generator samples, or the round's scans."""
+    if rs.scan or rs.stretch:
+        rng = np.random.default_rng([ACTIVE_SEED, r, seed])
+        scan = proton_scan(symbols, positions, bonds, rs.scan, rng) if rs.scan else []
+        return scan + (bond_scan(symbols, positions, bonds, rs.stretch, rng) if rs.stretch else [])
     from ase import Atoms, units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
@@ -203,7 +240,7 @@ def compute(mol, seed, models, r):
     t0 = time.time()
     res = {"name": name, "fingerprint": fp, "status": "ok", "frames": [], "candidates": 0}
     try:
-        frames = explore(symbols, numbers, positions, bonds, seed, models, rs)
+        frames = explore(symbols, numbers, positions, bonds, seed, models, rs, r)
     except Exception as e:  # a model error (e.g. a non-finite result in hot MD) is a result too
         return dict(res, status="failed", reason=f"explore: {e}", timings_s={"total": time.time() - t0})
     devi = []
@@ -286,6 +323,7 @@ def assemble(n, rnd):
     provenance = {
         "what": f"active-learning round {rnd} (scripts/data/active.py): "
                 + ("hydrogen-bonded protons moved towards their acceptors" if ROUNDS[rnd].scan
+                   else "bonds stretched and compressed" if ROUNDS[rnd].stretch
                    else "frames where the committee disagrees") + ", labelled with GFN2-xTB",
         "round": rnd, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(rnd),
         "explore": {"md_temperatures_K": ROUNDS[rnd].temperatures, "md_steps": ROUNDS[rnd].steps, "timestep_fs": 0.5,
@@ -298,6 +336,7 @@ def assemble(n, rnd):
                                       ROUNDS[rnd].trust_hi if np.isfinite(ROUNDS[rnd].trust_hi) else None],
         "per_molecule": ROUNDS[rnd].per_molecule, "proton_scan": ROUNDS[rnd].scan and {
             "fractions": ROUNDS[rnd].scan, "acceptor_h_A": SCAN_ACCEPTOR_H, "noise_A": SCAN_NOISE},
+        "bond_scan": ROUNDS[rnd].stretch and {"factors": ROUNDS[rnd].stretch, "noise_A": SCAN_NOISE},
         "explored_frames": explored, "candidates": sum(r.get("candidates", 0) for r in results),
         "labelled_frames": len(frames), "by_source": sources, "failed_molecules": failed,
         "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
