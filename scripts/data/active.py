@@ -18,9 +18,10 @@ Explore, select by the committee's disagreement, label with GFN2-xTB:
 
 Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training molecules, rounds 2
 and 3 the first n with an intramolecular hydrogen bond of another permutation; each with the models
-shipped when it runs. Rounds 3 and 4 are scans, not MD, and label every frame: round 3 moves
+shipped when it runs. Rounds 3 to 5 are not MD and label every frame: round 3 moves
 hydrogen-bonded protons (`proton_scan`), round 4 stretches and compresses bonds (`bond_scan`) of
-the first n molecules of the round 1 permutation. Per-molecule results are JSON files
+the first n molecules of the round 1 permutation, round 5 relaxes shared protons on the shipped
+potential (`shared_relax`). Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
 (config = the frame's source: md_<T>K or generator) and data/organic-gfn2/active_provenance_<R>.json.
@@ -75,7 +76,9 @@ class Round:
     committee members share the false minimum there (docs/potential.md, eval-hbond).
     `stretch`: instead of MD, one bond to a hydrogen and one between heavy atoms (seeded choice)
     scaled to these factors of their length (`bond_scan`), every frame labelled: hot MD on a
-    potential too soft at large amplitude stretches a C-H bond beyond chemistry."""
+    potential too soft at large amplitude stretches a C-H bond beyond chemistry.
+    `shared`: instead of MD, each hydrogen-bonded proton put halfway to its acceptor and the
+    structure relaxed on the shipped potential (`shared_relax`), where a false minimum keeps it."""
     temperatures: tuple
     steps: int
     stride: int
@@ -86,6 +89,7 @@ class Round:
     per_molecule: int = ACTIVE_PER_MOLECULE
     scan: tuple = ()
     stretch: tuple = ()
+    shared: bool = False
 
 
 ROUNDS = {
@@ -95,7 +99,11 @@ ROUNDS = {
              per_molecule=15, scan=(0.2, 0.35, 0.5, 0.65, 0.8)),
     4: Round(temperatures=(), steps=0, stride=1, samples=0, trust_lo=0.0, trust_hi=float("inf"),
              per_molecule=6, stretch=(0.88, 1.15, 1.3)),
+    5: Round(temperatures=(), steps=0, stride=1, samples=0, trust_lo=0.0, hbond=True, trust_hi=float("inf"),
+             per_molecule=9, shared=True),
 }
+SHARED_FMAX = 0.01       # eV/Å: the shared-proton relaxation's convergence (as make eval-hbond)
+SHARED_COPIES = 2        # noisy copies (SCAN_NOISE) of each relaxed shared-proton structure
 SCAN_ACCEPTOR_H = 1.0   # Å: where the scan ends, the proton this far from its acceptor (transferred)
 SCAN_NOISE = 0.03       # Å: Gaussian displacement of every coordinate of a scan frame
 
@@ -129,6 +137,8 @@ def fingerprint(r):
         settings["scan"] = [rs.scan, SCAN_ACCEPTOR_H, SCAN_NOISE]
     if rs.stretch:
         settings["stretch"] = [rs.stretch, SCAN_NOISE]
+    if rs.shared:
+        settings["shared"] = [SHARED_FMAX, SHARED_COPIES, SCAN_NOISE]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -204,9 +214,30 @@ def bond_scan(symbols, positions, bonds, factors, rng):
     return frames
 
 
+def shared_relax(symbols, numbers, positions, bonds, model, rng):
+    """Frames [(source, positions [N, 3])]: each intramolecularly hydrogen-bonded proton put at the
+    midpoint of donor and acceptor, the structure relaxed on `model` (L-BFGS to SHARED_FMAX eV/Å,
+    as `make eval-hbond` does on test molecules), and SHARED_COPIES copies displaced by
+    SCAN_NOISE Å. `source` says whether Concord's sanity check passes the relaxed structure
+    (`shared_back`: the proton returned to its donor) or not (`shared_kept`)."""
+    x = np.asarray(positions, dtype=float)
+    frames = []
+    for h, donor, acceptor in graph.hydrogen_bonds(symbols, x, bonds):
+        start = x.copy()
+        start[h] = 0.5 * (x[donor] + x[acceptor])
+        relaxed, _ = model.optimize(numbers, start, fmax=SHARED_FMAX, max_steps=3000)
+        source = "shared_back" if concord.check_structure(numbers, bonds, relaxed)[0] == 0 else "shared_kept"
+        frames.append((source, relaxed))
+        frames += [(source, relaxed + rng.normal(scale=SCAN_NOISE, size=x.shape)) for _ in range(SHARED_COPIES)]
+    return frames
+
+
 def explore(symbols, numbers, positions, bonds, seed, models, rs, r):
     """Candidate frames [(source, positions)] of round `r` (settings `rs`): MD snapshots and raw
     generator samples, or the round's scans."""
+    if rs.shared:
+        rng = np.random.default_rng([ACTIVE_SEED, r, seed])
+        return shared_relax(symbols, numbers, positions, bonds, models["committee"][0], rng)
     if rs.scan or rs.stretch:
         rng = np.random.default_rng([ACTIVE_SEED, r, seed])
         scan = proton_scan(symbols, positions, bonds, rs.scan, rng) if rs.scan else []
@@ -324,6 +355,7 @@ def assemble(n, rnd):
         "what": f"active-learning round {rnd} (scripts/data/active.py): "
                 + ("hydrogen-bonded protons moved towards their acceptors" if ROUNDS[rnd].scan
                    else "bonds stretched and compressed" if ROUNDS[rnd].stretch
+                   else "shared hydrogen-bond protons relaxed on the potential" if ROUNDS[rnd].shared
                    else "frames where the committee disagrees") + ", labelled with GFN2-xTB",
         "round": rnd, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(rnd),
         "explore": {"md_temperatures_K": ROUNDS[rnd].temperatures, "md_steps": ROUNDS[rnd].steps, "timestep_fs": 0.5,
@@ -337,6 +369,8 @@ def assemble(n, rnd):
         "per_molecule": ROUNDS[rnd].per_molecule, "proton_scan": ROUNDS[rnd].scan and {
             "fractions": ROUNDS[rnd].scan, "acceptor_h_A": SCAN_ACCEPTOR_H, "noise_A": SCAN_NOISE},
         "bond_scan": ROUNDS[rnd].stretch and {"factors": ROUNDS[rnd].stretch, "noise_A": SCAN_NOISE},
+        "shared_relax": ROUNDS[rnd].shared and {"fmax_eV_per_A": SHARED_FMAX, "noisy_copies": SHARED_COPIES,
+                                                "noise_A": SCAN_NOISE},
         "explored_frames": explored, "candidates": sum(r.get("candidates", 0) for r in results),
         "labelled_frames": len(frames), "by_source": sources, "failed_molecules": failed,
         "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
