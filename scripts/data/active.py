@@ -16,15 +16,16 @@ Explore, select by the committee's disagreement, label with GFN2-xTB:
    molecule are drawn (seeded).
 3. Label: GFN2-xTB energy and forces (scripts/data/xtb.py, the bundled data's settings).
 
-Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training molecules, rounds 2
-and 3 the first n with an intramolecular hydrogen bond of another permutation; each with the models
+Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training molecules, rounds 2,
+3 and 5 the first n with an intramolecular hydrogen bond of a permutation seeded by the round; each with the models
 shipped when it runs. Rounds 3 to 5 are not MD and label every frame: round 3 moves
 hydrogen-bonded protons (`proton_scan`), round 4 stretches and compresses bonds (`bond_scan`) of
 the first n molecules of the round 1 permutation, round 5 relaxes shared protons on the shipped
 potential (`shared_relax`). Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
-(config = the frame's source: md_<T>K or generator) and data/organic-gfn2/active_provenance_<R>.json.
+(config = the frame's source: md_<T>K, generator, proton_scan_<fraction>, bond_<h|heavy>_<factor>,
+shared_kept or shared_back) and data/organic-gfn2/active_provenance_<R>.json.
 
 Usage: python scripts/data/active.py [--round 1] [--molecules 300] [--workers 2] [--assemble]
 (needs CONCORD_LIB_DIR, as `make data-active` sets it)
@@ -75,8 +76,8 @@ class Round:
     at these fractions of the way; with trust window [0, inf) every frame is labelled, since the
     committee members share the false minimum there (docs/potential.md, eval-hbond).
     `stretch`: instead of MD, one bond to a hydrogen and one between heavy atoms (seeded choice)
-    scaled to these factors of their length (`bond_scan`), every frame labelled: hot MD on a
-    potential too soft at large amplitude stretches a C-H bond beyond chemistry.
+    scaled to these factors of their length (`bond_scan`), every frame labelled (asked after a
+    600 K run broke on a stretched C-H bond; docs/data.md, round 4).
     `shared`: instead of MD, each hydrogen-bonded proton put halfway to its acceptor and the
     structure relaxed on the shipped potential (`shared_relax`), where a false minimum keeps it."""
     temperatures: tuple
