@@ -236,13 +236,12 @@ def shared_relax(symbols, numbers, positions, bonds, model, rng):
 def explore(symbols, numbers, positions, bonds, seed, models, rs, r):
     """Candidate frames [(source, positions)] of round `r` (settings `rs`): MD snapshots and raw
     generator samples, or the round's scans."""
-    if rs.shared:
+    if rs.scan or rs.stretch or rs.shared:
         rng = np.random.default_rng([ACTIVE_SEED, r, seed])
-        return shared_relax(symbols, numbers, positions, bonds, models["committee"][0], rng)
-    if rs.scan or rs.stretch:
-        rng = np.random.default_rng([ACTIVE_SEED, r, seed])
-        scan = proton_scan(symbols, positions, bonds, rs.scan, rng) if rs.scan else []
-        return scan + (bond_scan(symbols, positions, bonds, rs.stretch, rng) if rs.stretch else [])
+        frames = proton_scan(symbols, positions, bonds, rs.scan, rng) if rs.scan else []
+        frames += bond_scan(symbols, positions, bonds, rs.stretch, rng) if rs.stretch else []
+        frames += shared_relax(symbols, numbers, positions, bonds, models["committee"][0], rng) if rs.shared else []
+        return frames
     from ase import Atoms, units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
