@@ -69,9 +69,10 @@ class Round:
 
     temperatures (K) and steps (0.5 fs) of the Langevin MD per temperature, a snapshot every
     `stride` steps; `samples` raw generator samples; frames with trust_lo <= max_devi_f (eV/Å) <
-    trust_hi are candidates, at most `per_molecule` labelled. `hbond`: explore only training molecules with an
-    intramolecular hydrogen bond at the GFN2 minimum (`graph.hydrogen_bonds`), where hot MD on the potential can slide the
-    proton into a shared position GFN2-xTB puts eV higher (docs/potential.md, MD robustness).
+    trust_hi are candidates, at most `per_molecule` labelled. `hbond`: explore only training
+    molecules with an intramolecular hydrogen bond at the GFN2 minimum (`graph.hydrogen_bonds`),
+    where hot MD on the potential can slide the proton into a shared position GFN2-xTB puts eV
+    higher (docs/potential.md, MD robustness).
     `scan`: instead of MD, each hydrogen-bonded proton moved towards its acceptor (`proton_scan`)
     at these fractions of the way; with trust window [0, inf) every frame is labelled, since the
     committee members share the false minimum there (docs/potential.md, eval-hbond).
