@@ -159,6 +159,10 @@ enum Command {
         #[arg(long, default_value_t = concord::generate::relax_defaults().precondition,
               num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
         precondition: bool,
+        /// Rounds of redrawing a sample that gets a stereocentre or double bond of the input
+        /// wrong (replaced when the new draw gets fewer wrong); 0: keep the first draws.
+        #[arg(long, default_value_t = concord::generate::REDRAWS)]
+        redraws: usize,
         #[command(flatten)]
         compute: ComputeArgs,
     },
@@ -305,6 +309,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             potential,
             fmax,
             precondition,
+            redraws,
             compute,
         } => {
             let sampler = SamplerOptions {
@@ -320,6 +325,7 @@ fn run(cli: Cli) -> concord::Result<()> {
                     precondition,
                     ..concord::generate::relax_defaults()
                 }),
+                redraws,
             };
             let files = GenerateFiles {
                 model: &model,
@@ -715,6 +721,9 @@ fn sample_frame(mol: &concord::Molecule, seed: u64, s: Sample) -> concord::Frame
     ];
     f.info
         .extend(info.into_iter().map(|(k, v)| (k.to_string(), v)));
+    if s.draw != s.index {
+        f.info.insert("draw".into(), s.draw.to_string());
+    }
     if let Some(p) = s.problems.first() {
         f.info.insert("problem".into(), p.to_string());
     }

@@ -662,6 +662,7 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
         samples: 3,
         sampler: SamplerOptions::default(),
         relax: Some(concord::generate::relax_defaults()),
+        redraws: concord::generate::REDRAWS,
     };
     let mut seen = Vec::new();
     let models = PipelineModels::one(&pot);
@@ -737,6 +738,7 @@ fn an_untrained_energy_head_generates_but_gives_no_energies() {
         samples: 3,
         sampler: SamplerOptions::default(),
         relax: None,
+        redraws: 0,
     };
     let relax = PipelineOptions {
         relax: Some(OptimizeOptions::default()),

@@ -204,6 +204,7 @@ fn generated_structures_have_the_specified_configuration() {
         samples: 6,
         sampler: SamplerOptions::default(),
         relax: None,
+        redraws: 0,
     };
     let out =
         generate_structures(PipelineModels::one(&pot), &requests, &opts, &mut |_| {}).unwrap();
@@ -255,4 +256,71 @@ fn generated_structures_have_the_specified_configuration() {
     {
         assert!(mol.stereo.check(&f.positions).0.is_empty());
     }
+}
+
+/// Redrawing: a sample that gets a specified stereo element wrong after orientation is drawn
+/// again and replaced only by a draw that gets fewer wrong; samples that were right are the
+/// first draws, untouched; a replacement keeps its slot and carries its draw index (>= k).
+#[test]
+fn wrong_stereoisomers_are_redrawn() {
+    use concord::generate::{generate_structures, GraphRequest, PipelineModels, PipelineOptions};
+    use concord::generate::{SamplerOptions, REDRAWS};
+    use concord::model::Precision;
+    use concord::potential::{Device, Potential};
+    let model = root().join("examples/models/concord-generator.concord");
+    let pot = Potential::load(&model, Device::Cpu, Precision::Float32).unwrap();
+    let smiles = [
+        "C[C@H]1C[C@@H](O)C[C@H](C)C1",
+        "O[C@@H]1CC[C@H](N)CC1",
+        "C/C=C/C=C\\C",
+        "C[C@@H]1OC[C@H](C)O1",
+    ];
+    let mols: Vec<Molecule> = smiles
+        .iter()
+        .map(|s| parse_smiles(s).unwrap().molecule)
+        .collect();
+    let requests: Vec<GraphRequest> = (mols.iter().enumerate())
+        .map(|(m, x)| GraphRequest {
+            numbers: &x.numbers,
+            bonds: &x.bonds,
+            stereo: &x.stereo,
+            seed: 21 + m as u64,
+        })
+        .collect();
+    let k = 6;
+    let run = |redraws| {
+        let opts = PipelineOptions {
+            samples: k,
+            sampler: SamplerOptions::default(),
+            relax: None,
+            redraws,
+        };
+        generate_structures(PipelineModels::one(&pot), &requests, &opts, &mut |_| {}).unwrap()
+    };
+    let (first, redrawn) = (run(0), run(REDRAWS));
+    let wrong = |m: &Molecule, x: &[[f64; 3]]| {
+        let (c, b) = m.stereo.check(x);
+        c.len() + b.len()
+    };
+    let (mut before, mut after, mut replaced) = (0, 0, 0);
+    for (m, (a, b)) in mols.iter().zip(first.iter().zip(&redrawn)) {
+        for (s, t) in a.as_ref().unwrap().iter().zip(b.as_ref().unwrap()) {
+            let (w0, w1) = (wrong(m, &s.positions), wrong(m, &t.positions));
+            (before, after) = (before + w0, after + w1);
+            assert_eq!((s.index, s.draw), (t.index, s.index));
+            if t.draw == t.index {
+                assert_eq!(s.positions, t.positions);
+            } else {
+                assert!(
+                    t.draw >= k && w0 > 0 && w1 < w0,
+                    "{} -> {}",
+                    s.index,
+                    t.draw
+                );
+                replaced += 1;
+            }
+        }
+    }
+    eprintln!("wrong stereo elements: {before} -> {after}, {replaced} samples replaced");
+    assert!(replaced > 0 && after < before);
 }

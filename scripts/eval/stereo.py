@@ -16,6 +16,7 @@ Usage: python scripts/eval/stereo.py [--molecules N] [--samples K] [--relax] [--
 import argparse
 import gzip
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -82,9 +83,9 @@ def flattened_sdf(src, dst):
     Path(dst).write_text("\n".join(out) + "\n")
 
 
-def generate(graphs, out, k, relax):
+def generate(graphs, out, k, relax, extra=()):
     cmd = [str(concord_binary()), "generate", "--model", str(GENERATOR), "--graphs", str(graphs),
-           "--samples", str(k), "--seed", "1", "--out", str(out)] + (
+           "--samples", str(k), "--seed", "1", "--out", str(out), *extra] + (
                ["--relax", "--potential", str(POTENTIAL)] if relax else [])
     t = time.time()
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -136,6 +137,8 @@ def main():
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--relax", action="store_true", help="also Concord --relax")
     ap.add_argument("--out", default="runs/eval/stereo")
+    ap.add_argument("--generate-args", default="",
+                    help="more `concord generate` options for the Concord rows, e.g. '--redraws 0'")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,7 +165,8 @@ def main():
             runs.insert(1, ("Concord --relax, stereo from the SDF", graphs, True))
         for label, g, relax in runs:
             f = Path(tmp) / "gen.extxyz"
-            t = generate(g, f, a.samples, relax)
+            t = generate(g, f, a.samples, relax, shlex.split(a.generate_args))
+            label += f" ({a.generate_args})" if a.generate_args else ""
             structures, best = read_frames(f)
             rows.append((label, score(refs, structures, a.samples, best), t))
     t = time.time()

@@ -158,6 +158,7 @@ impl GenerateArgs {
             samples: self.samples,
             sampler: self.sampler,
             relax,
+            redraws: crate::generate::REDRAWS,
         };
         let molecule = GraphRequest::new(&self.numbers, &self.bonds, self.sampler.seed);
         let mut out = generate_structures(models, &[molecule], &opts, &mut |_| {})?;

@@ -6,8 +6,8 @@ pub mod pipeline;
 mod sampler;
 
 pub use pipeline::{
-    best, generate_structures, relax_defaults, GraphRequest, PipelineModels, PipelineOptions,
-    Sample,
+    best, generate_structures, redraw_seed, relax_defaults, GraphRequest, PipelineModels,
+    PipelineOptions, Sample, REDRAWS,
 };
 pub use sampler::{
     default_steps, generate, generate_many, noise_schedule, Denoise, SamplerOptions,

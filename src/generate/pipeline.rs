@@ -10,7 +10,12 @@
 //! E(3)-equivariant denoiser draws both images alike), centres still wrong that carry a
 //! hydrogen or halogen inverted like an umbrella, and the rest (e.g. ring carbons) by swapping
 //! two acyclic substituents, each change kept only when it adds no sanity problem
-//! ([`Stereo::orient`]). A sample's positions are the relaxed
+//! ([`Stereo::orient`]). A sample that still gets a specified centre or double bond wrong is
+//! drawn again (up to [`PipelineOptions::redraws`] rounds, each from its own seed,
+//! [`redraw_seed`]) and replaced when the new draw gets fewer wrong, as RDKit's embedding
+//! discards and retries a conformer whose chirality came out wrong; draws that get none wrong
+//! are never touched, so the first `k` draws stay those of the molecule's seed. A sample's
+//! positions are the relaxed
 //! ones when its relaxation succeeded (converged or not), otherwise the generated ones; its
 //! energy and forces are the potential's at those positions (`None` when the potential refuses
 //! them, e.g. overlapping atoms). Its problems are the sanity check's ([`crate::sanity`]) and
@@ -140,6 +145,19 @@ pub struct PipelineOptions {
     pub sampler: SamplerOptions,
     /// Relax each sample with these settings, or not at all (`None`).
     pub relax: Option<OptimizeOptions>,
+    /// Rounds of redrawing the samples that get a specified stereo element wrong (0: none;
+    /// [`REDRAWS`] is every front end's default). Molecules without stereo are never redrawn.
+    pub redraws: usize,
+}
+
+/// The default number of redraw rounds ([`PipelineOptions::redraws`]). On the first 150 QM9
+/// test molecules (4 samples each, stereo from the SDF) a round redraws about one sample in
+/// ten (docs/results.md, "Redrawing wrong stereoisomers").
+pub const REDRAWS: usize = 2;
+
+/// The sampler seed of redraw round `round` (1-based) of a molecule seeded with `seed`.
+pub fn redraw_seed(seed: u64, round: usize) -> u64 {
+    seed ^ (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl PipelineOptions {
@@ -158,8 +176,11 @@ impl PipelineOptions {
 /// One generated structure and what the pipeline found out about it.
 #[derive(Debug)]
 pub struct Sample {
-    /// Draw index k: the k-th sample of the molecule's seed (0-based).
+    /// Slot: the sample's place among the molecule's `k` samples (0-based).
     pub index: usize,
+    /// Draw index: equal to `index` for a draw of the molecule's seed; `r * k + j` for the
+    /// `j`-th draw of redraw round `r` ([`redraw_seed`]), which replaced a wrong stereoisomer.
+    pub draw: usize,
     /// Rank among the molecule's samples, 0 = best (see the module documentation).
     pub rank: usize,
     /// Positions, Å, `[N][3]`, centred as generated: relaxed when the relaxation succeeded.
@@ -189,7 +210,8 @@ impl Sample {
 /// Runs the pipeline for each molecule ([`GraphRequest`]); a molecule the
 /// model cannot handle (an unknown element, an invalid graph, a failed sampling) gets its own
 /// error and costs only itself. `progress` is called with the number of molecules finished so
-/// far. Returns one outcome per molecule, its samples in draw order. Fails as a whole only for
+/// far. Returns one outcome per molecule, its `k` samples in slot order (a redrawn sample in
+/// the slot of the one it replaced, [`Sample::draw`]). Fails as a whole only for
 /// invalid options, a model without a generator, or a relaxation asked of a potential whose
 /// energy head was never trained (without relaxation such samples have no energies and are
 /// ranked by their problems and draw order).
@@ -229,7 +251,15 @@ pub fn generate_structures(
             .map(|&m| molecules[m].sampler_input())
             .collect();
         for (&m, drawn) in chunk.iter().zip(sample_batch(generator, &batch, opts)) {
-            out[m] = Some(drawn.and_then(|d| finish(potential, &molecules[m], d, opts)));
+            let molecule = &molecules[m];
+            out[m] = Some(drawn.and_then(|d| {
+                finish(
+                    potential,
+                    molecule,
+                    redraw(generator, molecule, d, opts),
+                    opts,
+                )
+            }));
             done += 1;
             progress(done);
         }
@@ -265,20 +295,80 @@ fn sample_batch(
     }
 }
 
-/// Relaxes, evaluates, screens and ranks one molecule's generated structures.
-fn finish(
-    potential: &Potential,
+/// A drawn structure after [`Stereo::orient`]: its draw index ([`Sample::draw`]), positions
+/// (Å, `[N][3]`) and the number of specified stereo elements it still gets wrong.
+struct Draw {
+    draw: usize,
+    positions: Vec<[f64; 3]>,
+    wrong: usize,
+}
+
+impl Draw {
+    fn oriented(molecule: &GraphRequest, draw: usize, mut positions: Vec<[f64; 3]>) -> Draw {
+        let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
+        stereo.orient(bonds, &mut positions, |x| {
+            sanity::check(numbers, bonds, x).map_or(usize::MAX, |p| p.len())
+        });
+        let (centres, double_bonds) = stereo.check(&positions);
+        Draw {
+            draw,
+            wrong: centres.len() + double_bonds.len(),
+            positions,
+        }
+    }
+}
+
+/// Orients a molecule's `k` drawn structures, then redraws those still wrong
+/// ([`PipelineOptions::redraws`] rounds; a round draws as many as are wrong from
+/// [`redraw_seed`]), keeping a new draw where it gets fewer stereo elements wrong. A failed
+/// redraw keeps the samples drawn so far.
+fn redraw(
+    generator: &Potential,
     molecule: &GraphRequest,
     drawn: Vec<Vec<[f64; 3]>>,
     opts: &PipelineOptions,
+) -> Vec<Draw> {
+    let k = drawn.len();
+    let mut draws: Vec<Draw> = (drawn.into_iter().enumerate())
+        .map(|(i, x)| Draw::oriented(molecule, i, x))
+        .collect();
+    for round in 1..=opts.redraws {
+        let wrong: Vec<usize> = (0..k).filter(|&s| draws[s].wrong > 0).collect();
+        if wrong.is_empty() {
+            break;
+        }
+        let seed = redraw_seed(molecule.seed, round);
+        let input = [(molecule.numbers, molecule.bonds, seed)];
+        let Ok(mut fresh) = generate_many(generator, &input, wrong.len(), &opts.sampler) else {
+            break;
+        };
+        for (j, (&s, x)) in wrong.iter().zip(fresh.remove(0)).enumerate() {
+            let new = Draw::oriented(molecule, round * k + j, x);
+            if new.wrong < draws[s].wrong {
+                draws[s] = new;
+            }
+        }
+    }
+    draws
+}
+
+/// Relaxes, evaluates, screens and ranks one molecule's oriented draws.
+fn finish(
+    potential: &Potential,
+    molecule: &GraphRequest,
+    draws: Vec<Draw>,
+    opts: &PipelineOptions,
 ) -> Result<Vec<Sample>> {
     let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
-    let mut samples = Vec::with_capacity(drawn.len());
-    for (index, mut generated) in drawn.into_iter().enumerate() {
-        stereo.orient(bonds, &mut generated, |x| {
-            sanity::check(numbers, bonds, x).map_or(usize::MAX, |p| p.len())
-        });
-        let frame = Frame::new(numbers.to_vec(), generated);
+    let mut samples = Vec::with_capacity(draws.len());
+    for (
+        index,
+        Draw {
+            draw, positions, ..
+        },
+    ) in draws.into_iter().enumerate()
+    {
+        let frame = Frame::new(numbers.to_vec(), positions);
         let relaxation = opts.relax.as_ref().map(|o| relax(potential, &frame, o));
         let (positions, energy, forces) = match &relaxation {
             Some(Ok(r)) => {
@@ -300,6 +390,7 @@ fn finish(
         problems.extend(stereo_problems(stereo, &positions));
         samples.push(Sample {
             index,
+            draw,
             rank: 0,
             positions,
             energy,
@@ -367,6 +458,7 @@ mod tests {
         };
         Sample {
             index,
+            draw: index,
             rank: 99,
             positions: Vec::new(),
             energy,
