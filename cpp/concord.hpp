@@ -176,6 +176,14 @@ struct GeneratedSample {
     double max_force = 0.0;
 };
 
+/// The configurations generated structures must have: stereocentres (a centre, its four
+/// neighbours, anticlockwise seen from the first: SMILES `@`) and double bonds (the two atoms,
+/// one substituent of each end, cis). Empty: any stereoisomer.
+struct Stereo {
+    std::vector<concord_stereocentre_t> centres;
+    std::vector<concord_double_bond_t> double_bonds;
+};
+
 /// A loaded model (move-only; the handle is freed by the destructor).
 class Model {
 public:
@@ -376,23 +384,26 @@ public:
         return out;
     }
 
-    /// The generation pipeline (concord_generate_structures_with_potential): n_samples
-    /// structures, relaxed with `relax` when given (OptimizeOptions::generated() for the
-    /// library's choice), screened and ranked, all on `potential`
-    /// (this model when null). Samples in draw order; keep them all or the one of rank 0.
+    /// The generation pipeline (concord_generate_structures_stereo): n_samples structures
+    /// with the `stereo` configurations where geometry allows (a sample still wrong is not
+    /// sane), relaxed with `relax` when given (OptimizeOptions::generated() for the library's
+    /// choice), screened and ranked, all on `potential` (this model when null). Samples in
+    /// draw order; keep them all or the one of rank 0.
     std::vector<GeneratedSample> generate_structures(
         const std::vector<int32_t>& atomic_numbers, const std::vector<Bond>& bonds,
         size_t n_samples, const SamplerOptions& sampler = {},
         const std::optional<OptimizeOptions>& relax = std::nullopt,
-        const Model* potential = nullptr) const {
+        const Model* potential = nullptr, const Stereo& stereo = {}) const {
         Graph g(bonds);
         const size_t n = atomic_numbers.size();
         std::vector<Vector3> x = allocate_samples(n, n_samples);
         std::vector<concord_sample_t> info(x.empty() ? 0 : n_samples);
-        detail::check(concord_generate_structures_with_potential(
+        detail::check(concord_generate_structures_stereo(
             model_, potential ? potential->model_ : nullptr, static_cast<int64_t>(n),
             atomic_numbers.data(),
             static_cast<int64_t>(bonds.size()), g.first(), g.second(), g.order(),
+            static_cast<int64_t>(stereo.centres.size()), stereo.centres.data(),
+            static_cast<int64_t>(stereo.double_bonds.size()), stereo.double_bonds.data(),
             static_cast<int64_t>(n_samples), sampler.seed, sampler.steps, sampler.churn,
             relax ? 1 : 0, relax ? &*relax : nullptr, x.empty() ? nullptr : x.data()->data(),
             info.empty() ? nullptr : info.data()));

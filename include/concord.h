@@ -358,6 +358,45 @@ typedef struct {
     char problem[CONCORD_PROBLEM_LENGTH];
 } concord_sample_t;
 
+/**
+ * A specified tetrahedral stereocentre.
+ */
+typedef struct {
+    /**
+     * The centre atom (0-based); it must have exactly four bonded neighbours.
+     */
+    int32_t centre;
+    /**
+     * Its four bonded neighbours, each once, in the order `anticlockwise` refers to.
+     */
+    int32_t neighbors[4];
+    /**
+     * 1 when, seen from `neighbors[0]` towards the centre, `neighbors[1]`, `neighbors[2]`,
+     * `neighbors[3]` run anticlockwise (SMILES `@` with the neighbours in the string's order;
+     * RDKit's `CHI_TETRAHEDRAL_CCW` with the atom's bonds in order); 0 when they run clockwise
+     * (`@@`, `CHI_TETRAHEDRAL_CW`).
+     */
+    int32_t anticlockwise;
+} concord_stereocentre_t;
+
+/**
+ * A specified double-bond configuration.
+ */
+typedef struct {
+    /**
+     * The two atoms of the double bond (a bond of order 2 in the graph).
+     */
+    int32_t atoms[2];
+    /**
+     * A neighbour of `atoms[0]` and a neighbour of `atoms[1]` (neither the other end).
+     */
+    int32_t refs[2];
+    /**
+     * 1 when the two `refs` are on the same side of the bond (cis), 0 when on opposite sides.
+     */
+    int32_t cis;
+} concord_double_bond_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -813,6 +852,72 @@ concord_status_t concord_generate_structures_with_potential(const concord_model_
                                                             const concord_optimize_options_t *options,
                                                             double *positions,
                                                             concord_sample_t *samples);
+
+/**
+ * The generation pipeline of `concord_generate_structures_with_potential` for a molecule
+ * with specified stereocentres and double-bond configurations: each sample is mirrored,
+ * inverted or redrawn until it has them where geometry allows (as `concord generate` does
+ * with stereo read from SMILES or SDF), a sample still wrong carries the problem
+ * (`samples[k].sane` is 0, `problem` names the centre or bond) and ranks after the right
+ * ones. Without stereo (both counts 0) this is `concord_generate_structures_with_potential`.
+ *
+ * @param model a loaded model with a structure generator.
+ * @param potential a loaded model, or NULL for `model` itself; see
+ *   `concord_generate_structures_with_potential`.
+ * @param n_atoms see `concord_generate_structures`; likewise every parameter not described.
+ * @param atomic_numbers see `concord_generate_structures`.
+ * @param n_bonds see `concord_generate_structures`.
+ * @param bond_first see `concord_generate_structures`.
+ * @param bond_second see `concord_generate_structures`.
+ * @param bond_order see `concord_generate_structures`.
+ * @param n_centres number of specified stereocentres C, 0 <= C <= N.
+ * @param centres the stereocentres, `concord_stereocentre_t [C]` (NULL when C = 0): each an
+ *   atom with exactly four bonded neighbours, listed once.
+ * @param n_double_bonds number of specified double bonds D, 0 <= D <= B.
+ * @param double_bonds the double-bond configurations, `concord_double_bond_t [D]` (NULL when
+ *   D = 0): each a bond of order 2 with one substituent of each end, listed once.
+ * @param n_samples see `concord_generate_structures`.
+ * @param seed see `concord_generate_structures`.
+ * @param steps see `concord_generate_structures`.
+ * @param churn see `concord_generate_structures`.
+ * @param relax see `concord_generate_structures`: 1 relaxes on `potential`.
+ * @param options see `concord_generate_structures`.
+ * @param positions see `concord_generate_structures` (a sample redrawn for its stereo keeps
+ *   its place).
+ * @param samples see `concord_generate_structures`.
+ * @return the statuses of `concord_generate_structures_with_potential`, and
+ *   `CONCORD_ERROR_INVALID_INPUT` for a stereo entry that does not fit the graph (the message
+ *   names the entry: an index out of range, neighbours that are not the centre's four bonded
+ *   atoms, a bond that is not double, a reference that is no substituent of its end, a flag
+ *   not 0 or 1, an entry given twice) or a count out of range, `CONCORD_ERROR_INVALID_ARGUMENT`
+ *   for a NULL array with a count above 0; the message is in `concord_last_error()`. Outputs
+ *   are written only on success.
+ *
+ * # Safety
+ * `model` must be a live handle, `potential` a live handle or NULL; every non-NULL pointer
+ * must be valid for the shape given above.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_generate_structures_stereo(const concord_model_t *model,
+                                                    const concord_model_t *potential,
+                                                    int64_t n_atoms,
+                                                    const int32_t *atomic_numbers,
+                                                    int64_t n_bonds,
+                                                    const int32_t *bond_first,
+                                                    const int32_t *bond_second,
+                                                    const int32_t *bond_order,
+                                                    int64_t n_centres,
+                                                    const concord_stereocentre_t *centres,
+                                                    int64_t n_double_bonds,
+                                                    const concord_double_bond_t *double_bonds,
+                                                    int64_t n_samples,
+                                                    uint64_t seed,
+                                                    int32_t steps,
+                                                    double churn,
+                                                    int32_t relax,
+                                                    const concord_optimize_options_t *options,
+                                                    double *positions,
+                                                    concord_sample_t *samples);
 
 /**
  * Loads a model file. The first load in a process sets libtorch's intra-op threads to

@@ -60,6 +60,18 @@ class Sample(ctypes.Structure):
                 ("max_force", ctypes.c_double), ("problem", ctypes.c_char * PROBLEM_LENGTH)]
 
 
+class StereoCentre(ctypes.Structure):
+    """concord_stereocentre_t: `neighbors` [4], `anticlockwise` seen from `neighbors[0]`
+    (SMILES `@`, RDKit CHI_TETRAHEDRAL_CCW with the atom's bonds in order)."""
+    _fields_ = [("centre", ctypes.c_int32), ("neighbors", ctypes.c_int32 * 4),
+                ("anticlockwise", ctypes.c_int32)]
+
+
+class DoubleBondStereo(ctypes.Structure):
+    """concord_double_bond_t: the bond's `atoms`, one substituent of each end (`refs`), `cis`."""
+    _fields_ = [("atoms", ctypes.c_int32 * 2), ("refs", ctypes.c_int32 * 2), ("cis", ctypes.c_int32)]
+
+
 def _path() -> Path:
     lib_dir = os.environ.get("CONCORD_LIB_DIR")
     return Path(lib_dir) / "libconcord.so" if lib_dir else Path(__file__).with_name("libconcord.so")
@@ -86,9 +98,10 @@ def _declare(lib):
     lib.concord_generate_relax_options_default.restype = OptimizeOptions
     lib.concord_optimize.argtypes = [ctypes.c_void_p, ctypes.c_int64, I32, F64, PTR, PTR,
                                      ctypes.POINTER(OptimizeOptions), ctypes.POINTER(OptimizeResult)]
-    lib.concord_generate_structures_with_potential.argtypes = [
-        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, I32, ctypes.c_int64, PTR, PTR, PTR, ctypes.c_int64,
-        ctypes.c_uint64, ctypes.c_int32, ctypes.c_double, ctypes.c_int32, PTR, F64, PTR]
+    lib.concord_generate_structures_stereo.argtypes = [
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, I32, ctypes.c_int64, PTR, PTR, PTR, ctypes.c_int64, PTR,
+        ctypes.c_int64, PTR, ctypes.c_int64, ctypes.c_uint64, ctypes.c_int32, ctypes.c_double, ctypes.c_int32, PTR,
+        F64, PTR]
     lib.concord_check_structure.argtypes = [ctypes.c_int64, I32, ctypes.c_int64, PTR, PTR, PTR, F64,
                                             ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p, ctypes.c_size_t]
     lib.concord_element_number.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32)]

@@ -102,29 +102,39 @@ class Model:
                                          ctypes.byref(res)))
         return x, {k: getattr(res, k) for k, _ in res._fields_ if k != "status"}
 
-    def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=None, potential=None):
+    def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=None, potential=None,
+                            stereo=None):
         """The generation pipeline: `samples` structures of the molecular graph (`bonds` = (i, j,
         order) with order 1, 2, 3 or 4 = aromatic), relaxed when `relax` on the model or on
         `potential` (another Model, whose energies then rank the samples) with the library's
         settings for generated structures (preconditioned L-BFGS to `fmax` eV/Å, None: 0.05), screened and ranked
-        (best first). Returns a list of dicts: positions [N, 3] Å, rank, sane, problem, relaxed,
-        converged, energy (eV), max_force."""
+        (best first). `stereo`: the configurations the structures must have, (centres, double
+        bonds) with centres (centre, (n0, n1, n2, n3), anticlockwise seen from n0) and double bonds
+        ((p, q), (s, t), cis with s on p and t on q) (`concord.structures.stereo` reads them from
+        RDKit); a sample still wrong is not sane. Returns a list of dicts: positions [N, 3] Å,
+        rank, sane, problem, relaxed, converged, energy (eV), max_force."""
         z = np.ascontiguousarray(numbers, dtype=np.int32)
         first, second, order = _bond_arrays(bonds)
+        centres, double_bonds = stereo or ((), ())
+        c = (_abi.StereoCentre * max(len(centres), 1))(
+            *[_abi.StereoCentre(a, (ctypes.c_int32 * 4)(*nb), int(bool(acw))) for a, nb, acw in centres])
+        d = (_abi.DoubleBondStereo * max(len(double_bonds), 1))(
+            *[_abi.DoubleBondStereo((ctypes.c_int32 * 2)(*pq), (ctypes.c_int32 * 2)(*st), int(bool(cis)))
+              for pq, st, cis in double_bonds])
         n = len(z)
         pos = np.zeros((samples, n, 3))
         info = (_abi.Sample * samples)()
         opts = self._lib.concord_generate_relax_options_default()
         if fmax is not None:
             opts.fmax = fmax
-        check(self._lib.concord_generate_structures_with_potential(
-            self._handle, None if potential is None else potential.handle, n, z, len(first), ptr(first), ptr(second), ptr(order), samples, seed, 0, 0.0,
-            1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))
+        check(self._lib.concord_generate_structures_stereo(
+            self._handle, None if potential is None else potential.handle, n, z, len(first), ptr(first), ptr(second),
+            ptr(order), len(centres), ctypes.addressof(c), len(double_bonds), ctypes.addressof(d), samples, seed, 0,
+            0.0, 1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))
         out = [{"positions": pos[k], "rank": s.rank, "sane": bool(s.sane), "problem": s.problem.decode(),
                 "relaxed": bool(s.relaxed), "converged": bool(s.converged), "energy": s.energy,
                 "max_force": s.max_force} for k, s in enumerate(info)]
         return sorted(out, key=lambda s: s["rank"])
-
 
 def deviation(models, numbers, positions, cell=None, pbc=None):
     """How much a committee of `models` (at least two) disagrees on a system (DeePMD-kit's model

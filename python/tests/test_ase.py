@@ -1,6 +1,6 @@
 """The `concord` Python package with real ASE: the calculator agrees with the CLI and with
 finite differences, ASE's optimiser and MD run on it, committees report their deviation,
-SMILES become structures, and errors are ConcordError with Concord's message."""
+SMILES become structures with their stereo, and errors are ConcordError with Concord's message."""
 import pickle
 import subprocess
 from pathlib import Path
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 POTENTIAL = ROOT / "examples" / "models" / "concord-qm9-gfn2.concord"
 OTHER = ROOT / "examples" / "models" / "candidates" / "concord-qm9-gfn2-long.concord"
 GENERATOR = ROOT / "examples" / "models" / "concord-qm9-gfn2-multitask.concord"
+SHIPPED_GENERATOR = ROOT / "examples" / "models" / "concord-generator.concord"
 CLI = ROOT / "target" / "release" / "concord"
 
 
@@ -112,6 +113,31 @@ def test_generate_from_smiles_and_relax():
     assert relaxed.info["converged"] and relaxed.info["energy"] < ConcordCalculator(POTENTIAL).get_potential_energy(start)
     with pytest.raises(ValueError, match="cannot parse"):
         concord.structures.generate(GENERATOR, "C1CC(")
+
+
+def test_smiles_stereo_is_honoured():
+    """The SMILES's centres and double bonds (a ring's cis/trans too) reach the generator: RDKit
+    perceives every sane sample's configuration from its coordinates as the SMILES gives it."""
+    from rdkit import Chem
+
+    def perceived(smiles, atoms):
+        mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+        conf = Chem.Conformer(mol.GetNumAtoms())
+        for i, p in enumerate(atoms.positions):
+            conf.SetAtomPosition(i, p.tolist())
+        mol.AddConformer(conf, assignId=True)
+        Chem.AssignStereochemistryFrom3D(mol)
+        return Chem.MolToSmiles(Chem.RemoveHs(mol))
+
+    assert concord.structures.stereo("C[C@H](N)C(=O)O") == ([(1, (0, 2, 3, 9), True)], [])
+    assert concord.structures.stereo("F/C=C\\O") == ([], [((1, 2), (0, 3), True)])
+    for smiles in ("C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O", "F/C=C/O", "F/C=C\\O", "O[C@@H]1CC[C@H](N)CC1",
+                   "O[C@H]1CC[C@H](N)CC1"):
+        structures = concord.structures.generate(SHIPPED_GENERATOR, smiles, samples=4, seed=0, potential=POTENTIAL)
+        sane = [s for s in structures if s.info["sane"]]
+        assert sane, smiles
+        want = Chem.MolToSmiles(Chem.MolFromSmiles(smiles))
+        assert [perceived(smiles, s) for s in sane] == [want] * len(sane), smiles
 
 
 def test_generate_relaxed_on_another_potential():

@@ -1,6 +1,7 @@
 //! Structure generation through the ABI: a molecular graph (atoms and bonds) to k sampled
 //! structures (`concord_generate`), relaxed with the potential (`concord_generate_optimize`),
-//! or through the whole pipeline with screening and ranking (`concord_generate_structures`).
+//! or through the whole pipeline with screening and ranking (`concord_generate_structures`,
+//! with specified stereo `concord_generate_structures_stereo`).
 
 use std::ffi::c_char;
 use std::slice;
@@ -12,6 +13,7 @@ use super::optimize::{
     options,
 };
 use super::status::{self, concord_status_t, Failure};
+use super::stereo::{concord_double_bond_t, concord_stereocentre_t, read_stereo};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
 use crate::generate::{
     generate, generate_structures, GraphRequest, PipelineModels, PipelineOptions, Sample,
@@ -20,6 +22,7 @@ use crate::generate::{
 use crate::model::graph::validate_graph;
 use crate::optimize::OptimizeOptions;
 use crate::potential::Potential;
+use crate::stereo::Stereo;
 use crate::structure::{Bond, BondOrder};
 
 /// Largest number of sampler steps (`steps`) `concord_generate` accepts.
@@ -153,6 +156,7 @@ impl GenerateArgs {
         &self,
         models: PipelineModels,
         relax: Option<OptimizeOptions>,
+        stereo: &Stereo,
     ) -> Result<Vec<Sample>, Failure> {
         let opts = PipelineOptions {
             samples: self.samples,
@@ -160,7 +164,10 @@ impl GenerateArgs {
             relax,
             redraws: crate::generate::REDRAWS,
         };
-        let molecule = GraphRequest::new(&self.numbers, &self.bonds, self.sampler.seed);
+        let molecule = GraphRequest {
+            stereo,
+            ..GraphRequest::new(&self.numbers, &self.bonds, self.sampler.seed)
+        };
         let mut out = generate_structures(models, &[molecule], &opts, &mut |_| {})?;
         Ok(out.remove(0)?)
     }
@@ -330,7 +337,8 @@ pub unsafe extern "C" fn concord_generate_optimize(
             positions,
         )?;
         let opts = self::options(options, concord_generate_relax_options_default())?;
-        let samples = request.pipeline(PipelineModels::one(potential), Some(opts))?;
+        let none = Stereo::default();
+        let samples = request.pipeline(PipelineModels::one(potential), Some(opts), &none)?;
         let n = request.numbers.len();
         let mut relaxed = Vec::with_capacity(3 * n * request.samples);
         let mut outcomes = Vec::with_capacity(request.samples);
@@ -499,6 +507,10 @@ pub unsafe extern "C" fn concord_generate_structures(
         bond_first,
         bond_second,
         bond_order,
+        0,
+        std::ptr::null(),
+        0,
+        std::ptr::null(),
         n_samples,
         seed,
         steps,
@@ -572,6 +584,101 @@ pub unsafe extern "C" fn concord_generate_structures_with_potential(
         bond_first,
         bond_second,
         bond_order,
+        0,
+        std::ptr::null(),
+        0,
+        std::ptr::null(),
+        n_samples,
+        seed,
+        steps,
+        churn,
+        relax,
+        options,
+        positions,
+        samples,
+    )
+}
+
+/// The generation pipeline of `concord_generate_structures_with_potential` for a molecule
+/// with specified stereocentres and double-bond configurations: each sample is mirrored,
+/// inverted or redrawn until it has them where geometry allows (as `concord generate` does
+/// with stereo read from SMILES or SDF), a sample still wrong carries the problem
+/// (`samples[k].sane` is 0, `problem` names the centre or bond) and ranks after the right
+/// ones. Without stereo (both counts 0) this is `concord_generate_structures_with_potential`.
+///
+/// @param model a loaded model with a structure generator.
+/// @param potential a loaded model, or NULL for `model` itself; see
+///   `concord_generate_structures_with_potential`.
+/// @param n_atoms see `concord_generate_structures`; likewise every parameter not described.
+/// @param atomic_numbers see `concord_generate_structures`.
+/// @param n_bonds see `concord_generate_structures`.
+/// @param bond_first see `concord_generate_structures`.
+/// @param bond_second see `concord_generate_structures`.
+/// @param bond_order see `concord_generate_structures`.
+/// @param n_centres number of specified stereocentres C, 0 <= C <= N.
+/// @param centres the stereocentres, `concord_stereocentre_t [C]` (NULL when C = 0): each an
+///   atom with exactly four bonded neighbours, listed once.
+/// @param n_double_bonds number of specified double bonds D, 0 <= D <= B.
+/// @param double_bonds the double-bond configurations, `concord_double_bond_t [D]` (NULL when
+///   D = 0): each a bond of order 2 with one substituent of each end, listed once.
+/// @param n_samples see `concord_generate_structures`.
+/// @param seed see `concord_generate_structures`.
+/// @param steps see `concord_generate_structures`.
+/// @param churn see `concord_generate_structures`.
+/// @param relax see `concord_generate_structures`: 1 relaxes on `potential`.
+/// @param options see `concord_generate_structures`.
+/// @param positions see `concord_generate_structures` (a sample redrawn for its stereo keeps
+///   its place).
+/// @param samples see `concord_generate_structures`.
+/// @return the statuses of `concord_generate_structures_with_potential`, and
+///   `CONCORD_ERROR_INVALID_INPUT` for a stereo entry that does not fit the graph (the message
+///   names the entry: an index out of range, neighbours that are not the centre's four bonded
+///   atoms, a bond that is not double, a reference that is no substituent of its end, a flag
+///   not 0 or 1, an entry given twice) or a count out of range, `CONCORD_ERROR_INVALID_ARGUMENT`
+///   for a NULL array with a count above 0; the message is in `concord_last_error()`. Outputs
+///   are written only on success.
+///
+/// # Safety
+/// `model` must be a live handle, `potential` a live handle or NULL; every non-NULL pointer
+/// must be valid for the shape given above.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_generate_structures_stereo(
+    model: *const concord_model_t,
+    potential: *const concord_model_t,
+    n_atoms: i64,
+    atomic_numbers: *const i32,
+    n_bonds: i64,
+    bond_first: *const i32,
+    bond_second: *const i32,
+    bond_order: *const i32,
+    n_centres: i64,
+    centres: *const concord_stereocentre_t,
+    n_double_bonds: i64,
+    double_bonds: *const concord_double_bond_t,
+    n_samples: i64,
+    seed: u64,
+    steps: i32,
+    churn: f64,
+    relax: i32,
+    options: *const concord_optimize_options_t,
+    positions: *mut f64,
+    samples: *mut concord_sample_t,
+) -> concord_status_t {
+    run_pipeline(
+        "concord_generate_structures_stereo",
+        model,
+        potential,
+        n_atoms,
+        atomic_numbers,
+        n_bonds,
+        bond_first,
+        bond_second,
+        bond_order,
+        n_centres,
+        centres,
+        n_double_bonds,
+        double_bonds,
         n_samples,
         seed,
         steps,
@@ -584,8 +691,9 @@ pub unsafe extern "C" fn concord_generate_structures_with_potential(
 }
 
 /// The body of the `concord_generate_structures*` functions (`function` names the caller in
-/// errors): checks the request (the generator model checks the molecule and the sampler), runs
-/// the pipeline with `potential` (NULL: the generator model) and writes the outputs.
+/// errors): checks the request (the generator model checks the molecule and the sampler) and
+/// its stereo, runs the pipeline with `potential` (NULL: the generator model) and writes the
+/// outputs.
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_pipeline(
     function: &str,
@@ -597,6 +705,10 @@ unsafe fn run_pipeline(
     bond_first: *const i32,
     bond_second: *const i32,
     bond_order: *const i32,
+    n_centres: i64,
+    centres: *const concord_stereocentre_t,
+    n_double_bonds: i64,
+    double_bonds: *const concord_double_bond_t,
     n_samples: i64,
     seed: u64,
     steps: i32,
@@ -630,6 +742,15 @@ unsafe fn run_pipeline(
             positions,
         )?;
         check_null!(samples);
+        let n = request.numbers.len();
+        let stereo = read_stereo(
+            n,
+            &request.bonds,
+            n_centres,
+            centres,
+            n_double_bonds,
+            double_bonds,
+        )?;
         let relax = match relax {
             0 => None,
             1 => Some(self::options(
@@ -638,8 +759,7 @@ unsafe fn run_pipeline(
             )?),
             r => return Err(Failure::argument(format!("relax = {r} must be 0 or 1"))),
         };
-        let drawn = request.pipeline(models, relax)?;
-        let n = request.numbers.len();
+        let drawn = request.pipeline(models, relax, &stereo)?;
         let out = slice::from_raw_parts_mut(positions, 3 * n * drawn.len());
         for (k, s) in drawn.iter().enumerate() {
             out[3 * n * k..3 * n * (k + 1)].copy_from_slice(s.positions.as_flattened());

@@ -25,6 +25,7 @@ pub(crate) mod generate;
 pub(crate) mod model;
 pub(crate) mod optimize;
 pub(crate) mod sanity;
+pub(crate) mod stereo;
 
 use std::ffi::c_char;
 

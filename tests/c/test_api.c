@@ -498,6 +498,87 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
 #undef RESET_BONDS
 }
 
+/* Signed volume (x_a - x_f) . ((x_b - x_f) x (x_c - x_f)) of atoms f, a, b, c of structure x. */
+static double signed_volume(const double* x, int f, int a, int b, int c) {
+    double u[3], v[3], w[3];
+    for (int d = 0; d < 3; d++) {
+        u[d] = x[3 * a + d] - x[3 * f + d];
+        v[d] = x[3 * b + d] - x[3 * f + d];
+        w[d] = x[3 * c + d] - x[3 * f + d];
+    }
+    return u[0] * (v[1] * w[2] - v[2] * w[1]) - u[1] * (v[0] * w[2] - v[2] * w[0]) +
+           u[2] * (v[0] * w[1] - v[1] * w[0]);
+}
+
+/* Specified stereo (`model` may be untrained): a single centre comes out right in every sample
+ * (a wrong one is mirrored), a sample with the double bond wrong is not called sane, both
+ * configurations are asked for, and entries that do not fit the graph are refused by name. */
+static void test_generate_stereo(concord_model_t* model) {
+    /* 1-fluoroethanol, centre 0 bonded to C1, O2, F3, H4. */
+    const int32_t z[9] = {6, 6, 8, 9, 1, 1, 1, 1, 1};
+    const int32_t first[8] = {0, 0, 0, 0, 1, 1, 1, 2}, second[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const int32_t order[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    double x[4 * 27];
+    concord_sample_t s[4];
+    for (int anticlockwise = 0; anticlockwise < 2; anticlockwise++) {
+        concord_stereocentre_t c = {0, {1, 2, 3, 4}, anticlockwise};
+        EXPECT_OK(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+                                                     &c, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s));
+        for (int k = 0; k < 4; k++) {
+            double v = signed_volume(&x[27 * k], 1, 2, 3, 4);
+            CHECK(anticlockwise ? v < 0 : v > 0, "centre %s: sample %d has volume %g",
+                  anticlockwise ? "@" : "@@", k, v);
+        }
+    }
+    /* 1,2-difluoroethene, C0=C1 with F2 on C0 and F3 on C1. */
+    const int32_t ez[6] = {6, 6, 9, 9, 1, 1};
+    const int32_t efirst[5] = {0, 0, 1, 0, 1}, esecond[5] = {1, 2, 3, 4, 5};
+    const int32_t eorder[5] = {2, 1, 1, 1, 1};
+    for (int cis = 0; cis < 2; cis++) {
+        concord_double_bond_t d = {{0, 1}, {2, 3}, cis};
+        EXPECT_OK(concord_generate_structures_stereo(model, NULL, 6, ez, 5, efirst, esecond, eorder,
+                                                     0, NULL, 1, &d, 4, 5, 8, 0.0, 0, NULL, x, s));
+        for (int k = 0; k < 4; k++) {
+            /* cis: the fluorines' offsets from the C=C axis point the same way. */
+            const double* p = &x[18 * k];
+            double a[3], u[3], w[3], au = 0, aw = 0, aa = 0, uw = 0;
+            for (int e = 0; e < 3; e++) {
+                a[e] = p[3 + e] - p[e];
+                u[e] = p[6 + e] - p[e];
+                w[e] = p[9 + e] - p[3 + e];
+                au += a[e] * u[e];
+                aw += a[e] * w[e];
+                aa += a[e] * a[e];
+            }
+            for (int e = 0; e < 3; e++) uw += (u[e] - au / aa * a[e]) * (w[e] - aw / aa * a[e]);
+            if ((uw > 0) != cis) CHECK(!s[k].sane, "cis = %d: sample %d is wrong but sane", cis, k);
+        }
+    }
+    concord_stereocentre_t bad = {0, {1, 2, 3, 5}, 1};
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+                                                    &bad, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "centres[0]: atoms [1, 2, 3, 5] are not the four");
+    bad = (concord_stereocentre_t){0, {1, 2, 3, 4}, 2};
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+                                                    &bad, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "centres[0].anticlockwise = 2 must be 0 or 1");
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+                                                    NULL, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'centres' is NULL");
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, -1,
+                                                    NULL, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "n_centres = -1 is negative");
+    concord_double_bond_t single = {{0, 1}, {2, 5}, 1};
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 0,
+                                                    NULL, 1, &single, 4, 3, 8, 0.0, 0, NULL, x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "atoms 0 and 1 share no bond of order 2");
+    concord_double_bond_t wrong_ref = {{0, 1}, {1, 3}, 1};
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 6, ez, 5, efirst, esecond, eorder,
+                                                    0, NULL, 1, &wrong_ref, 4, 5, 8, 0.0, 0, NULL,
+                                                    x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "double_bonds[0].refs[0] = 1 is not a substituent");
+}
+
 /* concord_check_structure: a sane methane, a stretched bond, a clash, truncated messages and
  * bad arguments. */
 static void test_check_structure(void) {
@@ -823,6 +904,7 @@ int main(int argc, char** argv) {
     EXPECT_OK(concord_model_load(argv[5], "cpu", 64, &generator));
     if (generator == NULL) return 1;
     test_generate(model, generator);
+    test_generate_stereo(generator);
     test_deviation(model, generator);
     EXPECT_OK(concord_model_free(generator));
 

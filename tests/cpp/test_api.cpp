@@ -254,6 +254,33 @@ int main(int argc, char** argv) {
         CHECK(other[k].energy == model.compute(z, other[k].positions).energy,
               "pipeline with a potential: its energy");
     }
+    // Specified stereo: one centre of 1-fluoroethanol (C0 bonded to C1, O2, F3, H4) comes out
+    // as asked in every sample (mirrored when drawn the other way).
+    const std::vector<int32_t> fz = {6, 6, 8, 9, 1, 1, 1, 1, 1};
+    const std::vector<concord::Bond> fb = {{0, 1, 1}, {0, 2, 1}, {0, 3, 1}, {0, 4, 1},
+                                           {1, 5, 1}, {1, 6, 1}, {1, 7, 1}, {2, 8, 1}};
+    for (int anticlockwise = 0; anticlockwise < 2; ++anticlockwise) {
+        concord::Stereo st;
+        st.centres.push_back({0, {1, 2, 3, 4}, anticlockwise});
+        auto chiral = generator.generate_structures(fz, fb, 3, sampler, std::nullopt, nullptr, st);
+        for (const auto& s : chiral) {
+            const auto& p = s.positions;
+            double u[3], v[3], w[3];
+            for (int d = 0; d < 3; ++d) {
+                u[d] = p[2][d] - p[1][d];
+                v[d] = p[3][d] - p[1][d];
+                w[d] = p[4][d] - p[1][d];
+            }
+            double vol = u[0] * (v[1] * w[2] - v[2] * w[1]) - u[1] * (v[0] * w[2] - v[2] * w[0]) +
+                         u[2] * (v[0] * w[1] - v[1] * w[0]);
+            CHECK(anticlockwise ? vol < 0 : vol > 0, "stereo: the centre as asked");
+        }
+    }
+    concord::Stereo wrong_centre;
+    wrong_centre.centres.push_back({0, {1, 2, 3, 5}, 1});
+    expect_error(
+        [&] { generator.generate_structures(fz, fb, 1, sampler, std::nullopt, nullptr, wrong_centre); },
+                 CONCORD_ERROR_INVALID_INPUT, "not the four bonded neighbours", "stereo: bad centre");
     // Committee deviation: a model agrees with itself; two models disagree, consistently.
     concord::Deviation self_dev = concord::model_deviation({&model, &model}, z, x);
     CHECK(self_dev.max_devi_f == 0.0 && self_dev.energy == 0.0, "self deviation is zero");
