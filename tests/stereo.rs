@@ -21,6 +21,26 @@ fn mirrored(x: &[[f64; 3]]) -> Vec<[f64; 3]> {
     x.iter().map(|p| [-p[0], p[1], p[2]]).collect()
 }
 
+/// The molecules of SMILES strings.
+fn molecules(smiles: &[&str]) -> Vec<Molecule> {
+    smiles
+        .iter()
+        .map(|s| parse_smiles(s).unwrap().molecule)
+        .collect()
+}
+
+/// Pipeline requests for `mols` with their stereo, molecule m seeded `seed + m`.
+fn stereo_requests(mols: &[Molecule], seed: u64) -> Vec<concord::generate::GraphRequest<'_>> {
+    (mols.iter().enumerate())
+        .map(|(m, x)| concord::generate::GraphRequest {
+            numbers: &x.numbers,
+            bonds: &x.bonds,
+            stereo: &x.stereo,
+            seed: seed + m as u64,
+        })
+        .collect()
+}
+
 fn pairs(m: &Molecule) -> BTreeSet<(usize, usize)> {
     m.bonds
         .iter()
@@ -172,9 +192,7 @@ fn zero_coordinates(text: &str) -> String {
 #[test]
 fn generated_structures_have_the_specified_configuration() {
     use concord::generate::SamplerOptions;
-    use concord::generate::{
-        best, generate_structures, GraphRequest, PipelineModels, PipelineOptions,
-    };
+    use concord::generate::{best, generate_structures, PipelineModels, PipelineOptions};
     use concord::model::Precision;
     use concord::potential::{Device, Potential};
     let model = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
@@ -186,20 +204,8 @@ fn generated_structures_have_the_specified_configuration() {
         "C/C=C/C(=O)O",
         "F/C=C\\F",
     ];
-    let mols: Vec<Molecule> = smiles
-        .iter()
-        .map(|s| parse_smiles(s).unwrap().molecule)
-        .collect();
-    let requests: Vec<GraphRequest> = mols
-        .iter()
-        .enumerate()
-        .map(|(m, x)| GraphRequest {
-            numbers: &x.numbers,
-            bonds: &x.bonds,
-            stereo: &x.stereo,
-            seed: 11 + m as u64,
-        })
-        .collect();
+    let mols = molecules(&smiles);
+    let requests = stereo_requests(&mols, 11);
     let opts = PipelineOptions {
         samples: 6,
         sampler: SamplerOptions::default(),
@@ -263,7 +269,7 @@ fn generated_structures_have_the_specified_configuration() {
 /// first draws, untouched; a replacement keeps its slot and carries its draw index (>= k).
 #[test]
 fn wrong_stereoisomers_are_redrawn() {
-    use concord::generate::{generate_structures, GraphRequest, PipelineModels, PipelineOptions};
+    use concord::generate::{generate_structures, PipelineModels, PipelineOptions};
     use concord::generate::{SamplerOptions, REDRAWS};
     use concord::model::Precision;
     use concord::potential::{Device, Potential};
@@ -275,18 +281,8 @@ fn wrong_stereoisomers_are_redrawn() {
         "C/C=C/C=C\\C",
         "C[C@@H]1OC[C@H](C)O1",
     ];
-    let mols: Vec<Molecule> = smiles
-        .iter()
-        .map(|s| parse_smiles(s).unwrap().molecule)
-        .collect();
-    let requests: Vec<GraphRequest> = (mols.iter().enumerate())
-        .map(|(m, x)| GraphRequest {
-            numbers: &x.numbers,
-            bonds: &x.bonds,
-            stereo: &x.stereo,
-            seed: 21 + m as u64,
-        })
-        .collect();
+    let mols = molecules(&smiles);
+    let requests = stereo_requests(&mols, 21);
     let k = 6;
     let run = |redraws| {
         let opts = PipelineOptions {
