@@ -13,6 +13,11 @@ venv_prefix="$("$CONCORD_PYTHON" -c 'import sys; print(sys.prefix)')"
 version="$(lmp -h | sed -n 's/^Large-scale Atomic.* - \([0-9]\{1,2\} [A-Z][a-z][a-z] [0-9]\{4\}\).*/\1/p' | head -n 1)"
 [ -n "$version" ] || { echo "build.sh: cannot read the LAMMPS version from 'lmp -h'" >&2; exit 1; }
 build="$root/target/plugins/lammps"
+# One build at a time: two `make lammps` started together (e.g. two MD evaluations) would share
+# the build and staging directories; the second waits here and then finds the build up to date.
+mkdir -p "$build"
+exec 9>"$build.lock"
+flock 9
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DLAMMPS_INCLUDE_DIR="$lammps_pkg/include/lammps" -DMPI_INCLUDE_DIR="$venv_prefix/include" \
   -DLAMMPS_VERSION_STRING="$version" -DCONCORD_LIB_DIR="$CONCORD_LIB_DIR" >/dev/null

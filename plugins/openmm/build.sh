@@ -11,6 +11,9 @@ cd "$(dirname "$0")/../.."
 : "${CONCORD_PYTHON:?source scripts/env.sh first}"
 build=target/plugins/openmm
 mkdir -p "$build"
+# One build at a time (two `make openmm` started together share the build directory).
+exec 9>"$build.lock"
+flock 9
 prefix=$("$CONCORD_PYTHON" -c "import openmm.version as v, os; print(os.path.dirname(v.openmm_library_path))")
 
 cmake -S plugins/openmm -B "$build" -DCMAKE_BUILD_TYPE=Release \
