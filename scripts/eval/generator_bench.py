@@ -24,7 +24,7 @@ from it), cached in runs/eval-cache): minutes of xtb, so off by default.
 
 Usage: python scripts/eval/generator_bench.py [--model FILE] [--molecules N] [--samples K]
          [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE] [--steps N]
-         [--relax-args "--precondition --fmax 0.05"]
+         [--relax-args "--precondition --fmax 0.05"] [--generate-args "--churn 5"] [--seeds S]
          (writes DIR/table.md, DIR/results.json)
 """
 import argparse
@@ -49,6 +49,9 @@ from stats import rmsd_pair  # noqa: E402
 
 DEFAULT_MODEL = common.ROOT / "examples/models/concord-generator.concord"
 DEFAULT_POTENTIAL = common.ROOT / "examples/models/concord-qm9-gfn2.concord"
+# Concord's seed i of `--seeds` is `--seed SEED_STRIDE * i` (molecule m then draws from seed + m,
+# so the stride keeps every seed's molecules apart).
+SEED_STRIDE = 100000
 
 
 def concord_binary():
@@ -58,10 +61,10 @@ def concord_binary():
     raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")
 
 
-def run_concord(model, sdf, out, k, relax, potential=None, steps=None, relax_args=""):
+def run_concord(model, sdf, out, k, relax, potential=None, steps=None, relax_args="", generate_args=""):
     """{(mol, sample): positions}, {mol: rank-0 sample}, wall seconds of the CLI call."""
     cmd = [concord_binary(), "generate", "--model", str(model), "--graphs", str(sdf), "--out", str(out),
-           "--samples", str(k)] + (["--relax"] + shlex.split(relax_args) if relax else [])
+           "--samples", str(k)] + shlex.split(generate_args) + (["--relax"] + shlex.split(relax_args) if relax else [])
     if potential:
         cmd += ["--potential", str(potential)]
     if steps:
@@ -163,16 +166,35 @@ def median(xs):
     return float(np.median(xs)) if xs else None
 
 
-def row(res, n_mols):
+def summary(res):
+    """The table's numbers of one run: medians over molecules, fractions over samples, wall time."""
     mols = res["molecules"].values()
-    kept = [x for m in mols for x in m["graph_kept"]]
-    stereo = [x for m in mols for x in m["stereo_right"]]
+    return {
+        "best": median([m["heavy_sym_best"] for m in mols]),
+        "selected": median([m["heavy_sym_selected"] for m in mols]),
+        "all_best": median([m["all_best"] for m in mols]),
+        "kept": 100 * np.mean([x for m in mols for x in m["graph_kept"]]),
+        "stereo": 100 * np.mean([x for m in mols for x in m["stereo_right"]]),
+        "gap": median([m.get("gfn2_gap_selected") for m in mols]),
+        "wall": res["wall_s"],
+    }
+
+
+def row(runs, n_mols):
+    """One table row: each number the mean over `runs` (the seeds of one method); with several
+    seeds the best-of-k and selected columns add their range over seeds."""
+    sums = [summary(r) for r in runs]
+    mean = {key: (None if any(x[key] is None for x in sums) else float(np.mean([x[key] for x in sums])))
+            for key in sums[0]}
     f = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
-    gap = median([m.get("gfn2_gap_selected") for m in mols])
-    return (f"| {res['method']} | {f(median([m['heavy_sym_best'] for m in mols]))} "
-            f"| {f(median([m['heavy_sym_selected'] for m in mols]))} | {f(median([m['all_best'] for m in mols]))} "
-            f"| {100 * np.mean(kept):.1f} % | {100 * np.mean(stereo):.1f} % | {f(gap)} "
-            f"| {res['wall_s']:.1f} s | {res['wall_s'] / n_mols * 1000:.0f} ms |")
+
+    def spread(key):
+        if len(sums) == 1 or mean[key] is None:
+            return f(mean[key])
+        return f"{f(mean[key])} ({f(min(x[key] for x in sums))}–{f(max(x[key] for x in sums))})"
+    return (f"| {runs[0]['method']} | {spread('best')} | {spread('selected')} | {f(mean['all_best'])} "
+            f"| {mean['kept']:.1f} % | {mean['stereo']:.1f} % | {f(mean['gap'])} "
+            f"| {mean['wall']:.1f} s | {mean['wall'] / n_mols * 1000:.0f} ms |")
 
 
 def main():
@@ -181,6 +203,9 @@ def main():
     ap.add_argument("--molecules", type=int, help="first N test molecules (default all)")
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--seed", type=int, default=42, help="RDKit embedding seed")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="repeat Concord and RDKit with this many seeds and report the mean (and range) "
+                         "over them: one seed's median best of 4 moves by about 0.01 Å")
     ap.add_argument("--out", default=str(common.ROOT / "runs/eval/generator"))
     ap.add_argument("--gfn2", action="store_true", help="GFN2 gap of each selected sample (xtb, slow)")
     ap.add_argument("--no-relax", action="store_true", help="skip the Concord --relax row")
@@ -189,9 +214,11 @@ def main():
     ap.add_argument("--potential", default=str(DEFAULT_POTENTIAL),
                     help="relax and rank with this potential (concord generate --potential; default the "
                          "shipped potential); 'self' for the generator model's own energy head")
-    ap.add_argument("--steps", type=int, help="noise levels of the sampler (concord generate --steps; default 32)")
+    ap.add_argument("--steps", type=int, help="noise levels of the sampler (concord generate --steps; default the generator's own)")
     ap.add_argument("--relax-args", default="",
                     help="more options of the relaxation (concord generate), e.g. \"--precondition --fmax 0.05\"")
+    ap.add_argument("--generate-args", default="",
+                    help="more options of both Concord rows (concord generate), e.g. \"--churn 5\"")
     a = ap.parse_args()
     if a.potential == "self":
         a.potential = None
@@ -206,37 +233,46 @@ def main():
         w.write(r.mol)
     w.close()
     k = a.samples
-    results = []
+    rows = []   # per method, its runs over the seeds
+
+    def add(label, k_method, make, seeds):
+        runs = []
+        for i in range(seeds):
+            s, sel, wall = make(i)
+            runs.append(evaluate(label, refs, s, sel, k_method, wall, a.gfn2))
+        rows.append(runs)
+        print(row(runs, len(refs)), flush=True)
+
     for relax in [False] if a.no_relax else [False, True]:
         on = f"on {os.path.basename(a.potential)}" if a.potential else "on its potential"
         label = f"Concord, relaxed {on} (--relax {a.relax_args})".replace(" )", ")") if relax \
             else "Concord, raw samples"
-        s, sel, wall = run_concord(a.model, sdf, os.path.join(out, f"concord{'-relaxed' if relax else ''}.extxyz"),
-                                   k, relax, a.potential, a.steps, a.relax_args)
-        results.append(evaluate(label, refs, s, sel, k, wall, a.gfn2))
-        print(row(results[-1], len(refs)), flush=True)
+        label += f" ({a.generate_args})" if a.generate_args else ""
+        name = f"concord{'-relaxed' if relax else ''}"
+        add(label, k, lambda i: run_concord(
+            a.model, sdf, os.path.join(out, f"{name}{f'-seed{i}' if i else ''}.extxyz"), k, relax, a.potential,
+            a.steps, a.relax_args, f"{a.generate_args} --seed {i * SEED_STRIDE}" if i else a.generate_args), a.seeds)
     if a.potential and not a.no_floor:
-        s, sel, wall = run_floor(refs, a.potential, out)
         label = f"reference: B3LYP minima relaxed on {os.path.basename(a.potential)} (k = 1)"
-        results.append(evaluate(label, refs, s, sel, 1, wall, a.gfn2))
-        print(row(results[-1], len(refs)), flush=True)
+        add(label, 1, lambda i: run_floor(refs, a.potential, out), 1)
     if not a.no_rdkit:
-        s, sel, wall = run_rdkit(refs, k, a.seed)
-        results.append(evaluate(f"RDKit {rdBase.rdkitVersion} ETKDGv3 + MMFF94", refs, s, sel, k, wall, a.gfn2))
-        print(row(results[-1], len(refs)), flush=True)
+        add(f"RDKit {rdBase.rdkitVersion} ETKDGv3 + MMFF94", k, lambda i: run_rdkit(refs, k, a.seed + i), a.seeds)
+    seeds = (f"; each number the mean over {a.seeds} seeds (Concord --seed {SEED_STRIDE} i, RDKit {a.seed} + i), "
+             "best of k and selected with their range over seeds" if a.seeds > 1 else "")
     header = (f"{len(refs)} neutral QM9 test molecules ({len(charged)} charged ones left out), k = {k} samples each, RMSD to the B3LYP minimum (median over "
-              f"molecules); model {os.path.relpath(a.model, common.ROOT)}"
+              f"molecules){seeds}; model {os.path.relpath(a.model, common.ROOT)}"
               + (f", relaxed and ranked on {os.path.relpath(a.potential, common.ROOT)}" if a.potential else "") + "\n\n"
               "| method | heavy atoms, symmetry-aware, best of k (Å) | heavy atoms, selected sample (Å) "
               "| all atoms, fixed order, best of k (Å) | graph kept | stereo right | GFN2 gap, selected (eV) "
               "| time | per molecule |\n|---|---|---|---|---|---|---|---|---|\n")
     if a.gfn2:
         header = header.replace("model ", "GFN2 gap = E_GFN2(selected) - E_GFN2(xtb --opt tight from it); model ", 1)
-    table = header + "\n".join(row(r, len(refs)) for r in results) + "\n"
+    table = header + "\n".join(row(runs, len(refs)) for runs in rows) + "\n"
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table)
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"model": a.model, "samples": k, "results": results}, f, indent=1)
+        json.dump({"model": a.model, "samples": k, "seeds": a.seeds, "results": [r for runs in rows for r in runs]},
+                  f, indent=1)
     print(table)
 
 
