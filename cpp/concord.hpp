@@ -114,8 +114,10 @@ struct SamplerOptions {
     /// Noise levels of the sampler: 0 for the generator's default (the count its model file
     /// records, else 32), or 2 to CONCORD_MAX_SAMPLER_STEPS.
     int32_t steps = 0;
-    /// Stochasticity (>= 0); 0 for the deterministic sampler.
-    double churn = 0.0;
+    /// Stochasticity (EDM's S_churn, >= 0) at every level; 0 for the deterministic sampler;
+    /// CONCORD_DEFAULT_CHURN (the default) for the generator's own setting (the churn its
+    /// model file records, at the levels it records, else 0).
+    double churn = CONCORD_DEFAULT_CHURN;
 };
 
 /// Settings of a geometry optimisation: the fields of concord_optimize_options_t (fmax eV/A,

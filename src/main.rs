@@ -141,8 +141,10 @@ enum Command {
         /// model file records, else 32).
         #[arg(long, default_value_t = 0)]
         steps: usize,
-        /// Stochasticity of the sampler (0 = deterministic Heun sampler).
-        #[arg(long, default_value_t = 0.0)]
+        /// Stochasticity of the sampler (EDM's S_churn) at every level; 0: the deterministic Heun
+        /// sampler; -1: the generator's default (the `sampler_churn` its model file records, at
+        /// the levels up to its `sampler_churn_max_sigma`, else 0).
+        #[arg(long, default_value_t = concord::generate::DEFAULT_CHURN, allow_negative_numbers = true)]
         churn: f64,
         /// Relax each generated structure with the model's potential (L-BFGS).
         #[arg(long)]
@@ -201,16 +203,22 @@ enum Command {
         /// The model file.
         model: PathBuf,
     },
-    /// Record the number of noise levels a generator samples with by default (`steps` 0 in
-    /// every front end) in a copy of its model file: parameters unchanged, the edit added to
-    /// its provenance (`sampler_steps_set`).
-    SetSamplerSteps {
+    /// Record a generator's default sampler settings (what `steps` 0 and `churn` -1 mean in
+    /// every front end) in a copy of its model file: parameters unchanged, the edit appended to
+    /// its provenance (`sampler_set`). Settings not given stay as they are.
+    SetSampler {
         /// The model file (with a generator).
         #[arg(long)]
         model: PathBuf,
         /// Noise levels, 2 to 100000.
         #[arg(long)]
-        steps: usize,
+        steps: Option<usize>,
+        /// Stochasticity (EDM's S_churn), finite and >= 0.
+        #[arg(long, allow_negative_numbers = true)]
+        churn: Option<f64>,
+        /// The noise level (Å) at and below which the default churn acts.
+        #[arg(long, allow_negative_numbers = true)]
+        churn_max_sigma: Option<f64>,
         /// Where to write the edited model.
         #[arg(long)]
         out: PathBuf,
@@ -357,7 +365,13 @@ fn run(cli: Cli) -> concord::Result<()> {
             optimize_file(&model, &input, &out, &opts, &compute, json)?;
         }
         Command::Inspect { model } => inspect(&model)?,
-        Command::SetSamplerSteps { model, steps, out } => set_sampler_steps(&model, steps, &out)?,
+        Command::SetSampler {
+            model,
+            steps,
+            churn,
+            churn_max_sigma,
+            out,
+        } => set_sampler(&model, steps, churn, churn_max_sigma, &out)?,
     }
     Ok(())
 }
@@ -549,39 +563,59 @@ fn inspect(model: &Path) -> concord::Result<()> {
     Ok(())
 }
 
-/// `concord set-sampler-steps`: `model` with its generator's default sampler levels set to
-/// `steps`, written to `out`.
-fn set_sampler_steps(model: &Path, steps: usize, out: &Path) -> concord::Result<()> {
+/// `concord set-sampler`: `model` with its generator's default sampler `steps`, `churn` and
+/// `churn_max_sigma` (Å) set where given, written to `out`.
+fn set_sampler(
+    model: &Path,
+    steps: Option<usize>,
+    churn: Option<f64>,
+    churn_max_sigma: Option<f64>,
+    out: &Path,
+) -> concord::Result<()> {
+    use concord::model::config::{check_sampler_churn, check_sampler_steps};
     concord::io::files::check_not_input(out, &[model])?;
+    if steps.is_none() && churn.is_none() && churn_max_sigma.is_none() {
+        return Err(concord::Error::invalid(
+            "nothing to set: give --steps, --churn and/or --churn-max-sigma",
+        ));
+    }
+    if let Some(s) = steps {
+        check_sampler_steps(i64::try_from(s).unwrap_or(i64::MAX))
+            .map_err(|e| concord::Error::invalid(format!("--steps {e}")))?;
+    }
+    check_sampler_churn(churn, churn_max_sigma).map_err(concord::Error::invalid)?;
     concord::io::prepare_output(out)?;
-    concord::model::config::check_sampler_steps(i64::try_from(steps).unwrap_or(i64::MAX))
-        .map_err(|e| concord::Error::invalid(format!("--steps {e}")))?;
     let bytes = std::fs::read(model).map_err(|e| concord::Error::io(model, e))?;
-    let mut before = None;
+    let mut summary = String::new();
     let edited = concord::model::file::edit_metadata(&bytes, model, |meta| {
         let gen = meta.config.generator.as_mut().ok_or_else(|| {
             concord::Error::Unsupported(format!("{} has no structure generator", model.display()))
         })?;
-        before = gen.sampler_steps;
-        gen.sampler_steps = Some(steps as i64);
-        let record = serde_json::json!({"steps": steps, "before": before});
-        match meta.training.as_object_mut() {
-            Some(obj) => {
-                obj.insert("sampler_steps_set".into(), record);
-            }
-            None => {
-                meta.training =
-                    serde_json::json!({"before": meta.training, "sampler_steps_set": record})
-            }
+        let before = serde_json::json!({"steps": gen.sampler_steps, "churn": gen.sampler_churn,
+            "churn_max_sigma": gen.sampler_churn_max_sigma});
+        gen.sampler_steps = steps.map(|s| s as i64).or(gen.sampler_steps);
+        gen.sampler_churn = churn.or(gen.sampler_churn);
+        gen.sampler_churn_max_sigma = churn_max_sigma.or(gen.sampler_churn_max_sigma);
+        let after = serde_json::json!({"steps": gen.sampler_steps, "churn": gen.sampler_churn,
+            "churn_max_sigma": gen.sampler_churn_max_sigma});
+        summary = format!("default sampler {before} -> {after}");
+        let record = serde_json::json!({"before": before, "after": after});
+        if !meta.training.is_object() {
+            meta.training = serde_json::json!({"before": meta.training});
+        }
+        let edits = meta
+            .training
+            .as_object_mut()
+            .expect("an object")
+            .entry("sampler_set");
+        match edits.or_insert_with(|| serde_json::json!([])) {
+            serde_json::Value::Array(list) => list.push(record),
+            other => *other = serde_json::json!([other.clone(), record]),
         }
         Ok(())
     })?;
     concord::io::files::write_atomic(out, &edited)?;
-    eprintln!(
-        "default sampler levels {} -> {steps}: {}",
-        before.map_or("unset (32)".to_string(), |b| b.to_string()),
-        out.display()
-    );
+    eprintln!("{summary}: {}", out.display());
     Ok(())
 }
 

@@ -769,44 +769,69 @@ fn an_untrained_energy_head_generates_but_gives_no_energies() {
 }
 
 #[test]
-fn a_generator_samples_with_the_levels_its_file_records() {
+fn a_generator_samples_with_the_settings_its_file_records() {
     let dir = tempfile::tempdir().unwrap();
     let original = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
     let edited = dir.path().join("six.concord");
-    let set = |model: &Path, steps: &str, out: &Path| {
+    let set = |model: &Path, settings: &[&str], out: &Path| {
         Command::new(BIN)
-            .args(["set-sampler-steps", "--model", model.to_str().unwrap()])
-            .args(["--steps", steps, "--out", out.to_str().unwrap()])
+            .args(["set-sampler", "--model", model.to_str().unwrap()])
+            .args(settings)
+            .args(["--out", out.to_str().unwrap()])
             .output()
             .unwrap()
     };
-    assert!(set(&original, "6", &edited).status.success());
+    assert!(set(&original, &["--steps", "6"], &edited).status.success());
     let load = |p: &Path| Potential::load(p, Device::Cpu, Precision::Float64).unwrap();
     let (before, after) = (load(&original), load(&edited));
     assert_eq!(after.config().generator.unwrap().sampler_steps, Some(6));
     assert_eq!(before.config().generator.unwrap().sampler_steps, None);
     let mol = concord::io::parse_smiles("CCO").unwrap().molecule;
-    let run = |pot: &Potential, steps: usize| {
+    let run = |pot: &Potential, steps: usize, churn: f64| {
         let opts = SamplerOptions {
             steps,
+            churn,
             seed: 3,
             ..Default::default()
         };
         generate(pot, &mol.numbers, &mol.bonds, 2, &opts).unwrap()
     };
-    // Steps 0 is the recorded count, else 32; the parameters are untouched.
-    assert_eq!(run(&after, 0), run(&after, 6));
-    assert_eq!(run(&after, 6), run(&before, 6));
-    assert_eq!(run(&before, 0), run(&before, 32));
-    assert_ne!(run(&after, 0), run(&before, 0));
-    // The shipped generator records the 16 levels it was measured at (docs/results.md).
+    let default = concord::generate::DEFAULT_CHURN;
+    // Steps 0 is the recorded count, else 32; the parameters are untouched; a file that
+    // records no churn samples deterministically by default.
+    assert_eq!(run(&after, 0, default), run(&after, 6, 0.0));
+    assert_eq!(run(&after, 6, 0.0), run(&before, 6, 0.0));
+    assert_eq!(run(&before, 0, default), run(&before, 32, 0.0));
+    assert_ne!(run(&after, 0, 0.0), run(&before, 0, 0.0));
+    // A recorded churn: the default churns at the recorded levels only (here the last few);
+    // an explicit churn at every level, as before. Settings not given are kept.
+    let churned = dir.path().join("churned.concord");
+    let all_levels = dir.path().join("all-levels.concord");
+    let low = ["--churn", "8", "--churn-max-sigma", "0.2"];
+    assert!(set(&edited, &low, &churned).status.success());
+    assert!(set(&churned, &["--churn-max-sigma", "1000"], &all_levels)
+        .status
+        .success());
+    let (churned, all_levels) = (load(&churned), load(&all_levels));
+    let g = churned.config().generator.unwrap();
+    assert_eq!((g.sampler_steps, g.sampler_churn), (Some(6), Some(8.0)));
+    assert_eq!(g.sampler_churn_max_sigma, Some(0.2));
+    assert_eq!(run(&all_levels, 0, default), run(&after, 6, 8.0));
+    assert_eq!(run(&churned, 0, 8.0), run(&after, 6, 8.0));
+    let low_levels = run(&churned, 0, default);
+    assert_eq!(low_levels, run(&churned, 0, default), "seeded");
+    assert_ne!(low_levels, run(&after, 6, 8.0));
+    assert_ne!(low_levels, run(&after, 6, 0.0));
+    // The shipped generator records the settings it was measured at (docs/results.md).
     let shipped = root().join("examples/models/concord-generator.concord");
     let meta = concord::model::file::read_metadata(&std::fs::read(&shipped).unwrap(), &shipped);
+    let g = meta.unwrap().config.generator.unwrap();
+    assert_eq!(g.sampler_steps, Some(16));
     assert_eq!(
-        meta.unwrap().config.generator.unwrap().sampler_steps,
-        Some(16)
+        (g.sampler_churn, g.sampler_churn_max_sigma),
+        (Some(8.0), Some(0.2))
     );
-    // Refused, nothing written: no generator, levels out of range, a damaged file.
+    // Refused, nothing written: no generator, settings out of range or missing, a damaged file.
     let potential = root().join("examples/models/concord-qm9-gfn2.concord");
     let mut damaged = std::fs::read(&original).unwrap();
     let last = damaged.len() - 1;
@@ -814,12 +839,31 @@ fn a_generator_samples_with_the_levels_its_file_records() {
     let bad = dir.path().join("damaged.concord");
     std::fs::write(&bad, damaged).unwrap();
     let out = dir.path().join("out.concord");
-    for (model, steps, message) in [
-        (&potential, "16", "has no structure generator"),
-        (&original, "1", "--steps 1 is out of range"),
-        (&bad, "16", "checksum mismatch"),
+    for (model, settings, message) in [
+        (
+            &potential,
+            &["--steps", "16"][..],
+            "has no structure generator",
+        ),
+        (
+            &original,
+            &["--steps", "1"][..],
+            "--steps 1 is out of range",
+        ),
+        (
+            &original,
+            &["--churn", "-1"][..],
+            "sampler_churn = -1 must be finite and >= 0",
+        ),
+        (
+            &original,
+            &["--churn-max-sigma", "0"][..],
+            "sampler_churn_max_sigma = 0 must be positive",
+        ),
+        (&original, &[][..], "nothing to set"),
+        (&bad, &["--steps", "16"][..], "checksum mismatch"),
     ] {
-        let o = set(model, steps, &out);
+        let o = set(model, settings, &out);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success() && err.contains(message), "{err}");
         assert!(!out.exists());

@@ -13,6 +13,8 @@ import numpy as np
 ABI_VERSION = 2
 #: Length of `concord_sample_t.problem` (CONCORD_PROBLEM_LENGTH).
 PROBLEM_LENGTH = 160
+#: The sampler churn that asks for the generator's own setting (CONCORD_DEFAULT_CHURN).
+DEFAULT_CHURN = -1.0
 
 F64 = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
 I32 = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")

@@ -130,7 +130,7 @@ class Model:
         check(self._lib.concord_generate_structures_stereo(
             self._handle, None if potential is None else potential.handle, n, z, len(first), ptr(first), ptr(second),
             ptr(order), len(centres), ctypes.addressof(c), len(double_bonds), ctypes.addressof(d), samples, seed, 0,
-            0.0, 1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))
+            _abi.DEFAULT_CHURN, 1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))
         out = [{"positions": pos[k], "rank": s.rank, "sane": bool(s.sane), "problem": s.problem.decode(),
                 "relaxed": bool(s.relaxed), "converged": bool(s.converged), "energy": s.energy,
                 "max_force": s.max_force} for k, s in enumerate(info)]

@@ -28,6 +28,12 @@ use crate::structure::{Bond, BondOrder};
 /// Largest number of sampler steps (`steps`) `concord_generate` accepts.
 pub const CONCORD_MAX_SAMPLER_STEPS: i32 = 10_000;
 
+/// The `churn` that asks for the generator's default: the `sampler_churn` its model file
+/// records, acting at the noise levels up to its `sampler_churn_max_sigma` (else 0, the
+/// deterministic sampler), as `steps = 0` asks for its default levels.
+pub const CONCORD_DEFAULT_CHURN: f64 = -1.0;
+const _: () = assert!(CONCORD_DEFAULT_CHURN == crate::generate::DEFAULT_CHURN);
+
 /// A checked generation request: the molecule and the sampler settings.
 struct GenerateArgs {
     numbers: Vec<u8>,
@@ -189,7 +195,8 @@ impl GenerateArgs {
 ///
 /// The sampler is deterministic for a given `seed` on a given machine and precision: the same
 /// call gives the same positions bit for bit. `churn = 0` is the deterministic (Heun) sampler,
-/// `churn > 0` adds noise along the way (more diverse samples). The structures are not relaxed:
+/// `churn > 0` adds noise along the way at every level (more diverse samples),
+/// `CONCORD_DEFAULT_CHURN` the generator's own setting. The structures are not relaxed:
 /// see `concord_generate_optimize`. Outputs are written only on success.
 ///
 /// @param model a loaded model with a structure generator (`concord_model_has_generator`).
@@ -208,7 +215,7 @@ impl GenerateArgs {
 ///   0 for the generator's default (the `sampler_steps` its model file records, else 32),
 ///   or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
 /// @param churn stochasticity of the sampler (EDM's S_churn), finite and >= 0; 0 for the
-///   deterministic sampler.
+///   deterministic sampler; `CONCORD_DEFAULT_CHURN` (-1) for the generator's default.
 /// @param positions where to write the structures, caller-owned float64 `[K][N][3]` in Å,
 ///   each centred at the origin (atoms in the order of `atomic_numbers`).
 /// @return `CONCORD_SUCCESS`; `CONCORD_ERROR_UNSUPPORTED` (the model has no generator),

@@ -10,6 +10,6 @@ pub use pipeline::{
     PipelineOptions, Sample, REDRAWS,
 };
 pub use sampler::{
-    default_steps, generate, generate_many, noise_schedule, Denoise, SamplerOptions,
-    DEFAULT_SAMPLER_STEPS, MAX_SAMPLER_STEPS,
+    default_churn, default_steps, generate, generate_many, noise_schedule, Denoise, SamplerOptions,
+    DEFAULT_CHURN, DEFAULT_SAMPLER_STEPS, MAX_SAMPLER_STEPS,
 };

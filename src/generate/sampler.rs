@@ -1,6 +1,6 @@
 //! EDM sampling (Karras et al. 2022, Algorithm 2) from Gaussian noise
 //! to positions, given a molecular graph. Deterministic (Heun, `churn = 0`) or stochastic
-//! (`churn > 0`); the noise comes from a seeded ChaCha generator, so a seed reproduces a
+//! (`churn > 0`; [`DEFAULT_CHURN`]: the generator's recorded default); the noise comes from a seeded ChaCha generator, so a seed reproduces a
 //! structure exactly on the same machine. The sampler runs on plain float64 arrays and asks a
 //! [`Denoise`] implementation (libtorch [`Model`], the native runtime, or a [`Potential`]
 //! choosing between them) for each denoising step.
@@ -122,7 +122,8 @@ pub struct SamplerOptions {
     pub steps: usize,
     /// Exponent of the noise schedule (EDM's rho).
     pub rho: f64,
-    /// Stochasticity (EDM's S_churn); 0 for the deterministic sampler.
+    /// Stochasticity (EDM's S_churn) at every noise level; 0 for the deterministic sampler;
+    /// [`DEFAULT_CHURN`] for the generator's default ([`default_churn`]).
     pub churn: f64,
     /// Seed of the initial noise and of the churn noise.
     pub seed: u64,
@@ -133,7 +134,7 @@ pub use crate::model::config::MAX_SAMPLER_STEPS;
 impl SamplerOptions {
     /// Checks the settings (the one validation of the CLI, the library and the C ABI):
     /// `steps` 0 (the generator's default) or in 2..=[`MAX_SAMPLER_STEPS`], `rho` positive and
-    /// finite, `churn` finite and >= 0.
+    /// finite, `churn` finite and >= 0 or [`DEFAULT_CHURN`].
     /// The message names the setting as `name = value`.
     pub fn validate(&self) -> Result<()> {
         if self.steps != 0 && !(2..=MAX_SAMPLER_STEPS).contains(&self.steps) {
@@ -149,9 +150,10 @@ impl SamplerOptions {
                 self.rho
             )));
         }
-        if !(self.churn >= 0.0 && self.churn.is_finite()) {
+        if !(self.churn >= 0.0 && self.churn.is_finite() || self.churn == DEFAULT_CHURN) {
             return Err(Error::invalid(format!(
-                "churn = {} must be finite and >= 0 (0: deterministic sampler)",
+                "churn = {} must be finite and >= 0 (0: deterministic sampler), or \
+                 {DEFAULT_CHURN} for the generator's default",
                 self.churn
             )));
         }
@@ -176,13 +178,31 @@ pub fn default_steps(steps: usize, gen: &GeneratorConfig) -> usize {
     }
 }
 
+/// The `churn` that asks for the generator's default ([`default_churn`]), as `steps` 0 asks
+/// for its default levels.
+pub const DEFAULT_CHURN: f64 = -1.0;
+
+/// The churn of a sampler asked for `churn` with generator `gen`, and the noise level (Å) at
+/// and below which it acts: [`DEFAULT_CHURN`] gives the file's `sampler_churn` (else 0) within
+/// its `sampler_churn_max_sigma` (else every level); any other value acts at every level.
+pub fn default_churn(churn: f64, gen: &GeneratorConfig) -> (f64, f64) {
+    if churn == DEFAULT_CHURN {
+        (
+            gen.sampler_churn.unwrap_or(0.0),
+            gen.sampler_churn_max_sigma.unwrap_or(f64::INFINITY),
+        )
+    } else {
+        (churn, f64::INFINITY)
+    }
+}
+
 impl Default for SamplerOptions {
-    /// The generator's default levels (`steps` 0), EDM's `rho` 7, deterministic, seed 0.
+    /// The generator's defaults (`steps` 0, [`DEFAULT_CHURN`]), EDM's `rho` 7, seed 0.
     fn default() -> Self {
         SamplerOptions {
             steps: 0,
             rho: 7.0,
-            churn: 0.0,
+            churn: DEFAULT_CHURN,
             seed: 0,
         }
     }
@@ -242,11 +262,13 @@ pub fn generate_many<D: Denoise + ?Sized>(
     if k == 0 {
         return Err(Error::invalid("number of samples must be at least 1"));
     }
+    opts.validate()?;
+    let (churn, churn_max_sigma) = default_churn(opts.churn, &gen);
     let opts = &SamplerOptions {
         steps: default_steps(opts.steps, &gen),
+        churn,
         ..*opts
     };
-    opts.validate()?;
     if molecules.is_empty() {
         return Ok(Vec::new());
     }
@@ -268,7 +290,7 @@ pub fn generate_many<D: Denoise + ?Sized>(
         .iter()
         .map(|m| ChaCha8Rng::seed_from_u64(m.2))
         .collect();
-    let flat = sample(model, &batch, k, &mut rngs, &gen, opts)?;
+    let flat = sample(model, &batch, k, &mut rngs, &gen, opts, churn_max_sigma)?;
     if flat.iter().any(|v| !v.is_finite()) {
         return Err(Error::invalid("sampling produced non-finite positions"));
     }
@@ -288,7 +310,8 @@ pub fn generate_many<D: Denoise + ?Sized>(
 }
 
 /// The EDM sampler over all atoms of `batch` (molecule m's `k` copies draw their noise from
-/// `rngs[m]`): returns the final positions, flat `[N*3]`.
+/// `rngs[m]`), churning at the levels at or below `churn_max_sigma` (Å): returns the final
+/// positions, flat `[N*3]`.
 fn sample<D: Denoise + ?Sized>(
     model: &D,
     batch: &MoleculeBatch,
@@ -296,6 +319,7 @@ fn sample<D: Denoise + ?Sized>(
     rngs: &mut [ChaCha8Rng],
     gen: &GeneratorConfig,
     opts: &SamplerOptions,
+    churn_max_sigma: f64,
 ) -> Result<Vec<f64>> {
     let n = batch.len();
     // Noise for all atoms: molecule by molecule, each from its own generator.
@@ -318,7 +342,11 @@ fn sample<D: Denoise + ?Sized>(
     };
     for i in 0..opts.steps {
         let (s_cur, s_next) = (sigmas[i], sigmas[i + 1]);
-        let gamma = (opts.churn / opts.steps as f64).min(std::f64::consts::SQRT_2 - 1.0);
+        let gamma = if s_cur <= churn_max_sigma {
+            (opts.churn / opts.steps as f64).min(std::f64::consts::SQRT_2 - 1.0)
+        } else {
+            0.0
+        };
         let s_hat = s_cur * (1.0 + gamma);
         if gamma > 0.0 {
             let eps = noise(rngs);

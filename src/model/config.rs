@@ -77,6 +77,23 @@ pub fn check_sampler_steps(steps: i64) -> std::result::Result<(), String> {
     }
 }
 
+/// Checks a generator's recorded default churn (finite, >= 0) and its noise window (positive;
+/// infinite allowed: every level). The error names the setting.
+pub fn check_sampler_churn(
+    churn: Option<f64>,
+    max_sigma: Option<f64>,
+) -> std::result::Result<(), String> {
+    if let Some(c) = churn.filter(|c| !(c.is_finite() && *c >= 0.0)) {
+        return Err(format!("sampler_churn = {c} must be finite and >= 0"));
+    }
+    if let Some(s) = max_sigma.filter(|s| s.is_nan() || *s <= 0.0) {
+        return Err(format!(
+            "sampler_churn_max_sigma = {s} must be positive (Å)"
+        ));
+    }
+    Ok(())
+}
+
 /// Settings of the generator; stored in the model file.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,6 +117,15 @@ pub struct GeneratorConfig {
     /// that record none): [`crate::generate::DEFAULT_SAMPLER_STEPS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampler_steps: Option<i64>,
+    /// Stochasticity (EDM's S_churn) the sampler uses when a caller asks for the default
+    /// (`churn` [`crate::generate::DEFAULT_CHURN`]); absent: 0 (the deterministic sampler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler_churn: Option<f64>,
+    /// With the default churn, the noise level (Å) at and below which it acts (EDM's S_tmax):
+    /// churn at the last, low levels only refines local geometry without moving the
+    /// conformer the early levels chose. Absent: every level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler_churn_max_sigma: Option<f64>,
 }
 
 impl GeneratorConfig {

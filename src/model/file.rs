@@ -269,6 +269,10 @@ fn check_consistent(meta: &Metadata) -> std::result::Result<(), String> {
         crate::model::config::check_sampler_steps(s)
             .map_err(|e| format!("generator.sampler_steps = {e}"))?;
     }
+    if let Some(g) = c.generator {
+        crate::model::config::check_sampler_churn(g.sampler_churn, g.sampler_churn_max_sigma)
+            .map_err(|e| format!("generator.{e}"))?;
+    }
     Ok(())
 }
 

@@ -125,6 +125,9 @@ impl GeneratorTrainConfig {
             distance_max: self.distance_max,
             edges: self.edges,
             sampler_steps: self.sampler_steps,
+            // Measured on the trained model and recorded with `concord set-sampler`.
+            sampler_churn: None,
+            sampler_churn_max_sigma: None,
         }
     }
 }

@@ -129,6 +129,8 @@ pub fn random_generator_model_with(
             distance_max: 6.0,
             edges,
             sampler_steps: None,
+            sampler_churn: None,
+            sampler_churn_max_sigma: None,
         }),
     };
     let model = Model::new(config, tch::Device::Cpu, precision).unwrap();

@@ -315,9 +315,9 @@ int main(int argc, char** argv) {
     expect_error([&] { generator.generate({6, 1, 1, 1, 17}, bonds, 1); },
                  CONCORD_ERROR_UNKNOWN_ELEMENT, "Cl (atom 4)", "generate unknown element");
     concord::SamplerOptions bad_sampler;
-    bad_sampler.churn = -1.0;
+    bad_sampler.churn = -2.0;
     expect_error([&] { generator.generate(z, bonds, 1, bad_sampler); },
-                 CONCORD_ERROR_INVALID_ARGUMENT, "churn = -1", "bad churn");
+                 CONCORD_ERROR_INVALID_ARGUMENT, "churn = -2", "bad churn");
     expect_error([&] { generator.generate_optimize(z, bonds, 1, sampler, bad_options); },
                  CONCORD_ERROR_INVALID_ARGUMENT, "options->method = 3", "bad options");
 
