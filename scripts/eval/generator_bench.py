@@ -4,7 +4,9 @@ molecules, k samples each, on one core, same molecules, same k, same RMSD code.
 Methods: Concord raw samples (`concord generate --samples k`), Concord relaxed on its own
 potential (`--relax`), and RDKit ETKDGv3 + MMFF94 (k conformers, seeded, one thread). Each gets
 the test SDF's graph with its stereo (Concord reads it from the SDF, RDKit from the molecule),
-never its coordinates. Per molecule, against the QM9 B3LYP minimum:
+never its coordinates. Per molecule, against the reference structure (QM9: the B3LYP minimum;
+`--set organic`: the GFN2 minimum of the organic test set's drug-like and everyday molecules of
+10-30 heavy atoms, which no model trained on):
 
   heavy sym     heavy-atom RMSD minimised over the graph's automorphisms (RDKit GetBestRMS on the
                 molecules without hydrogens): best of the k samples, and of the selected sample
@@ -15,15 +17,15 @@ never its coordinates. Per molecule, against the QM9 B3LYP minimum:
                 GFN2 minimum's (R/S and E/Z)
   time          wall time of the method for all molecules (Concord: the whole CLI call)
 
-With a potential, a reference row bounds what relaxing on it can reach: the B3LYP minima
+With a potential, a reference row bounds what relaxing on it can reach: the reference structures
 themselves relaxed on the potential (the generation default, preconditioned L-BFGS to 0.05 eV/Å;
-k = 1), i.e. how far the potential's own minima lie from B3LYP's (`--no-floor` skips it).
+k = 1), i.e. how far the potential's own minima lie from the reference (`--no-floor` skips it).
 
 `--gfn2` adds the GFN2 gap of the selected sample (E_GFN2(structure) - E_GFN2(xtb --opt tight
 from it), cached in runs/eval-cache): minutes of xtb, so off by default.
 
 Usage: python scripts/eval/generator_bench.py [--model FILE] [--molecules N] [--samples K]
-         [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE] [--steps N]
+         [--set qm9|organic] [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE] [--steps N]
          [--relax-args "--precondition --fmax 0.05"] [--generate-args "--churn 5"] [--seeds S]
          (writes DIR/table.md, DIR/results.json)
 """
@@ -82,12 +84,12 @@ def run_concord(model, sdf, out, k, relax, potential=None, steps=None, relax_arg
 
 
 def run_floor(refs, potential, out):
-    """The B3LYP minima relaxed on `potential` (`concord optimize`, the generation default
+    """The reference structures relaxed on `potential` (`concord optimize`, the generation default
     relaxation): {(name, 0): positions}, {name: 0}, wall seconds."""
     import ase
     import ase.io
-    start, relaxed = os.path.join(out, "b3lyp.extxyz"), os.path.join(out, "b3lyp-relaxed.extxyz")
-    ase.io.write(start, [ase.Atoms(r.symbols, r.pos["b3lyp"], info={"mol": r.name}) for r in refs])
+    start, relaxed = os.path.join(out, "reference.extxyz"), os.path.join(out, "reference-relaxed.extxyz")
+    ase.io.write(start, [ase.Atoms(r.symbols, r.pos["reference"], info={"mol": r.name}) for r in refs])
     t0 = time.perf_counter()
     subprocess.run([concord_binary(), "optimize", "--model", potential, "--in", start, "--out", relaxed,
                     "--fmax", "0.05", "--precondition"], check=True, capture_output=True)
@@ -121,7 +123,7 @@ def heavy_sym_rmsd(mol, pos, ref_pos):
 
 def molecule_metrics(r, samples, chosen):
     """Metrics of one molecule's samples ({sample: positions}) and its selected sample."""
-    ref = r.pos["b3lyp"]
+    ref = r.pos["reference"]
     heavy = {s: heavy_sym_rmsd(r.mol, p, ref) for s, p in samples.items()}
     kept = [graph.connectivity(r.symbols, p) == r.bonds for p in samples.values()]
     stereo = [k and graph.stereo_smiles(r.mol, p) == r.stereo_smiles for k, p in zip(kept, samples.values())]
@@ -200,6 +202,9 @@ def row(runs, n_mols):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--set", choices=["qm9", "organic"], default="qm9",
+                    help="QM9 test molecules against their B3LYP minima (default), or the organic test set's "
+                         "larger molecules against their GFN2 minima")
     ap.add_argument("--molecules", type=int, help="first N test molecules (default all)")
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--seed", type=int, default=42, help="RDKit embedding seed")
@@ -209,7 +214,7 @@ def main():
     ap.add_argument("--out", default=str(common.ROOT / "runs/eval/generator"))
     ap.add_argument("--gfn2", action="store_true", help="GFN2 gap of each selected sample (xtb, slow)")
     ap.add_argument("--no-relax", action="store_true", help="skip the Concord --relax row")
-    ap.add_argument("--no-floor", action="store_true", help="skip the B3LYP-minima-relaxed-on-the-potential row")
+    ap.add_argument("--no-floor", action="store_true", help="skip the reference-structures-relaxed-on-the-potential row")
     ap.add_argument("--no-rdkit", action="store_true", help="skip the RDKit row (e.g. comparing models)")
     ap.add_argument("--potential", default=str(DEFAULT_POTENTIAL),
                     help="relax and rank with this potential (concord generate --potential; default the "
@@ -224,7 +229,14 @@ def main():
         a.potential = None
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
-    refs = inputs.load_references("full", a.molecules)
+    if a.set == "organic":
+        refs, ref_key, ref_name, set_name = inputs.load_organic_references(a.molecules), "gfn2_min", "GFN2", \
+            "organic test molecules"
+    else:
+        refs, ref_key, ref_name, set_name = inputs.load_references("full", a.molecules), "b3lyp", "B3LYP", \
+            "QM9 test molecules"
+    for r in refs:
+        r.pos["reference"] = r.pos[ref_key]
     charged = [r.name for r in refs if any(at.GetFormalCharge() for at in r.mol.GetAtoms())]
     refs = [r for r in refs if r.name not in charged]   # the models know neutral molecules only
     sdf = os.path.join(out, "graphs.sdf")
@@ -253,13 +265,13 @@ def main():
             a.model, sdf, os.path.join(out, f"{name}{f'-seed{i}' if i else ''}.extxyz"), k, relax, a.potential,
             a.steps, a.relax_args, f"{a.generate_args} --seed {i * SEED_STRIDE}" if i else a.generate_args), a.seeds)
     if a.potential and not a.no_floor:
-        label = f"reference: B3LYP minima relaxed on {os.path.basename(a.potential)} (k = 1)"
+        label = f"reference: {ref_name} minima relaxed on {os.path.basename(a.potential)} (k = 1)"
         add(label, 1, lambda i: run_floor(refs, a.potential, out), 1)
     if not a.no_rdkit:
         add(f"RDKit {rdBase.rdkitVersion} ETKDGv3 + MMFF94", k, lambda i: run_rdkit(refs, k, a.seed + i), a.seeds)
     seeds = (f"; each number the mean over {a.seeds} seeds (Concord --seed {SEED_STRIDE} i, RDKit {a.seed} + i), "
              "best of k and selected with their range over seeds" if a.seeds > 1 else "")
-    header = (f"{len(refs)} neutral QM9 test molecules ({len(charged)} charged ones left out), k = {k} samples each, RMSD to the B3LYP minimum (median over "
+    header = (f"{len(refs)} neutral {set_name} ({len(charged)} charged ones left out), k = {k} samples each, RMSD to the {ref_name} minimum (median over "
               f"molecules){seeds}; model {os.path.relpath(a.model, common.ROOT)}"
               + (f", relaxed and ranked on {os.path.relpath(a.potential, common.ROOT)}" if a.potential else "") + "\n\n"
               "| method | heavy atoms, symmetry-aware, best of k (Å) | heavy atoms, selected sample (Å) "

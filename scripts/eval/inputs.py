@@ -72,6 +72,23 @@ def load_references(data="full", n=None):
     return refs
 
 
+def load_organic_references(n=None):
+    """The first `n` molecules (all if None) of the organic test set (drug-like and everyday
+    molecules of 10-30 heavy atoms, never trained on): graph, stereo and GFN2 minimum
+    (`pos["gfn2_min"]`) from data/organic-gfn2/test_structures.sdf.gz."""
+    path = common.ROOT / "data" / "organic-gfn2" / "test_structures.sdf.gz"
+    mols = read_sdf(path)
+    if any(m is None for m in mols):
+        raise SystemExit(f"{path}: unreadable molecule")
+    refs = []
+    for m in mols[: n or len(mols)]:
+        pos = {"gfn2_min": m.GetConformer().GetPositions()}
+        r = Reference(m.GetProp("_Name"), [a.GetSymbol() for a in m.GetAtoms()], m, graph.bond_set(m), pos, {})
+        r.stereo_smiles = graph.stereo_smiles(m, pos["gfn2_min"])
+        refs.append(r)
+    return refs
+
+
 def from_reference(refs, key, name):
     """A reference geometry as a candidate set (e.g. the PM6 minima baseline), k = 1."""
     c = CandidateSet(name, f"reference {key}", 1)
