@@ -591,13 +591,15 @@ fn set_sampler(
         let gen = meta.config.generator.as_mut().ok_or_else(|| {
             concord::Error::Unsupported(format!("{} has no structure generator", model.display()))
         })?;
-        let before = serde_json::json!({"steps": gen.sampler_steps, "churn": gen.sampler_churn,
-            "churn_max_sigma": gen.sampler_churn_max_sigma});
+        let settings = |g: &concord::model::GeneratorConfig| {
+            serde_json::json!({"steps": g.sampler_steps, "churn": g.sampler_churn,
+                "churn_max_sigma": g.sampler_churn_max_sigma})
+        };
+        let before = settings(gen);
         gen.sampler_steps = steps.map(|s| s as i64).or(gen.sampler_steps);
         gen.sampler_churn = churn.or(gen.sampler_churn);
         gen.sampler_churn_max_sigma = churn_max_sigma.or(gen.sampler_churn_max_sigma);
-        let after = serde_json::json!({"steps": gen.sampler_steps, "churn": gen.sampler_churn,
-            "churn_max_sigma": gen.sampler_churn_max_sigma});
+        let after = settings(gen);
         summary = format!("default sampler {before} -> {after}");
         let record = serde_json::json!({"before": before, "after": after});
         if !meta.training.is_object() {

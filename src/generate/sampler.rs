@@ -1,9 +1,10 @@
 //! EDM sampling (Karras et al. 2022, Algorithm 2) from Gaussian noise
 //! to positions, given a molecular graph. Deterministic (Heun, `churn = 0`) or stochastic
 //! (`churn > 0`; [`DEFAULT_CHURN`]: the generator's recorded default); the noise comes from a
-//! seeded ChaCha generator, so a seed reproduces a structure exactly on the same machine. The sampler runs on plain float64 arrays and asks a
-//! [`Denoise`] implementation (libtorch [`Model`], the native runtime, or a [`Potential`]
-//! choosing between them) for each denoising step.
+//! seeded ChaCha generator, so a seed reproduces a structure exactly on the same machine. The
+//! sampler runs on plain float64 arrays and asks a [`Denoise`] implementation (libtorch
+//! [`Model`], the native runtime, or a [`Potential`] choosing between them) for each denoising
+//! step.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
