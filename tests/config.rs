@@ -126,6 +126,47 @@ fn a_repeated_dataset_lists_its_training_frames_repeat_times_and_validation_once
 }
 
 #[test]
+fn a_repeated_structure_dataset_lists_its_training_molecules_repeat_times() {
+    use concord::model::{Model, ModelConfig, Precision};
+    use concord::train::datasets;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sets = |repeat: usize| {
+        let mut config = Config::load(&root.join("configs/tiny-generator.toml")).unwrap();
+        let d = config
+            .dataset
+            .iter_mut()
+            .find(|d| d.tasks.contains(&concord::train::config::Task::Structure))
+            .unwrap();
+        d.repeat = repeat;
+        let raw = datasets::read(&config).unwrap();
+        let model_config = ModelConfig {
+            elements: datasets::elements(&raw),
+            encoder: config.model,
+            generator: config
+                .generator
+                .as_ref()
+                .map(concord::train::config::GeneratorTrainConfig::model_config),
+        };
+        let model = Model::new(model_config, tch::Device::Cpu, Precision::Float32).unwrap();
+        let samples = datasets::samples(&raw, &model, false).unwrap();
+        let t = &config.training;
+        let (train, val) = datasets::split(samples, t.validation_fraction, t.seed);
+        let names = |s: &datasets::Samples| {
+            let mut v: Vec<String> = s.structures.iter().map(|x| x.molecule.clone()).collect();
+            v.sort();
+            v
+        };
+        (names(&train), names(&val))
+    };
+    let (train1, val1) = sets(1);
+    let (train2, val2) = sets(2);
+    assert!(!train1.is_empty() && !val1.is_empty());
+    assert_eq!(val2, val1);
+    let doubled: Vec<String> = train1.iter().flat_map(|m| [m, m]).cloned().collect();
+    assert_eq!(train2, doubled);
+}
+
+#[test]
 fn configs_select_frames_by_their_config_key() {
     use concord::train::datasets;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -58,6 +58,7 @@ fn inference_training_and_generator_forces_agree() {
         edges: topological_edges(mol.len(), &mol.bonds, GraphScheme::Radius),
         forces: None,
         molecule: mol.name.clone(),
+        repeat: 1,
     };
     let (gb, x0) = graph_batch(model, &[&graph]).unwrap();
     let x = x0.to_kind(Kind::Double).detach().set_requires_grad(true);

@@ -119,6 +119,7 @@ fn graph_sample(model: &concord::model::Model) -> GraphSample {
                 .collect(),
         ),
         molecule: mol.name.clone(),
+        repeat: 1,
     }
 }
 

@@ -32,8 +32,9 @@ pub struct DatasetConfig {
     pub level: String,
     /// Which labels to train on.
     pub tasks: Vec<Task>,
-    /// Times each of its training frames is listed per epoch (oversampling a small, important
-    /// set such as active-learning frames); validation frames count once. Default 1.
+    /// Times each of its training frames or structures is listed per epoch (oversampling a
+    /// small, important set such as active-learning frames, or the larger molecules among
+    /// many small ones); validation ones count once. Default 1.
     #[serde(default = "one")]
     pub repeat: usize,
     /// Only the frames whose `config` info key is one of these (e.g. `["gfn2_min"]`: the

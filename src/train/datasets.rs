@@ -24,6 +24,8 @@ pub struct RawData {
     pub frame_repeat: Vec<usize>,
     /// Molecules of the structure (SDF) datasets.
     pub molecules: Vec<Molecule>,
+    /// The `repeat` of each molecule's dataset, `[molecules]`.
+    pub molecule_repeat: Vec<usize>,
 }
 
 /// Reads every dataset of `config`.
@@ -32,10 +34,14 @@ pub fn read(config: &Config) -> Result<RawData> {
         frames: Vec::new(),
         frame_repeat: Vec::new(),
         molecules: Vec::new(),
+        molecule_repeat: Vec::new(),
     };
     for d in &config.dataset {
         if d.tasks.contains(&Task::Structure) {
-            raw.molecules.extend(read_sdf(&d.path)?);
+            let molecules = read_sdf(&d.path)?;
+            raw.molecule_repeat
+                .extend(std::iter::repeat_n(d.repeat, molecules.len()));
+            raw.molecules.extend(molecules);
             continue;
         }
         let before = raw.frames.len();
@@ -106,7 +112,7 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
     let scheme = model
         .denoiser()
         .map_or(GraphScheme::default(), |d| d.config().edges);
-    for m in &raw.molecules {
+    for (m, &repeat) in raw.molecules.iter().zip(&raw.molecule_repeat) {
         if m.charges.iter().any(|&q| q != 0) {
             out.charged.push(m.name.clone());
             continue;
@@ -121,6 +127,7 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
             edges,
             forces: None,
             molecule: m.name.clone(),
+            repeat,
         });
     }
     for (i, f) in raw.frames.iter().enumerate() {
@@ -141,6 +148,7 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
                         edges: edges.clone(),
                         forces: Some(forces.clone()),
                         molecule: sample.molecule.clone(),
+                        repeat: 1,
                     });
                 }
             }
@@ -151,7 +159,7 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
 }
 
 /// Splits all samples by molecule: a seeded `fraction` of the molecule names goes to validation.
-/// A training frame is listed its `repeat` times; a validation frame once.
+/// A training frame or structure is listed its `repeat` times; a validation one once.
 pub fn split(s: Samples, fraction: f64, seed: u64) -> (Samples, Samples) {
     let mut mols: Vec<String> = s
         .potential
@@ -176,10 +184,17 @@ pub fn split(s: Samples, fraction: f64, seed: u64) -> (Samples, Samples) {
             std::iter::repeat_n(x, n)
         })
         .collect();
-    let (st, sv) = s
+    let (st, sv): (Vec<GraphSample>, Vec<GraphSample>) = s
         .structures
         .into_iter()
         .partition(|x| !val.contains(&x.molecule));
+    let st = st
+        .into_iter()
+        .flat_map(|x| {
+            let n = x.repeat;
+            std::iter::repeat_n(x, n)
+        })
+        .collect();
     let (ct, cv) = s
         .scores
         .into_iter()

@@ -175,6 +175,9 @@ pub struct GraphSample {
     pub forces: Option<Vec<[f64; 3]>>,
     /// Molecule identifier.
     pub molecule: String,
+    /// Times it is listed in a training epoch (its structure dataset's `repeat`; 1 for score
+    /// samples).
+    pub repeat: usize,
 }
 
 /// Centres `positions` (Å, `[N][3]`) at their centroid.
