@@ -148,6 +148,104 @@ pub fn neighbor_list_capped(
     Ok(Capped::Within(list))
 }
 
+/// How far beyond the cutoff (Å) a [`VerletList`] looks, so that it stays valid while no atom
+/// has moved more than half of it. LAMMPS uses 2 Å in metal units; 1 Å keeps the stored list
+/// 1.7x the size of the cutoff list at a 5 Å cutoff.
+pub const VERLET_SKIN: f64 = 1.0;
+
+/// A neighbour list reused across calls (Verlet): built within `cutoff + `[`VERLET_SKIN`] at
+/// reference positions and, at each call, filtered to the pairs within the cutoff at the
+/// current positions. The result is the pair list [`neighbor_list_capped`] would build (same
+/// pairs, same order, the same distance test), so evaluations do not depend on it.
+#[derive(Debug, Default)]
+pub struct VerletList {
+    /// Positions the stored list was built at, Å, `[N][3]`.
+    reference: Vec<[f64; 3]>,
+    cell: Option<[[f64; 3]; 3]>,
+    pbc: [bool; 3],
+    cutoff: f64,
+    /// Pairs within `cutoff + VERLET_SKIN` at `reference`.
+    list: NeighborList,
+}
+
+impl VerletList {
+    /// [`neighbor_list_capped`] for these arguments, from the stored list when every atom is
+    /// within half a skin of where it was when the list was built (and the cell, periodicity
+    /// and cutoff are unchanged); otherwise the list is rebuilt first.
+    pub fn within(
+        &mut self,
+        positions: &[[f64; 3]],
+        cell: Option<&[[f64; 3]; 3]>,
+        pbc: [bool; 3],
+        cutoff: f64,
+        max_pairs: usize,
+    ) -> Result<Capped> {
+        if !self.holds(positions, cell, pbc, cutoff) {
+            let wide = max_pairs.saturating_mul(3);
+            match neighbor_list_capped(positions, cell, pbc, cutoff + VERLET_SKIN, wide)? {
+                Capped::Within(list) => {
+                    self.reference = positions.to_vec();
+                    self.cell = cell.copied();
+                    self.pbc = pbc;
+                    self.cutoff = cutoff;
+                    self.list = list;
+                }
+                Capped::Exceeded { .. } => {
+                    *self = VerletList::default();
+                    return neighbor_list_capped(positions, cell, pbc, cutoff, max_pairs);
+                }
+            }
+        }
+        Ok(self.filtered(positions, cutoff, max_pairs))
+    }
+
+    /// Whether the stored list covers every pair within `cutoff` at `positions`.
+    fn holds(
+        &self,
+        positions: &[[f64; 3]],
+        cell: Option<&[[f64; 3]; 3]>,
+        pbc: [bool; 3],
+        cutoff: f64,
+    ) -> bool {
+        let limit = (0.5 * VERLET_SKIN) * (0.5 * VERLET_SKIN);
+        let periodic = pbc.iter().any(|&p| p);
+        self.cutoff == cutoff
+            && self.pbc == pbc
+            && self.reference.len() == positions.len()
+            && (!periodic || self.cell.as_ref() == cell)
+            && positions.iter().zip(&self.reference).all(|(p, q)| {
+                let d2: f64 = (0..3).map(|a| (p[a] - q[a]) * (p[a] - q[a])).sum();
+                d2 < limit
+            })
+    }
+
+    /// The stored pairs within `cutoff` at `positions`.
+    fn filtered(&self, positions: &[[f64; 3]], cutoff: f64, max_pairs: usize) -> Capped {
+        let cell = match self.cell {
+            Some(c) if self.pbc.iter().any(|&p| p) => c,
+            _ => [[0.0; 3]; 3],
+        };
+        let l = &self.list;
+        let mut out = NeighborList::default();
+        let mut counted = 0usize;
+        for k in 0..l.len() {
+            let (i, j, s) = (l.first[k], l.second[k], l.shifts[k]);
+            if pair_distance2(positions, &cell, i, j, s) < cutoff * cutoff {
+                counted += 1;
+                if counted <= max_pairs {
+                    out.first.push(i);
+                    out.second.push(j);
+                    out.shifts.push(s);
+                }
+            }
+        }
+        if counted > max_pairs {
+            return Capped::Exceeded { pairs: counted };
+        }
+        Capped::Within(out)
+    }
+}
+
 /// Fractional coordinates `[N][3]` and periodic image offsets `[N][3]` of the atoms.
 type Fractional = (Vec<[f64; 3]>, Vec<[i64; 3]>);
 
@@ -439,6 +537,69 @@ mod tests {
         (0..l.len())
             .map(|p| (l.first[p], l.second[p], l.shifts[p]))
             .collect()
+    }
+
+    /// A deterministic pseudo-random number in [0, 1).
+    fn uniform(state: &mut u64) -> f64 {
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*state >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    #[test]
+    fn a_verlet_list_gives_the_cutoff_list_while_atoms_move() {
+        let tri = [[9.0, 0.0, 0.0], [1.5, 8.5, 0.0], [-1.0, 0.7, 9.5]];
+        let settings = [
+            (Some(tri), [true; 3]),
+            (Some(tri), [true, false, true]),
+            (None, [false; 3]),
+        ];
+        for (cell, pbc) in settings {
+            let mut state = 7u64;
+            let mut pos: Vec<[f64; 3]> = (0..60)
+                .map(|_| std::array::from_fn(|a| 9.0 * uniform(&mut state) + a as f64))
+                .collect();
+            let mut verlet = VerletList::default();
+            let (mut reused, mut rebuilt) = (0, 0);
+            for step in 0..60 {
+                // Up to 0.1 Å per coordinate and call: reused for a few calls, then rebuilt.
+                for p in pos.iter_mut() {
+                    p.iter_mut()
+                        .for_each(|x| *x += 0.2 * (uniform(&mut state) - 0.5));
+                }
+                // A cell that changes (NPT) from step 40 on.
+                let scaled = cell.map(|c| c.map(|v| v.map(|x| x * (1.0 + 0.001 * step as f64))));
+                let c = if step < 40 { cell } else { scaled };
+                let before = verlet.reference.clone();
+                let got = verlet
+                    .within(&pos, c.as_ref(), pbc, 3.0, usize::MAX)
+                    .unwrap();
+                if verlet.reference == before {
+                    reused += 1;
+                } else {
+                    rebuilt += 1;
+                }
+                let want = neighbor_list(&pos, c.as_ref(), pbc, 3.0).unwrap();
+                let Capped::Within(got) = got else {
+                    panic!("uncapped list refused")
+                };
+                assert_eq!(pairs(&got), pairs(&want), "step {step}, pbc {pbc:?}");
+            }
+            assert!(
+                reused > 10 && rebuilt > 3,
+                "{reused} reused, {rebuilt} rebuilt"
+            );
+            // The cap counts the pairs within the cutoff, as the plain list does.
+            let c = verlet.cell;
+            let Capped::Exceeded { pairs: n } =
+                verlet.within(&pos, c.as_ref(), pbc, 3.0, 5).unwrap()
+            else {
+                panic!("cap ignored")
+            };
+            let want = neighbor_list(&pos, c.as_ref(), pbc, 3.0).unwrap().len();
+            assert_eq!(n, want);
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! systems (open or periodic) or of an MD engine's local + ghost atoms. The C ABI wraps this.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::memory;
@@ -14,7 +15,7 @@ use crate::model::file::Metadata;
 #[cfg(feature = "torch")]
 use crate::model::Model;
 use crate::model::{ModelConfig, Precision};
-use crate::neighbors::{neighbor_list_capped, Capped, NeighborList};
+use crate::neighbors::{neighbor_list_capped, Capped, NeighborList, VerletList};
 use crate::runtime::Native;
 use crate::structure::Frame;
 
@@ -44,6 +45,9 @@ pub struct Potential {
     path: std::path::PathBuf,
     /// Memory limit in bytes replacing the process default ([`memory::limit`]).
     memory_limit: Option<f64>,
+    /// The neighbour list kept between calls (an MD step or an optimiser step moves atoms
+    /// less than its skin); a concurrent caller builds its own.
+    verlet: Mutex<VerletList>,
 }
 
 impl Potential {
@@ -73,6 +77,7 @@ impl Potential {
                 metadata,
                 path: path.to_path_buf(),
                 memory_limit: None,
+                verlet: Mutex::default(),
             }),
             None => Err(Error::invalid(
                 "CUDA devices need a build with libtorch (the `torch` feature)",
@@ -116,6 +121,7 @@ impl Potential {
             metadata,
             path: "<in-memory model>".into(),
             memory_limit: None,
+            verlet: Mutex::default(),
         }
     }
 
@@ -175,7 +181,11 @@ impl Potential {
         let max = limit.map_or(usize::MAX, |l| {
             memory::max_pairs(self.backend, config, self.precision, n, l)
         });
-        match neighbor_list_capped(positions, cell, pbc, self.cutoff(), max)? {
+        let built = match self.verlet.try_lock() {
+            Ok(mut verlet) => verlet.within(positions, cell, pbc, self.cutoff(), max)?,
+            Err(_) => neighbor_list_capped(positions, cell, pbc, self.cutoff(), max)?,
+        };
+        match built {
             Capped::Within(list) => Ok(list),
             Capped::Exceeded { pairs } => Err(memory::refusal(
                 self.backend,
