@@ -16,7 +16,7 @@ use crate::model::file::Metadata;
 use crate::model::Model;
 use crate::model::{ModelConfig, Precision};
 use crate::neighbors::{neighbor_list_capped, Capped, NeighborList, VerletList};
-use crate::runtime::Native;
+use crate::runtime::{Halo, Native};
 use crate::structure::Frame;
 
 pub use crate::device::Device;
@@ -208,6 +208,7 @@ impl Potential {
         pairs: &Pairs,
         n_local: usize,
         request: Request,
+        halo: Option<&mut dyn Halo>,
     ) -> Result<Prediction> {
         self.check_energy_trained()?;
         memory::check(
@@ -218,7 +219,7 @@ impl Potential {
             pairs.first.len(),
             self.memory_limit()?,
         )?;
-        let p = self.evaluate_unchecked(species, positions, pairs, n_local, request)?;
+        let p = self.evaluate_unchecked(species, positions, pairs, n_local, request, halo)?;
         fn all_finite<'a>(mut v: impl Iterator<Item = &'a f64>) -> bool {
             v.all(|x| x.is_finite())
         }
@@ -265,9 +266,15 @@ impl Potential {
         pairs: &Pairs,
         n_local: usize,
         request: Request,
+        halo: Option<&mut dyn Halo>,
     ) -> Result<Prediction> {
         if let (Some(native), Backend::Native) = (&self.native, self.backend) {
-            return native.evaluate(species, positions, pairs, n_local, request);
+            return native.evaluate(species, positions, pairs, n_local, request, halo);
+        }
+        if halo.is_some() {
+            return Err(Error::invalid(
+                "the halo exchange between layers needs the native runtime (device cpu)",
+            ));
         }
         #[cfg(feature = "torch")]
         if let Some(model) = &self.model {
@@ -373,7 +380,14 @@ impl Potential {
             second: &nl.second,
             shift: &shift,
         };
-        self.evaluate(&species, &frame.positions, &pairs, frame.len(), request)
+        self.evaluate(
+            &species,
+            &frame.positions,
+            &pairs,
+            frame.len(),
+            request,
+            None,
+        )
     }
 
     /// Energy of an engine's first `n_local` atoms and forces on all `N` (local + ghost) atoms.
@@ -387,6 +401,22 @@ impl Potential {
         n_local: usize,
         pairs: Option<(&[usize], &[usize])>,
         request: Request,
+    ) -> Result<Prediction> {
+        self.compute_local_with_halo(numbers, positions, n_local, pairs, request, None)
+    }
+
+    /// [`Potential::compute_local`] with the engine's `halo` exchange between layers
+    /// ([`crate::runtime::halo`]; native runtime only): every layer runs for the local atoms
+    /// only and ghosts take their owners' features, so ghosts (and `pairs`) need only reach one
+    /// cutoff beyond the local atoms instead of the receptive field.
+    pub fn compute_local_with_halo(
+        &self,
+        numbers: &[u8],
+        positions: &[[f64; 3]],
+        n_local: usize,
+        pairs: Option<(&[usize], &[usize])>,
+        request: Request,
+        halo: Option<&mut dyn Halo>,
     ) -> Result<Prediction> {
         let frame = Frame::new(numbers.to_vec(), positions.to_vec());
         frame.validate()?;
@@ -413,7 +443,7 @@ impl Potential {
             second: &second,
             shift: &shift,
         };
-        self.evaluate(&species, positions, &pairs, n_local, request)
+        self.evaluate(&species, positions, &pairs, n_local, request, halo)
     }
 }
 

@@ -881,3 +881,120 @@ fn a_generator_samples_with_the_settings_its_file_records() {
         assert!(!out.exists());
     }
 }
+
+/// An engine's halo over one periodic domain: every ghost is an image of a local atom.
+struct Images {
+    /// Owner (local atom) of each ghost, `[N - n_local]`.
+    owner: Vec<usize>,
+    n_local: usize,
+    /// Exchanges seen: (forward?, width).
+    calls: Vec<(bool, usize)>,
+}
+
+impl concord::runtime::Halo for Images {
+    fn forward(&mut self, width: usize, rows: &mut [f64]) -> concord::Result<()> {
+        self.calls.push((true, width));
+        for (g, &o) in self.owner.iter().enumerate() {
+            let (head, tail) = rows.split_at_mut((self.n_local + g) * width);
+            tail[..width].copy_from_slice(&head[o * width..(o + 1) * width]);
+        }
+        Ok(())
+    }
+    fn reverse(&mut self, width: usize, rows: &mut [f64]) -> concord::Result<()> {
+        self.calls.push((false, width));
+        for (g, &o) in self.owner.iter().enumerate() {
+            let (head, tail) = rows.split_at_mut((self.n_local + g) * width);
+            for (a, b) in head[o * width..(o + 1) * width]
+                .iter_mut()
+                .zip(&tail[..width])
+            {
+                *a += b;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_halo_exchange_between_layers_needs_ghosts_within_one_cutoff_only() {
+    let f = water_box(3, 3.1); // 81 atoms in a 9.3 Å cube
+    let n = f.len();
+    let l = 9.3;
+    for precision in [Precision::Float64, Precision::Float32] {
+        let pot = shipped("concord-qm9-gfn2.concord", precision);
+        let rc = pot.cutoff();
+        let whole = pot.compute_frame(&f, Request::ALL).unwrap();
+        // Ghosts: the images within one cutoff of the cell (not the receptive field).
+        let (mut z, mut x, mut owner) = (f.numbers.clone(), f.positions.clone(), Vec::new());
+        for s in (0..27).map(|k| [k % 3, (k / 3) % 3, k / 9].map(|c| c as f64 - 1.0)) {
+            if s == [0.0; 3] {
+                continue;
+            }
+            for i in 0..n {
+                let p: [f64; 3] = std::array::from_fn(|a| f.positions[i][a] + s[a] * l);
+                let near =
+                    |q: &[f64; 3]| (0..3).map(|a| (p[a] - q[a]).powi(2)).sum::<f64>() < rc * rc;
+                if f.positions.iter().any(near) {
+                    z.push(f.numbers[i]);
+                    x.push(p);
+                    owner.push(i);
+                }
+            }
+        }
+        let mut halo = Images {
+            owner: owner.clone(),
+            n_local: n,
+            calls: Vec::new(),
+        };
+        let got = pot
+            .compute_local_with_halo(&z, &x, n, None, Request::ALL, Some(&mut halo))
+            .unwrap();
+        let layers = pot.config().encoder.layers as usize;
+        let width = 4 * pot.config().encoder.features as usize;
+        let mut want_calls = vec![(true, width); layers - 1];
+        want_calls.extend(vec![(false, width); layers - 1]);
+        assert_eq!(halo.calls, want_calls);
+        let tol = if precision == Precision::Float64 {
+            1e-10
+        } else {
+            1e-4
+        };
+        let scale = whole.energy.abs();
+        assert!(
+            (got.energy - whole.energy).abs() < tol * scale,
+            "{precision:?} energy {} vs {}",
+            got.energy,
+            whole.energy
+        );
+        // Forces on ghosts belong to their owners.
+        let mut forces = got.forces.unwrap();
+        for (g, &o) in owner.iter().enumerate() {
+            let fg = forces[n + g];
+            (0..3).for_each(|a| forces[o][a] += fg[a]);
+        }
+        let want = whole.forces.unwrap();
+        let fmax = want.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+        for i in 0..n {
+            for a in 0..3 {
+                assert!(
+                    (forces[i][a] - want[i][a]).abs() < tol * fmax,
+                    "{precision:?} atom {i}: {:?} vs {:?}",
+                    forces[i],
+                    want[i]
+                );
+            }
+        }
+        let (wv, gv) = (whole.virial.unwrap(), got.virial.unwrap());
+        let vmax = wv.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (a, b) in wv.iter().flatten().zip(gv.iter().flatten()) {
+            assert!(
+                (a - b).abs() < tol * vmax,
+                "{precision:?} virial {wv:?} vs {gv:?}"
+            );
+        }
+        // Without the exchange, the same ghosts are too few: the energy differs.
+        let short = pot.compute_local(&z, &x, n, None, Request::ALL).unwrap();
+        let off = (short.energy - whole.energy).abs();
+        assert!(off > 0.1, "{precision:?}: {off} eV");
+    }
+}

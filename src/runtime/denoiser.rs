@@ -62,7 +62,14 @@ impl<T: Real> NativeModel<T> {
         let mut guard = self.workspace.try_lock().ok();
         let mut local = Workspace::default();
         let ws = guard.as_deref_mut().unwrap_or(&mut local);
-        encoder::forward(&self.params, &self.radial, &graph, Some(&atom_bias), ws);
+        encoder::forward(
+            &self.params,
+            &self.radial,
+            &graph,
+            Some(&atom_bias),
+            None,
+            ws,
+        )?;
         let v = &ws.v;
         let sd = gen.sigma_data;
         let s2 = sigma * sigma + sd * sd;

@@ -10,8 +10,10 @@
 // Kernels index several parallel arrays with one loop variable; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
+use crate::error::Result;
 use crate::runtime::edges;
 use crate::runtime::filters::FilterTable;
+use crate::runtime::halo::{self, Halo};
 use crate::runtime::params::{Linear, Params};
 use crate::runtime::radial::Radial;
 use crate::runtime::real::{linear, linear_backward, silu, silu_grad, Real};
@@ -124,6 +126,8 @@ pub struct Workspace<T> {
     g_dist: Vec<f64>,
     /// dE/d(unit vector) per edge, `[E, 3]`.
     g_unit: Vec<f64>,
+    /// Rows exchanged with an engine's halo, `[N, 4F]`.
+    halo_rows: Vec<f64>,
 }
 
 /// Resizes `v` to `n` zeros, reusing its capacity.
@@ -156,15 +160,17 @@ impl<T: Real> Params<T> {
 }
 
 /// Runs the encoder: fills `ws.s`, `ws.v` and the tape. `atom_bias` `[N, F]` is added to
-/// the initial scalars (the generator's noise embedding).
+/// the initial scalars (the generator's noise embedding). With a `halo`, the ghost atoms
+/// (from `n_local` on) take their owners' features after every layer but the last.
 #[inline(always)]
 fn forward_impl<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     radial: &Radial,
     g: &Graph<T>,
     atom_bias: Option<&[T]>,
+    mut halo: Option<(&mut dyn Halo, usize)>,
     ws: &mut Workspace<T>,
-) {
+) -> Result<()> {
     let f = p.features();
     let n = g.species.len();
     twins(g, ws);
@@ -185,7 +191,11 @@ fn forward_impl<T: Real, L: Lanes<T>>(
         let species_phi = l == 0 && atom_bias.is_none();
         message_forward::<T, L>(p, l, g, species_phi, ws);
         update_forward(p, l, ws);
+        if let Some((h, n_local)) = halo.as_mut().filter(|_| l + 1 < p.messages.len()) {
+            halo::share(*h, f, *n_local, (&mut ws.s, &mut ws.v), &mut ws.halo_rows)?;
+        }
     }
+    Ok(())
 }
 
 /// Per-slot distances, unit vectors, basis values and envelope with derivatives.
@@ -589,9 +599,10 @@ fn backward_impl<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     g: &Graph<T>,
     n_local: usize,
+    mut halo: Option<&mut dyn Halo>,
     ws: &mut Workspace<T>,
     grad: &mut Vec<[f64; 3]>,
-) {
+) -> Result<()> {
     let f = p.features();
     let n = g.species.len();
     let e_n = g.vectors.len();
@@ -614,6 +625,9 @@ fn backward_impl<T: Real, L: Lanes<T>>(
     for l in (0..p.messages.len()).rev() {
         update_backward(p, l, ws);
         message_backward::<T, L>(p, l, g, ws);
+        if let Some(h) = halo.as_deref_mut().filter(|_| l > 0) {
+            halo::gather(h, f, n_local, (&mut ws.gs, &mut ws.gv), &mut ws.halo_rows)?;
+        }
     }
     grad.clear();
     grad.resize(e_n, [0.0; 3]);
@@ -624,6 +638,7 @@ fn backward_impl<T: Real, L: Lanes<T>>(
         let gu_u = gu[0] * u[0] + gu[1] * u[1] + gu[2] * u[2];
         grad[edge] = std::array::from_fn(|a| ws.g_dist[e] * u[a] + (gu[a] - u[a] * gu_u) / d);
     }
+    Ok(())
 }
 
 /// Update block adjoint: from `ws.gs`, `ws.gv` (w.r.t. the layer's outputs) to `ws.gs_mid`,
@@ -798,20 +813,22 @@ fn to64<T: Real>(x: T) -> f64 {
     x.to_f64().unwrap_or(f64::NAN)
 }
 
-/// See [`forward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
+/// See [`forward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them. Fails
+/// only when the `halo` exchange does.
 pub fn forward<T: Real>(
     p: &Params<T>,
     radial: &Radial,
     g: &Graph<T>,
     atom_bias: Option<&[T]>,
+    halo: Option<(&mut dyn Halo, usize)>,
     ws: &mut Workspace<T>,
-) {
+) -> Result<()> {
     #[cfg(target_arch = "x86_64")]
     if crate::runtime::real::has_avx2_fma() {
         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-        return unsafe { forward_avx2(p, radial, g, atom_bias, ws) };
+        return unsafe { forward_avx2(p, radial, g, atom_bias, halo, ws) };
     }
-    forward_impl::<T, T>(p, radial, g, atom_bias, ws)
+    forward_impl::<T, T>(p, radial, g, atom_bias, halo, ws)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -821,25 +838,28 @@ unsafe fn forward_avx2<T: Real>(
     radial: &Radial,
     g: &Graph<T>,
     atom_bias: Option<&[T]>,
+    halo: Option<(&mut dyn Halo, usize)>,
     ws: &mut Workspace<T>,
-) {
-    forward_impl::<T, T::Wide>(p, radial, g, atom_bias, ws)
+) -> Result<()> {
+    forward_impl::<T, T::Wide>(p, radial, g, atom_bias, halo, ws)
 }
 
-/// See [`backward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
+/// See [`backward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them. Fails
+/// only when the `halo` exchange does.
 pub fn backward<T: Real>(
     p: &Params<T>,
     g: &Graph<T>,
     n_local: usize,
+    halo: Option<&mut dyn Halo>,
     ws: &mut Workspace<T>,
     grad: &mut Vec<[f64; 3]>,
-) {
+) -> Result<()> {
     #[cfg(target_arch = "x86_64")]
     if crate::runtime::real::has_avx2_fma() {
         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-        return unsafe { backward_avx2(p, g, n_local, ws, grad) };
+        return unsafe { backward_avx2(p, g, n_local, halo, ws, grad) };
     }
-    backward_impl::<T, T>(p, g, n_local, ws, grad)
+    backward_impl::<T, T>(p, g, n_local, halo, ws, grad)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -848,10 +868,11 @@ unsafe fn backward_avx2<T: Real>(
     p: &Params<T>,
     g: &Graph<T>,
     n_local: usize,
+    halo: Option<&mut dyn Halo>,
     ws: &mut Workspace<T>,
     grad: &mut Vec<[f64; 3]>,
-) {
-    backward_impl::<T, T::Wide>(p, g, n_local, ws, grad)
+) -> Result<()> {
+    backward_impl::<T, T::Wide>(p, g, n_local, halo, ws, grad)
 }
 
 /// See [`readout_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
@@ -956,9 +977,9 @@ mod tests {
         atomic: &mut Vec<f64>,
         grad: &mut Vec<[f64; 3]>,
     ) {
-        forward_impl::<T, L>(p, radial, g, None, ws);
+        forward_impl::<T, L>(p, radial, g, None, None, ws).unwrap();
         readout_impl(p, g.species, ws, atomic);
-        backward_impl::<T, L>(p, g, 25, ws, grad);
+        backward_impl::<T, L>(p, g, 25, None, ws, grad).unwrap();
     }
 
     fn close(a: (f64, Vec<[f64; 3]>), b: (f64, Vec<[f64; 3]>), tol: f64) {

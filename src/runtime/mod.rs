@@ -13,6 +13,7 @@ pub mod denoiser;
 pub mod edges;
 pub mod encoder;
 pub mod filters;
+pub mod halo;
 pub mod params;
 pub mod radial;
 pub mod real;
@@ -27,6 +28,7 @@ use crate::model::pairs::{add_derivatives, edge_vectors, layer_edges, Pairs, Pre
 use crate::model::{ModelConfig, Precision};
 pub use encoder::{Graph, Workspace};
 use filters::FilterTable;
+pub use halo::Halo;
 pub use params::Params;
 use radial::Radial;
 pub use real::Real;
@@ -83,7 +85,9 @@ impl<T: Real> NativeModel<T> {
     /// Energy of the first `n_local` atoms and the requested derivatives for atoms of species
     /// indices `species` (`[N]`) at `positions` (Å, `[N][3]`) with neighbour `pairs` (both
     /// directions). Forces cover all `N` atoms. Same contract as
-    /// [`crate::model::evaluate::evaluate`].
+    /// [`crate::model::evaluate::evaluate`]. With a `halo`, every layer runs only for the
+    /// local atoms and the ghost atoms take their owners' features between layers
+    /// ([`halo`]): the pairs then need only reach one cutoff beyond the local atoms.
     pub fn evaluate(
         &self,
         species: &[usize],
@@ -91,6 +95,7 @@ impl<T: Real> NativeModel<T> {
         pairs: &Pairs,
         n_local: usize,
         request: Request,
+        mut halo: Option<&mut dyn Halo>,
     ) -> Result<Prediction> {
         let n = species.len();
         if let Some(&bad) = species.iter().find(|&&s| s >= self.config.elements.len()) {
@@ -98,7 +103,15 @@ impl<T: Real> NativeModel<T> {
         }
         let vectors = edge_vectors(n, positions, pairs, n_local)?;
         let layers = self.params.messages.len();
-        let sets = layer_edges(layers, n_local, n, pairs);
+        let sets = match halo {
+            Some(_) => {
+                let local: Vec<usize> = (0..pairs.first.len())
+                    .filter(|&e| pairs.first[e] < n_local)
+                    .collect();
+                Some(vec![local; layers])
+            }
+            None => layer_edges(layers, n_local, n, pairs),
+        };
         let graph = Graph {
             species,
             first: pairs.first,
@@ -112,7 +125,11 @@ impl<T: Real> NativeModel<T> {
         let mut guard = self.workspace.try_lock().ok();
         let mut local = Workspace::default();
         let ws = guard.as_deref_mut().unwrap_or(&mut local);
-        encoder::forward(&self.params, &self.radial, &graph, None, ws);
+        let forward_halo: Option<(&mut dyn Halo, usize)> = match halo.as_mut() {
+            Some(h) => Some((&mut **h, n_local)),
+            None => None,
+        };
+        encoder::forward(&self.params, &self.radial, &graph, None, forward_halo, ws)?;
         let mut atomic = Vec::with_capacity(n);
         encoder::readout(&self.params, species, ws, &mut atomic);
         let mut out = Prediction {
@@ -121,7 +138,7 @@ impl<T: Real> NativeModel<T> {
         };
         if request.needs_gradient() {
             let mut grad = Vec::new();
-            encoder::backward(&self.params, &graph, n_local, ws, &mut grad);
+            encoder::backward(&self.params, &graph, n_local, halo, ws, &mut grad)?;
             add_derivatives(&mut out, request, n, pairs, &vectors, &grad);
         }
         if request.atom_energies {
@@ -167,10 +184,11 @@ impl Native {
         pairs: &Pairs,
         n_local: usize,
         request: Request,
+        halo: Option<&mut dyn Halo>,
     ) -> Result<Prediction> {
         match self {
-            Native::F32(m) => m.evaluate(species, positions, pairs, n_local, request),
-            Native::F64(m) => m.evaluate(species, positions, pairs, n_local, request),
+            Native::F32(m) => m.evaluate(species, positions, pairs, n_local, request, halo),
+            Native::F64(m) => m.evaluate(species, positions, pairs, n_local, request, halo),
         }
     }
 }
