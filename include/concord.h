@@ -58,6 +58,16 @@
 #define CONCORD_MAX_COMMITTEE 64
 
 /**
+ * `direction` of a [`concord_exchange_fn`] call: ghost rows take their owners' rows.
+ */
+#define CONCORD_EXCHANGE_FORWARD 0
+
+/**
+ * `direction` of a [`concord_exchange_fn`] call: ghost rows are added to their owners' rows.
+ */
+#define CONCORD_EXCHANGE_REVERSE 1
+
+/**
  * kJ/mol per eV (CODATA 2018), the factor OpenMM energies need.
  */
 #define CONCORD_KJ_PER_MOL_PER_EV 96.48533212331002
@@ -238,6 +248,20 @@ typedef struct {
      */
     double avg_devi_v;
 } concord_deviation_t;
+
+/**
+ * The engine's halo exchange between layers, for `concord_compute_local_exchange`: `rows` is
+ * `[n_rows][width]` doubles, one row per atom of the call (local atoms first, then ghosts).
+ * With `direction` `CONCORD_EXCHANGE_FORWARD` the engine overwrites each ghost atom's row with
+ * its owner's row (LAMMPS: `comm->forward_comm`); with `CONCORD_EXCHANGE_REVERSE` it adds each
+ * ghost atom's row to its owner's (`comm->reverse_comm`). Returns 0 on success; anything else
+ * stops the evaluation with `CONCORD_ERROR_INVALID_INPUT`.
+ */
+typedef int32_t (*concord_exchange_fn)(void *user_data,
+                                       int32_t direction,
+                                       int64_t n_rows,
+                                       int64_t width,
+                                       double *rows);
 
 /**
  * Settings of a geometry optimisation (`concord_optimize`, `concord_generate_optimize`).
@@ -596,6 +620,41 @@ concord_status_t concord_compute_local(const concord_model_t *model,
                                        double *atom_energies,
                                        double *virial,
                                        double *atom_virial);
+
+/**
+ * [`concord_compute_local`] with a halo exchange between message-passing layers: every layer
+ * runs for the local atoms only, and after each layer but the last the engine's `exchange`
+ * gives every ghost atom its owner's features (`CONCORD_EXCHANGE_FORWARD`); the reverse pass
+ * sums the adjoints that reached ghosts onto their owners (`CONCORD_EXCHANGE_REVERSE`). Ghosts
+ * then need only cover one cutoff (`concord_model_cutoff`) around the local atoms, not the
+ * receptive field, and no domain repeats another's work. `concord_model_exchange_shape` gives
+ * the row width and the number of calls in each direction; every call of this function makes
+ * them in the same order (forward ones first; reverse ones only when forces or virials are
+ * requested), so an engine rank without atoms can make the matching collective calls itself.
+ * Arguments, outputs and errors as `concord_compute_local`, plus the exchange's failure.
+ *
+ * @param exchange the engine's exchange (must not be NULL).
+ * @param user_data passed to every `exchange` call unchanged.
+ *
+ * # Safety
+ * As `concord_compute_local`; `exchange` must be safe to call with `user_data`.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_compute_local_exchange(const concord_model_t *model,
+                                                int64_t n_local,
+                                                int64_t n_total,
+                                                const int32_t *atomic_numbers,
+                                                const double *positions,
+                                                int64_t n_pairs,
+                                                const int32_t *pair_first,
+                                                const int32_t *pair_second,
+                                                concord_exchange_fn exchange,
+                                                void *user_data,
+                                                double *energy,
+                                                double *forces,
+                                                double *atom_energies,
+                                                double *virial,
+                                                double *atom_virial);
 
 /**
  * The atomic number of an element symbol ("C" -> 6; case-sensitive: "Cl", not "CL").
@@ -1026,7 +1085,7 @@ concord_status_t concord_model_cutoff(const concord_model_t *model,
 /**
  * The receptive field in Å (layers x cutoff): an atom's energy depends on atoms up to this
  * distance, so it is the ghost-atom cutoff an MD engine must provide to
- * `concord_compute_local`.
+ * `concord_compute_local` (`concord_compute_local_exchange` needs one cutoff).
  *
  * @param model a loaded model.
  * @param receptive_field where to write the receptive field (Å).
@@ -1039,6 +1098,25 @@ concord_status_t concord_model_cutoff(const concord_model_t *model,
 CONCORD_MUST_USE
 concord_status_t concord_model_receptive_field(const concord_model_t *model,
                                                double *receptive_field);
+
+/**
+ * The shape of the halo exchange of `concord_compute_local_exchange`: the doubles per atom
+ * in each exchanged row (4 x the model's features) and the number of exchanges in each
+ * direction per call (layers - 1; the reverse ones only when forces or virials are asked for).
+ *
+ * @param model a loaded model.
+ * @param width where to write the row width.
+ * @param rounds where to write the number of exchanges per direction.
+ * @return `CONCORD_SUCCESS` or `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL argument); the
+ *   message is in `concord_last_error()`.
+ *
+ * # Safety
+ * `model` must be a live handle; `width` and `rounds` writable.
+ */
+CONCORD_MUST_USE
+concord_status_t concord_model_exchange_shape(const concord_model_t *model,
+                                              int64_t *width,
+                                              int32_t *rounds);
 
 /**
  * The model file's metadata as a JSON object (format and version, code version, elements,

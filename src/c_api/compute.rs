@@ -8,6 +8,7 @@ use super::status::{self, concord_status_t, Failure};
 use super::{CONCORD_MAX_ATOMS, CONCORD_MAX_PAIRS};
 use crate::error::Error;
 use crate::model::evaluate::{Prediction, Request};
+use crate::runtime::Halo;
 use crate::structure::Frame;
 
 /// Checks a count argument: within `min..=max`.
@@ -253,75 +254,242 @@ pub unsafe extern "C" fn concord_compute_local(
     virial: *mut f64,
     atom_virial: *mut f64,
 ) -> concord_status_t {
-    status::status("concord_compute_local", || {
-        let potential = borrow(model)?;
-        let n = count("n_total", n_total, 1, CONCORD_MAX_ATOMS)?;
-        let n_local = count("n_local", n_local, 0, CONCORD_MAX_ATOMS)?;
-        if n_local > n {
-            return Err(Failure::input(format!(
-                "n_local = {n_local} exceeds n_total = {n}"
+    let args = LocalArgs {
+        n_local,
+        n_total,
+        atomic_numbers,
+        positions,
+        n_pairs,
+        pair_first,
+        pair_second,
+    };
+    let out = Outputs {
+        energy,
+        forces,
+        atom_energies,
+        virial,
+        atom_virial,
+    };
+    status::status("concord_compute_local", || local(model, args, out, None))
+}
+
+/// The engine's halo exchange between layers, for `concord_compute_local_exchange`: `rows` is
+/// `[n_rows][width]` doubles, one row per atom of the call (local atoms first, then ghosts).
+/// With `direction` `CONCORD_EXCHANGE_FORWARD` the engine overwrites each ghost atom's row with
+/// its owner's row (LAMMPS: `comm->forward_comm`); with `CONCORD_EXCHANGE_REVERSE` it adds each
+/// ghost atom's row to its owner's (`comm->reverse_comm`). Returns 0 on success; anything else
+/// stops the evaluation with `CONCORD_ERROR_INVALID_INPUT`.
+pub type concord_exchange_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut std::ffi::c_void,
+        direction: i32,
+        n_rows: i64,
+        width: i64,
+        rows: *mut f64,
+    ) -> i32,
+>;
+
+/// `direction` of a [`concord_exchange_fn`] call: ghost rows take their owners' rows.
+pub const CONCORD_EXCHANGE_FORWARD: i32 = 0;
+
+/// `direction` of a [`concord_exchange_fn`] call: ghost rows are added to their owners' rows.
+pub const CONCORD_EXCHANGE_REVERSE: i32 = 1;
+
+/// [`concord_compute_local`] with a halo exchange between message-passing layers: every layer
+/// runs for the local atoms only, and after each layer but the last the engine's `exchange`
+/// gives every ghost atom its owner's features (`CONCORD_EXCHANGE_FORWARD`); the reverse pass
+/// sums the adjoints that reached ghosts onto their owners (`CONCORD_EXCHANGE_REVERSE`). Ghosts
+/// then need only cover one cutoff (`concord_model_cutoff`) around the local atoms, not the
+/// receptive field, and no domain repeats another's work. `concord_model_exchange_shape` gives
+/// the row width and the number of calls in each direction; every call of this function makes
+/// them in the same order (forward ones first; reverse ones only when forces or virials are
+/// requested), so an engine rank without atoms can make the matching collective calls itself.
+/// Arguments, outputs and errors as `concord_compute_local`, plus the exchange's failure.
+///
+/// @param exchange the engine's exchange (must not be NULL).
+/// @param user_data passed to every `exchange` call unchanged.
+///
+/// # Safety
+/// As `concord_compute_local`; `exchange` must be safe to call with `user_data`.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_compute_local_exchange(
+    model: *const concord_model_t,
+    n_local: i64,
+    n_total: i64,
+    atomic_numbers: *const i32,
+    positions: *const f64,
+    n_pairs: i64,
+    pair_first: *const i32,
+    pair_second: *const i32,
+    exchange: concord_exchange_fn,
+    user_data: *mut std::ffi::c_void,
+    energy: *mut f64,
+    forces: *mut f64,
+    atom_energies: *mut f64,
+    virial: *mut f64,
+    atom_virial: *mut f64,
+) -> concord_status_t {
+    let args = LocalArgs {
+        n_local,
+        n_total,
+        atomic_numbers,
+        positions,
+        n_pairs,
+        pair_first,
+        pair_second,
+    };
+    let out = Outputs {
+        energy,
+        forces,
+        atom_energies,
+        virial,
+        atom_virial,
+    };
+    status::status("concord_compute_local_exchange", || {
+        let Some(call) = exchange else {
+            return Err(Failure::argument("'exchange' is NULL"));
+        };
+        let mut halo = EngineHalo { call, user_data };
+        local(model, args, out, Some(&mut halo))
+    })
+}
+
+/// A [`concord_exchange_fn`] as a [`Halo`].
+struct EngineHalo {
+    call: unsafe extern "C" fn(*mut std::ffi::c_void, i32, i64, i64, *mut f64) -> i32,
+    user_data: *mut std::ffi::c_void,
+}
+
+impl EngineHalo {
+    fn run(&mut self, direction: i32, width: usize, rows: &mut [f64]) -> crate::Result<()> {
+        let n = rows.len() / width.max(1);
+        // SAFETY: the caller of concord_compute_local_exchange vouched for `call` and
+        // `user_data`; `rows` is valid for n * width doubles.
+        let code = unsafe {
+            (self.call)(
+                self.user_data,
+                direction,
+                n as i64,
+                width as i64,
+                rows.as_mut_ptr(),
+            )
+        };
+        if code != 0 {
+            return Err(Error::invalid(format!(
+                "the engine's exchange returned {code}"
             )));
         }
-        let n_pairs = count("n_pairs", n_pairs, 0, CONCORD_MAX_PAIRS)?;
-        check_null!(atomic_numbers, positions);
-        let pairs = match (pair_first.is_null(), pair_second.is_null()) {
-            (true, true) if n_pairs == 0 => None,
-            (true, true) => {
-                return Err(Failure::input(format!(
-                    "n_pairs = {n_pairs} but 'pair_first' and 'pair_second' are NULL"
-                )))
-            }
-            (false, false) => {
-                let index = |ptr: *const i32, name: &str| -> Result<Vec<usize>, Failure> {
-                    let mut v = Vec::new();
-                    v.try_reserve_exact(n_pairs).map_err(|_| {
-                        Failure::input(format!("n_pairs = {n_pairs}: cannot allocate"))
-                    })?;
-                    for (p, &i) in slice::from_raw_parts(ptr, n_pairs).iter().enumerate() {
-                        if i < 0 || i as usize >= n {
-                            return Err(Failure::input(format!(
-                                "{name}[{p}] = {i} is out of range for {n} atoms"
-                            )));
-                        }
-                        v.push(i as usize);
+        Ok(())
+    }
+}
+
+impl Halo for EngineHalo {
+    fn forward(&mut self, width: usize, rows: &mut [f64]) -> crate::Result<()> {
+        self.run(CONCORD_EXCHANGE_FORWARD, width, rows)
+    }
+    fn reverse(&mut self, width: usize, rows: &mut [f64]) -> crate::Result<()> {
+        self.run(CONCORD_EXCHANGE_REVERSE, width, rows)
+    }
+}
+
+/// The atoms and pairs of a `concord_compute_local*` call, as the caller gave them.
+struct LocalArgs {
+    n_local: i64,
+    n_total: i64,
+    atomic_numbers: *const i32,
+    positions: *const f64,
+    n_pairs: i64,
+    pair_first: *const i32,
+    pair_second: *const i32,
+}
+
+/// The body of `concord_compute_local*`.
+unsafe fn local(
+    model: *const concord_model_t,
+    args: LocalArgs,
+    out: Outputs,
+    halo: Option<&mut dyn Halo>,
+) -> Result<(), Failure> {
+    let LocalArgs {
+        n_local,
+        n_total,
+        atomic_numbers,
+        positions,
+        n_pairs,
+        pair_first,
+        pair_second,
+    } = args;
+    let potential = borrow(model)?;
+    let n = count("n_total", n_total, 1, CONCORD_MAX_ATOMS)?;
+    let n_local = count("n_local", n_local, 0, CONCORD_MAX_ATOMS)?;
+    if n_local > n {
+        return Err(Failure::input(format!(
+            "n_local = {n_local} exceeds n_total = {n}"
+        )));
+    }
+    let n_pairs = count("n_pairs", n_pairs, 0, CONCORD_MAX_PAIRS)?;
+    check_null!(atomic_numbers, positions);
+    let pairs = engine_pairs(n_pairs, pair_first, pair_second, n)?;
+    let prediction = potential.compute_local_with_halo(
+        &numbers(atomic_numbers, n)?,
+        &self::positions(positions, n),
+        n_local,
+        pairs.as_ref().map(|(f, s)| (f.as_slice(), s.as_slice())),
+        out.request(),
+        halo,
+    )?;
+    out.write(&prediction, n)
+}
+
+/// The engine's pair arrays `[n_pairs]` as indices into `n` atoms, or `None` when both are NULL.
+unsafe fn engine_pairs(
+    n_pairs: usize,
+    pair_first: *const i32,
+    pair_second: *const i32,
+    n: usize,
+) -> Result<Option<(Vec<usize>, Vec<usize>)>, Failure> {
+    Ok(match (pair_first.is_null(), pair_second.is_null()) {
+        (true, true) if n_pairs == 0 => None,
+        (true, true) => {
+            return Err(Failure::input(format!(
+                "n_pairs = {n_pairs} but 'pair_first' and 'pair_second' are NULL"
+            )))
+        }
+        (false, false) => {
+            let index = |ptr: *const i32, name: &str| -> Result<Vec<usize>, Failure> {
+                let mut v = Vec::new();
+                v.try_reserve_exact(n_pairs)
+                    .map_err(|_| Failure::input(format!("n_pairs = {n_pairs}: cannot allocate")))?;
+                for (p, &i) in slice::from_raw_parts(ptr, n_pairs).iter().enumerate() {
+                    if i < 0 || i as usize >= n {
+                        return Err(Failure::input(format!(
+                            "{name}[{p}] = {i} is out of range for {n} atoms"
+                        )));
                     }
-                    Ok(v)
-                };
-                Some((
-                    index(pair_first, "pair_first")?,
-                    index(pair_second, "pair_second")?,
-                ))
-            }
-            (first_null, _) => {
-                return Err(Failure::input(format!(
-                    "'{}' is NULL but '{}' is not: give both pair arrays or neither",
-                    if first_null {
-                        "pair_first"
-                    } else {
-                        "pair_second"
-                    },
-                    if first_null {
-                        "pair_second"
-                    } else {
-                        "pair_first"
-                    },
-                )))
-            }
-        };
-        let out = Outputs {
-            energy,
-            forces,
-            atom_energies,
-            virial,
-            atom_virial,
-        };
-        let prediction = potential.compute_local(
-            &numbers(atomic_numbers, n)?,
-            &self::positions(positions, n),
-            n_local,
-            pairs.as_ref().map(|(f, s)| (f.as_slice(), s.as_slice())),
-            out.request(),
-        )?;
-        out.write(&prediction, n)
+                    v.push(i as usize);
+                }
+                Ok(v)
+            };
+            Some((
+                index(pair_first, "pair_first")?,
+                index(pair_second, "pair_second")?,
+            ))
+        }
+        (first_null, _) => {
+            return Err(Failure::input(format!(
+                "'{}' is NULL but '{}' is not: give both pair arrays or neither",
+                if first_null {
+                    "pair_first"
+                } else {
+                    "pair_second"
+                },
+                if first_null {
+                    "pair_second"
+                } else {
+                    "pair_first"
+                },
+            )))
+        }
     })
 }

@@ -238,7 +238,7 @@ pub unsafe extern "C" fn concord_model_cutoff(
 
 /// The receptive field in Å (layers x cutoff): an atom's energy depends on atoms up to this
 /// distance, so it is the ghost-atom cutoff an MD engine must provide to
-/// `concord_compute_local`.
+/// `concord_compute_local` (`concord_compute_local_exchange` needs one cutoff).
 ///
 /// @param model a loaded model.
 /// @param receptive_field where to write the receptive field (Å).
@@ -257,6 +257,35 @@ pub unsafe extern "C" fn concord_model_receptive_field(
         let potential = borrow(model)?;
         check_null!(receptive_field);
         *receptive_field = potential.receptive_field();
+        Ok(())
+    })
+}
+
+/// The shape of the halo exchange of `concord_compute_local_exchange`: the doubles per atom
+/// in each exchanged row (4 x the model's features) and the number of exchanges in each
+/// direction per call (layers - 1; the reverse ones only when forces or virials are asked for).
+///
+/// @param model a loaded model.
+/// @param width where to write the row width.
+/// @param rounds where to write the number of exchanges per direction.
+/// @return `CONCORD_SUCCESS` or `CONCORD_ERROR_INVALID_ARGUMENT` (a NULL argument); the
+///   message is in `concord_last_error()`.
+///
+/// # Safety
+/// `model` must be a live handle; `width` and `rounds` writable.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn concord_model_exchange_shape(
+    model: *const concord_model_t,
+    width: *mut i64,
+    rounds: *mut i32,
+) -> concord_status_t {
+    status::status("concord_model_exchange_shape", || {
+        let potential = borrow(model)?;
+        check_null!(width, rounds);
+        let encoder = &potential.config().encoder;
+        *width = 4 * encoder.features as i64;
+        *rounds = encoder.layers.saturating_sub(1) as i32;
         Ok(())
     })
 }

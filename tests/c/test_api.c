@@ -55,6 +55,18 @@ static const int32_t CH4_FIRST[4] = {0, 0, 0, 0};
 static const int32_t CH4_SECOND[4] = {1, 2, 3, 4};
 static const int32_t CH4_ORDER[4] = {1, 1, 1, 1};
 
+/* An exchange for atoms that are all local (nothing to copy): counts its calls by direction
+ * and checks the row shape; `user_data` points to int[4]: forward calls, reverse calls, the
+ * expected width, the status to return. */
+static int32_t count_exchanges(void* user_data, int32_t direction, int64_t n_rows, int64_t width,
+                               double* rows) {
+    int* state = (int*)user_data;
+    CHECK(n_rows == 5 && width == state[2] && rows != NULL, "exchange rows %lld x %lld",
+          (long long)n_rows, (long long)width);
+    state[direction == CONCORD_EXCHANGE_FORWARD ? 0 : 1]++;
+    return state[3];
+}
+
 /* The fields of optimisation results, as doubles: status, converged, steps, force_calls,
  * energy, initial_energy, max_force. */
 static void print_results(const char* name, const concord_optimize_result_t* r, int n) {
@@ -779,6 +791,37 @@ int main(int argc, char** argv) {
     EXPECT_OK(concord_compute_local(model, 5, 5, CH4_Z, CH4_X, 0, NULL, NULL, &all_local_energy,
                                     NULL, NULL, NULL, NULL));
     CHECK(fabs(all_local_energy - energy) < 1e-9, "all local = whole system");
+
+    /* The halo exchange: its shape, the calls it makes, the same energy and forces when every
+     * atom is local, and the engine's failure or a NULL exchange refused. */
+    int64_t width = 0;
+    int32_t rounds = 0;
+    EXPECT_OK(concord_model_exchange_shape(model, &width, &rounds));
+    CHECK(width > 0 && width % 4 == 0 && rounds >= 1, "exchange shape %lld x %d",
+          (long long)width, (int)rounds);
+    int exchange_state[4] = {0, 0, (int)width, 0};
+    double halo_energy, halo_forces[15], plain_forces[15];
+    EXPECT_OK(concord_compute_local(model, 5, 5, CH4_Z, CH4_X, 0, NULL, NULL, NULL, plain_forces,
+                                    NULL, NULL, NULL));
+    EXPECT_OK(concord_compute_local_exchange(model, 5, 5, CH4_Z, CH4_X, 0, NULL, NULL,
+                                             count_exchanges, exchange_state, &halo_energy,
+                                             halo_forces, NULL, NULL, NULL));
+    CHECK(exchange_state[0] == rounds && exchange_state[1] == rounds,
+          "%d forward and %d reverse exchanges, want %d each", exchange_state[0],
+          exchange_state[1], (int)rounds);
+    CHECK(fabs(halo_energy - all_local_energy) < 1e-9, "exchange energy");
+    for (int k = 0; k < 15; ++k)
+        CHECK(fabs(halo_forces[k] - plain_forces[k]) < 1e-9, "exchange force %d", k);
+    exchange_state[3] = 3;
+    EXPECT_ERROR(concord_compute_local_exchange(model, 5, 5, CH4_Z, CH4_X, 0, NULL, NULL,
+                                                count_exchanges, exchange_state, &halo_energy,
+                                                NULL, NULL, NULL, NULL),
+                 CONCORD_ERROR_INVALID_INPUT, "the engine's exchange returned 3");
+    EXPECT_ERROR(concord_compute_local_exchange(model, 5, 5, CH4_Z, CH4_X, 0, NULL, NULL, NULL,
+                                                NULL, &halo_energy, NULL, NULL, NULL, NULL),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'exchange' is NULL");
+    EXPECT_ERROR(concord_model_exchange_shape(model, NULL, &rounds),
+                 CONCORD_ERROR_INVALID_ARGUMENT, "'width' is NULL");
 
     /* Bad input to concord_compute: specific status, message naming the problem, outputs
      * untouched. */
