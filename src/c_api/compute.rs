@@ -442,13 +442,16 @@ unsafe fn local(
     out.write(&prediction, n)
 }
 
+/// First and second atoms of each pair.
+type PairIndices = (Vec<usize>, Vec<usize>);
+
 /// The engine's pair arrays `[n_pairs]` as indices into `n` atoms, or `None` when both are NULL.
 unsafe fn engine_pairs(
     n_pairs: usize,
     pair_first: *const i32,
     pair_second: *const i32,
     n: usize,
-) -> Result<Option<(Vec<usize>, Vec<usize>)>, Failure> {
+) -> Result<Option<PairIndices>, Failure> {
     Ok(match (pair_first.is_null(), pair_second.is_null()) {
         (true, true) if n_pairs == 0 => None,
         (true, true) => {

@@ -284,7 +284,7 @@ pub unsafe extern "C" fn concord_model_exchange_shape(
         let potential = borrow(model)?;
         check_null!(width, rounds);
         let encoder = &potential.config().encoder;
-        *width = 4 * encoder.features as i64;
+        *width = 4 * encoder.features;
         *rounds = encoder.layers.saturating_sub(1) as i32;
         Ok(())
     })
