@@ -128,6 +128,9 @@ pub struct Workspace<T> {
     g_unit: Vec<f64>,
     /// Rows exchanged with an engine's halo, `[N, 4F]`.
     halo_rows: Vec<f64>,
+    /// Atoms whose update blocks run (the first ones): all, or with a halo the local atoms
+    /// (ghost rows are overwritten by the exchange and their adjoints are zero).
+    active: usize,
 }
 
 /// Resizes `v` to `n` zeros, reusing its capacity.
@@ -185,6 +188,7 @@ fn forward_impl<T: Real, L: Lanes<T>>(
         }
     }
     zeroed(&mut ws.v, n * 3 * f);
+    ws.active = halo.as_ref().map_or(n, |&(_, n_local)| n_local.min(n));
     ws.tapes.resize_with(p.messages.len(), Tape::default);
     for l in 0..p.messages.len() {
         layer_units(radial, g, l, ws);
@@ -511,9 +515,10 @@ fn message_forward<T: Real, L: Lanes<T>>(
 fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let up = &p.updates[l];
     let f = up.uv.inp;
-    let n = ws.s.len() / f;
+    let n = ws.active;
     let tape = &mut ws.tapes[l];
-    tape.v_mid.clone_from(&ws.v);
+    tape.v_mid.clear();
+    tape.v_mid.extend_from_slice(&ws.v[..n * 3 * f]);
     lin(&tape.v_mid, f, 3 * n, &up.uv, &mut tape.uv_vv);
     if p.vector_norm {
         // U and V have no bias: the products of v / r are those of v, divided by r.
@@ -647,7 +652,7 @@ fn backward_impl<T: Real, L: Lanes<T>>(
 fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let up = &p.updates[l];
     let f = up.uv.inp;
-    let n = ws.gs.len() / f;
+    let n = ws.active;
     let tape = &ws.tapes[l];
     sized(&mut ws.g_a, n * 3 * f);
     sized(&mut ws.g_uv_vv, n * 6 * f);
@@ -732,10 +737,10 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
             f,
         );
     }
-    sized(&mut ws.gs_mid, n * f);
+    ws.gs_mid.clone_from(&ws.gs);
     for i in 0..n {
         for c in 0..f {
-            ws.gs_mid[i * f + c] = ws.gs[i * f + c] + ws.g_cat[i * 2 * f + c];
+            ws.gs_mid[i * f + c] += ws.g_cat[i * 2 * f + c];
         }
     }
 }

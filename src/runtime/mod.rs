@@ -101,15 +101,21 @@ impl<T: Real> NativeModel<T> {
         if let Some(&bad) = species.iter().find(|&&s| s >= self.config.elements.len()) {
             return Err(Error::invalid(format!("species index {bad} out of range")));
         }
+        // With a halo every layer runs the edges into local atoms only: drop the others.
+        let kept = halo.is_some().then(|| local_pairs(pairs, n_local));
+        let pairs = match &kept {
+            Some((first, second, shift)) => Pairs {
+                first,
+                second,
+                shift,
+            },
+            None => *pairs,
+        };
+        let pairs = &pairs;
         let vectors = edge_vectors(n, positions, pairs, n_local)?;
         let layers = self.params.messages.len();
         let sets = match halo {
-            Some(_) => {
-                let local: Vec<usize> = (0..pairs.first.len())
-                    .filter(|&e| pairs.first[e] < n_local)
-                    .collect();
-                Some(vec![local; layers])
-            }
+            Some(_) => None,
             None => layer_edges(layers, n_local, n, pairs),
         };
         let graph = Graph {
@@ -146,6 +152,19 @@ impl<T: Real> NativeModel<T> {
         }
         Ok(out)
     }
+}
+
+/// The pairs of `pairs` whose first (receiving) atom is local (`< n_local`): first atoms,
+/// second atoms and shifts.
+fn local_pairs(pairs: &Pairs, n_local: usize) -> (Vec<usize>, Vec<usize>, Vec<[f64; 3]>) {
+    let kept: Vec<usize> = (0..pairs.first.len())
+        .filter(|&e| pairs.first[e] < n_local)
+        .collect();
+    (
+        kept.iter().map(|&e| pairs.first[e]).collect(),
+        kept.iter().map(|&e| pairs.second[e]).collect(),
+        kept.iter().map(|&e| pairs.shift[e]).collect(),
+    )
 }
 
 /// A native model in the precision chosen at load time.

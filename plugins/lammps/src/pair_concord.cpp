@@ -50,11 +50,19 @@ void PairConcord::settings(int narg, char **arg) {
     error->all(FLERR,
                "{}: missing model file; usage: pair_style concord MODEL [MODEL2 ...] "
                "[precision auto|32|64] [device D] [pairs concord|lammps] [cell auto|no] "
-               "[out_freq N] [out_file FILE]",
+               "[exchange yes|no] [out_freq N] [out_file FILE]",
                kWho);
   energy_unit_ = concord_lammps::energy_per_ev(lmp, kWho);
-  static const char *const keywords[] = {"precision", "device", "pairs", "cell", "out_freq",
-                                         "out_file"};
+  // A repeated pair_style starts from the defaults, not from the previous command's keywords.
+  precision_ = 0;
+  device_ = "cpu";
+  lammps_pairs_ = false;
+  cell_allowed_ = true;
+  exchange_ = true;
+  out_freq_ = 0;
+  out_file_ = "model_devi.out";
+  static const char *const keywords[] = {"precision", "device",   "pairs",   "cell",
+                                         "exchange",  "out_freq", "out_file"};
   auto is_keyword = [](const std::string &a) {
     return std::find(std::begin(keywords), std::end(keywords), a) != std::end(keywords);
   };
@@ -72,8 +80,8 @@ void PairConcord::settings(int narg, char **arg) {
     const std::string key = arg[i];
     if (!is_keyword(key))
       error->all(FLERR,
-                 "{}: unknown keyword '{}' (expected precision, device, pairs, cell, out_freq "
-                 "or out_file; model files come first)",
+                 "{}: unknown keyword '{}' (expected precision, device, pairs, cell, exchange, "
+                 "out_freq or out_file; model files come first)",
                  kWho, key);
     if (i + 1 >= narg) error->all(FLERR, "{}: keyword '{}' needs a value", kWho, key);
     const std::string value = arg[i + 1];
@@ -91,6 +99,10 @@ void PairConcord::settings(int narg, char **arg) {
       if (value != "auto" && value != "no")
         error->all(FLERR, "{}: cell '{}' must be auto or no", kWho, value);
       cell_allowed_ = value == "auto";
+    } else if (key == "exchange") {
+      if (value != "yes" && value != "no")
+        error->all(FLERR, "{}: exchange '{}' must be yes or no", kWho, value);
+      exchange_ = value == "yes";
     } else if (key == "out_freq") {
       out_freq_ = utils::inumeric(FLERR, value, false, lmp);
       if (out_freq_ < 1) error->all(FLERR, "{}: out_freq {} must be at least 1", kWho, value);
@@ -108,7 +120,6 @@ void PairConcord::settings(int narg, char **arg) {
     error->all(FLERR, "{}: out_freq needs a committee (two or more model files)", kWho);
   if (!committee_.empty()) {
     if (out_freq_ == 0) out_freq_ = 1;
-    comm_reverse = 3 * static_cast<int>(1 + committee_.size());
     if (comm->me == 0) {
       if (devi_file_) std::fclose(devi_file_);
       devi_file_ = std::fopen(out_file_.c_str(), "w");
@@ -119,6 +130,19 @@ void PairConcord::settings(int narg, char **arg) {
                    "min_devi_v", "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f");
     }
   }
+  // Buffer sizes of LAMMPS's communication, set here because pair_style hybrid takes the
+  // largest of its sub-styles' when they are created: the committee's forces, and the widest
+  // row any model exchanges between layers.
+  comm_forward = 0;
+  comm_reverse = committee_.empty() ? 0 : 3 * static_cast<int>(1 + committee_.size());
+  for (size_t k = 0; exchange_ && k <= committee_.size(); ++k) {
+    int64_t width = 0;
+    int32_t rounds = 0;
+    check(concord_model_exchange_shape((k == 0 ? model_ : committee_[k - 1])->handle(), &width,
+                                       &rounds));
+    comm_forward = std::max(comm_forward, static_cast<int>(width));
+  }
+  comm_reverse = std::max(comm_reverse, comm_forward);
   cutoff_ = model_->cutoff();
   receptive_field_ = model_->receptive_field();
   for (const auto &m : committee_) {
@@ -186,9 +210,10 @@ void PairConcord::init_style() {
   // The one-rank path computes the global virial itself (no ghosts to sum r.f over).
   no_virial_fdotr_compute = use_cell_ ? 1 : 0;
   if (!use_cell_) {
-    // Ghosts must cover the receptive field around every local atom until the next
-    // reneighbouring, when atoms may have moved by up to half the skin each.
-    const double needed = receptive_field_ + neighbor->skin;
+    // Ghosts must cover one cutoff (with the exchange between layers) or the receptive field
+    // around every local atom until the next reneighbouring, when atoms may have moved by up
+    // to half the skin each.
+    const double needed = (exchange_ ? cutoff_ : receptive_field_) + neighbor->skin;
     if (comm->cutghostuser < needed) comm->cutghostuser = needed;
   }
   if (!use_cell_ && lammps_pairs_) {
@@ -316,23 +341,80 @@ void PairConcord::compute_cell() {
 void PairConcord::compute_ghosts() {
   const int64_t n_local = select_atoms(atom->nlocal + atom->nghost);
   n_local_selected_ = n_local;
-  if (n_local == 0) return;  // no energy here, and no forces from this rank
+  // No local atoms: no energy here and no forces from this rank, but the exchange's
+  // communication calls still take part.
+  if (n_local == 0 && !exchange_) return;
   const int64_t n = static_cast<int64_t>(selected_.size());
   if (lammps_pairs_) collect_pairs();
   forces_.resize(3 * n);
   atom_energies_.resize(eflag_atom ? n : 0);
   atom_virial_.resize(vflag_atom ? 9 * n : 0);
+  compute_local(driver(), &energy_, forces_.data(), eflag_atom ? atom_energies_.data() : nullptr,
+                nullptr, vflag_atom ? atom_virial_.data() : nullptr);
+  if (n_local > 0) accumulate(n_local);
+}
+
+void PairConcord::compute_local(const concord::Model &model, double *energy, double *forces,
+                                double *atom_energies, double *virial, double *atom_virial) {
+  const int64_t n = static_cast<int64_t>(selected_.size());
   static const int32_t none = 0;  // non-NULL pair arrays of length 0 mean "no pairs"
   const int32_t *first =
       lammps_pairs_ ? (pair_first_.empty() ? &none : pair_first_.data()) : nullptr;
   const int32_t *second =
       lammps_pairs_ ? (pair_second_.empty() ? &none : pair_second_.data()) : nullptr;
-  check(concord_compute_local(driver().handle(), n_local, n, numbers_.data(), positions_.data(),
-                              lammps_pairs_ ? static_cast<int64_t>(pair_first_.size()) : 0,
-                              first, second, &energy_, forces_.data(),
-                              eflag_atom ? atom_energies_.data() : nullptr, nullptr,
-                              vflag_atom ? atom_virial_.data() : nullptr));
-  accumulate(n_local);
+  const int64_t n_pairs = lammps_pairs_ ? static_cast<int64_t>(pair_first_.size()) : 0;
+  if (!exchange_) {
+    if (n_local_selected_ > 0)
+      check(concord_compute_local(model.handle(), n_local_selected_, n, numbers_.data(),
+                                  positions_.data(), n_pairs, first, second, energy, forces,
+                                  atom_energies, virial, atom_virial));
+    return;
+  }
+  int64_t width = 0;
+  int32_t rounds = 0;
+  check(concord_model_exchange_shape(model.handle(), &width, &rounds));
+  exchanges_[0] = exchanges_[1] = 0;
+  concord_status_t status = CONCORD_SUCCESS;
+  if (n_local_selected_ > 0)
+    status = concord_compute_local_exchange(
+        model.handle(), n_local_selected_, n, numbers_.data(), positions_.data(), n_pairs, first,
+        second, &PairConcord::exchange_rows, this, energy, forces, atom_energies, virial,
+        atom_virial);
+  // The exchanges the call did not make (no local atoms here, or it failed on this rank) are
+  // made without rows, so that every rank takes part in the same communication.
+  exchange_rows_ = nullptr;
+  exchange_width_ = static_cast<int>(width);
+  exchanging_ = true;
+  for (; exchanges_[0] < rounds; ++exchanges_[0]) comm->forward_comm(this);
+  for (; exchanges_[1] < rounds; ++exchanges_[1]) comm->reverse_comm(this);
+  exchanging_ = false;
+  check(status);
+}
+
+int32_t PairConcord::exchange_rows(void *self, int32_t direction, int64_t n_rows, int64_t width,
+                                   double *rows) {
+  auto *pair = static_cast<PairConcord *>(self);
+  // No C++ exception may cross the library's frames: failures become a status.
+  try {
+    if (n_rows != static_cast<int64_t>(pair->selected_.size()) || width > pair->comm_forward ||
+        width > pair->comm_reverse)
+      return 1;
+    pair->exchange_rows_ = rows;
+    pair->exchange_width_ = static_cast<int>(width);
+    pair->exchanging_ = true;
+    if (direction == CONCORD_EXCHANGE_FORWARD) {
+      pair->comm->forward_comm(pair);
+      ++pair->exchanges_[0];
+    } else {
+      pair->comm->reverse_comm(pair);
+      ++pair->exchanges_[1];
+    }
+    pair->exchanging_ = false;
+    return 0;
+  } catch (...) {
+    pair->exchanging_ = false;
+    return 2;
+  }
 }
 
 void PairConcord::collect_pairs() {
@@ -397,16 +479,8 @@ void PairConcord::model_forces(const concord::Model &model, std::vector<double> 
     check(concord_compute(model.handle(), n, numbers_.data(), positions_.data(),
                           any ? cell : nullptr, any ? periodic : nullptr, nullptr, forces.data(),
                           nullptr, virial, nullptr));
-  } else if (n_local_selected_ > 0) {
-    static const int32_t none = 0;
-    const int32_t *first =
-        lammps_pairs_ ? (pair_first_.empty() ? &none : pair_first_.data()) : nullptr;
-    const int32_t *second =
-        lammps_pairs_ ? (pair_second_.empty() ? &none : pair_second_.data()) : nullptr;
-    check(concord_compute_local(model.handle(), n_local_selected_, n, numbers_.data(),
-                                positions_.data(),
-                                lammps_pairs_ ? static_cast<int64_t>(pair_first_.size()) : 0,
-                                first, second, nullptr, forces.data(), nullptr, virial, nullptr));
+  } else {
+    compute_local(model, nullptr, forces.data(), nullptr, virial, nullptr);
   }
 }
 
@@ -481,8 +555,45 @@ void PairConcord::write_deviation(const double *devi_v, const double *devi_f) {
   std::fflush(devi_file_);
 }
 
+int PairConcord::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/,
+                                   int * /*pbc*/) {
+  const int w = exchange_width_;
+  for (int k = 0; k < n; ++k) {
+    const int c = concord_index_[list[k]];
+    double *out = buf + static_cast<size_t>(k) * w;
+    if (exchange_rows_ && c >= 0)
+      std::copy_n(exchange_rows_ + static_cast<size_t>(c) * w, w, out);
+    else
+      std::fill_n(out, w, 0.0);
+  }
+  return n * w;
+}
+
+void PairConcord::unpack_forward_comm(int n, int first, double *buf) {
+  const int w = exchange_width_;
+  if (!exchange_rows_) return;
+  for (int k = 0; k < n; ++k) {
+    const int c = concord_index_[first + k];
+    if (c >= 0)
+      std::copy_n(buf + static_cast<size_t>(k) * w, w,
+                  exchange_rows_ + static_cast<size_t>(c) * w);
+  }
+}
+
 int PairConcord::pack_reverse_comm(int n, int first, double *buf) {
-  const int width = comm_reverse;
+  if (exchanging_) {  // exchanged rows of ghost atoms
+    const int w = exchange_width_;
+    for (int k = 0; k < n; ++k) {
+      const int c = concord_index_[first + k];
+      double *out = buf + static_cast<size_t>(k) * w;
+      if (exchange_rows_ && c >= 0)
+        std::copy_n(exchange_rows_ + static_cast<size_t>(c) * w, w, out);
+      else
+        std::fill_n(out, w, 0.0);
+    }
+    return n * w;
+  }
+  const int width = 3 * static_cast<int>(1 + committee_.size());  // committee forces
   int m = 0;
   for (int i = first; i < first + n; ++i)
     for (int c = 0; c < width; ++c)
@@ -491,7 +602,18 @@ int PairConcord::pack_reverse_comm(int n, int first, double *buf) {
 }
 
 void PairConcord::unpack_reverse_comm(int n, int *list, double *buf) {
-  const int width = comm_reverse;
+  if (exchanging_) {
+    const int w = exchange_width_;
+    if (!exchange_rows_) return;
+    for (int k = 0; k < n; ++k) {
+      const int c = concord_index_[list[k]];
+      if (c < 0) continue;
+      double *row = exchange_rows_ + static_cast<size_t>(c) * w;
+      for (int j = 0; j < w; ++j) row[j] += buf[static_cast<size_t>(k) * w + j];
+    }
+    return;
+  }
+  const int width = 3 * static_cast<int>(1 + committee_.size());
   int m = 0;
   for (int i = 0; i < n; ++i)
     for (int c = 0; c < width; ++c)

@@ -1,7 +1,7 @@
 // pair_style concord: the Concord learned potential as a LAMMPS pair style.
 //
 //   pair_style concord MODEL [precision auto|32|64] [device cpu|cuda|cuda:N]
-//                            [pairs concord|lammps] [cell auto|no]
+//                            [pairs concord|lammps] [cell auto|no] [exchange yes|no]
 //   (precision auto, the default: float32 network arithmetic with float64 accumulation in
 //   dynamics, float64 throughout in minimisation)
 //   pair_coeff * * H C N O        (one element symbol per atom type; NULL skips a type)
@@ -33,6 +33,8 @@ class PairConcord : public Pair {
   void coeff(int narg, char **arg) override;
   void init_style() override;
   double init_one(int i, int j) override;
+  int pack_forward_comm(int n, int *list, double *buf, int pbc_flag, int *pbc) override;
+  void unpack_forward_comm(int n, int first, double *buf) override;
   int pack_reverse_comm(int n, int first, double *buf) override;
   void unpack_reverse_comm(int n, int *list, double *buf) override;
   /// "devi_f": the committee's per-atom force deviation (force units), for `fix pair`.
@@ -53,6 +55,15 @@ class PairConcord : public Pair {
   /// Adds the Concord result in the buffers (forces, energy, atom energies and virials, eV)
   /// to LAMMPS's arrays; the first `n_local` selected atoms are local.
   void accumulate(int64_t n_local);
+  /// `model` on this step's local + ghost atoms (outputs as concord_compute_local): with
+  /// `exchange yes` through concord_compute_local_exchange, LAMMPS's forward and reverse
+  /// communication moving features between layers; every rank makes the same exchanges, also
+  /// one without atoms or whose call failed.
+  void compute_local(const concord::Model &model, double *energy, double *forces,
+                     double *atom_energies, double *virial, double *atom_virial);
+  /// The exchange callback of concord_compute_local_exchange (`self` is the pair style).
+  static int32_t exchange_rows(void *self, int32_t direction, int64_t n_rows, int64_t width,
+                               double *rows);
   /// Neighbour pairs from LAMMPS's full ghost list within the model cutoff.
   void collect_pairs();
   /// Committee step: every model's forces and virial on this step's atoms (summed onto their
@@ -82,6 +93,13 @@ class PairConcord : public Pair {
   bool lammps_pairs_ = false;  ///< pairs from LAMMPS's neighbour list (else Concord searches)
   bool cell_allowed_ = true;   ///< `cell auto`: one-rank whole-system path when possible
   bool use_cell_ = false;      ///< decided in init_style
+  bool exchange_ = true;       ///< `exchange yes`: ghosts within one cutoff, features exchanged
+  // During an exchange: the rows ([selected][width], NULL on a rank without atoms), their
+  // width, and what pack/unpack_reverse_comm move (rows, or the committee's forces).
+  double *exchange_rows_ = nullptr;
+  int exchange_width_ = 0;
+  bool exchanging_ = false;
+  int exchanges_[2] = {0, 0};  ///< forward and reverse exchanges made in the current call
   double cutoff_ = 0.0;        ///< model cutoff, Å
   double receptive_field_ = 0.0;  ///< ghost cutoff the model needs, Å
   double energy_unit_ = 1.0;   ///< LAMMPS energy units per eV

@@ -45,6 +45,7 @@ run 0
     ({"coeff": "pair_coeff * * O Cl"}, "element Cl (atom type 2) is not one of the model's"),
     ({"pair": "precision 16"}, "precision '16' must be auto, 32 or 64"),
     ({"pair": "colour blue"}, "unknown keyword 'colour'"),
+    ({"pair": "exchange maybe"}, "exchange 'maybe' must be yes or no"),
     ({"pair": "pairs"}, "keyword 'pairs' needs a value"),
     ({"pair": "device tpu"}, "cannot load model"),
     # A library error at run time: Concord's own message comes through, naming LAMMPS atom IDs.

@@ -1,6 +1,8 @@
 """Domain decomposition: 1, 2 and 4 MPI ranks give the same energy, forces, pressure and
 per-atom energies (1e-9 relative, float64) on a periodic box of molecules. One rank takes the
-whole-system path, several ranks the ghost-atom path, so this also checks the two agree."""
+whole-system path, several ranks the ghost-atom path, so this also checks the two agree; the
+ghost path with the exchange of features between layers (the default: ghosts within one cutoff)
+and without it (`exchange no`: ghosts cover the receptive field)."""
 
 import numpy as np
 import pytest
@@ -45,7 +47,9 @@ def one_rank(tmp_path_factory, box):
 
 
 @pytest.mark.parametrize("nprocs, options", [(1, "cell no"), (2, ""), (4, ""),
-                                             (2, "pairs lammps")])
+                                             (2, "pairs lammps"), (1, "cell no exchange no"),
+                                             (2, "exchange no"),
+                                             (2, "pairs lammps exchange no")])
 def test_ranks_agree(tmp_path, box, one_rank, nprocs, options):
     other = measure(tmp_path, box, nprocs, options)
     for key in ("pe", "press", "forces", "atom_pe", "atom_virial"):
