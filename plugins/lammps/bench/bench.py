@@ -130,11 +130,15 @@ def main() -> None:
         steps = max(2, min(50, int(20000 / len(symbols))))
         cases = [("1 rank, whole-system path", 1, "precision 32", steps)]
         if size == min(int(s) for s in args.sizes.split(",")):
-            # The ghost-atom path (any rank count) evaluates local + ghost atoms within the
-            # receptive field: few steps suffice to time it.
-            cases += [("1 rank, ghost path (cell no)", 1, "precision 32 cell no", 3),
-                      ("2 ranks, ghost path", 2, "precision 32", 3),
-                      ("2 ranks, ghost path, LAMMPS pairs", 2, "precision 32 pairs lammps", 3)]
+            # The ghost-atom path (any rank count): with the exchange between layers (the
+            # default) ghosts within one cutoff, without it (`exchange no`) within the
+            # receptive field.
+            cases += [("1 rank, ghost path (cell no)", 1, "precision 32 cell no", 10),
+                      ("2 ranks, ghost path", 2, "precision 32", 10),
+                      ("2 ranks, ghost path, LAMMPS pairs", 2, "precision 32 pairs lammps", 10),
+                      ("2 ranks, ghost path, exchange no", 2, "precision 32 exchange no", 3)]
+        if size == max(int(s) for s in args.sizes.split(",")):
+            cases += [("2 ranks, ghost path", 2, "precision 32", steps)]
         for label, nprocs, options, n_steps in cases:
             t = md(work, data, types, "p p p", n_steps, nprocs=nprocs, options=options)
             us = 1e6 * t["seconds"] / t["steps"] / t["atoms"]

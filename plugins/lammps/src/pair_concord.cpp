@@ -557,16 +557,17 @@ void PairConcord::write_deviation(const double *devi_v, const double *devi_f) {
 
 int PairConcord::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/,
                                    int * /*pbc*/) {
+  for (int k = 0; k < n; ++k) pack_row(list[k], buf + static_cast<size_t>(k) * exchange_width_);
+  return n * exchange_width_;
+}
+
+void PairConcord::pack_row(int atom, double *out) const {
   const int w = exchange_width_;
-  for (int k = 0; k < n; ++k) {
-    const int c = concord_index_[list[k]];
-    double *out = buf + static_cast<size_t>(k) * w;
-    if (exchange_rows_ && c >= 0)
-      std::copy_n(exchange_rows_ + static_cast<size_t>(c) * w, w, out);
-    else
-      std::fill_n(out, w, 0.0);
-  }
-  return n * w;
+  const int c = concord_index_[atom];
+  if (exchange_rows_ && c >= 0)
+    std::copy_n(exchange_rows_ + static_cast<size_t>(c) * w, w, out);
+  else
+    std::fill_n(out, w, 0.0);
 }
 
 void PairConcord::unpack_forward_comm(int n, int first, double *buf) {
@@ -582,16 +583,9 @@ void PairConcord::unpack_forward_comm(int n, int first, double *buf) {
 
 int PairConcord::pack_reverse_comm(int n, int first, double *buf) {
   if (exchanging_) {  // exchanged rows of ghost atoms
-    const int w = exchange_width_;
-    for (int k = 0; k < n; ++k) {
-      const int c = concord_index_[first + k];
-      double *out = buf + static_cast<size_t>(k) * w;
-      if (exchange_rows_ && c >= 0)
-        std::copy_n(exchange_rows_ + static_cast<size_t>(c) * w, w, out);
-      else
-        std::fill_n(out, w, 0.0);
-    }
-    return n * w;
+    for (int k = 0; k < n; ++k)
+      pack_row(first + k, buf + static_cast<size_t>(k) * exchange_width_);
+    return n * exchange_width_;
   }
   const int width = 3 * static_cast<int>(1 + committee_.size());  // committee forces
   int m = 0;

@@ -64,6 +64,9 @@ class PairConcord : public Pair {
   /// The exchange callback of concord_compute_local_exchange (`self` is the pair style).
   static int32_t exchange_rows(void *self, int32_t direction, int64_t n_rows, int64_t width,
                                double *rows);
+  /// Writes LAMMPS atom `atom`'s exchanged row to `out` ([exchange_width_]; zeros for an atom
+  /// Concord does not evaluate, or on a rank without rows).
+  void pack_row(int atom, double *out) const;
   /// Neighbour pairs from LAMMPS's full ghost list within the model cutoff.
   void collect_pairs();
   /// Committee step: every model's forces and virial on this step's atoms (summed onto their
