@@ -21,6 +21,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -187,6 +188,17 @@ struct Stereo {
 };
 
 /// A loaded model (move-only; the handle is freed by the destructor).
+/// An engine's halo exchange between message-passing layers (Model::compute_local_exchange):
+/// `rows` is [n_rows][width], one row per atom of the call, local atoms first.
+class Exchange {
+public:
+    virtual ~Exchange() = default;
+    /// Overwrites each ghost atom's row with its owner's row.
+    virtual void forward(int64_t n_rows, int64_t width, double* rows) = 0;
+    /// Adds each ghost atom's row to its owner's row.
+    virtual void reverse(int64_t n_rows, int64_t width, double* rows) = 0;
+};
+
 class Model {
 public:
     /// Loads a model file. `device`: "cpu", "cuda" or "cuda:N"; `precision`: 32 or 64.
@@ -286,6 +298,50 @@ public:
             atomic_numbers, positions, static_cast<int64_t>(n_pairs), pair_first, pair_second,
             &r.energy, forces(r), atom_energies(r), virial(r, request), atom_virial(r)));
         return r;
+    }
+
+    /// compute_local with the engine's halo `exchange` between layers: every layer runs for
+    /// the local atoms only and ghosts (which need only cover one cutoff) take their owners'
+    /// features; an exception thrown by `exchange` ends the call and is rethrown here.
+    Result compute_local_exchange(size_t n_local, size_t n_total, const int32_t* atomic_numbers,
+                                  const double* positions, size_t n_pairs,
+                                  const int32_t* pair_first, const int32_t* pair_second,
+                                  Exchange& exchange, Request request = {}) const {
+        struct Context {
+            Exchange& exchange;
+            std::exception_ptr error;
+        } context{exchange, nullptr};
+        auto call = [](void* user, int32_t direction, int64_t n_rows, int64_t width,
+                       double* rows) -> int32_t {
+            auto* c = static_cast<Context*>(user);
+            try {  // no exception may cross the C library
+                if (direction == CONCORD_EXCHANGE_FORWARD)
+                    c->exchange.forward(n_rows, width, rows);
+                else
+                    c->exchange.reverse(n_rows, width, rows);
+                return 0;
+            } catch (...) {
+                c->error = std::current_exception();
+                return 1;
+            }
+        };
+        Result r = allocate(n_total, request);
+        const concord_status_t status = concord_compute_local_exchange(
+            model_, static_cast<int64_t>(n_local), static_cast<int64_t>(n_total),
+            atomic_numbers, positions, static_cast<int64_t>(n_pairs), pair_first, pair_second,
+            call, &context, &r.energy, forces(r), atom_energies(r), virial(r, request),
+            atom_virial(r));
+        if (context.error) std::rethrow_exception(context.error);
+        detail::check(status);
+        return r;
+    }
+
+    /// The exchange's row width (doubles per atom) and number of calls in each direction.
+    std::pair<int64_t, int32_t> exchange_shape() const {
+        int64_t width = 0;
+        int32_t rounds = 0;
+        detail::check(concord_model_exchange_shape(model_, &width, &rounds));
+        return {width, rounds};
     }
 
     /// compute_local with Concord searching the neighbour pairs (container form).

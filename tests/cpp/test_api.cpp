@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -132,6 +133,34 @@ int main(int argc, char** argv) {
     // Given, empty pair lists are not "search": isolated atoms have zero forces.
     concord::Result isolated = model.compute_local(3, z, x, {}, {});
     CHECK(isolated.forces[0] == (concord::Vector3{0.0, 0.0, 0.0}), "empty pair list");
+
+    // The halo exchange: with every atom local it copies nothing and gives the plain result;
+    // an exception thrown by the exchange comes back out of the call.
+    struct Count : concord::Exchange {
+        int forward_calls = 0, reverse_calls = 0;
+        bool fail = false;
+        void forward(int64_t, int64_t, double*) override {
+            ++forward_calls;
+            if (fail) throw std::runtime_error("engine exchange failed");
+        }
+        void reverse(int64_t, int64_t, double*) override { ++reverse_calls; }
+    } count;
+    auto [width, rounds] = model.exchange_shape();
+    CHECK(width > 0 && rounds >= 1, "exchange shape");
+    concord::Result all_local = model.compute_local(5, z, x);
+    concord::Result ex = model.compute_local_exchange(5, 5, z.data(), x.data()->data(), 0,
+                                                      nullptr, nullptr, count);
+    CHECK(ex.energy == all_local.energy && ex.forces == all_local.forces, "exchange result");
+    CHECK(count.forward_calls == rounds && count.reverse_calls == rounds, "exchange calls");
+    count.fail = true;
+    bool rethrown = false;
+    try {
+        model.compute_local_exchange(5, 5, z.data(), x.data()->data(), 0, nullptr, nullptr,
+                                     count);
+    } catch (const std::runtime_error& e) {
+        rethrown = std::string(e.what()) == "engine exchange failed";
+    }
+    CHECK(rethrown, "the exchange's exception is rethrown");
 
     // Errors.
     expect_error([&] { model.compute({}, {}); }, CONCORD_ERROR_INVALID_INPUT, "empty system",
