@@ -134,7 +134,7 @@ data-tiny:
 ## Organic set (docs/data.md, issue #16): drug-like and everyday molecules -> MMFF -> GFN2
 ## minima and noisy frames, written to data/organic-gfn2/. Resumable (data/work/organic/);
 ## ORGANIC_TRAIN caps the training molecules computed (the set grows across sessions).
-ORGANIC_TRAIN ?= 2000
+ORGANIC_TRAIN ?= 4000
 
 data-organic:
 	scripts/setup.sh data

@@ -28,7 +28,8 @@ import store  # noqa: E402
 def bundled_frames():
     """{molecule name: [frame dicts as organic.compute writes them]} from every bundled extxyz."""
     paths = [config.ORGANIC_DIR / name for _, name in config.ORGANIC_TRAIN_SHARDS]
-    paths += sorted((config.ORGANIC_DIR / "test").glob("*/*.extxyz.gz"))
+    paths += sorted(p for p in (config.ORGANIC_DIR / "test").glob("*/*.extxyz.gz")
+                    if not p.name.startswith(config.OTHER_TEST_CLASS_PREFIX))
     frames = collections.defaultdict(list)
     symbols = {}
     for path in paths:
