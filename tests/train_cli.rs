@@ -425,11 +425,25 @@ fn generator_training_then_consistency_from_init_then_generate() {
         "{stderr}"
     );
     let m1 = dir.path().join("phase1/model.concord");
-    // Phase 2 from phase 1's model.
+    // Phase 2 from phase 1's model, with default sampler settings recorded in it (they are
+    // not part of the network: the config need not repeat them).
+    let m1s = dir.path().join("phase1-sampler.concord");
+    let (ok, _, stderr) = run(&[
+        "set-sampler",
+        "--model",
+        m1.to_str().unwrap(),
+        "--churn",
+        "3",
+        "--churn-max-sigma",
+        "0.2",
+        "--out",
+        m1s.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
     let c2 = tiny_generator_config(
         dir.path(),
         "phase2",
-        &format!("init = \"{}\"", m1.display()),
+        &format!("init = \"{}\"", m1s.display()),
     );
     let (ok, _, stderr) = run(&["train", "--config", c2.to_str().unwrap()]);
     assert!(ok, "{stderr}");

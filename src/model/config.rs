@@ -158,6 +158,23 @@ pub struct ModelConfig {
     pub generator: Option<GeneratorConfig>,
 }
 
+impl ModelConfig {
+    /// Whether `other` has the same elements and network, whatever default sampler settings
+    /// either records (they configure sampling, not the parameters).
+    pub fn same_network(&self, other: &ModelConfig) -> bool {
+        let network = |c: &ModelConfig| {
+            let mut c = c.clone();
+            if let Some(g) = c.generator.as_mut() {
+                g.sampler_steps = None;
+                g.sampler_churn = None;
+                g.sampler_churn_max_sigma = None;
+            }
+            c
+        };
+        network(self) == network(other)
+    }
+}
+
 /// Maps atomic numbers `[N]` to indices into a model's `elements` `[N]`; an element the model
 /// was not trained on is an [`Error::UnknownElement`] naming it, the atom and the model's
 /// elements.
