@@ -470,8 +470,8 @@ void PairConcord::model_forces(const concord::Model &model, std::vector<double> 
   const int64_t n = static_cast<int64_t>(selected_.size());
   forces.assign(3 * n, 0.0);
   std::fill(virial, virial + 9, 0.0);
-  if (n == 0) return;
   if (use_cell_) {
+    if (n == 0) return;
     const double *h = domain->h;
     const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
     const int32_t periodic[3] = {domain->xperiodic, domain->yperiodic, domain->zperiodic};
@@ -480,6 +480,7 @@ void PairConcord::model_forces(const concord::Model &model, std::vector<double> 
                           any ? cell : nullptr, any ? periodic : nullptr, nullptr, forces.data(),
                           nullptr, virial, nullptr));
   } else {
+    // Also without atoms here: a rank makes every exchange of the ghost path.
     compute_local(model, nullptr, forces.data(), nullptr, virial, nullptr);
   }
 }

@@ -66,6 +66,35 @@ def test_one_and_two_ranks_agree(tmp_path):
     np.testing.assert_allclose(table(two / "devi.out"), table(one / "devi.out"), rtol=1e-5)
 
 
+def test_a_rank_without_atoms_takes_part_in_the_exchange(tmp_path):
+    """Two ranks (the box splits along z), the molecule in the upper half and two atoms of a
+    type Concord leaves out (hybrid/overlay, NULL) in the lower half, which LAMMPS sends as
+    ghosts: the rank without Concord atoms still makes every exchange of the ghost path, for
+    the energy and for each committee member (it once skipped them and both ranks hung), and
+    the deviation rows equal one rank's."""
+    mol = qm9_molecules()[0]
+    symbols = mol.get_chemical_symbols() + ["Ar", "Ar"]
+    x = np.vstack([mol.positions - mol.positions.mean(axis=0) + [0.0, 0.0, 15.0],
+                   [[0.0, 0.0, -2.0], [3.0, 0.0, -2.0]]])
+    types = sorted(set(symbols))
+    write_data(tmp_path / "mixed.data", symbols, x, [-20.0] * 3, [20.0] * 3, types)
+    coeffs = " ".join("NULL" if t == "Ar" else t for t in types)
+    one, two = tmp_path / "np1", tmp_path / "np2"
+    for d, n in ((one, 1), (two, 2)):
+        d.mkdir()
+        lammps(f"""
+units metal
+boundary f f f
+atom_style atomic
+read_data {tmp_path / "mixed.data"}
+pair_style hybrid/overlay concord {POTENTIAL} {OTHER} precision 64 out_freq 5 out_file devi.out zero 5.0
+pair_coeff * * concord {coeffs}
+pair_coeff * * zero
+run 5
+""", d, nprocs=n, timeout=120)
+    np.testing.assert_allclose(table(two / "devi.out"), table(one / "devi.out"), rtol=1e-5)
+
+
 def test_fix_halt_stops_on_the_per_atom_deviation(tmp_path):
     _, _, types = molecule(tmp_path)
     watch = """fix dev all pair 5 concord devi_f 0
