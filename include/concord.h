@@ -758,14 +758,15 @@ concord_status_t concord_generate(const concord_model_t *model,
 
 /**
  * Generates `n_samples` structures of a molecular graph as `concord_generate` does, then
- * relaxes each with the model's potential as `concord_optimize` does (open boundaries).
+ * relaxes each with the model's potential as `concord_optimize` does (open boundaries); a
+ * sample that breaks the graph (a bond outside its length window, a clash: see
+ * `concord_check_structure`) is first relaxed on the potential plus a restraint toward the
+ * graph, then as `concord_optimize` from there, and its steps and force calls count both.
  *
  * A relaxation that fails for one sample does not fail the call: that sample keeps its
- * generated (unrelaxed) positions and its result has `status` set to the error
- * `concord_optimize` would have returned (e.g. `CONCORD_ERROR_INVALID_INPUT` when atoms were
- * driven onto each other), `converged = 0` and NaN energies. For the message, call
- * `concord_optimize` on that sample's returned positions with the same options: it fails the
- * same way. The call itself fails only for the reasons `concord_generate` fails, or for
+ * generated (unrelaxed) positions and its result has `status` set to the error class
+ * `concord_optimize` reports (e.g. `CONCORD_ERROR_OVERLAP` when atoms were driven onto each
+ * other), `converged = 0` and NaN energies. The call itself fails only for the reasons `concord_generate` fails, or for
  * invalid options; outputs are written only on success.
  *
  * @param model a loaded model with a structure generator.

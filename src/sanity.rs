@@ -105,54 +105,88 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// The windows a structure of one molecule must keep: per bond its length range, per pair of
+/// unbonded atoms the smallest distance (both Å).
+struct Limits {
+    n: usize,
+    radii: Vec<f64>,
+    bonded: Vec<bool>,
+}
+
+impl Limits {
+    /// Errors: mismatched lengths, an invalid bond list ([`check_bonds`]), an element without
+    /// a covalent radius.
+    fn new(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<Limits> {
+        let n = numbers.len();
+        if positions.len() != n {
+            return Err(Error::InvalidInput(format!(
+                "{} positions for {n} atoms",
+                positions.len()
+            )));
+        }
+        check_bonds(n, bonds)?;
+        let radii = numbers
+            .iter()
+            .map(|&z| covalent_radius(z))
+            .collect::<Result<_>>()?;
+        let mut bonded = vec![false; n * n];
+        for b in bonds {
+            bonded[b.i * n + b.j] = true;
+            bonded[b.j * n + b.i] = true;
+        }
+        Ok(Limits { n, radii, bonded })
+    }
+
+    /// The allowed length range of bond `b`, Å.
+    fn bond(&self, b: &Bond) -> (f64, f64) {
+        let (lo, hi) = BOND_RATIO[b.order.index()];
+        let sum = self.radii[b.i] + self.radii[b.j];
+        (lo * sum, hi * sum)
+    }
+
+    /// The smallest allowed distance of atoms `i` and `j` (Å), `None` when they are bonded.
+    fn contact(&self, numbers: &[u8], i: usize, j: usize) -> Option<f64> {
+        let hydrogens = usize::from(numbers[i] == 1) + usize::from(numbers[j] == 1);
+        (!self.bonded[i * self.n + j])
+            .then(|| CLASH_RATIO[hydrogens] * (self.radii[i] + self.radii[j]))
+    }
+}
+
+fn distance(positions: &[[f64; 3]], i: usize, j: usize) -> f64 {
+    let d: f64 = (0..3)
+        .map(|a| (positions[i][a] - positions[j][a]).powi(2))
+        .sum();
+    d.sqrt()
+}
+
 /// Checks the bonds and unbonded contacts of one structure.
 ///
 /// `numbers` are atomic numbers `[N]`, `bonds` the graph, `positions` in Å `[N][3]`. Returns
 /// every problem found (empty = sane). Errors: mismatched lengths, an invalid bond list
 /// ([`check_bonds`]), an element without a covalent radius.
 pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<Vec<Problem>> {
-    let n = numbers.len();
-    if positions.len() != n {
-        return Err(Error::InvalidInput(format!(
-            "{} positions for {n} atoms",
-            positions.len()
-        )));
-    }
-    check_bonds(n, bonds)?;
-    let radii: Vec<f64> = numbers
-        .iter()
-        .map(|&z| covalent_radius(z))
-        .collect::<Result<_>>()?;
-    let dist = |i: usize, j: usize| {
-        let d: f64 = (0..3)
-            .map(|a| (positions[i][a] - positions[j][a]).powi(2))
-            .sum();
-        d.sqrt()
-    };
-    let mut bonded = vec![false; n * n];
+    let limits = Limits::new(numbers, bonds, positions)?;
     let mut problems = Vec::new();
     for b in bonds {
-        bonded[b.i * n + b.j] = true;
-        bonded[b.j * n + b.i] = true;
-        let (lo, hi) = BOND_RATIO[b.order.index()];
-        let sum = radii[b.i] + radii[b.j];
-        let d = dist(b.i, b.j);
-        if !(d >= lo * sum && d <= hi * sum) {
+        let range = limits.bond(b);
+        let d = distance(positions, b.i, b.j);
+        if !(d >= range.0 && d <= range.1) {
             problems.push(Problem::BondLength {
                 atoms: (b.i, b.j),
                 order: b.order,
                 distance: d,
-                range: (lo * sum, hi * sum),
+                range,
             });
         }
     }
-    for i in 0..n {
-        for j in i + 1..n {
-            let hydrogens = usize::from(numbers[i] == 1) + usize::from(numbers[j] == 1);
-            let min = CLASH_RATIO[hydrogens] * (radii[i] + radii[j]);
-            let d = dist(i, j);
+    for i in 0..limits.n {
+        for j in i + 1..limits.n {
+            let Some(min) = limits.contact(numbers, i, j) else {
+                continue;
+            };
+            let d = distance(positions, i, j);
             // NaN distances count as clashes.
-            if !bonded[i * n + j] && (d < min || d.is_nan()) {
+            if d < min || d.is_nan() {
                 problems.push(Problem::Clash {
                     atoms: (i, j),
                     distance: d,
@@ -162,6 +196,57 @@ pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<V
         }
     }
     Ok(problems)
+}
+
+/// How far inside the check's windows the restraint's lie, Å: a structure the restraint
+/// leaves at rest passes [`check`] with this margin.
+const RESTRAINT_MARGIN: f64 = 0.05;
+/// Force constant of the restraint, eV/Å².
+const RESTRAINT_K: f64 = 40.0;
+
+/// A flat-bottom harmonic restraint toward a sane structure: zero while every bond length and
+/// unbonded contact is [`RESTRAINT_MARGIN`] inside the windows of [`check`], else
+/// `K/2 (d - d_window)²` per bond or contact outside (K = 10 eV/Å²). Added to a potential, it
+/// pulls a generated structure's broken bonds together and pushes clashing atoms apart.
+/// Returns the energy (eV) and its gradient (eV/Å, `[N][3]`); errors as [`check`].
+pub fn restraint(
+    numbers: &[u8],
+    bonds: &[Bond],
+    positions: &[[f64; 3]],
+) -> Result<(f64, Vec<[f64; 3]>)> {
+    let limits = Limits::new(numbers, bonds, positions)?;
+    let mut energy = 0.0;
+    let mut gradient = vec![[0.0; 3]; limits.n];
+    let mut pull = |i: usize, j: usize, excess: f64| {
+        // excess = d - d_window (> 0: too long, < 0: too short); dE/dd = K excess.
+        let d = distance(positions, i, j).max(1e-9);
+        energy += 0.5 * RESTRAINT_K * excess * excess;
+        for a in 0..3 {
+            let g = RESTRAINT_K * excess * (positions[i][a] - positions[j][a]) / d;
+            gradient[i][a] += g;
+            gradient[j][a] -= g;
+        }
+    };
+    for b in bonds {
+        let (lo, hi) = limits.bond(b);
+        let d = distance(positions, b.i, b.j);
+        if d > hi - RESTRAINT_MARGIN {
+            pull(b.i, b.j, d - (hi - RESTRAINT_MARGIN));
+        } else if d < lo + RESTRAINT_MARGIN {
+            pull(b.i, b.j, d - (lo + RESTRAINT_MARGIN));
+        }
+    }
+    for i in 0..limits.n {
+        for j in i + 1..limits.n {
+            if let Some(min) = limits.contact(numbers, i, j) {
+                let d = distance(positions, i, j);
+                if d < min + RESTRAINT_MARGIN {
+                    pull(i, j, d - (min + RESTRAINT_MARGIN));
+                }
+            }
+        }
+    }
+    Ok((energy, gradient))
 }
 
 #[cfg(test)]
@@ -202,6 +287,47 @@ mod tests {
         let mut nan = water(0.96, 1.52);
         nan[1][0] = f64::NAN;
         assert!(!check(&z, &bonds, &nan).unwrap().is_empty());
+    }
+
+    fn water_bonds() -> [Bond; 2] {
+        [(0, 1), (0, 2)].map(|(i, j)| Bond {
+            i,
+            j,
+            order: BondOrder::Single,
+        })
+    }
+
+    #[test]
+    fn the_restraint_is_zero_inside_the_windows_and_its_gradient_is_exact_outside() {
+        let (z, bonds) = ([8, 1, 1], water_bonds());
+        let (e, g) = restraint(&z, &bonds, &water(0.96, 1.52)).unwrap();
+        assert_eq!(e, 0.0);
+        assert!(g.iter().flatten().all(|&v| v == 0.0));
+        // One bond stretched, the hydrogens clashing: positive, gradient by central differences.
+        let mut x = water(0.96, 0.9);
+        x[1] = [x[1][0] * 1.6, x[1][1] * 1.6, 0.1];
+        let (e, g) = restraint(&z, &bonds, &x).unwrap();
+        assert!(e > 0.1, "{e}");
+        assert!(!check(&z, &bonds, &x).unwrap().is_empty());
+        let h = 1e-6;
+        for i in 0..3 {
+            for a in 0..3 {
+                let mut xp = x.clone();
+                xp[i][a] += h;
+                let mut xm = x.clone();
+                xm[i][a] -= h;
+                let fd = (restraint(&z, &bonds, &xp).unwrap().0
+                    - restraint(&z, &bonds, &xm).unwrap().0)
+                    / (2.0 * h);
+                assert!(
+                    (fd - g[i][a]).abs() < 1e-6,
+                    "atom {i} axis {a}: {fd} vs {}",
+                    g[i][a]
+                );
+            }
+        }
+        // Errors as the check's.
+        assert!(restraint(&z, &bonds, &x[..2]).is_err());
     }
 
     #[test]

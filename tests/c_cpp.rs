@@ -199,13 +199,16 @@ fn expected_optimize_generate(model: &Path, generator: &Path) -> HashMap<String,
     );
     let (mut positions, mut results) = (Vec::new(), Vec::new());
     for x in &samples {
-        match relax(&gen, &CH4_Z, x, None, &opts) {
+        // As the pipeline relaxes a generated sample (under a restraint first if it is broken).
+        let frame = concord::Frame::new(CH4_Z.to_vec(), x.clone());
+        match concord::optimize::relax_molecule(&gen, &frame, &ch4_bonds(), &opts) {
             Ok(r) => {
                 positions.extend_from_slice(r.positions.as_flattened());
                 results.extend(result_fields(&r));
             }
-            Err(e) => {
+            Err(f) => {
                 // A failed relaxation: the generated positions and the status of the error.
+                let e = f.error;
                 assert!(matches!(e, concord::Error::InvalidInput(_)), "{e}");
                 positions.extend_from_slice(x.as_flattened());
                 results.extend([2.0, 0.0, 0.0, 0.0, f64::NAN, f64::NAN, f64::NAN]);

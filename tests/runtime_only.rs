@@ -998,3 +998,79 @@ fn a_halo_exchange_between_layers_needs_ghosts_within_one_cutoff_only() {
         assert!(off > 0.1, "{precision:?}: {off} eV");
     }
 }
+
+/// A generated structure that breaks its bond graph is relaxed under a restraint toward the
+/// graph first, then on the potential alone (`relax_molecule`, the generation pipeline's
+/// relaxation): the result keeps the graph and is a minimum of the potential; a structure
+/// that keeps its graph relaxes exactly as with `relax`.
+#[test]
+fn a_broken_bond_is_relaxed_back_into_the_graph() {
+    use concord::optimize::{relax, relax_molecule};
+    let pot = shipped("concord-qm9-gfn2.concord", Precision::Float64);
+    let gen = shipped("concord-generator.concord", Precision::Float64);
+    let m = concord::io::parse_smiles("CC(=O)NC").unwrap().molecule;
+    let sampler = SamplerOptions {
+        seed: 3,
+        ..Default::default()
+    };
+    let x = generate(&gen, &m.numbers, &m.bonds, 1, &sampler)
+        .unwrap()
+        .remove(0);
+    let sane = |x: &[[f64; 3]]| concord::sanity::check(&m.numbers, &m.bonds, x).unwrap();
+    assert!(sane(&x).is_empty(), "{:?}", sane(&x));
+    let opts = concord::generate::relax_defaults();
+    let frame = concord::Frame::new(m.numbers.clone(), x.clone());
+    let plain = relax(&pot, &frame, &opts).unwrap();
+    assert_eq!(
+        relax_molecule(&pot, &frame, &m.bonds, &opts).unwrap(),
+        plain
+    );
+    // The amide C-N bond (atoms 1-3) broken: N's side moved 2.5 Å away along it.
+    let mut side = vec![false; m.numbers.len()];
+    side[3] = true;
+    for _ in 0..m.numbers.len() {
+        for b in &m.bonds {
+            if (b.i, b.j) != (1, 3) && (side[b.i] || side[b.j]) {
+                side[b.i] = true;
+                side[b.j] = true;
+            }
+        }
+    }
+    assert!(!side[1] && side[4]);
+    let d: Vec<f64> = (0..3).map(|a| x[3][a] - x[1][a]).collect();
+    let norm = d.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let mut broken = frame.clone();
+    for (i, p) in broken.positions.iter_mut().enumerate() {
+        if side[i] {
+            (0..3).for_each(|a| p[a] += 2.5 * d[a] / norm);
+        }
+    }
+    assert!(!sane(&broken.positions).is_empty());
+    let plain = relax(&pot, &broken, &opts).unwrap();
+    let r = relax_molecule(&pot, &broken, &m.bonds, &opts).unwrap();
+    // Alone the potential leaves the two halves apart (the bond at 4.1 Å).
+    assert!(!sane(&plain.positions).is_empty());
+    assert!(r.converged && r.max_force < opts.fmax);
+    assert!(sane(&r.positions).is_empty(), "{:?}", sane(&r.positions));
+    // A minimum of the potential alone, its energy below the broken start's.
+    let p = pot
+        .compute(&m.numbers, &r.positions, None, [false; 3], Request::ALL)
+        .unwrap();
+    let f_max = p
+        .forces
+        .unwrap()
+        .iter()
+        .map(|f| f.iter().map(|v| v * v).sum::<f64>().sqrt())
+        .fold(0.0, f64::max);
+    assert!(f_max < opts.fmax, "{f_max}");
+    assert!((p.energy - r.energy).abs() < 1e-9 && r.energy < r.initial_energy);
+    let start = pot
+        .compute_frame(&broken, Request::default())
+        .unwrap()
+        .energy;
+    assert!(
+        (r.initial_energy - start).abs() < 1e-9,
+        "{} {start}",
+        r.initial_energy
+    );
+}

@@ -39,3 +39,11 @@ def nice_worker(level: int = 5):
     cur = os.nice(0)
     if cur < level:
         os.nice(level - cur)
+
+
+def concord_binary() -> Path:
+    """The built concord CLI (the full build, else the runtime-only one)."""
+    for p in (ROOT / "target/release/concord", ROOT / "target/runtime-only/release/concord"):
+        if p.exists():
+            return p
+    raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")

@@ -56,16 +56,9 @@ DEFAULT_POTENTIAL = common.ROOT / "examples/models/concord-qm9-gfn2.concord"
 SEED_STRIDE = 100000
 
 
-def concord_binary():
-    for p in ("target/release/concord", "target/runtime-only/release/concord"):
-        if (common.ROOT / p).exists():
-            return str(common.ROOT / p)
-    raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")
-
-
 def run_concord(model, sdf, out, k, relax, potential=None, steps=None, relax_args="", generate_args=""):
     """{(mol, sample): positions}, {mol: rank-0 sample}, wall seconds of the CLI call."""
-    cmd = [concord_binary(), "generate", "--model", str(model), "--graphs", str(sdf), "--out", str(out),
+    cmd = [str(common.concord_binary()), "generate", "--model", str(model), "--graphs", str(sdf), "--out", str(out),
            "--samples", str(k)] + shlex.split(generate_args) + (["--relax"] + shlex.split(relax_args) if relax else [])
     if potential:
         cmd += ["--potential", str(potential)]
@@ -91,7 +84,7 @@ def run_floor(refs, potential, out):
     start, relaxed = os.path.join(out, "reference.extxyz"), os.path.join(out, "reference-relaxed.extxyz")
     ase.io.write(start, [ase.Atoms(r.symbols, r.pos["reference"], info={"mol": r.name}) for r in refs])
     t0 = time.perf_counter()
-    subprocess.run([concord_binary(), "optimize", "--model", potential, "--in", start, "--out", relaxed,
+    subprocess.run([str(common.concord_binary()), "optimize", "--model", potential, "--in", start, "--out", relaxed,
                     "--fmax", "0.05", "--precondition"], check=True, capture_output=True)
     wall = time.perf_counter() - t0
     frames = ase.io.read(relaxed, ":")

@@ -29,18 +29,12 @@ from rdkit.Geometry import Point3D
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rdkit_baseline  # noqa: E402
+from common import concord_binary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPHS = ROOT / "data/qm9-gfn2/test_structures.sdf.gz"
 GENERATOR = ROOT / "examples/models/concord-generator.concord"
 POTENTIAL = ROOT / "examples/models/concord-qm9-gfn2.concord"
-
-
-def concord_binary():
-    for p in (ROOT / "target/release/concord", ROOT / "target/runtime-only/release/concord"):
-        if p.exists():
-            return p
-    raise SystemExit("build concord first (make build or make build-runtime)")
 
 
 def perceive(mol, pos):

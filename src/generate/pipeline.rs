@@ -14,7 +14,9 @@
 //! drawn again (up to [`PipelineOptions::redraws`] rounds, each from its own seed,
 //! [`redraw_seed`]) and replaced when the new draw gets fewer wrong, as RDKit's embedding
 //! discards and retries a conformer whose chirality came out wrong; draws that get none wrong
-//! are never touched, so the first `k` draws stay those of the molecule's seed. A sample's
+//! are never touched, so the first `k` draws stay those of the molecule's seed. A sample that
+//! breaks its bond graph (a bond outside its length window, a clash) is relaxed first under a
+//! restraint toward the graph, then on the potential alone ([`relax_molecule`]). A sample's
 //! positions are the relaxed
 //! ones when its relaxation succeeded (converged or not), otherwise the generated ones; its
 //! energy and forces are the potential's at those positions (`None` when the potential refuses
@@ -28,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::generate::{generate_many, SamplerOptions};
 use crate::model::evaluate::Request;
 use crate::model::graph::validate_graph;
-use crate::optimize::{relax, OptimizeOptions, OptimizeResult, RelaxFailure};
+use crate::optimize::{relax_molecule, OptimizeOptions, OptimizeResult, RelaxFailure};
 use crate::potential::Potential;
 use crate::sanity::{self, Problem};
 use crate::stereo::Stereo;
@@ -369,7 +371,7 @@ fn finish(
     ) in draws.into_iter().enumerate()
     {
         let frame = Frame::new(numbers.to_vec(), positions);
-        let relaxation = opts.relax.as_ref().map(|o| relax(potential, &frame, o));
+        let relaxation = (opts.relax.as_ref()).map(|o| relax_molecule(potential, &frame, bonds, o));
         let (positions, energy, forces) = match &relaxation {
             Some(Ok(r)) => {
                 let forces = r.gradient.iter().map(|g| g.map(|x| -x)).collect();

@@ -26,7 +26,7 @@ mod lbfgs;
 mod precon;
 mod relax;
 
-pub use relax::{relax, RelaxFailure};
+pub use relax::{relax, relax_molecule, RelaxFailure};
 
 use std::fmt;
 use std::str::FromStr;

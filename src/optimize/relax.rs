@@ -1,13 +1,16 @@
 //! Relaxation of a system with a [`Potential`], keeping the potential's own error when it
 //! fails mid-way (an overlap stays an overlap, not an optimiser error), with the force call it
-//! happened at. The C ABI, the generation pipeline and the CLI all relax through here.
+//! happened at. The C ABI, the generation pipeline and the CLI all relax through here; the
+//! pipeline relaxes a generated molecule that breaks its bond graph first under a restraint
+//! toward it ([`relax_molecule`]).
 
 use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::optimize::{optimize, Objective, OptimizeOptions, OptimizeResult, PotentialObjective};
 use crate::potential::Potential;
-use crate::structure::Frame;
+use crate::sanity;
+use crate::structure::{Bond, Frame};
 
 /// Why a relaxation failed.
 #[derive(Debug)]
@@ -62,11 +65,77 @@ impl Objective for Recorded<'_> {
     }
 }
 
+/// An objective plus [`sanity::restraint`] toward a molecule's bond graph.
+struct Restrained<'a> {
+    inner: &'a mut dyn Objective,
+    numbers: &'a [u8],
+    bonds: &'a [Bond],
+}
+
+impl Objective for Restrained<'_> {
+    fn energy_and_gradient(&mut self, x: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
+        let (e, mut g) = self.inner.energy_and_gradient(x)?;
+        let (er, gr) = sanity::restraint(self.numbers, self.bonds, x)?;
+        for (g, gr) in g.iter_mut().zip(&gr) {
+            for a in 0..3 {
+                g[a] += gr[a];
+            }
+        }
+        Ok((e + er, g))
+    }
+
+    fn energy_tolerance(&self, energy: f64) -> f64 {
+        self.inner.energy_tolerance(energy)
+    }
+
+    fn preconditioned(&self) -> bool {
+        self.inner.preconditioned()
+    }
+}
+
 /// Relaxes the atoms of `frame` from its positions with `potential` at its fixed cell. The
 /// starting system is checked first, so its problems come with their own class and message.
 pub fn relax(
     potential: &Potential,
     frame: &Frame,
+    opts: &OptimizeOptions,
+) -> std::result::Result<OptimizeResult, RelaxFailure> {
+    run(potential, frame, None, opts)
+}
+
+/// Relaxes a structure of the molecule with bond graph `bonds` (a generated one): when it
+/// breaks the graph ([`sanity::check`] finds a bond too long or too short, or a clash), first
+/// on `potential` plus [`sanity::restraint`], then on `potential` alone from there, so that
+/// the result is the potential's own minimum; otherwise exactly as [`relax`].
+/// Steps and force calls count both stages (a failure's force call is its stage's);
+/// `initial_energy` is the potential's at the start.
+pub fn relax_molecule(
+    potential: &Potential,
+    frame: &Frame,
+    bonds: &[Bond],
+    opts: &OptimizeOptions,
+) -> std::result::Result<OptimizeResult, RelaxFailure> {
+    let broken = sanity::check(&frame.numbers, bonds, &frame.positions)
+        .is_ok_and(|problems| !problems.is_empty());
+    let restraint = match sanity::restraint(&frame.numbers, bonds, &frame.positions) {
+        Ok((e, _)) if broken => e,
+        _ => return relax(potential, frame, opts),
+    };
+    let first = run(potential, frame, Some(bonds), opts)?;
+    let mut start = frame.clone();
+    start.positions = first.positions;
+    let mut second = relax(potential, &start, opts)?;
+    second.steps += first.steps;
+    second.force_calls += first.force_calls;
+    second.initial_energy = first.initial_energy - restraint;
+    Ok(second)
+}
+
+/// [`relax`], with a restraint toward the bond graph `bonds` when given.
+fn run(
+    potential: &Potential,
+    frame: &Frame,
+    bonds: Option<&[Bond]>,
     opts: &OptimizeOptions,
 ) -> std::result::Result<OptimizeResult, RelaxFailure> {
     let start = frame
@@ -88,7 +157,18 @@ pub fn relax(
         calls: 0,
         failure: None,
     };
-    optimize(&mut objective, &frame.positions, opts).map_err(|e| match objective.failure.take() {
+    let outcome = match bonds {
+        None => optimize(&mut objective, &frame.positions, opts),
+        Some(bonds) => {
+            let mut restrained = Restrained {
+                inner: &mut objective,
+                numbers: &frame.numbers,
+                bonds,
+            };
+            optimize(&mut restrained, &frame.positions, opts)
+        }
+    };
+    outcome.map_err(|e| match objective.failure.take() {
         Some((call, error)) => RelaxFailure {
             error,
             force_call: Some(call),

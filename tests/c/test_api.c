@@ -478,11 +478,23 @@ static void test_generate(concord_model_t* plain, concord_model_t* model) {
                                                          &options, again, samples));
     for (int k = 0; k < 2; k++) {
         concord_optimize_result_t direct;
+        int64_t n_raw_problems = -1;
+        EXPECT_OK(concord_check_structure(5, CH4_Z, 4, CH4_FIRST, CH4_SECOND, CH4_ORDER,
+                                          &raw[15 * k], &n_raw_problems, NULL, 0));
         memcpy(x, &raw[15 * k], sizeof(double) * 15);
         EXPECT_OK(concord_optimize(plain, 5, CH4_Z, x, NULL, NULL, &options, &direct));
-        CHECK(memcmp(x, &again[15 * k], sizeof(double) * 15) == 0 &&
-                  samples[k].energy == direct.energy && samples[k].steps == direct.steps,
-              "sample %d: relaxed on the potential as concord_optimize relaxes it", k);
+        if (n_raw_problems == 0) {
+            CHECK(memcmp(x, &again[15 * k], sizeof(double) * 15) == 0 &&
+                      samples[k].energy == direct.energy && samples[k].steps == direct.steps,
+                  "sample %d: sane, relaxed on the potential as concord_optimize relaxes it", k);
+        } else {
+            /* Broken: relaxed under a restraint toward the graph first, then on the potential. */
+            double e_at = NAN;
+            EXPECT_OK(concord_compute(plain, 5, CH4_Z, &again[15 * k], NULL, NULL, &e_at, NULL,
+                                      NULL, NULL, NULL));
+            CHECK(samples[k].relaxed && samples[k].steps > 0 && samples[k].energy == e_at,
+                  "sample %d: broken, relaxed, with the potential's energy at its positions", k);
+        }
     }
     double same[30];
     concord_sample_t same_samples[2];

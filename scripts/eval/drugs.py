@@ -1,0 +1,115 @@
+"""The shipped generator on well-known drugs it has never seen (scripts/eval/drugs.smi: H, C, N,
+O, F, 10-41 heavy atoms), against RDKit ETKDGv3 + MMFF94, same molecules, k = 4 each: how many
+samples keep the bond graph (raw and relaxed on the shipped potential), and whether each
+molecule gets at least one such structure. One core; RDKit's molecule (explicit H, 3D from
+seed 0 for its stereo) is the input of both, so atom orders agree.
+
+"Graph kept" is the data pipeline's bond perception (scripts/data/graph.py, `connectivity`);
+"sane" is Concord's own check (bond lengths per order and clashes; the `sane` key it writes).
+
+Usage: python scripts/eval/drugs.py [--model M] [--potential P] [--samples 4] [--out DIR]
+       (writes DIR/table.md)
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from rdkit import Chem
+from rdkit.Chem import AllChem
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import graph  # noqa: E402
+import inputs  # noqa: E402
+import rdkit_baseline  # noqa: E402
+
+SMILES = common.EVAL_DIR / "drugs.smi"
+
+
+def read_molecules():
+    """[(name, RDKit molecule with explicit H and one embedded conformer)]."""
+    out = []
+    for line in SMILES.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        smiles, name = line.split()
+        mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+        params = AllChem.ETKDGv3()
+        params.randomSeed = 0
+        if AllChem.EmbedMolecule(mol, params) != 0:
+            raise SystemExit(f"{name}: RDKit cannot embed it")
+        mol.SetProp("_Name", name)
+        out.append((name, mol))
+    return out
+
+
+def concord(mols, sdf, out, k, model, potential, relax):
+    """{name: [(positions, sane)] per sample}, wall seconds of the CLI call."""
+    cmd = [str(common.concord_binary()), "generate", "--model", model, "--potential", potential,
+           "--graphs", str(sdf), "--out", str(out), "--samples", str(k)] + (["--relax"] if relax else [])
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wall = time.perf_counter() - t0
+    samples = {name: [] for name, _ in mols}
+    for a in inputs.read_xyz(out):
+        samples[a.info["mol"]].append((a.positions.copy(), bool(a.info["sane"])))
+    return samples, wall
+
+
+def rdkit(mols, k):
+    t0 = time.perf_counter()
+    samples = {}
+    for name, mol in mols:
+        confs, _, _ = rdkit_baseline.conformers(mol, k, 42)
+        samples[name] = [(p, None) for p in confs if p is not None]
+    return samples, time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(common.ROOT / "examples/models/concord-generator.concord"))
+    ap.add_argument("--potential", default=str(common.ROOT / "examples/models/concord-qm9-gfn2.concord"))
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--out", default=str(common.ROOT / "runs/eval/drugs"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    mols = read_molecules()
+    sdf = os.path.join(a.out, "drugs.sdf")
+    with Chem.SDWriter(sdf) as w:
+        for _, mol in mols:
+            w.write(mol)
+    runs = {
+        "Concord, raw": concord(mols, sdf, os.path.join(a.out, "raw.extxyz"), a.samples, a.model, a.potential, False),
+        "Concord, relaxed": concord(mols, sdf, os.path.join(a.out, "relaxed.extxyz"), a.samples, a.model,
+                                    a.potential, True),
+        "RDKit ETKDGv3 + MMFF94": rdkit(mols, a.samples),
+    }
+    heavy = {name: mol.GetNumHeavyAtoms() for name, mol in mols}
+    symbols = {name: [at.GetSymbol() for at in mol.GetAtoms()] for name, mol in mols}
+    bonds = {name: graph.bond_set(mol) for name, mol in mols}
+    kept = {label: {name: [graph.connectivity(symbols[name], p) == bonds[name] for p, _ in s]
+                    for name, s in samples.items()} for label, (samples, _) in runs.items()}
+    lines = [f"{len(mols)} drugs ({SMILES.relative_to(common.ROOT)}), k = {a.samples}; graph kept per molecule "
+             f"(samples of k); model {os.path.relpath(a.model, common.ROOT)}, potential "
+             f"{os.path.relpath(a.potential, common.ROOT)}", "",
+             "| molecule | heavy atoms | " + " | ".join(runs) + " |", "|---|---|" + "---|" * len(runs)]
+    for name, _ in mols:
+        lines.append(f"| {name} | {heavy[name]} | " + " | ".join(f"{sum(kept[l][name])}/{a.samples}" for l in runs) + " |")
+    lines.append("| **molecules with a structure that keeps the graph** | | " + " | ".join(
+        f"{sum(any(v) for v in kept[l].values())} of {len(mols)}" for l in runs) + " |")
+    lines.append("| samples that keep the graph | | " + " | ".join(
+        f"{sum(sum(v) for v in kept[l].values())} of {a.samples * len(mols)}" for l in runs) + " |")
+    sane = {l: sum(s for v in runs[l][0].values() for _, s in v if s) for l in runs if l.startswith("Concord")}
+    lines.append("| samples Concord's check calls sane | | " + " | ".join(
+        f"{sane[l]}" if l in sane else "–" for l in runs) + " |")
+    lines.append("| time per molecule | | " + " | ".join(f"{1000 * w / len(mols):.0f} ms" for _, w in runs.values()) + " |")
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(a.out, "table.md"), "w") as f:
+        f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
