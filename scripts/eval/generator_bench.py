@@ -22,7 +22,10 @@ themselves relaxed on the potential (the generation default, preconditioned L-BF
 k = 1), i.e. how far the potential's own minima lie from the reference (`--no-floor` skips it).
 
 `--gfn2` adds the GFN2 gap of the selected sample (E_GFN2(structure) - E_GFN2(xtb --opt tight
-from it), cached in runs/eval-cache): minutes of xtb, so off by default.
+from it), cached in runs/eval-cache) and its GFN2 conformer energy (E_GFN2 of that relaxation
+minus E_GFN2 of the reference structure's: an RMSD-free judge of the conformer chosen, since
+each organic reference is the GFN2 relaxation of one ETKDG + MMFF conformer): minutes of xtb,
+so off by default.
 
 Usage: python scripts/eval/generator_bench.py [--model FILE] [--molecules N] [--samples K]
          [--set qm9|organic] [--out DIR] [--gfn2] [--no-relax] [--no-rdkit] [--potential FILE] [--steps N]
@@ -135,7 +138,10 @@ def evaluate(name, refs, structures, selected, k, wall, gfn2):
         samples = {s: structures[(r.name, s)] for s in range(k) if (r.name, s) in structures}
         m = molecule_metrics(r, samples, selected.get(r.name))
         if gfn2 and r.name in selected:
-            m["gfn2_gap_selected"] = gfn2_gap(r, structures[(r.name, selected[r.name])])
+            gap, relaxed = gfn2_gap(r, structures[(r.name, selected[r.name])])
+            _, ref_relaxed = gfn2_gap(r, r.pos["reference"])
+            m["gfn2_gap_selected"] = gap
+            m["gfn2_conformer_selected"] = None if None in (relaxed, ref_relaxed) else relaxed - ref_relaxed
         per_mol[r.name] = m
     return {"method": name, "k": k, "wall_s": wall, "molecules": per_mol,
             "missing": k * len(refs) - len(structures)}
@@ -145,15 +151,16 @@ _CACHE = []
 
 
 def gfn2_gap(r, pos):
-    """E_GFN2(pos) - E_GFN2(xtb --opt tight from pos), eV; None when xtb fails."""
+    """(E_GFN2(pos) - E_GFN2(xtb --opt tight from pos), E_GFN2(xtb --opt tight from pos)), eV;
+    (None, None) when xtb fails."""
     import xtb
     import xtbcache
     if not _CACHE:
         _CACHE.append(xtbcache.Cache(common.DEFAULT_CACHE, xtb.version()))
     res = xtbcache.evaluate(_CACHE[0], r.symbols, pos)
     if not (res["sp"]["ok"] and res["sp_relaxed"] and res["sp_relaxed"]["ok"]):
-        return None
-    return res["sp"]["energy"] - res["sp_relaxed"]["energy"]
+        return None, None
+    return res["sp"]["energy"] - res["sp_relaxed"]["energy"], res["sp_relaxed"]["energy"]
 
 
 def median(xs):
@@ -171,6 +178,7 @@ def summary(res):
         "kept": 100 * np.mean([x for m in mols for x in m["graph_kept"]]),
         "stereo": 100 * np.mean([x for m in mols for x in m["stereo_right"]]),
         "gap": median([m.get("gfn2_gap_selected") for m in mols]),
+        "conformer": median([m.get("gfn2_conformer_selected") for m in mols]),
         "wall": res["wall_s"],
     }
 
@@ -188,7 +196,7 @@ def row(runs, n_mols):
             return f(mean[key])
         return f"{f(mean[key])} ({f(min(x[key] for x in sums))}–{f(max(x[key] for x in sums))})"
     return (f"| {runs[0]['method']} | {spread('best')} | {spread('selected')} | {f(mean['all_best'])} "
-            f"| {mean['kept']:.1f} % | {mean['stereo']:.1f} % | {f(mean['gap'])} "
+            f"| {mean['kept']:.1f} % | {mean['stereo']:.1f} % | {f(mean['gap'])} | {f(mean['conformer'])} "
             f"| {mean['wall']:.1f} s | {mean['wall'] / n_mols * 1000:.0f} ms |")
 
 
@@ -269,9 +277,11 @@ def main():
               + (f", relaxed and ranked on {os.path.relpath(a.potential, common.ROOT)}" if a.potential else "") + "\n\n"
               "| method | heavy atoms, symmetry-aware, best of k (Å) | heavy atoms, selected sample (Å) "
               "| all atoms, fixed order, best of k (Å) | graph kept | stereo right | GFN2 gap, selected (eV) "
-              "| time | per molecule |\n|---|---|---|---|---|---|---|---|---|\n")
+              "| GFN2 conformer, selected (eV) | time | per molecule |\n|---|---|---|---|---|---|---|---|---|---|\n")
     if a.gfn2:
-        header = header.replace("model ", "GFN2 gap = E_GFN2(selected) - E_GFN2(xtb --opt tight from it); model ", 1)
+        header = header.replace("model ", "GFN2 gap = E_GFN2(selected) - E_GFN2(xtb --opt tight from it); GFN2 "
+                                "conformer = E_GFN2(xtb --opt tight from the selected) - E_GFN2(xtb --opt tight from "
+                                "the reference), below 0 when the selected sample lies in a lower GFN2 minimum; model ", 1)
     table = header + "\n".join(row(runs, len(refs)) for runs in rows) + "\n"
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table)
