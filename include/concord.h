@@ -766,8 +766,8 @@ concord_status_t concord_generate(const concord_model_t *model,
  * A relaxation that fails for one sample does not fail the call: that sample keeps its
  * generated (unrelaxed) positions and its result has `status` set to the error class
  * `concord_optimize` reports (e.g. `CONCORD_ERROR_OVERLAP` when atoms were driven onto each
- * other), `converged = 0` and NaN energies. The call itself fails only for the reasons `concord_generate` fails, or for
- * invalid options; outputs are written only on success.
+ * other), `converged = 0` and NaN energies. The call itself fails only for the reasons
+ * `concord_generate` fails, or for invalid options; outputs are written only on success.
  *
  * @param model a loaded model with a structure generator.
  * @param n_atoms see `concord_generate`.

@@ -108,22 +108,16 @@ impl std::fmt::Display for Problem {
 /// The windows a structure of one molecule must keep: per bond its length range, per pair of
 /// unbonded atoms the smallest distance (both Å).
 struct Limits {
-    n: usize,
+    bonds: Vec<Bond>,
     radii: Vec<f64>,
+    hydrogen: Vec<bool>,
     bonded: Vec<bool>,
 }
 
 impl Limits {
-    /// Errors: mismatched lengths, an invalid bond list ([`check_bonds`]), an element without
-    /// a covalent radius.
-    fn new(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<Limits> {
+    /// Errors: an invalid bond list ([`check_bonds`]), an element without a covalent radius.
+    fn new(numbers: &[u8], bonds: &[Bond]) -> Result<Limits> {
         let n = numbers.len();
-        if positions.len() != n {
-            return Err(Error::InvalidInput(format!(
-                "{} positions for {n} atoms",
-                positions.len()
-            )));
-        }
         check_bonds(n, bonds)?;
         let radii = numbers
             .iter()
@@ -134,7 +128,29 @@ impl Limits {
             bonded[b.i * n + b.j] = true;
             bonded[b.j * n + b.i] = true;
         }
-        Ok(Limits { n, radii, bonded })
+        Ok(Limits {
+            bonds: bonds.to_vec(),
+            radii,
+            hydrogen: numbers.iter().map(|&z| z == 1).collect(),
+            bonded,
+        })
+    }
+
+    fn n(&self) -> usize {
+        self.radii.len()
+    }
+
+    /// Errors unless `positions` has one row per atom.
+    fn fits(&self, positions: &[[f64; 3]]) -> Result<()> {
+        if positions.len() == self.n() {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!(
+                "{} positions for {} atoms",
+                positions.len(),
+                self.n()
+            )))
+        }
     }
 
     /// The allowed length range of bond `b`, Å.
@@ -145,9 +161,9 @@ impl Limits {
     }
 
     /// The smallest allowed distance of atoms `i` and `j` (Å), `None` when they are bonded.
-    fn contact(&self, numbers: &[u8], i: usize, j: usize) -> Option<f64> {
-        let hydrogens = usize::from(numbers[i] == 1) + usize::from(numbers[j] == 1);
-        (!self.bonded[i * self.n + j])
+    fn contact(&self, i: usize, j: usize) -> Option<f64> {
+        let hydrogens = usize::from(self.hydrogen[i]) + usize::from(self.hydrogen[j]);
+        (!self.bonded[i * self.n() + j])
             .then(|| CLASH_RATIO[hydrogens] * (self.radii[i] + self.radii[j]))
     }
 }
@@ -165,7 +181,14 @@ fn distance(positions: &[[f64; 3]], i: usize, j: usize) -> f64 {
 /// every problem found (empty = sane). Errors: mismatched lengths, an invalid bond list
 /// ([`check_bonds`]), an element without a covalent radius.
 pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<Vec<Problem>> {
-    let limits = Limits::new(numbers, bonds, positions)?;
+    if positions.len() != numbers.len() {
+        return Err(Error::InvalidInput(format!(
+            "{} positions for {} atoms",
+            positions.len(),
+            numbers.len()
+        )));
+    }
+    let limits = Limits::new(numbers, bonds)?;
     let mut problems = Vec::new();
     for b in bonds {
         let range = limits.bond(b);
@@ -179,9 +202,9 @@ pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<V
             });
         }
     }
-    for i in 0..limits.n {
-        for j in i + 1..limits.n {
-            let Some(min) = limits.contact(numbers, i, j) else {
+    for i in 0..limits.n() {
+        for j in i + 1..limits.n() {
+            let Some(min) = limits.contact(i, j) else {
                 continue;
             };
             let d = distance(positions, i, j);
@@ -204,49 +227,62 @@ const RESTRAINT_MARGIN: f64 = 0.05;
 /// Force constant of the restraint, eV/Å².
 const RESTRAINT_K: f64 = 40.0;
 
-/// A flat-bottom harmonic restraint toward a sane structure: zero while every bond length and
-/// unbonded contact is [`RESTRAINT_MARGIN`] inside the windows of [`check`], else
-/// `K/2 (d - d_window)²` per bond or contact outside (K = 10 eV/Å²). Added to a potential, it
-/// pulls a generated structure's broken bonds together and pushes clashing atoms apart.
-/// Returns the energy (eV) and its gradient (eV/Å, `[N][3]`); errors as [`check`].
-pub fn restraint(
-    numbers: &[u8],
-    bonds: &[Bond],
-    positions: &[[f64; 3]],
-) -> Result<(f64, Vec<[f64; 3]>)> {
-    let limits = Limits::new(numbers, bonds, positions)?;
-    let mut energy = 0.0;
-    let mut gradient = vec![[0.0; 3]; limits.n];
-    let mut pull = |i: usize, j: usize, excess: f64| {
-        // excess = d - d_window (> 0: too long, < 0: too short); dE/dd = K excess.
-        let d = distance(positions, i, j).max(1e-9);
-        energy += 0.5 * RESTRAINT_K * excess * excess;
-        for a in 0..3 {
-            let g = RESTRAINT_K * excess * (positions[i][a] - positions[j][a]) / d;
-            gradient[i][a] += g;
-            gradient[j][a] -= g;
-        }
-    };
-    for b in bonds {
-        let (lo, hi) = limits.bond(b);
-        let d = distance(positions, b.i, b.j);
-        if d > hi - RESTRAINT_MARGIN {
-            pull(b.i, b.j, d - (hi - RESTRAINT_MARGIN));
-        } else if d < lo + RESTRAINT_MARGIN {
-            pull(b.i, b.j, d - (lo + RESTRAINT_MARGIN));
-        }
+/// A flat-bottom harmonic restraint toward a sane structure of one molecule: zero while every
+/// bond length and unbonded contact is [`RESTRAINT_MARGIN`] inside the windows of [`check`],
+/// else `K/2 (d - d_window)²` per bond or contact outside (K = 40 eV/Å²). Added to a
+/// potential, it pulls a generated structure's broken bonds together and pushes clashing atoms
+/// apart. Built once per molecule, evaluated at every step of a relaxation.
+pub struct Restraint {
+    limits: Limits,
+}
+
+impl Restraint {
+    /// The restraint of the molecule with atomic numbers `numbers` (`[N]`) and bond graph
+    /// `bonds`. Errors: an invalid bond list, an element without a covalent radius.
+    pub fn new(numbers: &[u8], bonds: &[Bond]) -> Result<Restraint> {
+        Ok(Restraint {
+            limits: Limits::new(numbers, bonds)?,
+        })
     }
-    for i in 0..limits.n {
-        for j in i + 1..limits.n {
-            if let Some(min) = limits.contact(numbers, i, j) {
-                let d = distance(positions, i, j);
-                if d < min + RESTRAINT_MARGIN {
-                    pull(i, j, d - (min + RESTRAINT_MARGIN));
+
+    /// Energy (eV) and its gradient (eV/Å, `[N][3]`) at `positions` (Å, `[N][3]`); errors
+    /// when the number of positions is not N.
+    pub fn energy_and_gradient(&self, positions: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
+        let limits = &self.limits;
+        limits.fits(positions)?;
+        let mut energy = 0.0;
+        let mut gradient = vec![[0.0; 3]; limits.n()];
+        let mut pull = |i: usize, j: usize, excess: f64| {
+            // excess = d - d_window (> 0: too long, < 0: too short); dE/dd = K excess.
+            let d = distance(positions, i, j).max(1e-9);
+            energy += 0.5 * RESTRAINT_K * excess * excess;
+            for a in 0..3 {
+                let g = RESTRAINT_K * excess * (positions[i][a] - positions[j][a]) / d;
+                gradient[i][a] += g;
+                gradient[j][a] -= g;
+            }
+        };
+        for b in &limits.bonds {
+            let (lo, hi) = limits.bond(b);
+            let d = distance(positions, b.i, b.j);
+            if d > hi - RESTRAINT_MARGIN {
+                pull(b.i, b.j, d - (hi - RESTRAINT_MARGIN));
+            } else if d < lo + RESTRAINT_MARGIN {
+                pull(b.i, b.j, d - (lo + RESTRAINT_MARGIN));
+            }
+        }
+        for i in 0..limits.n() {
+            for j in i + 1..limits.n() {
+                if let Some(min) = limits.contact(i, j) {
+                    let d = distance(positions, i, j);
+                    if d < min + RESTRAINT_MARGIN {
+                        pull(i, j, d - (min + RESTRAINT_MARGIN));
+                    }
                 }
             }
         }
+        Ok((energy, gradient))
     }
-    Ok((energy, gradient))
 }
 
 #[cfg(test)]
@@ -300,13 +336,14 @@ mod tests {
     #[test]
     fn the_restraint_is_zero_inside_the_windows_and_its_gradient_is_exact_outside() {
         let (z, bonds) = ([8, 1, 1], water_bonds());
-        let (e, g) = restraint(&z, &bonds, &water(0.96, 1.52)).unwrap();
+        let restraint = Restraint::new(&z, &bonds).unwrap();
+        let (e, g) = restraint.energy_and_gradient(&water(0.96, 1.52)).unwrap();
         assert_eq!(e, 0.0);
         assert!(g.iter().flatten().all(|&v| v == 0.0));
         // One bond stretched, the hydrogens clashing: positive, gradient by central differences.
         let mut x = water(0.96, 0.9);
         x[1] = [x[1][0] * 1.6, x[1][1] * 1.6, 0.1];
-        let (e, g) = restraint(&z, &bonds, &x).unwrap();
+        let (e, g) = restraint.energy_and_gradient(&x).unwrap();
         assert!(e > 0.1, "{e}");
         assert!(!check(&z, &bonds, &x).unwrap().is_empty());
         let h = 1e-6;
@@ -316,9 +353,8 @@ mod tests {
                 xp[i][a] += h;
                 let mut xm = x.clone();
                 xm[i][a] -= h;
-                let fd = (restraint(&z, &bonds, &xp).unwrap().0
-                    - restraint(&z, &bonds, &xm).unwrap().0)
-                    / (2.0 * h);
+                let energy = |x: &[[f64; 3]]| restraint.energy_and_gradient(x).unwrap().0;
+                let fd = (energy(&xp) - energy(&xm)) / (2.0 * h);
                 assert!(
                     (fd - g[i][a]).abs() < 1e-6,
                     "atom {i} axis {a}: {fd} vs {}",
@@ -327,7 +363,8 @@ mod tests {
             }
         }
         // Errors as the check's.
-        assert!(restraint(&z, &bonds, &x[..2]).is_err());
+        assert!(restraint.energy_and_gradient(&x[..2]).is_err());
+        assert!(Restraint::new(&[92, 1, 1], &bonds).is_err());
     }
 
     #[test]

@@ -371,7 +371,10 @@ fn finish(
     ) in draws.into_iter().enumerate()
     {
         let frame = Frame::new(numbers.to_vec(), positions);
-        let relaxation = (opts.relax.as_ref()).map(|o| relax_molecule(potential, &frame, bonds, o));
+        let relaxation = opts
+            .relax
+            .as_ref()
+            .map(|o| relax_molecule(potential, &frame, bonds, o));
         let (positions, energy, forces) = match &relaxation {
             Some(Ok(r)) => {
                 let forces = r.gradient.iter().map(|g| g.map(|x| -x)).collect();

@@ -65,17 +65,16 @@ impl Objective for Recorded<'_> {
     }
 }
 
-/// An objective plus [`sanity::restraint`] toward a molecule's bond graph.
+/// An objective plus a [`sanity::Restraint`] toward a molecule's bond graph.
 struct Restrained<'a> {
     inner: &'a mut dyn Objective,
-    numbers: &'a [u8],
-    bonds: &'a [Bond],
+    restraint: &'a sanity::Restraint,
 }
 
 impl Objective for Restrained<'_> {
     fn energy_and_gradient(&mut self, x: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
         let (e, mut g) = self.inner.energy_and_gradient(x)?;
-        let (er, gr) = sanity::restraint(self.numbers, self.bonds, x)?;
+        let (er, gr) = self.restraint.energy_and_gradient(x)?;
         for (g, gr) in g.iter_mut().zip(&gr) {
             for a in 0..3 {
                 g[a] += gr[a];
@@ -105,7 +104,7 @@ pub fn relax(
 
 /// Relaxes a structure of the molecule with bond graph `bonds` (a generated one): when it
 /// breaks the graph ([`sanity::check`] finds a bond too long or too short, or a clash), first
-/// on `potential` plus [`sanity::restraint`], then on `potential` alone from there, so that
+/// on `potential` plus a [`sanity::Restraint`] toward it, then on `potential` alone from there, so that
 /// the result is the potential's own minimum; otherwise exactly as [`relax`].
 /// Steps and force calls count both stages (a failure's force call is its stage's);
 /// `initial_energy` is the potential's at the start.
@@ -117,25 +116,28 @@ pub fn relax_molecule(
 ) -> std::result::Result<OptimizeResult, RelaxFailure> {
     let broken = sanity::check(&frame.numbers, bonds, &frame.positions)
         .is_ok_and(|problems| !problems.is_empty());
-    let restraint = match sanity::restraint(&frame.numbers, bonds, &frame.positions) {
-        Ok((e, _)) if broken => e,
+    let restraint = match sanity::Restraint::new(&frame.numbers, bonds) {
+        Ok(r) if broken => r,
         _ => return relax(potential, frame, opts),
     };
-    let first = run(potential, frame, Some(bonds), opts)?;
+    let at_start = restraint
+        .energy_and_gradient(&frame.positions)
+        .map_or(0.0, |(e, _)| e);
+    let first = run(potential, frame, Some(&restraint), opts)?;
     let mut start = frame.clone();
     start.positions = first.positions;
     let mut second = relax(potential, &start, opts)?;
     second.steps += first.steps;
     second.force_calls += first.force_calls;
-    second.initial_energy = first.initial_energy - restraint;
+    second.initial_energy = first.initial_energy - at_start;
     Ok(second)
 }
 
-/// [`relax`], with a restraint toward the bond graph `bonds` when given.
+/// [`relax`], with `restraint` added to the potential when given.
 fn run(
     potential: &Potential,
     frame: &Frame,
-    bonds: Option<&[Bond]>,
+    restraint: Option<&sanity::Restraint>,
     opts: &OptimizeOptions,
 ) -> std::result::Result<OptimizeResult, RelaxFailure> {
     let start = frame
@@ -157,13 +159,12 @@ fn run(
         calls: 0,
         failure: None,
     };
-    let outcome = match bonds {
+    let outcome = match restraint {
         None => optimize(&mut objective, &frame.positions, opts),
-        Some(bonds) => {
+        Some(restraint) => {
             let mut restrained = Restrained {
                 inner: &mut objective,
-                numbers: &frame.numbers,
-                bonds,
+                restraint,
             };
             optimize(&mut restrained, &frame.positions, opts)
         }
