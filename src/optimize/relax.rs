@@ -116,8 +116,8 @@ pub fn relax_molecule(
 ) -> std::result::Result<OptimizeResult, RelaxFailure> {
     let broken = sanity::check(&frame.numbers, bonds, &frame.positions)
         .is_ok_and(|problems| !problems.is_empty());
-    let restraint = match sanity::Restraint::new(&frame.numbers, bonds) {
-        Ok(r) if broken => r,
+    let restraint = match broken.then(|| sanity::Restraint::new(&frame.numbers, bonds)) {
+        Some(Ok(r)) => r,
         _ => return relax(potential, frame, opts),
     };
     let at_start = restraint
