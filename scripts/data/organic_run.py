@@ -41,13 +41,15 @@ def todo_list(n_train):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--train", type=int, default=config.ORGANIC_TRAIN, help="training molecules to compute")
+    n_sel = config.ORGANIC_TRAIN + config.ORGANIC_LARGE
+    ap.add_argument("--train", type=int, default=n_sel,
+                    help="training molecules to compute (MOSES first, then the large ChEMBL ones)")
     a = ap.parse_args()
     restored = organic_restore.restore()
     if restored:
         print(f"organic: {restored} results rebuilt from the committed files in {config.ORGANIC_DIR}",
               flush=True)
-    todo, total = todo_list(min(a.train, config.ORGANIC_TRAIN))
+    todo, total = todo_list(min(a.train, n_sel))
     print(f"organic: {total} molecules, {total - len(todo)} already done, {len(todo)} to compute on "
           f"{a.workers} workers (fingerprint {config.ORGANIC_FINGERPRINT})", flush=True)
     t0, n_fail = time.time(), 0

