@@ -86,6 +86,27 @@ fn f64s(st: &SafeTensors, name: &str) -> Vec<f64> {
         .collect()
 }
 
+/// A byte-plane tensor decoded with its `concord_planes` specification, and its logical shape.
+fn planes(bytes: &[u8], st: &SafeTensors, name: &str) -> (Vec<f64>, Vec<usize>) {
+    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
+    let specs: serde_json::Value =
+        serde_json::from_str(&meta.metadata().as_ref().unwrap()["concord_planes"]).unwrap();
+    let spec = &specs[name];
+    let t = st.tensor(name).unwrap();
+    assert_eq!(t.dtype(), Dtype::U8, "{name}");
+    let n = t.shape()[1];
+    let word = |i: usize| std::array::from_fn(|k| t.data()[k * n + i]);
+    let values = (0..n)
+        .map(|i| match spec["dtype"].as_str().unwrap() {
+            "I32" => f64::from(i32::from_le_bytes(word(i))) * spec["scale"].as_f64().unwrap(),
+            "F32" => f64::from(f32::from_le_bytes(word(i))),
+            d => panic!("{name}: unexpected plane dtype {d}"),
+        })
+        .collect();
+    let shape = serde_json::from_value(spec["shape"].clone()).unwrap();
+    (values, shape)
+}
+
 #[test]
 fn export_holds_every_pair_the_split_and_reference_outputs() {
     let dir = tempfile::tempdir().unwrap();
@@ -134,6 +155,16 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
         .iter()
         .all(|&k| k < GraphScheme::AllPairs.n_kinds() as i64));
     assert_eq!(ints(&st, "species").len() as i64, atom_ptr[mols]);
+    // Positions in byte planes (fixed point, 1e-5 Å): centred molecules.
+    let (pos, shape) = planes(&bytes, &st, "positions");
+    assert_eq!(shape, vec![atom_ptr[mols] as usize, 3]);
+    for m in 0..mols {
+        let (a, b) = (atom_ptr[m] as usize, atom_ptr[m + 1] as usize);
+        for k in 0..3 {
+            let mean = (a..b).map(|i| pos[3 * i + k]).sum::<f64>() / (b - a) as f64;
+            assert!(mean.abs() < 1e-4, "molecule {m} not centred: {mean}");
+        }
+    }
     // Reference outputs: three validation molecules, finite, and not the identity.
     let refs = ints(&st, "reference_mol");
     assert_eq!(refs.len(), 3);
@@ -158,7 +189,16 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     assert_eq!(frame_ptr[frames.len()] as usize, atoms);
     let energy = f64s(&st, "frame_energy");
     assert!(energy.iter().all(|e| e.is_finite() && *e < 0.0));
-    assert_eq!(st.tensor("frame_forces").unwrap().shape(), &[atoms, 3]);
+    // Forces rounded to 12 mantissa bits: their total within 2^-13 of the file's.
+    let (forces, shape) = planes(&bytes, &st, "frame_forces");
+    assert_eq!(shape, vec![atoms, 3]);
+    let total = |v: &mut dyn Iterator<Item = f64>| v.map(f64::abs).sum::<f64>();
+    let want = total(
+        &mut frames
+            .iter()
+            .flat_map(|f| f.forces.as_ref().unwrap().iter().flatten().copied()),
+    );
+    assert!((total(&mut forces.iter().copied()) - want).abs() <= want * 2f64.powi(-13));
     assert_eq!(f64s(&st, "fitted_e_ref").len(), 5);
     assert!(f64s(&st, "fitted_scale")[0] > 0.0);
     let frame_val = ints(&st, "frame_validation");
@@ -168,6 +208,24 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     assert!(f64s(&st, "frame_reference_energy")
         .iter()
         .all(|e| e.is_finite()));
+    // The exported positions of the reference frames are their float64 positions to 5e-6 Å.
+    let (frame_pos, _) = planes(&bytes, &st, "frame_positions");
+    let exact = f64s(&st, "frame_reference_positions");
+    let mut at = 0;
+    for &m in &frame_refs {
+        let (a, b) = (
+            frame_ptr[m as usize] as usize,
+            frame_ptr[m as usize + 1] as usize,
+        );
+        for (x, y) in frame_pos[3 * a..3 * b]
+            .iter()
+            .zip(&exact[at..at + 3 * (b - a)])
+        {
+            assert!((x - y).abs() <= 5.0001e-6, "{x} vs {y}");
+        }
+        at += 3 * (b - a);
+    }
+    assert_eq!(at, exact.len());
     assert!(
         st.tensor("frame_edge_ptr").is_err(),
         "frames carry no edges"

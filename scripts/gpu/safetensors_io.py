@@ -12,9 +12,11 @@ DTYPES = {
     "F64": np.float64,
     "F32": np.float32,
     "I64": np.int64,
+    "I32": np.int32,
     "U16": np.uint16,
     "U8": np.uint8,
 }
+PLANES_KEY = "concord_planes"
 
 
 def read_safetensors(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -32,7 +34,18 @@ def read_safetensors(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         tensors[name] = np.frombuffer(data[base + a : base + b], dtype=DTYPES[t["dtype"]]).reshape(
             t["shape"]
         )
+    for name, spec in json.loads(meta.get(PLANES_KEY, "{}")).items():
+        tensors[name] = from_planes(tensors[name], spec)
     return tensors, meta
+
+
+def from_planes(planes: np.ndarray, spec: dict) -> np.ndarray:
+    """An array stored as byte planes `[4, count]` by `concord export-data` (src/train/planes.rs):
+    the little-endian words of `spec["dtype"]` reassembled to `spec["shape"]`, times
+    `spec["scale"]` (float64) for fixed point."""
+    words = np.ascontiguousarray(planes.T).view("<" + np.dtype(DTYPES[spec["dtype"]]).str[1:])
+    out = words.reshape(spec["shape"])
+    return out * spec["scale"] if "scale" in spec else out
 
 
 def write_safetensors(path: str, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use safetensors::Dtype;
+use serde_json::{Map, Value};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -27,6 +28,7 @@ use crate::model::{GraphBatch, Model, Precision};
 use crate::train::batch_forward::energies_and_forces;
 use crate::train::datasets;
 use crate::train::generator_losses::graph_batch;
+use crate::train::planes;
 use crate::train::samples::{collate, GraphSample, Sample};
 use crate::train::trainer::fit_normalisation;
 use crate::train::Config;
@@ -101,16 +103,6 @@ fn floats(v: &[f64], shape: Vec<usize>) -> TensorBytes {
     }
 }
 
-/// Values rounded to float32 (training positions: 1e-7 relative is far below PM6's accuracy).
-fn floats_f32(v: &[f64], shape: Vec<usize>) -> TensorBytes {
-    let bytes = v.iter().flat_map(|&x| (x as f32).to_le_bytes()).collect();
-    TensorBytes {
-        dtype: Dtype::F32,
-        shape,
-        bytes,
-    }
-}
-
 /// Concatenated molecules or frames: species `[N]`, positions `[N*3]` (Å), atom offsets
 /// `[M+1]`, edges (receiver, sender: atom indices within the molecule; kind, for graphs)
 /// `[E]` each, edge offsets `[M+1]`, validation flags `[M]`.
@@ -154,13 +146,26 @@ impl Arrays {
         self.kind.extend(s.edges.kind.iter().map(|&k| k as i64));
     }
 
-    /// The tensors under `prefix`; `edges` adds the edges with their kinds.
-    fn tensors(&self, prefix: &str, edges: bool) -> Result<Vec<(String, TensorBytes)>> {
+    /// The tensors under `prefix`; `edges` adds the edges with their kinds. Positions go into
+    /// byte planes, their specification into `specs`.
+    fn tensors(
+        &self,
+        prefix: &str,
+        edges: bool,
+        specs: &mut Map<String, Value>,
+    ) -> Result<Vec<(String, TensorBytes)>> {
         let (n, e, m) = (self.species.len(), self.first.len(), self.validation.len());
         let name = |s: &str| format!("{prefix}{s}");
+        let positions = planes::fixed_point(
+            &name("positions"),
+            &self.positions,
+            planes::POSITION_STEP,
+            vec![n, 3],
+            specs,
+        )?;
         let mut out = vec![
             (name("species"), bytes_u8(&self.species, vec![n])?),
-            (name("positions"), floats_f32(&self.positions, vec![n, 3])),
+            (name("positions"), positions),
             (name("atom_ptr"), ints(&self.atom_ptr, vec![m + 1])),
             (name("validation"), bytes_u8(&self.validation, vec![m])?),
         ];
@@ -209,6 +214,7 @@ fn structure_tensors(
     val: &[GraphSample],
     reference: usize,
     summary: &mut ExportSummary,
+    specs: &mut Map<String, Value>,
 ) -> Result<Vec<(String, TensorBytes)>> {
     let mut arrays = Arrays::default();
     for (set, flag) in [(train, false), (val, true)] {
@@ -226,7 +232,7 @@ fn structure_tensors(
         reference: refs.len(),
         ..summary.clone()
     };
-    let mut out = arrays.tensors("", true)?;
+    let mut out = arrays.tensors("", true, specs)?;
     out.extend([
         ("reference_mol".to_string(), ints(&mols, vec![mols.len()])),
         ("reference_x".into(), floats(&x, vec![r, 3])),
@@ -247,6 +253,7 @@ fn frame_tensors(
     val: &[Sample],
     reference: usize,
     summary: &mut ExportSummary,
+    specs: &mut Map<String, Value>,
 ) -> Result<Vec<(String, TensorBytes)>> {
     let mut arrays = Arrays::default();
     let (mut energy, mut forces, mut has_forces) = (Vec::new(), Vec::new(), Vec::new());
@@ -281,10 +288,17 @@ fn frame_tensors(
         reference: summary.reference + refs.len(),
         ..summary.clone()
     };
-    let mut out = arrays.tensors("frame_", false)?;
+    let mut out = arrays.tensors("frame_", false, specs)?;
+    let forces = planes::rounded_f32(
+        "frame_forces",
+        &forces,
+        planes::FORCE_MANTISSA_BITS,
+        vec![n, 3],
+        specs,
+    )?;
     out.extend([
         ("frame_energy".to_string(), floats(&energy, vec![m])),
-        ("frame_forces".into(), floats_f32(&forces, vec![n, 3])),
+        ("frame_forces".into(), forces),
         ("frame_has_forces".into(), bytes_u8(&has_forces, vec![m])?),
         ("frame_reference_mol".into(), ints(&mols, vec![mols.len()])),
         ("frame_reference_positions".into(), floats(&x, vec![r, 3])),
@@ -304,16 +318,17 @@ fn frame_tensors(
 /// first `reference` validation molecules and frames.
 ///
 /// Structure data (when the model has a generator and the config lists some): `species` `[N]`
-/// u8, `positions` `[N, 3]` f32 (Å), `atom_ptr` `[M+1]` i64, `edge_first`, `edge_second` `[E]`
+/// u8, `positions` `[N, 3]` (Å; fixed point in byte planes, see [`planes`]), `atom_ptr` `[M+1]` i64, `edge_first`, `edge_second` `[E]`
 /// u16 (atom indices within the molecule), `edge_kind` `[E]` u8, `edge_ptr` `[M+1]` i64,
 /// `validation` `[M]` u8 (0/1), `reference_mol` `[R]` i64 (molecule indices), `reference_x`
 /// `[Nr, 3]`, `reference_sigma` `[Nr]`, `reference_denoised` `[Nr, 3]` f64. Labelled frames (when
 /// the config lists energy or force data): `frame_species`, `frame_positions`,
 /// `frame_atom_ptr`, `frame_validation` as above (no edges), `frame_energy` `[F]` f64 (eV, NaN: none), `frame_forces`
-/// `[Nf, 3]` f32 (eV/Å), `frame_has_forces` `[F]` u8, `frame_reference_mol`,
+/// `[Nf, 3]` (eV/Å; rounded float32 in byte planes), `frame_has_forces` `[F]` u8, `frame_reference_mol`,
 /// `frame_reference_positions`, `frame_reference_energy`, `frame_reference_forces` (f64), and
 /// the normalisation the trainer fits, `fitted_e_ref` `[S]` (eV) and `fitted_scale` `[]` (eV).
-/// Header metadata `concord_export`: JSON provenance. Reference positions are float64, not the
+/// Header metadata `concord_export`: JSON provenance; `concord_planes`: how to reassemble the
+/// byte-plane tensors. Reference positions are float64, not the
 /// rounded training positions.
 pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<ExportSummary> {
     let init = config.training.init.as_ref().ok_or_else(|| {
@@ -329,6 +344,7 @@ pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<Expo
     let t = &config.training;
     let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
     let mut summary = ExportSummary::default();
+    let mut specs = Map::new();
     let mut tensors = Vec::new();
     if model.denoiser().is_some() && !train_set.structures.is_empty() {
         let (train, val) = (&train_set.structures, &val_set.structures);
@@ -338,11 +354,19 @@ pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<Expo
             val,
             reference,
             &mut summary,
+            &mut specs,
         )?);
     }
     if !train_set.potential.is_empty() {
         let (train, val) = (&train_set.potential, &val_set.potential);
-        tensors.extend(frame_tensors(&model, train, val, reference, &mut summary)?);
+        tensors.extend(frame_tensors(
+            &model,
+            train,
+            val,
+            reference,
+            &mut summary,
+            &mut specs,
+        )?);
     }
     if tensors.is_empty() {
         return Err(Error::invalid(
@@ -359,7 +383,13 @@ pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<Expo
         "seed": t.seed,
         "summary": &summary,
     });
-    let info = HashMap::from([("concord_export".to_string(), provenance.to_string())]);
+    let info = HashMap::from([
+        ("concord_export".to_string(), provenance.to_string()),
+        (
+            planes::METADATA_KEY.to_string(),
+            Value::Object(specs).to_string(),
+        ),
+    ]);
     let bytes = safetensors::serialize(tensors, Some(info))
         .map_err(|e| Error::invalid(format!("serialising the export: {e}")))?;
     crate::io::write_atomic(out, &bytes)?;
