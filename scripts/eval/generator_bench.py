@@ -200,6 +200,26 @@ def row(runs, n_mols):
             f"| {mean['wall']:.1f} s | {mean['wall'] / n_mols * 1000:.0f} ms |")
 
 
+SIZE_BINS = [(1, 9), (10, 15), (16, 20), (21, 25), (26, 30), (31, 50)]
+
+
+def size_table(rows, refs):
+    """Graph kept by the molecules' heavy atoms (the failure axis of drug-sized molecules): per
+    method, the fraction of its samples over every seed in each bin that holds molecules."""
+    heavy = {r.name: r.mol.GetNumHeavyAtoms() for r in refs}
+    bins = [b for b in SIZE_BINS if any(b[0] <= h <= b[1] for h in heavy.values())]
+    lines = ["| method | " + " | ".join(f"{lo}–{hi} heavy atoms ({sum(lo <= h <= hi for h in heavy.values())})"
+                                       for lo, hi in bins) + " |", "|---" * (len(bins) + 1) + "|"]
+    for runs in rows:
+        cells = []
+        for lo, hi in bins:
+            kept = [x for r in runs for name, m in r["molecules"].items() if lo <= heavy[name] <= hi
+                    for x in m["graph_kept"]]
+            cells.append(f"{100 * np.mean(kept):.0f} %" if kept else "–")
+        lines.append(f"| {runs[0]['method']} | " + " | ".join(cells) + " |")
+    return "Graph kept by heavy atoms (molecules per bin in brackets):\n\n" + "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -282,7 +302,7 @@ def main():
         header = header.replace("model ", "GFN2 gap = E_GFN2(selected) - E_GFN2(xtb --opt tight from it); GFN2 "
                                 "conformer = E_GFN2(xtb --opt tight from the selected) - E_GFN2(xtb --opt tight from "
                                 "the reference), below 0 when the selected sample lies in a lower GFN2 minimum; model ", 1)
-    table = header + "\n".join(row(runs, len(refs)) for runs in rows) + "\n"
+    table = header + "\n".join(row(runs, len(refs)) for runs in rows) + "\n\n" + size_table(rows, refs)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table)
     with open(os.path.join(out, "results.json"), "w") as f:
