@@ -33,6 +33,14 @@ use crate::train::samples::{collate, GraphSample, Sample};
 use crate::train::trainer::fit_normalisation;
 use crate::train::Config;
 
+/// What the export accumulates besides its tensors: the summary and the byte-plane
+/// specifications (header metadata `concord_planes`).
+#[derive(Default)]
+struct Written {
+    summary: ExportSummary,
+    specs: Map<String, Value>,
+}
+
 /// Seed of the reference inputs' noise.
 const REFERENCE_SEED: u64 = 20261204;
 
@@ -213,8 +221,7 @@ fn structure_tensors(
     train: &[GraphSample],
     val: &[GraphSample],
     reference: usize,
-    summary: &mut ExportSummary,
-    specs: &mut Map<String, Value>,
+    written: &mut Written,
 ) -> Result<Vec<(String, TensorBytes)>> {
     let mut arrays = Arrays::default();
     for (set, flag) in [(train, false), (val, true)] {
@@ -224,6 +231,7 @@ fn structure_tensors(
     let [x, sigma, d] = reference_outputs(model, &refs)?;
     let mols: Vec<i64> = (0..refs.len()).map(|i| (train.len() + i) as i64).collect();
     let r = sigma.len();
+    let summary = &mut written.summary;
     *summary = ExportSummary {
         molecules: train.len() + val.len(),
         validation: val.len(),
@@ -232,7 +240,7 @@ fn structure_tensors(
         reference: refs.len(),
         ..summary.clone()
     };
-    let mut out = arrays.tensors("", true, specs)?;
+    let mut out = arrays.tensors("", true, &mut written.specs)?;
     out.extend([
         ("reference_mol".to_string(), ints(&mols, vec![mols.len()])),
         ("reference_x".into(), floats(&x, vec![r, 3])),
@@ -252,8 +260,7 @@ fn frame_tensors(
     train: &[Sample],
     val: &[Sample],
     reference: usize,
-    summary: &mut ExportSummary,
-    specs: &mut Map<String, Value>,
+    written: &mut Written,
 ) -> Result<Vec<(String, TensorBytes)>> {
     let mut arrays = Arrays::default();
     let (mut energy, mut forces, mut has_forces) = (Vec::new(), Vec::new(), Vec::new());
@@ -281,6 +288,7 @@ fn frame_tensors(
     let mols: Vec<i64> = (0..refs.len()).map(|i| (train.len() + i) as i64).collect();
     let (e_ref, scale) = fit_normalisation(train, model.config().elements.len());
     let (n, m, r) = (arrays.species.len(), energy.len(), x.len() / 3);
+    let summary = &mut written.summary;
     *summary = ExportSummary {
         frames: m,
         frame_validation: val.len(),
@@ -288,13 +296,13 @@ fn frame_tensors(
         reference: summary.reference + refs.len(),
         ..summary.clone()
     };
-    let mut out = arrays.tensors("frame_", false, specs)?;
+    let mut out = arrays.tensors("frame_", false, &mut written.specs)?;
     let forces = planes::rounded_f32(
         "frame_forces",
         &forces,
         planes::FORCE_MANTISSA_BITS,
         vec![n, 3],
-        specs,
+        &mut written.specs,
     )?;
     out.extend([
         ("frame_energy".to_string(), floats(&energy, vec![m])),
@@ -343,8 +351,7 @@ pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<Expo
     drop(raw);
     let t = &config.training;
     let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
-    let mut summary = ExportSummary::default();
-    let mut specs = Map::new();
+    let mut written = Written::default();
     let mut tensors = Vec::new();
     if model.denoiser().is_some() && !train_set.structures.is_empty() {
         let (train, val) = (&train_set.structures, &val_set.structures);
@@ -353,21 +360,14 @@ pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<Expo
             train,
             val,
             reference,
-            &mut summary,
-            &mut specs,
+            &mut written,
         )?);
     }
     if !train_set.potential.is_empty() {
         let (train, val) = (&train_set.potential, &val_set.potential);
-        tensors.extend(frame_tensors(
-            &model,
-            train,
-            val,
-            reference,
-            &mut summary,
-            &mut specs,
-        )?);
+        tensors.extend(frame_tensors(&model, train, val, reference, &mut written)?);
     }
+    let Written { summary, specs } = written;
     if tensors.is_empty() {
         return Err(Error::invalid(
             "nothing to export: the config lists no structure data for the model's generator \

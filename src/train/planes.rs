@@ -34,21 +34,19 @@ pub fn fixed_point(
     shape: Vec<usize>,
     specs: &mut Map<String, Value>,
 ) -> Result<TensorBytes> {
-    let mut words = Vec::with_capacity(values.len());
-    for &x in values {
+    let tensor = planes(values, |x| {
         let q = (x / step).round();
         if !q.is_finite() || q.abs() > f64::from(i32::MAX) {
-            return Err(Error::invalid(format!(
-                "{name}: {x} does not fit the export's fixed point (step {step})"
-            )));
+            let msg = format!("{name}: {x} does not fit the export's fixed point (step {step})");
+            return Err(Error::invalid(msg));
         }
-        words.push((q as i32).to_le_bytes());
-    }
+        Ok((q as i32).to_le_bytes())
+    })?;
     specs.insert(
         name.into(),
         json!({"dtype": "I32", "shape": shape, "scale": step}),
     );
-    Ok(planes(&words))
+    Ok(tensor)
 }
 
 /// `values` `[count]` as float32 rounded to `bits` mantissa bits (to nearest, ties away from
@@ -63,31 +61,34 @@ pub fn rounded_f32(
     let drop = 23 - bits.min(23);
     let mask = if drop == 0 { 0 } else { (1u32 << drop) - 1 };
     let half = if drop == 0 { 0 } else { 1u32 << (drop - 1) };
-    let mut words = Vec::with_capacity(values.len());
-    for &x in values {
+    let tensor = planes(values, |x| {
         let v = x as f32;
         if !v.is_finite() {
-            return Err(Error::invalid(format!(
-                "{name}: {x} is not a finite float32"
-            )));
+            let msg = format!("{name}: {x} is not a finite float32");
+            return Err(Error::invalid(msg));
         }
-        words.push(((v.to_bits() + half) & !mask).to_le_bytes());
-    }
+        Ok(((v.to_bits() + half) & !mask).to_le_bytes())
+    })?;
     specs.insert(name.into(), json!({"dtype": "F32", "shape": shape}));
-    Ok(planes(&words))
+    Ok(tensor)
 }
 
-/// Little-endian words `[count]` as byte planes `[4, count]`.
-fn planes(words: &[[u8; 4]]) -> TensorBytes {
+/// `values` `[count]`, each encoded as a little-endian word by `word`, as byte planes
+/// `[4, count]`.
+fn planes(values: &[f64], word: impl Fn(f64) -> Result<[u8; 4]>) -> Result<TensorBytes> {
+    let words = values
+        .iter()
+        .map(|&x| word(x))
+        .collect::<Result<Vec<_>>>()?;
     let mut bytes = Vec::with_capacity(4 * words.len());
     for k in 0..4 {
         bytes.extend(words.iter().map(|w| w[k]));
     }
-    TensorBytes {
+    Ok(TensorBytes {
         dtype: Dtype::U8,
         shape: vec![4, words.len()],
         bytes,
-    }
+    })
 }
 
 #[cfg(test)]
