@@ -193,3 +193,37 @@ fn configs_select_frames_by_their_config_key() {
         "{msg}"
     );
 }
+
+#[test]
+fn groups_select_molecules_by_their_group_field() {
+    use concord::train::datasets;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sdf = root.join("data/organic-gfn2/train_structures.sdf.gz");
+    let read = |groups: Option<Vec<String>>| {
+        let mut config = Config::load(&root.join("configs/tiny-generator.toml")).unwrap();
+        config
+            .dataset
+            .retain(|d| d.path.to_string_lossy().ends_with(".sdf.gz"));
+        config.dataset[0].path = sdf.clone();
+        config.dataset[0].groups = groups;
+        datasets::read(&config)
+    };
+    let all = concord::io::read_sdf(&sdf).unwrap();
+    let druglike: Vec<_> = all
+        .iter()
+        .filter(|m| m.properties.get("group").map(String::as_str) == Some("druglike"))
+        .collect();
+    assert!(!druglike.is_empty());
+    let kept = read(Some(vec!["druglike".into()])).unwrap().molecules;
+    assert_eq!(kept.len(), druglike.len());
+    assert!(kept.iter().zip(&druglike).all(|(a, b)| a == *b));
+    assert_eq!(read(None).unwrap().molecules.len(), all.len());
+    let msg = read(Some(vec!["huge".into()]))
+        .err()
+        .expect("a selection of no molecule is refused")
+        .to_string();
+    assert!(
+        msg.contains("no molecule has a `group` in [\"huge\"]"),
+        "{msg}"
+    );
+}

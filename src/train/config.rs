@@ -41,6 +41,10 @@ pub struct DatasetConfig {
     /// minima of a file that also holds distorted frames); absent: every frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configs: Option<Vec<String>>,
+    /// Only the molecules whose `group` data field is one of these (structure datasets, e.g.
+    /// `["large"]`: the organic set's molecules of 26-50 heavy atoms); absent: every molecule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
 }
 
 fn one() -> usize {
@@ -327,6 +331,18 @@ impl Config {
             if d.tasks.contains(&Task::Structure) && d.configs.is_some() {
                 return Err(format!(
                     "dataset '{}': configs selects frames of an extended-XYZ file, not SDF molecules",
+                    d.name
+                ));
+            }
+            if d.groups.as_ref().is_some_and(Vec::is_empty) {
+                return Err(format!(
+                    "dataset '{}': groups is empty (leave it out to keep every molecule)",
+                    d.name
+                ));
+            }
+            if !d.tasks.contains(&Task::Structure) && d.groups.is_some() {
+                return Err(format!(
+                    "dataset '{}': groups selects molecules of an SDF file (task 'structure'), not frames",
                     d.name
                 ));
             }

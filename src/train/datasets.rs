@@ -38,7 +38,7 @@ pub fn read(config: &Config) -> Result<RawData> {
     };
     for d in &config.dataset {
         if d.tasks.contains(&Task::Structure) {
-            let molecules = read_sdf(&d.path)?;
+            let molecules = in_groups(d, read_sdf(&d.path)?)?;
             raw.molecule_repeat
                 .extend(std::iter::repeat_n(d.repeat, molecules.len()));
             raw.molecules.extend(molecules);
@@ -67,6 +67,30 @@ pub fn read(config: &Config) -> Result<RawData> {
         }
     }
     Ok(raw)
+}
+
+/// The molecules of structure dataset `d` in its `groups` (the `group` data field), if any;
+/// a selection of no molecule is an error.
+fn in_groups(d: &DatasetConfig, molecules: Vec<Molecule>) -> Result<Vec<Molecule>> {
+    let Some(groups) = &d.groups else {
+        return Ok(molecules);
+    };
+    let kept: Vec<Molecule> = molecules
+        .into_iter()
+        .filter(|m| {
+            m.properties
+                .get("group")
+                .is_some_and(|g| groups.contains(g))
+        })
+        .collect();
+    if kept.is_empty() {
+        return Err(Error::invalid(format!(
+            "dataset '{}' ({}): no molecule has a `group` in {groups:?}",
+            d.name,
+            d.path.display()
+        )));
+    }
+    Ok(kept)
 }
 
 /// Whether frame `f` belongs to dataset `d`'s selection (its `configs`, if any).
