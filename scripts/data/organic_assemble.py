@@ -139,7 +139,8 @@ def provenance(test, train, counts, failures):
     return {
         "set": "organic",
         "description": "GFN2-xTB energies and forces of drug-like and everyday molecules (H C N O F, "
-                       f"{config.ORGANIC_HEAVY[0]}-{config.ORGANIC_HEAVY[1]} heavy atoms) at MMFF94, GFN2 "
+                       f"{config.ORGANIC_HEAVY[0]}-{config.ORGANIC_HEAVY[1]} heavy atoms; large training ones "
+                       f"{config.ORGANIC_LARGE_HEAVY[0]}-{config.ORGANIC_LARGE_HEAVY[1]}) at MMFF94, GFN2 "
                        "(and, test only, PM6) minima and at noisy frames around the GFN2 minimum",
         "fingerprint": config.ORGANIC_FINGERPRINT,
         "sources": organic_sources.provenance(),
@@ -149,7 +150,9 @@ def provenance(test, train, counts, failures):
                       "train_selected": config.ORGANIC_TRAIN + config.ORGANIC_LARGE, "train_computed": len(train),
                       "method": "numpy default_rng(seed).permutation of each source's rows; a row is used if its "
                                 "largest fragment is neutral, closed-shell, H/C/N/O/F only, within the heavy-atom "
-                                "range and its InChIKey skeleton was not drawn before (test groups first)"},
+                                "range and its InChIKey skeleton was not drawn before (test groups first, then "
+                                "MOSES training, then the large ChEMBL samples, whose skeletons must also differ "
+                                "from those of " + str(config.ORGANIC_EXCLUDE_SMILES.relative_to(config.ROOT)) + ")"},
         "commands": {"embed": f"RDKit ETKDGv3 (randomSeed = molecule's position in the run order) + MMFF94, "
                               f"maxIters {config.MMFF_MAX_ITERS}; stereo perceived from the MMFF structure",
                      "gfn2_opt": "xtb mol.xyz " + " ".join(config.XTB_OPT_ARGS) + " (start: MMFF minimum)",
