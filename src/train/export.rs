@@ -326,18 +326,18 @@ fn frame_tensors(
 /// first `reference` validation molecules and frames.
 ///
 /// Structure data (when the model has a generator and the config lists some): `species` `[N]`
-/// u8, `positions` `[N, 3]` (Å; fixed point in byte planes, see [`planes`]), `atom_ptr` `[M+1]` i64, `edge_first`, `edge_second` `[E]`
-/// u16 (atom indices within the molecule), `edge_kind` `[E]` u8, `edge_ptr` `[M+1]` i64,
-/// `validation` `[M]` u8 (0/1), `reference_mol` `[R]` i64 (molecule indices), `reference_x`
-/// `[Nr, 3]`, `reference_sigma` `[Nr]`, `reference_denoised` `[Nr, 3]` f64. Labelled frames (when
-/// the config lists energy or force data): `frame_species`, `frame_positions`,
-/// `frame_atom_ptr`, `frame_validation` as above (no edges), `frame_energy` `[F]` f64 (eV, NaN: none), `frame_forces`
-/// `[Nf, 3]` (eV/Å; rounded float32 in byte planes), `frame_has_forces` `[F]` u8, `frame_reference_mol`,
+/// u8, `positions` `[N, 3]` (Å; fixed point in byte planes, see [`planes`]), `atom_ptr`
+/// `[M+1]` i64, `edge_first`, `edge_second` `[E]` u16 (atom indices within the molecule),
+/// `edge_kind` `[E]` u8, `edge_ptr` `[M+1]` i64, `validation` `[M]` u8 (0/1), `reference_mol`
+/// `[R]` i64 (molecule indices), `reference_x` `[Nr, 3]`, `reference_sigma` `[Nr]`,
+/// `reference_denoised` `[Nr, 3]` f64. Labelled frames (when the config lists energy or force
+/// data): `frame_species`, `frame_positions`, `frame_atom_ptr`, `frame_validation` as above (no
+/// edges), `frame_energy` `[F]` f64 (eV, NaN: none), `frame_forces` `[Nf, 3]` (eV/Å; rounded
+/// float32 in byte planes), `frame_has_forces` `[F]` u8, `frame_reference_mol`,
 /// `frame_reference_positions`, `frame_reference_energy`, `frame_reference_forces` (f64), and
 /// the normalisation the trainer fits, `fitted_e_ref` `[S]` (eV) and `fitted_scale` `[]` (eV).
 /// Header metadata `concord_export`: JSON provenance; `concord_planes`: how to reassemble the
-/// byte-plane tensors. Reference positions are float64, not the
-/// rounded training positions.
+/// byte-plane tensors. Reference positions are float64, not the rounded training positions.
 pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<ExportSummary> {
     let init = config.training.init.as_ref().ok_or_else(|| {
         Error::invalid(
