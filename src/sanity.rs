@@ -105,6 +105,17 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Errors unless `positions` has one row for each of `n` atoms.
+fn fits(n: usize, positions: &[[f64; 3]]) -> Result<()> {
+    if positions.len() == n {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "{} positions for {n} atoms",
+        positions.len()
+    )))
+}
+
 /// The windows a structure of one molecule must keep: per bond its length range, per pair of
 /// unbonded atoms the smallest distance (both Å).
 struct Limits {
@@ -140,19 +151,6 @@ impl Limits {
         self.radii.len()
     }
 
-    /// Errors unless `positions` has one row per atom.
-    fn fits(&self, positions: &[[f64; 3]]) -> Result<()> {
-        if positions.len() == self.n() {
-            Ok(())
-        } else {
-            Err(Error::InvalidInput(format!(
-                "{} positions for {} atoms",
-                positions.len(),
-                self.n()
-            )))
-        }
-    }
-
     /// The allowed length range of bond `b`, Å.
     fn bond(&self, b: &Bond) -> (f64, f64) {
         let (lo, hi) = BOND_RATIO[b.order.index()];
@@ -181,13 +179,7 @@ fn distance(positions: &[[f64; 3]], i: usize, j: usize) -> f64 {
 /// every problem found (empty = sane). Errors: mismatched lengths, an invalid bond list
 /// ([`check_bonds`]), an element without a covalent radius.
 pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<Vec<Problem>> {
-    if positions.len() != numbers.len() {
-        return Err(Error::InvalidInput(format!(
-            "{} positions for {} atoms",
-            positions.len(),
-            numbers.len()
-        )));
-    }
+    fits(numbers.len(), positions)?;
     let limits = Limits::new(numbers, bonds)?;
     let mut problems = Vec::new();
     for b in bonds {
@@ -249,7 +241,7 @@ impl Restraint {
     /// when the number of positions is not N.
     pub fn energy_and_gradient(&self, positions: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
         let limits = &self.limits;
-        limits.fits(positions)?;
+        fits(limits.n(), positions)?;
         let mut energy = 0.0;
         let mut gradient = vec![[0.0; 3]; limits.n()];
         let mut pull = |i: usize, j: usize, excess: f64| {
