@@ -667,25 +667,13 @@ fn generate_file(
         Some(path) => concord::io::read_sdf(path)?,
         None => smiles_molecules(smiles)?,
     };
-    // Charges are a property of the input molecule, refused before the pipeline sees it.
-    let mut charged: Vec<Option<concord::Error>> = mols
-        .iter()
-        .map(|mol| {
-            let i = mol.charges.iter().position(|&q| q != 0)?;
-            Some(concord::Error::invalid(format!(
-                "atom {i} has formal charge {:+}: charged molecules are not supported (the \
-                 models are trained on neutral ones)",
-                mol.charges[i]
-            )))
-        })
-        .collect();
     let requests: Vec<GraphRequest> = mols
         .iter()
         .enumerate()
-        .filter(|(m, _)| charged[*m].is_none())
         .map(|(m, mol)| GraphRequest {
             numbers: &mol.numbers,
             bonds: &mol.bonds,
+            charges: &mol.charges,
             stereo: &mol.stereo,
             seed: seed.wrapping_add(m as u64),
         })
@@ -695,13 +683,8 @@ fn generate_file(
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
-    let mut results = results.into_iter();
     let (mut frames, mut failed, mut n_sane) = (Vec::new(), Vec::new(), 0);
-    for (m, mol) in mols.iter().enumerate() {
-        let outcome = match charged[m].take() {
-            Some(e) => Err(e),
-            None => results.next().expect("one outcome per molecule"),
-        };
+    for (m, (mol, outcome)) in mols.iter().zip(results).enumerate() {
         match outcome {
             Ok(samples) => {
                 n_sane += samples.iter().filter(|s| s.sane()).count();

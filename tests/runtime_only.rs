@@ -515,13 +515,14 @@ fn the_cli_refuses_the_sampler_and_optimiser_options_the_c_abi_refuses() {
 }
 
 #[test]
-fn generate_refuses_charged_sdf_molecules_by_name() {
+fn generate_takes_charge_separated_sdf_molecules_and_refuses_charged_ones_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let generator = root().join("examples/models/concord-qm9-gfn2-multitask.concord");
-    let mut mols =
-        concord::io::read_sdf(&root().join("data/qm9-gfn2/tiny/test_structures.sdf.gz")).unwrap();
-    mols.truncate(2);
-    mols[1].charges[0] = 1; // written as an `M  CHG` line
+    let mut mols: Vec<concord::Molecule> = ["C[N+](=O)[O-]", "C[N+](C)(C)C", "OCC"]
+        .iter()
+        .map(|s| concord::io::parse_smiles(s).unwrap().molecule)
+        .collect();
+    mols[2].charges[0] = 1; // an O+ with two bonds; charges are written as `M  CHG` lines
     let sdf = dir.path().join("charged.sdf");
     concord::io::write_sdf(&sdf, &mols).unwrap();
     let out = dir.path().join("gen.extxyz");
@@ -536,12 +537,19 @@ fn generate_refuses_charged_sdf_molecules_by_name() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
     assert!(
-        !o.status.success() && err.contains("formal charge +1"),
+        err.contains("molecule 1 ('C[N+](C)(C)C') failed") && err.contains("net charge +1"),
         "{err}"
     );
-    assert!(err.contains(&mols[1].name), "{err}");
-    assert_eq!(concord::io::read_extxyz(&out).unwrap().len(), 1);
+    assert!(
+        err.contains("molecule 2 ('OCC') failed")
+            && err.contains("atom 0 (O+1) has valence 2 where 3 is expected"),
+        "{err}"
+    );
+    let frames = concord::io::read_extxyz(&out).unwrap();
+    assert_eq!(frames.len(), 1, "nitromethane is generated");
+    assert_eq!(frames[0].numbers, mols[0].numbers);
 }
 
 /// A periodic box of `n_side`^3 water molecules on a cubic grid of `spacing` Å.

@@ -35,6 +35,7 @@ fn stereo_requests(mols: &[Molecule], seed: u64) -> Vec<concord::generate::Graph
         .map(|(m, x)| concord::generate::GraphRequest {
             numbers: &x.numbers,
             bonds: &x.bonds,
+            charges: &x.charges,
             stereo: &x.stereo,
             seed: seed + m as u64,
         })

@@ -302,8 +302,9 @@ fn tiny_generator_config(dir: &Path, name: &str, extra: &str) -> PathBuf {
     path
 }
 
-/// An all-pair generator trains from structure data that holds a charged molecule (a QM9
-/// zwitterion of the bundled training SDF): the molecule is left out by name, not fatal.
+/// An all-pair generator trains from structure data that holds a QM9 zwitterion of the bundled
+/// training SDF (net charge 0: kept) and a copy of it with one formal charge removed (net charge
+/// +-1: left out by name, not fatal).
 #[test]
 fn all_pair_generator_trains_and_leaves_charged_molecules_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -315,8 +316,14 @@ fn all_pair_generator_trains_and_leaves_charged_molecules_out() {
         .into_iter()
         .find(|m| m.charges.iter().any(|&q| q != 0))
         .unwrap();
-    let name = charged.name.clone();
+    let zwitterion = charged.name.clone();
+    let mut net = charged.clone();
+    net.name = format!("{zwitterion}-net-charged");
+    let q = net.charges.iter().position(|&q| q != 0).unwrap();
+    net.charges[q] = 0;
+    let name = net.name.clone();
     mols.push(charged);
+    mols.push(net);
     let sdf = dir.path().join("structures.sdf");
     concord::io::write_sdf(&sdf, &mols).unwrap();
     let config = tiny_generator_config(dir.path(), "allpairs", "");
@@ -337,6 +344,7 @@ fn all_pair_generator_trains_and_leaves_charged_molecules_out() {
         stderr.contains("1 charged molecules left out") && stderr.contains(&name),
         "{stderr}"
     );
+    assert!(!stderr.contains(&format!("{zwitterion} ")), "{stderr}");
     let model = dir.path().join("allpairs/model.concord");
     let pot = concord::potential::Potential::load(
         &model,

@@ -7,15 +7,18 @@ seed 0 for its stereo) is the input of both, so atom orders agree.
 "Graph kept" is the data pipeline's bond perception (scripts/data/graph.py, `connectivity`);
 "sane" is Concord's own check (bond lengths per order and clashes; the `sane` key it writes).
 
-Usage: python scripts/eval/drugs.py [--model M] [--potential P] [--samples 4] [--out DIR]
-       (writes DIR/table.md)
+Usage: python scripts/eval/drugs.py [--model M] [--potential P] [--samples 4] [--smiles FILE]
+       [--out DIR] (writes DIR/table.md); --smiles scripts/eval/charge_separated.smi judges
+       molecules with formal charges (nitro, N-oxides) the same way.
 """
 import argparse
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
@@ -28,10 +31,10 @@ import rdkit_baseline  # noqa: E402
 SMILES = common.EVAL_DIR / "drugs.smi"
 
 
-def read_molecules():
-    """[(name, RDKit molecule with explicit H and one embedded conformer)]."""
+def read_molecules(path):
+    """[(name, RDKit molecule with explicit H and one embedded conformer)] of SMILES file `path`."""
     out = []
-    for line in SMILES.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         smiles, name = line.split()
@@ -46,7 +49,8 @@ def read_molecules():
 
 
 def concord(mols, sdf, out, k, model, potential, relax):
-    """{name: [(positions, sane)] per sample}, wall seconds of the CLI call."""
+    """{name: [(positions, sane, chosen)] per sample}, wall seconds of the CLI call; `chosen`:
+    the sample Concord ranks first (rank 0)."""
     cmd = [str(common.concord_binary()), "generate", "--model", model, "--potential", potential,
            "--graphs", str(sdf), "--out", str(out), "--samples", str(k)] + (["--relax"] if relax else [])
     t0 = time.perf_counter()
@@ -54,17 +58,36 @@ def concord(mols, sdf, out, k, model, potential, relax):
     wall = time.perf_counter() - t0
     samples = {name: [] for name, _ in mols}
     for a in inputs.read_xyz(out):
-        samples[a.info["mol"]].append((a.positions.copy(), bool(a.info["sane"])))
+        samples[a.info["mol"]].append((a.positions.copy(), bool(a.info["sane"]), int(a.info["rank"]) == 0))
     return samples, wall
 
 
 def rdkit(mols, k):
+    """As `concord`; `chosen`: the conformer of lowest MMFF94 energy."""
     t0 = time.perf_counter()
     samples = {}
     for name, mol in mols:
-        confs, _, _ = rdkit_baseline.conformers(mol, k, 42)
-        samples[name] = [(p, None) for p in confs if p is not None]
+        energies = []
+        confs, _, _ = rdkit_baseline.conformers(mol, k, 42, energies)
+        confs = [p for p in confs if p is not None]
+        best = min(range(len(confs)), key=energies.__getitem__) if confs else None
+        samples[name] = [(p, None, i == best) for i, p in enumerate(confs)]
     return samples, time.perf_counter() - t0
+
+
+def gfn2_gaps(mols, samples):
+    """{name: E_GFN2(chosen) - E_GFN2(its xtb --opt tight relaxation)} (eV), None where xtb fails."""
+    import xtb
+    import xtbcache
+    cache = xtbcache.Cache(common.DEFAULT_CACHE, xtb.version())
+    out = {}
+    for name, mol in mols:
+        symbols = [at.GetSymbol() for at in mol.GetAtoms()]
+        chosen = [p for p, _, c in samples[name] if c]
+        res = xtbcache.evaluate(cache, symbols, chosen[0]) if chosen else None
+        ok = res and res["sp"]["ok"] and res["sp_relaxed"] and res["sp_relaxed"]["ok"]
+        out[name] = res["sp"]["energy"] - res["sp_relaxed"]["energy"] if ok else None
+    return out
 
 
 def main():
@@ -72,10 +95,15 @@ def main():
     ap.add_argument("--model", default=str(common.ROOT / "examples/models/concord-generator.concord"))
     ap.add_argument("--potential", default=str(common.ROOT / "examples/models/concord-qm9-gfn2.concord"))
     ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--smiles", default=str(SMILES), help="'SMILES name' per line, # comments")
+    ap.add_argument("--gfn2", action="store_true",
+                    help="also the GFN2 gap (xtb) of each method's chosen structure: Concord's rank 0, "
+                         "RDKit's lowest MMFF energy")
     ap.add_argument("--out", default=str(common.ROOT / "runs/eval/drugs"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    mols = read_molecules()
+    smiles = Path(a.smiles).resolve()
+    mols = read_molecules(smiles)
     sdf = os.path.join(a.out, "drugs.sdf")
     with Chem.SDWriter(sdf) as w:
         for _, mol in mols:
@@ -89,9 +117,9 @@ def main():
     heavy = {name: mol.GetNumHeavyAtoms() for name, mol in mols}
     symbols = {name: [at.GetSymbol() for at in mol.GetAtoms()] for name, mol in mols}
     bonds = {name: graph.bond_set(mol) for name, mol in mols}
-    kept = {label: {name: [graph.connectivity(symbols[name], p) == bonds[name] for p, _ in s]
+    kept = {label: {name: [graph.connectivity(symbols[name], p) == bonds[name] for p, _, _ in s]
                     for name, s in samples.items()} for label, (samples, _) in runs.items()}
-    lines = [f"{len(mols)} drugs ({SMILES.relative_to(common.ROOT)}), k = {a.samples}; graph kept per molecule "
+    lines = [f"{len(mols)} drugs ({os.path.relpath(smiles, common.ROOT)}), k = {a.samples}; graph kept per molecule "
              f"(samples of k); model {os.path.relpath(a.model, common.ROOT)}, potential "
              f"{os.path.relpath(a.potential, common.ROOT)}", "",
              "| molecule | heavy atoms | " + " | ".join(runs) + " |", "|---|---|" + "---|" * len(runs)]
@@ -101,10 +129,14 @@ def main():
         f"{sum(any(v) for v in kept[l].values())} of {len(mols)}" for l in runs) + " |")
     lines.append("| samples that keep the graph | | " + " | ".join(
         f"{sum(sum(v) for v in kept[l].values())} of {a.samples * len(mols)}" for l in runs) + " |")
-    sane = {l: sum(s for v in runs[l][0].values() for _, s in v if s) for l in runs if l.startswith("Concord")}
+    sane = {l: sum(s for v in runs[l][0].values() for _, s, _ in v if s) for l in runs if l.startswith("Concord")}
     lines.append("| samples Concord's check calls sane | | " + " | ".join(
         f"{sane[l]}" if l in sane else "–" for l in runs) + " |")
     lines.append("| time per molecule | | " + " | ".join(f"{1000 * w / len(mols):.0f} ms" for _, w in runs.values()) + " |")
+    if a.gfn2:
+        gaps = {l: gfn2_gaps(mols, runs[l][0]) for l in runs}
+        lines.append("| median GFN2 gap of the chosen structure (eV) | | " + " | ".join(
+            f"{np.median([g for g in gaps[l].values() if g is not None]):.3f}" for l in runs) + " |")
     table = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write(table)

@@ -258,8 +258,9 @@ def main():
             "QM9 test molecules"
     for r in refs:
         r.pos["reference"] = r.pos[ref_key]
-    charged = [r.name for r in refs if any(at.GetFormalCharge() for at in r.mol.GetAtoms())]
-    refs = [r for r in refs if r.name not in charged]   # the models know neutral molecules only
+    # The models know neutral molecules (charge-separated groups such as nitro included).
+    charged = [r.name for r in refs if Chem.GetFormalCharge(r.mol) != 0]
+    refs = [r for r in refs if r.name not in charged]
     sdf = os.path.join(out, "graphs.sdf")
     w = Chem.SDWriter(sdf)
     for r in refs:

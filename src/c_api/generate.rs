@@ -98,7 +98,7 @@ unsafe fn request(
     let numbers = numbers(atomic_numbers, n)?;
     let bonds = bonds(n, n_bonds, bond_first, bond_second, bond_order)?;
     potential.species_index(&numbers)?;
-    validate_graph(&numbers, &bonds)?;
+    validate_graph(&numbers, &bonds, &[])?;
     let sampler = SamplerOptions {
         steps: steps as usize,
         churn,

@@ -63,6 +63,9 @@ pub struct GraphRequest<'a> {
     pub numbers: &'a [u8],
     /// The bond graph.
     pub bonds: &'a [Bond],
+    /// Formal charges, `[N]` (empty: a neutral graph); they must sum to zero
+    /// ([`validate_graph`]).
+    pub charges: &'a [i8],
     /// The stereo configuration the structures must have (empty: any).
     pub stereo: &'a Stereo,
     /// The molecule's sampler seed.
@@ -70,7 +73,7 @@ pub struct GraphRequest<'a> {
 }
 
 impl<'a> GraphRequest<'a> {
-    /// A request without stereo configuration.
+    /// A request for a neutral graph without stereo configuration.
     pub fn new(numbers: &'a [u8], bonds: &'a [Bond], seed: u64) -> GraphRequest<'a> {
         const NONE: &Stereo = &Stereo {
             centres: Vec::new(),
@@ -79,6 +82,7 @@ impl<'a> GraphRequest<'a> {
         GraphRequest {
             numbers,
             bonds,
+            charges: &[],
             stereo: NONE,
             seed,
         }
@@ -240,7 +244,7 @@ pub fn generate_structures(
             let valid = generator
                 .species_index(m.numbers)
                 .and_then(|_| potential.species_index(m.numbers))
-                .and_then(|_| validate_graph(m.numbers, m.bonds));
+                .and_then(|_| validate_graph(m.numbers, m.bonds, m.charges));
             valid.err().map(Err)
         })
         .collect();

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::model::graph::{topological_edges, validate_graph, MoleculeBatch};
+use crate::model::graph::{check_topology, topological_edges, MoleculeBatch};
 use crate::model::noise::standard_normal;
 use crate::model::GeneratorConfig;
 #[cfg(feature = "torch")]
@@ -278,7 +278,7 @@ pub fn generate_many<D: Denoise + ?Sized>(
     for (m, (numbers, bonds, _)) in molecules.iter().enumerate() {
         // An element the model lacks is named before any graph problem.
         species.push(model.species(numbers)?);
-        validate_graph(numbers, bonds).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
+        check_topology(numbers, bonds).map_err(|e| Error::invalid(format!("molecule {m}: {e}")))?;
         edges.push(topological_edges(numbers.len(), bonds, gen.edges));
     }
     let batch = MoleculeBatch::new(

@@ -4,8 +4,9 @@
 //! trained on Kekulé graphs (bond orders 1 to 3).
 //!
 //! Parsing is done by the `purr` crate (an OpenSMILES reader); this module turns its
-//! adjacency into a [`Molecule`] and kekulizes. Charged atoms are refused (the models are
-//! trained on neutral molecules); stereo marks (`@`, `@@`, `/`, `\`) on stereogenic centres
+//! adjacency into a [`Molecule`] and kekulizes. Formal charges (`[N+]`, `[O-]`) become the
+//! molecule's charges (which charges a model takes is the graph check's business:
+//! [`crate::model::graph::validate_graph`]); stereo marks (`@`, `@@`, `/`, `\`) on stereogenic centres
 //! and double bonds become the molecule's [`Stereo`], which generation honours.
 
 use purr::feature::{AtomKind, BondKind, BracketSymbol, Configuration};
@@ -32,7 +33,7 @@ pub struct SmilesGraph {
 ///
 /// Errors ([`Error::InvalidInput`], naming the problem and the 0-based character position
 /// where the parser gives one): syntax errors, dot-disconnected fragments, wildcard `*`
-/// atoms, charged atoms, aromatic systems that admit no Kekulé structure; unknown element
+/// atoms, aromatic systems that admit no Kekulé structure; unknown element
 /// symbols give [`Error::UnknownElement`].
 pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
     let invalid = |message: String| Error::InvalidInput(format!("SMILES '{smiles}': {message}"));
@@ -53,6 +54,7 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
         return Err(invalid("no atoms".into()));
     }
     let mut heavy = Vec::with_capacity(atoms.len());
+    let mut charges: Vec<i8> = atoms.iter().map(formal_charge).collect();
     let mut has_stereo = smiles.contains(['/', '\\']);
     for (i, atom) in atoms.iter().enumerate() {
         heavy.push(element_of(atom).map_err(|e| match e {
@@ -113,13 +115,14 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
         ));
     }
     let n = numbers.len();
+    charges.resize(n, 0);
     let stereo = marked_stereo(&atoms, &hydrogens, &numbers, &bonds);
     Ok(SmilesGraph {
         molecule: Molecule {
             name: smiles.to_string(),
             numbers,
             positions: vec![[0.0; 3]; n],
-            charges: vec![0; n],
+            charges,
             bonds,
             properties: Default::default(),
             stereo,
@@ -189,26 +192,26 @@ fn marked_stereo(
     out
 }
 
-/// Atomic number of a parsed atom; refuses wildcards and charges.
+/// The formal charge of a parsed atom (0 outside brackets).
+fn formal_charge(atom: &Atom) -> i8 {
+    match &atom.kind {
+        AtomKind::Bracket {
+            charge: Some(c), ..
+        } => c.into(),
+        _ => 0,
+    }
+}
+
+/// Atomic number of a parsed atom; refuses wildcards.
 fn element_of(atom: &Atom) -> Result<u8> {
     let symbol = match &atom.kind {
         AtomKind::Star => return Err(Error::InvalidInput("wildcard atom '*'".into())),
         AtomKind::Aliphatic(a) => a.to_string(),
         AtomKind::Aromatic(a) => a.to_string(),
-        AtomKind::Bracket { symbol, charge, .. } => {
-            if let Some(c) = charge {
-                let c: i8 = c.into();
-                if c != 0 {
-                    return Err(Error::InvalidInput(format!(
-                        "charged atom {symbol} ({c:+}): the models are trained on neutral molecules"
-                    )));
-                }
-            }
-            match symbol {
-                BracketSymbol::Star => return Err(Error::InvalidInput("wildcard atom '*'".into())),
-                s => s.to_string(),
-            }
-        }
+        AtomKind::Bracket { symbol, .. } => match symbol {
+            BracketSymbol::Star => return Err(Error::InvalidInput("wildcard atom '*'".into())),
+            s => s.to_string(),
+        },
     };
     // Aromatic atoms are written in lower case ("c", "n", "se").
     let mut chars = symbol.chars();
@@ -374,7 +377,6 @@ mod tests {
         assert!(msg("CC(").contains("syntax"));
         assert!(msg("CXC").contains("position 1"));
         assert!(msg("C.C").contains("fragment"));
-        assert!(msg("C[N+](C)(C)C").contains("charged"));
         assert!(msg("C*").contains("wildcard"));
         assert!(msg("c1cccc1").contains("Kekulé"));
         // Every element is known to the parser; whether a model knows it is checked later.
@@ -386,7 +388,7 @@ mod tests {
     fn radicals_and_lone_aromatic_atoms_are_refused_by_the_graph_check() {
         let check = |s: &str| {
             let g = parse_smiles(s).unwrap().molecule;
-            crate::model::graph::validate_graph(&g.numbers, &g.bonds)
+            crate::model::graph::validate_graph(&g.numbers, &g.bonds, &g.charges)
                 .err()
                 .map(|e| e.to_string())
         };
@@ -405,5 +407,34 @@ mod tests {
         ] {
             assert_eq!(check(s), None, "{s}");
         }
+    }
+
+    #[test]
+    fn charge_separated_neutral_molecules_pass_and_net_charges_do_not() {
+        let check = |s: &str| {
+            let g = parse_smiles(s).unwrap().molecule;
+            crate::model::graph::validate_graph(&g.numbers, &g.bonds, &g.charges)
+                .err()
+                .map(|e| e.to_string())
+        };
+        let nitro = parse_smiles("O=[N+]([O-])c1ccccc1").unwrap().molecule;
+        assert_eq!(&nitro.charges[..3], &[0, 1, -1]);
+        assert!(nitro.charges[3..].iter().all(|&q| q == 0));
+        assert_eq!(nitro.numbers.len(), 14);
+        for s in [
+            "O=[N+]([O-])c1ccccc1",
+            "[O-][n+]1ccccc1",
+            "CN=[N+]=[N-]",
+            "[C-]#[N+]c1ccccc1",
+            "[NH3+]CC(=O)[O-]",
+        ] {
+            assert_eq!(check(s), None, "{s}");
+        }
+        let e = check("C[N+](C)(C)C").unwrap();
+        assert!(e.contains("net charge +1"), "{e}");
+        let e = check("CC(=O)[O-]").unwrap();
+        assert!(e.contains("net charge -1"), "{e}");
+        let e = check("C[S+](C)C").unwrap();
+        assert!(e.contains("formal charge +1"), "{e}");
     }
 }

@@ -87,11 +87,24 @@ fn min_valence(z: u8) -> Option<f64> {
     }
 }
 
-/// Checks a molecular graph: known elements, bonds within range and not repeated, bond orders
-/// 1..=4, no atom without bonds (in molecules of two or more atoms), valences within bounds
-/// (neither above the element's maximum nor below its neutral closed-shell valence: radicals
-/// and graphs with missing hydrogens are refused).
-pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
+/// The valence (sum of bond orders) of a closed-shell atom of element `z` with formal charge
+/// `q != 0`, for the charge-separated groups of neutral molecules: N+ 4 (nitro, N-oxides,
+/// ammonium of zwitterions), N- 2 (azides), O- 1, O+ 3, C- 3 (isocyanides). None: unsupported.
+fn charged_valence(z: u8, q: i8) -> Option<f64> {
+    match (z, q) {
+        (7, 1) => Some(4.0),
+        (7, -1) => Some(2.0),
+        (8, 1) | (6, -1) => Some(3.0),
+        (8, -1) => Some(1.0),
+        _ => None,
+    }
+}
+
+/// Checks the structure of a molecular graph: known elements, bonds within range and not
+/// repeated, bond orders 1..=4, no atom without bonds (in molecules of two or more atoms), no
+/// valence above the element's maximum (that of its singly charged form: N 4, O 3). What the
+/// sampler needs; [`validate_graph`] checks the chemistry too.
+pub fn check_topology(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
     let n = numbers.len();
     if n == 0 {
         return Err(Error::invalid("empty molecular graph (0 atoms)"));
@@ -101,14 +114,7 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
             .map_err(|_| Error::UnknownElement(format!("atomic number {z} (atom {i})")))?;
     }
     check_bonds(n, bonds)?;
-    let mut valence = vec![0.0; n];
-    let mut degree = vec![0usize; n];
-    for b in bonds {
-        for a in [b.i, b.j] {
-            valence[a] += b.order.valence();
-            degree[a] += 1;
-        }
-    }
+    let (valence, degree) = valences(n, bonds);
     for i in 0..n {
         if n > 1 && degree[i] == 0 {
             return Err(Error::invalid(format!(
@@ -126,13 +132,68 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Sum of bond orders (aromatic = 1.5) and number of bonds of each atom, `[N]` each.
+fn valences(n: usize, bonds: &[Bond]) -> (Vec<f64>, Vec<usize>) {
+    let mut valence = vec![0.0; n];
+    let mut degree = vec![0usize; n];
+    for b in bonds {
+        for a in [b.i, b.j] {
+            valence[a] += b.order.valence();
+            degree[a] += 1;
+        }
+    }
+    (valence, degree)
+}
+
+/// Checks a molecule: [`check_topology`], then the chemistry of its formal `charges` (`[N]`,
+/// or empty for a neutral graph): a closed shell (no atom below its neutral valence: radicals
+/// and graphs with missing hydrogens are refused), each charged atom with the valence of its
+/// charge ([`charged_valence`]: N+, N-, O+, O-, C-), and a net charge of zero (the potentials
+/// know neutral molecules; charge-separated groups such as nitro are neutral).
+pub fn validate_graph(numbers: &[u8], bonds: &[Bond], charges: &[i8]) -> Result<()> {
+    check_topology(numbers, bonds)?;
+    let n = numbers.len();
+    if !charges.is_empty() && charges.len() != n {
+        return Err(Error::invalid(format!(
+            "{} formal charges for {n} atoms",
+            charges.len()
+        )));
+    }
+    let (valence, _) = valences(n, bonds);
+    let charge = |i: usize| charges.get(i).copied().unwrap_or(0);
+    for i in (0..n).filter(|&i| charge(i) != 0) {
+        let (z, q) = (numbers[i], charge(i));
+        let symbol = elements::symbol(z)?;
+        let want = charged_valence(z, q).ok_or_else(|| {
+            Error::invalid(format!(
+                "atom {i} ({symbol}) has formal charge {q:+}: the models know the charges of \
+                 charge-separated neutral groups only (N+, N-, O+, O-, C-)"
+            ))
+        })?;
+        if (valence[i] - want).abs() > 1e-9 {
+            return Err(Error::invalid(format!(
+                "atom {i} ({symbol}{q:+}) has valence {} where {want} is expected",
+                valence[i]
+            )));
+        }
+    }
+    let net: i32 = (0..n).map(|i| i32::from(charge(i))).sum();
+    if net != 0 {
+        return Err(Error::invalid(format!(
+            "net charge {net:+}: the models know neutral molecules (formal charges that sum to \
+             zero, as in nitro groups, are supported)"
+        )));
+    }
     // Under-valent atoms last, so that the more specific problems above are named first.
-    for i in 0..n {
+    for i in (0..n).filter(|&i| charge(i) == 0) {
         if let Some(min) = min_valence(numbers[i]) {
             if valence[i] + 1e-9 < min {
                 return Err(Error::invalid(format!(
                     "atom {i} ({}) has valence {} < {min}: a radical or missing hydrogens \
-                     (the models know neutral closed-shell molecules with every hydrogen explicit)",
+                     (the models know closed-shell molecules with every hydrogen explicit)",
                     elements::symbol(numbers[i])?,
                     valence[i]
                 )));
@@ -281,6 +342,7 @@ mod tests {
         validate_graph(
             &[6, 1, 1, 1, 1],
             &[b(0, 1, 1), b(0, 2, 1), b(0, 3, 1), b(0, 4, 1)],
+            &[],
         )
         .unwrap();
         let ring: Vec<Bond> = (0..6)
@@ -288,7 +350,7 @@ mod tests {
             .chain((0..6).map(|i| b(i, i + 6, 1)))
             .collect();
         let z: Vec<u8> = [6; 6].into_iter().chain([1; 6]).collect();
-        validate_graph(&z, &ring).unwrap();
+        validate_graph(&z, &ring, &[]).unwrap();
     }
 
     #[test]
@@ -337,7 +399,7 @@ mod tests {
 
     #[test]
     fn bad_graphs_are_named() {
-        let msg = |z: &[u8], bonds: &[Bond]| validate_graph(z, bonds).unwrap_err().to_string();
+        let msg = |z: &[u8], bonds: &[Bond]| validate_graph(z, bonds, &[]).unwrap_err().to_string();
         assert!(msg(&[6, 1], &[]).contains("has no bonds"));
         assert!(msg(&[1, 1, 1], &[b(0, 1, 1), b(0, 2, 1)]).contains("valence 2 > 1"));
         assert!(msg(&[6, 6], &[b(0, 2, 1)]).contains("beyond the 2 atoms"));
@@ -345,5 +407,27 @@ mod tests {
         assert!(msg(&[6, 6], &[b(1, 1, 1)]).contains("bonded to itself"));
         assert!(msg(&[6, 200], &[b(0, 1, 1)]).contains("atomic number 200"));
         assert!(msg(&[], &[]).contains("empty"));
+    }
+
+    #[test]
+    fn formal_charges_must_fit_valence_and_sum_to_zero() {
+        // Nitromethane: C0 (3 H), N1+ =O2, -O3-.
+        let z = [6, 7, 8, 8, 1, 1, 1];
+        let bonds = [
+            b(0, 1, 1),
+            b(1, 2, 2),
+            b(1, 3, 1),
+            b(0, 4, 1),
+            b(0, 5, 1),
+            b(0, 6, 1),
+        ];
+        validate_graph(&z, &bonds, &[0, 1, 0, -1, 0, 0, 0]).unwrap();
+        let msg = |q: &[i8]| validate_graph(&z, &bonds, q).unwrap_err().to_string();
+        // Without charges the O- is an under-valent (radical) oxygen.
+        assert!(msg(&[]).contains("radical"));
+        assert!(msg(&[0, 1, 0, 0, 0, 0, 0]).contains("net charge +1"));
+        assert!(msg(&[0, 1, -1, 0, 0, 0, 0]).contains("atom 2 (O-1) has valence 2"));
+        assert!(msg(&[0, 2, 0, -1, 0, 0, -1]).contains("atom 1 (N) has formal charge +2"));
+        assert!(msg(&[0, 1, 0]).contains("3 formal charges for 7 atoms"));
     }
 }

@@ -122,8 +122,9 @@ pub struct Samples {
     pub structures: Vec<GraphSample>,
     /// Force-labelled frames with graphs (score consistency).
     pub scores: Vec<GraphSample>,
-    /// Names of the structure-data molecules left out because they carry formal charges (the
-    /// models know neutral molecules only; QM9 has a few zwitterions).
+    /// Names of the structure-data molecules left out because of their formal charges: a net
+    /// charge, or charges the graph check does not take ([`validate_graph`]); charge-separated
+    /// neutral groups (nitro, zwitterions) stay in.
     pub charged: Vec<String>,
 }
 
@@ -137,11 +138,12 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
         .denoiser()
         .map_or(GraphScheme::default(), |d| d.config().edges);
     for (m, &repeat) in raw.molecules.iter().zip(&raw.molecule_repeat) {
-        if m.charges.iter().any(|&q| q != 0) {
+        let charged = m.charges.iter().any(|&q| q != 0);
+        if charged && validate_graph(&m.numbers, &m.bonds, &m.charges).is_err() {
             out.charged.push(m.name.clone());
             continue;
         }
-        validate_graph(&m.numbers, &m.bonds)
+        validate_graph(&m.numbers, &m.bonds, &m.charges)
             .map_err(|e| Error::invalid(format!("molecule '{}': {e}", m.name)))?;
         let edges = topological_edges(m.len(), &m.bonds, scheme);
         graphs.insert(m.name.clone(), (m.numbers.clone(), edges.clone()));

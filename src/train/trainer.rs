@@ -268,10 +268,14 @@ impl<'a> Trainer<'a> {
         let samples = datasets::samples(&raw, &model, with_scores)?;
         drop(raw);
         if progress && !samples.charged.is_empty() {
+            let mut names = samples.charged.clone();
+            names.sort();
+            names.dedup();
             eprintln!(
-                "{} charged molecules left out of the structure data (neutral molecules only): {}",
-                samples.charged.len(),
-                samples.charged.join(" ")
+                "{} charged molecules left out of the structure data (net charge, or formal \
+                 charges the graph check refuses): {}",
+                names.len(),
+                names.join(" ")
             );
         }
         let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
