@@ -446,19 +446,26 @@ public:
     /// with the `stereo` configurations where geometry allows (a sample still wrong is not
     /// sane), relaxed with `relax` when given (OptimizeOptions::generated() for the library's
     /// choice), screened and ranked, all on `potential` (this model when null). Samples in
-    /// draw order; keep them all or the one of rank 0.
+    /// draw order; keep them all or the one of rank 0. `formal_charges`: one per atom (empty:
+    /// a neutral graph), summing to zero (nitro groups, N-oxides).
     std::vector<GeneratedSample> generate_structures(
         const std::vector<int32_t>& atomic_numbers, const std::vector<Bond>& bonds,
         size_t n_samples, const SamplerOptions& sampler = {},
         const std::optional<OptimizeOptions>& relax = std::nullopt,
-        const Model* potential = nullptr, const Stereo& stereo = {}) const {
+        const Model* potential = nullptr, const Stereo& stereo = {},
+        const std::vector<int32_t>& formal_charges = {}) const {
         Graph g(bonds);
         const size_t n = atomic_numbers.size();
+        if (!formal_charges.empty() && formal_charges.size() != n) {
+            throw Error(CONCORD_ERROR_INVALID_INPUT,
+                        std::to_string(formal_charges.size()) + " formal charges for " +
+                            std::to_string(n) + " atoms");
+        }
         std::vector<Vector3> x = allocate_samples(n, n_samples);
         std::vector<concord_sample_t> info(x.empty() ? 0 : n_samples);
         detail::check(concord_generate_structures_stereo(
             model_, potential ? potential->model_ : nullptr, static_cast<int64_t>(n),
-            atomic_numbers.data(),
+            atomic_numbers.data(), formal_charges.empty() ? nullptr : formal_charges.data(),
             static_cast<int64_t>(bonds.size()), g.first(), g.second(), g.order(),
             static_cast<int64_t>(stereo.centres.size()), stereo.centres.data(),
             static_cast<int64_t>(stereo.double_bonds.size()), stereo.double_bonds.data(),

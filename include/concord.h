@@ -37,9 +37,10 @@
  * Version of the C ABI described by `include/concord.h`. It changes whenever a function's
  * signature or meaning changes incompatibly; adding a function or a status code keeps it.
  * Version 2: overlapping atoms are `CONCORD_ERROR_OVERLAP` (they were
- * `CONCORD_ERROR_INVALID_INPUT`).
+ * `CONCORD_ERROR_INVALID_INPUT`). Version 3: `concord_generate_structures_stereo` takes the
+ * atoms' formal charges (`formal_charges`, after `atomic_numbers`).
  */
-#define CONCORD_ABI_VERSION 2
+#define CONCORD_ABI_VERSION 3
 
 /**
  * Largest number of atoms (`n_atoms`, `n_total`) a call accepts: larger counts are taken as
@@ -923,17 +924,21 @@ concord_status_t concord_generate_structures_with_potential(const concord_model_
 
 /**
  * The generation pipeline of `concord_generate_structures_with_potential` for a molecule
- * with specified stereocentres and double-bond configurations: each sample is mirrored,
+ * with formal charges and specified stereocentres and double-bond configurations: each sample is mirrored,
  * inverted or redrawn until it has them where geometry allows (as `concord generate` does
  * with stereo read from SMILES or SDF), a sample still wrong carries the problem
  * (`samples[k].sane` is 0, `problem` names the centre or bond) and ranks after the right
- * ones. Without stereo (both counts 0) this is `concord_generate_structures_with_potential`.
+ * ones. Without charges (NULL) and stereo (both counts 0) this is
+ * `concord_generate_structures_with_potential`.
  *
  * @param model a loaded model with a structure generator.
  * @param potential a loaded model, or NULL for `model` itself; see
  *   `concord_generate_structures_with_potential`.
  * @param n_atoms see `concord_generate_structures`; likewise every parameter not described.
  * @param atomic_numbers see `concord_generate_structures`.
+ * @param formal_charges formal charge of each atom, int32 `[N]`, or NULL for a neutral graph:
+ *   the charge-separated groups of neutral molecules (N+ with 4 bonds as in nitro groups and
+ *   N-oxides, N- 2, O- 1, O+ 3, C- 3), summing to zero; a net charge is refused.
  * @param n_bonds see `concord_generate_structures`.
  * @param bond_first see `concord_generate_structures`.
  * @param bond_second see `concord_generate_structures`.
@@ -970,6 +975,7 @@ concord_status_t concord_generate_structures_stereo(const concord_model_t *model
                                                     const concord_model_t *potential,
                                                     int64_t n_atoms,
                                                     const int32_t *atomic_numbers,
+                                                    const int32_t *formal_charges,
                                                     int64_t n_bonds,
                                                     const int32_t *bond_first,
                                                     const int32_t *bond_second,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 #: The ABI version this module was written against (CONCORD_ABI_VERSION of the header).
-ABI_VERSION = 2
+ABI_VERSION = 3
 #: Length of `concord_sample_t.problem` (CONCORD_PROBLEM_LENGTH).
 PROBLEM_LENGTH = 160
 #: The sampler churn that asks for the generator's own setting (CONCORD_DEFAULT_CHURN).
@@ -101,7 +101,7 @@ def _declare(lib):
     lib.concord_optimize.argtypes = [ctypes.c_void_p, ctypes.c_int64, I32, F64, PTR, PTR,
                                      ctypes.POINTER(OptimizeOptions), ctypes.POINTER(OptimizeResult)]
     lib.concord_generate_structures_stereo.argtypes = [
-        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, I32, ctypes.c_int64, PTR, PTR, PTR, ctypes.c_int64, PTR,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, I32, PTR, ctypes.c_int64, PTR, PTR, PTR, ctypes.c_int64, PTR,
         ctypes.c_int64, PTR, ctypes.c_int64, ctypes.c_uint64, ctypes.c_int32, ctypes.c_double, ctypes.c_int32, PTR,
         F64, PTR]
     lib.concord_check_structure.argtypes = [ctypes.c_int64, I32, ctypes.c_int64, PTR, PTR, PTR, F64,

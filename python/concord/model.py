@@ -103,7 +103,7 @@ class Model:
         return x, {k: getattr(res, k) for k, _ in res._fields_ if k != "status"}
 
     def generate_structures(self, numbers, bonds, samples=4, seed=0, relax=True, fmax=None, potential=None,
-                            stereo=None):
+                            stereo=None, charges=None):
         """The generation pipeline: `samples` structures of the molecular graph (`bonds` = (i, j,
         order) with order 1, 2, 3 or 4 = aromatic), relaxed when `relax` on the model or on
         `potential` (another Model, whose energies then rank the samples) with the library's
@@ -111,9 +111,13 @@ class Model:
         (best first). `stereo`: the configurations the structures must have, (centres, double
         bonds) with centres (centre, (n0, n1, n2, n3), anticlockwise seen from n0) and double bonds
         ((p, q), (s, t), cis with s on p and t on q) (`concord.structures.stereo` reads them from
-        RDKit); a sample still wrong is not sane. Returns a list of dicts: positions [N, 3] Å,
+        RDKit); a sample still wrong is not sane. `charges`: the atoms' formal charges [N] (None:
+        neutral), summing to zero (nitro groups, N-oxides). Returns a list of dicts: positions [N, 3] Å,
         rank, sane, problem, relaxed, converged, energy (eV), max_force."""
         z = np.ascontiguousarray(numbers, dtype=np.int32)
+        q = None if charges is None else np.ascontiguousarray(charges, dtype=np.int32)
+        if q is not None and q.shape != z.shape:
+            raise ValueError(f"{q.size} formal charges for {z.size} atoms")
         first, second, order = _bond_arrays(bonds)
         centres, double_bonds = stereo or ((), ())
         c = (_abi.StereoCentre * max(len(centres), 1))(
@@ -128,8 +132,8 @@ class Model:
         if fmax is not None:
             opts.fmax = fmax
         check(self._lib.concord_generate_structures_stereo(
-            self._handle, None if potential is None else potential.handle, n, z, len(first), ptr(first), ptr(second),
-            ptr(order), len(centres), ctypes.addressof(c), len(double_bonds), ctypes.addressof(d), samples, seed, 0,
+            self._handle, None if potential is None else potential.handle, n, z, ptr(q), len(first), ptr(first),
+            ptr(second), ptr(order), len(centres), ctypes.addressof(c), len(double_bonds), ctypes.addressof(d), samples, seed, 0,
             _abi.DEFAULT_CHURN, 1 if relax else 0, ctypes.addressof(opts), pos, ctypes.addressof(info)))
         out = [{"positions": pos[k], "rank": s.rank, "sane": bool(s.sane), "problem": s.problem.decode(),
                 "relaxed": bool(s.relaxed), "converged": bool(s.converged), "energy": s.energy,

@@ -73,9 +73,10 @@ def generate(model, molecule, samples=4, seed=0, relax=True, fmax=None, potentia
     p = potential if potential is None or isinstance(potential, Model) else Model(potential)
     mol = _with_hydrogens(molecule)
     numbers, bonds = _graph(mol)
+    charges = [a.GetFormalCharge() for a in mol.GetAtoms()]
     out = []
     for s in m.generate_structures(numbers, bonds, samples=samples, seed=seed, relax=relax, fmax=fmax,
-                                   potential=p, stereo=_stereo(mol)):
+                                   potential=p, stereo=_stereo(mol), charges=charges):
         a = Atoms(numbers=numbers, positions=s["positions"])
         a.info.update({k: s[k] for k in ("rank", "sane", "energy", "relaxed", "converged", "problem")})
         out.append(a)

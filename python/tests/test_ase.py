@@ -140,6 +140,19 @@ def test_smiles_stereo_is_honoured():
         assert [perceived(smiles, s) for s in sane] == [want] * len(sane), smiles
 
 
+def test_charge_separated_molecules_are_generated_and_net_charges_refused():
+    """Nitrobenzene's formal charges (N+, O-) reach the pipeline from RDKit: sane samples keep the
+    nitro group (two N-O bonds of about 1.2 Å); a net charge is refused with the library's message."""
+    structures = concord.structures.generate(SHIPPED_GENERATOR, "O=[N+]([O-])c1ccccc1", samples=2, seed=0,
+                                             potential=POTENTIAL)
+    best = structures[0]
+    assert best.get_chemical_formula() == "C6H5NO2" and best.info["sane"]
+    no = [best.get_distance(1, 0), best.get_distance(1, 2)]
+    assert all(1.1 < d < 1.35 for d in no), no
+    with pytest.raises(concord.ConcordError, match="net charge \\+1"):
+        concord.structures.generate(SHIPPED_GENERATOR, "C[N+](C)(C)C", samples=1, potential=POTENTIAL)
+
+
 def test_generate_relaxed_on_another_potential():
     """Relaxed on POTENTIAL to the default threshold of generated structures (0.05 eV/Å) or
     to the one given."""

@@ -37,17 +37,20 @@ const _: () = assert!(CONCORD_DEFAULT_CHURN == crate::generate::DEFAULT_CHURN);
 /// A checked generation request: the molecule and the sampler settings.
 struct GenerateArgs {
     numbers: Vec<u8>,
+    charges: Vec<i8>,
     bonds: Vec<Bond>,
     samples: usize,
     sampler: SamplerOptions,
 }
 
-/// Checks the arguments shared by `concord_generate` and `concord_generate_optimize`.
+/// Checks the arguments shared by the generation functions (`formal_charges` NULL: a neutral
+/// graph).
 #[allow(clippy::too_many_arguments)]
 unsafe fn request(
     potential: &Potential,
     n_atoms: i64,
     atomic_numbers: *const i32,
+    formal_charges: *const i32,
     n_bonds: i64,
     bond_first: *const i32,
     bond_second: *const i32,
@@ -97,8 +100,9 @@ unsafe fn request(
     }
     let numbers = numbers(atomic_numbers, n)?;
     let bonds = bonds(n, n_bonds, bond_first, bond_second, bond_order)?;
+    let charges = charges(n, formal_charges)?;
     potential.species_index(&numbers)?;
-    validate_graph(&numbers, &bonds, &[])?;
+    validate_graph(&numbers, &bonds, &charges)?;
     let sampler = SamplerOptions {
         steps: steps as usize,
         churn,
@@ -110,10 +114,28 @@ unsafe fn request(
     }
     Ok(GenerateArgs {
         numbers,
+        charges,
         bonds,
         samples,
         sampler,
     })
+}
+
+/// Reads the formal charges `[n]` (empty for NULL: a neutral graph); each must be within
+/// -15..=15 (what an SDF can hold); which charges a molecule may carry is the graph check's.
+unsafe fn charges(n: usize, formal_charges: *const i32) -> Result<Vec<i8>, Failure> {
+    if formal_charges.is_null() {
+        return Ok(Vec::new());
+    }
+    let raw = slice::from_raw_parts(formal_charges, n);
+    (raw.iter().enumerate())
+        .map(|(i, &q)| {
+            i8::try_from(q)
+                .ok()
+                .filter(|q| (-15..=15).contains(q))
+                .ok_or_else(|| Failure::input(format!("formal_charges[{i}] = {q} is out of range")))
+        })
+        .collect()
 }
 
 /// Reads and range-checks the bond arrays of a graph of `n` atoms (`n_bonds` already checked;
@@ -172,6 +194,7 @@ impl GenerateArgs {
         };
         let molecule = GraphRequest {
             stereo,
+            charges: &self.charges,
             ..GraphRequest::new(&self.numbers, &self.bonds, self.sampler.seed)
         };
         let mut out = generate_structures(models, &[molecule], &opts, &mut |_| {})?;
@@ -251,6 +274,7 @@ pub unsafe extern "C" fn concord_generate(
             potential,
             n_atoms,
             atomic_numbers,
+            std::ptr::null(),
             n_bonds,
             bond_first,
             bond_second,
@@ -334,6 +358,7 @@ pub unsafe extern "C" fn concord_generate_optimize(
             potential,
             n_atoms,
             atomic_numbers,
+            std::ptr::null(),
             n_bonds,
             bond_first,
             bond_second,
@@ -511,6 +536,7 @@ pub unsafe extern "C" fn concord_generate_structures(
         std::ptr::null(),
         n_atoms,
         atomic_numbers,
+        std::ptr::null(),
         n_bonds,
         bond_first,
         bond_second,
@@ -588,6 +614,7 @@ pub unsafe extern "C" fn concord_generate_structures_with_potential(
         potential,
         n_atoms,
         atomic_numbers,
+        std::ptr::null(),
         n_bonds,
         bond_first,
         bond_second,
@@ -608,17 +635,21 @@ pub unsafe extern "C" fn concord_generate_structures_with_potential(
 }
 
 /// The generation pipeline of `concord_generate_structures_with_potential` for a molecule
-/// with specified stereocentres and double-bond configurations: each sample is mirrored,
+/// with formal charges and specified stereocentres and double-bond configurations: each sample is mirrored,
 /// inverted or redrawn until it has them where geometry allows (as `concord generate` does
 /// with stereo read from SMILES or SDF), a sample still wrong carries the problem
 /// (`samples[k].sane` is 0, `problem` names the centre or bond) and ranks after the right
-/// ones. Without stereo (both counts 0) this is `concord_generate_structures_with_potential`.
+/// ones. Without charges (NULL) and stereo (both counts 0) this is
+/// `concord_generate_structures_with_potential`.
 ///
 /// @param model a loaded model with a structure generator.
 /// @param potential a loaded model, or NULL for `model` itself; see
 ///   `concord_generate_structures_with_potential`.
 /// @param n_atoms see `concord_generate_structures`; likewise every parameter not described.
 /// @param atomic_numbers see `concord_generate_structures`.
+/// @param formal_charges formal charge of each atom, int32 `[N]`, or NULL for a neutral graph:
+///   the charge-separated groups of neutral molecules (N+ with 4 bonds as in nitro groups and
+///   N-oxides, N- 2, O- 1, O+ 3, C- 3), summing to zero; a net charge is refused.
 /// @param n_bonds see `concord_generate_structures`.
 /// @param bond_first see `concord_generate_structures`.
 /// @param bond_second see `concord_generate_structures`.
@@ -656,6 +687,7 @@ pub unsafe extern "C" fn concord_generate_structures_stereo(
     potential: *const concord_model_t,
     n_atoms: i64,
     atomic_numbers: *const i32,
+    formal_charges: *const i32,
     n_bonds: i64,
     bond_first: *const i32,
     bond_second: *const i32,
@@ -679,6 +711,7 @@ pub unsafe extern "C" fn concord_generate_structures_stereo(
         potential,
         n_atoms,
         atomic_numbers,
+        formal_charges,
         n_bonds,
         bond_first,
         bond_second,
@@ -709,6 +742,7 @@ unsafe fn run_pipeline(
     potential: *const concord_model_t,
     n_atoms: i64,
     atomic_numbers: *const i32,
+    formal_charges: *const i32,
     n_bonds: i64,
     bond_first: *const i32,
     bond_second: *const i32,
@@ -739,6 +773,7 @@ unsafe fn run_pipeline(
             generator,
             n_atoms,
             atomic_numbers,
+            formal_charges,
             n_bonds,
             bond_first,
             bond_second,

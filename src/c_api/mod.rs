@@ -34,8 +34,9 @@ use status::{catch, concord_status_t, Failure};
 /// Version of the C ABI described by `include/concord.h`. It changes whenever a function's
 /// signature or meaning changes incompatibly; adding a function or a status code keeps it.
 /// Version 2: overlapping atoms are `CONCORD_ERROR_OVERLAP` (they were
-/// `CONCORD_ERROR_INVALID_INPUT`).
-pub const CONCORD_ABI_VERSION: u32 = 2;
+/// `CONCORD_ERROR_INVALID_INPUT`). Version 3: `concord_generate_structures_stereo` takes the
+/// atoms' formal charges (`formal_charges`, after `atomic_numbers`).
+pub const CONCORD_ABI_VERSION: u32 = 3;
 
 /// Largest number of atoms (`n_atoms`, `n_total`) a call accepts: larger counts are taken as
 /// corrupt arguments (`CONCORD_ERROR_INVALID_INPUT`) rather than attempted.

@@ -549,7 +549,7 @@ static void test_generate_stereo(concord_model_t* model) {
     concord_sample_t s[4];
     for (int anticlockwise = 0; anticlockwise < 2; anticlockwise++) {
         concord_stereocentre_t c = {0, {1, 2, 3, 4}, anticlockwise};
-        EXPECT_OK(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+        EXPECT_OK(concord_generate_structures_stereo(model, NULL, 9, z, NULL, 8, first, second, order, 1,
                                                      &c, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s));
         for (int k = 0; k < 4; k++) {
             double v = signed_volume(&x[27 * k], 1, 2, 3, 4);
@@ -563,7 +563,7 @@ static void test_generate_stereo(concord_model_t* model) {
     const int32_t eorder[5] = {2, 1, 1, 1, 1};
     for (int cis = 0; cis < 2; cis++) {
         concord_double_bond_t d = {{0, 1}, {2, 3}, cis};
-        EXPECT_OK(concord_generate_structures_stereo(model, NULL, 6, ez, 5, efirst, esecond, eorder,
+        EXPECT_OK(concord_generate_structures_stereo(model, NULL, 6, ez, NULL, 5, efirst, esecond, eorder,
                                                      0, NULL, 1, &d, 4, 5, 8, 0.0, 0, NULL, x, s));
         for (int k = 0; k < 4; k++) {
             /* cis: the fluorines' offsets from the C=C axis point the same way. */
@@ -582,28 +582,55 @@ static void test_generate_stereo(concord_model_t* model) {
         }
     }
     concord_stereocentre_t bad = {0, {1, 2, 3, 5}, 1};
-    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, NULL, 8, first, second, order, 1,
                                                     &bad, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
                  CONCORD_ERROR_INVALID_INPUT, "centres[0]: atoms [1, 2, 3, 5] are not the four");
     bad = (concord_stereocentre_t){0, {1, 2, 3, 4}, 2};
-    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, NULL, 8, first, second, order, 1,
                                                     &bad, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
                  CONCORD_ERROR_INVALID_INPUT, "centres[0].anticlockwise = 2 must be 0 or 1");
-    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 1,
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, NULL, 8, first, second, order, 1,
                                                     NULL, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
                  CONCORD_ERROR_INVALID_ARGUMENT, "'centres' is NULL");
-    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, -1,
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, NULL, 8, first, second, order, -1,
                                                     NULL, 0, NULL, 4, 3, 8, 0.0, 0, NULL, x, s),
                  CONCORD_ERROR_INVALID_INPUT, "n_centres = -1 is negative");
     concord_double_bond_t single = {{0, 1}, {2, 5}, 1};
-    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, 8, first, second, order, 0,
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 9, z, NULL, 8, first, second, order, 0,
                                                     NULL, 1, &single, 4, 3, 8, 0.0, 0, NULL, x, s),
                  CONCORD_ERROR_INVALID_INPUT, "atoms 0 and 1 share no bond of order 2");
     concord_double_bond_t wrong_ref = {{0, 1}, {1, 3}, 1};
-    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 6, ez, 5, efirst, esecond, eorder,
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 6, ez, NULL, 5, efirst, esecond, eorder,
                                                     0, NULL, 1, &wrong_ref, 4, 5, 8, 0.0, 0, NULL,
                                                     x, s),
                  CONCORD_ERROR_INVALID_INPUT, "double_bonds[0].refs[0] = 1 is not a substituent");
+}
+
+/* Formal charges (`model` may be untrained): nitromethane's N+ and O- are taken; the same
+ * graph without charges is a radical oxygen, a net charge and an out-of-range charge are
+ * refused by name. */
+static void test_generate_charges(concord_model_t* model) {
+    /* C0 (H4, H5, H6), N1+ =O2, -O3-. */
+    const int32_t z[7] = {6, 7, 8, 8, 1, 1, 1};
+    const int32_t first[6] = {0, 1, 1, 0, 0, 0}, second[6] = {1, 2, 3, 4, 5, 6};
+    const int32_t order[6] = {1, 2, 1, 1, 1, 1};
+    int32_t q[7] = {0, 1, 0, -1, 0, 0, 0};
+    double x[2 * 21];
+    concord_sample_t s[2];
+    EXPECT_OK(concord_generate_structures_stereo(model, NULL, 7, z, q, 6, first, second, order, 0,
+                                                 NULL, 0, NULL, 2, 3, 8, 0.0, 0, NULL, x, s));
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 7, z, NULL, 6, first, second,
+                                                    order, 0, NULL, 0, NULL, 2, 3, 8, 0.0, 0,
+                                                    NULL, x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "atom 3 (O) has valence 1 < 2: a radical");
+    q[3] = 0;
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 7, z, q, 6, first, second, order,
+                                                    0, NULL, 0, NULL, 2, 3, 8, 0.0, 0, NULL, x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "net charge +1");
+    q[3] = 200;
+    EXPECT_ERROR(concord_generate_structures_stereo(model, NULL, 7, z, q, 6, first, second, order,
+                                                    0, NULL, 0, NULL, 2, 3, 8, 0.0, 0, NULL, x, s),
+                 CONCORD_ERROR_INVALID_INPUT, "formal_charges[3] = 200 is out of range");
 }
 
 /* concord_check_structure: a sane methane, a stretched bond, a clash, truncated messages and
@@ -963,6 +990,7 @@ int main(int argc, char** argv) {
     if (generator == NULL) return 1;
     test_generate(model, generator);
     test_generate_stereo(generator);
+    test_generate_charges(generator);
     test_deviation(model, generator);
     EXPECT_OK(concord_model_free(generator));
 

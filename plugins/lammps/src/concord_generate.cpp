@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <limits>
 #include <optional>
@@ -23,7 +24,7 @@ using concord_lammps::TopologyBond;
 
 namespace {
 const char *const kWho = "concord_generate";
-constexpr int kAtomRecord = 6;  // id, molecule, type, x, y, z (unwrapped)
+constexpr int kAtomRecord = 7;  // id, molecule, type, x, y, z (unwrapped), charge
 constexpr int kBondRecord = 3;  // id, id, bond type
 
 /// Gathers every rank's `local` doubles on rank 0 (in rank order).
@@ -58,7 +59,7 @@ ConcordGenerate::Options ConcordGenerate::parse(int narg, char **arg) {
   const std::string usage =
       "usage: concord_generate MODEL elements E1 ... En bondorder O1 ... Om [seed S] "
       "[samples K] [relax yes|no] [fmax F] [maxiter N] [steps N] [precision 32|64] "
-      "[potential FILE]";
+      "[potential FILE] [charges yes|no]";
   if (narg < 1) error->all(FLERR, "{}: missing model file; {}", kWho, usage);
   Options opt;
   opt.model = arg[0];
@@ -115,6 +116,10 @@ ConcordGenerate::Options ConcordGenerate::parse(int narg, char **arg) {
       opt.steps = utils::inumeric(FLERR, value, false, lmp);
     } else if (key == "potential") {
       opt.potential = value;
+    } else if (key == "charges") {
+      opt.charges = utils::logical(FLERR, value, false, lmp) != 0;
+      if (opt.charges && !atom->q_flag)
+        error->all(FLERR, "{}: charges yes needs an atom style with charges (e.g. full)", kWho);
     } else if (key == "precision") {
       opt.precision = utils::inumeric(FLERR, value, false, lmp);
       if (opt.precision != 32 && opt.precision != 64)
@@ -142,7 +147,8 @@ void ConcordGenerate::gather(const Options &opt, std::vector<TopologyAtom> &atom
     domain->unmap(atom->x[i], atom->image[i], xu);
     my_atoms.insert(my_atoms.end(), {static_cast<double>(atom->tag[i]),
                                      static_cast<double>(atom->molecule[i]),
-                                     static_cast<double>(atom->type[i]), xu[0], xu[1], xu[2]});
+                                     static_cast<double>(atom->type[i]), xu[0], xu[1], xu[2],
+                                     opt.charges ? atom->q[i] : 0.0});
     for (int m = 0; m < atom->num_bond[i]; ++m) {
       if (atom->bond_type[i][m] <= 0) continue;  // bonds turned off (e.g. by fix shake)
       my_bonds.insert(my_bonds.end(), {static_cast<double>(atom->tag[i]),
@@ -158,6 +164,9 @@ void ConcordGenerate::gather(const Options &opt, std::vector<TopologyAtom> &atom
     a.molecule = static_cast<int64_t>(all_atoms[k + 1]);
     a.atomic_number = opt.type_z[static_cast<int>(all_atoms[k + 2])];
     for (int d = 0; d < 3; ++d) a.x[d] = all_atoms[k + 3 + d];
+    const double q = all_atoms[k + 6];
+    // A charge that is not a small integer stays fractional here; generate() names it.
+    a.formal_charge = std::abs(q) <= 15.0 && q == std::round(q) ? static_cast<int32_t>(q) : 99;
     atoms.push_back(a);
   }
   for (size_t k = 0; k < all_bonds.size(); k += kBondRecord) {
@@ -175,6 +184,11 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
   std::vector<MolecularGraph> molecules;
   const std::string problem = concord_lammps::split_molecules(atoms, bonds, molecules);
   if (!problem.empty()) return problem;
+  for (const TopologyAtom &a : atoms) {
+    if (a.formal_charge == 99)
+      return "atom " + std::to_string(a.id) + " has a charge that is not a whole number (with " +
+             "`charges yes` the atoms' charges are their formal charges: -1, 0, +1, ...)";
+  }
   const double energy_unit = concord_lammps::energy_per_ev(lmp, kWho);
   try {
     concord::Model model(opt.model, "cpu", opt.precision);
@@ -200,7 +214,8 @@ std::string ConcordGenerate::generate(const Options &opt, const std::vector<Topo
       std::vector<concord::GeneratedSample> samples;
       try {
         samples = model.generate_structures(m.numbers, graph, opt.relax ? opt.samples : 1,
-                                            sampler, relax, potential ? &*potential : nullptr);
+                                            sampler, relax, potential ? &*potential : nullptr, {},
+                                            m.charges);
       } catch (const concord::Error &e) {
         // Concord numbers the molecule's atoms from 0: name their LAMMPS IDs in that order.
         std::string ids;

@@ -39,6 +39,7 @@ class ConcordGenerate : public Command {
     int maxiter = 500;
     int steps = 0;
     int precision = 64;
+    bool charges = false;          ///< atom charges q are the atoms' formal charges
   };
   Options parse(int narg, char **arg);
   /// All atoms and bonds of the system, on rank 0 (empty elsewhere).

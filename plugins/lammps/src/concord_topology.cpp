@@ -34,6 +34,7 @@ std::string split_molecules(const std::vector<TopologyAtom> &atoms,
     local[a] = static_cast<int32_t>(m.atoms.size());
     m.atoms.push_back(a);
     m.numbers.push_back(atoms[a].atomic_number);
+    m.charges.push_back(atoms[a].formal_charge);
     for (int d = 0; d < 3; ++d) m.centre[d] += atoms[a].x[d];
   }
   for (MolecularGraph &m : molecules) {

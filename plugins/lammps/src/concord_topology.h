@@ -10,12 +10,13 @@
 
 namespace concord_lammps {
 
-/// One atom as gathered from all ranks: its global ID, molecule ID, atomic number and
-/// unwrapped position (Å).
+/// One atom as gathered from all ranks: its global ID, molecule ID, atomic number, formal
+/// charge and unwrapped position (Å).
 struct TopologyAtom {
   int64_t id = 0;
   int64_t molecule = 0;
   int32_t atomic_number = 0;
+  int32_t formal_charge = 0;
   double x[3] = {0.0, 0.0, 0.0};
 };
 
@@ -31,6 +32,7 @@ struct MolecularGraph {
   int64_t molecule = 0;                   ///< molecule ID
   std::vector<size_t> atoms;              ///< indices into the gathered atom array
   std::vector<int32_t> numbers;           ///< atomic numbers, in the order of `atoms`
+  std::vector<int32_t> charges;           ///< formal charges, in the order of `atoms`
   std::vector<int32_t> first, second, order;  ///< bonds in indices into `atoms`
   double centre[3] = {0.0, 0.0, 0.0};     ///< mean unwrapped position of the atoms, Å
 };

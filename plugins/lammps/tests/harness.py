@@ -92,10 +92,10 @@ def qm9_molecules() -> list:
 
 
 def write_data(path: Path, symbols: list, positions: np.ndarray, lo, hi,
-               types: list, molecule_ids=None, bonds=None, tilt=None) -> None:
-    """Writes a LAMMPS data file: atom_style atomic, or full (charges 0) when molecule IDs are
-    given; `types` lists the element symbol of each atom type; `bonds` are (type, i, j) with
-    1-based atom IDs; `tilt` = (xy, xz, yz) makes the box triclinic."""
+               types: list, molecule_ids=None, bonds=None, tilt=None, charges=None) -> None:
+    """Writes a LAMMPS data file: atom_style atomic, or full (charges `charges`, else 0) when
+    molecule IDs are given; `types` lists the element symbol of each atom type; `bonds` are
+    (type, i, j) with 1-based atom IDs; `tilt` = (xy, xz, yz) makes the box triclinic."""
     lines = ["Concord test system", "", f"{len(symbols)} atoms", f"{len(types)} atom types"]
     if bonds is not None:
         lines += [f"{len(bonds)} bonds", f"{max(b[0] for b in bonds)} bond types"]
@@ -109,7 +109,7 @@ def write_data(path: Path, symbols: list, positions: np.ndarray, lo, hi,
         t = types.index(s) + 1
         xyz = f"{x[0]:.12f} {x[1]:.12f} {x[2]:.12f}"
         lines.append(f"{i + 1} {t} {xyz}" if molecule_ids is None
-                     else f"{i + 1} {molecule_ids[i]} {t} 0.0 {xyz}")
+                     else f"{i + 1} {molecule_ids[i]} {t} {0.0 if charges is None else charges[i]} {xyz}")
     if bonds is not None:
         lines += ["", "Bonds", ""] + [f"{k + 1} {b[0]} {b[1]} {b[2]}" for k, b in enumerate(bonds)]
     path.parent.mkdir(parents=True, exist_ok=True)

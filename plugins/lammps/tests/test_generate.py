@@ -5,7 +5,7 @@ MPI gives the same structures; each molecule stays where it was."""
 import numpy as np
 import pytest
 
-from harness import GENERATOR, POTENTIAL, lammps
+from harness import GENERATOR, POTENTIAL, ROOT, lammps, write_data
 from small_molecules import MOLECULES, write_molecules
 
 #: Accepted bond lengths in Å by (element pair, order): wide enough for a learned potential,
@@ -15,6 +15,7 @@ BOND_RANGES = {
     ("C", "O", 1): (1.36, 1.47), ("C", "C", 1): (1.48, 1.58), ("C", "O", 2): (1.17, 1.25),
 }
 NAMES = list(MOLECULES)
+SHIPPED_GENERATOR = ROOT / "examples" / "models" / "concord-generator.concord"
 
 
 def generate(tmp_path, seed, nprocs=1, extra="", after=""):
@@ -81,3 +82,43 @@ def test_another_potential_relaxes(tmp_path):
         fmax[name] = float(run.output.split("FMAX ")[-1].split()[0])
     assert fmax["other"] <= 0.0501, fmax
     assert fmax["own"] > 0.2, fmax
+
+
+NITROMETHANE = (["C", "N", "O", "O", "H", "H", "H"],
+                [(0, 1, 1), (1, 2, 2), (1, 3, 1), (0, 4, 1), (0, 5, 1), (0, 6, 1)])
+
+
+def generate_nitromethane(tmp_path, charges, extra):
+    """concord_generate on nitromethane (N+ and O- as the atoms' charges q) with the shipped
+    generator relaxed on the shipped potential."""
+    symbols, bonds = NITROMETHANE
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, size=(len(symbols), 3))
+    write_data(tmp_path / "nitro.data", symbols, x, [-10.0] * 3, [10.0] * 3, ["C", "H", "N", "O"],
+               molecule_ids=[1] * len(symbols), bonds=[(o, i + 1, j + 1) for i, j, o in bonds],
+               charges=charges)
+    return lammps(f"""
+units metal
+boundary f f f
+atom_style full
+read_data nitro.data
+concord_generate {SHIPPED_GENERATOR} elements C H N O bondorder 1 2 potential {POTENTIAL} {extra}
+write_dump all custom dump.final id x y z modify format float %.17g sort id
+""", tmp_path, check=False)
+
+
+def test_formal_charges_from_atom_charges(tmp_path):
+    """`charges yes`: the atoms' charges are their formal charges, so nitromethane is placed
+    with two N-O bonds of about 1.2 Å; without it the same graph is a radical oxygen, and a
+    charge that is not a whole number is refused by atom ID."""
+    q = [0, 1, 0, -1, 0, 0, 0]
+    run = generate_nitromethane(tmp_path / "yes", q, "charges yes samples 2")
+    assert run.returncode == 0 and "0 do not match their bonds" in run.output, run.output[-2000:]
+    dump = run.dump()
+    x = np.column_stack([dump["x"], dump["y"], dump["z"]])
+    no = np.linalg.norm(x[[2, 3]] - x[1], axis=1)
+    assert np.all((no > 1.10) & (no < 1.35)), no
+    run = generate_nitromethane(tmp_path / "no", q, "samples 1")
+    assert run.returncode == 1 and "a radical" in run.error(), run.output[-2000:]
+    run = generate_nitromethane(tmp_path / "frac", [0, 0.4, 0, -0.4, 0, 0, 0], "charges yes samples 1")
+    assert run.returncode == 1 and "atom 2 has a charge that is not a whole number" in run.error(), \
+        run.output[-2000:]

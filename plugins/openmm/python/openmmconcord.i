@@ -99,13 +99,14 @@ closer than 0.025 nm get an infinite energy and NaN forces. Errors (missing file
 element, particle count differing from the System's) raise openmm.OpenMMException.
 setParticles(indices) restricts the force to those System particles (one per atomic number).";
 
-%feature("docstring") ConcordPlugin::generateStructures "generateStructures(modelPath, atomicNumbers, bondFirst, bondSecond, bondOrder, samples=1, seed=0, relax=True, fmax=0.0, precision=64, potentialPath=\"\")
+%feature("docstring") ConcordPlugin::generateStructures "generateStructures(modelPath, atomicNumbers, bondFirst, bondSecond, bondOrder, samples=1, seed=0, relax=True, fmax=0.0, precision=64, potentialPath=\"\", formalCharges=[])
 
 Structures of a molecule from its bond graph with a Concord model's structure generator
 (orders 1 single, 2 double, 3 triple, 4 aromatic), optionally relaxed on the model's potential
 until the largest force is below fmax (kJ/mol/nm; 0: the library's default for generated
 structures, 0.05 eV/A = 48.2 kJ/mol/nm); with potentialPath, another Concord model
-relaxes them and its energies rank them. Returns a list of GeneratedStructure with
+relaxes them and its energies rank them. formalCharges: one per atom (empty: a neutral graph),
+summing to zero (nitro groups, N-oxides). Returns a list of GeneratedStructure with
 positions (nm, flat [3N], centred), energy (kJ/mol; NaN when not computable), relaxed,
 converged, maxForce (kJ/mol/nm), sane and problem (Concord's structure check: bond lengths
 plausible for their orders, no clash of unbonded atoms) and rank (0 = the best sample: sane
@@ -205,5 +206,6 @@ std::vector<GeneratedStructure> generateStructures(
     const std::string& modelPath, const std::vector<int>& atomicNumbers,
     const std::vector<int>& bondFirst, const std::vector<int>& bondSecond,
     const std::vector<int>& bondOrder, int samples = 1, int64_t seed = 0, bool relax = true,
-    double fmax = 0.0, int precision = 64, const std::string& potentialPath = "");
+    double fmax = 0.0, int precision = 64, const std::string& potentialPath = "",
+    const std::vector<int>& formalCharges = std::vector<int>());
 }

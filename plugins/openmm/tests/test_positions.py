@@ -176,3 +176,43 @@ def test_read_sdf_keeps_atoms_bonds_and_coordinates():
     np.testing.assert_allclose(positions.value_in_unit(unit.nanometer), x_file, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="no molecule 999"):
         read_sdf(STRUCTURES, 999)
+
+
+NITROMETHANE_SDF = """nitromethane
+  written for the test
+
+  7  6  0  0  0  0  0  0  0  0999 V2000
+    0.0000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+    1.4900    0.0000    0.0000 N   0  3  0  0  0  0  0  0  0  0  0  0
+    2.0900    1.0600    0.0000 O   0  0  0  0  0  0  0  0  0  0  0  0
+    2.0900   -1.0600    0.0000 O   0  5  0  0  0  0  0  0  0  0  0  0
+   -0.3600    1.0200    0.0000 H   0  0  0  0  0  0  0  0  0  0  0  0
+   -0.3600   -0.5100    0.8800 H   0  0  0  0  0  0  0  0  0  0  0  0
+   -0.3600   -0.5100   -0.8800 H   0  0  0  0  0  0  0  0  0  0  0  0
+  1  2  1  0
+  2  3  2  0
+  2  4  1  0
+  1  5  1  0
+  1  6  1  0
+  1  7  1  0
+M  CHG  2   2   1   4  -1
+M  END
+$$$$
+"""
+
+
+def test_charge_separated_molecule_from_sdf_formal_charges(tmp_path):
+    """read_sdf carries the `M  CHG` charges as Atom.formalCharge and generate_positions passes
+    them on: nitromethane (N+, O-) gets two N-O bonds of about 0.12 nm; without its charges the
+    same graph is a radical oxygen, refused by the library."""
+    path = tmp_path / "nitromethane.sdf"
+    path.write_text(NITROMETHANE_SDF)
+    _, topology, _ = read_sdf(path)
+    assert [a.formalCharge for a in topology.atoms()][:4] == [None, 1, None, -1]
+    positions = generate_positions(topology, SHIPPED_GENERATOR, seed=0, potential_path=POTENTIAL)
+    no = distances(positions, [1, 1], [2, 3])
+    assert np.all((no > 0.110) & (no < 0.135)), no
+    for atom in topology.atoms():
+        atom.formalCharge = None
+    with pytest.raises(mm.OpenMMException, match="radical"):
+        generate_positions(topology, SHIPPED_GENERATOR, seed=0, potential_path=POTENTIAL)

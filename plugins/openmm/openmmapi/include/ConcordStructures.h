@@ -61,15 +61,19 @@ struct GeneratedStructure {
  * @param precision      floating-point precision of the models: 32 or 64
  * @param potentialPath  a Concord model file that relaxes and ranks the samples (energies are
  *                       its own); empty for the generator model itself
+ * @param formalCharges  formal charge of each atom, or empty for a neutral graph: the
+ *                       charge-separated groups of neutral molecules (nitro, N-oxides),
+ *                       summing to zero
  * @throws OpenMM::OpenMMException when a model cannot be loaded or the first has no
  *         generator, the graph is invalid (an atom without bonds, a valence too high, bad
- *         indices), or an element is unknown to a model
+ *         indices, a net charge), or an element is unknown to a model
  */
 std::vector<GeneratedStructure> generateStructures(
     const std::string& modelPath, const std::vector<int>& atomicNumbers,
     const std::vector<int>& bondFirst, const std::vector<int>& bondSecond,
     const std::vector<int>& bondOrder, int samples = 1, int64_t seed = 0, bool relax = true,
-    double fmax = 0.0, int precision = 64, const std::string& potentialPath = "");
+    double fmax = 0.0, int precision = 64, const std::string& potentialPath = "",
+    const std::vector<int>& formalCharges = std::vector<int>());
 
 }  // namespace ConcordPlugin
 

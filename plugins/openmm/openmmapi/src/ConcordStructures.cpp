@@ -27,7 +27,7 @@ std::vector<GeneratedStructure> generateStructures(
     const std::string& modelPath, const std::vector<int>& atomicNumbers,
     const std::vector<int>& bondFirst, const std::vector<int>& bondSecond,
     const std::vector<int>& bondOrder, int samples, int64_t seed, bool relax, double fmax,
-    int precision, const std::string& potentialPath) {
+    int precision, const std::string& potentialPath, const std::vector<int>& formalCharges) {
     if (bondFirst.size() != bondSecond.size() || bondFirst.size() != bondOrder.size()) {
         throw OpenMM::OpenMMException(
             "generateStructures: bondFirst, bondSecond and bondOrder must have the same length (" +
@@ -48,6 +48,7 @@ std::vector<GeneratedStructure> generateStructures(
         std::optional<concord::Model> potential;
         if (!potentialPath.empty()) potential.emplace(potentialPath, "cpu", precision);
         const std::vector<int32_t> numbers(atomicNumbers.begin(), atomicNumbers.end());
+        const std::vector<int32_t> charges(formalCharges.begin(), formalCharges.end());
         std::vector<concord::Bond> bonds;
         for (size_t b = 0; b < bondFirst.size(); ++b) {
             bonds.push_back({bondFirst[b], bondSecond[b], bondOrder[b]});
@@ -63,7 +64,7 @@ std::vector<GeneratedStructure> generateStructures(
         }
         const auto generated =
             model.generate_structures(numbers, bonds, static_cast<size_t>(samples), sampler,
-                                      options, potential ? &*potential : nullptr);
+                                      options, potential ? &*potential : nullptr, {}, charges);
         std::vector<GeneratedStructure> out(generated.size());
         for (size_t k = 0; k < out.size(); ++k) {
             const concord::GeneratedSample& g = generated[k];

@@ -26,6 +26,13 @@ def atomic_numbers(topology):
     return numbers
 
 
+def formal_charges(topology):
+    """The formal charge of each atom of a Topology (Atom.formalCharge, None counted as 0), or
+    an empty list when all are 0 (a neutral graph)."""
+    charges = [getattr(atom, "formalCharge", None) or 0 for atom in topology.atoms()]
+    return charges if any(charges) else []
+
+
 def bond_graph(topology, missing_order=None):
     """The bonds of a Topology as three lists: first atoms, second atoms, orders.
 
@@ -88,7 +95,7 @@ def generate_positions(
     first, second, orders = bond_graph(topology, missing_order)
     structures = generateStructures(
         str(model_path), numbers, first, second, orders, samples, seed, minimize, fmax, 64,
-        "" if potential_path is None else str(potential_path),
+        "" if potential_path is None else str(potential_path), formal_charges(topology),
     )
     best = next(s for s in structures if s.rank == 0)
     # A generator without a trained energy head gives no energies (NaN) when nothing relaxes
