@@ -384,14 +384,16 @@ mod tests {
         assert!(msg("").contains("SMILES"));
     }
 
+    /// The graph check's message for SMILES `s`, None when it passes.
+    fn check(s: &str) -> Option<String> {
+        let g = parse_smiles(s).unwrap().molecule;
+        crate::model::graph::validate_graph(&g.numbers, &g.bonds, &g.charges)
+            .err()
+            .map(|e| e.to_string())
+    }
+
     #[test]
     fn radicals_and_lone_aromatic_atoms_are_refused_by_the_graph_check() {
-        let check = |s: &str| {
-            let g = parse_smiles(s).unwrap().molecule;
-            crate::model::graph::validate_graph(&g.numbers, &g.bonds, &g.charges)
-                .err()
-                .map(|e| e.to_string())
-        };
         for s in ["[CH3]", "C[O]", "[C]", "c", "[NH2]"] {
             let e = check(s).unwrap_or_else(|| panic!("{s} accepted"));
             assert!(e.contains("radical"), "{s}: {e}");
@@ -411,12 +413,6 @@ mod tests {
 
     #[test]
     fn charge_separated_neutral_molecules_pass_and_net_charges_do_not() {
-        let check = |s: &str| {
-            let g = parse_smiles(s).unwrap().molecule;
-            crate::model::graph::validate_graph(&g.numbers, &g.bonds, &g.charges)
-                .err()
-                .map(|e| e.to_string())
-        };
         let nitro = parse_smiles("O=[N+]([O-])c1ccccc1").unwrap().molecule;
         assert_eq!(&nitro.charges[..3], &[0, 1, -1]);
         assert!(nitro.charges[3..].iter().all(|&q| q == 0));
