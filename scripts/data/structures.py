@@ -4,8 +4,11 @@ QM9 SMILES -> RDKit ETKDGv3 embedding (seeded; strained cages that ETKDG cannot 
 from random coordinates, RDKit's advice for them) -> MMFF94 minimum (stereo perceived there
 becomes the reference graph) -> PM6 minimum (MOPAC from the MMFF minimum; graph and stereo must
 survive).
-No B3LYP geometry is read. Charged molecules (QM9's zwitterions) are refused: the models know
-neutral molecules only. Failures give status "failed" with a reason code.
+No B3LYP geometry is read. Molecules with a net charge are refused (the models know neutral
+molecules); charge-separated neutral ones (nitro groups, QM9's zwitterions) are computed since
+2026-12-05, when the generator learned to take formal charges (the 134 refused before were
+recomputed then: their results replaced the "charged" failures). Failures give status "failed"
+with a reason code.
 """
 import time
 
@@ -28,7 +31,7 @@ def compute(rec, seed):
         parsed = Chem.MolFromSmiles(rec["smiles"])
         if parsed is None:
             raise GraphError("smiles_unreadable", rec["smiles"])
-        if any(a.GetFormalCharge() != 0 for a in parsed.GetAtoms()):
+        if Chem.GetFormalCharge(parsed) != 0:
             raise GraphError("charged", rec["smiles"])
         mol, symbols, mmff_pos = embed(rec["smiles"], seed, retry_random_coords=True)
         t1 = time.perf_counter()
