@@ -120,12 +120,13 @@ enum Command {
         /// The model file (with a generator).
         #[arg(long)]
         model: PathBuf,
-        /// SDF/MOL V2000 file with the molecules' graphs (coordinates are ignored).
+        /// SDF/MOL V2000 file with the molecules' graphs and formal charges (`M  CHG`; the
+        /// coordinates are ignored but for stereo).
         #[arg(long)]
         graphs: Option<PathBuf>,
         /// A molecule as a SMILES string (repeat for several): hydrogens are added from the
         /// default valences and aromatic rings kekulized; @, @@, / and \ set the configurations
-        /// of stereocentres and double bonds.
+        /// of stereocentres and double bonds; formal charges ([N+], [O-]) must sum to zero.
         #[arg(long)]
         smiles: Vec<String>,
         /// Output extended-XYZ file (all samples of all molecules).
