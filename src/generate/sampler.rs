@@ -236,6 +236,9 @@ pub fn noise_schedule(sigma_min: f64, sigma_max: f64, steps: usize, rho: f64) ->
 
 /// Generates `k` structures (positions in Å, `[k][N][3]`, centred at the origin) of the
 /// molecule with atomic numbers `numbers` `[N]` and `bonds`, seeded by `opts.seed`.
+/// The graph is checked for its structure only ([`check_topology`]); its chemistry (radicals,
+/// formal charges) is the caller's check, [`crate::model::graph::validate_graph`], which the
+/// pipeline and the C ABI run first.
 pub fn generate<D: Denoise + ?Sized>(
     model: &D,
     numbers: &[u8],
