@@ -176,7 +176,7 @@ pub fn mass(z: u8) -> Result<f64> {
 }
 
 /// Single-bond covalent radius of element `z` in Å; an [`Error::UnknownElement`] for elements
-/// outside [`COVALENT_RADII`].
+/// outside the table (H, B, C, N, O, F, Si, P, S, Cl, Br, I).
 pub fn covalent_radius(z: u8) -> Result<f64> {
     COVALENT_RADII
         .iter()
