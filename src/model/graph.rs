@@ -105,6 +105,11 @@ fn charged_valence(z: u8, q: i8) -> Option<f64> {
 /// valence above the element's maximum (that of its singly charged form: N 4, O 3). What the
 /// sampler needs; [`validate_graph`] checks the chemistry too.
 pub fn check_topology(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
+    topology_valences(numbers, bonds).map(|_| ())
+}
+
+/// [`check_topology`], giving each atom's valence (sum of bond orders, aromatic = 1.5), `[N]`.
+fn topology_valences(numbers: &[u8], bonds: &[Bond]) -> Result<Vec<f64>> {
     let n = numbers.len();
     if n == 0 {
         return Err(Error::invalid("empty molecular graph (0 atoms)"));
@@ -132,7 +137,7 @@ pub fn check_topology(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(valence)
 }
 
 /// Sum of bond orders (aromatic = 1.5) and number of bonds of each atom, `[N]` each.
@@ -154,7 +159,7 @@ fn valences(n: usize, bonds: &[Bond]) -> (Vec<f64>, Vec<usize>) {
 /// charge ([`charged_valence`]: N+, N-, O+, O-, C-), and a net charge of zero (the potentials
 /// know neutral molecules; charge-separated groups such as nitro are neutral).
 pub fn validate_graph(numbers: &[u8], bonds: &[Bond], charges: &[i8]) -> Result<()> {
-    check_topology(numbers, bonds)?;
+    let valence = topology_valences(numbers, bonds)?;
     let n = numbers.len();
     if !charges.is_empty() && charges.len() != n {
         return Err(Error::invalid(format!(
@@ -162,7 +167,6 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond], charges: &[i8]) -> Result<
             charges.len()
         )));
     }
-    let (valence, _) = valences(n, bonds);
     let charge = |i: usize| charges.get(i).copied().unwrap_or(0);
     for i in (0..n).filter(|&i| charge(i) != 0) {
         let (z, q) = (numbers[i], charge(i));

@@ -138,13 +138,13 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
         .denoiser()
         .map_or(GraphScheme::default(), |d| d.config().edges);
     for (m, &repeat) in raw.molecules.iter().zip(&raw.molecule_repeat) {
-        let charged = m.charges.iter().any(|&q| q != 0);
-        if charged && validate_graph(&m.numbers, &m.bonds, &m.charges).is_err() {
-            out.charged.push(m.name.clone());
-            continue;
+        if let Err(e) = validate_graph(&m.numbers, &m.bonds, &m.charges) {
+            if m.charges.iter().any(|&q| q != 0) {
+                out.charged.push(m.name.clone());
+                continue;
+            }
+            return Err(Error::invalid(format!("molecule '{}': {e}", m.name)));
         }
-        validate_graph(&m.numbers, &m.bonds, &m.charges)
-            .map_err(|e| Error::invalid(format!("molecule '{}': {e}", m.name)))?;
         let edges = topological_edges(m.len(), &m.bonds, scheme);
         graphs.insert(m.name.clone(), (m.numbers.clone(), edges.clone()));
         out.structures.push(GraphSample {
