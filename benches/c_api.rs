@@ -24,13 +24,12 @@ fn model_file(dir: &Path) -> PathBuf {
     if let Some(p) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
         return PathBuf::from(p);
     }
-    tch::manual_seed(0);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8, 9],
         encoder: EncoderConfig::default(),
         generator: None,
     };
-    let model = Model::new(config, tch::Device::Cpu, Precision::Float32).unwrap();
+    let model = Model::seeded(config, tch::Device::Cpu, Precision::Float32, 0).unwrap();
     let path = dir.join("bench.concord");
     file::save(&model, &path, serde_json::Value::Null).unwrap();
     path

@@ -2,6 +2,8 @@
 //! against): a shared [`Encoder`] and an energy head; forces and virials by autograd (see
 //! [`crate::model::evaluate`]).
 
+use std::sync::Mutex;
+
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::elements;
@@ -35,10 +37,34 @@ pub struct Model {
     scale: Tensor,
 }
 
+/// Held while a model's parameters are drawn from libtorch's global random generator.
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
 impl Model {
-    /// A freshly initialised model (seed the libtorch RNG with `tch::manual_seed` first for
-    /// reproducibility).
-    pub fn new(mut config: ModelConfig, device: Device, precision: Precision) -> Result<Self> {
+    /// A freshly initialised model, its parameters drawn from libtorch's global random
+    /// generator ([`Model::seeded`] for a reproducible one).
+    pub fn new(config: ModelConfig, device: Device, precision: Precision) -> Result<Self> {
+        let _drawing = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        Self::build(config, device, precision)
+    }
+
+    /// A freshly initialised model whose parameters depend on `seed` only: libtorch's generator
+    /// is seeded and drawn from under a process-wide lock, so models initialised (or loaded) at
+    /// the same time on other threads cannot take draws from between (two trainings in one
+    /// process, as the tests run them, start from the same parameters as in separate runs).
+    pub fn seeded(
+        config: ModelConfig,
+        device: Device,
+        precision: Precision,
+        seed: i64,
+    ) -> Result<Self> {
+        let _drawing = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        tch::manual_seed(seed);
+        Self::build(config, device, precision)
+    }
+
+    /// [`Model::new`] without the lock.
+    fn build(mut config: ModelConfig, device: Device, precision: Precision) -> Result<Self> {
         if config.elements.is_empty() {
             return Err(Error::invalid("a model needs at least one element"));
         }

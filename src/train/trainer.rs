@@ -251,7 +251,6 @@ impl<'a> Trainer<'a> {
         if t.threads > 0 {
             tch::set_num_threads(t.threads as i32);
         }
-        tch::manual_seed(t.seed as i64);
         let raw = datasets::read(config)?;
         let gen = config.generator.as_ref();
         let model_config = ModelConfig {
@@ -263,7 +262,7 @@ impl<'a> Trainer<'a> {
             Some(name) => name.parse::<crate::device::Device>()?.into(),
             None => Device::Cpu,
         };
-        let mut model = Model::new(model_config.clone(), device, t.precision)?;
+        let mut model = Model::seeded(model_config.clone(), device, t.precision, t.seed as i64)?;
         let with_scores = gen.is_some_and(|g| g.score_weight > 0.0);
         let samples = datasets::samples(&raw, &model, with_scores)?;
         drop(raw);

@@ -7,14 +7,6 @@ use concord::potential::Potential;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Serialises seeding libtorch's global generator and drawing from it: tests of one binary run
-/// in parallel threads, and without this lock one test's `manual_seed` can land between another's
-/// seeding and its parameter draws, making "seeded" models differ from run to run.
-fn seeded_torch() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// An untrained, seeded model over H C N O with a small architecture, as a Potential.
 pub fn random_potential(precision: Precision, seed: i64) -> Potential {
     let encoder = EncoderConfig {
@@ -30,14 +22,12 @@ pub fn random_potential(precision: Precision, seed: i64) -> Potential {
 
 /// An untrained, seeded model over H C N O with the given encoder, as a Potential.
 pub fn random_potential_with(precision: Precision, seed: i64, encoder: EncoderConfig) -> Potential {
-    let _guard = seeded_torch();
-    tch::manual_seed(seed);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8],
         encoder,
         generator: None,
     };
-    let mut model = Model::new(config, tch::Device::Cpu, precision).unwrap();
+    let mut model = Model::seeded(config, tch::Device::Cpu, precision, seed).unwrap();
     model
         .set_energy_normalisation(&[-13.6, -1030.0, -1480.0, -2040.0], 0.8)
         .unwrap();
@@ -109,8 +99,6 @@ pub fn random_generator_model_with(
     edges: GraphScheme,
     vector_norm: bool,
 ) -> Model {
-    let _guard = seeded_torch();
-    tch::manual_seed(seed);
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8, 9],
         encoder: EncoderConfig {
@@ -133,7 +121,7 @@ pub fn random_generator_model_with(
             sampler_churn_max_sigma: None,
         }),
     };
-    let model = Model::new(config, tch::Device::Cpu, precision).unwrap();
+    let model = Model::seeded(config, tch::Device::Cpu, precision, seed).unwrap();
     // A fresh denoiser's read-out is zero (it returns the EDM skip term alone); random weights
     // make the tests exercise the whole network.
     let mut randomised = 0;
