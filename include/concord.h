@@ -721,7 +721,9 @@ concord_status_t concord_element_mass(int32_t atomic_number,
  * @param bond_second second atom of each bond, int32 `[B]`. Each bond is listed once, in
  *   either direction.
  * @param bond_order order of each bond, int32 `[B]`: 1 single, 2 double, 3 triple,
- *   4 aromatic. The three bond arrays may be NULL when B = 0.
+ *   4 aromatic (kekulized before sampling, as the generator's training graphs are; aromatic
+ *   bonds that admit no Kekulé structure are invalid input). The three bond arrays may be
+ *   NULL when B = 0.
  * @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
  * @param seed seed of the sampler's random numbers.
  * @param steps number of noise levels of the sampler (about two network evaluations each):

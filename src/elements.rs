@@ -1,7 +1,8 @@
 //! Chemical elements, the one table of Concord and of everything that links it (the plugins
 //! and the Python code ask the C ABI: `concord_element_number`, `concord_element_symbol`,
 //! `concord_element_mass`): symbols and standard atomic masses of elements 1-118, and
-//! single-bond covalent radii of the elements the structure check is calibrated for.
+//! single-bond covalent radii of the elements the structure check is calibrated for, and the
+//! valences of closed-shell organic molecules (the graph check's and the Kekulé assignment's).
 //!
 //! Masses: IUPAC standard atomic weights (abridged; the mass number of the most stable isotope
 //! for elements without one), as tabulated by ASE 3.29 (`ase.data.atomic_masses`). Covalent
@@ -183,6 +184,49 @@ pub fn covalent_radius(z: u8) -> Result<f64> {
         .find(|r| r.0 == z)
         .map(|r| r.1)
         .ok_or_else(|| Error::UnknownElement(format!("atomic number {z} (no covalent radius)")))
+}
+
+/// Largest number of bonds (sum of bond orders, aromatic = 1.5) an element may carry in a
+/// neutral or singly charged organic molecule.
+pub fn max_valence(z: u8) -> Option<f64> {
+    match z {
+        1 => Some(1.0),
+        5 => Some(4.0),
+        6 => Some(4.0),
+        7 => Some(4.0),
+        8 => Some(3.0),
+        9 | 17 | 35 | 53 => Some(1.0),
+        14 => Some(4.0),
+        15 => Some(5.0),
+        16 => Some(6.0),
+        _ => None,
+    }
+}
+
+/// Smallest number of bonds (sum of bond orders) an element carries in a neutral, closed-shell
+/// molecule (C 4, N 3, O 2, ...); fewer means a radical (or missing hydrogens), which the
+/// models do not know.
+pub fn neutral_valence(z: u8) -> Option<f64> {
+    match z {
+        1 | 9 | 17 | 35 | 53 => Some(1.0),
+        5 | 7 | 15 => Some(3.0),
+        6 | 14 => Some(4.0),
+        8 | 16 => Some(2.0),
+        _ => None,
+    }
+}
+
+/// The valence (sum of bond orders) of a closed-shell atom of element `z` with formal charge
+/// `q != 0`, for the charge-separated groups of neutral molecules: N+ 4 (nitro, N-oxides,
+/// ammonium of zwitterions), N- 2 (azides), O- 1, O+ 3, C- 3 (isocyanides). None: unsupported.
+pub fn charged_valence(z: u8, q: i8) -> Option<f64> {
+    match (z, q) {
+        (7, 1) => Some(4.0),
+        (7, -1) => Some(2.0),
+        (8, 1) | (6, -1) => Some(3.0),
+        (8, -1) => Some(1.0),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod error;
 pub mod generate;
 pub mod hops;
 pub mod io;
+pub mod kekule;
 pub mod memory;
 pub mod metrics;
 pub mod model;

@@ -721,6 +721,58 @@ fn the_generation_pipeline_ranks_and_the_cli_writes_it() {
     }
 }
 
+/// Aromatic bonds (order 4, as RDKit, OpenMM and SDF files give them) reach the generator as
+/// Kekulé bonds, as in its training data: a molecule given aromatic gets the very samples of
+/// its Kekulé graph (the SMILES reader's, from the same assignment), fused rings included.
+#[test]
+fn aromatic_graphs_are_generated_as_their_kekule_form() {
+    use concord::generate::{generate_structures, GraphRequest, PipelineModels, PipelineOptions};
+    use concord::structure::BondOrder;
+    let generator = shipped("concord-generator.concord", Precision::Float32);
+    let potential = shipped("concord-qm9-gfn2.concord", Precision::Float32);
+    let models = PipelineModels {
+        generator: &generator,
+        potential: &potential,
+    };
+    let opts = PipelineOptions {
+        samples: 2,
+        sampler: SamplerOptions::default(),
+        relax: None,
+        redraws: 0,
+    };
+    for smiles in ["c1ccc2ccccc2c1", "Oc1ccccc1", "c1ccncc1"] {
+        let kekule = concord::io::parse_smiles(smiles).unwrap().molecule;
+        let mut aromatic = kekule.bonds.clone();
+        for b in &mut aromatic {
+            if kekule.numbers[b.i] > 1 && kekule.numbers[b.j] > 1 && kekule.numbers[b.i] != 8 {
+                b.order = BondOrder::Aromatic;
+            }
+        }
+        assert!(aromatic.iter().any(|b| b.order == BondOrder::Aromatic));
+        let requests = [
+            GraphRequest::new(&kekule.numbers, &kekule.bonds, 3),
+            GraphRequest::new(&kekule.numbers, &aromatic, 3),
+        ];
+        let out = generate_structures(models, &requests, &opts, &mut |_| {}).unwrap();
+        let (want, got) = (out[0].as_ref().unwrap(), out[1].as_ref().unwrap());
+        for (a, b) in want.iter().zip(got) {
+            assert_eq!(a.positions, b.positions, "{smiles}");
+            assert_eq!(a.problems, b.problems, "{smiles}");
+        }
+    }
+    // An aromatic ring that admits no Kekulé structure (C5H5, a radical) fails by itself.
+    let numbers = [6, 6, 6, 6, 6, 1, 1, 1, 1, 1];
+    let bond = |i, j, order| concord::structure::Bond { i, j, order };
+    let bonds: Vec<_> = (0..5)
+        .map(|i| bond(i, (i + 1) % 5, BondOrder::Aromatic))
+        .chain((0..5).map(|i| bond(i, i + 5, BondOrder::Single)))
+        .collect();
+    let requests = [GraphRequest::new(&numbers, &bonds, 3)];
+    let out = generate_structures(models, &requests, &opts, &mut |_| {}).unwrap();
+    let e = out[0].as_ref().unwrap_err().to_string();
+    assert!(e.contains("no Kekulé structure"), "{e}");
+}
+
 /// A generator model marked `energy_trained: false` (a structure-only training): no energies,
 /// no relaxation on it; its raw samples are the unmarked model's, ranked without energies; a
 /// dedicated potential relaxes and ranks them. Files with a trained head do not carry the key.

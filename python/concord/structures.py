@@ -1,7 +1,8 @@
 """Molecules to 3D structures with a Concord model: SMILES or RDKit molecules -> `ase.Atoms`.
 
 Reading SMILES needs RDKit (`pip install concord[rdkit]`): it gives the graph with explicit
-hydrogens and bond orders (aromatic bonds as order 4); Concord's generator makes the 3D structure.
+hydrogens and bond orders (aromatic bonds as order 4, which the library kekulizes); Concord's generator makes
+the 3D structure.
 """
 from ase import Atoms
 

@@ -19,7 +19,7 @@ use crate::generate::{
     generate, generate_structures, GraphRequest, PipelineModels, PipelineOptions, Sample,
     SamplerOptions,
 };
-use crate::model::graph::validate_graph;
+use crate::model::graph::kekule_graph;
 use crate::optimize::OptimizeOptions;
 use crate::potential::Potential;
 use crate::stereo::Stereo;
@@ -38,6 +38,7 @@ const _: () = assert!(CONCORD_DEFAULT_CHURN == crate::generate::DEFAULT_CHURN);
 struct GenerateArgs {
     numbers: Vec<u8>,
     charges: Vec<i8>,
+    /// The Kekulé graph ([`kekule_graph`]).
     bonds: Vec<Bond>,
     samples: usize,
     sampler: SamplerOptions,
@@ -102,7 +103,8 @@ unsafe fn request(
     let bonds = bonds(n, n_bonds, bond_first, bond_second, bond_order)?;
     let charges = charges(n, formal_charges)?;
     potential.species_index(&numbers)?;
-    validate_graph(&numbers, &bonds, &charges)?;
+    // Every generation function samples the Kekulé graph (aromatic bonds made single or double).
+    let bonds = kekule_graph(&numbers, &bonds, &charges)?.into_owned();
     let sampler = SamplerOptions {
         steps: steps as usize,
         churn,
@@ -231,7 +233,9 @@ impl GenerateArgs {
 /// @param bond_second second atom of each bond, int32 `[B]`. Each bond is listed once, in
 ///   either direction.
 /// @param bond_order order of each bond, int32 `[B]`: 1 single, 2 double, 3 triple,
-///   4 aromatic. The three bond arrays may be NULL when B = 0.
+///   4 aromatic (kekulized before sampling, as the generator's training graphs are; aromatic
+///   bonds that admit no Kekulé structure are invalid input). The three bond arrays may be
+///   NULL when B = 0.
 /// @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
 /// @param seed seed of the sampler's random numbers.
 /// @param steps number of noise levels of the sampler (about two network evaluations each):

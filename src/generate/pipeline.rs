@@ -5,6 +5,10 @@
 //! another model: [`PipelineModels`]), screen each for chemical sanity, and rank them. Front
 //! ends differ only in what they keep and show (every sample, or the best).
 //!
+//! Each molecule's graph is first kekulized and checked ([`kekule_graph`]): the generator was
+//! trained on Kekulé graphs, so aromatic bonds (order 4) become single and double bonds, and
+//! everything below (sampling, the restraint, the sanity check) sees the Kekulé graph.
+//!
 //! The policy: a molecule given with a stereo configuration ([`Stereo`]) has each sample
 //! mirrored when its mirror image gets more of the specified centres right (the
 //! E(3)-equivariant denoiser draws both images alike), centres still wrong that carry a
@@ -26,10 +30,12 @@
 //! within each by energy (lowest first, samples without one last), then by draw order; rank 0
 //! is the best.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::generate::{generate_many, SamplerOptions};
 use crate::model::evaluate::Request;
-use crate::model::graph::validate_graph;
+use crate::model::graph::kekule_graph;
 use crate::optimize::{relax_molecule, OptimizeOptions, OptimizeResult, RelaxFailure};
 use crate::potential::Potential;
 use crate::sanity::{self, Problem};
@@ -64,7 +70,7 @@ pub struct GraphRequest<'a> {
     /// The bond graph.
     pub bonds: &'a [Bond],
     /// Formal charges, `[N]` (empty: a neutral graph); they must sum to zero
-    /// ([`validate_graph`]).
+    /// ([`crate::model::graph::validate_graph`]).
     pub charges: &'a [i8],
     /// The stereo configuration the structures must have (empty: any).
     pub stereo: &'a Stereo,
@@ -238,16 +244,30 @@ pub fn generate_structures(
     if opts.relax.is_some() {
         potential.check_energy_trained()?;
     }
-    let mut out: Vec<Option<Result<Vec<Sample>>>> = molecules
-        .iter()
-        .map(|m| {
-            let valid = generator
-                .species_index(m.numbers)
-                .and_then(|_| potential.species_index(m.numbers))
-                .and_then(|_| validate_graph(m.numbers, m.bonds, m.charges));
-            valid.err().map(Err)
-        })
+    // Aromatic bonds become Kekulé bonds (the generator knows those); from here on each
+    // molecule is handled with its kekulized graph.
+    let mut out: Vec<Option<Result<Vec<Sample>>>> = Vec::with_capacity(molecules.len());
+    let mut graphs: Vec<Cow<[Bond]>> = Vec::with_capacity(molecules.len());
+    for m in molecules {
+        let graph = generator
+            .species_index(m.numbers)
+            .and_then(|_| potential.species_index(m.numbers))
+            .and_then(|_| kekule_graph(m.numbers, m.bonds, m.charges));
+        match graph {
+            Ok(bonds) => {
+                out.push(None);
+                graphs.push(bonds);
+            }
+            Err(e) => {
+                out.push(Some(Err(e)));
+                graphs.push(Cow::Borrowed(m.bonds));
+            }
+        }
+    }
+    let kekulized: Vec<GraphRequest> = (molecules.iter().zip(&graphs))
+        .map(|(m, bonds)| GraphRequest { bonds, ..*m })
         .collect();
+    let molecules = &kekulized;
     let mut done = out.iter().filter(|o| o.is_some()).count();
     progress(done);
     let todo: Vec<usize> = (0..molecules.len()).filter(|&m| out[m].is_none()).collect();

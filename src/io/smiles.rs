@@ -1,7 +1,7 @@
 //! Molecular graphs from SMILES strings, as the structure generator needs them: every atom
 //! explicit (implicit hydrogens added from the default valences, as OpenSMILES defines them)
-//! and aromatic rings kekulized into single and double bonds, because the generator was
-//! trained on Kekulé graphs (bond orders 1 to 3).
+//! and aromatic rings kekulized into single and double bonds ([`crate::kekule`]), because the
+//! generator was trained on Kekulé graphs (bond orders 1 to 3).
 //!
 //! Parsing is done by the `purr` crate (an OpenSMILES reader); this module turns its
 //! adjacency into a [`Molecule`] and kekulizes. Formal charges (`[N+]`, `[O-]`) become the
@@ -15,6 +15,7 @@ use purr::graph::{Atom, Builder};
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::hops::Adjacency;
+use crate::kekule;
 use crate::stereo::{self, DoubleBond, Stereo, Tetrahedral};
 use crate::structure::{Bond, BondOrder, Molecule};
 
@@ -92,8 +93,6 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
             bonds.push(Bond { i, j: b.tid, order });
         }
     }
-    kekulize(&atoms, &mut bonds).map_err(invalid)?;
-
     let mut numbers = heavy;
     let mut hydrogens = vec![Vec::new(); atoms.len()];
     for (i, atom) in atoms.iter().enumerate() {
@@ -116,6 +115,11 @@ pub fn parse_smiles(smiles: &str) -> Result<SmilesGraph> {
     }
     let n = numbers.len();
     charges.resize(n, 0);
+    let bonds = match kekule::kekulize(&numbers, &bonds, &charges) {
+        Ok(kekule) => kekule.into_owned(),
+        Err(Error::InvalidInput(m)) => return Err(invalid(m)),
+        Err(e) => return Err(e),
+    };
     let stereo = marked_stereo(&atoms, &hydrogens, &numbers, &bonds);
     Ok(SmilesGraph {
         molecule: Molecule {
@@ -220,80 +224,6 @@ fn element_of(atom: &Atom) -> Result<u8> {
         None => String::new(),
     };
     elements::atomic_number(&symbol)
-}
-
-/// Replaces the aromatic bonds by single and double bonds so that every aromatic
-/// atom that has a free valence gets exactly one double bond (a perfect matching on those
-/// atoms, found by backtracking from the most constrained atom).
-fn kekulize(atoms: &[Atom], bonds: &mut [Bond]) -> std::result::Result<(), String> {
-    let aromatic: Vec<usize> = (0..bonds.len())
-        .filter(|&b| bonds[b].order == BondOrder::Aromatic)
-        .collect();
-    if aromatic.is_empty() {
-        return Ok(());
-    }
-    // An aromatic atom needs a double bond when its valence, counting every bond (and
-    // explicit hydrogens) as single, leaves room for one more bond.
-    let needs: Vec<bool> = atoms
-        .iter()
-        .map(|a| a.is_aromatic() && a.subvalence() > 0)
-        .collect();
-    let mut matched = vec![false; atoms.len()];
-    let mut double = vec![false; bonds.len()];
-    if !match_atoms(bonds, &aromatic, &needs, &mut matched, &mut double) {
-        return Err(
-            "aromatic system has no Kekulé structure (check the ring atoms and [nH])".into(),
-        );
-    }
-    for &b in &aromatic {
-        bonds[b].order = if double[b] {
-            BondOrder::Double
-        } else {
-            BondOrder::Single
-        };
-    }
-    Ok(())
-}
-
-/// Backtracking perfect matching of the atoms with `needs` over the aromatic bonds.
-fn match_atoms(
-    bonds: &[Bond],
-    aromatic: &[usize],
-    needs: &[bool],
-    matched: &mut [bool],
-    double: &mut [bool],
-) -> bool {
-    let free = |a: usize, matched: &[bool]| needs[a] && !matched[a];
-    let options = |a: usize, matched: &[bool]| -> Vec<usize> {
-        aromatic
-            .iter()
-            .copied()
-            .filter(|&b| {
-                let (i, j) = (bonds[b].i, bonds[b].j);
-                (i == a && free(j, matched)) || (j == a && free(i, matched))
-            })
-            .collect()
-    };
-    // The unmatched atom with the fewest choices first (fails fast, rarely backtracks).
-    let Some(atom) = (0..needs.len())
-        .filter(|&a| free(a, matched))
-        .min_by_key(|&a| options(a, matched).len())
-    else {
-        return true;
-    };
-    for b in options(atom, matched) {
-        let (i, j) = (bonds[b].i, bonds[b].j);
-        matched[i] = true;
-        matched[j] = true;
-        double[b] = true;
-        if match_atoms(bonds, aromatic, needs, matched, double) {
-            return true;
-        }
-        matched[i] = false;
-        matched[j] = false;
-        double[b] = false;
-    }
-    false
 }
 
 /// A readable description of a `purr` read error (they carry the 0-based cursor).

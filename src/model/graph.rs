@@ -4,10 +4,13 @@
 //! pairs within the cutoff at the current positions), or every pair of atoms of the molecule
 //! with its bond order or topological distance ([`GraphScheme::AllPairs`]).
 
+use std::borrow::Cow;
+
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::hops::Adjacency;
-use crate::structure::{check_bonds, Bond};
+use crate::kekule::kekulize;
+use crate::structure::{check_bonds, Bond, BondOrder};
 
 /// Bond kinds (orders 1, 2, 3, aromatic): the first edge kinds of every scheme.
 const BOND_KINDS: usize = 4;
@@ -58,57 +61,16 @@ pub struct GraphEdges {
     pub kind: Vec<usize>,
 }
 
-/// Largest number of bonds (sum of bond orders, aromatic = 1.5) an element may carry in a
-/// neutral or singly charged organic molecule.
-fn max_valence(z: u8) -> Option<f64> {
-    match z {
-        1 => Some(1.0),
-        5 => Some(4.0),
-        6 => Some(4.0),
-        7 => Some(4.0),
-        8 => Some(3.0),
-        9 | 17 | 35 | 53 => Some(1.0),
-        14 => Some(4.0),
-        15 => Some(5.0),
-        16 => Some(6.0),
-        _ => None,
-    }
-}
-
-/// Smallest number of bonds (sum of bond orders) an element carries in a neutral, closed-shell
-/// molecule; fewer means a radical (or missing hydrogens), which the models do not know.
-fn min_valence(z: u8) -> Option<f64> {
-    match z {
-        1 | 9 | 17 | 35 | 53 => Some(1.0),
-        5 | 7 | 15 => Some(3.0),
-        6 | 14 => Some(4.0),
-        8 | 16 => Some(2.0),
-        _ => None,
-    }
-}
-
-/// The valence (sum of bond orders) of a closed-shell atom of element `z` with formal charge
-/// `q != 0`, for the charge-separated groups of neutral molecules: N+ 4 (nitro, N-oxides,
-/// ammonium of zwitterions), N- 2 (azides), O- 1, O+ 3, C- 3 (isocyanides). None: unsupported.
-fn charged_valence(z: u8, q: i8) -> Option<f64> {
-    match (z, q) {
-        (7, 1) => Some(4.0),
-        (7, -1) => Some(2.0),
-        (8, 1) | (6, -1) => Some(3.0),
-        (8, -1) => Some(1.0),
-        _ => None,
-    }
-}
-
 /// Checks the structure of a molecular graph: known elements, bonds within range and not
-/// repeated, bond orders 1..=4, no atom without bonds (in molecules of two or more atoms), no
-/// valence above the element's maximum (that of its singly charged form: N 4, O 3). What the
-/// sampler needs; [`validate_graph`] checks the chemistry too.
+/// repeated, Kekulé bond orders 1..=3 (aromatic bonds are [`kekule_graph`]'s to replace), no
+/// atom without bonds (in molecules of two or more atoms), no valence above the element's
+/// maximum (that of its singly charged form: N 4, O 3). What the sampler needs;
+/// [`validate_graph`] checks the chemistry too.
 pub fn check_topology(numbers: &[u8], bonds: &[Bond]) -> Result<()> {
     topology_valences(numbers, bonds).map(|_| ())
 }
 
-/// [`check_topology`], giving each atom's valence (sum of bond orders, aromatic = 1.5), `[N]`.
+/// [`check_topology`], giving each atom's valence (sum of bond orders), `[N]`.
 fn topology_valences(numbers: &[u8], bonds: &[Bond]) -> Result<Vec<f64>> {
     let n = numbers.len();
     if n == 0 {
@@ -119,6 +81,13 @@ fn topology_valences(numbers: &[u8], bonds: &[Bond]) -> Result<Vec<f64>> {
             .map_err(|_| Error::UnknownElement(format!("atomic number {z} (atom {i})")))?;
     }
     check_bonds(n, bonds)?;
+    if let Some(b) = bonds.iter().find(|b| b.order == BondOrder::Aromatic) {
+        return Err(Error::invalid(format!(
+            "bond {}-{} is aromatic: the generator takes Kekulé graphs (bond orders 1-3; \
+             `kekule_graph` and the generation pipeline kekulize aromatic bonds)",
+            b.i, b.j
+        )));
+    }
     let (valence, degree) = valences(n, bonds);
     for i in 0..n {
         if n > 1 && degree[i] == 0 {
@@ -127,7 +96,7 @@ fn topology_valences(numbers: &[u8], bonds: &[Bond]) -> Result<Vec<f64>> {
                 elements::symbol(numbers[i])?
             )));
         }
-        if let Some(max) = max_valence(numbers[i]) {
+        if let Some(max) = elements::max_valence(numbers[i]) {
             if valence[i] > max + 1e-9 {
                 return Err(Error::invalid(format!(
                     "atom {i} ({}) has valence {} > {max}",
@@ -140,7 +109,7 @@ fn topology_valences(numbers: &[u8], bonds: &[Bond]) -> Result<Vec<f64>> {
     Ok(valence)
 }
 
-/// Sum of bond orders (aromatic = 1.5) and number of bonds of each atom, `[N]` each.
+/// Sum of bond orders and number of bonds of each atom, `[N]` each.
 fn valences(n: usize, bonds: &[Bond]) -> (Vec<f64>, Vec<usize>) {
     let mut valence = vec![0.0; n];
     let mut degree = vec![0usize; n];
@@ -156,7 +125,7 @@ fn valences(n: usize, bonds: &[Bond]) -> (Vec<f64>, Vec<usize>) {
 /// Checks a molecule: [`check_topology`], then the chemistry of its formal `charges` (`[N]`,
 /// or empty for a neutral graph): a closed shell (no atom below its neutral valence: radicals
 /// and graphs with missing hydrogens are refused), each charged atom with the valence of its
-/// charge ([`charged_valence`]: N+, N-, O+, O-, C-), and a net charge of zero (the potentials
+/// charge ([`elements::charged_valence`]: N+, N-, O+, O-, C-), and a net charge of zero (the potentials
 /// know neutral molecules; charge-separated groups such as nitro are neutral).
 pub fn validate_graph(numbers: &[u8], bonds: &[Bond], charges: &[i8]) -> Result<()> {
     let valence = topology_valences(numbers, bonds)?;
@@ -171,7 +140,7 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond], charges: &[i8]) -> Result<
     for i in (0..n).filter(|&i| charge(i) != 0) {
         let (z, q) = (numbers[i], charge(i));
         let symbol = elements::symbol(z)?;
-        let want = charged_valence(z, q).ok_or_else(|| {
+        let want = elements::charged_valence(z, q).ok_or_else(|| {
             Error::invalid(format!(
                 "atom {i} ({symbol}) has formal charge {q:+}: the models know the charges of \
                  charge-separated neutral groups only (N+, N-, O+, O-, C-)"
@@ -193,7 +162,7 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond], charges: &[i8]) -> Result<
     }
     // Under-valent atoms last, so that the more specific problems above are named first.
     for i in (0..n).filter(|&i| charge(i) == 0) {
-        if let Some(min) = min_valence(numbers[i]) {
+        if let Some(min) = elements::neutral_valence(numbers[i]) {
             if valence[i] + 1e-9 < min {
                 return Err(Error::invalid(format!(
                     "atom {i} ({}) has valence {} < {min}: a radical or missing hydrogens \
@@ -205,6 +174,20 @@ pub fn validate_graph(numbers: &[u8], bonds: &[Bond], charges: &[i8]) -> Result<
         }
     }
     Ok(())
+}
+
+/// The graph the generator sees: `bonds` kekulized ([`crate::kekule::kekulize`]: aromatic
+/// bonds made single or double, as in its training data), then checked ([`validate_graph`]).
+/// The one preparation of a molecule's graph of the generation pipeline, the C ABI and the
+/// training data.
+pub fn kekule_graph<'a>(
+    numbers: &[u8],
+    bonds: &'a [Bond],
+    charges: &[i8],
+) -> Result<Cow<'a, [Bond]>> {
+    let kekule = kekulize(numbers, bonds, charges)?;
+    validate_graph(numbers, &kekule, charges)?;
+    Ok(kekule)
 }
 
 /// Topological edges of a validated graph under `scheme`, in both directions, sorted by
@@ -342,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn methane_and_benzene_ring_are_valid() {
+    fn methane_and_a_kekulized_benzene_ring_are_valid() {
         validate_graph(
             &[6, 1, 1, 1, 1],
             &[b(0, 1, 1), b(0, 2, 1), b(0, 3, 1), b(0, 4, 1)],
@@ -354,7 +337,11 @@ mod tests {
             .chain((0..6).map(|i| b(i, i + 6, 1)))
             .collect();
         let z: Vec<u8> = [6; 6].into_iter().chain([1; 6]).collect();
-        validate_graph(&z, &ring, &[]).unwrap();
+        // Aromatic bonds reach the generator kekulized; given as they are, they are refused.
+        let e = validate_graph(&z, &ring, &[]).unwrap_err().to_string();
+        assert!(e.contains("bond 0-1 is aromatic"), "{e}");
+        let kekule = kekule_graph(&z, &ring, &[]).unwrap();
+        assert_eq!(kekule.iter().filter(|b| b.order.code() == 2).count(), 3);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::io::{read_extxyz, read_sdf};
-use crate::model::graph::{topological_edges, validate_graph, GraphEdges, GraphScheme};
+use crate::model::graph::{kekule_graph, topological_edges, GraphEdges, GraphScheme};
 use crate::model::Model;
 use crate::structure::{Frame, Molecule};
 use crate::train::config::{Config, DatasetConfig, Task};
@@ -123,7 +123,7 @@ pub struct Samples {
     /// Force-labelled frames with graphs (score consistency).
     pub scores: Vec<GraphSample>,
     /// Names of the structure-data molecules left out because of their formal charges: a net
-    /// charge, or charges the graph check does not take ([`validate_graph`]); charge-separated
+    /// charge, or charges the graph check does not take ([`kekule_graph`]); charge-separated
     /// neutral groups (nitro, zwitterions) stay in.
     pub charged: Vec<String>,
 }
@@ -138,14 +138,15 @@ pub fn samples(raw: &RawData, model: &Model, with_scores: bool) -> Result<Sample
         .denoiser()
         .map_or(GraphScheme::default(), |d| d.config().edges);
     for (m, &repeat) in raw.molecules.iter().zip(&raw.molecule_repeat) {
-        if let Err(e) = validate_graph(&m.numbers, &m.bonds, &m.charges) {
-            if m.charges.iter().any(|&q| q != 0) {
+        let bonds = match kekule_graph(&m.numbers, &m.bonds, &m.charges) {
+            Ok(bonds) => bonds,
+            Err(_) if m.charges.iter().any(|&q| q != 0) => {
                 out.charged.push(m.name.clone());
                 continue;
             }
-            return Err(Error::invalid(format!("molecule '{}': {e}", m.name)));
-        }
-        let edges = topological_edges(m.len(), &m.bonds, scheme);
+            Err(e) => return Err(Error::invalid(format!("molecule '{}': {e}", m.name))),
+        };
+        let edges = topological_edges(m.len(), &bonds, scheme);
         graphs.insert(m.name.clone(), (m.numbers.clone(), edges.clone()));
         out.structures.push(GraphSample {
             species: model.species_index(&m.numbers)?,
