@@ -35,11 +35,15 @@ pub fn kekulize<'a>(numbers: &[u8], bonds: &'a [Bond], charges: &[i8]) -> Result
     check_bonds(n, bonds)?;
     let needs = needs_double_bond(numbers, bonds, charges);
     let mut search = Matching::new(n, bonds, needs);
-    if !search.solve()? {
-        let atoms: Vec<String> = (0..n)
-            .filter(|&a| search.needs[a])
-            .map(|a| a.to_string())
-            .collect();
+    // An odd group of atoms that can only pair among themselves fails at once (the common case:
+    // a hydrogen too many or too few), without a search.
+    let odd = search.groups().into_iter().find(|g| g.len() % 2 == 1);
+    let unpaired: Option<Vec<usize>> = match odd {
+        Some(group) => Some(group),
+        None => (!search.solve()?).then(|| (0..n).filter(|&a| search.needs[a]).collect()),
+    };
+    if let Some(atoms) = unpaired {
+        let atoms: Vec<String> = atoms.iter().map(usize::to_string).collect();
         return Err(Error::invalid(format!(
             "the aromatic bonds admit no Kekulé structure: the aromatic atoms that need a \
              double bond ({}: {}) cannot be paired along aromatic bonds (check their hydrogens \
@@ -116,6 +120,34 @@ impl<'a> Matching<'a> {
             matched: vec![false; n],
             double: vec![false; bonds.len()],
         }
+    }
+
+    /// The atoms that need a double bond, grouped by connection along aromatic bonds between
+    /// such atoms (each group must pair within itself), `[group][atom]`.
+    fn groups(&self) -> Vec<Vec<usize>> {
+        let n = self.needs.len();
+        let mut seen = vec![false; n];
+        let mut out = Vec::new();
+        for start in (0..n).filter(|&a| self.needs[a]) {
+            if seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            let (mut group, mut todo) = (Vec::new(), vec![start]);
+            while let Some(a) = todo.pop() {
+                group.push(a);
+                for k in self.options(a) {
+                    let b = self.bonds[k].i + self.bonds[k].j - a;
+                    if !seen[b] {
+                        seen[b] = true;
+                        todo.push(b);
+                    }
+                }
+            }
+            group.sort_unstable();
+            out.push(group);
+        }
+        out
     }
 
     fn free(&self, a: usize) -> bool {
@@ -279,9 +311,31 @@ mod tests {
         let (z, b) = ring(&[6; 5], &[]);
         let e = kekulize(&z, &b, &[]).unwrap_err().to_string();
         assert!(
-            e.contains("no Kekulé structure") && e.contains("0, 1, 2, 3, 4"),
+            e.contains("no Kekulé structure") && e.contains("(5: 0, 1, 2, 3, 4)"),
             "{e}"
         );
+        // an even group without a perfect matching fails in the search: a carbon with three
+        // aromatic CH2 neighbours (each needs the centre's one double bond)
+        let mut z = vec![6u8; 4];
+        let mut b: Vec<Bond> = (1..4)
+            .map(|j| Bond {
+                i: 0,
+                j,
+                order: BondOrder::Aromatic,
+            })
+            .collect();
+        for leaf in 1..4 {
+            for _ in 0..2 {
+                b.push(Bond {
+                    i: leaf,
+                    j: z.len(),
+                    order: BondOrder::Single,
+                });
+                z.push(1);
+            }
+        }
+        let e = kekulize(&z, &b, &[]).unwrap_err().to_string();
+        assert!(e.contains("(4: 0, 1, 2, 3)"), "{e}");
         // a bond list the graph check would refuse is refused the same way
         let bad = [Bond {
             i: 0,
