@@ -163,7 +163,8 @@ enum Command {
               num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
         precondition: bool,
         /// Rounds of redrawing a sample that gets a stereocentre or double bond of the input
-        /// wrong (replaced when the new draw gets fewer wrong); 0: keep the first draws.
+        /// wrong or breaks its bond graph (replaced when the new draw gets fewer wrong, then
+        /// has fewer sanity problems); 0: keep the first draws.
         #[arg(long, default_value_t = concord::generate::REDRAWS)]
         redraws: usize,
         #[command(flatten)]

@@ -323,10 +323,10 @@ fn bad_model_files_and_arguments_through_dlopen() {
 
 // ---- Generation and optimisation -------------------------------------------------------------
 
-use concord::generate::SamplerOptions;
-use concord::optimize::{
-    optimize, relax_molecule, OptimizeOptions, OptimizeResult, PotentialObjective,
+use concord::generate::{
+    generate_structures, GraphRequest, PipelineModels, PipelineOptions, SamplerOptions,
 };
+use concord::optimize::{optimize, OptimizeOptions, OptimizeResult, PotentialObjective};
 use concord::Bond;
 use dylib::{Graph, OptimizeOptions as COptions, OptimizeResult as CResult};
 
@@ -524,12 +524,10 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
                     }
                 }
                 // Optimise each sample as the ABI's optimise does; generate-then-optimise
-                // relaxes each as the pipeline does (`relax_molecule`: a sample that breaks
-                // its graph first under a restraint toward it).
+                // runs the generation pipeline (a broken sample is redrawn, then relaxed first
+                // under a restraint toward its graph: `relax_molecule`), slot by slot.
                 for method in [0, 1, 2] {
                     let (c_opts, opts) = short_options(&api, method);
-                    let mut want_x = Vec::new();
-                    let mut want_r = Vec::new();
                     for x in &want {
                         let got = api.optimize(h, &g.z, x.as_flattened(), Some(&c_opts));
                         match (rust_relax(&pot, &z, x, &opts), got) {
@@ -542,15 +540,28 @@ fn generation_and_optimisation_agree_with_the_rust_api_bit_for_bit() {
                             }
                             (r, got) => panic!("Rust {r:?}, ABI {got:?}"),
                         }
-                        let frame = concord::Frame::new(z.clone(), x.clone());
-                        match relax_molecule(&pot, &frame, &bonds, &opts) {
+                    }
+                    let request = [GraphRequest::new(&z, &bonds, seed)];
+                    let pipeline = PipelineOptions {
+                        samples: k,
+                        sampler,
+                        relax: Some(opts.clone()),
+                        redraws: concord::generate::REDRAWS,
+                    };
+                    let models = PipelineModels::one(&pot);
+                    let samples = generate_structures(models, &request, &pipeline, &mut |_| {})
+                        .unwrap()
+                        .remove(0)
+                        .unwrap();
+                    let (mut want_x, mut want_r) = (Vec::new(), Vec::new());
+                    for sample in &samples {
+                        want_x.extend_from_slice(sample.positions.as_flattened());
+                        match sample.relaxation.as_ref().unwrap() {
                             Ok(r) => {
-                                want_x.extend_from_slice(r.positions.as_flattened());
-                                want_r.push(c_result(&r));
+                                want_r.push(c_result(r));
                                 relaxed_samples += 1;
                             }
                             Err(f) => {
-                                want_x.extend_from_slice(x.as_flattened());
                                 want_r.push(CResult {
                                     status: status_of(&f.error),
                                     energy: f64::NAN,

@@ -14,12 +14,13 @@
 //! E(3)-equivariant denoiser draws both images alike), centres still wrong that carry a
 //! hydrogen or halogen inverted like an umbrella, and the rest (e.g. ring carbons) by swapping
 //! two acyclic substituents, each change kept only when it adds no sanity problem
-//! ([`Stereo::orient`]). A sample that still gets a specified centre or double bond wrong is
-//! drawn again (up to [`PipelineOptions::redraws`] rounds, each from its own seed,
-//! [`redraw_seed`]) and replaced when the new draw gets fewer wrong, as RDKit's embedding
-//! discards and retries a conformer whose chirality came out wrong; draws that get none wrong
-//! are never touched, so the first `k` draws stay those of the molecule's seed. A sample that
-//! breaks its bond graph (a bond outside its length window, a clash) is relaxed first under a
+//! ([`Stereo::orient`]). A sample that still gets a specified centre or double bond wrong, or
+//! that breaks its bond graph (a sanity problem), is drawn again (up to
+//! [`PipelineOptions::redraws`] rounds, each from its own seed, [`redraw_seed`]) and replaced
+//! when the new draw has fewer faults (fewer stereo elements wrong, then fewer sanity
+//! problems), as RDKit's embedding discards and retries a conformer whose chirality or
+//! geometry came out wrong; draws without fault are never touched, so the first `k` draws stay
+//! those of the molecule's seed. A sample that still breaks its bond graph (a bond outside its length window, a clash) is relaxed first under a
 //! restraint toward the graph, then on the potential alone ([`relax_molecule`]). A sample's
 //! positions are the relaxed
 //! ones when its relaxation succeeded (converged or not), otherwise the generated ones; its
@@ -157,8 +158,9 @@ pub struct PipelineOptions {
     pub sampler: SamplerOptions,
     /// Relax each sample with these settings, or not at all (`None`).
     pub relax: Option<OptimizeOptions>,
-    /// Rounds of redrawing the samples that get a specified stereo element wrong (0: none;
-    /// [`REDRAWS`] is every front end's default). Molecules without stereo are never redrawn.
+    /// Rounds of redrawing the samples that get a specified stereo element wrong or break their
+    /// bond graph (0: none; [`REDRAWS`] is every front end's default). Samples without fault are
+    /// never redrawn.
     pub redraws: usize,
 }
 
@@ -191,7 +193,8 @@ pub struct Sample {
     /// Slot: the sample's place among the molecule's `k` samples (0-based).
     pub index: usize,
     /// Draw index: equal to `index` for a draw of the molecule's seed; `r * k + j` for the
-    /// `j`-th draw of redraw round `r` ([`redraw_seed`]), which replaced a wrong stereoisomer.
+    /// `j`-th draw of redraw round `r` ([`redraw_seed`]), which replaced a wrong stereoisomer or
+    /// a broken structure.
     pub draw: usize,
     /// Rank among the molecule's samples, 0 = best (see the module documentation).
     pub rank: usize,
@@ -322,32 +325,41 @@ fn sample_batch(
 }
 
 /// A drawn structure after [`Stereo::orient`]: its draw index ([`Sample::draw`]), positions
-/// (Å, `[N][3]`) and the number of specified stereo elements it still gets wrong.
+/// (Å, `[N][3]`), the number of specified stereo elements it still gets wrong and its number of
+/// sanity problems (broken bonds, clashes).
 struct Draw {
     draw: usize,
     positions: Vec<[f64; 3]>,
     wrong: usize,
+    broken: usize,
 }
 
 impl Draw {
     fn oriented(molecule: &GraphRequest, draw: usize, mut positions: Vec<[f64; 3]>) -> Draw {
         let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
-        stereo.orient(bonds, &mut positions, |x| {
-            sanity::check(numbers, bonds, x).map_or(usize::MAX, |p| p.len())
-        });
+        let problems =
+            |x: &[[f64; 3]]| sanity::check(numbers, bonds, x).map_or(usize::MAX, |p| p.len());
+        stereo.orient(bonds, &mut positions, problems);
         let (centres, double_bonds) = stereo.check(&positions);
         Draw {
             draw,
             wrong: centres.len() + double_bonds.len(),
+            broken: problems(&positions),
             positions,
         }
     }
+
+    /// Worse draws compare greater: stereo elements wrong first (a relaxation cannot mend
+    /// them), then sanity problems (a relaxation often can).
+    fn faults(&self) -> (usize, usize) {
+        (self.wrong, self.broken)
+    }
 }
 
-/// Orients a molecule's `k` drawn structures, then redraws those still wrong
-/// ([`PipelineOptions::redraws`] rounds; a round draws as many as are wrong from
-/// [`redraw_seed`]), keeping a new draw where it gets fewer stereo elements wrong. A failed
-/// redraw keeps the samples drawn so far.
+/// Orients a molecule's `k` drawn structures, then redraws those still at fault: a stereo
+/// element wrong or a sanity problem ([`PipelineOptions::redraws`] rounds; a round draws as
+/// many as are at fault from [`redraw_seed`]), keeping a new draw where it has fewer faults
+/// ([`Draw::faults`]). A failed redraw keeps the samples drawn so far.
 fn redraw(
     generator: &Potential,
     molecule: &GraphRequest,
@@ -359,7 +371,7 @@ fn redraw(
         .map(|(i, x)| Draw::oriented(molecule, i, x))
         .collect();
     for round in 1..=opts.redraws {
-        let wrong: Vec<usize> = (0..k).filter(|&s| draws[s].wrong > 0).collect();
+        let wrong: Vec<usize> = (0..k).filter(|&s| draws[s].faults() > (0, 0)).collect();
         if wrong.is_empty() {
             break;
         }
@@ -370,7 +382,7 @@ fn redraw(
         };
         for (j, (&s, x)) in wrong.iter().zip(fresh.remove(0)).enumerate() {
             let new = Draw::oriented(molecule, round * k + j, x);
-            if new.wrong < draws[s].wrong {
+            if new.faults() < draws[s].faults() {
                 draws[s] = new;
             }
         }
