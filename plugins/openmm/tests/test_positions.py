@@ -216,3 +216,26 @@ def test_charge_separated_molecule_from_sdf_formal_charges(tmp_path):
         atom.formalCharge = None
     with pytest.raises(mm.OpenMMException, match="radical"):
         generate_positions(topology, SHIPPED_GENERATOR, seed=0, potential_path=POTENTIAL)
+
+
+def test_aromatic_bond_types_are_kekulized_by_the_library():
+    """A Topology with Bond.type Aromatic (as PDB templates and toolkits give benzene rings):
+    the library kekulizes the ring before sampling, as the generator's training graphs are, so
+    the raw positions of toluene have every ring bond near 0.14 nm; naphthalene's fusion carbons
+    (three aromatic bonds each) are taken, not refused at valence 4.5."""
+    def aromatic(heavy, hydrogens, ring_bonds, other=()):
+        topology = molecule(heavy, hydrogens, other)
+        atoms = list(topology.atoms())
+        for i, j in ring_bonds:
+            topology.addBond(atoms[i], atoms[j], type=app.Aromatic)
+        return topology
+
+    ring = [(i, (i + 1) % 6) for i in range(6)]
+    toluene = aromatic("CCCCCCC", [0, 1, 1, 1, 1, 1, 3], ring, [(0, 6, 1)])
+    naphthalene = aromatic("CCCCCCCCCC", [0, 1, 1, 1, 1, 0, 1, 1, 1, 1],
+                           ring + [(5, 6), (6, 7), (7, 8), (8, 9), (9, 0)])
+    assert 4 in bond_graph(toluene)[2]
+    for topology, ring_bonds in ((toluene, ring), (naphthalene, ring)):
+        positions = generate_positions(topology, SHIPPED_GENERATOR, seed=0, samples=2, minimize=False)
+        d = distances(positions, [i for i, _ in ring_bonds], [j for _, j in ring_bonds])
+        assert np.all((d > 0.130) & (d < 0.150)), d
