@@ -123,12 +123,20 @@ pub fn random_generator_model_with(
     };
     let model = Model::seeded(config, tch::Device::Cpu, precision, seed).unwrap();
     // A fresh denoiser's read-out is zero (it returns the EDM skip term alone); random weights
-    // make the tests exercise the whole network.
+    // make the tests exercise the whole network. They come from a generator seeded here, not
+    // from libtorch's global one, which tests on other threads seed and draw from meanwhile.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
     let mut randomised = 0;
     tch::no_grad(|| {
         for (name, mut t) in model.vs.variables() {
             if name == "denoiser.out.weight" {
-                t.copy_(&(t.randn_like() * 0.3));
+                let values: Vec<f64> = (0..t.numel())
+                    .map(|_| 0.3 * concord::model::noise::standard_normal(&mut rng))
+                    .collect();
+                let random = tch::Tensor::from_slice(&values)
+                    .view_as(&t)
+                    .to_kind(t.kind());
+                t.copy_(&random);
                 randomised += 1;
             }
         }
