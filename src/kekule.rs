@@ -137,7 +137,7 @@ impl<'a> Matching<'a> {
             while let Some(a) = todo.pop() {
                 group.push(a);
                 for k in self.options(a) {
-                    let b = self.bonds[k].i + self.bonds[k].j - a;
+                    let b = self.partner(k, a);
                     if !seen[b] {
                         seen[b] = true;
                         todo.push(b);
@@ -154,11 +154,15 @@ impl<'a> Matching<'a> {
         self.needs[a] && !self.matched[a]
     }
 
+    /// The other atom of bond `k`, one of whose atoms is `a`.
+    fn partner(&self, k: usize, a: usize) -> usize {
+        self.bonds[k].i + self.bonds[k].j - a
+    }
+
     /// The aromatic bonds of `a` to atoms still free.
     fn options(&self, a: usize) -> Vec<usize> {
-        let other = |k: usize| self.bonds[k].i + self.bonds[k].j - a;
         (self.incident[a].iter().copied())
-            .filter(|&k| self.free(other(k)))
+            .filter(|&k| self.free(self.partner(k, a)))
             .collect()
     }
 
