@@ -373,16 +373,16 @@ fn redraw(
         .map(|(i, x)| Draw::oriented(molecule, i, x))
         .collect();
     for round in 1..=opts.redraws {
-        let wrong: Vec<usize> = (0..k).filter(|&s| draws[s].faults() > (0, 0)).collect();
-        if wrong.is_empty() {
+        let faulty: Vec<usize> = (0..k).filter(|&s| draws[s].faults() > (0, 0)).collect();
+        if faulty.is_empty() {
             break;
         }
         let seed = redraw_seed(molecule.seed, round);
         let input = [(molecule.numbers, molecule.bonds, seed)];
-        let Ok(mut fresh) = generate_many(generator, &input, wrong.len(), &opts.sampler) else {
+        let Ok(mut fresh) = generate_many(generator, &input, faulty.len(), &opts.sampler) else {
             break;
         };
-        for (j, (&s, x)) in wrong.iter().zip(fresh.remove(0)).enumerate() {
+        for (j, (&s, x)) in faulty.iter().zip(fresh.remove(0)).enumerate() {
             let new = Draw::oriented(molecule, round * k + j, x);
             if new.faults() < draws[s].faults() {
                 draws[s] = new;
