@@ -21,11 +21,14 @@ Round 1 explores molecules 0 .. n-1 of a seeded permutation of the training mole
 shipped when it runs. Rounds 3 to 5 are not MD and label every frame: round 3 moves
 hydrogen-bonded protons (`proton_scan`), round 4 stretches and compresses bonds (`bond_scan`) of
 the first n molecules of the round 1 permutation, round 5 relaxes shared protons on the shipped
-potential (`shared_relax`). Per-molecule results are JSON files
+potential (`shared_relax`), round 6 labels where relaxations on the shipped potential end
+(`relax_endpoints`: from the GFN2 minimum, from an ETKDG + MMFF94 start, generated and relaxed
+structures). Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
 (config = the frame's source: md_<T>K, generator, proton_scan_<fraction>, bond_<h|heavy>_<factor>,
-shared_kept or shared_back) and data/organic-gfn2/active_provenance_<R>.json.
+shared_kept, shared_back, relax_gfn2, relax_mmff or relax_generated) and
+data/organic-gfn2/active_provenance_<R>.json.
 
 Usage: python scripts/data/active.py [--round 1] [--molecules 300] [--workers 2] [--assemble]
 (needs CONCORD_LIB_DIR, as `make data-active` sets it)
@@ -80,7 +83,9 @@ class Round:
     scaled to these factors of their length (`bond_scan`), every frame labelled (asked after a
     600 K run broke on a stretched C-H bond; docs/data.md, round 4).
     `shared`: instead of MD, each hydrogen-bonded proton put halfway to its acceptor and the
-    structure relaxed on the shipped potential (`shared_relax`), where a false minimum keeps it."""
+    structure relaxed on the shipped potential (`shared_relax`), where a false minimum keeps it.
+    `relax`: instead of MD, where relaxations on the shipped potential end (`relax_endpoints`):
+    its minima near GFN2's, which the relaxation goal compares (docs/potential.md)."""
     temperatures: tuple
     steps: int
     stride: int
@@ -92,6 +97,7 @@ class Round:
     scan: tuple = ()
     stretch: tuple = ()
     shared: bool = False
+    relax: bool = False
 
 
 ROUNDS = {
@@ -103,11 +109,15 @@ ROUNDS = {
              per_molecule=6, stretch=(0.88, 1.15, 1.3)),
     5: Round(temperatures=(), steps=0, stride=1, samples=0, trust_lo=0.0, hbond=True, trust_hi=float("inf"),
              per_molecule=9, shared=True),
+    6: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
+             per_molecule=6, relax=True),
 }
 SHARED_FMAX = 0.01       # eV/Å: the shared-proton relaxation's convergence (as make eval-hbond)
 SHARED_COPIES = 2        # noisy copies (SCAN_NOISE) of each relaxed shared-proton structure
 SCAN_ACCEPTOR_H = 1.0   # Å: where the scan ends, the proton this far from its acceptor (transferred)
 SCAN_NOISE = 0.03       # Å: Gaussian displacement of every coordinate of a scan frame
+RELAX_FMAX = 0.01       # eV/Å: relaxations from the GFN2 minimum and the MMFF start (as make eval-relaxation)
+RELAX_MMFF_SEED = 7     # ETKDGv3 seed of the MMFF start
 
 def results_dir(r):
     return config.WORK_DIR / "active" / f"round{r}"
@@ -141,6 +151,8 @@ def fingerprint(r):
         settings["stretch"] = [rs.stretch, SCAN_NOISE]
     if rs.shared:
         settings["shared"] = [SHARED_FMAX, SHARED_COPIES, SCAN_NOISE]
+    if rs.relax:
+        settings["relax"] = [RELAX_FMAX, RELAX_MMFF_SEED, SCAN_NOISE]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -234,9 +246,57 @@ def shared_relax(symbols, numbers, positions, bonds, model, rng):
     return frames
 
 
+def mmff_start(symbols, bonds, seed):
+    """An RDKit ETKDGv3 (seeded) + MMFF94 structure [N, 3] Å of the graph (atoms in its order), or
+    None when RDKit cannot embed or parametrise it."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+    m = Chem.RWMol()
+    for s in symbols:
+        a = Chem.Atom(s)
+        a.SetNoImplicit(True)
+        m.AddAtom(a)
+    kinds = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE, 4: Chem.BondType.AROMATIC}
+    for i, j, order in bonds:
+        m.AddBond(int(i), int(j), kinds[int(order)])
+    try:
+        Chem.SanitizeMol(m)
+    except Exception:
+        return None
+    params = AllChem.ETKDGv3()
+    params.randomSeed = seed
+    if AllChem.EmbedMolecule(m, params) != 0 or not AllChem.MMFFHasAllMoleculeParams(m):
+        return None
+    AllChem.MMFFOptimizeMolecule(m, maxIters=2000)
+    return m.GetConformer().GetPositions()
+
+
+def relax_endpoints(symbols, numbers, positions, bonds, models, samples, seed, rng):
+    """Frames [(source, positions [N, 3])] where relaxations on the shipped potential end: from
+    the GFN2 minimum (`relax_gfn2`) and from an ETKDG + MMFF94 start (`relax_mmff`), L-BFGS to
+    RELAX_FMAX eV/Å, each with one copy displaced by SCAN_NOISE Å, and `samples` structures of
+    the generation pipeline relaxed on it (`relax_generated`, the library's settings). At the
+    potential's false minima GFN2-xTB's forces are what the training needs."""
+    model = models["committee"][0]
+    x = np.asarray(positions, dtype=float)
+    frames = []
+    for source, start in (("relax_gfn2", x), ("relax_mmff", mmff_start(symbols, bonds, RELAX_MMFF_SEED))):
+        if start is None:
+            continue
+        relaxed, _ = model.optimize(numbers, start, fmax=RELAX_FMAX, max_steps=2000)
+        frames += [(source, relaxed), (source, relaxed + rng.normal(scale=SCAN_NOISE, size=x.shape))]
+    if samples:
+        made = models["generator"].generate_structures(numbers, bonds, samples=samples, seed=seed, potential=model)
+        frames += [("relax_generated", np.asarray(s["positions"])) for s in made]
+    return frames
+
+
 def explore(symbols, numbers, positions, bonds, seed, models, rs, r):
     """Candidate frames [(source, positions)] of round `r` (settings `rs`): MD snapshots and raw
     generator samples, or the round's scans."""
+    if rs.relax:
+        rng = np.random.default_rng([ACTIVE_SEED, r, seed])
+        return relax_endpoints(symbols, numbers, positions, bonds, models, rs.samples, seed, rng)
     if rs.scan or rs.stretch or rs.shared:
         rng = np.random.default_rng([ACTIVE_SEED, r, seed])
         frames = proton_scan(symbols, positions, bonds, rs.scan, rng) if rs.scan else []
@@ -357,6 +417,7 @@ def assemble(n, rnd):
                 + ("hydrogen-bonded protons moved towards their acceptors" if ROUNDS[rnd].scan
                    else "bonds stretched and compressed" if ROUNDS[rnd].stretch
                    else "shared hydrogen-bond protons relaxed on the potential" if ROUNDS[rnd].shared
+                   else "where relaxations on the potential end" if ROUNDS[rnd].relax
                    else "frames where the committee disagrees") + ", labelled with GFN2-xTB",
         "round": rnd, "molecules": n, "seed": ACTIVE_SEED, "fingerprint": fingerprint(rnd),
         "explore": {"md_temperatures_K": ROUNDS[rnd].temperatures, "md_steps": ROUNDS[rnd].steps, "timestep_fs": 0.5,
@@ -372,6 +433,8 @@ def assemble(n, rnd):
         "bond_scan": ROUNDS[rnd].stretch and {"factors": ROUNDS[rnd].stretch, "noise_A": SCAN_NOISE},
         "shared_relax": ROUNDS[rnd].shared and {"fmax_eV_per_A": SHARED_FMAX, "noisy_copies": SHARED_COPIES,
                                                 "noise_A": SCAN_NOISE},
+        "relax_endpoints": ROUNDS[rnd].relax and {"fmax_eV_per_A": RELAX_FMAX, "mmff_etkdg_seed": RELAX_MMFF_SEED,
+                                                  "noise_A": SCAN_NOISE, "generated_samples": ROUNDS[rnd].samples},
         "explored_frames": explored, "candidates": sum(r.get("candidates", 0) for r in results),
         "labelled_frames": len(frames), "by_source": sources, "failed_molecules": failed,
         "xtb": xtb.version(), "xtb_args": config.XTB_SP_ARGS,
