@@ -23,7 +23,8 @@ hydrogen-bonded protons (`proton_scan`), round 4 stretches and compresses bonds 
 the first n molecules of the round 1 permutation, round 5 relaxes shared protons on the shipped
 potential (`shared_relax`), round 6 labels where relaxations on the shipped potential end
 (`relax_endpoints`: from the GFN2 minimum, from an ETKDG + MMFF94 start, generated and relaxed
-structures). Per-molecule results are JSON files
+structures), round 7 again on the next block of molecules with the potential trained on round 6
+(DP-GEN's iteration). Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
 (config = the frame's source: md_<T>K, generator, proton_scan_<fraction>, bond_<h|heavy>_<factor>,
@@ -110,6 +111,8 @@ ROUNDS = {
     5: Round(temperatures=(), steps=0, stride=1, samples=0, trust_lo=0.0, hbond=True, trust_hi=float("inf"),
              per_molecule=9, shared=True),
     6: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
+             per_molecule=6, relax=True),
+    7: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
              per_molecule=6, relax=True),
 }
 SHARED_FMAX = 0.01       # eV/Å: the shared-proton relaxation's convergence (as make eval-hbond)
