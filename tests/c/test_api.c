@@ -228,8 +228,6 @@ static void test_optimize(concord_model_t* model) {
     CHECK(memcmp(&result, &untouched, sizeof result) == 0, "result untouched on failure");
 }
 
-/* concord_generate / concord_generate_optimize: "no generator", results printed for the
- * driver, every bad input with its status and message, nothing written on failure. */
 /* The pipeline's methane samples (`got`, [k][5][3]) against `concord_generate`'s draws of the
    same seed (`raw`): a sane draw is kept as drawn; a broken one may be redrawn (the pipeline's
    redraw rounds), and then must have no more sanity problems than the draw it replaced. */
@@ -247,6 +245,8 @@ static int same_unless_redrawn(const double* raw, const double* got, int k) {
     return 1;
 }
 
+/* concord_generate / concord_generate_optimize: "no generator", results printed for the
+ * driver, every bad input with its status and message, nothing written on failure. */
 static void test_generate(concord_model_t* plain, concord_model_t* model) {
     int32_t has = -1;
     EXPECT_OK(concord_model_has_generator(plain, &has));
