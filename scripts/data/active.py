@@ -259,7 +259,7 @@ def mmff_start(symbols, bonds, seed):
         a = Chem.Atom(s)
         a.SetNoImplicit(True)
         m.AddAtom(a)
-    kinds = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE, 4: Chem.BondType.AROMATIC}
+    kinds = {order: kind for kind, order in graph.CONCORD_ORDERS.items()}
     for i, j, order in bonds:
         m.AddBond(int(i), int(j), kinds[int(order)])
     try:
