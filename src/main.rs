@@ -225,6 +225,22 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Give a potential the ZBL core (screened nuclear repulsion below a fraction of each
+    /// pair's covalent-radii sum, docs/potential.md) in a copy of its model file, or remove it:
+    /// parameters unchanged, the edit appended to its provenance (`zbl_set`). With a range
+    /// below every bond length of the training data, energies and forces there are unchanged.
+    SetZbl {
+        /// The model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Fraction of the covalent-radii sum below which the repulsion acts, in (0, 1]; 0
+        /// removes the core.
+        #[arg(long)]
+        range: f64,
+        /// Where to write the edited model.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Where and in which precision a command evaluates its model.
@@ -374,6 +390,7 @@ fn run(cli: Cli) -> concord::Result<()> {
             churn_max_sigma,
             out,
         } => set_sampler(&model, steps, churn, churn_max_sigma, &out)?,
+        Command::SetZbl { model, range, out } => set_zbl(&model, range, &out)?,
     }
     Ok(())
 }
@@ -604,23 +621,52 @@ fn set_sampler(
         let after = settings(gen);
         summary = format!("default sampler {before} -> {after}");
         let record = serde_json::json!({"before": before, "after": after});
-        if !meta.training.is_object() {
-            meta.training = serde_json::json!({"before": meta.training});
-        }
-        let edits = meta
-            .training
-            .as_object_mut()
-            .expect("an object")
-            .entry("sampler_set");
-        match edits.or_insert_with(|| serde_json::json!([])) {
-            serde_json::Value::Array(list) => list.push(record),
-            other => *other = serde_json::json!([other.clone(), record]),
-        }
+        record_edit(&mut meta.training, "sampler_set", record);
         Ok(())
     })?;
     concord::io::files::write_atomic(out, &edited)?;
     eprintln!("{summary}: {}", out.display());
     Ok(())
+}
+
+/// `concord set-zbl`: `model` with its ZBL core's `range` set (0: removed), written to `out`.
+fn set_zbl(model: &Path, range: f64, out: &Path) -> concord::Result<()> {
+    concord::io::files::check_not_input(out, &[model])?;
+    let range = (range != 0.0).then_some(range);
+    if let Some(r) = range {
+        concord::model::zbl::check_range(r)
+            .map_err(|e| concord::Error::invalid(format!("--range: {e}")))?;
+    }
+    concord::io::prepare_output(out)?;
+    let bytes = std::fs::read(model).map_err(|e| concord::Error::io(model, e))?;
+    let mut summary = String::new();
+    let edited = concord::model::file::edit_metadata(&bytes, model, |meta| {
+        let before = meta.config.encoder.zbl;
+        meta.config.encoder.zbl = range;
+        let show = |r: Option<f64>| r.map_or("none".to_string(), |r| r.to_string());
+        summary = format!("ZBL core {} -> {}", show(before), show(range));
+        record_edit(
+            &mut meta.training,
+            "zbl_set",
+            serde_json::json!({"before": before, "after": range}),
+        );
+        Ok(())
+    })?;
+    concord::io::files::write_atomic(out, &edited)?;
+    eprintln!("{summary}: {}", out.display());
+    Ok(())
+}
+
+/// Appends `record` to the list under `key` of a model file's provenance `training`.
+fn record_edit(training: &mut serde_json::Value, key: &str, record: serde_json::Value) {
+    if !training.is_object() {
+        *training = serde_json::json!({"before": training.clone()});
+    }
+    let edits = training.as_object_mut().expect("an object").entry(key);
+    match edits.or_insert_with(|| serde_json::json!([])) {
+        serde_json::Value::Array(list) => list.push(record),
+        other => *other = serde_json::json!([other.clone(), record]),
+    }
 }
 
 /// `concord generate`: the molecules of an SDF file or of SMILES strings through the generation

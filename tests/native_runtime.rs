@@ -1,7 +1,7 @@
 //! The native runtime against libtorch on the same model: energies, forces, virials and
 //! per-atom quantities agree to 1e-10 (relative) in float64 and to float32 round-off in
 //! float32, for molecules, periodic triclinic boxes and an engine's local + ghost atoms, on
-//! random models of several sizes and on the shipped models.
+//! random models of several sizes (with and without the ZBL core) and on the shipped models.
 
 #![cfg(feature = "torch")]
 
@@ -101,15 +101,20 @@ fn check_agreement(pot: &mut Potential, tol: f64, what: &str) {
 
 #[test]
 fn random_models_of_several_sizes_agree_with_libtorch() {
+    // The last two with the ZBL core: the random molecules' atoms (0.9 Å apart at least) are
+    // within its range 1.0 (the covalent-radii sum) of each other in many pairs.
     let sizes = [
-        (8, 1, 3.0, 4, false),
-        (16, 2, 4.0, 8, false),
-        (64, 3, 5.0, 16, false),
-        (33, 4, 3.5, 5, false),
-        (16, 2, 4.0, 8, true),
-        (33, 4, 3.5, 5, true),
+        (8, 1, 3.0, 4, false, None),
+        (16, 2, 4.0, 8, false, None),
+        (64, 3, 5.0, 16, false, None),
+        (33, 4, 3.5, 5, false, None),
+        (16, 2, 4.0, 8, true, None),
+        (33, 4, 3.5, 5, true, None),
+        (16, 2, 4.0, 8, false, Some(1.0)),
+        (33, 4, 3.5, 5, true, Some(1.0)),
     ];
-    for (k, &(features, layers, cutoff, radial_basis, vector_norm)) in sizes.iter().enumerate() {
+    for (k, &(features, layers, cutoff, radial_basis, vector_norm, zbl)) in sizes.iter().enumerate()
+    {
         let encoder = EncoderConfig {
             features,
             layers,
@@ -117,6 +122,7 @@ fn random_models_of_several_sizes_agree_with_libtorch() {
             radial_basis,
             edge_features: 0,
             vector_norm,
+            zbl,
         };
         let what = format!("{encoder:?}");
         let mut p64 = random_potential_with(Precision::Float64, 20 + k as i64, encoder);

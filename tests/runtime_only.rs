@@ -1134,3 +1134,133 @@ fn a_broken_bond_is_relaxed_back_into_the_graph() {
         r.initial_energy
     );
 }
+
+/// The shipped potential with the ZBL core at `range` (`concord set-zbl`), in `dir`.
+fn with_zbl(dir: &Path, range: &str) -> PathBuf {
+    let out = dir.join(format!("zbl-{range}.concord"));
+    let model = root().join("examples/models/concord-qm9-gfn2.concord");
+    let run = Command::new(BIN)
+        .args(["set-zbl", "--model"])
+        .arg(&model)
+        .args(["--range", range, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)]
+fn the_zbl_core_repels_collapsing_atoms_and_leaves_bonds_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |p: &Path| Potential::load(p, Device::Cpu, Precision::Float64).unwrap();
+    let (plain, core) = (
+        shipped("concord-qm9-gfn2.concord", Precision::Float64),
+        load(&with_zbl(dir.path(), "0.6")),
+    );
+    let f = test_molecule();
+    let at = |pot: &Potential, frame: &concord::Frame| {
+        pot.compute_frame(frame, Request::default()).unwrap().energy
+    };
+    // At rest nothing changes (every bond is longer than 0.6 x the covalent-radii sum).
+    assert_eq!(at(&plain, &f), at(&core, &f));
+    // One bond to a hydrogen shortened step by step: with the core the energy only rises.
+    let h = (0..f.len()).find(|&i| f.numbers[i] == 1).unwrap();
+    let heavy = (0..f.len())
+        .filter(|&i| f.numbers[i] != 1)
+        .min_by(|&a, &b| {
+            let d = |k: usize| {
+                (0..3)
+                    .map(|c| (f.positions[k][c] - f.positions[h][c]).powi(2))
+                    .sum::<f64>()
+            };
+            d(a).total_cmp(&d(b))
+        })
+        .unwrap();
+    let u: Vec<f64> = (0..3)
+        .map(|c| f.positions[h][c] - f.positions[heavy][c])
+        .collect();
+    let r0 = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let placed = |r: f64| {
+        let mut g = f.clone();
+        g.positions[h] = std::array::from_fn(|c| f.positions[heavy][c] + u[c] * r / r0);
+        g
+    };
+    let energies: Vec<f64> = (0..12)
+        .map(|k| at(&core, &placed(1.0 - 0.06 * k as f64)))
+        .collect();
+    for w in energies.windows(2) {
+        assert!(
+            w[1] > w[0],
+            "the energy falls as the bond shortens: {energies:?}"
+        );
+    }
+    assert!(energies[11] - energies[0] > 20.0, "{energies:?}");
+    // Forces and virial of the compressed bond (0.5 Å) against finite differences.
+    let mut g = placed(0.5);
+    g.cell = Some([[9.0, 0.0, 0.0], [0.5, 8.5, 0.0], [0.3, -0.4, 9.2]]);
+    g.pbc = [true; 3];
+    let p = core.compute_frame(&g, Request::ALL).unwrap();
+    let forces = p.forces.unwrap();
+    let step = 1e-5;
+    for i in [h, heavy] {
+        for a in 0..3 {
+            let shifted = |d: f64| {
+                let mut s = g.clone();
+                s.positions[i][a] += d;
+                at(&core, &s)
+            };
+            let fd = -(shifted(step) - shifted(-step)) / (2.0 * step);
+            assert!(
+                (fd - forces[i][a]).abs() < 1e-5 * fd.abs().max(1.0),
+                "atom {i} {a}: {fd} {}",
+                forces[i][a]
+            );
+        }
+    }
+    let w = p.virial.unwrap();
+    let strained = |eps: f64| {
+        let mut s = g.clone();
+        let m = |v: [f64; 3]| [v[0], v[1] + eps * v[2], v[2]];
+        s.positions = s.positions.iter().map(|&v| m(v)).collect();
+        s.cell = s.cell.map(|c| c.map(m));
+        at(&core, &s)
+    };
+    let fd = -(strained(step) - strained(-step)) / (2.0 * step);
+    assert!(
+        (fd - w[1][2]).abs() < 1e-5 * fd.abs().max(1.0),
+        "virial yz: {fd} {}",
+        w[1][2]
+    );
+    // set-zbl refuses a range outside (0, 1] and removes the core with 0.
+    let bad = Command::new(BIN)
+        .args(["set-zbl", "--range", "1.5", "--model"])
+        .arg(root().join("examples/models/concord-qm9-gfn2.concord"))
+        .arg("--out")
+        .arg(dir.path().join("bad.concord"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("must be in (0, 1]"),
+        "{err}"
+    );
+    assert!(!dir.path().join("bad.concord").exists());
+    let removed = {
+        let run = Command::new(BIN)
+            .args(["set-zbl", "--range", "0", "--model"])
+            .arg(dir.path().join("zbl-0.6.concord"))
+            .arg("--out")
+            .arg(dir.path().join("none.concord"))
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        load(&dir.path().join("none.concord"))
+    };
+    assert_eq!(at(&removed, &placed(0.5)), at(&plain, &placed(0.5)));
+}

@@ -544,3 +544,40 @@ fn refit_reference_shifts_the_best_model_by_the_recorded_offsets() {
         "{e_final} - {e_best} != {shift}"
     );
 }
+
+#[test]
+fn a_model_continues_training_with_the_zbl_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = tiny_config(dir.path(), &[("epochs", "1")]);
+    assert!(run(&["train", "--config", first.to_str().unwrap()]).0);
+    let init = dir.path().join("plain.concord");
+    std::fs::rename(run_dir(dir.path()).join("model.concord"), &init).unwrap();
+    std::fs::remove_dir_all(run_dir(dir.path())).unwrap();
+    // The same network with `[model] zbl`: the init file's parameters fit (the core has none).
+    let config = tiny_config(dir.path(), &[("epochs", "1")]);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[model]\n", "[model]\nzbl = 0.6\n");
+    let text = text.replace(
+        "[training]\n",
+        &format!("[training]\ninit = \"{}\"\n", init.display()),
+    );
+    std::fs::write(&config, text).unwrap();
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = run(&[
+        "inspect",
+        run_dir(dir.path()).join("model.concord").to_str().unwrap(),
+    ]);
+    assert!(ok);
+    let meta: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(meta["config"]["encoder"]["zbl"], 0.6, "{meta}");
+    // An out-of-range core is refused before training.
+    std::fs::remove_dir_all(run_dir(dir.path())).unwrap();
+    let bad = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("zbl = 0.6", "zbl = 2.0");
+    std::fs::write(&config, bad).unwrap();
+    let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("must be in (0, 1]"), "{stderr}");
+}

@@ -29,6 +29,12 @@ pub struct EncoderConfig {
     /// of earlier models: `false`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub vector_norm: bool,
+    /// The energy's short-range core ([`crate::model::zbl`]): ZBL screened nuclear repulsion of
+    /// every pair closer than this fraction of its covalent-radii sum, in (0, 1]; 0.6 acts
+    /// below any bond of a molecule at rest, where the network has seen no data. Absent
+    /// (earlier models, the generator's denoiser): none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zbl: Option<f64>,
 }
 
 fn is_zero(x: &i64) -> bool {
@@ -50,6 +56,7 @@ impl Default for EncoderConfig {
             radial_basis: 16,
             edge_features: 0,
             vector_norm: false,
+            zbl: None,
         }
     }
 }
@@ -160,7 +167,7 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     /// Whether `other` has the same elements and network, whatever default sampler settings
-    /// either records (they configure sampling, not the parameters).
+    /// either records (they configure sampling, not the parameters); the ZBL core counts.
     pub fn same_network(&self, other: &ModelConfig) -> bool {
         let network = |c: &ModelConfig| {
             let mut c = c.clone();
@@ -172,6 +179,14 @@ impl ModelConfig {
             c
         };
         network(self) == network(other)
+    }
+
+    /// Whether `other`'s parameters fit this network: [`ModelConfig::same_network`] but for
+    /// the ZBL core, which has no parameters (a model may continue training with or without it).
+    pub fn same_parameters(&self, other: &ModelConfig) -> bool {
+        let mut other = other.clone();
+        other.encoder.zbl = self.encoder.zbl;
+        self.same_network(&other)
     }
 }
 

@@ -273,6 +273,9 @@ fn check_consistent(meta: &Metadata) -> std::result::Result<(), String> {
         crate::model::config::check_sampler_churn(g.sampler_churn, g.sampler_churn_max_sigma)
             .map_err(|e| format!("generator.{e}"))?;
     }
+    if let Some(range) = c.encoder.zbl {
+        crate::model::zbl::Zbl::new(&c.elements, range).map_err(|e| format!("encoder.zbl: {e}"))?;
+    }
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::model::config::species_index;
+use crate::model::radial::safe_norm;
+use crate::model::zbl::{self, Zbl};
 use crate::model::{Denoiser, EdgeInput, Encoder, GraphBatch, ModelConfig, Precision};
 
 impl Precision {
@@ -21,7 +23,8 @@ impl Precision {
     }
 }
 
-/// An energy model: encoder + readout. `E = sum_i (scale * MLP(s_i) + e_ref[Z_i])` in eV.
+/// An energy model: encoder + readout. `E = sum_i (scale * MLP(s_i) + e_ref[Z_i])` in eV,
+/// plus the ZBL core ([`crate::model::zbl`]) where the architecture has one.
 pub struct Model {
     /// All parameters (trainable and buffers); names are the model-file format.
     pub vs: nn::VarStore,
@@ -35,6 +38,54 @@ pub struct Model {
     denoiser: Option<Denoiser>,
     /// Energy scale in eV multiplying the network's atomic outputs, `[]` (fitted, not trained).
     scale: Tensor,
+    /// The ZBL core's constants (no parameters), if the architecture has one.
+    zbl: Option<ZblTensors>,
+}
+
+/// The ZBL core's per-species constants on the model's device: atomic numbers and covalent
+/// radii (Å), each `[n_species]`, and the range.
+struct ZblTensors {
+    z: Tensor,
+    radius: Tensor,
+    range: f64,
+}
+
+impl ZblTensors {
+    fn new(elements: &[u8], range: f64, device: Device, kind: Kind) -> Result<Self> {
+        let zbl = Zbl::new(elements, range)?;
+        let on = |v: &[f64]| -> Result<Tensor> {
+            Ok(Tensor::from_slice(v).f_to_kind(kind)?.f_to_device(device)?)
+        };
+        Ok(ZblTensors {
+            z: on(zbl.atomic_numbers())?,
+            radius: on(zbl.radii())?,
+            range,
+        })
+    }
+
+    /// Half of each edge's pair energy summed on its first atom, eV, `[n_atoms]`: the formula
+    /// of [`Zbl::pair`] in tensor operations (differentiable to any order).
+    fn atomic(&self, input: &EdgeInput, n_atoms: i64) -> Result<Tensor> {
+        let r = safe_norm(input.edge_vec, 1e-12)?;
+        let of = |t: &Tensor, atoms: &Tensor| -> Result<Tensor> {
+            Ok(t.f_index_select(0, &input.species.f_index_select(0, atoms)?)?)
+        };
+        let (zi, zj) = (of(&self.z, input.first)?, of(&self.z, input.second)?);
+        let rs = (of(&self.radius, input.first)? + of(&self.radius, input.second)?) * self.range;
+        let screen = (zi.f_pow_tensor_scalar(zbl::SCREENING_EXPONENT)?
+            + zj.f_pow_tensor_scalar(zbl::SCREENING_EXPONENT)?)
+        .f_reciprocal()?
+            * zbl::SCREENING_LENGTH;
+        let mut s = r.f_zeros_like()?;
+        for (c, d) in zbl::COEFFICIENTS.iter().zip(zbl::DECAYS) {
+            s += (&r * (-d) / &screen).f_exp()? * *c;
+        }
+        let x = (&r / rs).f_clamp_max(1.0)?;
+        let x6 = x.f_pow_tensor_scalar(6)?;
+        let f = (&x6 * (&x * 48.0 - &x * &x * 21.0 - 28.0)) + 1.0;
+        let phi = zi * zj / &r * s * f * (0.5 * zbl::COULOMB);
+        Ok(Tensor::f_zeros(n_atoms, (r.kind(), r.device()))?.f_index_add(0, input.first, &phi)?)
+    }
 }
 
 /// Held while a model's parameters are drawn from libtorch's global random generator.
@@ -118,6 +169,10 @@ impl Model {
         if precision == Precision::Float64 {
             vs.double();
         }
+        let zbl = c
+            .zbl
+            .map(|range| ZblTensors::new(&config.elements, range, device, precision.kind()))
+            .transpose()?;
         Ok(Model {
             vs,
             config,
@@ -128,6 +183,7 @@ impl Model {
             e_ref,
             scale,
             denoiser,
+            zbl,
         })
     }
 
@@ -240,7 +296,8 @@ impl Model {
         Ok(Vec::<f64>::try_from(self.e_ref.f_to_kind(Kind::Double)?)?)
     }
 
-    /// Atomic energies in eV, `[N]`, for the atoms and edges of `input`.
+    /// Atomic energies in eV, `[N]`, for the atoms and edges of `input` (the ZBL core's half
+    /// of each edge's pair energy on its first atom included).
     pub fn atomic_energies(&self, input: &EdgeInput) -> Result<Tensor> {
         let (s, _v) = self.encoder.forward(input, None)?;
         let h = s
@@ -249,6 +306,10 @@ impl Model {
         let e = h
             .f_linear(&self.readout2.ws, self.readout2.bs.as_ref())?
             .f_squeeze_dim(-1)?;
-        Ok(e * &self.scale + self.e_ref.f_index_select(0, input.species)?)
+        let e = e * &self.scale + self.e_ref.f_index_select(0, input.species)?;
+        match &self.zbl {
+            Some(z) => Ok(&e + z.atomic(input, e.size()[0])?),
+            None => Ok(e),
+        }
     }
 }

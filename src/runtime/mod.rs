@@ -7,7 +7,8 @@
 //! (`f32` or `f64`); edge geometry is computed in `f64`, and the energy, forces and virials
 //! are accumulated in `f64` whatever `T` is. The float32 runtime evaluates the radial filters
 //! from tables ([`filters`]: values within 2e-8, derivatives within 3e-6 of the exact ones,
-//! relative); float64 computes them exactly.
+//! relative); float64 computes them exactly. The ZBL core ([`crate::model::zbl`]), where a
+//! model has one, is evaluated in `f64`.
 
 pub mod denoiser;
 pub mod edges;
@@ -25,6 +26,7 @@ use std::sync::Mutex;
 use crate::error::{Error, Result};
 use crate::model::file::{check_size, read_metadata, Metadata};
 use crate::model::pairs::{add_derivatives, edge_vectors, layer_edges, Pairs, Prediction, Request};
+use crate::model::zbl::Zbl;
 use crate::model::{ModelConfig, Precision};
 pub use encoder::{Graph, Workspace};
 use filters::FilterTable;
@@ -40,6 +42,7 @@ pub struct NativeModel<T: Real> {
     config: ModelConfig,
     radial: Radial,
     table: Option<FilterTable<T>>,
+    zbl: Option<Zbl>,
     workspace: Mutex<Workspace<T>>,
 }
 
@@ -62,11 +65,16 @@ impl<T: Real> NativeModel<T> {
             p: 6,
         };
         let table = tabulate.then(|| FilterTable::new(&params, &radial));
+        let zbl = c
+            .zbl
+            .map(|range| Zbl::new(&config.elements, range))
+            .transpose()?;
         let model = NativeModel {
             params,
             config,
             radial,
             table,
+            zbl,
             workspace: Mutex::new(Workspace::default()),
         };
         Ok((model, meta))
@@ -138,13 +146,19 @@ impl<T: Real> NativeModel<T> {
         encoder::forward(&self.params, &self.radial, &graph, None, forward_halo, ws)?;
         let mut atomic = Vec::with_capacity(n);
         encoder::readout(&self.params, species, ws, &mut atomic);
+        let mut grad = Vec::new();
+        if request.needs_gradient() {
+            encoder::backward(&self.params, &graph, n_local, halo, ws, &mut grad)?;
+        }
+        if let Some(zbl) = &self.zbl {
+            let g = request.needs_gradient().then_some(&mut grad[..]);
+            zbl.add(species, pairs, &vectors, n_local, &mut atomic, g);
+        }
         let mut out = Prediction {
             energy: atomic[..n_local].iter().sum(),
             ..Default::default()
         };
         if request.needs_gradient() {
-            let mut grad = Vec::new();
-            encoder::backward(&self.params, &graph, n_local, halo, ws, &mut grad)?;
             add_derivatives(&mut out, request, n, pairs, &vectors, &grad);
         }
         if request.atom_energies {

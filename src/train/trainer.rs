@@ -690,7 +690,7 @@ fn initialise(config: &Config, model: &mut Model, train_set: &Samples) -> Result
     if let Some(init) = &config.training.init {
         let bytes = std::fs::read(init).map_err(|e| Error::io(init, e))?;
         let meta = file::read_metadata(&bytes, init)?;
-        if !meta.config.same_network(model.config()) {
+        if !meta.config.same_parameters(model.config()) {
             return Err(Error::invalid(format!(
                 "training.init {}: its architecture or elements differ from this config's",
                 init.display()

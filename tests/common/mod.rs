@@ -16,6 +16,7 @@ pub fn random_potential(precision: Precision, seed: i64) -> Potential {
         radial_basis: 8,
         edge_features: 0,
         vector_norm: false,
+        zbl: None,
     };
     random_potential_with(precision, seed, encoder)
 }
@@ -108,6 +109,7 @@ pub fn random_generator_model_with(
             radial_basis: 8,
             edge_features: 0,
             vector_norm,
+            zbl: None,
         },
         generator: Some(concord::model::GeneratorConfig {
             sigma_data: 1.5,
