@@ -24,7 +24,9 @@ the first n molecules of the round 1 permutation, round 5 relaxes shared protons
 potential (`shared_relax`), round 6 labels where relaxations on the shipped potential end
 (`relax_endpoints`: from the GFN2 minimum, from an ETKDG + MMFF94 start, generated and relaxed
 structures), round 7 again on the next block of molecules with the potential trained on round 6
-(DP-GEN's iteration). Per-molecule results are JSON files
+(DP-GEN's iteration), round 8 on the next block (wrapping around to the start of the
+permutation, whose molecules rounds 1 and 4 explored differently) with the potential trained on
+round 7. Per-molecule results are JSON files
 in data/work/active/round<R>/ (atomic, with a settings fingerprint), so an interrupted run
 continues; `--assemble` writes the labelled frames to data/organic-gfn2/train_active_<R>.extxyz.gz
 (config = the frame's source: md_<T>K, generator, proton_scan_<fraction>, bond_<h|heavy>_<factor>,
@@ -114,6 +116,8 @@ ROUNDS = {
              per_molecule=6, relax=True),
     7: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
              per_molecule=6, relax=True),
+    8: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
+             per_molecule=6, relax=True),
 }
 SHARED_FMAX = 0.01       # eV/Å: the shared-proton relaxation's convergence (as make eval-hbond)
 SHARED_COPIES = 2        # noisy copies (SCAN_NOISE) of each relaxed shared-proton structure
@@ -175,7 +179,7 @@ def molecules():
 
 def selection(n, r):
     """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation (the
-    first block for a `stretch` round), or for a `hbond` round the first `n` molecules with an
+    first block for a `stretch` round; a block past the end wraps around to its start), or for a `hbond` round the first `n` molecules with an
     intramolecular hydrogen bond in a permutation seeded by the round."""
     mols = molecules()
     if ROUNDS[r].hbond:
@@ -184,7 +188,7 @@ def selection(n, r):
     else:
         order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
         start = 0 if ROUNDS[r].stretch else (r - 1) * n
-        block = order[start:start + n]
+        block = np.roll(order, -start)[:n] if start < len(order) else []
     if len(block) < n:
         raise SystemExit(f"active: round {r} needs {n} molecules, the training set has {len(block)} to offer")
     return [mols[i] for i in block]

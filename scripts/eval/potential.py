@@ -7,7 +7,13 @@ markdown table (force MAE/RMSE in meV/Å, energy MAE per molecule in eV) per mod
 With `--out`, also draws force parity plots per frame class (`<out stem>_<model>_parity.png`),
 computed through the C ABI (needs CONCORD_LIB_DIR, as `make eval-potential` sets it).
 
+With `--by-config FILE` (e.g. an active-learning round, data/organic-gfn2/train_active_<R>.extxyz.gz),
+instead the errors on that file's frames per `config` info key: force MAE, energy MAE, the median
+signed energy error (model − label; negative: the model's surface is too low there) and the share of
+frames more than 1 eV off (float32, through the C ABI; needs CONCORD_LIB_DIR).
+
 Usage: python scripts/eval/potential.py --model NAME=PATH [--model ...] [--out table.md]
+       python scripts/eval/potential.py --model NAME=PATH [--model ...] --by-config FILE
 """
 import argparse
 import json
@@ -74,6 +80,31 @@ def parity_plot(name, model, path):
     plt.close(fig)
 
 
+def by_config(name, model, path):
+    """Markdown rows of `model`'s errors on the frames of `path`, grouped by their `config`."""
+    import sys
+    from collections import defaultdict
+
+    import ase.io
+    import numpy as np
+    sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
+    from concord_c import Model
+
+    m = Model(model, precision=32)
+    groups = defaultdict(lambda: ([], []))
+    for a in ase.io.iread(path, ":"):
+        r = m.compute(a.numbers, a.positions)
+        forces, energies = groups[a.info.get("config", "?")]
+        forces.append(np.abs(r["forces"] - a.get_forces()).mean())
+        energies.append(r["energy"] - a.get_potential_energy())
+    lines = []
+    for cfg, (forces, energies) in sorted(groups.items()):
+        de = np.array(energies)
+        lines.append(f"| {name} | {cfg} | {len(de)} | {1000 * np.mean(forces):.0f} | {np.abs(de).mean():.2f} | "
+                     f"{np.median(de):+.2f} | {100 * (np.abs(de) > 1).mean():.0f} % |")
+    return lines
+
+
 def table(name, rows, metrics):
     lines = [f"### {name}", "", "| frames | n | force MAE (meV/Å) | force RMSE (meV/Å) | RMSE/MAE | "
              "energy MAE per molecule (eV) |", "|---|---|---|---|---|---|"]
@@ -89,7 +120,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="NAME=PATH of a model file")
     ap.add_argument("--out", type=Path, help="markdown file for the tables (default: print)")
+    ap.add_argument("--by-config", type=Path, help="errors on this file's frames per `config` instead")
     a = ap.parse_args()
+    if a.by_config:
+        print(f"{a.by_config}\n\n| model | config | frames | force MAE (meV/Å) | energy MAE (eV) | "
+              "median model − label (eV) | more than 1 eV off |\n|---|---|---|---|---|---|---|")
+        for spec in a.model:
+            name, _, path = spec.partition("=")
+            print("\n".join(by_config(name, path, a.by_config)), flush=True)
+        return
     rows = files()
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
