@@ -31,8 +31,8 @@ pub struct EncoderConfig {
     pub vector_norm: bool,
     /// The energy's short-range core ([`crate::model::zbl`]): ZBL screened nuclear repulsion of
     /// every pair closer than this fraction of its covalent-radii sum, in (0, 1]; 0.6 acts
-    /// below any bond of a molecule at rest, where the network has seen no data. Absent
-    /// (earlier models, the generator's denoiser): none.
+    /// below any bond of a molecule at rest, where training data are few. Absent (earlier
+    /// models, the generator's denoiser): none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zbl: Option<f64>,
 }
