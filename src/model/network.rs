@@ -9,7 +9,7 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::model::config::species_index;
-use crate::model::radial::safe_norm;
+use crate::model::radial::{safe_norm, RadialBasis};
 use crate::model::zbl::{self, Zbl};
 use crate::model::{Denoiser, EdgeInput, Encoder, GraphBatch, ModelConfig, Precision};
 
@@ -80,9 +80,13 @@ impl ZblTensors {
         for (c, d) in zbl::COEFFICIENTS.iter().zip(zbl::DECAYS) {
             s += (&r * (-d) / &screen).f_exp()? * *c;
         }
-        let x = (&r / rs).f_clamp_max(1.0)?;
-        let x6 = x.f_pow_tensor_scalar(6)?;
-        let f = (&x6 * (&x * 48.0 - &x * &x * 21.0 - 28.0)) + 1.0;
+        // The encoder's envelope of x = r / rs (a unit cutoff), as the scalar core uses it.
+        let unit = RadialBasis {
+            cutoff: 1.0,
+            n_basis: 0,
+            envelope_p: 6,
+        };
+        let f = unit.envelope(&(&r / rs))?;
         let phi = zi * zj / &r * s * f * (0.5 * zbl::COULOMB);
         Ok(Tensor::f_zeros(n_atoms, (r.kind(), r.device()))?.f_index_add(0, input.first, &phi)?)
     }

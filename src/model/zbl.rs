@@ -9,8 +9,9 @@
 //! `k = e^2 / (4 pi eps0) = 14.399645 eV Å`, the universal screening length
 //! `a = 0.46850 Å / (Z_i^0.23 + Z_j^0.23)` (Ziegler, Biersack, Littmark, *The Stopping and
 //! Range of Ions in Solids*, 1985), `r_s = range * (R_i + R_j)` with Cordero covalent radii
-//! ([`crate::elements::covalent_radius`]) and the polynomial switch (p = 6) of the radial
-//! envelope, `f(x) = 1 - 28 x^6 + 48 x^7 - 21 x^8` for `x < 1`, else 0 (continuous to the
+//! ([`crate::elements::covalent_radius`]) and as switch `f` the encoder's radial envelope
+//! (p = 6, [`crate::runtime::radial::Radial::envelope`]) with cutoff `r_s`:
+//! `f(x) = 1 - 28 x^6 + 48 x^7 - 21 x^8` for `x = r / r_s < 1`, else 0 (continuous to the
 //! second derivative at `r_s`). Each directed edge `i -> j` gives half of `phi` to atom `i`,
 //! so with both directions listed a pair counts once and an engine's ghost pairs split
 //! between ranks as the network's energies do. libtorch computes the same formula in
@@ -19,6 +20,7 @@
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::model::pairs::Pairs;
+use crate::runtime::radial::Radial;
 
 /// Coulomb constant e^2 / (4 pi eps0) in eV Å.
 pub const COULOMB: f64 = 14.399645;
@@ -31,17 +33,15 @@ pub const COEFFICIENTS: [f64; 4] = [0.18175, 0.50986, 0.28022, 0.02817];
 /// Decay rates `d_m` of the universal screening function.
 pub const DECAYS: [f64; 4] = [3.19980, 0.94229, 0.40290, 0.20162];
 
-/// The switch `f(x)` and `df/dx` (p = 6 polynomial, 1 at 0, 0 with two derivatives at 1).
-pub fn switch(x: f64) -> (f64, f64) {
-    if x >= 1.0 {
-        return (0.0, 0.0);
+/// The switch at `r` (Å) for a pair whose core ends at `rs` (Å): the encoder's radial envelope
+/// (p = 6) with `rs` as its cutoff, and its derivative in 1/Å.
+fn switch(r: f64, rs: f64) -> (f64, f64) {
+    Radial {
+        cutoff: rs,
+        n_basis: 0,
+        p: 6,
     }
-    let x5 = x.powi(5);
-    let x6 = x5 * x;
-    (
-        1.0 - 28.0 * x6 + 48.0 * x6 * x - 21.0 * x6 * x * x,
-        -168.0 * x5 + 336.0 * x6 - 168.0 * x6 * x,
-    )
+    .envelope(r)
 }
 
 /// The ZBL core of a model: per species its atomic number and covalent radius.
@@ -80,11 +80,6 @@ impl Zbl {
         &self.radius
     }
 
-    /// The fraction of the covalent-radii sum below which the core acts.
-    pub fn range(&self) -> f64 {
-        self.range
-    }
-
     /// `phi(r)` in eV and `dphi/dr` in eV/Å of a pair of species `a`, `b` at `r` Å.
     pub fn pair(&self, a: usize, b: usize, r: f64) -> (f64, f64) {
         let rs = self.range * (self.radius[a] + self.radius[b]);
@@ -100,10 +95,10 @@ impl Zbl {
             ds -= t * d / screen;
         }
         let coulomb = COULOMB * za * zb / r;
-        let (f, df) = switch(r / rs);
+        let (f, df) = switch(r, rs);
         let e = coulomb * s;
         let de = coulomb * (ds - s / r);
-        (e * f, de * f + e * df / rs)
+        (e * f, de * f + e * df)
     }
 
     /// Adds half of each directed edge's pair energy to its first atom's entry of `atomic`
@@ -153,20 +148,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn switch_is_smooth_and_bounded() {
-        assert_eq!(switch(0.0), (1.0, 0.0));
-        let (f, df) = switch(1.0 - 1e-9);
-        assert!(f.abs() < 1e-12 && df.abs() < 1e-6);
-        for i in 1..100 {
-            let x = i as f64 / 100.0;
-            let h = 1e-6;
-            let fd = (switch(x + h).0 - switch(x - h).0) / (2.0 * h);
-            assert!((fd - switch(x).1).abs() < 1e-6, "x {x}");
-            assert!((0.0..=1.0).contains(&switch(x).0));
-        }
-    }
-
-    #[test]
     fn pair_energy_matches_zbl_and_its_derivative() {
         let zbl = Zbl::new(&[1, 6], 0.6).unwrap();
         // C-C at 0.5 Å: the unswitched ZBL energy, then the switch at 0.5 / (0.6 * 1.52).
@@ -176,7 +157,7 @@ mod tests {
             .zip(DECAYS)
             .map(|(c, d)| c * (-d * 0.5 / a).exp())
             .sum();
-        let expect = 14.399645 * 36.0 / 0.5 * s * switch(0.5 / 0.912).0;
+        let expect = 14.399645 * 36.0 / 0.5 * s * switch(0.5, 0.912).0;
         let (e, _) = zbl.pair(1, 1, 0.5);
         assert!((e - expect).abs() < 1e-9 * expect, "{e} vs {expect}");
         assert!(e > 50.0, "a C-C pair at 0.5 Å costs {e} eV");
