@@ -273,7 +273,10 @@ fn run(cli: Cli) -> concord::Result<()> {
             config,
             json,
             device,
-        } => train_config(&config, json, device)?,
+        } => {
+            concord::train::heap::keep_freed_memory();
+            train_config(&config, json, device)?
+        }
         #[cfg(feature = "torch")]
         Command::RefitReference { model, data, out } => refit_reference(&model, &data, &out)?,
         #[cfg(feature = "torch")]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod datasets;
 pub mod export;
 pub mod generator_losses;
+pub mod heap;
 pub mod planes;
 pub mod plots;
 pub mod records;
