@@ -118,6 +118,8 @@ ROUNDS = {
              per_molecule=6, relax=True),
     8: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
              per_molecule=6, relax=True),
+    9: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
+             per_molecule=6, relax=True),
 }
 SHARED_FMAX = 0.01       # eV/Å: the shared-proton relaxation's convergence (as make eval-hbond)
 SHARED_COPIES = 2        # noisy copies (SCAN_NOISE) of each relaxed shared-proton structure
@@ -179,7 +181,7 @@ def molecules():
 
 def selection(n, r):
     """Round `r`'s `n` training molecules: the (r-1)-th block of `n` of a seeded permutation (the
-    first block for a `stretch` round; a block past the end wraps around to its start), or for a `hbond` round the first `n` molecules with an
+    first block for a `stretch` round; blocks wrap around the permutation's end), or for a `hbond` round the first `n` molecules with an
     intramolecular hydrogen bond in a permutation seeded by the round."""
     mols = molecules()
     if ROUNDS[r].hbond:
@@ -188,7 +190,7 @@ def selection(n, r):
     else:
         order = np.random.default_rng(ACTIVE_SEED).permutation(len(mols))
         start = 0 if ROUNDS[r].stretch else (r - 1) * n
-        block = np.roll(order, -start)[:n] if start < len(order) else []
+        block = np.roll(order, -(start % len(order)))[:n]
     if len(block) < n:
         raise SystemExit(f"active: round {r} needs {n} molecules, the training set has {len(block)} to offer")
     return [mols[i] for i in block]
