@@ -166,8 +166,8 @@ def fingerprint(r):
 
 
 def molecules():
-    """[(name, symbols, numbers, positions [N, 3], bonds [(i, j, order)])] of the organic set's
-    training molecules, in file order."""
+    """[(name, symbols, numbers, positions [N, 3], bonds [(i, j, order)], formal charges [N])] of
+    the organic set's training molecules, in file order."""
     from rdkit import Chem
     out = []
     with gzip.open(config.ORGANIC_DIR / "train_structures.sdf.gz") as fh:
@@ -175,7 +175,7 @@ def molecules():
             bonds = graph.concord_bonds(m)
             atoms = list(m.GetAtoms())
             out.append((m.GetProp("_Name"), [a.GetSymbol() for a in atoms], [a.GetAtomicNum() for a in atoms],
-                        m.GetConformer().GetPositions(), bonds))
+                        m.GetConformer().GetPositions(), bonds, [a.GetFormalCharge() for a in atoms]))
     return out
 
 
@@ -255,14 +255,15 @@ def shared_relax(symbols, numbers, positions, bonds, model, rng):
     return frames
 
 
-def mmff_start(symbols, bonds, seed):
-    """An RDKit ETKDGv3 (seeded) + MMFF94 structure [N, 3] Å of the graph (atoms in its order), or
-    None when RDKit cannot embed or parametrise it."""
+def mmff_start(symbols, bonds, charges, seed):
+    """An RDKit ETKDGv3 (seeded) + MMFF94 structure [N, 3] Å of the graph with formal `charges`
+    (atoms in its order), or None when RDKit cannot embed or parametrise it."""
     from rdkit import Chem
     from rdkit.Chem import AllChem
     m = Chem.RWMol()
-    for s in symbols:
+    for s, q in zip(symbols, charges):
         a = Chem.Atom(s)
+        a.SetFormalCharge(int(q))
         a.SetNoImplicit(True)
         m.AddAtom(a)
     kinds = {order: kind for kind, order in graph.CONCORD_ORDERS.items()}
@@ -280,7 +281,7 @@ def mmff_start(symbols, bonds, seed):
     return m.GetConformer().GetPositions()
 
 
-def relax_endpoints(symbols, numbers, positions, bonds, models, samples, seed, rng):
+def relax_endpoints(symbols, numbers, positions, bonds, charges, models, samples, seed, rng):
     """Frames [(source, positions [N, 3])] where relaxations on the shipped potential end: from
     the GFN2 minimum (`relax_gfn2`) and from an ETKDG + MMFF94 start (`relax_mmff`), L-BFGS to
     RELAX_FMAX eV/Å, each with one copy displaced by SCAN_NOISE Å, and `samples` structures of
@@ -289,23 +290,25 @@ def relax_endpoints(symbols, numbers, positions, bonds, models, samples, seed, r
     model = models["committee"][0]
     x = np.asarray(positions, dtype=float)
     frames = []
-    for source, start in (("relax_gfn2", x), ("relax_mmff", mmff_start(symbols, bonds, RELAX_MMFF_SEED))):
+    for source, start in (("relax_gfn2", x), ("relax_mmff", mmff_start(symbols, bonds, charges, RELAX_MMFF_SEED))):
         if start is None:
             continue
         relaxed, _ = model.optimize(numbers, start, fmax=RELAX_FMAX, max_steps=2000)
         frames += [(source, relaxed), (source, relaxed + rng.normal(scale=SCAN_NOISE, size=x.shape))]
     if samples:
-        made = models["generator"].generate_structures(numbers, bonds, samples=samples, seed=seed, potential=model)
+        made = models["generator"].generate_structures(numbers, bonds, samples=samples, seed=seed, potential=model,
+                                                       charges=charges)
         frames += [("relax_generated", np.asarray(s["positions"])) for s in made]
     return frames
 
 
-def explore(symbols, numbers, positions, bonds, seed, models, rs, r):
+def explore(symbols, numbers, positions, bonds, charges, seed, models, rs, r):
     """Candidate frames [(source, positions)] of round `r` (settings `rs`): MD snapshots and raw
-    generator samples, or the round's scans."""
+    generator samples, or the round's scans (formal `charges` [N]: charge-separated groups such as
+    nitro)."""
     if rs.relax:
         rng = np.random.default_rng([ACTIVE_SEED, r, seed])
-        return relax_endpoints(symbols, numbers, positions, bonds, models, rs.samples, seed, rng)
+        return relax_endpoints(symbols, numbers, positions, bonds, charges, models, rs.samples, seed, rng)
     if rs.scan or rs.stretch or rs.shared:
         rng = np.random.default_rng([ACTIVE_SEED, r, seed])
         frames = proton_scan(symbols, positions, bonds, rs.scan, rng) if rs.scan else []
@@ -329,7 +332,8 @@ def explore(symbols, numbers, positions, bonds, seed, models, rs, r):
             frames.append((f"md_{t}K", atoms.positions.copy()))
     if rs.samples:
         samples = models["generator"].generate_structures(numbers, bonds, samples=rs.samples, seed=seed,
-                                                          relax=False, potential=models["committee"][0])
+                                                          relax=False, potential=models["committee"][0],
+                                                          charges=charges)
         frames += [("generator", np.asarray(s["positions"])) for s in samples]
     return frames
 
@@ -337,11 +341,11 @@ def explore(symbols, numbers, positions, bonds, seed, models, rs, r):
 def compute(mol, seed, models, r):
     """Explore, select and label one molecule in round `r`: the result record."""
     rs, fp = ROUNDS[r], fingerprint(r)
-    name, symbols, numbers, positions, bonds = mol
+    name, symbols, numbers, positions, bonds, charges = mol
     t0 = time.time()
     res = {"name": name, "fingerprint": fp, "status": "ok", "frames": [], "candidates": 0}
     try:
-        frames = explore(symbols, numbers, positions, bonds, seed, models, rs, r)
+        frames = explore(symbols, numbers, positions, bonds, charges, seed, models, rs, r)
     except Exception as e:  # a model error (e.g. a non-finite result in hot MD) is a result too
         return dict(res, status="failed", reason=f"explore: {e}", timings_s={"total": time.time() - t0})
     devi = []
