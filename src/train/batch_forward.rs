@@ -53,31 +53,124 @@ fn energies_at(model: &Model, batch: &Batch, pos: &Tensor) -> Result<Tensor> {
     )
 }
 
-/// The training loss `w_E * mean((dE/N)^2) + w_F * mean(dF^2)` over labelled samples/atoms,
-/// with its two parts (detached, as f64).
-pub fn loss(
-    batch: &Batch,
-    energy: &Tensor,
-    forces: &Tensor,
-    energy_weight: f64,
-    force_weight: f64,
-) -> Result<(Tensor, f64, f64)> {
-    let de = (energy - &batch.energy) / &batch.n_atoms * &batch.energy_mask;
-    let ne = batch
-        .energy_mask
-        .f_sum(Kind::Double)?
-        .f_double_value(&[])?
-        .max(1.0);
-    let e_mse = de.f_square()?.f_sum(energy.kind())? / ne;
-    let df = (forces - &batch.forces) * &batch.force_mask;
-    let nf = 3.0
-        * batch
-            .force_mask
+/// The potential's loss terms and their weights ([`crate::train::config::TrainingConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PotentialLoss {
+    /// Weight of the per-atom energy MSE, 1/eV².
+    pub energy_weight: f64,
+    /// Weight of the force term, Å²/eV².
+    pub force_weight: f64,
+    /// Huber threshold of the force term, eV/Å (`None`: the MSE).
+    pub force_huber_delta: Option<f64>,
+}
+
+impl PotentialLoss {
+    /// The loss a training config asks for.
+    pub fn of(t: &crate::train::config::TrainingConfig) -> PotentialLoss {
+        PotentialLoss {
+            energy_weight: t.energy_weight,
+            force_weight: t.force_weight,
+            force_huber_delta: t.force_huber_delta,
+        }
+    }
+
+    /// The training loss `w_E * mean((dE/N)^2) + w_F * mean(h(dF))` over labelled
+    /// samples/atoms, `h(x) = x^2` (MSE) or with a Huber threshold δ `h(x) = x^2` for `|x| <= δ`
+    /// and `2δ|x| - δ^2` beyond (the Huber loss scaled to equal the MSE below δ); with the
+    /// energy MSE and the force MSE (detached, as f64).
+    pub fn loss(
+        &self,
+        batch: &Batch,
+        energy: &Tensor,
+        forces: &Tensor,
+    ) -> Result<(Tensor, f64, f64)> {
+        let de = (energy - &batch.energy) / &batch.n_atoms * &batch.energy_mask;
+        let ne = batch
+            .energy_mask
             .f_sum(Kind::Double)?
             .f_double_value(&[])?
             .max(1.0);
-    let f_mse = df.f_square()?.f_sum(forces.kind())? / nf;
-    let e_val = e_mse.f_double_value(&[])?;
-    let f_val = f_mse.f_double_value(&[])?;
-    Ok((e_mse * energy_weight + f_mse * force_weight, e_val, f_val))
+        let e_mse = de.f_square()?.f_sum(energy.kind())? / ne;
+        let df = (forces - &batch.forces) * &batch.force_mask;
+        let nf = 3.0
+            * batch
+                .force_mask
+                .f_sum(Kind::Double)?
+                .f_double_value(&[])?
+                .max(1.0);
+        let f_mse = df.f_square()?.f_sum(forces.kind())? / nf;
+        let f_term = match self.force_huber_delta {
+            None => f_mse.shallow_clone(),
+            Some(delta) => {
+                let a = df.f_abs()?;
+                let inside = a.f_clamp_max(delta)?;
+                (&inside * (a * 2.0 - &inside)).f_sum(forces.kind())? / nf
+            }
+        };
+        let e_val = e_mse.f_double_value(&[])?;
+        let f_val = f_mse.f_double_value(&[])?;
+        Ok((
+            e_mse * self.energy_weight + f_term * self.force_weight,
+            e_val,
+            f_val,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::samples::{collate, Sample};
+
+    /// A two-atom sample without pairs whose force labels are zero and energy label is 1 eV.
+    fn sample() -> Sample {
+        Sample {
+            species: vec![0, 0],
+            positions: vec![[0.0; 3], [1.0, 0.0, 0.0]],
+            first: Vec::new(),
+            second: Vec::new(),
+            shift: Vec::new(),
+            energy: Some(1.0),
+            forces: Some(vec![[0.0; 3]; 2]),
+            molecule: "m".into(),
+            repeat: 1,
+        }
+    }
+
+    #[test]
+    fn the_huber_force_term_is_the_mse_below_delta_and_linear_beyond() {
+        let s = sample();
+        let batch = collate(&[&s], Kind::Double, tch::Device::Cpu).unwrap();
+        let errors = [0.05, -0.3, 2.0, 0.0, -0.1, 0.08];
+        let forces = Tensor::from_slice(&errors).view([2, 3]);
+        let energy = Tensor::from_slice(&[1.4]); // 0.2 eV/atom off
+        let mse: f64 = errors.iter().map(|x| x * x).sum::<f64>() / 6.0;
+        let term = |delta: Option<f64>| {
+            let l = PotentialLoss {
+                energy_weight: 0.0,
+                force_weight: 1.0,
+                force_huber_delta: delta,
+            };
+            let (total, e_mse, f_mse) = l.loss(&batch, &energy, &forces).unwrap();
+            assert!((e_mse - 0.04).abs() < 1e-12 && (f_mse - mse).abs() < 1e-12);
+            total.double_value(&[])
+        };
+        assert!((term(None) - mse).abs() < 1e-12);
+        assert!((term(Some(10.0)) - mse).abs() < 1e-12);
+        let delta = 0.1;
+        let huber: f64 = errors
+            .iter()
+            .map(|x: &f64| {
+                let a = x.abs();
+                if a <= delta {
+                    a * a
+                } else {
+                    2.0 * delta * a - delta * delta
+                }
+            })
+            .sum::<f64>()
+            / 6.0;
+        assert!((term(Some(delta)) - huber).abs() < 1e-12);
+        assert!(huber < mse);
+    }
 }

@@ -69,8 +69,14 @@ pub struct TrainingConfig {
     pub final_learning_rate: f64,
     /// Weight of the per-atom energy MSE, 1/eV².
     pub energy_weight: f64,
-    /// Weight of the force MSE, Å²/eV².
+    /// Weight of the force term (the MSE, or the Huber loss of `force_huber_delta`), Å²/eV².
     pub force_weight: f64,
+    /// Huber threshold δ of the force term, eV/Å: per force component the squared error up
+    /// to δ and `2δ|error| - δ²` beyond, so that strongly distorted frames with large forces
+    /// (and large errors) weigh less against minima and thermal frames than under the MSE
+    /// (MACE's `huber` loss). Absent: the MSE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_huber_delta: Option<f64>,
     /// Fraction of molecules held out for validation.
     pub validation_fraction: f64,
     /// Parameter precision during training.
@@ -237,7 +243,7 @@ impl Config {
                 .parse::<crate::device::Device>()
                 .map_err(|e| format!("training.device: {e}"))?;
         }
-        let checks: [(bool, String); 14] = [
+        let checks: [(bool, String); 15] = [
             (
                 m.features >= 2,
                 format!("model.features must be >= 2, got {}", m.features),
@@ -292,6 +298,13 @@ impl Config {
                     && t.force_weight >= 0.0
                     && t.energy_weight + t.force_weight > 0.0,
                 "training.energy_weight and force_weight must be >= 0 and not both 0".to_string(),
+            ),
+            (
+                t.force_huber_delta.is_none_or(|d| d > 0.0 && d.is_finite()),
+                format!(
+                    "training.force_huber_delta must be > 0 eV/Å, got {}",
+                    t.force_huber_delta.unwrap_or(0.0)
+                ),
             ),
             (
                 t.validation_fraction > 0.0 && t.validation_fraction < 0.5,

@@ -17,7 +17,7 @@ use crate::io::write_atomic;
 use crate::metrics::{ErrorAccumulator, ErrorMetrics};
 use crate::model::{file, Model, ModelConfig};
 use crate::train::adam::Adam;
-use crate::train::batch_forward::{energies, energies_and_forces, loss};
+use crate::train::batch_forward::{energies, energies_and_forces, PotentialLoss};
 use crate::train::checkpoint::{self, LoopState};
 use crate::train::config::Config;
 use crate::train::config::GeneratorTrainConfig;
@@ -101,13 +101,7 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
         let refs: Vec<&Sample> = chunk.iter().collect();
         let batch = collate(&refs, kind, model.device())?;
         let (e, f) = energies_and_forces(model, &batch, false)?;
-        let (l, _, _) = loss(
-            &batch,
-            &e.f_detach()?,
-            &f.f_detach()?,
-            t.energy_weight,
-            t.force_weight,
-        )?;
+        let (l, _, _) = PotentialLoss::of(t).loss(&batch, &e.f_detach()?, &f.f_detach()?)?;
         total_loss += l.f_double_value(&[])?;
         n_batches += 1.0;
         let e: Vec<f64> = Vec::try_from(e.f_to_kind(tch::Kind::Double)?)?;
@@ -434,7 +428,7 @@ impl<'a> Trainer<'a> {
                 .collect();
             let batch = collate(&refs, kind, self.model.device())?;
             let (e, f) = energies_and_forces(&self.model, &batch, true)?;
-            let (l, le, lf) = loss(&batch, &e, &f, t.energy_weight, t.force_weight)?;
+            let (l, le, lf) = PotentialLoss::of(t).loss(&batch, &e, &f)?;
             epoch.sums.potential += l.f_double_value(&[])?;
             epoch.sums.energy += le;
             epoch.sums.force += lf;
