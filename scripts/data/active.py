@@ -120,6 +120,8 @@ ROUNDS = {
              per_molecule=6, relax=True),
     9: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
              per_molecule=6, relax=True),
+    10: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
+             per_molecule=6, relax=True),
 }
 SHARED_FMAX = 0.01       # eV/Å: the shared-proton relaxation's convergence (as make eval-hbond)
 SHARED_COPIES = 2        # noisy copies (SCAN_NOISE) of each relaxed shared-proton structure
