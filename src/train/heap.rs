@@ -5,9 +5,9 @@
 //! same large `[edges, 3F]` tensors in every training step: with glibc's defaults each step
 //! faulted its memory in again, zeroed page by page by the kernel. Measured on 150 steps of
 //! the shipped potential's size on organic molecules (batch 16, float32, one thread, the other
-//! core busy): 65 s of system time beside 118 s of user time, 184 s in all; with the heap kept,
-//! 1.8 s of system time and 124 s in all, the same losses bit for bit (docs/potential.md,
-//! "Training speed").
+//! core busy): 65 s of system time beside 118 s of user time, 184 s in all; with the heap kept
+//! as below, 7 s of system time and 130 s in all, the same losses to the printed digits
+//! (docs/potential.md, "Training speed").
 
 /// Largest block (bytes) the heap serves itself instead of mapping it on its own; glibc's
 /// ceiling for this setting on 64-bit systems (32 MiB).
