@@ -241,6 +241,25 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Widen a trained potential to more features per layer (Net2Net-style): the new channels
+    /// start random where they are written and at zero where they are read, so the widened
+    /// model computes the same energies and forces; continue training it with `training.init`
+    /// and `[model] features` set to the new width. The edit is appended to its provenance
+    /// (`widened`).
+    Widen {
+        /// The model file (a potential without a structure generator).
+        #[arg(long)]
+        model: PathBuf,
+        /// The new number of features per layer (more than the model's).
+        #[arg(long)]
+        features: usize,
+        /// Seed of the new channels' random weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to write the widened model.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Where and in which precision a command evaluates its model.
@@ -394,6 +413,12 @@ fn run(cli: Cli) -> concord::Result<()> {
             out,
         } => set_sampler(&model, steps, churn, churn_max_sigma, &out)?,
         Command::SetZbl { model, range, out } => set_zbl(&model, range, &out)?,
+        Command::Widen {
+            model,
+            features,
+            seed,
+            out,
+        } => widen(&model, features, seed, &out)?,
     }
     Ok(())
 }
@@ -624,7 +649,7 @@ fn set_sampler(
         let after = settings(gen);
         summary = format!("default sampler {before} -> {after}");
         let record = serde_json::json!({"before": before, "after": after});
-        record_edit(&mut meta.training, "sampler_set", record);
+        concord::model::file::record_edit(&mut meta.training, "sampler_set", record);
         Ok(())
     })?;
     concord::io::files::write_atomic(out, &edited)?;
@@ -648,7 +673,7 @@ fn set_zbl(model: &Path, range: f64, out: &Path) -> concord::Result<()> {
         meta.config.encoder.zbl = range;
         let show = |r: Option<f64>| r.map_or("none".to_string(), |r| r.to_string());
         summary = format!("ZBL core {} -> {}", show(before), show(range));
-        record_edit(
+        concord::model::file::record_edit(
             &mut meta.training,
             "zbl_set",
             serde_json::json!({"before": before, "after": range}),
@@ -660,16 +685,15 @@ fn set_zbl(model: &Path, range: f64, out: &Path) -> concord::Result<()> {
     Ok(())
 }
 
-/// Appends `record` to the list under `key` of a model file's provenance `training`.
-fn record_edit(training: &mut serde_json::Value, key: &str, record: serde_json::Value) {
-    if !training.is_object() {
-        *training = serde_json::json!({"before": training.clone()});
-    }
-    let edits = training.as_object_mut().expect("an object").entry(key);
-    match edits.or_insert_with(|| serde_json::json!([])) {
-        serde_json::Value::Array(list) => list.push(record),
-        other => *other = serde_json::json!([other.clone(), record]),
-    }
+/// `concord widen`: `model` widened to `features` features per layer, written to `out`.
+fn widen(model: &Path, features: usize, seed: u64, out: &Path) -> concord::Result<()> {
+    concord::io::files::check_not_input(out, &[model])?;
+    concord::io::prepare_output(out)?;
+    let bytes = std::fs::read(model).map_err(|e| concord::Error::io(model, e))?;
+    let widened = concord::model::widen::widen(&bytes, model, features, seed)?;
+    concord::io::files::write_atomic(out, &widened)?;
+    eprintln!("widened to {features} features: {}", out.display());
+    Ok(())
 }
 
 /// `concord generate`: the molecules of an SDF file or of SMILES strings through the generation

@@ -1265,3 +1265,66 @@ fn the_zbl_core_repels_collapsing_atoms_and_leaves_bonds_alone() {
     };
     assert_eq!(at(&removed, &placed(0.5)), at(&plain, &placed(0.5)));
 }
+
+#[test]
+fn a_widened_potential_computes_what_the_narrow_one_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = root().join("examples/models/concord-qm9-gfn2.concord");
+    let wide = dir.path().join("new/wide.concord");
+    let out = Command::new(BIN)
+        .args(["widen", "--features", "80", "--seed", "3", "--model"])
+        .arg(&narrow)
+        .arg("--out")
+        .arg(&wide)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = Potential::load(&narrow, Device::Cpu, Precision::Float64).unwrap();
+    let b = Potential::load(&wide, Device::Cpu, Precision::Float64).unwrap();
+    assert_eq!(b.config().encoder.features, 80);
+    assert_eq!(b.metadata().training["widened"][0]["from"], 64);
+    let mut f = test_molecule();
+    f.cell = Some([[8.0, 0.0, 0.0], [0.5, 7.5, 0.0], [0.3, -0.4, 8.2]]);
+    f.pbc = [true; 3];
+    let (p, q) = (
+        a.compute_frame(&f, Request::ALL).unwrap(),
+        b.compute_frame(&f, Request::ALL).unwrap(),
+    );
+    assert!((p.energy - q.energy).abs() < 1e-10 * p.energy.abs());
+    let close = |x: &[[f64; 3]], y: &[[f64; 3]]| {
+        x.iter()
+            .flatten()
+            .zip(y.iter().flatten())
+            .all(|(u, v)| (u - v).abs() < 1e-10)
+    };
+    assert!(close(&p.forces.unwrap(), &q.forces.unwrap()));
+    assert!(close(&p.virial.unwrap(), &q.virial.unwrap()));
+    // Not wider, and a generator: refused by name, nothing written.
+    for (model, features, message) in [
+        (narrow.clone(), "64", "must be more than the model's 64"),
+        (
+            root().join("examples/models/concord-generator.concord"),
+            "96",
+            "structure generator",
+        ),
+    ] {
+        let refused = dir.path().join("refused.concord");
+        let out = Command::new(BIN)
+            .args(["widen", "--features", features, "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(&refused)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(message),
+            "{stderr}"
+        );
+        assert!(!refused.exists());
+    }
+}

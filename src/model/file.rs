@@ -178,6 +178,18 @@ fn rewrite(
     safetensors::serialize(tensors, Some(info)).map_err(|e| bad(format!("serialising: {e}")))
 }
 
+/// Appends `record` to the list under `key` of a model file's provenance `training`.
+pub fn record_edit(training: &mut serde_json::Value, key: &str, record: serde_json::Value) {
+    if !training.is_object() {
+        *training = serde_json::json!({"before": training.clone()});
+    }
+    let edits = training.as_object_mut().expect("an object").entry(key);
+    match edits.or_insert_with(|| serde_json::json!([])) {
+        serde_json::Value::Array(list) => list.push(record),
+        other => *other = serde_json::json!([other.clone(), record]),
+    }
+}
+
 /// Parses and checks the metadata of model-file bytes (`path` names the file in errors).
 pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<Metadata> {
     let bad = |message: String| Error::ModelFile {

@@ -1,4 +1,4 @@
-//! The Concord model. What a model is ([`config`], [`file`], [`graph`], [`pairs`], the short-range core [`zbl`]) needs no
+//! The Concord model. What a model is ([`config`], [`file`], [`graph`], [`pairs`], the short-range core [`zbl`], [`widen`]ing a trained potential) needs no
 //! libtorch; the libtorch network ([`Model`]: the PaiNN [`painn::Encoder`], the energy head,
 //! the [`Denoiser`], autograd [`evaluate`]) is built with the `torch` feature.
 
@@ -16,6 +16,7 @@ pub mod painn;
 pub mod pairs;
 #[cfg(feature = "torch")]
 pub mod radial;
+pub mod widen;
 pub mod zbl;
 
 pub use config::{species_index, EncoderConfig, GeneratorConfig, ModelConfig, Precision};
