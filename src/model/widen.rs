@@ -58,7 +58,8 @@ struct Plan {
 }
 
 /// The plan for parameter `name` (widening `f` features to `g`; the readout's hidden layer
-/// `f/2 + 1` to `g/2 + 1`; `basis` radial functions), or an error for a parameter this function does not know.
+/// `f/2 + 1` to `g/2 + 1`; `basis` radial functions), or an error for a parameter it does not
+/// know (a generator's).
 fn plan(name: &str, f: usize, g: usize, basis: usize) -> Result<Plan> {
     let plain = Axis::Plain { old: f, new: g };
     let chunks = Axis::Chunks {
@@ -88,39 +89,36 @@ fn plan(name: &str, f: usize, g: usize, basis: usize) -> Result<Plan> {
         row_scale: 0.0,
         col_scale: 0.0,
     };
-    let leaf = name.rsplit_once('.').map_or(name, |(_, l)| l);
-    let block = name.split('.').nth(1).unwrap_or("");
-    let layer = |prefix: &str| block.starts_with(prefix);
-    let p = match (name, leaf) {
-        ("encoder.avg_neighbors" | "energy.e_ref" | "energy.scale" | "energy.readout2.bias", _) => {
+    // The per-layer blocks' parameters by their role: "message.phi1.weight", ...
+    let key = match name.split('.').collect::<Vec<_>>()[..] {
+        ["encoder", block, param, leaf] if block.starts_with("message") => {
+            format!("message.{param}.{leaf}")
+        }
+        ["encoder", block, param, leaf] if block.starts_with("update") => {
+            format!("update.{param}.{leaf}")
+        }
+        _ => name.to_string(),
+    };
+    let p = match key.as_str() {
+        "encoder.avg_neighbors" | "energy.e_ref" | "energy.scale" | "energy.readout2.bias" => {
             bias(Axis::Same)
         }
-        ("encoder.embedding", _) => Plan {
+        "encoder.embedding" => Plan {
             rows: Axis::Same,
             cols: plain,
             row_scale: 0.0,
             // Uniform with unit variance, as the embedding's own initialisation (randn).
             col_scale: 3f64.sqrt(),
         },
-        ("energy.readout1.weight", _) => writes(hidden, plain, g),
-        ("energy.readout1.bias", _) => bias(hidden),
-        ("energy.readout2.weight", _) => writes(Axis::Same, hidden, g / 2 + 1),
-        (_, "weight") if layer("message") && name.ends_with("filter.weight") => {
-            writes(chunks, Axis::Same, basis)
-        }
-        (_, "bias") if layer("message") && name.ends_with("filter.bias") => bias(chunks),
-        (_, "weight") if name.ends_with("phi1.weight") => writes(plain, plain, g),
-        (_, "bias") if name.ends_with("phi1.bias") || name.ends_with("a1.bias") => bias(plain),
-        (_, "weight") if name.ends_with("phi2.weight") || name.ends_with("a2.weight") => {
-            writes(chunks, plain, g)
-        }
-        (_, "bias") if name.ends_with("phi2.bias") || name.ends_with("a2.bias") => bias(chunks),
-        (_, "weight")
-            if layer("update") && (name.ends_with(".u.weight") || name.ends_with(".v.weight")) =>
-        {
-            writes(plain, plain, g)
-        }
-        (_, "weight") if name.ends_with("a1.weight") => writes(plain, both, 2 * g),
+        "energy.readout1.weight" => writes(hidden, plain, g),
+        "energy.readout1.bias" => bias(hidden),
+        "energy.readout2.weight" => writes(Axis::Same, hidden, g / 2 + 1),
+        "message.filter.weight" => writes(chunks, Axis::Same, basis),
+        "message.phi1.weight" | "update.u.weight" | "update.v.weight" => writes(plain, plain, g),
+        "message.phi2.weight" | "update.a2.weight" => writes(chunks, plain, g),
+        "update.a1.weight" => writes(plain, both, 2 * g),
+        "message.phi1.bias" | "update.a1.bias" => bias(plain),
+        "message.filter.bias" | "message.phi2.bias" | "update.a2.bias" => bias(chunks),
         _ => {
             return Err(Error::invalid(format!(
                 "cannot widen parameter '{name}' (only potentials without a structure \
