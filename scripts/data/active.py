@@ -114,7 +114,7 @@ ROUNDS = {
              per_molecule=9, shared=True),
     # Rounds 6 on: relaxation endpoints, each round the next block of molecules.
     **{r: Round(temperatures=(), steps=0, stride=1, samples=2, trust_lo=0.0, trust_hi=float("inf"),
-                per_molecule=6, relax=True) for r in range(6, 12)},
+                per_molecule=6, relax=True) for r in range(6, 13)},
 }
 SHARED_FMAX = 0.01       # eV/Å: the shared-proton relaxation's convergence (as make eval-hbond)
 SHARED_COPIES = 2        # noisy copies (SCAN_NOISE) of each relaxed shared-proton structure
