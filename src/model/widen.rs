@@ -37,6 +37,15 @@ impl Axis {
         }
     }
 
+    /// Whether an old axis of `len` entries is what this map widens.
+    fn fits(self, len: usize) -> bool {
+        match self {
+            Axis::Same => true,
+            Axis::Plain { old, .. } => len == old,
+            Axis::Chunks { k, old, .. } => len == k * old,
+        }
+    }
+
     /// The old index of new index `j`, or `None` for a new entry.
     fn old_index(self, j: usize) -> Option<usize> {
         match self {
@@ -130,19 +139,22 @@ fn plan(name: &str, f: usize, g: usize, basis: usize) -> Result<Plan> {
 }
 
 /// `old` (shape `shape`, row-major; a vector is `[n]`) widened by `plan`, new entries drawn
-/// from `rng`.
+/// from `rng`; `None` when its shape is not the one `plan` widens.
 fn widen_tensor(
     old: &[f64],
     shape: &[usize],
     plan: &Plan,
     rng: &mut impl Rng,
-) -> (Vec<f64>, Vec<usize>) {
+) -> Option<(Vec<f64>, Vec<usize>)> {
     let (r0, c0) = match *shape {
         [] => (1, 1),
         [n] => (n, 1),
         [r, c] => (r, c),
-        _ => unreachable!("model parameters have at most two axes"),
+        _ => return None,
     };
+    if !plan.rows.fits(r0) || shape.len() == 2 && !plan.cols.fits(c0) {
+        return None;
+    }
     let (r1, c1) = (
         plan.rows.len(r0),
         if shape.len() == 2 {
@@ -173,7 +185,7 @@ fn widen_tensor(
         1 => vec![r1],
         _ => vec![r1, c1],
     };
-    (out, new_shape)
+    Some((out, new_shape))
 }
 
 /// Uniform on `[-scale, scale]` (exactly 0 for scale 0, without drawing).
@@ -231,7 +243,13 @@ pub fn widen(bytes: &[u8], path: &Path, features: usize, seed: u64) -> Result<Ve
             .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
             .collect();
         let p = plan(name, f, features, enc.radial_basis as usize)?;
-        let (values, shape) = widen_tensor(&old, view.shape(), &p, &mut rng);
+        let (values, shape) = widen_tensor(&old, view.shape(), &p, &mut rng).ok_or_else(|| {
+            Error::invalid(format!(
+                "{}: parameter '{name}' has shape {:?}, not what {f} features give",
+                path.display(),
+                view.shape()
+            ))
+        })?;
         let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
         tensors.push((
             name.to_string(),
