@@ -21,9 +21,8 @@ use crate::model::file::{self, TensorBytes};
 enum Axis {
     /// Unchanged (species, radial basis, the scalar output).
     Same,
-    /// `old` entries become `new`; indices `old..new` are new.
-    Plain { old: usize, new: usize },
-    /// `k` chunks of `old` become `k` chunks of `new` (the `[3F]` split into gates).
+    /// `k` chunks of `old` entries become `k` chunks of `new` (k = 1: one axis of features;
+    /// 3: the `[3F]` split into gates); entries `old..new` of each chunk are new.
     Chunks { k: usize, old: usize, new: usize },
 }
 
@@ -32,7 +31,6 @@ impl Axis {
     fn len(self, old_len: usize) -> usize {
         match self {
             Axis::Same => old_len,
-            Axis::Plain { new, .. } => new,
             Axis::Chunks { k, new, .. } => k * new,
         }
     }
@@ -41,7 +39,6 @@ impl Axis {
     fn fits(self, len: usize) -> bool {
         match self {
             Axis::Same => true,
-            Axis::Plain { old, .. } => len == old,
             Axis::Chunks { k, old, .. } => len == k * old,
         }
     }
@@ -50,7 +47,6 @@ impl Axis {
     fn old_index(self, j: usize) -> Option<usize> {
         match self {
             Axis::Same => Some(j),
-            Axis::Plain { old, .. } => (j < old).then_some(j),
             Axis::Chunks { old, new, .. } => (j % new < old).then_some(j / new * old + j % new),
         }
     }
@@ -70,20 +66,12 @@ struct Plan {
 /// `f/2 + 1` to `g/2 + 1`; `basis` radial functions), or an error for a parameter it does not
 /// know (a generator's).
 fn plan(name: &str, f: usize, g: usize, basis: usize) -> Result<Plan> {
-    let plain = Axis::Plain { old: f, new: g };
-    let chunks = Axis::Chunks {
-        k: 3,
-        old: f,
-        new: g,
-    };
-    let hidden = Axis::Plain {
+    let features = |k| Axis::Chunks { k, old: f, new: g };
+    let (plain, both, chunks) = (features(1), features(2), features(3));
+    let hidden = Axis::Chunks {
+        k: 1,
         old: f / 2 + 1,
         new: g / 2 + 1,
-    };
-    let both = Axis::Chunks {
-        k: 2,
-        old: f,
-        new: g,
     };
     let writes = |rows, cols, fan_in: usize| Plan {
         rows,
@@ -152,26 +140,21 @@ fn widen_tensor(
         [r, c] => (r, c),
         _ => return None,
     };
-    if !plan.rows.fits(r0) || shape.len() == 2 && !plan.cols.fits(c0) {
+    // A vector or scalar has one column, which stays.
+    let cols = if shape.len() == 2 {
+        plan.cols
+    } else {
+        Axis::Same
+    };
+    if !plan.rows.fits(r0) || !cols.fits(c0) {
         return None;
     }
-    let (r1, c1) = (
-        plan.rows.len(r0),
-        if shape.len() == 2 {
-            plan.cols.len(c0)
-        } else {
-            1
-        },
-    );
+    let (r1, c1) = (plan.rows.len(r0), cols.len(c0));
     let mut out = Vec::with_capacity(r1 * c1);
     for i in 0..r1 {
         let oi = plan.rows.old_index(i);
         for j in 0..c1 {
-            let oj = if shape.len() == 2 {
-                plan.cols.old_index(j)
-            } else {
-                Some(0)
-            };
+            let oj = cols.old_index(j);
             let value = match (oi, oj) {
                 (Some(a), Some(b)) => old[a * c0 + b],
                 (None, _) => uniform(rng, plan.row_scale),
@@ -180,11 +163,8 @@ fn widen_tensor(
             out.push(value);
         }
     }
-    let new_shape = match shape.len() {
-        0 => vec![],
-        1 => vec![r1],
-        _ => vec![r1, c1],
-    };
+    let mut new_shape = vec![r1, c1];
+    new_shape.truncate(shape.len());
     Some((out, new_shape))
 }
 
