@@ -19,6 +19,9 @@ use crate::runtime::radial::Radial;
 use crate::runtime::real::{linear, linear_backward, silu, silu_grad, Real};
 use crate::runtime::simd::Lanes;
 
+#[cfg(feature = "torch")]
+pub mod gradient;
+
 /// Pairs per chunk of the filter products.
 pub const CHUNK: usize = 256;
 
@@ -131,6 +134,10 @@ pub struct Workspace<T> {
     /// Atoms whose update blocks run (the first ones): all, or with a halo the local atoms
     /// (ghost rows are overwritten by the exchange and their adjoints are zero).
     active: usize,
+    /// Whether the first layer computes `phi` from the embeddings and keeps it on the tape
+    /// (set by [`gradient`], whose parameter adjoints reach the first layer's weights)
+    /// instead of gathering [`Params::species_phi`].
+    full_tape: bool,
 }
 
 /// Resizes `v` to `n` zeros, reusing its capacity.
@@ -192,7 +199,7 @@ fn forward_impl<T: Real, L: Lanes<T>>(
     ws.tapes.resize_with(p.messages.len(), Tape::default);
     for l in 0..p.messages.len() {
         layer_units(radial, g, l, ws);
-        let species_phi = l == 0 && atom_bias.is_none();
+        let species_phi = l == 0 && atom_bias.is_none() && !ws.full_tape;
         message_forward::<T, L>(p, l, g, species_phi, ws);
         update_forward(p, l, ws);
         if let Some((h, n_local)) = halo.as_mut().filter(|_| l + 1 < p.messages.len()) {

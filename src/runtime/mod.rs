@@ -90,6 +90,73 @@ impl<T: Real> NativeModel<T> {
         &self.params
     }
 
+    /// A model of `params` (float64 arithmetic of the filters, no tables) for training.
+    #[cfg(feature = "torch")]
+    pub fn from_params(params: Params<T>, config: ModelConfig) -> Result<NativeModel<T>> {
+        let c = &config.encoder;
+        let radial = Radial {
+            cutoff: c.cutoff,
+            n_basis: c.radial_basis as usize,
+            p: 6,
+        };
+        let zbl = c
+            .zbl
+            .map(|range| Zbl::new(&config.elements, range))
+            .transpose()?;
+        Ok(NativeModel {
+            params,
+            config,
+            radial,
+            table: None,
+            zbl,
+            workspace: Mutex::new(Workspace::default()),
+        })
+    }
+
+    /// Adds to `grads` the gradient of `sum_i coeff[i] E_i` with respect to the parameters,
+    /// `E_i` the network's atomic energies of atoms `species` (`[N]`) at `positions` (Å,
+    /// `[N][3]`) with `pairs` (every atom local; the reference energies and the ZBL core do
+    /// not depend on the parameters), and returns those atomic energies (eV, `[N]`) in
+    /// `atomic`. See [`encoder::gradient`].
+    #[cfg(feature = "torch")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn energy_gradient(
+        &self,
+        species: &[usize],
+        positions: &[[f64; 3]],
+        pairs: &Pairs,
+        coeff: &[T],
+        ws: &mut Workspace<T>,
+        grads: &mut encoder::gradient::ParamGrads<T>,
+        atomic: &mut Vec<f64>,
+    ) -> Result<()> {
+        if self.table.is_some() {
+            return Err(Error::invalid(
+                "parameter gradients need a model without filter tables",
+            ));
+        }
+        let n = species.len();
+        let vectors = edge_vectors(n, positions, pairs, n)?;
+        let graph = Graph {
+            species,
+            first: pairs.first,
+            second: pairs.second,
+            vectors: &vectors,
+            edge_attr: None,
+            layer_edges: None,
+            table: None,
+        };
+        encoder::gradient::energy_gradient(
+            &self.params,
+            &self.radial,
+            &graph,
+            coeff,
+            ws,
+            grads,
+            atomic,
+        )
+    }
+
     /// Energy of the first `n_local` atoms and the requested derivatives for atoms of species
     /// indices `species` (`[N]`) at `positions` (Å, `[N][3]`) with neighbour `pairs` (both
     /// directions). Forces cover all `N` atoms. Same contract as

@@ -1,9 +1,11 @@
 //! Adam with global-norm gradient clipping, written on tensors so that its state can be
 //! checkpointed and restored exactly (libtorch's optimizer state is not reachable from tch).
 
+use std::collections::HashMap;
+
 use tch::Tensor;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Adam optimiser state for a fixed list of named parameters.
 pub struct Adam {
@@ -90,10 +92,35 @@ impl Adam {
         }
     }
 
-    /// One update with learning rate `lr`; returns the gradient norm before clipping.
+    /// One update with learning rate `lr` from the parameters' gradients; returns the
+    /// gradient norm before clipping.
     pub fn step(&mut self, lr: f64) -> Result<f64> {
+        let grads: Vec<Tensor> = self.params.iter().map(|p| p.grad()).collect();
+        self.update(&grads, lr)
+    }
+
+    /// One update from gradients given by parameter name (float64 values in each parameter's
+    /// layout, e.g. the native runtime's, [`crate::train::native_gradient::named`]); a
+    /// parameter without one is an error.
+    pub fn step_named(&mut self, grads: &HashMap<String, Vec<f64>>, lr: f64) -> Result<f64> {
+        let tensors = self
+            .names
+            .iter()
+            .zip(&self.params)
+            .map(|(name, p)| {
+                let g = grads
+                    .get(name)
+                    .ok_or_else(|| Error::invalid(format!("no gradient for parameter '{name}'")))?;
+                Ok(Tensor::from_slice(g)
+                    .f_view(p.size().as_slice())?
+                    .f_to_kind(p.kind())?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.update(&tensors, lr)
+    }
+
+    fn update(&mut self, grads: &[Tensor], lr: f64) -> Result<f64> {
         tch::no_grad(|| -> Result<f64> {
-            let grads: Vec<Tensor> = self.params.iter().map(|p| p.grad()).collect();
             let mut sq = 0.0;
             for g in grads.iter().filter(|g| g.defined()) {
                 sq += g

@@ -94,6 +94,7 @@ pub fn load(path: &Path, config: &Config, model: &mut Model, adam: &mut Adam) ->
             threads: 0,
             max_minutes: 0.0,
             checkpoint_minutes: 0.0,
+            gradient: Default::default(),
             ..c.training.clone()
         },
         ..c.clone()

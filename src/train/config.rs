@@ -107,6 +107,28 @@ pub struct TrainingConfig {
     /// averaged parameters. Absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ema_decay: Option<f64>,
+    /// How the potential's loss gradient is computed: `"libtorch"` (double backward, the
+    /// default) or `"native"` (the native runtime's reverse pass and a central difference for
+    /// the force term, [`crate::train::native_gradient`]; CPU, potential-only).
+    #[serde(default, skip_serializing_if = "Gradient::is_libtorch")]
+    pub gradient: Gradient,
+}
+
+/// Where the potential's loss gradient comes from ([`TrainingConfig::gradient`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gradient {
+    /// libtorch's autograd (double backward through the forces).
+    #[default]
+    Libtorch,
+    /// The native runtime ([`crate::train::native_gradient`]).
+    Native,
+}
+
+impl Gradient {
+    fn is_libtorch(&self) -> bool {
+        *self == Gradient::Libtorch
+    }
 }
 
 /// A whole training run.
@@ -243,7 +265,7 @@ impl Config {
                 .parse::<crate::device::Device>()
                 .map_err(|e| format!("training.device: {e}"))?;
         }
-        let checks: [(bool, String); 15] = [
+        let checks: [(bool, String); 16] = [
             (
                 m.features >= 2,
                 format!("model.features must be >= 2, got {}", m.features),
@@ -305,6 +327,12 @@ impl Config {
                     "training.force_huber_delta must be > 0 eV/Å, got {}",
                     t.force_huber_delta.unwrap_or(0.0)
                 ),
+            ),
+            (
+                t.gradient == Gradient::Libtorch
+                    || (self.generator.is_none() && t.device.as_deref().is_none_or(|d| d == "cpu")),
+                "training.gradient = \"native\" trains a potential (no [generator]) on the cpu"
+                    .to_string(),
             ),
             (
                 t.validation_fraction > 0.0 && t.validation_fraction < 0.5,

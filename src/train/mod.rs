@@ -9,6 +9,7 @@ pub mod datasets;
 pub mod export;
 pub mod generator_losses;
 pub mod heap;
+pub mod native_gradient;
 pub mod planes;
 pub mod plots;
 pub mod records;

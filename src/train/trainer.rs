@@ -19,10 +19,11 @@ use crate::model::{file, Model, ModelConfig};
 use crate::train::adam::Adam;
 use crate::train::batch_forward::{energies, energies_and_forces, PotentialLoss};
 use crate::train::checkpoint::{self, LoopState};
-use crate::train::config::Config;
 use crate::train::config::GeneratorTrainConfig;
+use crate::train::config::{Config, Gradient};
 use crate::train::datasets::{self, Samples};
 use crate::train::generator_losses::{batch_rng, denoising_loss, optimality_loss, score_loss};
+use crate::train::native_gradient::ModelGradient;
 use crate::train::plots;
 use crate::train::records::{append_record, read_records, EpochRecord, RunFiles};
 use crate::train::samples::{collate, GraphSample, Sample};
@@ -222,6 +223,8 @@ pub struct Trainer<'a> {
     started: Instant,
     elapsed0: f64,
     last_checkpoint: Instant,
+    /// The native loss gradient's state (`[training] gradient = "native"`).
+    native: ModelGradient,
 }
 
 /// The shuffled sample orders of one epoch and its loss sums so far.
@@ -330,6 +333,7 @@ impl<'a> Trainer<'a> {
             started: Instant::now(),
             elapsed0,
             last_checkpoint: Instant::now(),
+            native: ModelGradient::default(),
         })
     }
 
@@ -421,18 +425,29 @@ impl<'a> Trainer<'a> {
         let kind = self.model.precision().kind();
         let before = epoch.sums.clone();
         let mut total = Tensor::f_zeros([], (kind, self.model.device()))?;
+        let mut native_grads = None;
         if !epoch.potential.is_empty() {
             let refs: Vec<&Sample> = cycled(&epoch.potential, batch_index, bs)
                 .into_iter()
                 .map(|i| &self.train_set.potential[i])
                 .collect();
-            let batch = collate(&refs, kind, self.model.device())?;
-            let (e, f) = energies_and_forces(&self.model, &batch, true)?;
-            let (l, le, lf) = PotentialLoss::of(t).loss(&batch, &e, &f)?;
-            epoch.sums.potential += l.f_double_value(&[])?;
-            epoch.sums.energy += le;
-            epoch.sums.force += lf;
-            total = total + l;
+            if t.gradient == Gradient::Native {
+                let loss = PotentialLoss::of(t);
+                let (l, grads) = self.native.loss_and_gradient(&self.model, &refs, &loss)?;
+                epoch.sums.potential += l.total;
+                epoch.sums.energy += l.energy_mse;
+                epoch.sums.force += l.force_mse;
+                total = total + l.total;
+                native_grads = Some(grads);
+            } else {
+                let batch = collate(&refs, kind, self.model.device())?;
+                let (e, f) = energies_and_forces(&self.model, &batch, true)?;
+                let (l, le, lf) = PotentialLoss::of(t).loss(&batch, &e, &f)?;
+                epoch.sums.potential += l.f_double_value(&[])?;
+                epoch.sums.energy += le;
+                epoch.sums.force += lf;
+                total = total + l;
+            }
         }
         if let Some(g) = self.config.generator.as_ref() {
             if !epoch.structures.is_empty() {
@@ -443,8 +458,13 @@ impl<'a> Trainer<'a> {
         epoch.lr = self.learning_rate();
         let value = total.f_double_value(&[])?;
         if value.is_finite() {
-            total.f_backward()?;
-            self.adam.step(epoch.lr)?;
+            match &native_grads {
+                Some(grads) => self.adam.step_named(grads, epoch.lr)?,
+                None => {
+                    total.f_backward()?;
+                    self.adam.step(epoch.lr)?
+                }
+            };
             epoch.sums.total += value;
             epoch.sums.count += 1.0;
         } else {

@@ -1,0 +1,316 @@
+//! Gradients of a weighted sum of atomic energies with respect to the potential's
+//! parameters, for training without libtorch's autograd: the forward pass keeps a full tape,
+//! and the reverse pass of [`super::backward`] also accumulates every layer's weight and bias
+//! adjoints (`dW += g_y^T x`, `db += sum g_y`).
+//!
+//! Force-matching needs the parameter gradient of `g . dE/dx` as well; the trainer obtains it
+//! as the difference of two calls of [`energy_gradient`] at `x + h g` and `x - h g`
+//! (`crate::train::native_gradient`).
+
+use super::*;
+
+/// Adjoints of one dense layer `y = x W^T + b`.
+#[derive(Debug, Clone)]
+pub struct LinearGrad<T> {
+    /// `dL/dW`, `[out, in]` (torch's layout).
+    pub w: Vec<T>,
+    /// `dL/db`, `[out]`, if the layer has a bias.
+    pub b: Option<Vec<T>>,
+    out: usize,
+    inp: usize,
+}
+
+impl<T: Real> LinearGrad<T> {
+    fn zeros(l: &Linear<T>) -> LinearGrad<T> {
+        LinearGrad {
+            w: vec![T::zero(); l.out * l.inp],
+            b: l.b.as_ref().map(|b| vec![T::zero(); b.len()]),
+            out: l.out,
+            inp: l.inp,
+        }
+    }
+
+    /// Accumulates the adjoints of `n` rows: outputs' adjoints `gy` `[n, out]`, inputs `x`
+    /// `[n, in]` with row stride `rs_x`.
+    fn add(&mut self, gy: &[T], x: &[T], rs_x: usize, n: usize) {
+        let (out, inp) = (self.out, self.inp);
+        // W[o, i] += sum_r gy[r, o] x[r, i]: gy read transposed.
+        T::gemm(
+            out,
+            n,
+            inp,
+            T::one(),
+            gy,
+            (1, out),
+            x,
+            (rs_x, 1),
+            T::one(),
+            &mut self.w,
+            (inp, 1),
+        );
+        if let Some(b) = self.b.as_mut() {
+            for row in gy[..n * out].chunks_exact(out) {
+                for (acc, &g) in b.iter_mut().zip(row) {
+                    *acc += g;
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.w.iter_mut().for_each(|x| *x = T::zero());
+        if let Some(b) = self.b.as_mut() {
+            b.iter_mut().for_each(|x| *x = T::zero());
+        }
+    }
+}
+
+/// Adjoints of a potential's trainable parameters, shaped as [`Params`].
+#[derive(Debug, Clone)]
+pub struct ParamGrads<T> {
+    /// Species embedding `[n_species, F]`.
+    pub embedding: Vec<T>,
+    /// Per message block: `phi1`, `phi2`, `filter`.
+    pub messages: Vec<[LinearGrad<T>; 3]>,
+    /// Per update block: `uv` (`[2F, F]`: the rows of `U`, then of `V`), `a1`, `a2`.
+    pub updates: Vec<[LinearGrad<T>; 3]>,
+    /// Energy readout, first layer.
+    pub readout1: LinearGrad<T>,
+    /// Energy readout, second layer.
+    pub readout2: LinearGrad<T>,
+}
+
+impl<T: Real> ParamGrads<T> {
+    /// Zero adjoints for the parameters `p`.
+    pub fn zeros(p: &Params<T>) -> ParamGrads<T> {
+        ParamGrads {
+            embedding: vec![T::zero(); p.embedding.len()],
+            messages: p
+                .messages
+                .iter()
+                .map(|m| {
+                    [
+                        LinearGrad::zeros(&m.phi1),
+                        LinearGrad::zeros(&m.phi2),
+                        LinearGrad::zeros(&m.filter),
+                    ]
+                })
+                .collect(),
+            updates: p
+                .updates
+                .iter()
+                .map(|u| {
+                    [
+                        LinearGrad::zeros(&u.uv),
+                        LinearGrad::zeros(&u.a1),
+                        LinearGrad::zeros(&u.a2),
+                    ]
+                })
+                .collect(),
+            readout1: LinearGrad::zeros(&p.readout1),
+            readout2: LinearGrad::zeros(&p.readout2),
+        }
+    }
+
+    /// Sets every adjoint to zero.
+    pub fn clear(&mut self) {
+        self.embedding.iter_mut().for_each(|x| *x = T::zero());
+        for l in self.messages.iter_mut().chain(self.updates.iter_mut()) {
+            l.iter_mut().for_each(LinearGrad::clear);
+        }
+        self.readout1.clear();
+        self.readout2.clear();
+    }
+}
+
+/// Accumulates into `grads` the gradient of `sum_i coeff[i] * E_i` (`E_i` the network's
+/// atomic energies, eV; `coeff` `[N]`) with respect to the parameters, for the potential `p`
+/// on graph `g` (all atoms local, no tables, no edge features); returns the atomic energies of
+/// the network without reference energies or ZBL core in `atomic` (eV, `[N]`). The
+/// workspace keeps a full tape from now on.
+pub fn energy_gradient<T: Real>(
+    p: &Params<T>,
+    radial: &Radial,
+    g: &Graph<T>,
+    coeff: &[T],
+    ws: &mut Workspace<T>,
+    grads: &mut ParamGrads<T>,
+    atomic: &mut Vec<f64>,
+) -> Result<()> {
+    let n = g.species.len();
+    if g.table.is_some() || g.edge_attr.is_some() || g.layer_edges.is_some() {
+        return Err(crate::error::Error::invalid(
+            "parameter gradients need exact filters, no edge features and every edge in every layer",
+        ));
+    }
+    if coeff.len() != n {
+        return Err(crate::error::Error::invalid(format!(
+            "{} energy coefficients for {n} atoms",
+            coeff.len()
+        )));
+    }
+    ws.full_tape = true;
+    forward(p, radial, g, None, None, ws)?;
+    readout(p, g.species, ws, atomic);
+    for (e, &sp) in atomic.iter_mut().zip(g.species) {
+        *e -= p.e_ref[sp];
+    }
+    readout_parameters(p, coeff, ws, grads);
+    for l in (0..p.messages.len()).rev() {
+        update_backward(p, l, ws);
+        update_parameters(p, l, ws, &mut grads.updates[l]);
+        message_parameters(p, l, g, ws, &mut grads.messages[l]);
+    }
+    let f = p.features();
+    for (i, &sp) in g.species.iter().enumerate() {
+        let row = &mut grads.embedding[sp * f..(sp + 1) * f];
+        for (acc, &x) in row.iter_mut().zip(&ws.gs[i * f..(i + 1) * f]) {
+            *acc += x;
+        }
+    }
+    Ok(())
+}
+
+/// The readout's adjoints: `E_i = scale (w2 . silu(h_i) + b2)`, `h = s R1^T + b1`; leaves
+/// `dL/ds` in `ws.gs` and zero in `ws.gv`.
+fn readout_parameters<T: Real>(
+    p: &Params<T>,
+    coeff: &[T],
+    ws: &mut Workspace<T>,
+    grads: &mut ParamGrads<T>,
+) {
+    let (f, n, hid) = (p.features(), coeff.len(), p.readout1.out);
+    let scale = T::of(p.scale);
+    let mut g_h = vec![T::zero(); n * hid];
+    let mut total = T::zero();
+    for i in 0..n {
+        let c = coeff[i] * scale;
+        total += c;
+        for h in 0..hid {
+            let x = ws.h_r[i * hid + h];
+            grads.readout2.w[h] += c * silu(x);
+            g_h[i * hid + h] = c * p.readout2.w[h] * silu_grad(x);
+        }
+    }
+    if let Some(b) = grads.readout2.b.as_mut() {
+        b[0] += total;
+    }
+    grads.readout1.add(&g_h, &ws.s, f, n);
+    sized(&mut ws.gs, n * f);
+    linear_backward(&g_h, n, &p.readout1.w, hid, f, T::zero(), &mut ws.gs, f);
+    zeroed(&mut ws.gv, n * 3 * f);
+}
+
+/// The update block's weight adjoints, from the buffers [`update_backward`] left.
+fn update_parameters<T: Real>(
+    p: &Params<T>,
+    l: usize,
+    ws: &mut Workspace<T>,
+    grads: &mut [LinearGrad<T>; 3],
+) {
+    let f = p.updates[l].uv.inp;
+    let n = ws.active;
+    let tape = &ws.tapes[l];
+    let act: Vec<T> = tape.y.iter().map(|&y| silu(y)).collect();
+    grads[2].add(&ws.g_a, &act, f, n);
+    grads[1].add(&ws.g_z, &tape.cat, 2 * f, n);
+    if p.vector_norm {
+        // The products read v / r: so does U's and V's adjoint.
+        let mut scaled = tape.v_mid.clone();
+        for (i, r) in tape.rinv.iter().enumerate() {
+            scaled[i * 3 * f..(i + 1) * 3 * f]
+                .iter_mut()
+                .for_each(|x| *x *= *r);
+        }
+        grads[0].add(&ws.g_uv_vv, &scaled, f, 3 * n);
+    } else {
+        grads[0].add(&ws.g_uv_vv, &tape.v_mid, f, 3 * n);
+    }
+}
+
+/// The message block's adjoints: from `ws.gs_mid`, `ws.gv_mid` to `ws.gs`, `ws.gv` (the
+/// layer's inputs), accumulating the filter's, `phi1`'s and `phi2`'s weight adjoints.
+fn message_parameters<T: Real>(
+    p: &Params<T>,
+    l: usize,
+    g: &Graph<T>,
+    ws: &mut Workspace<T>,
+    grads: &mut [LinearGrad<T>; 3],
+) {
+    let m = &p.messages[l];
+    let (f, k) = (m.phi1.out, m.filter.inp);
+    let n = g.species.len();
+    let inv = T::of(1.0 / p.avg_neighbors);
+    let tape = std::mem::take(&mut ws.tapes[l]);
+    zeroed(&mut ws.g_phi, n * 3 * f);
+    ws.gv.clone_from(&ws.gv_mid);
+    let mut g_w = Vec::new();
+    for chunk in tape.units.chunks(CHUNK) {
+        chunk_filters::<T, T>(p, l, g, chunk, false, ws);
+        zeroed(&mut g_w, chunk.len() * 3 * f);
+        for (q, unit) in chunk.iter().enumerate() {
+            let gw = &mut g_w[q * 3 * f..(q + 1) * 3 * f];
+            for &e in unit.iter().filter(|&&e| e != NONE) {
+                edge_parameters(f, e, q, &tape, l > 0, ws, gw);
+            }
+            // w = (rbf W^T + b) * envelope / avg_neighbors.
+            let scale = ws.env[chunk[q][0]] * inv;
+            gw.iter_mut().for_each(|x| *x *= scale);
+        }
+        // chunk_filters left this chunk's basis rows in rbf_c.
+        grads[2].add(&g_w, &ws.rbf_c, k, chunk.len());
+    }
+    let act: Vec<T> = tape.h1.iter().map(|&h| silu(h)).collect();
+    grads[1].add(&ws.g_phi, &act, f, n);
+    sized(&mut ws.g_z, n * f);
+    linear_backward(&ws.g_phi, n, &m.phi2.w, 3 * f, f, T::zero(), &mut ws.g_z, f);
+    for (gz, &h) in ws.g_z.iter_mut().zip(&tape.h1) {
+        *gz *= silu_grad(h);
+    }
+    grads[0].add(&ws.g_z, &tape.s_in, f, n);
+    ws.gs.clone_from(&ws.gs_mid);
+    linear_backward(&ws.g_z, n, &m.phi1.w, f, f, T::one(), &mut ws.gs, f);
+    ws.tapes[l] = tape;
+}
+
+/// One edge `i <- j` (slot `e`, chunk row `q`) of [`message_parameters`]: adds `dL/dw` to
+/// `gw` `[3F]`, `dL/dphi_j` to `ws.g_phi` and (with `vectors_in`) `dL/dv_j` to `ws.gv`.
+fn edge_parameters<T: Real>(
+    f: usize,
+    e: usize,
+    q: usize,
+    tape: &Tape<T>,
+    vectors_in: bool,
+    ws: &mut Workspace<T>,
+    gw: &mut [T],
+) {
+    let [i, j] = ws.atoms[e];
+    let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
+    let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
+    let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
+    let v_j = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
+    let g_s = &ws.gs_mid[i * f..(i + 1) * f];
+    let g_v = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
+    let g_phi = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+    for c in 0..f {
+        let ga = [g_v[c], g_v[f + c], g_v[2 * f + c]];
+        let gxr = ga[0] * u[0] + ga[1] * u[1] + ga[2] * u[2];
+        let gxv = ga[0] * v_j[c] + ga[1] * v_j[f + c] + ga[2] * v_j[2 * f + c];
+        let gxs = g_s[c];
+        gw[c] += gxv * phi[c];
+        gw[f + c] += gxs * phi[f + c];
+        gw[2 * f + c] += gxr * phi[2 * f + c];
+        g_phi[c] += gxv * w[c];
+        g_phi[f + c] += gxs * w[f + c];
+        g_phi[2 * f + c] += gxr * w[2 * f + c];
+    }
+    if vectors_in {
+        let g_v_j = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
+        for c in 0..f {
+            let xv = phi[c] * w[c];
+            for a in 0..3 {
+                g_v_j[a * f + c] += g_v[a * f + c] * xv;
+            }
+        }
+    }
+}

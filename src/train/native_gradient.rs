@@ -1,0 +1,313 @@
+//! The potential's training loss and its parameter gradient from the native runtime, in place
+//! of libtorch's double backward (`[training] gradient = "native"`).
+//!
+//! The loss is [`PotentialLoss`]'s. Its energy term's gradient is a reverse pass with one
+//! weight per atom, `c = dL/dE` of the atom's molecule. The force term's gradient,
+//! `sum_i g_i . dF_i/dθ` with `g = dL/dF`, is `-d/dθ (g . dE/dx)`: the parameter gradient of a
+//! directional derivative, which a central difference along `g` gives to `O(h^2)`. So after
+//! one evaluation at `x` (energies, forces, hence the loss, `c` and `g`), two reverse passes
+//! at `x + h g` and `x - h g` with atom weights `c/2 - 1/2h` and `c/2 + 1/2h` give the whole
+//! gradient. `h` displaces the atom with the largest `|g|` by [`Displacement`] Å, so the
+//! difference stays far above round-off and far inside the energy's curvature.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::Result;
+use crate::model::file::to_bytes_tensors;
+use crate::model::pairs::{Pairs, Request};
+use crate::model::{Model, ModelConfig, Precision};
+use crate::runtime::encoder::gradient::{LinearGrad, ParamGrads};
+use crate::runtime::{NativeModel, Params, Real, Workspace};
+use crate::train::batch_forward::PotentialLoss;
+use crate::train::samples::Sample;
+
+/// The largest atom displacement of the central difference, Å, by precision. Against
+/// libtorch's double backward (`tests/native_gradient.rs`) the gradient's error scales as the
+/// displacement squared in float64 (1e-4 Å: 2e-7 to 2e-6 relative; 1e-5 Å: 2e-9 to 2e-8), and
+/// in float32 round-off takes over below ~1e-3 Å (relative error 3e-4 at 1e-3 Å, 5e-4 at
+/// 3e-4 Å, 2e-3 at 1e-4 Å on the force term alone).
+pub trait Displacement {
+    /// Å.
+    const DISPLACEMENT: f64;
+}
+
+impl Displacement for f64 {
+    const DISPLACEMENT: f64 = 1e-5;
+}
+
+impl Displacement for f32 {
+    const DISPLACEMENT: f64 = 1e-3;
+}
+
+/// The loss of one batch (as [`PotentialLoss::loss`] reports it).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLoss {
+    /// The weighted loss.
+    pub total: f64,
+    /// Mean squared per-atom energy error, (eV/atom)².
+    pub energy_mse: f64,
+    /// Mean squared force component error, (eV/Å)².
+    pub force_mse: f64,
+}
+
+/// A batch of samples as one system of disjoint molecules.
+struct Batch {
+    species: Vec<usize>,
+    positions: Vec<[f64; 3]>,
+    first: Vec<usize>,
+    second: Vec<usize>,
+    shift: Vec<[f64; 3]>,
+    /// Sample of each atom.
+    sample: Vec<usize>,
+}
+
+impl Batch {
+    fn of(samples: &[&Sample]) -> Batch {
+        let mut b = Batch {
+            species: Vec::new(),
+            positions: Vec::new(),
+            first: Vec::new(),
+            second: Vec::new(),
+            shift: Vec::new(),
+            sample: Vec::new(),
+        };
+        for (k, s) in samples.iter().enumerate() {
+            let offset = b.species.len();
+            b.species.extend(s.species.iter().map(|&x| x as usize));
+            b.positions.extend_from_slice(&s.positions);
+            b.first.extend(s.first.iter().map(|&i| i as usize + offset));
+            b.second
+                .extend(s.second.iter().map(|&i| i as usize + offset));
+            b.shift.extend_from_slice(&s.shift);
+            b.sample.extend(std::iter::repeat_n(k, s.species.len()));
+        }
+        b
+    }
+
+    fn pairs(&self) -> Pairs<'_> {
+        Pairs {
+            first: &self.first,
+            second: &self.second,
+            shift: &self.shift,
+        }
+    }
+}
+
+/// Reusable state of [`loss_and_gradient`]: scratch space and the gradient.
+#[derive(Debug)]
+pub struct NativeGradient<T: Real> {
+    ws: Workspace<T>,
+    /// The gradient of the last batch's loss.
+    pub grads: ParamGrads<T>,
+}
+
+impl<T: Real + Displacement> NativeGradient<T> {
+    /// State for the parameters of `model`.
+    pub fn new(model: &NativeModel<T>) -> NativeGradient<T> {
+        NativeGradient {
+            ws: Workspace::default(),
+            grads: ParamGrads::zeros(model.params()),
+        }
+    }
+
+    /// The loss of `samples` under `loss` and its gradient with respect to the parameters of
+    /// `model` (a potential without tables), left in `self.grads`.
+    pub fn loss_and_gradient(
+        &mut self,
+        model: &NativeModel<T>,
+        samples: &[&Sample],
+        loss: &PotentialLoss,
+    ) -> Result<BatchLoss> {
+        let b = Batch::of(samples);
+        let n = b.species.len();
+        let request = Request {
+            forces: true,
+            atom_energies: true,
+            ..Default::default()
+        };
+        let pred = model.evaluate(&b.species, &b.positions, &b.pairs(), n, request, None)?;
+        let mut energy = vec![0.0; samples.len()];
+        for (e, &k) in pred.atom_energies.unwrap_or_default().iter().zip(&b.sample) {
+            energy[k] += e;
+        }
+        let forces = pred.forces.unwrap_or_default();
+        let (value, c, g) = loss_terms(samples, &b, &energy, &forces, loss);
+        let g_max = g.iter().map(norm).fold(0.0, f64::max);
+        self.grads.clear();
+        let mut atomic = Vec::new();
+        if g_max == 0.0 {
+            let coeff: Vec<T> = b.sample.iter().map(|&k| T::of(c[k])).collect();
+            let pairs = b.pairs();
+            model.energy_gradient(
+                &b.species,
+                &b.positions,
+                &pairs,
+                &coeff,
+                &mut self.ws,
+                &mut self.grads,
+                &mut atomic,
+            )?;
+            return Ok(value);
+        }
+        let h = T::DISPLACEMENT / g_max;
+        for sign in [1.0, -1.0] {
+            let x: Vec<[f64; 3]> = b
+                .positions
+                .iter()
+                .zip(&g)
+                .map(|(p, gi)| std::array::from_fn(|a| p[a] + sign * h * gi[a]))
+                .collect();
+            let coeff: Vec<T> = b
+                .sample
+                .iter()
+                .map(|&k| T::of(0.5 * c[k] - sign * 0.5 / h))
+                .collect();
+            let pairs = b.pairs();
+            model.energy_gradient(
+                &b.species,
+                &x,
+                &pairs,
+                &coeff,
+                &mut self.ws,
+                &mut self.grads,
+                &mut atomic,
+            )?;
+        }
+        Ok(value)
+    }
+}
+
+fn norm(v: &[f64; 3]) -> f64 {
+    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
+}
+
+/// The loss and its derivatives with respect to each sample's energy (`c`, 1/eV, `[B]`) and
+/// each atom's force (`g`, Å/eV, `[N]`), as [`PotentialLoss::loss`] defines the loss.
+fn loss_terms(
+    samples: &[&Sample],
+    b: &Batch,
+    energy: &[f64],
+    forces: &[[f64; 3]],
+    loss: &PotentialLoss,
+) -> (BatchLoss, Vec<f64>, Vec<[f64; 3]>) {
+    let ne = samples.iter().filter(|s| s.energy.is_some()).count().max(1) as f64;
+    let labelled = |s: &Sample| s.forces.as_ref().map_or(0, |_| s.species.len());
+    let nf = 3.0 * samples.iter().map(|s| labelled(s)).sum::<usize>().max(1) as f64;
+    let mut c = vec![0.0; samples.len()];
+    let mut e_sum = 0.0;
+    for (k, s) in samples.iter().enumerate() {
+        if let Some(label) = s.energy {
+            let n = s.species.len() as f64;
+            let de = (energy[k] - label) / n;
+            e_sum += de * de;
+            c[k] = loss.energy_weight * 2.0 * de / (n * ne);
+        }
+    }
+    let mut g = vec![[0.0; 3]; b.species.len()];
+    let (mut f_sum, mut f_term) = (0.0, 0.0);
+    let mut atom = 0;
+    for s in samples {
+        let n = s.species.len();
+        if let Some(labels) = &s.forces {
+            for (i, label) in labels.iter().enumerate() {
+                for a in 0..3 {
+                    let d = forces[atom + i][a] - label[a];
+                    f_sum += d * d;
+                    let (h, dh) = match loss.force_huber_delta {
+                        Some(delta) if d.abs() > delta => (
+                            2.0 * delta * d.abs() - delta * delta,
+                            2.0 * delta * d.signum(),
+                        ),
+                        _ => (d * d, 2.0 * d),
+                    };
+                    f_term += h;
+                    g[atom + i][a] = loss.force_weight * dh / nf;
+                }
+            }
+        }
+        atom += n;
+    }
+    let (e_mse, f_mse) = (e_sum / ne, f_sum / nf);
+    let total = loss.energy_weight * e_mse + loss.force_weight * f_term / nf;
+    (
+        BatchLoss {
+            total,
+            energy_mse: e_mse,
+            force_mse: f_mse,
+        },
+        c,
+        g,
+    )
+}
+
+/// The gradient as (variable name, values in the variable's layout) pairs, with the names of
+/// the model's libtorch variables (`encoder.message0.phi1.weight`, ...).
+pub fn named<T: Real>(grads: &ParamGrads<T>) -> Vec<(String, Vec<f64>)> {
+    let mut out = vec![("encoder.embedding".to_string(), wide(&grads.embedding))];
+    for (i, [phi1, phi2, filter]) in grads.messages.iter().enumerate() {
+        push_layer(&mut out, format!("encoder.message{i}.phi1"), phi1);
+        push_layer(&mut out, format!("encoder.message{i}.phi2"), phi2);
+        push_layer(&mut out, format!("encoder.message{i}.filter"), filter);
+    }
+    for (i, [uv, a1, a2]) in grads.updates.iter().enumerate() {
+        let half = uv.w.len() / 2;
+        out.push((format!("encoder.update{i}.u.weight"), wide(&uv.w[..half])));
+        out.push((format!("encoder.update{i}.v.weight"), wide(&uv.w[half..])));
+        push_layer(&mut out, format!("encoder.update{i}.a1"), a1);
+        push_layer(&mut out, format!("encoder.update{i}.a2"), a2);
+    }
+    push_layer(&mut out, "energy.readout1".to_string(), &grads.readout1);
+    push_layer(&mut out, "energy.readout2".to_string(), &grads.readout2);
+    out
+}
+
+fn push_layer<T: Real>(out: &mut Vec<(String, Vec<f64>)>, prefix: String, l: &LinearGrad<T>) {
+    out.push((format!("{prefix}.weight"), wide(&l.w)));
+    if let Some(b) = &l.b {
+        out.push((format!("{prefix}.bias"), wide(b)));
+    }
+}
+
+fn wide<T: Real>(x: &[T]) -> Vec<f64> {
+    x.iter().map(|v| v.to_f64().unwrap_or(f64::NAN)).collect()
+}
+
+/// [`NativeGradient`] for a libtorch model in training: each call reads the model's current
+/// parameters (a copy of ~0.1 MB, negligible beside the passes) in its precision.
+#[derive(Debug, Default)]
+pub struct ModelGradient {
+    f32: Option<NativeGradient<f32>>,
+    f64: Option<NativeGradient<f64>>,
+}
+
+impl ModelGradient {
+    /// The loss of `samples` under `loss` and its gradient by variable name for the current
+    /// parameters of `model` (a potential).
+    pub fn loss_and_gradient(
+        &mut self,
+        model: &Model,
+        samples: &[&Sample],
+        loss: &PotentialLoss,
+    ) -> Result<(BatchLoss, HashMap<String, Vec<f64>>)> {
+        let bytes = to_bytes_tensors(model.vs.variables(), HashMap::new())?;
+        match model.precision() {
+            Precision::Float32 => run(&mut self.f32, &bytes, model.config(), samples, loss),
+            Precision::Float64 => run(&mut self.f64, &bytes, model.config(), samples, loss),
+        }
+    }
+}
+
+fn run<T: Real + Displacement>(
+    state: &mut Option<NativeGradient<T>>,
+    bytes: &[u8],
+    config: &ModelConfig,
+    samples: &[&Sample],
+    loss: &PotentialLoss,
+) -> Result<(BatchLoss, HashMap<String, Vec<f64>>)> {
+    let params = Params::<T>::from_bytes(bytes, config, Path::new("<parameters in training>"))?;
+    let model = NativeModel::from_params(params, config.clone())?;
+    let state = state.get_or_insert_with(|| NativeGradient::new(&model));
+    let value = state.loss_and_gradient(&model, samples, loss)?;
+    Ok((value, named(&state.grads).into_iter().collect()))
+}
