@@ -105,7 +105,7 @@ fn compare<T: Real + Displacement>(
 
     let bytes = to_bytes_tensors(model.vs.variables(), HashMap::new()).unwrap();
     let params = Params::<T>::from_bytes(&bytes, &config, Path::new("random")).unwrap();
-    let native_model = NativeModel::from_params(params, config).unwrap();
+    let native_model = NativeModel::from_params(params, config, T::TABULATE).unwrap();
     let mut state = NativeGradient::new(&native_model);
     let native_loss = state
         .loss_and_gradient(&native_model, &refs, &loss)

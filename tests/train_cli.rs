@@ -581,3 +581,40 @@ fn a_model_continues_training_with_the_zbl_core() {
     let (ok, _, stderr) = run(&["train", "--config", config.to_str().unwrap()]);
     assert!(!ok && stderr.contains("must be in (0, 1]"), "{stderr}");
 }
+
+/// `gradient = "native"` trains the same model as libtorch's double backward (float64: the
+/// gradients agree to ~1e-8, tests/native_gradient.rs), and its validation (native too)
+/// reports the same errors.
+#[test]
+fn native_and_libtorch_gradients_train_the_same_model() {
+    use concord::train::{train, Config};
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let f64 = ("precision", "\"float64\"");
+    let torch = Config::load(&tiny_config(a.path(), &[f64])).unwrap();
+    let native_lines = ("checkpoint_minutes", "0.05\ngradient = \"native\"");
+    let native = Config::load(&tiny_config(b.path(), &[f64, native_lines])).unwrap();
+    let (t, n) = (
+        train(&torch, false).unwrap(),
+        train(&native, false).unwrap(),
+    );
+    let (et, ft) = predict(&run_dir(a.path()).join("model.concord"));
+    let (en, fn_) = predict(&run_dir(b.path()).join("model.concord"));
+    assert!((et - en).abs() < 1e-6 * et.abs(), "energy {et} vs {en}");
+    let scale = ft.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (p, q) in ft.iter().flatten().zip(fn_.iter().flatten()) {
+        assert!((p - q).abs() < 1e-5 * scale, "force {p} vs {q}");
+    }
+    let (vt, vn) = (t.validation, n.validation);
+    assert_eq!(
+        (t.best_epoch, vt.n_force_components),
+        (n.best_epoch, vn.n_force_components)
+    );
+    assert!(
+        (vt.force_mae - vn.force_mae).abs() < 1e-6 * vt.force_mae,
+        "{vt:?} vs {vn:?}"
+    );
+    assert!(
+        (vt.energy_mae - vn.energy_mae).abs() < 1e-5 * vt.energy_mae,
+        "{vt:?} vs {vn:?}"
+    );
+}

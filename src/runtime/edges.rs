@@ -167,3 +167,88 @@ unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
     }
     ([g_u[0].sum(), g_u[1].sum(), g_u[2].sum()], g_r.sum())
 }
+
+/// What [`parameter_adjoint`] reads of an edge and its sender `j`: the filter `w` `[3F]`,
+/// `phi_j` `[3F]`, `v_j` `[3, F]` and the unit vector `u`.
+pub type Inputs<'a, T> = (&'a [T], &'a [T], &'a [T], [T; 3]);
+
+/// The parameter-side adjoint of [`message`] for one edge (training): given the adjoints
+/// `g_s_i` `[F]` and `g_v_i` `[3, F]` of the receiver's outputs, accumulates `dL/dw` into
+/// `g_w` `[3F]`, `dL/dphi_j` into `g_phi_j` `[3F]` and, with `VECTORS` (input vector features
+/// that are not all zero), `dL/dv_j` into `g_v_j` `[3, F]`.
+///
+/// # Safety
+/// The CPU supports `L`'s instructions ([`Lanes`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn parameter_adjoint<T: Real, L: Lanes<T>, const VECTORS: bool>(
+    f: usize,
+    ins: Inputs<'_, T>,
+    (g_s_i, g_v_i): (&[T], &[T]),
+    g_w: &mut [T],
+    g_phi_j: &mut [T],
+    g_v_j: &mut [T],
+) {
+    let (w, phi, v_j, _) = ins;
+    assert!(w.len() >= 3 * f && phi.len() >= 3 * f && v_j.len() >= 3 * f);
+    assert!(g_s_i.len() >= f && g_v_i.len() >= 3 * f);
+    assert!(g_w.len() >= 3 * f && g_phi_j.len() >= 3 * f);
+    assert!(!VECTORS || g_v_j.len() >= 3 * f);
+    let outs = (g_w, g_phi_j, g_v_j);
+    let h = L::head(f);
+    let outs = parameter_span::<T, L, VECTORS>(f, 0, h, ins, (g_s_i, g_v_i), outs);
+    parameter_span::<T, T, VECTORS>(f, h, f, ins, (g_s_i, g_v_i), outs);
+}
+
+/// [`parameter_adjoint`] over the features `[c0, c1)` (a multiple of `L::N` long); returns
+/// the output slices for the next span.
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+unsafe fn parameter_span<'o, T: Real, L: Lanes<T>, const VECTORS: bool>(
+    f: usize,
+    c0: usize,
+    c1: usize,
+    (w, phi, v_j, u): Inputs<'_, T>,
+    (g_s, g_v): (&[T], &[T]),
+    (g_w, g_phi, g_v_j): (&'o mut [T], &'o mut [T], &'o mut [T]),
+) -> (&'o mut [T], &'o mut [T], &'o mut [T]) {
+    let u = [L::splat(u[0]), L::splat(u[1]), L::splat(u[2])];
+    let mut c = c0;
+    while c < c1 {
+        let g = [
+            L::load(g_v, c),
+            L::load(g_v, f + c),
+            L::load(g_v, 2 * f + c),
+        ];
+        let v = [
+            L::load(v_j, c),
+            L::load(v_j, f + c),
+            L::load(v_j, 2 * f + c),
+        ];
+        let gxs = L::load(g_s, c);
+        let gxr = g[0].fma(u[0], g[1].fma(u[1], g[2].mul(u[2])));
+        let gxv = g[0].fma(v[0], g[1].fma(v[1], g[2].mul(v[2])));
+        let (pv, ps, pr) = (
+            L::load(phi, c),
+            L::load(phi, f + c),
+            L::load(phi, 2 * f + c),
+        );
+        let (wv, ws, wr) = (L::load(w, c), L::load(w, f + c), L::load(w, 2 * f + c));
+        gxv.fma(pv, L::load(g_w, c)).store(g_w, c);
+        gxs.fma(ps, L::load(g_w, f + c)).store(g_w, f + c);
+        gxr.fma(pr, L::load(g_w, 2 * f + c)).store(g_w, 2 * f + c);
+        gxv.fma(wv, L::load(g_phi, c)).store(g_phi, c);
+        gxs.fma(ws, L::load(g_phi, f + c)).store(g_phi, f + c);
+        gxr.fma(wr, L::load(g_phi, 2 * f + c))
+            .store(g_phi, 2 * f + c);
+        if VECTORS {
+            let xv = pv.mul(wv);
+            for a in 0..3 {
+                let o = a * f + c;
+                g[a].fma(xv, L::load(g_v_j, o)).store(g_v_j, o);
+            }
+        }
+        c += L::N;
+    }
+    (g_w, g_phi, g_v_j)
+}

@@ -213,8 +213,9 @@ fn forward_impl<T: Real, L: Lanes<T>>(
 #[inline(always)]
 fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
     let e_n = g.vectors.len();
-    let k = radial.n_basis;
-    let k = if g.table.is_some() { 0 } else { k };
+    // With tables the forward pass needs no basis; parameter adjoints always do.
+    let exact = g.table.is_none() || ws.full_tape;
+    let k = if exact { radial.n_basis } else { 0 };
     ws.dist.clear();
     zeroed(&mut ws.unit, 3 * e_n);
     zeroed(&mut ws.rbf, k * e_n);
@@ -229,7 +230,7 @@ fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
         for a in 0..3 {
             ws.unit[3 * e + a] = T::of(r[a] / d);
         }
-        if g.table.is_some() {
+        if !exact {
             continue;
         }
         radial.basis(d, &mut vals, &mut ders);

@@ -90,9 +90,14 @@ impl<T: Real> NativeModel<T> {
         &self.params
     }
 
-    /// A model of `params` (float64 arithmetic of the filters, no tables) for training.
+    /// A model of `params` for training; with `tabulate`, radial filters are evaluated from
+    /// [`FilterTable`]s built for these parameters.
     #[cfg(feature = "torch")]
-    pub fn from_params(params: Params<T>, config: ModelConfig) -> Result<NativeModel<T>> {
+    pub fn from_params(
+        params: Params<T>,
+        config: ModelConfig,
+        tabulate: bool,
+    ) -> Result<NativeModel<T>> {
         let c = &config.encoder;
         let radial = Radial {
             cutoff: c.cutoff,
@@ -103,11 +108,12 @@ impl<T: Real> NativeModel<T> {
             .zbl
             .map(|range| Zbl::new(&config.elements, range))
             .transpose()?;
+        let table = tabulate.then(|| FilterTable::new(&params, &radial));
         Ok(NativeModel {
             params,
             config,
             radial,
-            table: None,
+            table,
             zbl,
             workspace: Mutex::new(Workspace::default()),
         })
@@ -130,11 +136,6 @@ impl<T: Real> NativeModel<T> {
         grads: &mut encoder::gradient::ParamGrads<T>,
         atomic: &mut Vec<f64>,
     ) -> Result<()> {
-        if self.table.is_some() {
-            return Err(Error::invalid(
-                "parameter gradients need a model without filter tables",
-            ));
-        }
         let n = species.len();
         let vectors = edge_vectors(n, positions, pairs, n)?;
         let graph = Graph {
@@ -144,7 +145,7 @@ impl<T: Real> NativeModel<T> {
             vectors: &vectors,
             edge_attr: None,
             layer_edges: None,
-            table: None,
+            table: self.table.as_ref(),
         };
         encoder::gradient::energy_gradient(
             &self.params,

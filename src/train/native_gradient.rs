@@ -30,14 +30,18 @@ use crate::train::samples::Sample;
 pub trait Displacement {
     /// Å.
     const DISPLACEMENT: f64;
+    /// Whether training in this precision evaluates the filters from tables.
+    const TABULATE: bool;
 }
 
 impl Displacement for f64 {
     const DISPLACEMENT: f64 = 1e-5;
+    const TABULATE: bool = false;
 }
 
 impl Displacement for f32 {
     const DISPLACEMENT: f64 = 1e-3;
+    const TABULATE: bool = true;
 }
 
 /// The loss of one batch (as [`PotentialLoss::loss`] reports it).
@@ -94,6 +98,27 @@ impl Batch {
     }
 }
 
+/// Energies (eV, `[B]`: reference energies and ZBL core included) and forces (eV/Å, `[N]`)
+/// of a batch of `n_samples` molecules.
+fn predict<T: Real>(
+    model: &NativeModel<T>,
+    b: &Batch,
+    n_samples: usize,
+) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    let request = Request {
+        forces: true,
+        atom_energies: true,
+        ..Default::default()
+    };
+    let n = b.species.len();
+    let pred = model.evaluate(&b.species, &b.positions, &b.pairs(), n, request, None)?;
+    let mut energy = vec![0.0; n_samples];
+    for (e, &k) in pred.atom_energies.unwrap_or_default().iter().zip(&b.sample) {
+        energy[k] += e;
+    }
+    Ok((energy, pred.forces.unwrap_or_default()))
+}
+
 /// Reusable state of [`loss_and_gradient`]: scratch space and the gradient.
 #[derive(Debug)]
 pub struct NativeGradient<T: Real> {
@@ -120,18 +145,7 @@ impl<T: Real + Displacement> NativeGradient<T> {
         loss: &PotentialLoss,
     ) -> Result<BatchLoss> {
         let b = Batch::of(samples);
-        let n = b.species.len();
-        let request = Request {
-            forces: true,
-            atom_energies: true,
-            ..Default::default()
-        };
-        let pred = model.evaluate(&b.species, &b.positions, &b.pairs(), n, request, None)?;
-        let mut energy = vec![0.0; samples.len()];
-        for (e, &k) in pred.atom_energies.unwrap_or_default().iter().zip(&b.sample) {
-            energy[k] += e;
-        }
-        let forces = pred.forces.unwrap_or_default();
+        let (energy, forces) = predict(model, &b, samples.len())?;
         let (value, c, g) = loss_terms(samples, &b, &energy, &forces, loss);
         let g_max = g.iter().map(norm).fold(0.0, f64::max);
         self.grads.clear();
@@ -273,8 +287,49 @@ fn wide<T: Real>(x: &[T]) -> Vec<f64> {
     x.iter().map(|v| v.to_f64().unwrap_or(f64::NAN)).collect()
 }
 
-/// [`NativeGradient`] for a libtorch model in training: each call reads the model's current
-/// parameters (a copy of ~0.1 MB, negligible beside the passes) in its precision.
+/// A libtorch model's current parameters as a native model in its precision (a copy of
+/// ~0.1 MB, negligible beside a batch's passes).
+#[derive(Debug)]
+pub enum Snapshot {
+    /// float32 (filters from tables, as the float32 runtime evaluates them).
+    F32(NativeModel<f32>),
+    /// float64.
+    F64(NativeModel<f64>),
+}
+
+impl Snapshot {
+    /// The current parameters of `model` (a potential).
+    pub fn of(model: &Model) -> Result<Snapshot> {
+        let bytes = to_bytes_tensors(model.vs.variables(), HashMap::new())?;
+        Ok(match model.precision() {
+            Precision::Float32 => Snapshot::F32(native(&bytes, model.config())?),
+            Precision::Float64 => Snapshot::F64(native(&bytes, model.config())?),
+        })
+    }
+
+    /// The loss of `samples` under `loss`, their energies (eV, `[B]`) and forces (eV/Å, the
+    /// samples' atoms in order).
+    pub fn evaluate(
+        &self,
+        samples: &[&Sample],
+        loss: &PotentialLoss,
+    ) -> Result<(BatchLoss, Vec<f64>, Vec<[f64; 3]>)> {
+        let b = Batch::of(samples);
+        let (energy, forces) = match self {
+            Snapshot::F32(m) => predict(m, &b, samples.len())?,
+            Snapshot::F64(m) => predict(m, &b, samples.len())?,
+        };
+        let (value, _, _) = loss_terms(samples, &b, &energy, &forces, loss);
+        Ok((value, energy, forces))
+    }
+}
+
+fn native<T: Real + Displacement>(bytes: &[u8], config: &ModelConfig) -> Result<NativeModel<T>> {
+    let params = Params::<T>::from_bytes(bytes, config, Path::new("<parameters in training>"))?;
+    NativeModel::from_params(params, config.clone(), T::TABULATE)
+}
+
+/// [`NativeGradient`] for a libtorch model in training, in the model's precision.
 #[derive(Debug, Default)]
 pub struct ModelGradient {
     f32: Option<NativeGradient<f32>>,
@@ -290,24 +345,20 @@ impl ModelGradient {
         samples: &[&Sample],
         loss: &PotentialLoss,
     ) -> Result<(BatchLoss, HashMap<String, Vec<f64>>)> {
-        let bytes = to_bytes_tensors(model.vs.variables(), HashMap::new())?;
-        match model.precision() {
-            Precision::Float32 => run(&mut self.f32, &bytes, model.config(), samples, loss),
-            Precision::Float64 => run(&mut self.f64, &bytes, model.config(), samples, loss),
+        match Snapshot::of(model)? {
+            Snapshot::F32(m) => run(&mut self.f32, &m, samples, loss),
+            Snapshot::F64(m) => run(&mut self.f64, &m, samples, loss),
         }
     }
 }
 
 fn run<T: Real + Displacement>(
     state: &mut Option<NativeGradient<T>>,
-    bytes: &[u8],
-    config: &ModelConfig,
+    model: &NativeModel<T>,
     samples: &[&Sample],
     loss: &PotentialLoss,
 ) -> Result<(BatchLoss, HashMap<String, Vec<f64>>)> {
-    let params = Params::<T>::from_bytes(bytes, config, Path::new("<parameters in training>"))?;
-    let model = NativeModel::from_params(params, config.clone())?;
-    let state = state.get_or_insert_with(|| NativeGradient::new(&model));
-    let value = state.loss_and_gradient(&model, samples, loss)?;
+    let state = state.get_or_insert_with(|| NativeGradient::new(model));
+    let value = state.loss_and_gradient(model, samples, loss)?;
     Ok((value, named(&state.grads).into_iter().collect()))
 }

@@ -23,7 +23,7 @@ use crate::train::config::GeneratorTrainConfig;
 use crate::train::config::{Config, Gradient};
 use crate::train::datasets::{self, Samples};
 use crate::train::generator_losses::{batch_rng, denoising_loss, optimality_loss, score_loss};
-use crate::train::native_gradient::ModelGradient;
+use crate::train::native_gradient::{ModelGradient, Snapshot};
 use crate::train::plots;
 use crate::train::records::{append_record, read_records, EpochRecord, RunFiles};
 use crate::train::samples::{collate, GraphSample, Sample};
@@ -92,21 +92,26 @@ type Validation = (f64, ErrorMetrics, Vec<(f64, f64)>, Vec<(f64, f64)>);
 /// Validation loss and error metrics of `model` on `samples`.
 fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Validation> {
     let t = &config.training;
-    let kind = model.precision().kind();
     let e_ref = model.reference_energies()?;
     let mut acc = ErrorAccumulator::default();
     let mut total_loss = 0.0;
     let mut n_batches = 0.0f64;
     let (mut e_pairs, mut f_pairs) = (Vec::new(), Vec::new());
+    let native = match t.gradient {
+        Gradient::Native => Some(Snapshot::of(model)?),
+        Gradient::Libtorch => None,
+    };
     for chunk in samples.chunks(t.batch_size.max(16)) {
         let refs: Vec<&Sample> = chunk.iter().collect();
-        let batch = collate(&refs, kind, model.device())?;
-        let (e, f) = energies_and_forces(model, &batch, false)?;
-        let (l, _, _) = PotentialLoss::of(t).loss(&batch, &e.f_detach()?, &f.f_detach()?)?;
-        total_loss += l.f_double_value(&[])?;
+        let (l, e, f) = match &native {
+            Some(m) => {
+                let (l, e, f) = m.evaluate(&refs, &PotentialLoss::of(t))?;
+                (l.total, e, f.into_iter().flatten().collect())
+            }
+            None => torch_batch(model, &refs, t)?,
+        };
+        total_loss += l;
         n_batches += 1.0;
-        let e: Vec<f64> = Vec::try_from(e.f_to_kind(tch::Kind::Double)?)?;
-        let f: Vec<f64> = Vec::try_from(f.f_to_kind(tch::Kind::Double)?.f_flatten(0, -1)?)?;
         let mut offset = 0;
         for (k, s) in chunk.iter().enumerate() {
             let n = s.n_atoms();
@@ -135,6 +140,20 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
         e_pairs,
         f_pairs,
     ))
+}
+
+/// A validation batch through libtorch: loss, energies (eV, `[B]`), forces (eV/Å, flat).
+fn torch_batch(
+    model: &Model,
+    refs: &[&Sample],
+    t: &crate::train::config::TrainingConfig,
+) -> Result<(f64, Vec<f64>, Vec<f64>)> {
+    let batch = collate(refs, model.precision().kind(), model.device())?;
+    let (e, f) = energies_and_forces(model, &batch, false)?;
+    let (l, _, _) = PotentialLoss::of(t).loss(&batch, &e.f_detach()?, &f.f_detach()?)?;
+    let e: Vec<f64> = Vec::try_from(e.f_to_kind(tch::Kind::Double)?)?;
+    let f: Vec<f64> = Vec::try_from(f.f_to_kind(tch::Kind::Double)?.f_flatten(0, -1)?)?;
+    Ok((l.f_double_value(&[])?, e, f))
 }
 
 fn learning_rate(config: &Config, progress: f64) -> f64 {

@@ -125,7 +125,8 @@ impl<T: Real> ParamGrads<T> {
 
 /// Accumulates into `grads` the gradient of `sum_i coeff[i] * E_i` (`E_i` the network's
 /// atomic energies, eV; `coeff` `[N]`) with respect to the parameters, for the potential `p`
-/// on graph `g` (all atoms local, no tables, no edge features); returns the atomic energies of
+/// on graph `g` (all atoms local, no edge features; filters exact or from the graph's tables,
+/// which then give the forward pass's filter values); returns the atomic energies of
 /// the network without reference energies or ZBL core in `atomic` (eV, `[N]`). The
 /// workspace keeps a full tape from now on.
 pub fn energy_gradient<T: Real>(
@@ -138,9 +139,9 @@ pub fn energy_gradient<T: Real>(
     atomic: &mut Vec<f64>,
 ) -> Result<()> {
     let n = g.species.len();
-    if g.table.is_some() || g.edge_attr.is_some() || g.layer_edges.is_some() {
+    if g.edge_attr.is_some() || g.layer_edges.is_some() {
         return Err(crate::error::Error::invalid(
-            "parameter gradients need exact filters, no edge features and every edge in every layer",
+            "parameter gradients need a graph without edge features and every edge in every layer",
         ));
     }
     if coeff.len() != n {
@@ -155,11 +156,52 @@ pub fn energy_gradient<T: Real>(
     for (e, &sp) in atomic.iter_mut().zip(g.species) {
         *e -= p.e_ref[sp];
     }
+    parameters(p, g, coeff, ws, grads);
+    Ok(())
+}
+
+/// The reverse pass with parameter adjoints; runs a copy compiled for AVX2 + FMA where the CPU
+/// has them.
+fn parameters<T: Real>(
+    p: &Params<T>,
+    g: &Graph<T>,
+    coeff: &[T],
+    ws: &mut Workspace<T>,
+    grads: &mut ParamGrads<T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::runtime::real::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { parameters_avx2(p, g, coeff, ws, grads) };
+    }
+    parameters_impl::<T, T>(p, g, coeff, ws, grads)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn parameters_avx2<T: Real>(
+    p: &Params<T>,
+    g: &Graph<T>,
+    coeff: &[T],
+    ws: &mut Workspace<T>,
+    grads: &mut ParamGrads<T>,
+) {
+    parameters_impl::<T, T::Wide>(p, g, coeff, ws, grads)
+}
+
+#[inline(always)]
+fn parameters_impl<T: Real, L: Lanes<T>>(
+    p: &Params<T>,
+    g: &Graph<T>,
+    coeff: &[T],
+    ws: &mut Workspace<T>,
+    grads: &mut ParamGrads<T>,
+) {
     readout_parameters(p, coeff, ws, grads);
     for l in (0..p.messages.len()).rev() {
         update_backward(p, l, ws);
         update_parameters(p, l, ws, &mut grads.updates[l]);
-        message_parameters(p, l, g, ws, &mut grads.messages[l]);
+        message_parameters::<T, L>(p, l, g, ws, &mut grads.messages[l]);
     }
     let f = p.features();
     for (i, &sp) in g.species.iter().enumerate() {
@@ -168,11 +210,11 @@ pub fn energy_gradient<T: Real>(
             *acc += x;
         }
     }
-    Ok(())
 }
 
 /// The readout's adjoints: `E_i = scale (w2 . silu(h_i) + b2)`, `h = s R1^T + b1`; leaves
 /// `dL/ds` in `ws.gs` and zero in `ws.gv`.
+#[inline(always)]
 fn readout_parameters<T: Real>(
     p: &Params<T>,
     coeff: &[T],
@@ -202,6 +244,7 @@ fn readout_parameters<T: Real>(
 }
 
 /// The update block's weight adjoints, from the buffers [`update_backward`] left.
+#[inline(always)]
 fn update_parameters<T: Real>(
     p: &Params<T>,
     l: usize,
@@ -211,8 +254,11 @@ fn update_parameters<T: Real>(
     let f = p.updates[l].uv.inp;
     let n = ws.active;
     let tape = &ws.tapes[l];
-    let act: Vec<T> = tape.y.iter().map(|&y| silu(y)).collect();
-    grads[2].add(&ws.g_a, &act, f, n);
+    sized(&mut ws.tmp, n * f);
+    for (a, &y) in ws.tmp.iter_mut().zip(&tape.y) {
+        *a = silu(y);
+    }
+    grads[2].add(&ws.g_a, &ws.tmp, f, n);
     grads[1].add(&ws.g_z, &tape.cat, 2 * f, n);
     if p.vector_norm {
         // The products read v / r: so does U's and V's adjoint.
@@ -230,7 +276,8 @@ fn update_parameters<T: Real>(
 
 /// The message block's adjoints: from `ws.gs_mid`, `ws.gv_mid` to `ws.gs`, `ws.gv` (the
 /// layer's inputs), accumulating the filter's, `phi1`'s and `phi2`'s weight adjoints.
-fn message_parameters<T: Real>(
+#[inline(always)]
+fn message_parameters<T: Real, L: Lanes<T>>(
     p: &Params<T>,
     l: usize,
     g: &Graph<T>,
@@ -246,22 +293,50 @@ fn message_parameters<T: Real>(
     ws.gv.clone_from(&ws.gv_mid);
     let mut g_w = Vec::new();
     for chunk in tape.units.chunks(CHUNK) {
-        chunk_filters::<T, T>(p, l, g, chunk, false, ws);
+        chunk_filters::<T, L>(p, l, g, chunk, false, ws);
+        // The basis rows of the chunk (computed with or without tables: `full_tape`).
+        sized(&mut ws.rbf_c, chunk.len() * k);
+        for (q, u) in chunk.iter().enumerate() {
+            ws.rbf_c[q * k..(q + 1) * k].copy_from_slice(&ws.rbf[u[0] * k..(u[0] + 1) * k]);
+        }
         zeroed(&mut g_w, chunk.len() * 3 * f);
         for (q, unit) in chunk.iter().enumerate() {
             let gw = &mut g_w[q * 3 * f..(q + 1) * 3 * f];
             for &e in unit.iter().filter(|&&e| e != NONE) {
-                edge_parameters(f, e, q, &tape, l > 0, ws, gw);
+                let [i, j] = ws.atoms[e];
+                let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
+                let ins = (
+                    &ws.w_c[q * 3 * f..(q + 1) * 3 * f],
+                    &tape.phi[j * 3 * f..(j + 1) * 3 * f],
+                    &tape.v_in[j * 3 * f..(j + 1) * 3 * f],
+                    u,
+                );
+                let outs = (
+                    &ws.gs_mid[i * f..(i + 1) * f],
+                    &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f],
+                );
+                let g_phi = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
+                // SAFETY: L's instructions are supported (see `parameters`).
+                unsafe {
+                    if l > 0 {
+                        let g_v = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
+                        edges::parameter_adjoint::<T, L, true>(f, ins, outs, gw, g_phi, g_v);
+                    } else {
+                        edges::parameter_adjoint::<T, L, false>(f, ins, outs, gw, g_phi, &mut []);
+                    }
+                }
             }
             // w = (rbf W^T + b) * envelope / avg_neighbors.
             let scale = ws.env[chunk[q][0]] * inv;
             gw.iter_mut().for_each(|x| *x *= scale);
         }
-        // chunk_filters left this chunk's basis rows in rbf_c.
         grads[2].add(&g_w, &ws.rbf_c, k, chunk.len());
     }
-    let act: Vec<T> = tape.h1.iter().map(|&h| silu(h)).collect();
-    grads[1].add(&ws.g_phi, &act, f, n);
+    sized(&mut ws.tmp, n * f);
+    for (a, &h) in ws.tmp.iter_mut().zip(&tape.h1) {
+        *a = silu(h);
+    }
+    grads[1].add(&ws.g_phi, &ws.tmp, f, n);
     sized(&mut ws.g_z, n * f);
     linear_backward(&ws.g_phi, n, &m.phi2.w, 3 * f, f, T::zero(), &mut ws.g_z, f);
     for (gz, &h) in ws.g_z.iter_mut().zip(&tape.h1) {
@@ -271,46 +346,4 @@ fn message_parameters<T: Real>(
     ws.gs.clone_from(&ws.gs_mid);
     linear_backward(&ws.g_z, n, &m.phi1.w, f, f, T::one(), &mut ws.gs, f);
     ws.tapes[l] = tape;
-}
-
-/// One edge `i <- j` (slot `e`, chunk row `q`) of [`message_parameters`]: adds `dL/dw` to
-/// `gw` `[3F]`, `dL/dphi_j` to `ws.g_phi` and (with `vectors_in`) `dL/dv_j` to `ws.gv`.
-fn edge_parameters<T: Real>(
-    f: usize,
-    e: usize,
-    q: usize,
-    tape: &Tape<T>,
-    vectors_in: bool,
-    ws: &mut Workspace<T>,
-    gw: &mut [T],
-) {
-    let [i, j] = ws.atoms[e];
-    let u = [ws.unit[3 * e], ws.unit[3 * e + 1], ws.unit[3 * e + 2]];
-    let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
-    let phi = &tape.phi[j * 3 * f..(j + 1) * 3 * f];
-    let v_j = &tape.v_in[j * 3 * f..(j + 1) * 3 * f];
-    let g_s = &ws.gs_mid[i * f..(i + 1) * f];
-    let g_v = &ws.gv_mid[i * 3 * f..(i + 1) * 3 * f];
-    let g_phi = &mut ws.g_phi[j * 3 * f..(j + 1) * 3 * f];
-    for c in 0..f {
-        let ga = [g_v[c], g_v[f + c], g_v[2 * f + c]];
-        let gxr = ga[0] * u[0] + ga[1] * u[1] + ga[2] * u[2];
-        let gxv = ga[0] * v_j[c] + ga[1] * v_j[f + c] + ga[2] * v_j[2 * f + c];
-        let gxs = g_s[c];
-        gw[c] += gxv * phi[c];
-        gw[f + c] += gxs * phi[f + c];
-        gw[2 * f + c] += gxr * phi[2 * f + c];
-        g_phi[c] += gxv * w[c];
-        g_phi[f + c] += gxs * w[f + c];
-        g_phi[2 * f + c] += gxr * w[2 * f + c];
-    }
-    if vectors_in {
-        let g_v_j = &mut ws.gv[j * 3 * f..(j + 1) * 3 * f];
-        for c in 0..f {
-            let xv = phi[c] * w[c];
-            for a in 0..3 {
-                g_v_j[a * f + c] += g_v[a * f + c] * xv;
-            }
-        }
-    }
 }
