@@ -126,11 +126,7 @@ unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
     let (mut g_u, mut g_r) = ([zero; 3], zero);
     let mut c = c0;
     while c < c1 {
-        let g = [
-            L::load(g_v, c),
-            L::load(g_v, f + c),
-            L::load(g_v, 2 * f + c),
-        ];
+        let g = load3::<T, L>(g_v, f, c);
         let gxs = L::load(g_s, c);
         let gxr = g[0].fma(u[0], g[1].fma(u[1], g[2].mul(u[2])));
         let (ps, pr) = (L::load(phi, f + c), L::load(phi, 2 * f + c));
@@ -145,11 +141,7 @@ unsafe fn adjoint_span<T: Real, L: Lanes<T>, const FIRST: bool>(
             g_u[a] = g[a].fma(xr, g_u[a]);
         }
         if !FIRST {
-            let v = [
-                L::load(v_j, c),
-                L::load(v_j, f + c),
-                L::load(v_j, 2 * f + c),
-            ];
+            let v = load3::<T, L>(v_j, f, c);
             let gxv = g[0].fma(v[0], g[1].fma(v[1], g[2].mul(v[2])));
             let (pv, wv) = (L::load(phi, c), L::load(w, c));
             g_r = gxv.mul(pv).fma(L::load(dw, c), g_r);
@@ -215,16 +207,8 @@ unsafe fn parameter_span<'o, T: Real, L: Lanes<T>, const VECTORS: bool>(
     let u = [L::splat(u[0]), L::splat(u[1]), L::splat(u[2])];
     let mut c = c0;
     while c < c1 {
-        let g = [
-            L::load(g_v, c),
-            L::load(g_v, f + c),
-            L::load(g_v, 2 * f + c),
-        ];
-        let v = [
-            L::load(v_j, c),
-            L::load(v_j, f + c),
-            L::load(v_j, 2 * f + c),
-        ];
+        let g = load3::<T, L>(g_v, f, c);
+        let v = load3::<T, L>(v_j, f, c);
         let gxs = L::load(g_s, c);
         let gxr = g[0].fma(u[0], g[1].fma(u[1], g[2].mul(u[2])));
         let gxv = g[0].fma(v[0], g[1].fma(v[1], g[2].mul(v[2])));
@@ -251,4 +235,14 @@ unsafe fn parameter_span<'o, T: Real, L: Lanes<T>, const VECTORS: bool>(
         c += L::N;
     }
     (g_w, g_phi, g_v_j)
+}
+
+/// The three rows of `s` (`[3, F]` Cartesian components, or the channels of a `[3F]` filter)
+/// at feature `c`.
+///
+/// # Safety
+/// The CPU supports `L`'s instructions, and `s` holds `2F + c + L::N` values.
+#[inline(always)]
+unsafe fn load3<T: Real, L: Lanes<T>>(s: &[T], f: usize, c: usize) -> [L; 3] {
+    [L::load(s, c), L::load(s, f + c), L::load(s, 2 * f + c)]
 }

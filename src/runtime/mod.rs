@@ -58,25 +58,7 @@ impl<T: Real> NativeModel<T> {
         check_size(&meta.config, bytes, path)?;
         let config = meta.config.clone();
         let params = Params::from_bytes(bytes, &config, path)?;
-        let c = &config.encoder;
-        let radial = Radial {
-            cutoff: c.cutoff,
-            n_basis: c.radial_basis as usize,
-            p: 6,
-        };
-        let table = tabulate.then(|| FilterTable::new(&params, &radial));
-        let zbl = c
-            .zbl
-            .map(|range| Zbl::new(&config.elements, range))
-            .transpose()?;
-        let model = NativeModel {
-            params,
-            config,
-            radial,
-            table,
-            zbl,
-            workspace: Mutex::new(Workspace::default()),
-        };
+        let model = NativeModel::from_params(params, config, tabulate)?;
         Ok((model, meta))
     }
 
@@ -90,9 +72,8 @@ impl<T: Real> NativeModel<T> {
         &self.params
     }
 
-    /// A model of `params` for training; with `tabulate`, radial filters are evaluated from
-    /// [`FilterTable`]s built for these parameters.
-    #[cfg(feature = "torch")]
+    /// A model of `params` with the architecture `config` (e.g. parameters in training); with
+    /// `tabulate`, radial filters are evaluated from [`FilterTable`]s built for them.
     pub fn from_params(
         params: Params<T>,
         config: ModelConfig,
@@ -119,6 +100,26 @@ impl<T: Real> NativeModel<T> {
         })
     }
 
+    /// The potential's graph of atoms `species` with `pairs` and their edge `vectors` (Å),
+    /// running `layer_edges` (`None`: every edge in every layer).
+    fn graph<'a>(
+        &'a self,
+        species: &'a [usize],
+        pairs: &'a Pairs,
+        vectors: &'a [[f64; 3]],
+        layer_edges: Option<&'a [Vec<usize>]>,
+    ) -> Graph<'a, T> {
+        Graph {
+            species,
+            first: pairs.first,
+            second: pairs.second,
+            vectors,
+            edge_attr: None,
+            layer_edges,
+            table: self.table.as_ref(),
+        }
+    }
+
     /// Adds to `grads` the gradient of `sum_i coeff[i] E_i` with respect to the parameters,
     /// `E_i` the network's atomic energies of atoms `species` (`[N]`) at `positions` (Å,
     /// `[N][3]`) with `pairs` (every atom local; the reference energies and the ZBL core do
@@ -138,15 +139,7 @@ impl<T: Real> NativeModel<T> {
     ) -> Result<()> {
         let n = species.len();
         let vectors = edge_vectors(n, positions, pairs, n)?;
-        let graph = Graph {
-            species,
-            first: pairs.first,
-            second: pairs.second,
-            vectors: &vectors,
-            edge_attr: None,
-            layer_edges: None,
-            table: self.table.as_ref(),
-        };
+        let graph = self.graph(species, pairs, &vectors, None);
         encoder::gradient::energy_gradient(
             &self.params,
             &self.radial,
@@ -194,15 +187,7 @@ impl<T: Real> NativeModel<T> {
             Some(_) => None,
             None => layer_edges(layers, n_local, n, pairs),
         };
-        let graph = Graph {
-            species,
-            first: pairs.first,
-            second: pairs.second,
-            vectors: &vectors,
-            edge_attr: None,
-            layer_edges: sets.as_deref(),
-            table: self.table.as_ref(),
-        };
+        let graph = self.graph(species, pairs, &vectors, sets.as_deref());
         // One workspace per model; a concurrent caller gets a fresh one instead of waiting.
         let mut guard = self.workspace.try_lock().ok();
         let mut local = Workspace::default();

@@ -137,7 +137,7 @@ impl<T: Real + Displacement> NativeGradient<T> {
     }
 
     /// The loss of `samples` under `loss` and its gradient with respect to the parameters of
-    /// `model` (a potential without tables), left in `self.grads`.
+    /// `model` (a potential), left in `self.grads`.
     pub fn loss_and_gradient(
         &mut self,
         model: &NativeModel<T>,
@@ -148,35 +148,23 @@ impl<T: Real + Displacement> NativeGradient<T> {
         let (energy, forces) = predict(model, &b, samples.len())?;
         let (value, c, g) = loss_terms(samples, &b, &energy, &forces, loss);
         let g_max = g.iter().map(norm).fold(0.0, f64::max);
+        // Passes (step along g, weight of dL/dE, weight of the force term's difference).
+        let passes = if g_max == 0.0 {
+            vec![(0.0, 1.0, 0.0)]
+        } else {
+            let h = T::DISPLACEMENT / g_max;
+            vec![(h, 0.5, -0.5 / h), (-h, 0.5, 0.5 / h)]
+        };
         self.grads.clear();
         let mut atomic = Vec::new();
-        if g_max == 0.0 {
-            let coeff: Vec<T> = b.sample.iter().map(|&k| T::of(c[k])).collect();
-            let pairs = b.pairs();
-            model.energy_gradient(
-                &b.species,
-                &b.positions,
-                &pairs,
-                &coeff,
-                &mut self.ws,
-                &mut self.grads,
-                &mut atomic,
-            )?;
-            return Ok(value);
-        }
-        let h = T::DISPLACEMENT / g_max;
-        for sign in [1.0, -1.0] {
+        for (step, w_e, w_f) in passes {
             let x: Vec<[f64; 3]> = b
                 .positions
                 .iter()
                 .zip(&g)
-                .map(|(p, gi)| std::array::from_fn(|a| p[a] + sign * h * gi[a]))
+                .map(|(p, gi)| std::array::from_fn(|a| p[a] + step * gi[a]))
                 .collect();
-            let coeff: Vec<T> = b
-                .sample
-                .iter()
-                .map(|&k| T::of(0.5 * c[k] - sign * 0.5 / h))
-                .collect();
+            let coeff: Vec<T> = b.sample.iter().map(|&k| T::of(w_e * c[k] + w_f)).collect();
             let pairs = b.pairs();
             model.energy_gradient(
                 &b.species,
