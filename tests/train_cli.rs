@@ -146,6 +146,16 @@ fn an_interrupted_run_with_ema_resumes_to_the_same_model() {
     assert_ne!(with, without);
 }
 
+/// The same with the native gradient (its state is the optimiser's, checkpointed as before).
+#[test]
+fn an_interrupted_native_gradient_run_resumes_to_the_same_model() {
+    let native = [
+        ("epochs", "3"),
+        ("checkpoint_minutes", "0.05\ngradient = \"native\""),
+    ];
+    interrupted_run_resumes_to_the_same_model(&native);
+}
+
 /// Trains the tiny config with `overrides` whole and interrupted mid-epoch; both end with the
 /// same model, whose prediction is returned.
 fn interrupted_run_resumes_to_the_same_model(overrides: &[(&str, &str)]) -> (f64, Vec<[f64; 3]>) {
