@@ -19,8 +19,7 @@ use crate::model::{file, Model, ModelConfig};
 use crate::train::adam::Adam;
 use crate::train::batch_forward::{energies, energies_and_forces, PotentialLoss};
 use crate::train::checkpoint::{self, LoopState};
-use crate::train::config::GeneratorTrainConfig;
-use crate::train::config::{Config, Gradient};
+use crate::train::config::{Config, GeneratorTrainConfig, Gradient, TrainingConfig};
 use crate::train::datasets::{self, Samples};
 use crate::train::generator_losses::{batch_rng, denoising_loss, optimality_loss, score_loss};
 use crate::train::native_gradient::{ModelGradient, Snapshot};
@@ -146,7 +145,7 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
 fn torch_batch(
     model: &Model,
     refs: &[&Sample],
-    t: &crate::train::config::TrainingConfig,
+    t: &TrainingConfig,
 ) -> Result<(f64, Vec<f64>, Vec<f64>)> {
     let batch = collate(refs, model.precision().kind(), model.device())?;
     let (e, f) = energies_and_forces(model, &batch, false)?;
@@ -450,23 +449,23 @@ impl<'a> Trainer<'a> {
                 .into_iter()
                 .map(|i| &self.train_set.potential[i])
                 .collect();
-            if t.gradient == Gradient::Native {
-                let loss = PotentialLoss::of(t);
+            let loss = PotentialLoss::of(t);
+            let (value, le, lf) = if t.gradient == Gradient::Native {
                 let (l, grads) = self.native.loss_and_gradient(&self.model, &refs, &loss)?;
-                epoch.sums.potential += l.total;
-                epoch.sums.energy += l.energy_mse;
-                epoch.sums.force += l.force_mse;
-                total = total + l.total;
                 native_grads = Some(grads);
+                total = total + l.total;
+                (l.total, l.energy_mse, l.force_mse)
             } else {
                 let batch = collate(&refs, kind, self.model.device())?;
                 let (e, f) = energies_and_forces(&self.model, &batch, true)?;
-                let (l, le, lf) = PotentialLoss::of(t).loss(&batch, &e, &f)?;
-                epoch.sums.potential += l.f_double_value(&[])?;
-                epoch.sums.energy += le;
-                epoch.sums.force += lf;
+                let (l, le, lf) = loss.loss(&batch, &e, &f)?;
+                let value = l.f_double_value(&[])?;
                 total = total + l;
-            }
+                (value, le, lf)
+            };
+            epoch.sums.potential += value;
+            epoch.sums.energy += le;
+            epoch.sums.force += lf;
         }
         if let Some(g) = self.config.generator.as_ref() {
             if !epoch.structures.is_empty() {
