@@ -123,10 +123,8 @@ impl<T: Real> NativeModel<T> {
     /// Adds to `grads` the gradient of `sum_i coeff[i] E_i` with respect to the parameters,
     /// `E_i` the network's atomic energies of atoms `species` (`[N]`) at `positions` (Å,
     /// `[N][3]`) with `pairs` (every atom local; the reference energies and the ZBL core do
-    /// not depend on the parameters), and returns those atomic energies (eV, `[N]`) in
-    /// `atomic`. See [`encoder::gradient`].
+    /// not depend on the parameters). See [`encoder::gradient`].
     #[cfg(feature = "torch")]
-    #[allow(clippy::too_many_arguments)]
     pub fn energy_gradient(
         &self,
         species: &[usize],
@@ -135,20 +133,11 @@ impl<T: Real> NativeModel<T> {
         coeff: &[T],
         ws: &mut Workspace<T>,
         grads: &mut encoder::gradient::ParamGrads<T>,
-        atomic: &mut Vec<f64>,
     ) -> Result<()> {
         let n = species.len();
         let vectors = edge_vectors(n, positions, pairs, n)?;
         let graph = self.graph(species, pairs, &vectors, None);
-        encoder::gradient::energy_gradient(
-            &self.params,
-            &self.radial,
-            &graph,
-            coeff,
-            ws,
-            grads,
-            atomic,
-        )
+        encoder::gradient::energy_gradient(&self.params, &self.radial, &graph, coeff, ws, grads)
     }
 
     /// Energy of the first `n_local` atoms and the requested derivatives for atoms of species

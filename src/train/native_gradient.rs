@@ -156,7 +156,6 @@ impl<T: Real + Displacement> NativeGradient<T> {
             vec![(h, 0.5, -0.5 / h), (-h, 0.5, 0.5 / h)]
         };
         self.grads.clear();
-        let mut atomic = Vec::new();
         for (step, w_e, w_f) in passes {
             let x: Vec<[f64; 3]> = b
                 .positions
@@ -173,7 +172,6 @@ impl<T: Real + Displacement> NativeGradient<T> {
                 &coeff,
                 &mut self.ws,
                 &mut self.grads,
-                &mut atomic,
             )?;
         }
         Ok(value)

@@ -126,9 +126,8 @@ impl<T: Real> ParamGrads<T> {
 /// Accumulates into `grads` the gradient of `sum_i coeff[i] * E_i` (`E_i` the network's
 /// atomic energies, eV; `coeff` `[N]`) with respect to the parameters, for the potential `p`
 /// on graph `g` (all atoms local, no edge features; filters exact or from the graph's tables,
-/// which then give the forward pass's filter values); returns the atomic energies of
-/// the network without reference energies or ZBL core in `atomic` (eV, `[N]`). The
-/// workspace keeps a full tape from now on.
+/// which then give the forward pass's filter values). The workspace keeps a full tape from
+/// now on.
 pub fn energy_gradient<T: Real>(
     p: &Params<T>,
     radial: &Radial,
@@ -136,7 +135,6 @@ pub fn energy_gradient<T: Real>(
     coeff: &[T],
     ws: &mut Workspace<T>,
     grads: &mut ParamGrads<T>,
-    atomic: &mut Vec<f64>,
 ) -> Result<()> {
     let n = g.species.len();
     if g.edge_attr.is_some() || g.layer_edges.is_some() {
@@ -152,10 +150,8 @@ pub fn energy_gradient<T: Real>(
     }
     ws.full_tape = true;
     forward(p, radial, g, None, None, ws)?;
-    readout(p, g.species, ws, atomic);
-    for (e, &sp) in atomic.iter_mut().zip(g.species) {
-        *e -= p.e_ref[sp];
-    }
+    // The readout's pre-activations (ws.h_r) enter its adjoints; its energies are not needed.
+    readout(p, g.species, ws, &mut Vec::with_capacity(n));
     parameters(p, g, coeff, ws, grads);
     Ok(())
 }
