@@ -2,7 +2,12 @@
 
 Runs `concord eval --json` (float32, the CPU default) on every class file of the organic test set
 (data/organic-gfn2/test/<group>/<class>.extxyz.gz) and on the QM9 test split, and writes a
-markdown table (force MAE/RMSE in meV/Å, energy MAE per molecule in eV) per model.
+markdown table (force MAE/RMSE in meV/Å, energy MAE per molecule in eV) per model. The last column,
+on the organic classes, is the error of each frame's energy relative to its molecule's GFN2 minimum
+(E(frame) − E(minimum), model against label; MAE and mean signed error in eV, through the C ABI,
+so it needs CONCORD_LIB_DIR, as `make eval-potential` sets it):
+what conformer and MD energies depend on, and, unlike the energy per molecule, untouched by the
+per-element reference energies (`concord refit-reference`), which cancel within a molecule.
 
 With `--out`, also draws force parity plots per frame class (`<out stem>_<model>_parity.png`),
 computed through the C ABI (needs CONCORD_LIB_DIR, as `make eval-potential` sets it).
@@ -80,6 +85,37 @@ def parity_plot(name, model, path):
     plt.close(fig)
 
 
+def relative_energies(model, rows):
+    """{row label: (MAE, mean signed error) in eV} of E(frame) − E(the molecule's GFN2 minimum),
+    model against label, for the organic classes (float32, through the C ABI)."""
+    import sys
+
+    import ase.io
+    import numpy as np
+    sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
+    from concord_c import Model
+
+    m = Model(model, precision=32)
+    out = {}
+    for g in GROUPS:
+        test = ROOT / "data" / "organic-gfn2" / "test" / g
+
+        def energies(cls):
+            return [(a.info["mol"], m.compute(a.numbers, a.positions)["energy"], a.get_potential_energy())
+                    for a in ase.io.iread(test / f"{cls}.extxyz.gz", ":")]
+
+        if not (test / "gfn2_min.extxyz.gz").exists():
+            continue
+        minima = {mol: (e, ref) for mol, e, ref in energies("gfn2_min")}
+        for label, path in rows:
+            if path.parent != test or path.name.startswith("gfn2_min"):
+                continue
+            d = np.array([(e - minima[mol][0]) - (ref - minima[mol][1])
+                          for mol, e, ref in energies(path.name.removesuffix(".extxyz.gz")) if mol in minima])
+            out[label] = (np.abs(d).mean(), d.mean())
+    return out
+
+
 def by_config(name, model, path):
     """Markdown rows of `model`'s errors on the frames of `path`, grouped by their `config`."""
     import sys
@@ -105,14 +141,16 @@ def by_config(name, model, path):
     return lines
 
 
-def table(name, rows, metrics):
+def table(name, rows, metrics, relative):
     lines = [f"### {name}", "", "| frames | n | force MAE (meV/Å) | force RMSE (meV/Å) | RMSE/MAE | "
-             "energy MAE per molecule (eV) |", "|---|---|---|---|---|---|"]
+             "energy MAE per molecule (eV) | energy relative to the GFN2 minimum: MAE (mean) (eV) |",
+             "|---|---|---|---|---|---|---|"]
     for label, path in rows:
         m = metrics[str(path)]
         mae, rmse = 1000 * m["force_mae"], 1000 * m["force_rmse"]
+        rel = f"{relative[label][0]:.3f} ({relative[label][1]:+.3f})" if label in relative else ""
         lines.append(f"| {label} | {m['n_energies']} | {mae:.0f} | {rmse:.0f} | {rmse / mae:.1f} | "
-                     f"{m['energy_mae']:.3f} |")
+                     f"{m['energy_mae']:.3f} | {rel} |")
     return "\n".join(lines) + "\n"
 
 
@@ -136,8 +174,10 @@ def main():
     for spec in a.model:
         name, _, path = spec.partition("=")
         metrics = evaluate(path, [p for _, p in rows])
-        all_metrics[name] = {"model": path, "metrics": metrics}
-        text.append(table(name, rows, metrics))
+        relative = relative_energies(path, rows)
+        all_metrics[name] = {"model": path, "metrics": metrics,
+                             "relative_energy": {k: {"mae": v[0], "mean": v[1]} for k, v in relative.items()}}
+        text.append(table(name, rows, metrics, relative))
         if a.out:
             parity_plot(name, path, a.out.parent / f"{a.out.stem}_{name}_parity.png")
     out = "\n".join(text)
