@@ -4,12 +4,20 @@ For each class file and model: the energy MAE per molecule (eV), its mean signed
 label; a bias), and the MAE left after fitting one energy per element to the errors of the class
 itself, leave-one-out (each molecule's offsets fitted on the other molecules): the part of the
 error that no choice of per-element reference energies (`concord refit-reference`) can remove.
+With `--relative FILE` (e.g. a training file), instead the error of each frame's energy relative to
+its molecule's `gfn2_min` frame, per `config` (and `sigma`) of the first `--molecules` molecules:
+whether the training itself fits what `make eval-potential`'s last column measures on test molecules.
 Float64 through the C ABI (needs CONCORD_LIB_DIR, as `make eval-potential` sets it).
 
 Usage: python scripts/eval/energy_parts.py --model NAME=PATH [--model ...] [--classes gfn2_min md_300K ...]
+       python scripts/eval/energy_parts.py --model NAME=PATH [--model ...] --relative FILE [--molecules 40]
 """
 import argparse
+import gzip
+import io
+import itertools
 import sys
+from collections import defaultdict
 
 import ase.io
 import numpy as np
@@ -24,9 +32,9 @@ ELEMENTS = [1, 6, 7, 8, 9]
 
 def parts(model, path):
     """(n, MAE, mean signed error, leave-one-out per-element-fit MAE) in eV of `model` on `path`."""
-    frames = list(ase.io.iread(path, ":"))
-    err = np.array([model.compute(a.numbers, a.positions)["energy"] - a.get_potential_energy() for a in frames])
-    counts = np.array([[np.sum(a.numbers == z) for z in ELEMENTS] for a in frames], float)
+    atoms = list(frames(path))
+    err = np.array([model.compute(a.numbers, a.positions)["energy"] - a.get_potential_energy() for a in atoms])
+    counts = np.array([[np.sum(a.numbers == z) for z in ELEMENTS] for a in atoms], float)
     left = []
     for i in range(len(err)):
         others = np.arange(len(err)) != i
@@ -35,11 +43,51 @@ def parts(model, path):
     return len(err), np.abs(err).mean(), err.mean(), np.abs(left).mean()
 
 
+def frames(path):
+    """The frames of an extended-XYZ file, read from memory: ASE seeks back to each frame, which
+    in a gzip stream means decompressing from the start again."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as f:
+        text = io.StringIO(f.read())
+    return ase.io.iread(text, ":", format="extxyz")
+
+
+def relative(model, path, molecules):
+    """{config: (n, MAE, mean signed error) in eV} of E(frame) − E(its molecule's gfn2_min frame),
+    model against label, over the frames of the first `molecules` molecules of `path`."""
+    seen = []
+
+    def wanted(a):
+        if a.info["mol"] not in seen:
+            seen.append(a.info["mol"])
+        return len(seen) <= molecules
+
+    rows = [(a.info["mol"], a.info["config"] + (f" {a.info['sigma']}" if "sigma" in a.info else ""),
+             model.compute(a.numbers, a.positions)["energy"], a.get_potential_energy())
+            for a in itertools.takewhile(wanted, frames(path))]
+    minima = {mol: (e, ref) for mol, cfg, e, ref in rows if cfg == "gfn2_min"}
+    errors = defaultdict(list)
+    for mol, cfg, e, ref in rows:
+        if mol in minima and cfg != "gfn2_min":
+            errors[cfg].append((e - minima[mol][0]) - (ref - minima[mol][1]))
+    return {cfg: (len(d), np.abs(d).mean(), np.mean(d)) for cfg, d in sorted(errors.items())}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="NAME=PATH of a model file")
     ap.add_argument("--classes", nargs="+", default=["gfn2_min", "mmff_min", "md_300K", "noise_0.08"])
+    ap.add_argument("--relative", help="errors relative to each molecule's gfn2_min frame in this file instead")
+    ap.add_argument("--molecules", type=int, default=40, help="with --relative: the first N molecules")
     a = ap.parse_args()
+    if a.relative:
+        print(f"{a.relative}, first {a.molecules} molecules\n\n| model | config | n | energy relative to the "
+              "GFN2 minimum: MAE (eV) | mean signed (eV) |\n|---|---|---|---|---|")
+        for spec in a.model:
+            name, _, path = spec.partition("=")
+            for cfg, (n, mae, mean) in relative(Model(path, precision=64), a.relative, a.molecules).items():
+                print(f"| {name} | {cfg} | {n} | {mae:.3f} | {mean:+.3f} |", flush=True)
+        return
     print("| model | frames | n | energy MAE per molecule (eV) | mean signed (eV) | "
           "MAE after a per-element fit on the class itself, leave-one-out (eV) |\n|---|---|---|---|---|---|")
     for spec in a.model:
