@@ -13,16 +13,13 @@ Usage: python scripts/eval/energy_parts.py --model NAME=PATH [--model ...] [--cl
        python scripts/eval/energy_parts.py --model NAME=PATH [--model ...] --relative FILE [--molecules 40]
 """
 import argparse
-import gzip
-import io
 import itertools
 import sys
 from collections import defaultdict
 
-import ase.io
 import numpy as np
 
-from potential import GROUPS, ROOT
+from potential import GROUPS, ROOT, frames
 
 sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
 from concord_c import Model  # noqa: E402
@@ -41,15 +38,6 @@ def parts(model, path):
         offsets, *_ = np.linalg.lstsq(counts[others], err[others], rcond=None)
         left.append(err[i] - counts[i] @ offsets)
     return len(err), np.abs(err).mean(), err.mean(), np.abs(left).mean()
-
-
-def frames(path):
-    """The frames of an extended-XYZ file, read from memory: ASE seeks back to each frame, which
-    in a gzip stream means decompressing from the start again."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as f:
-        text = io.StringIO(f.read())
-    return ase.io.iread(text, ":", format="extxyz")
 
 
 def relative(model, path, molecules):

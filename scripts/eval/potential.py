@@ -21,6 +21,8 @@ Usage: python scripts/eval/potential.py --model NAME=PATH [--model ...] [--out t
        python scripts/eval/potential.py --model NAME=PATH [--model ...] --by-config FILE
 """
 import argparse
+import gzip
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -42,6 +44,16 @@ def files():
     return [(k, p) for k, p in out if p.exists()]
 
 
+def frames(path):
+    """The frames of an extended-XYZ file (ASE Atoms), read from memory: ASE seeks back to each
+    frame, which in a gzip stream means decompressing from the start again."""
+    import ase.io
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as f:
+        text = io.StringIO(f.read())
+    return ase.io.iread(text, ":", format="extxyz")
+
+
 def evaluate(model, paths):
     res = subprocess.run([str(CONCORD), "eval", "--json", "--model", str(model), "--data", *map(str, paths)],
                          check=True, capture_output=True, text=True)
@@ -52,7 +64,6 @@ def parity_plot(name, model, path):
     """Force components, model vs GFN2-xTB, one panel per frame class (both groups pooled)."""
     import sys
 
-    import ase.io
     import matplotlib
     import numpy as np
     matplotlib.use("Agg")
@@ -68,7 +79,7 @@ def parity_plot(name, model, path):
         ref, got = [], []
         for g in GROUPS:
             f = test / g / f"{cls}.extxyz.gz"
-            for a in ase.io.read(f, ":") if f.exists() else []:
+            for a in frames(f) if f.exists() else []:
                 ref.append(a.get_forces().ravel())
                 got.append(m.compute(a.numbers, a.positions)["forces"].ravel())
         ref, got = np.concatenate(ref), np.concatenate(got)
@@ -90,7 +101,6 @@ def relative_energies(model, rows):
     model against label, for the organic classes (float32, through the C ABI)."""
     import sys
 
-    import ase.io
     import numpy as np
     sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
     from concord_c import Model
@@ -102,7 +112,7 @@ def relative_energies(model, rows):
 
         def energies(cls):
             return [(a.info["mol"], m.compute(a.numbers, a.positions)["energy"], a.get_potential_energy())
-                    for a in ase.io.iread(test / f"{cls}.extxyz.gz", ":")]
+                    for a in frames(test / f"{cls}.extxyz.gz")]
 
         if not (test / "gfn2_min.extxyz.gz").exists():
             continue
@@ -121,14 +131,13 @@ def by_config(name, model, path):
     import sys
     from collections import defaultdict
 
-    import ase.io
     import numpy as np
     sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
     from concord_c import Model
 
     m = Model(model, precision=32)
     groups = defaultdict(lambda: ([], []))
-    for a in ase.io.iread(path, ":"):
+    for a in frames(path):
         r = m.compute(a.numbers, a.positions)
         forces, energies = groups[a.info.get("config", "?")]
         forces.append(np.abs(r["forces"] - a.get_forces()).mean())
