@@ -15,11 +15,10 @@ Usage: python scripts/eval/energy_parts.py --model NAME=PATH [--model ...] [--cl
 import argparse
 import itertools
 import sys
-from collections import defaultdict
 
 import numpy as np
 
-from potential import GROUPS, ROOT, frames
+from potential import GROUPS, ROOT, frames, relative_errors
 
 sys.path.insert(0, str(ROOT / "plugins" / "lammps" / "tests"))
 from concord_c import Model  # noqa: E402
@@ -50,14 +49,11 @@ def relative(model, path, molecules):
             seen.append(a.info["mol"])
         return len(seen) <= molecules
 
-    rows = [(a.info["mol"], a.info["config"] + (f" {a.info['sigma']}" if "sigma" in a.info else ""),
+    rows = [(a.info["config"] + (f" {a.info['sigma']}" if "sigma" in a.info else ""), a.info["mol"],
              model.compute(a.numbers, a.positions)["energy"], a.get_potential_energy())
             for a in itertools.takewhile(wanted, frames(path))]
-    minima = {mol: (e, ref) for mol, cfg, e, ref in rows if cfg == "gfn2_min"}
-    errors = defaultdict(list)
-    for mol, cfg, e, ref in rows:
-        if mol in minima and cfg != "gfn2_min":
-            errors[cfg].append((e - minima[mol][0]) - (ref - minima[mol][1]))
+    minima = {mol: (e, ref) for cfg, mol, e, ref in rows if cfg == "gfn2_min"}
+    errors = relative_errors(minima, [row for row in rows if row[0] != "gfn2_min"])
     return {cfg: (len(d), np.abs(d).mean(), np.mean(d)) for cfg, d in sorted(errors.items())}
 
 

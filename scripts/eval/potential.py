@@ -96,6 +96,18 @@ def parity_plot(name, model, path):
     plt.close(fig)
 
 
+def relative_errors(minima, rows):
+    """{key: [eV]} of the errors (model − label) of E(frame) − E(its molecule's minimum), for
+    `rows` of (key, molecule, model energy, label energy) and `minima` {molecule: (model energy,
+    label energy)}; frames of a molecule without a minimum are left out."""
+    from collections import defaultdict
+    out = defaultdict(list)
+    for key, mol, e, ref in rows:
+        if mol in minima:
+            out[key].append((e - minima[mol][0]) - (ref - minima[mol][1]))
+    return out
+
+
 def relative_energies(model, rows):
     """{row label: (MAE, mean signed error) in eV} of E(frame) − E(the molecule's GFN2 minimum),
     model against label, for the organic classes (float32, through the C ABI)."""
@@ -110,19 +122,17 @@ def relative_energies(model, rows):
     for g in GROUPS:
         test = ROOT / "data" / "organic-gfn2" / "test" / g
 
-        def energies(cls):
-            return [(a.info["mol"], m.compute(a.numbers, a.positions)["energy"], a.get_potential_energy())
-                    for a in frames(test / f"{cls}.extxyz.gz")]
+        def energies(label, path):
+            return [(label, a.info["mol"], m.compute(a.numbers, a.positions)["energy"], a.get_potential_energy())
+                    for a in frames(path)]
 
         if not (test / "gfn2_min.extxyz.gz").exists():
             continue
-        minima = {mol: (e, ref) for mol, e, ref in energies("gfn2_min")}
-        for label, path in rows:
-            if path.parent != test or path.name.startswith("gfn2_min"):
-                continue
-            d = np.array([(e - minima[mol][0]) - (ref - minima[mol][1])
-                          for mol, e, ref in energies(path.name.removesuffix(".extxyz.gz")) if mol in minima])
-            out[label] = (np.abs(d).mean(), d.mean())
+        minima = {mol: (e, ref) for _, mol, e, ref in energies(None, test / "gfn2_min.extxyz.gz")}
+        errors = relative_errors(minima, [row for label, path in rows
+                                          if path.parent == test and not path.name.startswith("gfn2_min")
+                                          for row in energies(label, path)])
+        out.update({label: (np.abs(d).mean(), np.mean(d)) for label, d in errors.items()})
     return out
 
 
