@@ -14,7 +14,7 @@ use concord::potential::{Backend, Device, Potential};
 use concord::train::batch_forward::energies_and_forces;
 use concord::train::generator_losses::{batch_energies, graph_batch};
 use concord::train::samples::{centred, GraphSample};
-use concord::train::samples::{collate, Sample};
+use concord::train::samples::{collate, Sample, Selection};
 use concord::Frame;
 use tch::{Device as TchDevice, Kind, Tensor};
 
@@ -48,7 +48,7 @@ fn inference_training_and_generator_forces_agree() {
 
     // Training: the batched forward of the loss.
     let sample = Sample::from_frame(&frame, model, 0).unwrap();
-    let batch = collate(&[&sample], Kind::Double, TchDevice::Cpu).unwrap();
+    let batch = collate(&Selection::plain(&[&sample]), Kind::Double, TchDevice::Cpu).unwrap();
     let (e_train, f_train) = energies_and_forces(model, &batch, false).unwrap();
 
     // Generator losses: energies of the graph batch, forces by autograd.

@@ -1,7 +1,9 @@
 //! The native training gradient against libtorch's double backward: the same loss, and the
 //! same gradient for every trainable parameter, on random models of several shapes (with and
 //! without the ZBL core and the normalised vector features) and a batch of molecules with
-//! energy and force labels, with the MSE and the Huber force loss.
+//! energy and force labels, with the MSE and the Huber force loss, and with the
+//! relative-energy term (a frame paired with its molecule's lowest-energy frame, which joins
+//! the batch for that term only).
 
 #![cfg(feature = "torch")]
 
@@ -16,12 +18,20 @@ use concord::model::{EncoderConfig, Model, ModelConfig, Precision};
 use concord::runtime::{NativeModel, Params, Real};
 use concord::train::batch_forward::{energies_and_forces, PotentialLoss};
 use concord::train::native_gradient::{named, Displacement, NativeGradient};
-use concord::train::samples::{collate, Sample};
+use concord::train::samples::{collate, link_partners, Sample, Selection};
 use tch::{Device, Kind};
 
-/// A random molecule of `n` atoms with every pair within `cutoff` and made-up labels.
-fn sample(n: usize, seed: u64, cutoff: f64, labelled_forces: bool) -> Sample {
-    let (numbers, positions) = random_molecule(n, 4.0, seed);
+/// A random molecule of `n` atoms with every pair within `cutoff` and made-up labels; with
+/// `displaced`, its atoms moved by up to 0.1 Å and its energy 0.7 eV higher.
+fn sample(n: usize, seed: u64, cutoff: f64, labelled_forces: bool, displaced: bool) -> Sample {
+    let (numbers, mut positions) = random_molecule(n, 4.0, seed);
+    if displaced {
+        for (i, p) in positions.iter_mut().enumerate() {
+            for (a, x) in p.iter_mut().enumerate() {
+                *x += 0.1 * ((7 * i + a) as f64).sin();
+            }
+        }
+    }
     let species: Vec<i64> = numbers
         .iter()
         .map(|z| match z {
@@ -41,7 +51,7 @@ fn sample(n: usize, seed: u64, cutoff: f64, labelled_forces: bool) -> Sample {
         }
     }
     let shift = vec![[0.0; 3]; first.len()];
-    let energy = -100.0 * n as f64 + seed as f64 * 0.3;
+    let energy = -100.0 * n as f64 + seed as f64 * 0.3 + if displaced { 0.7 } else { 0.0 };
     let forces = (0..n)
         .map(|i| std::array::from_fn(|a| ((i * 3 + a) as f64 * 0.37 + seed as f64).sin()))
         .collect();
@@ -55,6 +65,7 @@ fn sample(n: usize, seed: u64, cutoff: f64, labelled_forces: bool) -> Sample {
         forces: labelled_forces.then_some(forces),
         molecule: format!("m{seed}"),
         repeat: 1,
+        partner: None,
     }
 }
 
@@ -74,12 +85,22 @@ fn compare<T: Real + Displacement>(
     model
         .set_energy_normalisation(&[-13.6, -1030.0, -1480.0, -2040.0], 0.8)
         .unwrap();
-    let samples = [
-        sample(7, 1, encoder.cutoff, true),
-        sample(5, 2, encoder.cutoff, true),
-        sample(9, 3, encoder.cutoff, false),
+    // Scored: the first, third and fourth; with the relative-energy term the displaced second
+    // instead of the first, which then joins as its partner for that term only.
+    let mut samples = [
+        sample(7, 1, encoder.cutoff, true, false),
+        sample(7, 1, encoder.cutoff, true, true),
+        sample(5, 2, encoder.cutoff, true, false),
+        sample(9, 3, encoder.cutoff, false, false),
     ];
-    let refs: Vec<&Sample> = samples.iter().collect();
+    link_partners(&mut samples);
+    let partners: Vec<Option<usize>> = samples.iter().map(|s| s.partner).collect();
+    assert_eq!(partners, [None, Some(0), None, None]);
+    let refs = if loss.relative_energy_weight > 0.0 {
+        Selection::with_partners(&[1, 2, 3], &samples)
+    } else {
+        Selection::plain(&[&samples[0], &samples[2], &samples[3]])
+    };
 
     let batch = collate(&refs, Kind::Double, Device::Cpu).unwrap();
     let (e, f) = energies_and_forces(&model, &batch, true).unwrap();
@@ -149,6 +170,11 @@ fn native_training_gradients_agree_with_libtorch_double_backward() {
         energy_weight: 100.0,
         force_weight: 10.0,
         force_huber_delta: None,
+        relative_energy_weight: 0.0,
+    };
+    let relative = PotentialLoss {
+        relative_energy_weight: 300.0,
+        ..mse
     };
     let huber = PotentialLoss {
         force_huber_delta: Some(0.5),
@@ -163,13 +189,14 @@ fn native_training_gradients_agree_with_libtorch_double_backward() {
         (encoder(16, 2, false, None), forces_only, 4),
         (encoder(16, 3, false, Some(0.6)), mse, 2),
         (encoder(12, 2, true, None), huber, 3),
+        (encoder(16, 2, false, Some(0.6)), relative, 5),
     ] {
         let (worst, native, torch) = compare::<f64>(enc, loss, seed);
         assert!(
             (native - torch).abs() <= 1e-10 * torch.abs(),
             "loss: native {native}, libtorch {torch}"
         );
-        // Measured: 2e-9 to 2e-8 (the central difference's O(h^2)).
+        // Measured: 2e-9 to 3e-8 (the central difference's O(h^2)).
         assert!(
             worst < 1e-6,
             "{enc:?}: float64 gradients differ by {worst:e}"

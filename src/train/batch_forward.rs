@@ -62,6 +62,9 @@ pub struct PotentialLoss {
     pub force_weight: f64,
     /// Huber threshold of the force term, eV/Å (`None`: the MSE).
     pub force_huber_delta: Option<f64>,
+    /// Weight of the relative-energy MSE (per atom, over the batch's pairs of a frame and its
+    /// molecule's lowest-energy frame), 1/eV².
+    pub relative_energy_weight: f64,
 }
 
 impl PotentialLoss {
@@ -71,13 +74,16 @@ impl PotentialLoss {
             energy_weight: t.energy_weight,
             force_weight: t.force_weight,
             force_huber_delta: t.force_huber_delta,
+            relative_energy_weight: t.relative_energy_weight,
         }
     }
 
-    /// The training loss `w_E * mean((dE/N)^2) + w_F * mean(h(dF))` over labelled
-    /// samples/atoms, `h(x) = x^2` (MSE) or with a Huber threshold δ `h(x) = x^2` for `|x| <= δ`
-    /// and `2δ|x| - δ^2` beyond (the Huber loss scaled to equal the MSE below δ); with the
-    /// energy MSE and the force MSE (detached, as f64).
+    /// The training loss `w_E * mean((dE/N)^2) + w_F * mean(h(dF)) + w_R * mean((dR/N)^2)`
+    /// over labelled samples/atoms/pairs, `h(x) = x^2` (MSE) or with a Huber threshold δ
+    /// `h(x) = x^2` for `|x| <= δ` and `2δ|x| - δ^2` beyond (the Huber loss scaled to equal the
+    /// MSE below δ), and `dR = dE(frame) - dE(partner)` the error of a frame's energy relative
+    /// to its molecule's lowest-energy frame (N: the frame's atoms); with the energy MSE and
+    /// the force MSE (detached, as f64).
     pub fn loss(
         &self,
         batch: &Batch,
@@ -109,18 +115,24 @@ impl PotentialLoss {
         };
         let e_val = e_mse.f_double_value(&[])?;
         let f_val = f_mse.f_double_value(&[])?;
-        Ok((
-            e_mse * self.energy_weight + f_term * self.force_weight,
-            e_val,
-            f_val,
-        ))
+        let mut total = e_mse * self.energy_weight + f_term * self.force_weight;
+        let n_pairs = batch.pair_frame.size1()?;
+        if self.relative_energy_weight > 0.0 && n_pairs > 0 {
+            let err = energy - &batch.energy;
+            let dr = (err.f_index_select(0, &batch.pair_frame)?
+                - err.f_index_select(0, &batch.pair_partner)?)
+                / batch.n_atoms.f_index_select(0, &batch.pair_frame)?;
+            total += dr.f_square()?.f_sum(energy.kind())?
+                * (self.relative_energy_weight / n_pairs as f64);
+        }
+        Ok((total, e_val, f_val))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::samples::{collate, Sample};
+    use crate::train::samples::{collate, Sample, Selection};
 
     /// A two-atom sample without pairs whose force labels are zero and energy label is 1 eV.
     fn sample() -> Sample {
@@ -134,13 +146,14 @@ mod tests {
             forces: Some(vec![[0.0; 3]; 2]),
             molecule: "m".into(),
             repeat: 1,
+            partner: None,
         }
     }
 
     #[test]
     fn the_huber_force_term_is_the_mse_below_delta_and_linear_beyond() {
         let s = sample();
-        let batch = collate(&[&s], Kind::Double, tch::Device::Cpu).unwrap();
+        let batch = collate(&Selection::plain(&[&s]), Kind::Double, tch::Device::Cpu).unwrap();
         let errors = [0.05, -0.3, 2.0, 0.0, -0.1, 0.08];
         let forces = Tensor::from_slice(&errors).view([2, 3]);
         let energy = Tensor::from_slice(&[1.4]); // 0.2 eV/atom off
@@ -150,6 +163,7 @@ mod tests {
                 energy_weight: 0.0,
                 force_weight: 1.0,
                 force_huber_delta: delta,
+                relative_energy_weight: 0.0,
             };
             let (total, e_mse, f_mse) = l.loss(&batch, &energy, &forces).unwrap();
             assert!((e_mse - 0.04).abs() < 1e-12 && (f_mse - mse).abs() < 1e-12);
@@ -172,5 +186,34 @@ mod tests {
             / 6.0;
         assert!((term(Some(delta)) - huber).abs() < 1e-12);
         assert!(huber < mse);
+    }
+
+    #[test]
+    fn the_relative_energy_term_fits_energies_relative_to_the_partner() {
+        // Frame 0 (scored, 0.3 eV too high) paired with its partner 1 (not scored, 0.1 eV
+        // too low): dR = (0.3 + 0.1) / 2 atoms; the energy term sees frame 0 alone.
+        let mut frame = sample();
+        frame.partner = Some(1);
+        let mut minimum = sample();
+        minimum.energy = Some(0.5);
+        let set = [frame, minimum];
+        let selection = Selection::with_partners(&[0], &set);
+        assert_eq!(
+            (selection.scored, selection.pairs.clone()),
+            (1, vec![(0, 1)])
+        );
+        let batch = collate(&selection, Kind::Double, tch::Device::Cpu).unwrap();
+        let energy = Tensor::from_slice(&[1.3, 0.4]);
+        let forces = Tensor::zeros([4, 3], (Kind::Double, tch::Device::Cpu));
+        let l = PotentialLoss {
+            energy_weight: 2.0,
+            force_weight: 1.0,
+            force_huber_delta: None,
+            relative_energy_weight: 10.0,
+        };
+        let (total, e_mse, f_mse) = l.loss(&batch, &energy, &forces).unwrap();
+        assert!((e_mse - 0.15f64.powi(2)).abs() < 1e-12 && f_mse == 0.0);
+        let expected = 2.0 * 0.15f64.powi(2) + 10.0 * 0.2f64.powi(2);
+        assert!((total.double_value(&[]) - expected).abs() < 1e-12);
     }
 }

@@ -77,6 +77,13 @@ pub struct TrainingConfig {
     /// (MACE's `huber` loss). Absent: the MSE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_huber_delta: Option<f64>,
+    /// Weight of the relative-energy term, 1/eV²: the MSE per atom of each frame's energy
+    /// relative to its molecule's lowest-energy frame in the same split (same `mol` name and
+    /// atoms), over the batch's frames that have one; the partner frames are evaluated with the
+    /// batch (up to twice the cost per step). Fits within-molecule energy differences (strain,
+    /// conformers) that the per-frame energy MSE leaves to the forces. Default 0 (off).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub relative_energy_weight: f64,
     /// Fraction of molecules held out for validation.
     pub validation_fraction: f64,
     /// Parameter precision during training.
@@ -265,7 +272,7 @@ impl Config {
                 .parse::<crate::device::Device>()
                 .map_err(|e| format!("training.device: {e}"))?;
         }
-        let checks: [(bool, String); 16] = [
+        let checks: [(bool, String); 17] = [
             (
                 m.features >= 2,
                 format!("model.features must be >= 2, got {}", m.features),
@@ -320,6 +327,13 @@ impl Config {
                     && t.force_weight >= 0.0
                     && t.energy_weight + t.force_weight > 0.0,
                 "training.energy_weight and force_weight must be >= 0 and not both 0".to_string(),
+            ),
+            (
+                t.relative_energy_weight >= 0.0 && t.relative_energy_weight.is_finite(),
+                format!(
+                    "training.relative_energy_weight must be >= 0, got {}",
+                    t.relative_energy_weight
+                ),
             ),
             (
                 t.force_huber_delta.is_none_or(|d| d > 0.0 && d.is_finite()),
@@ -454,4 +468,10 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether a weight is zero (left out of the written config, so that configs and checkpoints
+/// from before the key compare equal).
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }

@@ -29,7 +29,7 @@ use crate::train::batch_forward::energies_and_forces;
 use crate::train::datasets;
 use crate::train::generator_losses::graph_batch;
 use crate::train::planes;
-use crate::train::samples::{collate, GraphSample, Sample};
+use crate::train::samples::{collate, GraphSample, Sample, Selection};
 use crate::train::trainer::fit_normalisation;
 use crate::train::Config;
 
@@ -282,7 +282,7 @@ fn frame_tensors(
         }
     }
     let refs: Vec<&Sample> = val.iter().take(reference).collect();
-    let batch = collate(&refs, Kind::Double, Device::Cpu)?;
+    let batch = collate(&Selection::plain(&refs), Kind::Double, Device::Cpu)?;
     let (e, f) = energies_and_forces(model, &batch, false)?;
     let (e, f, x) = (flat(&e)?, flat(&f)?, flat(&batch.positions)?);
     let mols: Vec<i64> = (0..refs.len()).map(|i| (train.len() + i) as i64).collect();

@@ -20,7 +20,7 @@ use crate::model::{Model, ModelConfig, Precision};
 use crate::runtime::encoder::gradient::{LinearGrad, ParamGrads};
 use crate::runtime::{NativeModel, Params, Real, Workspace};
 use crate::train::batch_forward::PotentialLoss;
-use crate::train::samples::Sample;
+use crate::train::samples::{Sample, Selection};
 
 /// The largest atom displacement of the central difference, Å, by precision. Against
 /// libtorch's double backward (`tests/native_gradient.rs`) the gradient's error scales as the
@@ -136,17 +136,18 @@ impl<T: Real + Displacement> NativeGradient<T> {
         }
     }
 
-    /// The loss of `samples` under `loss` and its gradient with respect to the parameters of
-    /// `model` (a potential), left in `self.grads`.
+    /// The loss of `selection` under `loss` and its gradient with respect to the parameters
+    /// of `model` (a potential), left in `self.grads`.
     pub fn loss_and_gradient(
         &mut self,
         model: &NativeModel<T>,
-        samples: &[&Sample],
+        selection: &Selection,
         loss: &PotentialLoss,
     ) -> Result<BatchLoss> {
+        let samples = &selection.samples;
         let b = Batch::of(samples);
         let (energy, forces) = predict(model, &b, samples.len())?;
-        let (value, c, g) = loss_terms(samples, &b, &energy, &forces, loss);
+        let (value, c, g) = loss_terms(selection, &b, &energy, &forces, loss);
         let g_max = g.iter().map(norm).fold(0.0, f64::max);
         // Passes (step along g, weight of dL/dE, weight of the force term's difference).
         let passes = if g_max == 0.0 {
@@ -185,16 +186,18 @@ fn norm(v: &[f64; 3]) -> f64 {
 /// The loss and its derivatives with respect to each sample's energy (`c`, 1/eV, `[B]`) and
 /// each atom's force (`g`, Å/eV, `[N]`), as [`PotentialLoss::loss`] defines the loss.
 fn loss_terms(
-    samples: &[&Sample],
+    selection: &Selection,
     b: &Batch,
     energy: &[f64],
     forces: &[[f64; 3]],
     loss: &PotentialLoss,
 ) -> (BatchLoss, Vec<f64>, Vec<[f64; 3]>) {
+    let all = &selection.samples;
+    let samples = &all[..selection.scored];
     let ne = samples.iter().filter(|s| s.energy.is_some()).count().max(1) as f64;
     let labelled = |s: &Sample| s.forces.as_ref().map_or(0, |_| s.species.len());
     let nf = 3.0 * samples.iter().map(|s| labelled(s)).sum::<usize>().max(1) as f64;
-    let mut c = vec![0.0; samples.len()];
+    let mut c = vec![0.0; all.len()];
     let mut e_sum = 0.0;
     for (k, s) in samples.iter().enumerate() {
         if let Some(label) = s.energy {
@@ -229,7 +232,19 @@ fn loss_terms(
         atom += n;
     }
     let (e_mse, f_mse) = (e_sum / ne, f_sum / nf);
-    let total = loss.energy_weight * e_mse + loss.force_weight * f_term / nf;
+    let mut total = loss.energy_weight * e_mse + loss.force_weight * f_term / nf;
+    if loss.relative_energy_weight > 0.0 && !selection.pairs.is_empty() {
+        let np = selection.pairs.len() as f64;
+        let error = |k: usize| energy[k] - all[k].energy.unwrap_or(0.0);
+        for &(i, p) in &selection.pairs {
+            let n = all[i].species.len() as f64;
+            let dr = (error(i) - error(p)) / n;
+            total += loss.relative_energy_weight * dr * dr / np;
+            let dc = loss.relative_energy_weight * 2.0 * dr / (n * np);
+            c[i] += dc;
+            c[p] -= dc;
+        }
+    }
     (
         BatchLoss {
             total,
@@ -293,19 +308,20 @@ impl Snapshot {
         })
     }
 
-    /// The loss of `samples` under `loss`, their energies (eV, `[B]`) and forces (eV/Å, the
-    /// samples' atoms in order).
+    /// The loss of `selection` under `loss`, its samples' energies (eV, `[B]`) and forces
+    /// (eV/Å, the samples' atoms in order).
     pub fn evaluate(
         &self,
-        samples: &[&Sample],
+        selection: &Selection,
         loss: &PotentialLoss,
     ) -> Result<(BatchLoss, Vec<f64>, Vec<[f64; 3]>)> {
+        let samples = &selection.samples;
         let b = Batch::of(samples);
         let (energy, forces) = match self {
             Snapshot::F32(m) => predict(m, &b, samples.len())?,
             Snapshot::F64(m) => predict(m, &b, samples.len())?,
         };
-        let (value, _, _) = loss_terms(samples, &b, &energy, &forces, loss);
+        let (value, _, _) = loss_terms(selection, &b, &energy, &forces, loss);
         Ok((value, energy, forces))
     }
 }
@@ -323,17 +339,17 @@ pub struct ModelGradient {
 }
 
 impl ModelGradient {
-    /// The loss of `samples` under `loss` and its gradient by variable name for the current
-    /// parameters of `model` (a potential).
+    /// The loss of `selection` under `loss` and its gradient by variable name for the
+    /// current parameters of `model` (a potential).
     pub fn loss_and_gradient(
         &mut self,
         model: &Model,
-        samples: &[&Sample],
+        selection: &Selection,
         loss: &PotentialLoss,
     ) -> Result<(BatchLoss, HashMap<String, Vec<f64>>)> {
         match Snapshot::of(model)? {
-            Snapshot::F32(m) => run(&mut self.f32, &m, samples, loss),
-            Snapshot::F64(m) => run(&mut self.f64, &m, samples, loss),
+            Snapshot::F32(m) => run(&mut self.f32, &m, selection, loss),
+            Snapshot::F64(m) => run(&mut self.f64, &m, selection, loss),
         }
     }
 }
@@ -341,10 +357,10 @@ impl ModelGradient {
 fn run<T: Real + Displacement>(
     state: &mut Option<NativeGradient<T>>,
     model: &NativeModel<T>,
-    samples: &[&Sample],
+    selection: &Selection,
     loss: &PotentialLoss,
 ) -> Result<(BatchLoss, HashMap<String, Vec<f64>>)> {
     let state = state.get_or_insert_with(|| NativeGradient::new(model));
-    let value = state.loss_and_gradient(model, samples, loss)?;
+    let value = state.loss_and_gradient(model, selection, loss)?;
     Ok((value, named(&state.grads).into_iter().collect()))
 }

@@ -25,7 +25,7 @@ use crate::train::generator_losses::{batch_rng, denoising_loss, optimality_loss,
 use crate::train::native_gradient::{ModelGradient, Snapshot};
 use crate::train::plots;
 use crate::train::records::{append_record, read_records, EpochRecord, RunFiles};
-use crate::train::samples::{collate, GraphSample, Sample};
+use crate::train::samples::{collate, link_partners, GraphSample, Sample, Selection};
 use tch::Tensor;
 
 /// What a finished training run produced.
@@ -100,14 +100,16 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
         Gradient::Native => Some(Snapshot::of(model)?),
         Gradient::Libtorch => None,
     };
-    for chunk in samples.chunks(t.batch_size.max(16)) {
-        let refs: Vec<&Sample> = chunk.iter().collect();
+    let size = t.batch_size.max(16);
+    for (c, chunk) in samples.chunks(size).enumerate() {
+        let indices: Vec<usize> = (c * size..c * size + chunk.len()).collect();
+        let selection = selection(&indices, samples, t);
         let (l, e, f) = match &native {
             Some(m) => {
-                let (l, e, f) = m.evaluate(&refs, &PotentialLoss::of(t))?;
+                let (l, e, f) = m.evaluate(&selection, &PotentialLoss::of(t))?;
                 (l.total, e, f.into_iter().flatten().collect())
             }
-            None => torch_batch(model, &refs, t)?,
+            None => torch_batch(model, &selection, t)?,
         };
         total_loss += l;
         n_batches += 1.0;
@@ -141,13 +143,23 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
     ))
 }
 
+/// The samples of `set` at `indices`, with their relative-energy partners when the loss has
+/// that term.
+fn selection<'a>(indices: &[usize], set: &'a [Sample], t: &TrainingConfig) -> Selection<'a> {
+    if t.relative_energy_weight > 0.0 {
+        Selection::with_partners(indices, set)
+    } else {
+        Selection::plain(&indices.iter().map(|&i| &set[i]).collect::<Vec<_>>())
+    }
+}
+
 /// A validation batch through libtorch: loss, energies (eV, `[B]`), forces (eV/Å, flat).
 fn torch_batch(
     model: &Model,
-    refs: &[&Sample],
+    selection: &Selection,
     t: &TrainingConfig,
 ) -> Result<(f64, Vec<f64>, Vec<f64>)> {
-    let batch = collate(refs, model.precision().kind(), model.device())?;
+    let batch = collate(selection, model.precision().kind(), model.device())?;
     let (e, f) = energies_and_forces(model, &batch, false)?;
     let (l, _, _) = PotentialLoss::of(t).loss(&batch, &e.f_detach()?, &f.f_detach()?)?;
     let e: Vec<f64> = Vec::try_from(e.f_to_kind(tch::Kind::Double)?)?;
@@ -292,7 +304,9 @@ impl<'a> Trainer<'a> {
                 names.join(" ")
             );
         }
-        let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
+        let (mut train_set, mut val_set) = datasets::split(samples, t.validation_fraction, t.seed);
+        link_partners(&mut train_set.potential);
+        link_partners(&mut val_set.potential);
         check_sets(&train_set, &val_set)?;
         initialise(config, &mut model, &train_set)?;
         let frozen = match gen {
@@ -445,18 +459,18 @@ impl<'a> Trainer<'a> {
         let mut total = Tensor::f_zeros([], (kind, self.model.device()))?;
         let mut native_grads = None;
         if !epoch.potential.is_empty() {
-            let refs: Vec<&Sample> = cycled(&epoch.potential, batch_index, bs)
-                .into_iter()
-                .map(|i| &self.train_set.potential[i])
-                .collect();
+            let indices = cycled(&epoch.potential, batch_index, bs);
+            let selection = selection(&indices, &self.train_set.potential, t);
             let loss = PotentialLoss::of(t);
             let (value, le, lf) = if t.gradient == Gradient::Native {
-                let (l, grads) = self.native.loss_and_gradient(&self.model, &refs, &loss)?;
+                let (l, grads) = self
+                    .native
+                    .loss_and_gradient(&self.model, &selection, &loss)?;
                 native_grads = Some(grads);
                 total = total + l.total;
                 (l.total, l.energy_mse, l.force_mse)
             } else {
-                let batch = collate(&refs, kind, self.model.device())?;
+                let batch = collate(&selection, kind, self.model.device())?;
                 let (e, f) = energies_and_forces(&self.model, &batch, true)?;
                 let (l, le, lf) = loss.loss(&batch, &e, &f)?;
                 let value = l.f_double_value(&[])?;
@@ -680,7 +694,7 @@ fn refit_reference(
     let mut residuals = Vec::new();
     for chunk in samples.chunks(config.training.batch_size.max(16)) {
         let refs: Vec<&Sample> = chunk.iter().collect();
-        let batch = collate(&refs, kind, model.device())?;
+        let batch = collate(&Selection::plain(&refs), kind, model.device())?;
         let e: Vec<f64> = Vec::try_from(energies(model, &batch)?.f_to_kind(tch::Kind::Double)?)?;
         for (s, e) in chunk.iter().zip(e) {
             let Some(label) = s.energy else { continue };
