@@ -11,6 +11,8 @@ pub struct ErrorAccumulator {
     n_force: usize,
     f_abs: f64,
     f_sq: f64,
+    n_relative: usize,
+    r_abs: f64,
 }
 
 /// Summary error metrics. Units: eV, eV/atom, eV/Å.
@@ -38,6 +40,17 @@ pub struct ErrorMetrics {
     /// Force-component RMSE, eV/Å.
     #[serde(deserialize_with = "nan_if_null")]
     pub force_rmse: f64,
+    /// Number of frames compared relative to their molecule's lowest-energy frame.
+    #[serde(default)]
+    pub n_relative: usize,
+    /// MAE of frame energies relative to their molecule's lowest-energy frame, eV per molecule
+    /// (the error of `E(frame) - E(minimum)`).
+    #[serde(default = "nan", deserialize_with = "nan_if_null")]
+    pub relative_energy_mae: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// JSON writes a NaN (a metric without data) as `null`: read it back as NaN.
@@ -69,6 +82,14 @@ impl ErrorAccumulator {
         }
     }
 
+    /// Adds the error of one frame's energy relative to its molecule's lowest-energy frame:
+    /// `error` and `partner_error` are the two frames' energy errors (predicted − reference,
+    /// eV).
+    pub fn add_relative_energy(&mut self, error: f64, partner_error: f64) {
+        self.n_relative += 1;
+        self.r_abs += (error - partner_error).abs();
+    }
+
     /// The metrics so far (NaN where nothing was added).
     pub fn metrics(&self) -> ErrorMetrics {
         let ne = self.n_energy as f64;
@@ -82,6 +103,8 @@ impl ErrorAccumulator {
             n_force_components: self.n_force,
             force_mae: self.f_abs / nf,
             force_rmse: (self.f_sq / nf).sqrt(),
+            n_relative: self.n_relative,
+            relative_energy_mae: self.r_abs / self.n_relative as f64,
         }
     }
 }
@@ -113,5 +136,20 @@ mod tests {
         assert_eq!(m.energy_per_atom_mae, 1.0);
         assert!((m.force_mae - 1.0 / 3.0).abs() < 1e-12);
         assert!((m.force_rmse - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(m.relative_energy_mae.is_nan());
+        acc.add_relative_energy(0.5, 0.2);
+        acc.add_relative_energy(-0.1, 0.3);
+        let m = acc.metrics();
+        assert_eq!(m.n_relative, 2);
+        assert!((m.relative_energy_mae - 0.35).abs() < 1e-12);
+    }
+
+    #[test]
+    fn records_from_before_the_relative_metric_still_read() {
+        let json = r#"{"n_energies":1,"energy_mae":0.1,"energy_rmse":0.1,"energy_per_atom_mae":0.1,
+            "energy_per_atom_rmse":0.1,"n_force_components":3,"force_mae":0.2,"force_rmse":0.2}"#;
+        let m: ErrorMetrics = serde_json::from_str(json).unwrap();
+        assert_eq!(m.n_relative, 0);
+        assert!(m.relative_energy_mae.is_nan());
     }
 }

@@ -37,8 +37,8 @@ fn rename(tmp: &Path, path: &Path) -> Result<()> {
     std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))
 }
 
-/// The learning curve's lines: validation energy MAE (meV/atom) and force MAE (meV/Å) where the
-/// run has energy and force data, training and validation denoising loss where it trains the
+/// The learning curve's lines: validation energy MAE (meV/atom), force MAE (meV/Å) and
+/// relative energy MAE (meV per molecule) where the run has such data, training and validation denoising loss where it trains the
 /// generator.
 fn curves(records: &[EpochRecord]) -> Vec<Series<'static>> {
     let line = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -48,7 +48,7 @@ fn curves(records: &[EpochRecord]) -> Vec<Series<'static>> {
             .filter(|p| p.1.is_finite() && p.1 > 0.0)
             .collect()
     };
-    let all: [Series; 4] = [
+    let all: [Series; 5] = [
         (
             "validation energy MAE (meV/atom)",
             line(&|r| {
@@ -62,6 +62,13 @@ fn curves(records: &[EpochRecord]) -> Vec<Series<'static>> {
                 (r.validation.n_force_components > 0).then_some(1000.0 * r.validation.force_mae)
             }),
             RED,
+        ),
+        (
+            "validation energy MAE relative to the molecule's minimum (meV)",
+            line(&|r| {
+                (r.validation.n_relative > 0).then_some(1000.0 * r.validation.relative_energy_mae)
+            }),
+            BLACK,
         ),
         (
             "training denoising loss",

@@ -103,7 +103,9 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
     let size = t.batch_size.max(16);
     for (c, chunk) in samples.chunks(size).enumerate() {
         let indices: Vec<usize> = (c * size..c * size + chunk.len()).collect();
-        let selection = selection(&indices, samples, t);
+        // Partners always, for the relative-energy metric (the loss weighs them only with
+        // the relative-energy term).
+        let selection = Selection::with_partners(&indices, samples);
         let (l, e, f) = match &native {
             Some(m) => {
                 let (l, e, f) = m.evaluate(&selection, &PotentialLoss::of(t))?;
@@ -133,6 +135,10 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
                 }
             }
             offset += n;
+        }
+        let error = |k: usize| e[k] - selection.samples[k].energy.unwrap_or(f64::NAN);
+        for &(i, p) in &selection.pairs {
+            acc.add_relative_energy(error(i), error(p));
         }
     }
     Ok((
@@ -769,15 +775,20 @@ fn batches_per_epoch(config: &Config, train_set: &Samples) -> usize {
         .map_or(n, |cap| n.min(cap.max(1)))
 }
 
-/// "val E MAE .. meV/atom  val F MAE .. meV/Å", or `None` for a run without potential data
-/// (a structure-only generator run, whose errors are NaN).
+/// "val E MAE .. meV/atom  val F MAE .. meV/Å" (and "val rel E MAE .. meV" where the
+/// validation frames have partners), or `None` for a run without potential data (a
+/// structure-only generator run, whose errors are NaN).
 fn potential_errors(v: &ErrorMetrics) -> Option<String> {
     (!v.energy_per_atom_mae.is_nan()).then(|| {
-        format!(
+        let mut line = format!(
             "val E MAE {:.1} meV/atom  val F MAE {:.1} meV/Å",
             1000.0 * v.energy_per_atom_mae,
             1000.0 * v.force_mae
-        )
+        );
+        if v.n_relative > 0 {
+            line += &format!("  val rel E MAE {:.0} meV", 1000.0 * v.relative_energy_mae);
+        }
+        line
     })
 }
 
