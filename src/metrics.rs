@@ -82,12 +82,11 @@ impl ErrorAccumulator {
         }
     }
 
-    /// Adds the error of one frame's energy relative to its molecule's lowest-energy frame:
-    /// `error` and `partner_error` are the two frames' energy errors (predicted − reference,
-    /// eV).
-    pub fn add_relative_energy(&mut self, error: f64, partner_error: f64) {
+    /// Adds the error (eV) of one frame's energy relative to its molecule's lowest-energy
+    /// frame: the frame's energy error minus the minimum's.
+    pub fn add_relative_energy(&mut self, error: f64) {
         self.n_relative += 1;
-        self.r_abs += (error - partner_error).abs();
+        self.r_abs += error.abs();
     }
 
     /// The metrics so far (NaN where nothing was added).
@@ -137,8 +136,8 @@ mod tests {
         assert!((m.force_mae - 1.0 / 3.0).abs() < 1e-12);
         assert!((m.force_rmse - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert!(m.relative_energy_mae.is_nan());
-        acc.add_relative_energy(0.5, 0.2);
-        acc.add_relative_energy(-0.1, 0.3);
+        acc.add_relative_energy(0.3);
+        acc.add_relative_energy(-0.4);
         let m = acc.metrics();
         assert_eq!(m.n_relative, 2);
         assert!((m.relative_energy_mae - 0.35).abs() < 1e-12);

@@ -235,10 +235,9 @@ fn loss_terms(
     let mut total = loss.energy_weight * e_mse + loss.force_weight * f_term / nf;
     if loss.relative_energy_weight > 0.0 && !selection.pairs.is_empty() {
         let np = selection.pairs.len() as f64;
-        let error = |k: usize| energy[k] - all[k].energy.unwrap_or(0.0);
-        for &(i, p) in &selection.pairs {
+        for ((i, p), d) in selection.relative_errors(energy) {
             let n = all[i].species.len() as f64;
-            let dr = (error(i) - error(p)) / n;
+            let dr = d / n;
             total += loss.relative_energy_weight * dr * dr / np;
             let dc = loss.relative_energy_weight * 2.0 * dr / (n * np);
             c[i] += dc;

@@ -38,8 +38,8 @@ fn rename(tmp: &Path, path: &Path) -> Result<()> {
 }
 
 /// The learning curve's lines: validation energy MAE (meV/atom), force MAE (meV/Å) and
-/// relative energy MAE (meV per molecule) where the run has such data, training and validation denoising loss where it trains the
-/// generator.
+/// relative energy MAE (meV per molecule) where the run has such data, training and
+/// validation denoising loss where it trains the generator.
 fn curves(records: &[EpochRecord]) -> Vec<Series<'static>> {
     let line = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
         records

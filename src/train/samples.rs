@@ -148,6 +148,19 @@ impl<'a> Selection<'a> {
         }
         sel
     }
+
+    /// Each pair with the error of its frame's energy relative to its partner's, eV:
+    /// `(E_frame − label) − (E_partner − label)` for the predicted energies `energy` (eV, one
+    /// per sample). Paired samples have energy labels ([`link_partners`]).
+    pub fn relative_errors<'s>(
+        &'s self,
+        energy: &'s [f64],
+    ) -> impl Iterator<Item = ((usize, usize), f64)> + 's {
+        let error = move |k: usize| energy[k] - self.samples[k].energy.unwrap_or(f64::NAN);
+        self.pairs
+            .iter()
+            .map(move |&(i, p)| ((i, p), error(i) - error(p)))
+    }
 }
 
 /// A batch of samples as tensors; atoms and pairs of all samples are concatenated.

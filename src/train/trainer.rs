@@ -136,9 +136,8 @@ fn validate(model: &Model, samples: &[Sample], config: &Config) -> Result<Valida
             }
             offset += n;
         }
-        let error = |k: usize| e[k] - selection.samples[k].energy.unwrap_or(f64::NAN);
-        for &(i, p) in &selection.pairs {
-            acc.add_relative_energy(error(i), error(p));
+        for (_, d) in selection.relative_errors(&e) {
+            acc.add_relative_energy(d);
         }
     }
     Ok((
