@@ -8,7 +8,9 @@
 //! one evaluation at `x` (energies, forces, hence the loss, `c` and `g`), two reverse passes
 //! at `x + h g` and `x - h g` with atom weights `c/2 - 1/2h` and `c/2 + 1/2h` give the whole
 //! gradient. `h` displaces the atom with the largest `|g|` by [`Displacement`] Å, so the
-//! difference stays far above round-off and far inside the energy's curvature.
+//! difference stays far above round-off and far inside the energy's curvature. Partners that
+//! only the relative-energy term reads (no force term) get an energy-only evaluation and one
+//! reverse pass with weights `c`, about half what a scored sample costs.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -98,15 +100,16 @@ impl Batch {
     }
 }
 
-/// Energies (eV, `[B]`: reference energies and ZBL core included) and forces (eV/Å, `[N]`)
-/// of a batch of `n_samples` molecules.
+/// Energies (eV, `[B]`: reference energies and ZBL core included) and, with `forces`, forces
+/// (eV/Å, `[N]`; else empty) of a batch of `n_samples` molecules.
 fn predict<T: Real>(
     model: &NativeModel<T>,
     b: &Batch,
     n_samples: usize,
+    forces: bool,
 ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
     let request = Request {
-        forces: true,
+        forces,
         atom_energies: true,
         ..Default::default()
     };
@@ -117,6 +120,28 @@ fn predict<T: Real>(
         energy[k] += e;
     }
     Ok((energy, pred.forces.unwrap_or_default()))
+}
+
+/// A selection's scored samples and its extra partners as two batches.
+fn batches(selection: &Selection) -> (Batch, Batch) {
+    let (scored, partners) = selection.samples.split_at(selection.scored);
+    (Batch::of(scored), Batch::of(partners))
+}
+
+/// Energies of all samples of a selection (eV, `[B]`) and forces on the scored samples' atoms
+/// (eV/Å): the extra partners need energies only.
+fn predict_selection<T: Real>(
+    model: &NativeModel<T>,
+    selection: &Selection,
+    scored: &Batch,
+    partners: &Batch,
+) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    let (mut energy, forces) = predict(model, scored, selection.scored, true)?;
+    let n_partners = selection.samples.len() - selection.scored;
+    if n_partners > 0 {
+        energy.extend(predict(model, partners, n_partners, false)?.0);
+    }
+    Ok((energy, forces))
 }
 
 /// Reusable state of [`loss_and_gradient`]: scratch space and the gradient.
@@ -144,9 +169,8 @@ impl<T: Real + Displacement> NativeGradient<T> {
         selection: &Selection,
         loss: &PotentialLoss,
     ) -> Result<BatchLoss> {
-        let samples = &selection.samples;
-        let b = Batch::of(samples);
-        let (energy, forces) = predict(model, &b, samples.len())?;
+        let (b, partners) = batches(selection);
+        let (energy, forces) = predict_selection(model, selection, &b, &partners)?;
         let (value, c, g) = loss_terms(selection, &b, &energy, &forces, loss);
         let g_max = g.iter().map(norm).fold(0.0, f64::max);
         // Passes (step along g, weight of dL/dE, weight of the force term's difference).
@@ -175,6 +199,22 @@ impl<T: Real + Displacement> NativeGradient<T> {
                 &mut self.grads,
             )?;
         }
+        if !partners.species.is_empty() {
+            let c_partners = &c[selection.scored..];
+            let coeff: Vec<T> = partners
+                .sample
+                .iter()
+                .map(|&k| T::of(c_partners[k]))
+                .collect();
+            model.energy_gradient(
+                &partners.species,
+                &partners.positions,
+                &partners.pairs(),
+                &coeff,
+                &mut self.ws,
+                &mut self.grads,
+            )?;
+        }
         Ok(value)
     }
 }
@@ -183,8 +223,9 @@ fn norm(v: &[f64; 3]) -> f64 {
     (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
 }
 
-/// The loss and its derivatives with respect to each sample's energy (`c`, 1/eV, `[B]`) and
-/// each atom's force (`g`, Å/eV, `[N]`), as [`PotentialLoss::loss`] defines the loss.
+/// The loss and its derivatives with respect to each sample's energy (`c`, 1/eV, `[B]`, the
+/// extra partners included) and each scored atom's force (`g`, Å/eV, `[N]` of the scored
+/// batch `b`), as [`PotentialLoss::loss`] defines the loss.
 fn loss_terms(
     selection: &Selection,
     b: &Batch,
@@ -307,18 +348,17 @@ impl Snapshot {
         })
     }
 
-    /// The loss of `selection` under `loss`, its samples' energies (eV, `[B]`) and forces
-    /// (eV/Å, the samples' atoms in order).
+    /// The loss of `selection` under `loss`, its samples' energies (eV, `[B]`) and the
+    /// forces on its scored samples' atoms (eV/Å, in order).
     pub fn evaluate(
         &self,
         selection: &Selection,
         loss: &PotentialLoss,
     ) -> Result<(BatchLoss, Vec<f64>, Vec<[f64; 3]>)> {
-        let samples = &selection.samples;
-        let b = Batch::of(samples);
+        let (b, partners) = batches(selection);
         let (energy, forces) = match self {
-            Snapshot::F32(m) => predict(m, &b, samples.len())?,
-            Snapshot::F64(m) => predict(m, &b, samples.len())?,
+            Snapshot::F32(m) => predict_selection(m, selection, &b, &partners)?,
+            Snapshot::F64(m) => predict_selection(m, selection, &b, &partners)?,
         };
         let (value, _, _) = loss_terms(selection, &b, &energy, &forces, loss);
         Ok((value, energy, forces))
