@@ -29,48 +29,84 @@ pub struct FilterTable<T> {
     layers: Vec<Vec<T>>,
 }
 
+/// The radial basis, its derivative and the envelope at the grid points (`INTERVALS + 1`).
+struct Grid {
+    /// Basis values, `[P, K]`.
+    rbf: Vec<f64>,
+    /// Their derivatives with respect to `r`, 1/Å, `[P, K]`.
+    drbf: Vec<f64>,
+    /// Envelope and its derivative, `[P]`.
+    env: Vec<(f64, f64)>,
+    n_basis: usize,
+}
+
+impl Grid {
+    fn new(radial: &Radial, h: f64) -> Grid {
+        let (k, points) = (radial.n_basis, INTERVALS + 1);
+        let (mut rbf, mut drbf) = (vec![0.0; points * k], vec![0.0; points * k]);
+        let mut env = Vec::with_capacity(points);
+        for i in 0..points {
+            // The smallest distance the encoder sees is sqrt(1e-12) (its safe norm).
+            let r = (i as f64 * h).max(1e-6);
+            radial.basis(r, &mut rbf[i * k..][..k], &mut drbf[i * k..][..k]);
+            env.push(radial.envelope(r));
+        }
+        Grid {
+            rbf,
+            drbf,
+            env,
+            n_basis: k,
+        }
+    }
+
+    /// One layer's table: per point `inv (b + w rbf) env` `[width]`, then `h` times its
+    /// derivative, for the filter weights `w` `[width, K]` and bias `b` `[width]`.
+    fn table<T: Real>(&self, w: &[T], b: Option<&[T]>, width: usize, inv: f64, h: f64) -> Vec<T> {
+        let (k, points) = (self.n_basis, self.env.len());
+        let w: Vec<f64> = w.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect();
+        let b: Vec<f64> = match b {
+            Some(b) => b.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect(),
+            None => vec![0.0; width],
+        };
+        // pre = rbf w^T, dpre = drbf w^T, both [P, width].
+        let mut pre = vec![0.0; points * width];
+        let mut dpre = vec![0.0; points * width];
+        for (x, out) in [(&self.rbf, &mut pre), (&self.drbf, &mut dpre)] {
+            f64::gemm(
+                points,
+                k,
+                width,
+                1.0,
+                x,
+                (k, 1),
+                &w,
+                (1, k),
+                0.0,
+                out,
+                (width, 1),
+            );
+        }
+        let mut table = Vec::with_capacity(points * 2 * width);
+        for (i, &(env, denv)) in self.env.iter().enumerate() {
+            let (p, dp) = (&pre[i * width..][..width], &dpre[i * width..][..width]);
+            table.extend((0..width).map(|o| T::of(inv * (p[o] + b[o]) * env)));
+            table.extend((0..width).map(|o| T::of(inv * h * (dp[o] * env + (p[o] + b[o]) * denv))));
+        }
+        table
+    }
+}
+
 impl<T: Real> FilterTable<T> {
-    /// Samples the filters of `params` (computed in float64 from its weights).
+    /// Samples the filters of `params` (computed in float64 from its weights). Rebuilt at
+    /// every float32 training step, so the products over the grid go through GEMM.
     pub fn new(params: &Params<T>, radial: &Radial) -> FilterTable<T> {
         let h = radial.cutoff / INTERVALS as f64;
-        let k = radial.n_basis;
-        let (mut rbf, mut drbf) = (vec![0.0; k], vec![0.0; k]);
+        let grid = Grid::new(radial, h);
+        let inv = 1.0 / params.avg_neighbors;
         let layers = params
             .messages
             .iter()
-            .map(|m| {
-                let width = m.filter.out;
-                let w: Vec<f64> = m
-                    .filter
-                    .w
-                    .iter()
-                    .map(|x| x.to_f64().unwrap_or(0.0))
-                    .collect();
-                let b: Vec<f64> = match &m.filter.b {
-                    Some(b) => b.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect(),
-                    None => vec![0.0; width],
-                };
-                let inv = 1.0 / params.avg_neighbors;
-                let mut table = Vec::with_capacity((INTERVALS + 1) * 2 * width);
-                for i in 0..=INTERVALS {
-                    // The smallest distance the encoder sees is sqrt(1e-12) (its safe norm).
-                    let r = (i as f64 * h).max(1e-6);
-                    radial.basis(r, &mut rbf, &mut drbf);
-                    let (env, denv) = radial.envelope(r);
-                    let mut values = Vec::with_capacity(width);
-                    let mut slopes = Vec::with_capacity(width);
-                    for o in 0..width {
-                        let row = &w[o * k..(o + 1) * k];
-                        let pre: f64 = b[o] + row.iter().zip(&rbf).map(|(a, x)| a * x).sum::<f64>();
-                        let dpre: f64 = row.iter().zip(&drbf).map(|(a, x)| a * x).sum();
-                        values.push(T::of(inv * pre * env));
-                        slopes.push(T::of(inv * h * (dpre * env + pre * denv)));
-                    }
-                    table.extend(values);
-                    table.extend(slopes);
-                }
-                table
-            })
+            .map(|m| grid.table(&m.filter.w, m.filter.b.as_deref(), m.filter.out, inv, h))
             .collect();
         FilterTable {
             cutoff: radial.cutoff,
