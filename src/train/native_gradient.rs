@@ -10,7 +10,7 @@
 //! gradient. `h` displaces the atom with the largest `|g|` by [`Displacement`] Å, so the
 //! difference stays far above round-off and far inside the energy's curvature. Partners that
 //! only the relative-energy term reads (no force term) get an energy-only evaluation and one
-//! reverse pass with weights `c`, about half what a scored sample costs.
+//! reverse pass with weights `c` (no force evaluation, no displaced passes).
 
 use std::collections::HashMap;
 use std::path::Path;
