@@ -31,8 +31,13 @@ fn run(args: &[&str]) -> (bool, String) {
 /// A random all-pair generator model saved in `dir`, and a config whose structure data are the
 /// tiny bundled SDF and whose `training.init` is that model.
 fn model_and_config(dir: &Path) -> (PathBuf, PathBuf) {
-    let model =
-        common::random_generator_model_with(Precision::Float64, 5, GraphScheme::AllPairs, true);
+    let model = common::seeded_generator_model(
+        Precision::Float64,
+        5,
+        GraphScheme::AllPairs,
+        true,
+        Some(0.6),
+    );
     let model_path = dir.join("init.concord");
     file::save(&model, &model_path, serde_json::json!({"test": true})).unwrap();
     let text = std::fs::read_to_string(root().join("configs/tiny-generator.toml"))
@@ -45,9 +50,37 @@ fn model_and_config(dir: &Path) -> (PathBuf, PathBuf) {
                 model_path.display()
             ),
         );
+    // Training frames listed twice per epoch: the export writes them once with their count.
+    let text = text.replace(
+        "tasks = [\"energy\", \"forces\"]",
+        "tasks = [\"energy\", \"forces\"]\nrepeat = 2",
+    );
+    let text = format!(
+        "{text}\n[[dataset]]\nname = \"compressed\"\npath = \"{}\"\nlevel = \"GFN2-xTB\"\n\
+         tasks = [\"energy\", \"forces\"]\n",
+        compressed_frame(dir).display()
+    );
     let config = dir.join("config.toml");
     std::fs::write(&config, text).unwrap();
     (model_path, config)
+}
+
+/// The first tiny training frame shrunk to 35 % (its pairs inside the ZBL core; labels kept:
+/// only the model's outputs on it are compared), as a one-frame file in `dir`.
+fn compressed_frame(dir: &Path) -> PathBuf {
+    let frames =
+        concord::io::read_extxyz(&root().join("data/qm9-gfn2/tiny/train_forces.extxyz.gz"))
+            .unwrap();
+    let mut frame = frames[0].clone();
+    frame
+        .positions
+        .iter_mut()
+        .flatten()
+        .for_each(|x| *x *= 0.35);
+    frame.info.insert("mol".into(), "compressed".into());
+    let path = dir.join("compressed.extxyz");
+    concord::io::write_extxyz(&path, &[frame]).unwrap();
+    path
 }
 
 fn read_gz(path: &Path) -> Vec<u8> {
@@ -183,10 +216,12 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     let frames =
         concord::io::read_extxyz(&root().join("data/qm9-gfn2/tiny/train_forces.extxyz.gz"))
             .unwrap();
+    let n_frames = frames.len() + 1; // and the compressed one
     let frame_ptr = ints(&st, "frame_atom_ptr");
-    assert_eq!(frame_ptr.len(), frames.len() + 1);
-    let atoms: usize = frames.iter().map(|f| f.numbers.len()).sum();
-    assert_eq!(frame_ptr[frames.len()] as usize, atoms);
+    assert_eq!(frame_ptr.len(), n_frames + 1);
+    let atoms: usize =
+        frames.iter().map(|f| f.numbers.len()).sum::<usize>() + frames[0].numbers.len();
+    assert_eq!(frame_ptr[n_frames] as usize, atoms);
     let energy = f64s(&st, "frame_energy");
     assert!(energy.iter().all(|e| e.is_finite() && *e < 0.0));
     // Forces rounded to 12 mantissa bits: their total within 2^-13 of the file's.
@@ -196,6 +231,7 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     let want = total(
         &mut frames
             .iter()
+            .chain(&frames[..1])
             .flat_map(|f| f.forces.as_ref().unwrap().iter().flatten().copied()),
     );
     assert!((total(&mut forces.iter().copied()) - want).abs() <= want * 2f64.powi(-13));
@@ -203,8 +239,50 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     assert!(f64s(&st, "fitted_scale")[0] > 0.0);
     let frame_val = ints(&st, "frame_validation");
     let frame_refs = ints(&st, "frame_reference_mol");
-    assert_eq!(frame_refs.len(), 3);
-    assert!(frame_refs.iter().all(|&m| frame_val[m as usize] == 1));
+    let n_train = frame_val.iter().filter(|&&v| v == 0).count() as i64;
+    assert_eq!(frame_refs[..3], [n_train, n_train + 1, n_train + 2]);
+    // Then their partners (validation frames), then the frame deepest inside the ZBL core:
+    // the compressed one, with its constants.
+    let (zbl_ref, val_refs) = frame_refs.split_last().unwrap();
+    assert!(val_refs.iter().all(|&m| frame_val[m as usize] == 1));
+    let (last, _) = frame_ptr[*zbl_ref as usize..].split_at(2);
+    assert_eq!((last[1] - last[0]) as usize, frames[0].numbers.len());
+    assert_eq!(f64s(&st, "zbl_range"), [0.6]);
+    assert_eq!(f64s(&st, "zbl_atomic_numbers"), [1.0, 6.0, 7.0, 8.0, 9.0]);
+    assert_eq!(f64s(&st, "zbl_radius")[..2], [0.31, 0.76]);
+    partners_are_lowest_frames_of_the_same_split(&st);
+    // Training frames twice per epoch (the compressed one once), validation frames once.
+    let repeat = ints(&st, "frame_repeat");
+    let (val_frames, train_frames): (Vec<usize>, Vec<usize>) =
+        (0..n_frames).partition(|&k| frame_val[k] == 1);
+    assert!(val_frames.iter().all(|&k| repeat[k] == 1));
+    assert!(train_frames.iter().filter(|&&k| repeat[k] != 2).count() <= 1);
+    // The reference frames' partners are reference frames too, and the exported relative
+    // MSE is that of the reference energies over those pairs.
+    let partner = ints(&st, "frame_partner");
+    let ref_energy = f64s(&st, "frame_reference_energy");
+    let (mut sum, mut pairs) = (0.0, 0.0);
+    for (k, &m) in frame_refs.iter().enumerate() {
+        let p = partner[m as usize];
+        if p < 0 {
+            continue;
+        }
+        let q = frame_refs
+            .iter()
+            .position(|&r| r == p)
+            .expect("partner among the references");
+        let n = (frame_ptr[m as usize + 1] - frame_ptr[m as usize]) as f64;
+        let d = (ref_energy[k] - energy[m as usize]) - (ref_energy[q] - energy[p as usize]);
+        sum += (d / n).powi(2);
+        pairs += 1.0;
+    }
+    let relative = f64s(&st, "frame_reference_relative");
+    assert!(pairs >= 1.0);
+    assert_eq!(relative[1], pairs);
+    assert!(
+        (relative[0] - sum / pairs).abs() <= 1e-12 * relative[0],
+        "{relative:?}"
+    );
     assert!(f64s(&st, "frame_reference_energy")
         .iter()
         .all(|e| e.is_finite()));
@@ -226,10 +304,40 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
         at += 3 * (b - a);
     }
     assert_eq!(at, exact.len());
+    let n = frames[0].numbers.len();
+    let close: Vec<[f64; 3]> = exact[exact.len() - 3 * n..]
+        .chunks(3)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect();
+    assert!(close
+        .iter()
+        .enumerate()
+        .any(|(i, a)| close[i + 1..].iter().any(|b| common::dist(a, b) < 0.4)));
     assert!(
         st.tensor("frame_edge_ptr").is_err(),
         "frames carry no edges"
     );
+}
+
+/// Every frame's `frame_partner` is a frame of the same split with the same atoms, no
+/// higher in energy, that is itself a lowest frame (no partner); some frames have one.
+fn partners_are_lowest_frames_of_the_same_split(st: &SafeTensors) {
+    let partner = ints(st, "frame_partner");
+    let val = ints(st, "frame_validation");
+    let energy = f64s(st, "frame_energy");
+    let ptr = ints(st, "frame_atom_ptr");
+    let species = ints(st, "frame_species");
+    let atoms = |k: usize| &species[ptr[k] as usize..ptr[k + 1] as usize];
+    assert_eq!(partner.len(), val.len());
+    for (k, &p) in partner.iter().enumerate().filter(|(_, &p)| p >= 0) {
+        let p = p as usize;
+        assert!(
+            p != k && val[p] == val[k] && atoms(p) == atoms(k),
+            "frame {k}: {p}"
+        );
+        assert!(energy[p] <= energy[k] && partner[p] < 0, "frame {k}: {p}");
+    }
+    assert!(partner.iter().any(|&p| p >= 0) && partner.iter().any(|&p| p < 0));
 }
 
 #[test]

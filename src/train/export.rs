@@ -24,12 +24,13 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{Error, Result};
 use crate::model::file::{self, TensorBytes};
 use crate::model::noise::standard_normal;
+use crate::model::zbl::Zbl;
 use crate::model::{GraphBatch, Model, Precision};
 use crate::train::batch_forward::energies_and_forces;
 use crate::train::datasets;
 use crate::train::generator_losses::graph_batch;
 use crate::train::planes;
-use crate::train::samples::{collate, GraphSample, Sample, Selection};
+use crate::train::samples::{collate, link_partners, GraphSample, Sample, Selection};
 use crate::train::trainer::fit_normalisation;
 use crate::train::Config;
 
@@ -252,9 +253,12 @@ fn structure_tensors(
 
 /// The labelled frames (molecules only: a periodic frame is an error): positions (the
 /// external trainer finds the pairs within the cutoff itself: a pair beyond it adds exactly
-/// zero), energies (NaN where absent), forces (zero where absent, flagged), the fitted
-/// energy normalisation, and the init model's float64 energies and forces for the first
-/// `reference` validation frames.
+/// zero), energies (NaN where absent), forces (zero where absent, flagged), each frame's
+/// relative-energy partner (its molecule's lowest-energy frame of the same split, as the
+/// trainer links them; -1: none), the fitted energy normalisation, and the init model's
+/// float64 energies and forces for the first `reference` validation frames and their
+/// partners (with the relative-energy MSE of those pairs) and for the frame deepest inside the
+/// ZBL core, and the core's constants.
 fn frame_tensors(
     model: &Model,
     train: &[Sample],
@@ -262,38 +266,39 @@ fn frame_tensors(
     reference: usize,
     written: &mut Written,
 ) -> Result<Vec<(String, TensorBytes)>> {
-    let mut arrays = Arrays::default();
-    let (mut energy, mut forces, mut has_forces) = (Vec::new(), Vec::new(), Vec::new());
-    for (set, flag) in [(train, false), (val, true)] {
-        for s in set {
-            if s.shift.iter().flatten().any(|&x| x != 0.0) {
-                return Err(Error::invalid(format!(
-                    "frame of '{}' is periodic: the external trainer knows molecules only",
-                    s.molecule
-                )));
-            }
-            arrays.push(&s.species, &s.positions, (&[], &[]), flag);
-            energy.push(s.energy.unwrap_or(f64::NAN));
-            has_forces.push(i64::from(s.forces.is_some()));
-            match &s.forces {
-                Some(f) => forces.extend(f.iter().flatten()),
-                None => forces.extend(std::iter::repeat_n(0.0, 3 * s.n_atoms())),
-            }
-        }
+    let mut frames = FrameArrays::default();
+    let (firsts, index) = collapse_repeats(train);
+    for &(i, copies) in &firsts {
+        let s = &train[i];
+        frames.push(s, false, copies, s.partner.map_or(-1, |j| index[j] as i64))?;
     }
-    let refs: Vec<&Sample> = val.iter().take(reference).collect();
-    let batch = collate(&Selection::plain(&refs), Kind::Double, Device::Cpu)?;
-    let (e, f) = energies_and_forces(model, &batch, false)?;
-    let (e, f, x) = (flat(&e)?, flat(&f)?, flat(&batch.positions)?);
-    let mols: Vec<i64> = (0..refs.len()).map(|i| (train.len() + i) as i64).collect();
+    let val_index = |j: usize| (firsts.len() + j) as i64;
+    for s in val {
+        frames.push(s, true, 1, s.partner.map_or(-1, val_index))?;
+    }
+    let val_frames = val.iter().enumerate().map(|(j, s)| (val_index(j), s));
+    let train_frames = firsts
+        .iter()
+        .enumerate()
+        .map(|(k, &(i, _))| (k as i64, &train[i]));
+    let close = closest_contact(model, train_frames.chain(val_frames))?;
+    let refs = references(model, val, firsts.len(), close, reference)?;
     let (e_ref, scale) = fit_normalisation(train, model.config().elements.len());
-    let (n, m, r) = (arrays.species.len(), energy.len(), x.len() / 3);
+    let FrameArrays {
+        arrays,
+        energy,
+        forces,
+        has_forces,
+        partner,
+        repeat,
+    } = frames;
+    let (n, m, r) = (arrays.species.len(), energy.len(), refs.positions.len() / 3);
     let summary = &mut written.summary;
     *summary = ExportSummary {
         frames: m,
         frame_validation: val.len(),
         frame_atoms: n,
-        reference: summary.reference + refs.len(),
+        reference: summary.reference + refs.mols.len(),
         ..summary.clone()
     };
     let mut out = arrays.tensors("frame_", false, &mut written.specs)?;
@@ -308,17 +313,191 @@ fn frame_tensors(
         ("frame_energy".to_string(), floats(&energy, vec![m])),
         ("frame_forces".into(), forces),
         ("frame_has_forces".into(), bytes_u8(&has_forces, vec![m])?),
-        ("frame_reference_mol".into(), ints(&mols, vec![mols.len()])),
-        ("frame_reference_positions".into(), floats(&x, vec![r, 3])),
+        ("frame_partner".into(), ints(&partner, vec![m])),
+        ("frame_repeat".into(), bytes_u8(&repeat, vec![m])?),
+        (
+            "frame_reference_mol".into(),
+            ints(&refs.mols, vec![refs.mols.len()]),
+        ),
+        (
+            "frame_reference_positions".into(),
+            floats(&refs.positions, vec![r, 3]),
+        ),
         (
             "frame_reference_energy".into(),
-            floats(&e, vec![mols.len()]),
+            floats(&refs.energy, vec![refs.mols.len()]),
         ),
-        ("frame_reference_forces".into(), floats(&f, vec![r, 3])),
+        (
+            "frame_reference_forces".into(),
+            floats(&refs.forces, vec![r, 3]),
+        ),
+        (
+            "frame_reference_relative".into(),
+            floats(&refs.relative, vec![2]),
+        ),
         ("fitted_e_ref".into(), floats(&e_ref, vec![e_ref.len()])),
         ("fitted_scale".into(), floats(&[scale], vec![])),
     ]);
+    if let Some(range) = model.config().encoder.zbl {
+        let zbl = Zbl::new(&model.config().elements, range)?;
+        let k = zbl.radii().len();
+        out.extend([
+            ("zbl_range".into(), floats(&[range], vec![])),
+            (
+                "zbl_atomic_numbers".into(),
+                floats(zbl.atomic_numbers(), vec![k]),
+            ),
+            ("zbl_radius".into(), floats(zbl.radii(), vec![k])),
+        ]);
+    }
     Ok(out)
+}
+
+/// The init model's float64 outputs on the reference frames, the frames' export indices and
+/// the relative-energy MSE of their pairs.
+struct References {
+    /// Export indices of the frames, `[R]`.
+    mols: Vec<i64>,
+    /// Energies, eV, `[R]`.
+    energy: Vec<f64>,
+    /// Forces, eV/Å, flat `[atoms * 3]`.
+    forces: Vec<f64>,
+    /// Positions, Å, flat `[atoms * 3]` (float64, not the export's rounded ones).
+    positions: Vec<f64>,
+    /// [`relative_mse`] of the pairs among them.
+    relative: Vec<f64>,
+}
+
+/// [`References`] for the first `reference` validation frames (`val`, exported from index
+/// `val_start` on), their relative-energy partners and, when given, a frame with a pair inside
+/// the ZBL core (`close`: its export index and the frame).
+fn references(
+    model: &Model,
+    val: &[Sample],
+    val_start: usize,
+    close: Option<(i64, &Sample)>,
+    reference: usize,
+) -> Result<References> {
+    let scored: Vec<usize> = (0..reference.min(val.len())).collect();
+    let selection = Selection::with_partners(&scored, val);
+    // Selections hold references into `val`: their positions are the frames' indices there.
+    let position = |s: &Sample| val.iter().position(|v| std::ptr::eq(v, s));
+    let mut mols: Vec<i64> = selection
+        .samples
+        .iter()
+        .map(|s| position(s).map(|j| (val_start + j) as i64))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::invalid("a reference frame outside the validation split"))?;
+    let mut samples = selection.samples.clone();
+    if let Some((index, s)) = close.filter(|(index, _)| !mols.contains(index)) {
+        mols.push(index);
+        samples.push(s);
+    }
+    let batch = collate(&Selection::plain(&samples), Kind::Double, Device::Cpu)?;
+    let (e, f) = energies_and_forces(model, &batch, false)?;
+    let energy = flat(&e)?;
+    Ok(References {
+        mols,
+        relative: relative_mse(&selection, &energy),
+        energy,
+        forces: flat(&f)?,
+        positions: flat(&batch.positions)?,
+    })
+}
+
+/// The frame (export index, frame) whose closest pair lies deepest inside the model's ZBL
+/// core (smallest distance over covalent-radii sum), if a pair of some frame is inside it;
+/// `None` for a model without the core.
+fn closest_contact<'a>(
+    model: &Model,
+    frames: impl Iterator<Item = (i64, &'a Sample)>,
+) -> Result<Option<(i64, &'a Sample)>> {
+    let Some(range) = model.config().encoder.zbl else {
+        return Ok(None);
+    };
+    let zbl = Zbl::new(&model.config().elements, range)?;
+    let radius = |sp: i64| zbl.radii()[sp as usize];
+    let ratio = |s: &Sample| {
+        let mut smallest = f64::INFINITY;
+        for (i, a) in s.positions.iter().enumerate() {
+            for (j, b) in s.positions.iter().enumerate().skip(i + 1) {
+                let d = (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt();
+                smallest = smallest.min(d / (radius(s.species[i]) + radius(s.species[j])));
+            }
+        }
+        smallest
+    };
+    Ok(frames
+        .map(|(index, s)| (ratio(s), index, s))
+        .filter(|&(q, _, _)| q < range)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, index, s)| (index, s)))
+}
+
+/// The labelled frames as exported: [`Arrays`] without edges plus the labels, each frame's
+/// epoch count and relative-energy partner.
+#[derive(Default)]
+struct FrameArrays {
+    arrays: Arrays,
+    energy: Vec<f64>,
+    forces: Vec<f64>,
+    has_forces: Vec<i64>,
+    partner: Vec<i64>,
+    repeat: Vec<i64>,
+}
+
+impl FrameArrays {
+    /// Appends frame `s` (of the validation split: `val`), listed `repeat` times per training
+    /// epoch, whose partner is the exported frame `partner` (-1: none).
+    fn push(&mut self, s: &Sample, val: bool, repeat: usize, partner: i64) -> Result<()> {
+        if s.shift.iter().flatten().any(|&x| x != 0.0) {
+            return Err(Error::invalid(format!(
+                "frame of '{}' is periodic: the external trainer knows molecules only",
+                s.molecule
+            )));
+        }
+        self.arrays.push(&s.species, &s.positions, (&[], &[]), val);
+        self.energy.push(s.energy.unwrap_or(f64::NAN));
+        self.has_forces.push(i64::from(s.forces.is_some()));
+        match &s.forces {
+            Some(f) => self.forces.extend(f.iter().flatten()),
+            None => self
+                .forces
+                .extend(std::iter::repeat_n(0.0, 3 * s.n_atoms())),
+        }
+        self.partner.push(partner);
+        self.repeat.push(repeat as i64);
+        Ok(())
+    }
+}
+
+/// The training frames with their dataset's `repeat` collapsed: each distinct frame's first
+/// copy in `train` (where the split lists a frame `repeat` times in a row) with its number of
+/// copies, and for every index of `train` the position of its frame among those.
+fn collapse_repeats(train: &[Sample]) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let (mut firsts, mut index) = (Vec::new(), Vec::with_capacity(train.len()));
+    let mut i = 0;
+    while i < train.len() {
+        let copies = train[i].repeat.clamp(1, train.len() - i);
+        index.extend(std::iter::repeat_n(firsts.len(), copies));
+        firsts.push((i, copies));
+        i += copies;
+    }
+    (firsts, index)
+}
+
+/// The relative-energy term's mean squared error per atom, (eV/atom)^2, over the pairs of
+/// `selection` for the predicted energies `energy` (eV, one per sample), and the number of
+/// pairs: `[mse, pairs]` (`[0, 0]` without pairs), as [`PotentialLoss`] computes it.
+///
+/// [`PotentialLoss`]: crate::train::batch_forward::PotentialLoss
+fn relative_mse(selection: &Selection, energy: &[f64]) -> Vec<f64> {
+    let squares: Vec<f64> = selection
+        .relative_errors(energy)
+        .map(|((i, _), d)| (d / selection.samples[i].n_atoms() as f64).powi(2))
+        .collect();
+    let pairs = squares.len() as f64;
+    vec![squares.iter().sum::<f64>() / pairs.max(1.0), pairs]
 }
 
 /// Writes the data of `config` (its datasets, the model of `training.init`, its validation
@@ -333,8 +512,15 @@ fn frame_tensors(
 /// `reference_denoised` `[Nr, 3]` f64. Labelled frames (when the config lists energy or force
 /// data): `frame_species`, `frame_positions`, `frame_atom_ptr`, `frame_validation` as above (no
 /// edges), `frame_energy` `[F]` f64 (eV, NaN: none), `frame_forces` `[Nf, 3]` (eV/Å; rounded
-/// float32 in byte planes), `frame_has_forces` `[F]` u8, `frame_reference_mol`,
-/// `frame_reference_positions`, `frame_reference_energy`, `frame_reference_forces` (f64), and
+/// float32 in byte planes), `frame_has_forces` `[F]` u8, `frame_repeat` `[F]` u8 (times a
+/// training frame enters an epoch: its dataset's `repeat`, written once instead of repeated;
+/// 1 for validation frames), `frame_partner` `[F]` i64 (the frame index of its relative-energy
+/// partner, -1: none), `frame_reference_mol` (the reference
+/// frames, then their partners), `frame_reference_positions`, `frame_reference_energy`,
+/// `frame_reference_forces` (f64), `frame_reference_relative` `[2]` (the relative-energy MSE
+/// of their pairs, (eV/atom)^2, and the number of pairs); for a model with the ZBL core
+/// `zbl_range` `[]`, `zbl_atomic_numbers` and `zbl_radius` (Å) `[S]`, and among the reference
+/// frames the one whose closest pair lies deepest inside the core; and
 /// the normalisation the trainer fits, `fitted_e_ref` `[S]` (eV) and `fitted_scale` `[]` (eV).
 /// Header metadata `concord_export`: JSON provenance; `concord_planes`: how to reassemble the
 /// byte-plane tensors. Reference positions are float64, not the rounded training positions.
@@ -350,7 +536,9 @@ pub fn export_data(config: &Config, out: &Path, reference: usize) -> Result<Expo
     let samples = datasets::samples(&raw, &model, false)?;
     drop(raw);
     let t = &config.training;
-    let (train_set, val_set) = datasets::split(samples, t.validation_fraction, t.seed);
+    let (mut train_set, mut val_set) = datasets::split(samples, t.validation_fraction, t.seed);
+    link_partners(&mut train_set.potential);
+    link_partners(&mut val_set.potential);
     let mut written = Written::default();
     let mut tensors = Vec::new();
     if model.denoiser().is_some() && !train_set.structures.is_empty() {

@@ -100,6 +100,18 @@ pub fn random_generator_model_with(
     edges: GraphScheme,
     vector_norm: bool,
 ) -> Model {
+    seeded_generator_model(precision, seed, edges, vector_norm, None)
+}
+
+/// [`random_generator_model_with`] whose energy has the ZBL core acting below `zbl` times each
+/// pair's covalent-radii sum.
+pub fn seeded_generator_model(
+    precision: Precision,
+    seed: i64,
+    edges: GraphScheme,
+    vector_norm: bool,
+    zbl: Option<f64>,
+) -> Model {
     let config = ModelConfig {
         elements: vec![1, 6, 7, 8, 9],
         encoder: EncoderConfig {
@@ -109,7 +121,7 @@ pub fn random_generator_model_with(
             radial_basis: 8,
             edge_features: 0,
             vector_norm,
-            zbl: None,
+            zbl,
         },
         generator: Some(concord::model::GeneratorConfig {
             sigma_data: 1.5,
