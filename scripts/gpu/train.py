@@ -21,8 +21,12 @@ against the Rust one on every run.
 
 Generator: only the all-pair graph scheme (`[generator] edges = "all_pairs"`) is supported
 (every edge has a kind, so no radius search is needed). Frames: molecules (no periodic cells);
-the pairs within the cutoff are found here (a pair beyond it adds exactly zero). No
-consistency losses (yet).
+the pairs within the cutoff are found here (a pair beyond it adds exactly zero). The
+relative-energy term (`--relative-energy-weight`, as `training.relative_energy_weight`) pairs
+each frame with the partner the export names (its molecule's lowest-energy frame of the same
+split) and is checked against Rust's value on the reference frames too. The ZBL core of a
+model that has one is added to the energies with the constants the export carries (and the
+reference frames include the training frame deepest inside it). No consistency losses (yet).
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ from safetensors_io import read_safetensors, write_safetensors
 
 NOISE_FREQUENCIES = 8  # src/model/denoiser.rs
 ENVELOPE_P = 6  # src/model/radial.rs
+# The universal ZBL screening (src/model/zbl.rs): e^2 / (4 pi eps0) in eV Å, the screening
+# length's numerator (Å) and exponent, coefficients c_m and decay rates d_m.
+ZBL_COULOMB, ZBL_SCREENING_LENGTH, ZBL_SCREENING_EXPONENT = 14.399645, 0.46850, 0.23
+ZBL_COEFFICIENTS = (0.18175, 0.50986, 0.28022, 0.02817)
+ZBL_DECAYS = (3.19980, 0.94229, 0.40290, 0.20162)
 FIXED = ("encoder.avg_neighbors", "energy.e_ref", "energy.scale")  # fitted, not trained
 silu = torch.nn.functional.silu
 
@@ -62,12 +71,36 @@ class Network:
         self.cutoff = enc["cutoff"]
         self.n_basis = enc["radial_basis"]
         self.vector_norm = enc.get("vector_norm", False)
+        self.zbl_range = enc.get("zbl")
+        self.zbl = None  # (atomic numbers, covalent radii) `[S]` each, from the export
         self.generator = gen
         if gen is not None:
             self.sigma_data = gen["sigma_data"]
             self.distance_features = gen["distance_features"]
             self.distance_max = gen["distance_max"]
             self.n_kinds = enc["edge_features"] - self.distance_features
+
+    def use_zbl(self, export, device):
+        """Takes the ZBL core's constants from the export when the model has the core (a fixed
+        pair repulsion below `zbl` times a pair's covalent-radii sum, src/model/zbl.rs)."""
+        if self.zbl_range is None:
+            return
+        if "zbl_radius" not in export:
+            sys.exit("the init model has a ZBL core but the export carries no zbl_radius: export it again")
+        self.zbl = tuple(torch.as_tensor(np.array(export[k]), device=device)
+                         for k in ("zbl_atomic_numbers", "zbl_radius"))
+
+    def zbl_atomic(self, species, first, second, vec):
+        """Half of each edge's ZBL pair energy summed on its first atom, eV `[N]`
+        (src/model/network.rs `ZblTensors::atomic`)."""
+        z, radius = (t.to(vec.dtype) for t in self.zbl)
+        r = torch.sqrt((vec * vec).sum(-1) + 1e-12)
+        zi, zj = z[species[first]], z[species[second]]
+        rs = (radius[species[first]] + radius[species[second]]) * self.zbl_range
+        screen = ZBL_SCREENING_LENGTH / (zi**ZBL_SCREENING_EXPONENT + zj**ZBL_SCREENING_EXPONENT)
+        s = sum(c * torch.exp(-d * r / screen) for c, d in zip(ZBL_COEFFICIENTS, ZBL_DECAYS))
+        phi = zi * zj / r * s * envelope(r / rs) * (0.5 * ZBL_COULOMB)
+        return torch.zeros(species.shape[0], dtype=vec.dtype, device=vec.device).index_add_(0, first, phi)
 
     def radial(self, vec):
         """Distances `[E]`, unit vectors `[E, 3, 1]`, Bessel basis `[E, K]`, envelope `[E, 1]`."""
@@ -76,11 +109,7 @@ class Network:
         n = torch.arange(1, self.n_basis + 1, dtype=vec.dtype, device=vec.device)
         rbf = torch.sin(r[:, None] * (n * (math.pi / self.cutoff))) / r[:, None]
         rbf = rbf * math.sqrt(2.0 / self.cutoff)
-        p = float(ENVELOPE_P)
-        d = torch.clamp(r / self.cutoff, max=1.0)
-        dp = d**ENVELOPE_P
-        env = 1.0 - (p + 1.0) * (p + 2.0) / 2.0 * dp + p * (p + 2.0) * dp * d - p * (p + 1.0) / 2.0 * dp * d * d
-        return r, unit, rbf, env[:, None]
+        return r, unit, rbf, envelope(r / self.cutoff)[:, None]
 
     def encoder(self, p, species, first, second, vec, attr=None, bias=None):
         """Scalar `[N, F]` and vector `[N, 3, F]` features; `attr`: the generator's edge
@@ -116,10 +145,13 @@ class Network:
 
     def energies(self, p, batch, x):
         """Energies `[B]` (eV) of the batch's molecules at positions `x` `[N, 3]` (Å)."""
-        first, second = batch["first"], batch["second"]
-        s, _ = self.encoder(p, batch["species"], first, second, x[second] - x[first])
+        first, second, species = batch["first"], batch["second"], batch["species"]
+        vec = x[second] - x[first]
+        s, _ = self.encoder(p, species, first, second, vec)
         e = lin(p, "energy.readout2", silu(lin(p, "energy.readout1", s)))[:, 0]
-        atomic = e * p["energy.scale"] + p["energy.e_ref"][batch["species"]]
+        atomic = e * p["energy.scale"] + p["energy.e_ref"][species]
+        if self.zbl is not None:
+            atomic = atomic + self.zbl_atomic(species, first, second, vec)
         out = torch.zeros(batch["n_mols"], dtype=x.dtype, device=x.device)
         return out.index_add_(0, batch["atom_mol"], atomic)
 
@@ -157,6 +189,14 @@ class Network:
         return center(batch, c_skip * x + c_out * out)
 
 
+def envelope(x):
+    """The radial envelope (p = ENVELOPE_P) of `x` = distance / cutoff, exactly 0 from 1 on."""
+    p = float(ENVELOPE_P)
+    d = torch.clamp(x, max=1.0)
+    dp = d**ENVELOPE_P
+    return 1.0 - (p + 1.0) * (p + 2.0) / 2.0 * dp + p * (p + 2.0) * dp * d - p * (p + 1.0) / 2.0 * dp * d * d
+
+
 def center(batch, x):
     """Subtracts each molecule's centroid from `x` `[N, 3]`."""
     sums = torch.zeros(batch["n_mols"], 3, dtype=x.dtype, device=x.device)
@@ -187,9 +227,26 @@ class Data:
             self.energy = torch.as_tensor(np.array(tensors[prefix + "energy"]), device=device)
             self.forces = torch.as_tensor(np.array(tensors[prefix + "forces"], dtype=np.float64), device=device)
             self.has_forces = t("has_forces")
+            self.partner = t("partner") if prefix + "partner" in tensors else None
         val = np.asarray(tensors[prefix + "validation"]).astype(bool)
-        self.train_ids = torch.as_tensor(np.flatnonzero(~val), device=device)
+        train_ids = np.flatnonzero(~val)
+        if prefix + "repeat" in tensors:  # a dataset's `repeat`: that many times per epoch
+            train_ids = np.repeat(train_ids, np.asarray(tensors[prefix + "repeat"]).astype(np.int64)[train_ids])
+        self.train_ids = torch.as_tensor(train_ids, device=device)
         self.val_ids = torch.as_tensor(np.flatnonzero(val), device=device)
+
+    def with_partners(self, ids):
+        """`ids` `[B]` followed by their relative-energy partners that are not among them, and
+        the pairs as positions in that list: (all ids, frame positions `[P]`, partner
+        positions `[P]`), as src/train/samples.rs `Selection::with_partners`."""
+        partner = self.partner[ids]
+        has = partner >= 0
+        wanted = partner[has]
+        extra = torch.unique(wanted[~torch.isin(wanted, ids)])
+        every = torch.cat([ids, extra])
+        order = torch.argsort(every)
+        at = order[torch.searchsorted(every[order], wanted)]
+        return every, torch.nonzero(has).squeeze(1), at
 
     def batch(self, ids, dtype, positions=None):
         """The molecules `ids` `[B]` concatenated, positions `x0` `[N, 3]` (`positions` instead
@@ -244,17 +301,31 @@ def denoising_loss(net, p, batch, log_mean, log_std, generator=None):
     return (((d - x0) ** 2).sum(-1) / c_out**2).mean()
 
 
-def potential_errors(net, p, batch, create_graph):
+def potential_errors(net, p, batch, create_graph, scored=None):
     """Mean squared errors of energy per atom ((eV/atom)^2, frames with an energy) and of force
     components ((eV/Å)^2, frames with forces), as src/train/batch_forward.rs, with the
-    energies and forces."""
+    energies and forces; only the first `scored` frames count (the rest are relative-energy
+    partners; default all)."""
     e, f = net.energies_and_forces(p, batch, batch["x0"], create_graph)
-    has_e = torch.isfinite(batch["energy"])
+    scored = batch["n_mols"] if scored is None else scored
+    in_loss = torch.arange(batch["n_mols"], device=e.device) < scored
+    has_e = torch.isfinite(batch["energy"]) & in_loss
     de = torch.where(has_e, (e - torch.nan_to_num(batch["energy"])) / batch["counts"], 0.0)
     e_mse = (de * de).sum() / has_e.sum().clamp(min=1)
-    df = (f - batch["forces"]) * batch["force_mask"][:, None]
-    f_mse = (df * df).sum() / (3.0 * batch["force_mask"].sum()).clamp(min=1.0)
+    mask = (batch["force_mask"] * in_loss[batch["atom_mol"]])[:, None]
+    df = (f - batch["forces"]) * mask
+    f_mse = (df * df).sum() / (3.0 * mask.sum()).clamp(min=1.0)
     return e_mse, f_mse, e, f
+
+
+def relative_errors(e, label, counts, frame, partner):
+    """Errors of the frames' energies relative to their partners', eV `[P]`, and their mean
+    square per atom ((eV/atom)^2; 0 without pairs), the relative-energy term of
+    src/train/batch_forward.rs: `dR = (E - label)(frame) - (E - label)(partner)`."""
+    err = e - label
+    d = err[frame] - err[partner]
+    mse = ((d / counts[frame]) ** 2).sum() / max(frame.shape[0], 1)
+    return d, mse
 
 
 def check_reference(net, params, export, structures, frames, device):
@@ -278,9 +349,19 @@ def check_reference(net, params, export, structures, frames, device):
         ids = torch.as_tensor(np.asarray(export["frame_reference_mol"]), device=device)
         x = torch.as_tensor(np.array(export["frame_reference_positions"]), device=device)
         batch = frames.batch(ids, torch.float64, positions=x)
-        e, f = net.energies_and_forces(p, batch, x, False)
+        e, f = (t.detach() for t in net.energies_and_forces(p, batch, x, False))
         worst = max(worst, rel(e, torch.as_tensor(np.array(export["frame_reference_energy"]), device=device)))
         worst = max(worst, rel(f, torch.as_tensor(np.array(export["frame_reference_forces"]), device=device)))
+        if frames.partner is not None:
+            # The reference frames list their partners after them (all but the ZBL frame's).
+            partner = frames.partner[ids]
+            frame = torch.nonzero(torch.isin(partner, ids)).squeeze(1)
+            at = torch.nonzero(partner[frame][:, None] == ids[None, :])[:, 1]
+            _, mse = relative_errors(e, frames.energy[ids], batch["counts"], frame, at)
+            want_mse, want_pairs = np.array(export["frame_reference_relative"])
+            if frame.shape[0] != want_pairs:
+                return float("inf")
+            worst = max(worst, abs(float(mse) - want_mse) / max(want_mse, 1e-300))
     return worst
 
 
@@ -303,9 +384,11 @@ def validate(net, p, structures, frames, args, dtype, passes=8):
         loss += args.denoise_weight * out["validation_denoise"]
     if frames is not None and (args.energy_weight > 0 or args.force_weight > 0):
         se = sf = ne = nf = ae = af = 0.0
+        energies = torch.zeros(frames.energy.shape[0], dtype=torch.float64, device=frames.energy.device)
         for chunk in frames.val_ids.split(args.frame_batch):
             batch = frames.batch(chunk, dtype)
             e_mse, f_mse, e, f = potential_errors(net, p, batch, False)
+            energies[chunk] = e.detach().double()
             has_e = torch.isfinite(batch["energy"])
             k, kf = float(has_e.sum()), float(batch["force_mask"].sum()) * 3
             se, sf, ne, nf = se + float(e_mse) * k, sf + float(f_mse) * kf, ne + k, nf + kf
@@ -318,6 +401,11 @@ def validate(net, p, structures, frames, args, dtype, passes=8):
             validation_force_mae=af / max(nf, 1),
         )
         loss += args.energy_weight * out["validation_energy_mse"] + args.force_weight * out["validation_force_mse"]
+        if frames.partner is not None:
+            frame = frames.val_ids[frames.partner[frames.val_ids] >= 0]
+            d, mse = relative_errors(energies, frames.energy, frames.n_atoms, frame, frames.partner[frame])
+            out.update(validation_relative_mse=float(mse), validation_relative_mae=float(d.abs().mean()))
+            loss += args.relative_energy_weight * out["validation_relative_mse"]
     out["validation_loss"] = loss
     return out
 
@@ -334,6 +422,9 @@ def arguments():
     ap.add_argument("--denoise-weight", type=float, default=1.0)
     ap.add_argument("--energy-weight", type=float, default=0.0, help="on (eV/atom)^2")
     ap.add_argument("--force-weight", type=float, default=0.0, help="on (eV/Å)^2")
+    ap.add_argument("--relative-energy-weight", type=float, default=0.0,
+                    help="on (eV/atom)^2: each frame's energy relative to its molecule's lowest-energy "
+                         "frame (training.relative_energy_weight)")
     ap.add_argument("--fresh-energy-head", action="store_true",
                     help="for an init whose energy head was never trained: the export's fitted reference "
                          "energies and scale, and a zero last read-out layer (energies start at the "
@@ -369,6 +460,7 @@ class Run:
         if self.structures is not None and self.net.generator.get("edges") != "all_pairs":
             sys.exit("train.py supports the all-pair graph scheme only")
         self.params = {k: torch.as_tensor(np.array(v)) for k, v in init.items()}
+        self.net.use_zbl(self.export, self.device)
 
     def prepare(self, dtype):
         args = self.args
@@ -416,16 +508,24 @@ class Run:
             perm, cursor = cursors[name]
             if cursor + size > perm.shape[0]:
                 perm, cursor = torch.randperm(perm.shape[0], device=self.device), 0
-            batch = data.batch(data.train_ids[perm[cursor : cursor + size]], torch.float32)
+            ids = data.train_ids[perm[cursor : cursor + size]]
+            relative = name == "frames" and args.relative_energy_weight > 0
+            if relative:
+                ids, pair_frame, pair_partner = data.with_partners(ids)
+            batch = data.batch(ids, torch.float32)
             cursors[name] = (perm, cursor + size)
             if name == "structures":
                 l = denoising_loss(self.net, self.p, batch, args.log_sigma_mean, args.log_sigma_std)
                 parts["train_denoise"] = l
                 total = total + args.denoise_weight * l
             else:
-                e_mse, f_mse, _, _ = potential_errors(self.net, self.p, batch, True)
+                e_mse, f_mse, e, _ = potential_errors(self.net, self.p, batch, True, size)
                 parts["train_energy_mse"], parts["train_force_mse"] = e_mse, f_mse
                 total = total + args.energy_weight * e_mse + args.force_weight * f_mse
+                if relative and pair_frame.shape[0] > 0:
+                    _, r_mse = relative_errors(e, batch["energy"], batch["counts"], pair_frame, pair_partner)
+                    parts["train_relative_mse"] = r_mse
+                    total = total + args.relative_energy_weight * r_mse
         return total, parts
 
 
@@ -436,6 +536,10 @@ def main() -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     os.makedirs(args.out, exist_ok=True)
     run = Run(args)
+    if args.relative_energy_weight > 0 and (run.frames is None or run.frames.partner is None):
+        print("--relative-energy-weight needs an export with frame partners (concord export-data of "
+              "this version)", file=sys.stderr)
+        return 1
     deviation = check_reference(run.net, run.params, run.export, run.structures, run.frames, run.device)
     print(f"reference check (float64, {run.device}): max deviation {deviation:.2e} relative", flush=True)
     if not deviation < 1e-9:
