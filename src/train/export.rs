@@ -292,7 +292,7 @@ fn frame_tensors(
         partner,
         repeat,
     } = frames;
-    let (n, m, r) = (arrays.species.len(), energy.len(), refs.positions.len() / 3);
+    let (n, m) = (arrays.species.len(), energy.len());
     let summary = &mut written.summary;
     *summary = ExportSummary {
         frames: m,
@@ -315,42 +315,30 @@ fn frame_tensors(
         ("frame_has_forces".into(), bytes_u8(&has_forces, vec![m])?),
         ("frame_partner".into(), ints(&partner, vec![m])),
         ("frame_repeat".into(), bytes_u8(&repeat, vec![m])?),
-        (
-            "frame_reference_mol".into(),
-            ints(&refs.mols, vec![refs.mols.len()]),
-        ),
-        (
-            "frame_reference_positions".into(),
-            floats(&refs.positions, vec![r, 3]),
-        ),
-        (
-            "frame_reference_energy".into(),
-            floats(&refs.energy, vec![refs.mols.len()]),
-        ),
-        (
-            "frame_reference_forces".into(),
-            floats(&refs.forces, vec![r, 3]),
-        ),
-        (
-            "frame_reference_relative".into(),
-            floats(&refs.relative, vec![2]),
-        ),
         ("fitted_e_ref".into(), floats(&e_ref, vec![e_ref.len()])),
         ("fitted_scale".into(), floats(&[scale], vec![])),
     ]);
-    if let Some(range) = model.config().encoder.zbl {
-        let zbl = Zbl::new(&model.config().elements, range)?;
-        let k = zbl.radii().len();
-        out.extend([
-            ("zbl_range".into(), floats(&[range], vec![])),
-            (
-                "zbl_atomic_numbers".into(),
-                floats(zbl.atomic_numbers(), vec![k]),
-            ),
-            ("zbl_radius".into(), floats(zbl.radii(), vec![k])),
-        ]);
-    }
+    out.extend(refs.tensors());
+    out.extend(zbl_tensors(model)?);
     Ok(out)
+}
+
+/// The ZBL core's constants, `zbl_range` `[]`, `zbl_atomic_numbers` and `zbl_radius` (Å)
+/// `[S]`, for a model with the core; nothing otherwise.
+fn zbl_tensors(model: &Model) -> Result<Vec<(String, TensorBytes)>> {
+    let Some(range) = model.config().encoder.zbl else {
+        return Ok(Vec::new());
+    };
+    let zbl = Zbl::new(&model.config().elements, range)?;
+    let k = zbl.radii().len();
+    Ok(vec![
+        ("zbl_range".into(), floats(&[range], vec![])),
+        (
+            "zbl_atomic_numbers".into(),
+            floats(zbl.atomic_numbers(), vec![k]),
+        ),
+        ("zbl_radius".into(), floats(zbl.radii(), vec![k])),
+    ])
 }
 
 /// The init model's float64 outputs on the reference frames, the frames' export indices and
@@ -366,6 +354,32 @@ struct References {
     positions: Vec<f64>,
     /// [`relative_mse`] of the pairs among them.
     relative: Vec<f64>,
+}
+
+impl References {
+    /// The `frame_reference_*` tensors.
+    fn tensors(&self) -> Vec<(String, TensorBytes)> {
+        let (k, r) = (self.mols.len(), self.positions.len() / 3);
+        vec![
+            ("frame_reference_mol".into(), ints(&self.mols, vec![k])),
+            (
+                "frame_reference_positions".into(),
+                floats(&self.positions, vec![r, 3]),
+            ),
+            (
+                "frame_reference_energy".into(),
+                floats(&self.energy, vec![k]),
+            ),
+            (
+                "frame_reference_forces".into(),
+                floats(&self.forces, vec![r, 3]),
+            ),
+            (
+                "frame_reference_relative".into(),
+                floats(&self.relative, vec![2]),
+            ),
+        ]
+    }
 }
 
 /// [`References`] for the first `reference` validation frames (`val`, exported from index
