@@ -1,12 +1,14 @@
 """Which k of many relaxed samples to keep (docs/results.md#qm9-gap): from `concord generate
 --samples M --relax` on the QM9 benchmark molecules, the median over molecules of the best
 heavy-atom RMSD to the B3LYP minimum among k structures kept by several rules, and how many
-distinct conformers the first k samples hold.
+distinct conformers the first k samples hold; with `--set organic`, on the organic test
+molecules against their GFN2 minima (GRAPHS.sdf: data/organic-gfn2/test_structures.sdf.gz
+unzipped).
 
     concord generate --model examples/models/concord-generator.concord \
       --potential examples/models/concord-qm9-gfn2.concord --graphs GRAPHS.sdf \
       --out runs/s29/gen16-relaxed.extxyz --samples 16 --relax
-    python scripts/eval/conformer_choice.py runs/s29/gen16-relaxed.extxyz [--k 4]
+    python scripts/eval/conformer_choice.py runs/s29/gen16-relaxed.extxyz [--k 4] [--set organic]
 
 (GRAPHS.sdf: the benchmark's first 150 test graphs, e.g. the graphs.sdf that
 generator_bench.py writes into its --out folder.)
@@ -43,8 +45,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("structures", help="relaxed samples (extxyz with mol, sample, energy, sane)")
     ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--set", choices=["qm9", "organic"], default="qm9")
     args = ap.parse_args()
-    refs = {r.name: r for r in inputs.load_references("full")}
+    if args.set == "organic":
+        refs, key = {r.name: r for r in inputs.load_organic_references()}, "gfn2_min"
+    else:
+        refs, key = {r.name: r for r in inputs.load_references("full")}, "b3lyp"
     samples = collections.defaultdict(dict)
     for a in inputs.read_xyz(args.structures):
         samples[a.info["mol"]][int(a.info["sample"])] = (a.positions.copy(), a.get_potential_energy(),
@@ -52,7 +58,7 @@ def main():
     k, rows, counts = args.k, collections.defaultdict(list), collections.Counter()
     for name, by_sample in samples.items():
         r = refs[name]
-        rmsd = {s: generator_bench.heavy_sym_rmsd(r.mol, it[0], r.pos["b3lyp"]) for s, it in by_sample.items()}
+        rmsd = {s: generator_bench.heavy_sym_rmsd(r.mol, it[0], r.pos[key]) for s, it in by_sample.items()}
         order = sorted(by_sample.items())
         by_energy = sorted(order, key=lambda x: (not x[1][2], x[1][1]))
         rows[f"samples 0-{k - 1}"].append(min(rmsd[s] for s, _ in order[:k]))
