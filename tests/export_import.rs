@@ -279,6 +279,7 @@ fn export_holds_every_pair_the_split_and_reference_outputs() {
     let relative = f64s(&st, "frame_reference_relative");
     assert!(pairs >= 1.0);
     assert_eq!(relative[1], pairs);
+    assert_eq!(ints(&st, "frame_reference_pairs").len() as f64, 2.0 * pairs);
     assert!(
         (relative[0] - sum / pairs).abs() <= 1e-12 * relative[0],
         "{relative:?}"

@@ -353,14 +353,13 @@ def check_reference(net, params, export, structures, frames, device):
         worst = max(worst, rel(e, torch.as_tensor(np.array(export["frame_reference_energy"]), device=device)))
         worst = max(worst, rel(f, torch.as_tensor(np.array(export["frame_reference_forces"]), device=device)))
         if frames.partner is not None:
-            # The reference frames list their partners after them (all but the ZBL frame's).
-            partner = frames.partner[ids]
-            frame = torch.nonzero(torch.isin(partner, ids)).squeeze(1)
-            at = torch.nonzero(partner[frame][:, None] == ids[None, :])[:, 1]
-            _, mse = relative_errors(e, frames.energy[ids], batch["counts"], frame, at)
-            want_mse, want_pairs = np.array(export["frame_reference_relative"])
-            if frame.shape[0] != want_pairs:
+            # Rust's pairs among the reference frames: each must be a frame and its partner.
+            pairs = torch.as_tensor(np.asarray(export["frame_reference_pairs"]), device=device).reshape(-1, 2)
+            frame, at = pairs[:, 0], pairs[:, 1]
+            if not torch.equal(frames.partner[ids[frame]], ids[at]):
                 return float("inf")
+            _, mse = relative_errors(e, frames.energy[ids], batch["counts"], frame, at)
+            want_mse = float(np.array(export["frame_reference_relative"])[0])
             worst = max(worst, abs(float(mse) - want_mse) / max(want_mse, 1e-300))
     return worst
 

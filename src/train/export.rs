@@ -352,7 +352,9 @@ struct References {
     forces: Vec<f64>,
     /// Positions, Å, flat `[atoms * 3]` (float64, not the export's rounded ones).
     positions: Vec<f64>,
-    /// [`relative_mse`] of the pairs among them.
+    /// The relative-energy pairs among them, as positions in `mols`, flat `[P * 2]`.
+    pairs: Vec<i64>,
+    /// [`relative_mse`] of those pairs.
     relative: Vec<f64>,
 }
 
@@ -373,6 +375,10 @@ impl References {
             (
                 "frame_reference_forces".into(),
                 floats(&self.forces, vec![r, 3]),
+            ),
+            (
+                "frame_reference_pairs".into(),
+                ints(&self.pairs, vec![self.pairs.len() / 2, 2]),
             ),
             (
                 "frame_reference_relative".into(),
@@ -412,6 +418,11 @@ fn references(
     let energy = flat(&e)?;
     Ok(References {
         mols,
+        pairs: selection
+            .pairs
+            .iter()
+            .flat_map(|&(i, p)| [i as i64, p as i64])
+            .collect(),
         relative: relative_mse(&selection, &energy),
         energy,
         forces: flat(&f)?,
@@ -531,8 +542,9 @@ fn relative_mse(selection: &Selection, energy: &[f64]) -> Vec<f64> {
 /// 1 for validation frames), `frame_partner` `[F]` i64 (the frame index of its relative-energy
 /// partner, -1: none), `frame_reference_mol` (the reference
 /// frames, then their partners), `frame_reference_positions`, `frame_reference_energy`,
-/// `frame_reference_forces` (f64), `frame_reference_relative` `[2]` (the relative-energy MSE
-/// of their pairs, (eV/atom)^2, and the number of pairs); for a model with the ZBL core
+/// `frame_reference_forces` (f64), `frame_reference_pairs` `[P, 2]` (the relative-energy pairs
+/// among them, positions in `frame_reference_mol`), `frame_reference_relative` `[2]` (their
+/// relative-energy MSE, (eV/atom)^2, and P); for a model with the ZBL core
 /// `zbl_range` `[]`, `zbl_atomic_numbers` and `zbl_radius` (Å) `[S]`, and among the reference
 /// frames the one whose closest pair lies deepest inside the core; and
 /// the normalisation the trainer fits, `fitted_e_ref` `[S]` (eV) and `fitted_scale` `[]` (eV).
