@@ -118,6 +118,6 @@ def test_the_zbl_core_is_part_of_the_checked_energy(tmp_path):
         capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stderr
-    # The squeezed frame is among the reference frames: without the core its energy is off by
-    # about 1e-3 relative.
+    # The squeezed frame is among the reference frames: with the core left out of train.py's
+    # energies this check refuses to train.
     assert float(run.stdout.split("max deviation ")[1].split()[0]) < 1e-12
