@@ -26,7 +26,7 @@ use crate::model::file::{self, TensorBytes};
 use crate::model::noise::standard_normal;
 use crate::model::zbl::Zbl;
 use crate::model::{GraphBatch, Model, Precision};
-use crate::train::batch_forward::energies_and_forces;
+use crate::train::batch_forward::{energies_and_forces, PotentialLoss};
 use crate::train::datasets;
 use crate::train::generator_losses::graph_batch;
 use crate::train::planes;
@@ -354,7 +354,7 @@ struct References {
     positions: Vec<f64>,
     /// The relative-energy pairs among them, as positions in `mols`, flat `[P * 2]`.
     pairs: Vec<i64>,
-    /// [`relative_mse`] of those pairs.
+    /// The relative-energy MSE of those pairs ((eV/atom)^2, the trainer's loss term) and P.
     relative: Vec<f64>,
 }
 
@@ -399,7 +399,7 @@ fn references(
     reference: usize,
 ) -> Result<References> {
     let scored: Vec<usize> = (0..reference.min(val.len())).collect();
-    let selection = Selection::with_partners(&scored, val);
+    let mut selection = Selection::with_partners(&scored, val);
     // Selections hold references into `val`: their positions are the frames' indices there.
     let position = |s: &Sample| val.iter().position(|v| std::ptr::eq(v, s));
     let mut mols: Vec<i64> = selection
@@ -408,14 +408,22 @@ fn references(
         .map(|s| position(s).map(|j| (val_start + j) as i64))
         .collect::<Option<_>>()
         .ok_or_else(|| Error::invalid("a reference frame outside the validation split"))?;
-    let mut samples = selection.samples.clone();
+    // The extra frame scores nothing and pairs with nothing: it only adds outputs.
     if let Some((index, s)) = close.filter(|(index, _)| !mols.contains(index)) {
         mols.push(index);
-        samples.push(s);
+        selection.samples.push(s);
     }
-    let batch = collate(&Selection::plain(&samples), Kind::Double, Device::Cpu)?;
+    let batch = collate(&selection, Kind::Double, Device::Cpu)?;
     let (e, f) = energies_and_forces(model, &batch, false)?;
-    let energy = flat(&e)?;
+    // The trainer's own loss with only its relative-energy term (weight 1): that term's MSE.
+    let relative_only = PotentialLoss {
+        energy_weight: 0.0,
+        force_weight: 0.0,
+        force_huber_delta: None,
+        relative_energy_weight: 1.0,
+    };
+    let (mse, _, _) = relative_only.loss(&batch, &e, &f)?;
+    let pairs = selection.pairs.len();
     Ok(References {
         mols,
         pairs: selection
@@ -423,8 +431,8 @@ fn references(
             .iter()
             .flat_map(|&(i, p)| [i as i64, p as i64])
             .collect(),
-        relative: relative_mse(&selection, &energy),
-        energy,
+        relative: vec![mse.f_double_value(&[])?, pairs as f64],
+        energy: flat(&e)?,
         forces: flat(&f)?,
         positions: flat(&batch.positions)?,
     })
@@ -509,20 +517,6 @@ fn collapse_repeats(train: &[Sample]) -> (Vec<(usize, usize)>, Vec<usize>) {
         i += copies;
     }
     (firsts, index)
-}
-
-/// The relative-energy term's mean squared error per atom, (eV/atom)^2, over the pairs of
-/// `selection` for the predicted energies `energy` (eV, one per sample), and the number of
-/// pairs: `[mse, pairs]` (`[0, 0]` without pairs), as [`PotentialLoss`] computes it.
-///
-/// [`PotentialLoss`]: crate::train::batch_forward::PotentialLoss
-fn relative_mse(selection: &Selection, energy: &[f64]) -> Vec<f64> {
-    let squares: Vec<f64> = selection
-        .relative_errors(energy)
-        .map(|((i, _), d)| (d / selection.samples[i].n_atoms() as f64).powi(2))
-        .collect();
-    let pairs = squares.len() as f64;
-    vec![squares.iter().sum::<f64>() / pairs.max(1.0), pairs]
 }
 
 /// Writes the data of `config` (its datasets, the model of `training.init`, its validation
