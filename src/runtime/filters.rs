@@ -38,6 +38,8 @@ struct Grid {
     /// Envelope and its derivative, `[P]`.
     env: Vec<(f64, f64)>,
     n_basis: usize,
+    /// The grid step, Å.
+    h: f64,
 }
 
 impl Grid {
@@ -56,13 +58,14 @@ impl Grid {
             drbf,
             env,
             n_basis: k,
+            h,
         }
     }
 
     /// One layer's table: per point `inv (b + w rbf) env` `[width]`, then `h` times its
     /// derivative, for the filter weights `w` `[width, K]` and bias `b` `[width]`.
-    fn table<T: Real>(&self, w: &[T], b: Option<&[T]>, width: usize, inv: f64, h: f64) -> Vec<T> {
-        let (k, points) = (self.n_basis, self.env.len());
+    fn table<T: Real>(&self, w: &[T], b: Option<&[T]>, width: usize, inv: f64) -> Vec<T> {
+        let (k, points, h) = (self.n_basis, self.env.len(), self.h);
         let w: Vec<f64> = w.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect();
         let b: Vec<f64> = match b {
             Some(b) => b.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect(),
@@ -106,7 +109,7 @@ impl<T: Real> FilterTable<T> {
         let layers = params
             .messages
             .iter()
-            .map(|m| grid.table(&m.filter.w, m.filter.b.as_deref(), m.filter.out, inv, h))
+            .map(|m| grid.table(&m.filter.w, m.filter.b.as_deref(), m.filter.out, inv))
             .collect();
         FilterTable {
             cutoff: radial.cutoff,
