@@ -762,7 +762,11 @@ fn generate_file(
     for (m, (mol, outcome)) in mols.iter().zip(results).enumerate() {
         match outcome {
             Ok(samples) => {
-                n_sane += samples.iter().filter(|s| s.sane()).count();
+                let sane = samples.iter().filter(|s| s.sane()).count();
+                if sane == 0 {
+                    warn_no_sane(m, mol, &samples);
+                }
+                n_sane += sane;
                 let s = seed.wrapping_add(m as u64);
                 frames.extend(samples.into_iter().map(|x| sample_frame(mol, s, x)));
             }
@@ -801,6 +805,23 @@ fn generate_file(
 }
 
 /// One pipeline sample of `mol` (seeded with `seed`) as an output frame.
+/// Tells the user that molecule `m` got no sane sample, with its size and the best sample's
+/// first problem: its structures are in the output (flagged `sane=F`) but none is usable.
+fn warn_no_sane(m: usize, mol: &concord::Molecule, samples: &[concord::generate::Sample]) {
+    let best = samples.iter().find(|s| s.rank == 0);
+    let problem = best
+        .and_then(|s| s.problems.first())
+        .map_or(String::new(), |p| format!("; the best sample: {p}"));
+    eprintln!(
+        "warning: molecule {m} ('{}', {} atoms) has no sane sample among {}{problem}; more \
+         samples (--samples) may find one; the shipped generator breaks molecules of more \
+         than about 100 atoms (docs/results.md#size)",
+        mol.name,
+        mol.numbers.len(),
+        samples.len()
+    );
+}
+
 fn sample_frame(mol: &concord::Molecule, seed: u64, s: Sample) -> concord::Frame {
     let sane = s.sane();
     let mut f = concord::Frame::new(mol.numbers.clone(), s.positions);
