@@ -811,11 +811,11 @@ fn warn_no_sane(m: usize, mol: &concord::Molecule, samples: &[concord::generate:
     let best = samples.iter().find(|s| s.rank == 0);
     let problem = best
         .and_then(|s| s.problems.first())
-        .map_or(String::new(), |p| format!("; the best sample: {p}"));
+        .map_or(String::new(), |p| format!(" (the best sample: {p})"));
     eprintln!(
         "warning: molecule {m} ('{}', {} atoms) has no sane sample among {}{problem}; more \
-         samples (--samples) may find one; the shipped generator breaks molecules of more \
-         than about 100 atoms (docs/results.md#size)",
+         samples (--samples) may find one (docs/results.md#size: the shipped generator's \
+         limits by molecule size)",
         mol.name,
         mol.numbers.len(),
         samples.len()
