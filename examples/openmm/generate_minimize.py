@@ -62,7 +62,13 @@ def main():
     print(f"{name}: {topology.getNumAtoms()} atoms, {topology.getNumBonds()} bonds; generator {args.generator}")
     print(f"energy on {args.model}: generated {generated}, minimised {state.getPotentialEnergy()}")
     print(f"energy at the PM6 minimum of the file: {at_pm6}")
-    print(f"RMSD of the minimised structure to the PM6 minimum: {rmsd(x, reference):.3f} Å")
+    heavy = [a.index for a in topology.atoms() if a.element.symbol != "H"]
+    print(f"RMSD of the minimised structure to the PM6 minimum: heavy atoms {rmsd(x[heavy], reference[heavy]):.3f} Å, "
+          f"all atoms {rmsd(x, reference):.3f} Å (fixed atom order, so equivalent hydrogens count as misplaced)")
+    below = (at_pm6 - state.getPotentialEnergy()).value_in_unit(unit.kilojoule_per_mole)
+    if below > 0:
+        print(f"the minimised structure lies {below:.1f} kJ/mol below the PM6 minimum on this model: "
+              "a conformer the model prefers, not a failed minimisation")
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w") as handle:
         app.PDBFile.writeFile(topology, state.getPositions(), handle)
