@@ -265,14 +265,26 @@ impl Config {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        let m = &self.model;
-        let t = &self.training;
-        if let Some(device) = &t.device {
+        if let Some(device) = &self.training.device {
             device
                 .parse::<crate::device::Device>()
                 .map_err(|e| format!("training.device: {e}"))?;
         }
-        let checks: [(bool, String); 17] = [
+        first_failure(self.model_checks())?;
+        first_failure(self.training_checks())?;
+        if self.dataset.is_empty() {
+            return Err("at least one [[dataset]] is required".to_string());
+        }
+        for d in &self.dataset {
+            d.validate()?;
+        }
+        self.validate_generator()
+    }
+
+    /// The `[model]` section's checks: (passes, message).
+    fn model_checks(&self) -> [(bool, String); 4] {
+        let m = &self.model;
+        [
             (
                 m.features >= 2,
                 format!("model.features must be >= 2, got {}", m.features),
@@ -289,6 +301,13 @@ impl Config {
                 m.radial_basis >= 1,
                 format!("model.radial_basis must be >= 1, got {}", m.radial_basis),
             ),
+        ]
+    }
+
+    /// The `[training]` section's checks: (passes, message).
+    fn training_checks(&self) -> [(bool, String); 12] {
+        let t = &self.training;
+        [
             (
                 t.epochs >= 1,
                 format!("training.epochs must be >= 1, got {}", t.epochs),
@@ -362,52 +381,12 @@ impl Config {
                     t.checkpoint_minutes
                 ),
             ),
-            (
-                !self.dataset.is_empty(),
-                "at least one [[dataset]] is required".to_string(),
-            ),
-        ];
-        if let Some((_, msg)) = checks.into_iter().find(|(ok, _)| !ok) {
-            return Err(msg);
-        }
-        for d in &self.dataset {
-            if d.tasks.is_empty() {
-                return Err(format!("dataset '{}' lists no tasks", d.name));
-            }
-            if !(1..=100).contains(&d.repeat) {
-                return Err(format!("dataset '{}': repeat must be 1..=100", d.name));
-            }
-            if d.configs.as_ref().is_some_and(Vec::is_empty) {
-                return Err(format!(
-                    "dataset '{}': configs is empty (leave it out to keep every frame)",
-                    d.name
-                ));
-            }
-            if d.tasks.contains(&Task::Structure) && d.configs.is_some() {
-                return Err(format!(
-                    "dataset '{}': configs selects frames of an extended-XYZ file, not SDF molecules",
-                    d.name
-                ));
-            }
-            if d.groups.as_ref().is_some_and(Vec::is_empty) {
-                return Err(format!(
-                    "dataset '{}': groups is empty (leave it out to keep every molecule)",
-                    d.name
-                ));
-            }
-            if !d.tasks.contains(&Task::Structure) && d.groups.is_some() {
-                return Err(format!(
-                    "dataset '{}': groups selects molecules of an SDF file (task 'structure'), not frames",
-                    d.name
-                ));
-            }
-            if d.tasks.contains(&Task::Structure) && d.tasks.len() > 1 {
-                return Err(format!(
-                    "dataset '{}': 'structure' (an SDF file) cannot be combined with other tasks",
-                    d.name
-                ));
-            }
-        }
+        ]
+    }
+
+    /// The `[generator]` section against the datasets: present exactly when a dataset has
+    /// structures, with valid settings.
+    fn validate_generator(&self) -> std::result::Result<(), String> {
         let has_structures = self
             .dataset
             .iter()
@@ -456,15 +435,66 @@ impl Config {
                     ),
                     (g.kt > 0.0, "generator.kt must be > 0 eV"),
                 ];
-                if let Some((_, msg)) = checks.into_iter().find(|(ok, _)| !ok) {
-                    return Err(msg.to_string());
-                }
+                first_failure(checks.map(|(ok, msg)| (ok, msg.to_string())))?;
                 if let Some(s) = g.sampler_steps {
                     crate::model::config::check_sampler_steps(s)
                         .map_err(|e| format!("generator.sampler_steps = {e}"))?;
                 }
             }
             None => {}
+        }
+        Ok(())
+    }
+}
+
+/// The message of the first failed check, if any.
+fn first_failure(
+    checks: impl IntoIterator<Item = (bool, String)>,
+) -> std::result::Result<(), String> {
+    match checks.into_iter().find(|(ok, _)| !ok) {
+        Some((_, msg)) => Err(msg),
+        None => Ok(()),
+    }
+}
+
+impl DatasetConfig {
+    /// Checks a `[[dataset]]` entry: tasks, repeat, and selections that fit its file type.
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.tasks.is_empty() {
+            return Err(format!("dataset '{}' lists no tasks", self.name));
+        }
+        if !(1..=100).contains(&self.repeat) {
+            return Err(format!("dataset '{}': repeat must be 1..=100", self.name));
+        }
+        if self.configs.as_ref().is_some_and(Vec::is_empty) {
+            return Err(format!(
+                "dataset '{}': configs is empty (leave it out to keep every frame)",
+                self.name
+            ));
+        }
+        if self.tasks.contains(&Task::Structure) && self.configs.is_some() {
+            return Err(format!(
+                "dataset '{}': configs selects frames of an extended-XYZ file, not SDF molecules",
+                self.name
+            ));
+        }
+        if self.groups.as_ref().is_some_and(Vec::is_empty) {
+            return Err(format!(
+                "dataset '{}': groups is empty (leave it out to keep every molecule)",
+                self.name
+            ));
+        }
+        if !self.tasks.contains(&Task::Structure) && self.groups.is_some() {
+            return Err(format!(
+                "dataset '{}': groups selects molecules of an SDF file (task 'structure'), not frames",
+                self.name
+            ));
+        }
+        if self.tasks.contains(&Task::Structure) && self.tasks.len() > 1 {
+            return Err(format!(
+                "dataset '{}': 'structure' (an SDF file) cannot be combined with other tasks",
+                self.name
+            ));
         }
         Ok(())
     }
