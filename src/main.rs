@@ -10,7 +10,7 @@ use concord::generate::{
 use concord::metrics::ErrorAccumulator;
 use concord::model::evaluate::Request;
 use concord::model::Precision;
-use concord::optimize::{optimize, Method, OptimizeOptions, PotentialObjective};
+use concord::optimize::{optimize, Method, OptimizeOptions, OptimizeResult, PotentialObjective};
 use concord::potential::{Device, Potential};
 #[cfg(feature = "torch")]
 use concord::train::Config;
@@ -877,6 +877,45 @@ fn smiles_molecules(smiles: &[String]) -> concord::Result<Vec<concord::Molecule>
 
 /// `concord optimize`: relaxes every frame of `input`, writes them to `out` with the model's
 /// energy and forces and `opt_*` info keys, and prints a table (or JSON) row per frame.
+/// The `--json` record of input frame `k` (`atoms` atoms) optimised to `r`.
+fn optimize_row(k: usize, atoms: usize, r: &OptimizeResult) -> serde_json::Value {
+    serde_json::json!({
+        "frame": k,
+        "atoms": atoms,
+        "method": r.method,
+        "converged": r.converged,
+        "steps": r.steps,
+        "force_calls": r.force_calls,
+        "initial_energy": r.initial_energy,
+        "energy": r.energy,
+        "max_force": r.max_force,
+    })
+}
+
+/// Input frame `k` at the optimised positions of `r`, with the potential's energy and forces
+/// there (no stress) and the `opt_*` and `input_frame` info keys.
+fn optimized_frame(frame: &concord::Frame, k: usize, r: OptimizeResult) -> concord::Frame {
+    let mut out = frame.clone();
+    out.energy = Some(r.energy);
+    out.forces = Some(r.gradient.iter().map(|g| g.map(|v| -v)).collect());
+    out.stress = None;
+    out.positions = r.positions;
+    let info = [
+        (
+            "opt_converged",
+            if r.converged { "T" } else { "F" }.to_string(),
+        ),
+        ("opt_steps", r.steps.to_string()),
+        ("opt_force_calls", r.force_calls.to_string()),
+        ("opt_method", r.method.to_string()),
+        ("input_frame", k.to_string()),
+    ];
+    for (key, value) in info {
+        out.info.insert(key.to_string(), value);
+    }
+    out
+}
+
 fn optimize_file(
     model: &Path,
     input: &Path,
@@ -890,7 +929,7 @@ fn optimize_file(
     concord::io::prepare_output(out)?;
     concord::io::check_not_input(out, &[input, model])?;
     let pot = compute.load(model)?;
-    let mut frames = concord::io::read_extxyz(input)?;
+    let frames = concord::io::read_extxyz(input)?;
     let bar = if frames.len() > 1 {
         indicatif::ProgressBar::new(frames.len() as u64)
     } else {
@@ -915,7 +954,7 @@ fn optimize_file(
     let mut errors: Vec<String> = Vec::new();
     let mut done = Vec::with_capacity(frames.len());
     let n_frames = frames.len();
-    for (k, frame) in frames.iter_mut().enumerate() {
+    for (k, frame) in frames.iter().enumerate() {
         let mut obj = PotentialObjective {
             potential: &pot,
             numbers: &frame.numbers,
@@ -932,17 +971,6 @@ fn optimize_file(
             }
         };
         failed += usize::from(!r.converged);
-        let row = serde_json::json!({
-            "frame": k,
-            "atoms": frame.len(),
-            "method": r.method,
-            "converged": r.converged,
-            "steps": r.steps,
-            "force_calls": r.force_calls,
-            "initial_energy": r.initial_energy,
-            "energy": r.energy,
-            "max_force": r.max_force,
-        });
         if !json {
             bar.suspend(|| {
                 println!(
@@ -957,25 +985,8 @@ fn optimize_file(
                 )
             });
         }
-        rows.push(row);
-        frame.positions = r.positions;
-        frame.energy = Some(r.energy);
-        frame.forces = Some(r.gradient.iter().map(|g| g.map(|v| -v)).collect());
-        frame.stress = None;
-        let info = [
-            (
-                "opt_converged",
-                if r.converged { "T" } else { "F" }.to_string(),
-            ),
-            ("opt_steps", r.steps.to_string()),
-            ("opt_force_calls", r.force_calls.to_string()),
-            ("opt_method", r.method.to_string()),
-        ];
-        for (key, value) in info {
-            frame.info.insert(key.to_string(), value);
-        }
-        frame.info.insert("input_frame".to_string(), k.to_string());
-        done.push(frame.clone());
+        rows.push(optimize_row(k, frame.len(), &r));
+        done.push(optimized_frame(frame, k, r));
         bar.inc(1);
     }
     bar.finish_and_clear();
