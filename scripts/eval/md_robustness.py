@@ -18,6 +18,10 @@ potential, not chemistry), and, for NVE, the total-energy drift (linear fit, meV
 
 Usage: python scripts/eval/md_robustness.py --model PATH [--molecules 3] [--first 0] [--ps 20] [--out DIR]
        [--ensembles nve,nvt] [--temperatures 300,600] [--recheck]
+       [--starts FILE.extxyz --smiles FILE.smi]
+(`--starts` and `--smiles` replace the drug-like test molecules: start frames whose `mol` names a
+molecule of the SMILES file, atoms in RDKit's order with explicit hydrogens, e.g. the GFN2 minima
+`scripts/eval/large_potential.py` writes for scripts/eval/large.smi.)
 (`--first K` starts at the K-th molecule: two processes with different `--first` and `--out` share
 the work of several molecules on two cores. `--recheck` checks the trajectories already in
 `--out` again instead of running LAMMPS.)
@@ -143,6 +147,32 @@ def diagnose(model, mol, symbols, frames, k):
                                  "gfn2_eV_above_relaxed_start": r(gfn2(relaxed) - gfn2(start))}}
 
 
+def sdf_molecules():
+    """{name: RDKit molecule with hydrogens} of the organic test set."""
+    with gzip.open(ORGANIC / "test_structures.sdf.gz") as fh:
+        return {m.GetProp("_Name"): m for m in Chem.ForwardSDMolSupplier(fh, removeHs=False)}
+
+
+def smiles_molecules(path, starts):
+    """{name: RDKit molecule with explicit hydrogens at its start frame's positions} of the
+    SMILES file `path` ('SMILES name' lines) for the molecules of `starts`."""
+    smiles = dict(reversed(line.split()) for line in path.read_text().splitlines()
+                  if line.strip() and not line.startswith("#"))
+    out = {}
+    for atoms in starts:
+        name = atoms.info["mol"]
+        mol = Chem.AddHs(Chem.MolFromSmiles(smiles[name]))
+        if [a.GetSymbol() for a in mol.GetAtoms()] != atoms.get_chemical_symbols():
+            raise SystemExit(f"md_robustness: {name}: the start frame's atoms are not in RDKit's order")
+        conf = Chem.Conformer(mol.GetNumAtoms())
+        for i, p in enumerate(atoms.positions):
+            conf.SetAtomPosition(i, p.tolist())
+        mol.AddConformer(conf, assignId=True)
+        Chem.AssignStereochemistryFrom3D(mol)
+        out[name] = mol
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, type=Path)
@@ -153,13 +183,17 @@ def main():
     ap.add_argument("--recheck", action="store_true", help="check the runs already in --out again")
     ap.add_argument("--ensembles", default="nve,nvt", help="comma-separated subset of nve,nvt")
     ap.add_argument("--temperatures", default="300,600", help="comma-separated, K")
+    ap.add_argument("--starts", type=Path, help="start frames (extended XYZ, `mol` info key)")
+    ap.add_argument("--smiles", type=Path, help="'SMILES name' per line: the start frames' graphs")
     a = ap.parse_args()
     if not set(a.ensembles.split(",")) <= {"nve", "nvt"}:
         raise SystemExit(f"md_robustness: --ensembles {a.ensembles!r}: expected a subset of nve,nvt")
     model = a.model.resolve()
-    starts = ase.io.read(ORGANIC / "test" / "druglike" / "gfn2_min.extxyz.gz", f"{a.first}:{a.first + a.molecules}")
-    with gzip.open(ORGANIC / "test_structures.sdf.gz") as fh:
-        mols = {m.GetProp("_Name"): m for m in Chem.ForwardSDMolSupplier(fh, removeHs=False)}
+    if (a.starts is None) != (a.smiles is None):
+        raise SystemExit("md_robustness: --starts and --smiles go together")
+    starts_file = a.starts or ORGANIC / "test" / "druglike" / "gfn2_min.extxyz.gz"
+    starts = ase.io.read(starts_file, f"{a.first}:{a.first + a.molecules}")
+    mols = smiles_molecules(a.smiles, starts) if a.smiles else sdf_molecules()
     records = []
     saved = a.out / "md_robustness.json"
     earlier = ({(r["mol"], r["ensemble"], r["T"]): r["wall_s"] for r in json.loads(saved.read_text())["records"]}
