@@ -804,7 +804,6 @@ fn generate_file(
     Ok(())
 }
 
-/// One pipeline sample of `mol` (seeded with `seed`) as an output frame.
 /// Tells the user that molecule `m` got no sane sample, with its size and the best sample's
 /// first problem: its structures are in the output (flagged `sane=F`) but none is usable.
 fn warn_no_sane(m: usize, mol: &concord::Molecule, samples: &[concord::generate::Sample]) {
@@ -822,6 +821,7 @@ fn warn_no_sane(m: usize, mol: &concord::Molecule, samples: &[concord::generate:
     );
 }
 
+/// One pipeline sample of `mol` (seeded with `seed`) as an output frame.
 fn sample_frame(mol: &concord::Molecule, seed: u64, s: Sample) -> concord::Frame {
     let sane = s.sane();
     let mut f = concord::Frame::new(mol.numbers.clone(), s.positions);
@@ -875,8 +875,6 @@ fn smiles_molecules(smiles: &[String]) -> concord::Result<Vec<concord::Molecule>
         .collect()
 }
 
-/// `concord optimize`: relaxes every frame of `input`, writes them to `out` with the model's
-/// energy and forces and `opt_*` info keys, and prints a table (or JSON) row per frame.
 /// The `--json` record of input frame `k` (`atoms` atoms) optimised to `r`.
 fn optimize_row(k: usize, atoms: usize, r: &OptimizeResult) -> serde_json::Value {
     serde_json::json!({
@@ -916,6 +914,8 @@ fn optimized_frame(frame: &concord::Frame, k: usize, r: OptimizeResult) -> conco
     out
 }
 
+/// `concord optimize`: relaxes every frame of `input`, writes them to `out` with the model's
+/// energy and forces and `opt_*` info keys, and prints a table (or JSON) row per frame.
 fn optimize_file(
     model: &Path,
     input: &Path,
