@@ -47,3 +47,28 @@ def concord_binary() -> Path:
         if p.exists():
             return p
     raise SystemExit("no concord binary: run `make build` or `make build-runtime` first")
+
+
+def read_smiles_file(path) -> list:
+    """[(SMILES, name)] of a file of `SMILES name` lines; blank lines and `#` comments skipped."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            smiles, name = line.split()
+            out.append((smiles, name))
+    return out
+
+
+def embed(smiles: str, name: str):
+    """RDKit molecule of `smiles` with explicit hydrogens and one ETKDGv3 conformer (seed 0),
+    named `name`; SystemExit when RDKit cannot embed it."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    params = AllChem.ETKDGv3()
+    params.randomSeed = 0
+    if AllChem.EmbedMolecule(mol, params) != 0:
+        raise SystemExit(f"{name}: RDKit cannot embed it")
+    mol.SetProp("_Name", name)
+    return mol

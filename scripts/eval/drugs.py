@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 from rdkit import Chem
-from rdkit.Chem import AllChem
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -33,19 +32,7 @@ SMILES = common.EVAL_DIR / "drugs.smi"
 
 def read_molecules(path):
     """[(name, RDKit molecule with explicit H and one embedded conformer)] of SMILES file `path`."""
-    out = []
-    for line in path.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        smiles, name = line.split()
-        mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
-        params = AllChem.ETKDGv3()
-        params.randomSeed = 0
-        if AllChem.EmbedMolecule(mol, params) != 0:
-            raise SystemExit(f"{name}: RDKit cannot embed it")
-        mol.SetProp("_Name", name)
-        out.append((name, mol))
-    return out
+    return [(name, common.embed(smiles, name)) for smiles, name in common.read_smiles_file(path)]
 
 
 def concord(mols, sdf, out, k, model, potential, relax):

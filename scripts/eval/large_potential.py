@@ -14,14 +14,11 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.io import write
-from rdkit import Chem
 from rdkit.Chem import AllChem
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-
-sys.path.insert(0, str(common.ROOT / "scripts/data"))
-import xtb  # noqa: E402
+import xtb  # noqa: E402  (scripts/data/xtb.py, importable through common)
 
 NOISE = {"min": 0.0, "noise005": 0.05, "noise010": 0.10}
 
@@ -33,12 +30,8 @@ def main():
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     frames = {key: [] for key in NOISE}
-    for line in Path(a.smiles).read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        smiles, name = line.split()
-        mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
-        AllChem.EmbedMolecule(mol, randomSeed=0)
+    for smiles, name in common.read_smiles_file(a.smiles):
+        mol = common.embed(smiles, name)
         AllChem.MMFFOptimizeMolecule(mol, maxIters=2000)
         symbols = [atom.GetSymbol() for atom in mol.GetAtoms()]
         minimum, _ = xtb.optimise(symbols, mol.GetConformer().GetPositions())

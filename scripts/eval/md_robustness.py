@@ -156,8 +156,7 @@ def sdf_molecules():
 def smiles_molecules(path, starts):
     """{name: RDKit molecule with explicit hydrogens at its start frame's positions} of the
     SMILES file `path` ('SMILES name' lines) for the molecules of `starts`."""
-    smiles = dict(reversed(line.split()) for line in path.read_text().splitlines()
-                  if line.strip() and not line.startswith("#"))
+    smiles = {name: smi for smi, name in common.read_smiles_file(path)}
     out = {}
     for atoms in starts:
         name = atoms.info["mol"]
