@@ -818,7 +818,8 @@ concord_status_t concord_generate_optimize(const concord_model_t *model,
 
 /**
  * The generation pipeline for one molecule: generates `n_samples` structures as
- * `concord_generate` does, relaxes each on the model's potential when `relax` is 1 (as
+ * `concord_generate` does (a molecule of more than 80 atoms as generated pieces joined at
+ * acyclic single bonds, docs/results.md#joined), relaxes each on the model's potential when `relax` is 1 (as
  * `concord_generate_optimize` does), screens each for chemical sanity
  * (`concord_check_structure`) and ranks them (rank 0 = the best: sane first, then the lowest
  * energy). This is what `concord generate`, LAMMPS's `concord_generate` and OpenMM's

@@ -63,7 +63,8 @@ def rdkit(mols, k):
 
 
 def gfn2_gaps(mols, samples):
-    """{name: E_GFN2(chosen) - E_GFN2(its xtb --opt tight relaxation)} (eV), None where xtb fails."""
+    """{name: (E_GFN2(chosen) - E_GFN2(its xtb --opt tight relaxation), E_GFN2 of that relaxation)}
+    (eV), None where xtb fails."""
     import xtb
     import xtbcache
     cache = xtbcache.Cache(common.DEFAULT_CACHE, xtb.version())
@@ -73,8 +74,21 @@ def gfn2_gaps(mols, samples):
         chosen = [p for p, _, c in samples[name] if c]
         res = xtbcache.evaluate(cache, symbols, chosen[0]) if chosen else None
         ok = res and res["sp"]["ok"] and res["sp_relaxed"] and res["sp_relaxed"]["ok"]
-        out[name] = res["sp"]["energy"] - res["sp_relaxed"]["energy"] if ok else None
+        out[name] = (res["sp"]["energy"] - res["sp_relaxed"]["energy"], res["sp_relaxed"]["energy"]) if ok else None
     return out
+
+
+def gfn2_table(mols, runs, gaps):
+    """Per molecule and method: the chosen structure's GFN2 gap, and how far the GFN2 minimum it
+    relaxes to lies above the lowest such minimum of the methods (eV)."""
+    lines = ["", "Per molecule, GFN2 gap of the chosen structure / its GFN2 minimum above the lowest of the "
+             "methods' (eV):", "", "| molecule | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    for name, _ in mols:
+        got = [gaps[l][name] for l in runs]
+        low = min((g[1] for g in got if g), default=None)
+        lines.append(f"| {name} | " + " | ".join(
+            f"{g[0]:.3f} / {g[1] - low:.3f}" if g else "–" for g in got) + " |")
+    return lines
 
 
 def main():
@@ -123,7 +137,8 @@ def main():
     if a.gfn2:
         gaps = {l: gfn2_gaps(mols, runs[l][0]) for l in runs}
         lines.append("| median GFN2 gap of the chosen structure (eV) | | " + " | ".join(
-            f"{np.median([g for g in gaps[l].values() if g is not None]):.3f}" for l in runs) + " |")
+            f"{np.median([g[0] for g in gaps[l].values() if g is not None]):.3f}" for l in runs) + " |")
+        lines += gfn2_table(mols, runs, gaps)
     table = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write(table)

@@ -2,6 +2,7 @@
 //! ([`sampler`]) and the pipeline every front end calls ([`pipeline`]: sample k, relax,
 //! screen, rank).
 
+pub mod assembly;
 pub mod pipeline;
 mod sampler;
 

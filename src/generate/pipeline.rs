@@ -9,6 +9,11 @@
 //! trained on Kekulé graphs, so aromatic bonds (order 4) become single and double bonds, and
 //! everything below (sampling, the restraint, the sanity check) sees the Kekulé graph.
 //!
+//! A molecule of more than [`crate::generate::assembly::ASSEMBLE_ABOVE`] atoms, on which the
+//! generator's samples break, is drawn as pieces joined at acyclic single bonds
+//! ([`crate::generate::assembly`]); everything below applies to the joined structures too,
+//! except the redraws (its pieces were drawn again already).
+//!
 //! The policy: a molecule given with a stereo configuration ([`Stereo`]) has each sample
 //! mirrored when its mirror image gets more of the specified centres right (the
 //! E(3)-equivariant denoiser draws both images alike), centres still wrong that carry a
@@ -34,6 +39,7 @@
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
+use crate::generate::assembly::Plan;
 use crate::generate::{generate_many, SamplerOptions};
 use crate::model::evaluate::Request;
 use crate::model::graph::kekule_graph;
@@ -277,11 +283,11 @@ pub fn generate_structures(
     progress(done);
     let todo: Vec<usize> = (0..molecules.len()).filter(|&m| out[m].is_none()).collect();
     for chunk in batches(generator, molecules, &todo, opts.samples) {
-        let batch: Vec<(&[u8], &[Bond], u64)> = chunk
+        let batch: Vec<GraphRequest> = chunk.iter().map(|&m| molecules[m]).collect();
+        for (&m, drawn) in chunk
             .iter()
-            .map(|&m| molecules[m].sampler_input())
-            .collect();
-        for (&m, drawn) in chunk.iter().zip(sample_batch(generator, &batch, opts)) {
+            .zip(sample_batch(generator, &batch, opts.samples, opts))
+        {
             let molecule = &molecules[m];
             out[m] = Some(drawn.and_then(|d| {
                 finish(
@@ -301,29 +307,40 @@ pub fn generate_structures(
         .collect())
 }
 
-/// Samples a batch; when the batch fails, each molecule again alone so that only the failing
+/// Draws `k` structures of each molecule of a batch: molecules above
+/// [`assembly::ASSEMBLE_ABOVE`] atoms joined from sampled pieces ([`assembly::Plan`]), the
+/// rest sampled together; when that batch fails, each again alone so that only the failing
 /// ones fail. `[molecule] -> [k][N][3]`.
 fn sample_batch(
-    potential: &Potential,
-    batch: &[(&[u8], &[Bond], u64)],
+    generator: &Potential,
+    batch: &[GraphRequest],
+    k: usize,
     opts: &PipelineOptions,
 ) -> Vec<Result<Vec<Vec<[f64; 3]>>>> {
-    match generate_many(potential, batch, opts.samples, &opts.sampler) {
+    let plans: Vec<Option<Plan>> = (batch.iter())
+        .map(|m| Plan::new(m.numbers, m.bonds, m.stereo))
+        .collect();
+    let whole: Vec<(&[u8], &[Bond], u64)> = (batch.iter().zip(&plans))
+        .filter(|(_, plan)| plan.is_none())
+        .map(|(m, _)| m.sampler_input())
+        .collect();
+    let mut sampled = match generate_many(generator, &whole, k, &opts.sampler) {
         Ok(all) => all.into_iter().map(Ok).collect(),
-        Err(_) if batch.len() > 1 => batch
-            .iter()
+        Err(_) if whole.len() > 1 => (whole.iter())
             .map(|one| {
-                generate_many(
-                    potential,
-                    std::slice::from_ref(one),
-                    opts.samples,
-                    &opts.sampler,
-                )
-                .map(|mut s| s.remove(0))
+                generate_many(generator, std::slice::from_ref(one), k, &opts.sampler)
+                    .map(|mut s| s.remove(0))
             })
             .collect(),
         Err(e) => vec![Err(e)],
     }
+    .into_iter();
+    (batch.iter().zip(&plans))
+        .map(|(m, plan)| match plan {
+            Some(plan) => plan.generate(generator, m.seed, k, &opts.sampler),
+            None => sampled.next().expect("one outcome per molecule"),
+        })
+        .collect()
 }
 
 /// A drawn structure after [`Stereo::orient`]: its draw index ([`Sample::draw`]), positions
@@ -372,17 +389,24 @@ fn redraw(
     let mut draws: Vec<Draw> = (drawn.into_iter().enumerate())
         .map(|(i, x)| Draw::oriented(molecule, i, x))
         .collect();
-    for round in 1..=opts.redraws {
+    // A joined molecule's pieces were drawn again already; what is left is mostly contacts
+    // across the joints, which the restraint-first relaxation mends.
+    let joined = Plan::new(molecule.numbers, molecule.bonds, molecule.stereo).is_some();
+    let rounds = if joined { 0 } else { opts.redraws };
+    for round in 1..=rounds {
         let faulty: Vec<usize> = (0..k).filter(|&s| draws[s].faults() > (0, 0)).collect();
         if faulty.is_empty() {
             break;
         }
-        let seed = redraw_seed(molecule.seed, round);
-        let input = [(molecule.numbers, molecule.bonds, seed)];
-        let Ok(mut fresh) = generate_many(generator, &input, faulty.len(), &opts.sampler) else {
+        let input = GraphRequest {
+            seed: redraw_seed(molecule.seed, round),
+            ..*molecule
+        };
+        let Some(Ok(mut fresh)) = sample_batch(generator, &[input], faulty.len(), opts).pop()
+        else {
             break;
         };
-        for (j, (&s, x)) in faulty.iter().zip(fresh.remove(0)).enumerate() {
+        for (j, (&s, x)) in faulty.iter().zip(fresh.drain(..)).enumerate() {
             let new = Draw::oriented(molecule, round * k + j, x);
             if new.faults() < draws[s].faults() {
                 draws[s] = new;
