@@ -14,6 +14,8 @@
 //! check, the restraint-first relaxation, which mends the joints' angles and contacts, ranking)
 //! except for its redraws: the pieces were drawn again already.
 
+use nalgebra::{Rotation3, Unit, Vector3};
+
 use crate::elements::covalent_radius;
 use crate::error::Result;
 use crate::generate::{generate_many, redraw_seed, SamplerOptions};
@@ -206,12 +208,12 @@ impl Plan {
             let from = placed[pa].as_ref().expect("placed");
             // The atom across the cut, where the placed piece's cap points.
             let (xa, cap) = (from[idx(&locals[pa], a)], from[idx(&locals[pa], b)]);
-            let u = unit(sub(cap, xa));
+            let u = (v(cap) - v(xa)).normalize();
             let length = covalent_radius(self.numbers[a])? + covalent_radius(self.numbers[b])?;
             let part = parts[pb];
             let (yb, ycap) = (part[idx(&locals[pb], b)], part[idx(&locals[pb], a)]);
-            let end = (yb, add(xa, scale(u, length)));
-            let align = rotation_onto(unit(sub(ycap, yb)), scale(u, -1.0));
+            let end = (v(yb), v(xa) + u * length);
+            let align = rotation_onto(&(v(ycap) - v(yb)), &-u);
             let x = so_far.best_turn(&self.numbers, &self.pieces[pb].atoms, part, end, u, &align);
             so_far.add(&self.pieces[pb].atoms, &x);
             placed[pb] = Some(x);
@@ -244,14 +246,15 @@ impl Placed {
         numbers: &[u8],
         own: &[usize],
         part: &[[f64; 3]],
-        end: ([f64; 3], [f64; 3]),
-        u: [f64; 3],
-        align: &[[f64; 3]; 3],
+        end: (Vector3<f64>, Vector3<f64>),
+        u: Vector3<f64>,
+        align: &Rotation3<f64>,
     ) -> Vec<[f64; 3]> {
+        let axis = Unit::new_normalize(u);
         let moved = |angle: f64| -> Vec<[f64; 3]> {
-            let turn = axis_rotation(u, angle);
+            let turn = Rotation3::from_axis_angle(&axis, angle) * align;
             (part.iter())
-                .map(|&y| add(end.1, apply(&turn, apply(align, sub(y, end.0)))))
+                .map(|&y| (end.1 + turn * (v(y) - end.0)).into())
                 .collect()
         };
         (0..TURNS)
@@ -467,7 +470,7 @@ fn overlap(
     for (l, &a) in own.iter().enumerate() {
         for &b in occupied {
             let r0 = [3.0, 2.6, 2.2][usize::from(numbers[a] == 1) + usize::from(numbers[b] == 1)];
-            let d = norm(sub(x[l], positions[b]));
+            let d = (v(x[l]) - v(positions[b])).norm();
             if d < r0 {
                 sum += (r0 - d) * (r0 - d);
             }
@@ -477,88 +480,25 @@ fn overlap(
 }
 
 fn centred(mut x: Vec<[f64; 3]>) -> Vec<[f64; 3]> {
-    let n = x.len() as f64;
-    let c = (0..3).map(|k| x.iter().map(|p| p[k]).sum::<f64>() / n);
-    let c: Vec<f64> = c.collect();
+    let c = x.iter().map(|&p| v(p)).sum::<Vector3<f64>>() / x.len() as f64;
     for p in &mut x {
-        for k in 0..3 {
-            p[k] -= c[k];
-        }
+        *p = (v(*p) - c).into();
     }
     x
 }
 
-fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+fn v(a: [f64; 3]) -> Vector3<f64> {
+    Vector3::from(a)
 }
 
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-fn scale(a: [f64; 3], s: f64) -> [f64; 3] {
-    a.map(|x| x * s)
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn norm(a: [f64; 3]) -> f64 {
-    dot(a, a).sqrt()
-}
-
-fn unit(a: [f64; 3]) -> [f64; 3] {
-    scale(a, 1.0 / norm(a).max(1e-12))
-}
-
-fn apply(r: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
-    [dot(r[0], v), dot(r[1], v), dot(r[2], v)]
-}
-
-/// The rotation by `angle` (radians) about the unit vector `k` (Rodrigues).
-fn axis_rotation(k: [f64; 3], angle: f64) -> [[f64; 3]; 3] {
-    let (s, c) = angle.sin_cos();
-    let mut r = [[0.0; 3]; 3];
-    for (i, row) in r.iter_mut().enumerate() {
-        for (j, x) in row.iter_mut().enumerate() {
-            *x = (1.0 - c) * k[i] * k[j] + if i == j { c } else { 0.0 };
-        }
-    }
-    let kx = [[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]];
-    for i in 0..3 {
-        for j in 0..3 {
-            r[i][j] += s * kx[i][j];
-        }
-    }
-    r
-}
-
-/// A rotation taking the unit vector `from` onto the unit vector `to`.
-fn rotation_onto(from: [f64; 3], to: [f64; 3]) -> [[f64; 3]; 3] {
-    let axis = cross(from, to);
-    let (s, c) = (norm(axis), dot(from, to));
-    if s > 1e-9 {
-        return axis_rotation(scale(axis, 1.0 / s), s.atan2(c));
-    }
-    if c > 0.0 {
-        return axis_rotation([0.0, 0.0, 1.0], 0.0);
-    }
-    // Opposite vectors: half a turn about any axis normal to `from`.
-    let other = if from[0].abs() < 0.9 {
-        [1.0, 0.0, 0.0]
-    } else {
-        [0.0, 1.0, 0.0]
-    };
-    axis_rotation(unit(cross(from, other)), std::f64::consts::PI)
+/// A rotation taking the direction of `from` onto that of `to`.
+fn rotation_onto(from: &Vector3<f64>, to: &Vector3<f64>) -> Rotation3<f64> {
+    Rotation3::rotation_between(from, to).unwrap_or_else(|| {
+        // Opposite directions: half a turn about any axis normal to `from`.
+        let normal = from.cross(&Vector3::x()).try_normalize(1e-6);
+        let normal = normal.unwrap_or_else(|| from.cross(&Vector3::y()).normalize());
+        Rotation3::from_axis_angle(&Unit::new_unchecked(normal), std::f64::consts::PI)
+    })
 }
 
 #[cfg(test)]
@@ -585,13 +525,13 @@ mod tests {
             let mut hs = vec![[0.0, away, 0.89], [0.0, away, -0.89]];
             for (end, next) in [(0, 1), (n - 1, n - 2)] {
                 if i == end {
-                    hs.push(scale(unit(sub(x[end], x[next])), 1.09));
+                    hs.push(((v(x[end]) - v(x[next])).normalize() * 1.09).into());
                 }
             }
             for h in hs {
                 bonds.push(single(i, z.len()));
                 z.push(1);
-                x.push(add(x[i], h));
+                x.push((v(x[i]) + v(h)).into());
             }
         }
         (z, bonds, x)
@@ -650,11 +590,13 @@ mod tests {
         // Each piece as the generator would give it: its atoms and caps, turned and moved.
         let parts: Vec<Vec<[f64; 3]>> = (plan.pieces.iter().enumerate())
             .map(|(p, piece)| {
-                let turn = axis_rotation(unit([1.0, p as f64, 2.0]), 0.7 + p as f64);
+                let axis = Unit::new_normalize(Vector3::new(1.0, p as f64, 2.0));
+                let turn = Rotation3::from_axis_angle(&axis, 0.7 + p as f64);
                 let caps = (piece.caps.iter())
-                    .map(|&(a, b)| add(x[a], scale(unit(sub(x[b], x[a])), 1.09)));
-                (piece.atoms.iter().map(|&a| x[a]).chain(caps))
-                    .map(|y| add(apply(&turn, y), [3.0 * p as f64, -1.0, 5.0]))
+                    .map(|&(a, b)| v(x[a]) + (v(x[b]) - v(x[a])).normalize() * 1.09);
+                let atoms = piece.atoms.iter().map(|&a| v(x[a]));
+                (atoms.chain(caps))
+                    .map(|y| (turn * y + Vector3::new(3.0 * p as f64, -1.0, 5.0)).into())
                     .collect()
             })
             .collect();
@@ -662,11 +604,11 @@ mod tests {
         let joined = plan.join(&refs).unwrap();
         assert_eq!(sanity::check(&z, &bonds, &joined).unwrap(), vec![]);
         for &(a, b) in &plan.cuts {
-            assert!((norm(sub(joined[a], joined[b])) - 1.52).abs() < 1e-9);
+            assert!(((v(joined[a]) - v(joined[b])).norm() - 1.52).abs() < 1e-9);
         }
         // Within a piece, distances are the piece's own.
         let piece = &plan.pieces[0].atoms;
-        let d = |y: &[[f64; 3]], i: usize, j: usize| norm(sub(y[piece[i]], y[piece[j]]));
+        let d = |y: &[[f64; 3]], i: usize, j: usize| (v(y[piece[i]]) - v(y[piece[j]])).norm();
         assert!((d(&joined, 0, piece.len() - 1) - d(&x, 0, piece.len() - 1)).abs() < 1e-9);
     }
 
@@ -698,5 +640,19 @@ mod tests {
         assert_eq!(choose(&pool, 3), vec![3, 1, 4]);
         let bad: Vec<((usize, usize), ())> = vec![((0, 2), ()), ((0, 1), ())];
         assert_eq!(choose(&bad, 3), vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn rotation_onto_takes_a_direction_onto_another_even_the_opposite_one() {
+        let from = Vector3::new(0.3, -1.0, 2.0);
+        for to in [Vector3::new(1.0, 1.0, 0.0), -from, from, Vector3::x()] {
+            let r = rotation_onto(&from, &to);
+            assert!(
+                (r * from.normalize() - to.normalize()).norm() < 1e-12,
+                "{to}"
+            );
+        }
+        let x = Vector3::x();
+        assert!((rotation_onto(&x, &-x) * x + x).norm() < 1e-12);
     }
 }
