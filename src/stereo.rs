@@ -397,10 +397,13 @@ impl Stereo {
         }
     }
 
-    /// Puts each specified double bond that `positions` get wrong right when one of its ends
-    /// carries only terminal substituents (e.g. the H of an imine): they are reflected through
+    /// Puts each specified double bond that `positions` get wrong right: when one of its ends
+    /// carries only terminal substituents (e.g. the H of an imine), they are reflected through
     /// the plane that holds the bond and is normal to the double bond's plane, which keeps their
-    /// bond lengths; kept only when `problems` does not grow (`count`: its value now, if known).
+    /// bond lengths; otherwise, when the bond is in no ring, the smaller side beyond one end is
+    /// turned half a turn about the bond's axis, which keeps every bond length and the
+    /// configuration of every centre it moves. Each change is kept only when `problems` does not
+    /// grow (`count`: its value now, if known).
     fn flip_double_bonds(
         &self,
         adj: &Adjacency,
@@ -423,7 +426,29 @@ impl Stereo {
                 let reflect = reflection(pf, pe, std::array::from_fn(|i| pf[i] + normal[i]));
                 reflect_unless_worse(positions, &subs, reflect, problems, count);
             }
+            if Self::bond_right(d, positions) {
+                continue;
+            }
+            let [p, q] = d.ends;
+            let sides = [(q, p), (p, q)].map(|(e, f)| (e, f, branch(adj, f, e)));
+            let smaller = sides.into_iter().filter(|s| s.2.is_some());
+            if let Some((e, f, Some(side))) = smaller.min_by_key(|s| s.2.as_ref().map(Vec::len)) {
+                let turn = half_turn(positions[f], positions[e]);
+                reflect_unless_worse(positions, &side[1..], turn, problems, count);
+            }
         }
+    }
+}
+
+/// Half a turn about the axis through points `a` and `b`.
+fn half_turn(a: [f64; 3], b: [f64; 3]) -> impl Fn([f64; 3]) -> [f64; 3] {
+    let axis = sub(b, a);
+    let n = dot(axis, axis).sqrt();
+    let u: [f64; 3] = std::array::from_fn(|i| axis[i] / n);
+    move |x| {
+        let r = sub(x, a);
+        let along = dot(u, r);
+        std::array::from_fn(|i| a[i] + 2.0 * along * u[i] - r[i])
     }
 }
 
@@ -718,5 +743,51 @@ mod tests {
         for (a, b) in [(0, 1), (1, 4), (2, 3), (2, 5), (1, 2)] {
             assert!((d(&x, a, b) - d(&y, a, b)).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn a_wrong_double_bond_between_branches_turns_the_smaller_side() {
+        let m = parse_smiles("C/C=C/CO").unwrap().molecule; // trans
+        assert!(!m.stereo.double_bonds[0].cis);
+        // C0 C1 C2 C3 O4, then H5-7 (C0), H8 (C1), H9 (C2), H10-11 (C3), H12 (O4); built cis,
+        // planar about the double bond.
+        let x = vec![
+            [-0.75, 1.3, 0.0],
+            [0.0, 0.0, 0.0],
+            [1.33, 0.0, 0.0],
+            [2.08, 1.3, 0.0],
+            [3.5, 1.3, 0.1],
+            [-1.8, 1.0, 0.0],
+            [-0.5, 1.9, 0.9],
+            [-0.5, 1.9, -0.9],
+            [-0.55, -0.95, 0.0],
+            [1.88, -0.95, 0.0],
+            [1.7, 1.8, 0.9],
+            [1.7, 1.8, -0.9],
+            [3.9, 2.2, 0.1],
+        ];
+        assert_eq!(m.stereo.check(&x).1.len(), 1);
+        let mut y = x.clone();
+        m.stereo.orient(&m.bonds, &mut y, |_| 0);
+        assert!(m.stereo.check(&y).1.is_empty());
+        let d = |y: &[[f64; 3]], a: usize, b: usize| {
+            (0..3)
+                .map(|i| (y[a][i] - y[b][i]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        for b in &m.bonds {
+            assert!((d(&x, b.i, b.j) - d(&y, b.i, b.j)).abs() < 1e-12);
+        }
+        // The smaller side (C1's: C0 and four H) turned; C2's side stayed.
+        for a in [1, 2, 3, 4, 9, 10, 11, 12] {
+            assert_eq!(x[a], y[a]);
+        }
+        assert!(y[0][1] < 0.0);
+        // Not when the turn adds a geometric problem.
+        let mut y = x.clone();
+        m.stereo
+            .orient(&m.bonds, &mut y, |p| usize::from(p != x.as_slice()));
+        assert_eq!(y, x);
     }
 }
