@@ -289,8 +289,9 @@ impl Stereo {
     /// neighbour (a hydrogen or halogen) like an umbrella: the centre and that atom are
     /// reflected through the plane of the other three neighbours, which keeps every bond
     /// length; then swaps two acyclic substituents of each centre still wrong
-    /// (`swap_branches`, e.g. at a ring carbon); and flips the terminal substituents of a wrong
-    /// double bond's end (`flip_double_bonds`). A change is kept only when `problems` (the number of
+    /// (`swap_branches`, e.g. at a ring carbon); and puts each wrong double bond right by
+    /// flipping an end's terminal substituents or turning one side half a turn about the bond
+    /// (`flip_double_bonds`). A change is kept only when `problems` (the number of
     /// geometric problems of a structure, e.g. from [`crate::sanity::check`]) does not grow.
     /// Returns the number of centres still wrong. An E(3)-equivariant generator draws both images alike, so the
     /// mirror costs nothing.
