@@ -66,6 +66,7 @@ impl Piece {
         local
     }
 
+    /// Atoms and caps.
     fn len(&self) -> usize {
         self.atoms.len() + self.caps.len()
     }
@@ -114,21 +115,16 @@ impl Plan {
     }
 
     /// Number of pieces.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.pieces.len()
     }
 
-    /// True for a plan without pieces (never built).
-    pub fn is_empty(&self) -> bool {
-        self.pieces.is_empty()
-    }
-
     /// `k` joined structures of the molecule (Å, `[k][N][3]`, centred at the origin). Every
-    /// piece is sampled [`PIECE_DRAWS`]` k` times (piece `p` from its own seed, [`piece_seed`]),
+    /// piece is sampled [`PIECE_DRAWS`] × `k` times (from a seed of its own, derived from `seed`),
     /// each sample's share of the stereo put right; a piece with fewer than `k` samples without
     /// a stereo or sanity fault is drawn again, up to [`PIECE_ROUNDS`] rounds in all
     /// ([`redraw_seed`]). Structure `j` joins sample `j` of each piece when that has no fault,
-    /// otherwise the piece's best samples not yet used ([`choose`]).
+    /// otherwise the piece's best samples not yet used.
     pub fn generate(
         &self,
         generator: &Potential,
@@ -284,7 +280,7 @@ fn choose<T>(pool: &[((usize, usize), T)], k: usize) -> Vec<usize> {
 }
 
 /// The sampler seed of piece `p` of a molecule seeded with `seed`.
-pub fn piece_seed(seed: u64, p: usize) -> u64 {
+fn piece_seed(seed: u64, p: usize) -> u64 {
     seed.wrapping_add((p as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03))
 }
 
@@ -452,6 +448,7 @@ fn share(piece: &Piece, n: usize, stereo: &Stereo) -> Stereo {
     }
 }
 
+/// The piece index of molecule atom `a` (its own, or its cap's) in a piece's `local` map.
 fn idx(local: &[Option<usize>], a: usize) -> usize {
     local[a].expect("the atom or its cap is in the piece")
 }
@@ -479,6 +476,7 @@ fn overlap(
     sum
 }
 
+/// Positions `x` (Å, `[N][3]`) moved so that their mean is the origin, as the sampler's are.
 fn centred(mut x: Vec<[f64; 3]>) -> Vec<[f64; 3]> {
     let c = x.iter().map(|&p| v(p)).sum::<Vector3<f64>>() / x.len() as f64;
     for p in &mut x {
@@ -487,6 +485,7 @@ fn centred(mut x: Vec<[f64; 3]>) -> Vec<[f64; 3]> {
     x
 }
 
+/// `a` as a nalgebra vector.
 fn v(a: [f64; 3]) -> Vector3<f64> {
     Vector3::from(a)
 }
