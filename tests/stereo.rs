@@ -281,6 +281,8 @@ fn wrong_stereoisomers_are_redrawn() {
         "O[C@@H]1CC[C@H](N)CC1",
         "C/C=C/C=C\\C",
         "C[C@@H]1OC[C@H](C)O1",
+        // A double bond in a ring, which orientation cannot turn: a trans draw is redrawn.
+        "C1CCC/C=C\\CC1",
     ];
     let mols = molecules(&smiles);
     let requests = stereo_requests(&mols, 21);
