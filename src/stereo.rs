@@ -547,6 +547,14 @@ mod tests {
     use super::*;
     use crate::io::parse_smiles;
 
+    /// The distance of atoms `a` and `b` at positions `y`, Å.
+    fn distance(y: &[[f64; 3]], a: usize, b: usize) -> f64 {
+        (0..3)
+            .map(|i| (y[a][i] - y[b][i]).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    }
+
     fn found(smiles: &str) -> Stereogenic {
         let m = parse_smiles(smiles).unwrap().molecule;
         perceive(&m.numbers, &m.bonds)
@@ -625,15 +633,9 @@ mod tests {
         let mut wrong = two.clone();
         wrong.centres[1].positive = !wrong.centres[1].positive;
         let mut y = x.clone();
-        let d = |y: &[[f64; 3]], a: usize, b: usize| {
-            (0..3)
-                .map(|i| (y[a][i] - y[b][i]).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        };
-        let before: Vec<f64> = [0, 2, 3, 7].iter().map(|&a| d(&x, 1, a)).collect();
+        let before: Vec<f64> = [0, 2, 3, 7].iter().map(|&a| distance(&x, 1, a)).collect();
         assert_eq!(wrong.orient(&m.bonds, &mut y, |_| 0), 1); // both cannot be right
-        let after: Vec<f64> = [0, 2, 3, 7].iter().map(|&a| d(&y, 1, a)).collect();
+        let after: Vec<f64> = [0, 2, 3, 7].iter().map(|&a| distance(&y, 1, a)).collect();
         for (a, b) in before.iter().zip(&after) {
             assert!((a - b).abs() < 1e-12);
         }
@@ -699,14 +701,8 @@ mod tests {
         assert_eq!(wanted.orient(&m.bonds, &mut y, problems), 0);
         assert!(wanted.check(&y).0.is_empty());
         assert_eq!(problems(&y), 0);
-        let d = |y: &[[f64; 3]], a: usize, b: usize| {
-            (0..3)
-                .map(|i| (y[a][i] - y[b][i]).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        };
         for b in &m.bonds {
-            assert!((d(&x, b.i, b.j) - d(&y, b.i, b.j)).abs() < 1e-12);
+            assert!((distance(&x, b.i, b.j) - distance(&y, b.i, b.j)).abs() < 1e-12);
         }
         // The ring did not move; the methyl and OH branches swapped sides.
         for a in [1, 3, 4, 5, 6] {
@@ -735,14 +731,8 @@ mod tests {
         let mut y = x.clone();
         m.stereo.orient(&m.bonds, &mut y, |_| 0);
         assert!(m.stereo.check(&y).1.is_empty());
-        let d = |y: &[[f64; 3]], a: usize, b: usize| {
-            (0..3)
-                .map(|i| (y[a][i] - y[b][i]).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        };
         for (a, b) in [(0, 1), (1, 4), (2, 3), (2, 5), (1, 2)] {
-            assert!((d(&x, a, b) - d(&y, a, b)).abs() < 1e-12);
+            assert!((distance(&x, a, b) - distance(&y, a, b)).abs() < 1e-12);
         }
     }
 
@@ -771,14 +761,8 @@ mod tests {
         let mut y = x.clone();
         m.stereo.orient(&m.bonds, &mut y, |_| 0);
         assert!(m.stereo.check(&y).1.is_empty());
-        let d = |y: &[[f64; 3]], a: usize, b: usize| {
-            (0..3)
-                .map(|i| (y[a][i] - y[b][i]).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        };
         for b in &m.bonds {
-            assert!((d(&x, b.i, b.j) - d(&y, b.i, b.j)).abs() < 1e-12);
+            assert!((distance(&x, b.i, b.j) - distance(&y, b.i, b.j)).abs() < 1e-12);
         }
         // The smaller side (C1's: C0 and four H) turned; C2's side stayed.
         for a in [1, 2, 3, 4, 9, 10, 11, 12] {
