@@ -10,7 +10,8 @@
 //! them ([`Plan::generate`]): a piece is turned so that its cap's bond points back at the atom
 //! across the cut, its end is put at the sum of the two covalent radii from that atom, and it
 //! is rotated about the bond to the angle (one of [`TURNS`]) that overlaps least with the pieces
-//! already placed. The joined structures then go through the pipeline like any sample (stereo
+//! already placed, and atoms of different pieces that still clash are pushed apart, every atom
+//! tethered to its place. The joined structures then go through the pipeline like any sample (stereo
 //! check, the restraint-first relaxation, which mends the joints' angles and contacts, ranking)
 //! except for its redraws: the pieces were drawn again already.
 
@@ -20,8 +21,9 @@ use crate::elements::covalent_radius;
 use crate::error::Result;
 use crate::generate::{generate_many, redraw_seed, SamplerOptions};
 use crate::hops::Adjacency;
+use crate::optimize::{optimize, Objective, OptimizeOptions};
 use crate::potential::Potential;
-use crate::sanity;
+use crate::sanity::{self, Problem};
 use crate::stereo::{DoubleBond, Stereo, Tetrahedral};
 use crate::structure::{Bond, BondOrder};
 
@@ -35,6 +37,8 @@ pub const MIN_PIECE: usize = 4;
 pub const PIECE_DRAWS: usize = 2;
 /// Rounds of drawing a piece (the first included) while it has fewer than `k` faultless samples.
 pub const PIECE_ROUNDS: usize = 4;
+/// Rounds of pushing apart clashing atoms of different pieces after joining.
+pub const APART_ROUNDS: usize = 3;
 /// Rotations about a joining bond tried when a piece is placed (every 5°).
 pub const TURNS: usize = 72;
 
@@ -83,6 +87,8 @@ pub struct Plan {
     cuts: Vec<(usize, usize)>,
     /// The molecule's atomic numbers.
     numbers: Vec<u8>,
+    /// The molecule's bonds.
+    bonds: Vec<Bond>,
 }
 
 impl Plan {
@@ -111,6 +117,7 @@ impl Plan {
             stereo,
             cuts,
             numbers: numbers.to_vec(),
+            bonds: bonds.to_vec(),
         })
     }
 
@@ -158,9 +165,44 @@ impl Plan {
                 let parts: Vec<&[[f64; 3]]> = (pools.iter().zip(&chosen))
                     .map(|(pool, c)| pool[c[j]].1.as_slice())
                     .collect();
-                self.join(&parts)
+                self.join(&parts).map(|x| self.part_contacts(x))
             })
             .collect()
+    }
+
+    /// A joined structure with the atoms of different pieces that clash ([`sanity::check`])
+    /// pushed apart to the clash distance + 0.1 Å, every atom tethered to where it is
+    /// ([`Apart`]; L-BFGS), in up to [`APART_ROUNDS`] rounds. Atoms of one piece are left to
+    /// the pipeline's relaxation; unchanged when the check or the optimiser fails.
+    fn part_contacts(&self, mut x: Vec<[f64; 3]>) -> Vec<[f64; 3]> {
+        let of = piece_of(&self.pieces, self.numbers.len());
+        let opts = OptimizeOptions {
+            fmax: 0.01,
+            max_steps: 200,
+            ..Default::default()
+        };
+        for _ in 0..APART_ROUNDS {
+            let Ok(problems) = sanity::check(&self.numbers, &self.bonds, &x) else {
+                return x;
+            };
+            let pairs: Vec<(usize, usize, f64)> = (problems.iter())
+                .filter_map(|p| match *p {
+                    Problem::Clash {
+                        atoms: (i, j), min, ..
+                    } if of[i] != of[j] => Some((i, j, min + 0.1)),
+                    _ => None,
+                })
+                .collect();
+            if pairs.is_empty() {
+                break;
+            }
+            let start = x.clone();
+            match optimize(&mut Apart { pairs, start }, &x, &opts) {
+                Ok(r) => x = r.positions,
+                Err(_) => return x,
+            }
+        }
+        centred(x)
     }
 
     /// A sample of piece `p` with its share of the stereo put right ([`Stereo::orient`]), and
@@ -259,6 +301,39 @@ impl Placed {
             .min_by(|p, q| p.0.total_cmp(&q.0))
             .expect("TURNS > 0")
             .1
+    }
+}
+
+/// Clashing pairs `(i, j, d0)` pushed apart to `d0` (Å) by `K/2 (d0 - d)²` each (K = 40
+/// eV/Å², the sanity restraint's), every atom tethered to `start` by `1/2 |x - x0|²` (1 eV/Å²).
+struct Apart {
+    pairs: Vec<(usize, usize, f64)>,
+    start: Vec<[f64; 3]>,
+}
+
+impl Objective for Apart {
+    fn energy_and_gradient(&mut self, x: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
+        const K: f64 = 40.0;
+        let mut e = 0.0;
+        let mut g = vec![[0.0; 3]; x.len()];
+        for (a, (p, q)) in x.iter().zip(&self.start).enumerate() {
+            let d = v(*p) - v(*q);
+            e += 0.5 * d.norm_squared();
+            g[a] = d.into();
+        }
+        for &(i, j, d0) in &self.pairs {
+            let r = v(x[i]) - v(x[j]);
+            let d = r.norm().max(1e-9);
+            if d < d0 {
+                e += 0.5 * K * (d0 - d) * (d0 - d);
+                let f = r * (-K * (d0 - d) / d);
+                for k in 0..3 {
+                    g[i][k] += f[k];
+                    g[j][k] -= f[k];
+                }
+            }
+        }
+        Ok((e, g))
     }
 }
 
@@ -653,5 +728,36 @@ mod tests {
         }
         let x = Vector3::x();
         assert!((rotation_onto(&x, &-x) * x + x).norm() < 1e-12);
+    }
+
+    #[test]
+    fn atoms_of_different_pieces_that_clash_are_pushed_apart_and_the_rest_stays() {
+        let (z, bonds, mut x) = alkane(40);
+        let plan = Plan::new(&z, &bonds, &Stereo::default()).unwrap();
+        let (a, b) = plan.cuts[0];
+        let of = piece_of(&plan.pieces, z.len());
+        // A hydrogen of b's piece moved 0.6 Å from a carbon of a's piece bonded to a.
+        let c = plan.pieces[of[a]].atoms.iter().copied().find(|&c| {
+            z[c] == 6 && c != a && bonds.iter().any(|q| (q.i, q.j) == (c.min(a), c.max(a)))
+        });
+        let c = c.unwrap();
+        let h = (bonds.iter())
+            .find(|q| q.i == b && z[q.j] == 1)
+            .map(|q| q.j)
+            .unwrap();
+        x[h] = (v(x[c]) + Vector3::new(0.0, 0.0, 0.6)).into();
+        let clashes = |y: &[[f64; 3]]| {
+            let p = sanity::check(&z, &bonds, y).unwrap();
+            p.iter()
+                .filter(|p| matches!(p, Problem::Clash { .. }))
+                .count()
+        };
+        assert!(clashes(&x) > 0);
+        let y = plan.part_contacts(x.clone());
+        assert_eq!(clashes(&y), 0);
+        let far = plan.pieces[of[a]].atoms.len() / 2;
+        let (p, q) = (plan.pieces[of[a]].atoms[0], plan.pieces[of[a]].atoms[far]);
+        let d = |y: &[[f64; 3]]| (v(y[p]) - v(y[q])).norm();
+        assert!((d(&x) - d(&y)).abs() < 1e-3);
     }
 }
