@@ -85,6 +85,10 @@ pub struct Plan {
     stereo: Vec<Stereo>,
     /// Cut bonds (a, b), molecule indices.
     cuts: Vec<(usize, usize)>,
+    /// The piece of every molecule atom, `[N]`.
+    piece_of: Vec<usize>,
+    /// Per piece: the piece index of every molecule atom ([`Piece::local`]), `[N]`.
+    locals: Vec<Vec<Option<usize>>>,
     /// The molecule's atomic numbers.
     numbers: Vec<u8>,
     /// The molecule's bonds.
@@ -108,14 +112,21 @@ impl Plan {
         if cuts.is_empty() {
             return None;
         }
-        let pieces = pieces(n, &cuts, &adj);
-        let graphs = pieces.iter().map(|p| graph(p, numbers, bonds)).collect();
-        let stereo = pieces.iter().map(|p| share(p, n, stereo)).collect();
+        let (pieces, piece_of) = pieces(n, &cuts, &adj);
+        let locals: Vec<Vec<Option<usize>>> = pieces.iter().map(|p| p.local(n)).collect();
+        let graphs = (pieces.iter().zip(&locals))
+            .map(|(p, l)| graph(p, l, numbers, bonds))
+            .collect();
+        let stereo = (pieces.iter().zip(&locals))
+            .map(|(p, l)| share(p, l, stereo))
+            .collect();
         Some(Plan {
             pieces,
             graphs,
             stereo,
             cuts,
+            piece_of,
+            locals,
             numbers: numbers.to_vec(),
             bonds: bonds.to_vec(),
         })
@@ -175,7 +186,7 @@ impl Plan {
     /// ([`Apart`]; L-BFGS), in up to [`APART_ROUNDS`] rounds. Atoms of one piece are left to
     /// the pipeline's relaxation; unchanged when the check or the optimiser fails.
     fn part_contacts(&self, mut x: Vec<[f64; 3]>) -> Vec<[f64; 3]> {
-        let of = piece_of(&self.pieces, self.numbers.len());
+        let of = &self.piece_of;
         let opts = OptimizeOptions {
             fmax: 0.01,
             max_steps: 200,
@@ -220,8 +231,7 @@ impl Plan {
     /// structure (`[N][3]`, centred), placing pieces outward from the largest.
     fn join(&self, parts: &[&[[f64; 3]]]) -> Result<Vec<[f64; 3]>> {
         let n = self.numbers.len();
-        let piece_of = piece_of(&self.pieces, n);
-        let locals: Vec<Vec<Option<usize>>> = self.pieces.iter().map(|p| p.local(n)).collect();
+        let (piece_of, locals) = (&self.piece_of, &self.locals);
         let root = (0..self.len()).max_by_key(|&p| self.pieces[p].atoms.len());
         let root = root.expect("a plan has pieces");
         // Every placed piece's atoms and caps, molecule frame.
@@ -430,8 +440,9 @@ fn reach(
     }
 }
 
-/// The pieces the `cuts` leave (connected parts, atoms in molecule order) with their caps.
-fn pieces(n: usize, cuts: &[(usize, usize)], adj: &Adjacency) -> Vec<Piece> {
+/// The pieces the `cuts` leave (connected parts, atoms in molecule order) with their caps,
+/// and the piece of every atom (`[N]`).
+fn pieces(n: usize, cuts: &[(usize, usize)], adj: &Adjacency) -> (Vec<Piece>, Vec<usize>) {
     let all = vec![true; n];
     let mut piece = vec![usize::MAX; n];
     let mut out: Vec<Piece> = Vec::new();
@@ -453,23 +464,17 @@ fn pieces(n: usize, cuts: &[(usize, usize)], adj: &Adjacency) -> Vec<Piece> {
         out[piece[a]].caps.push((a, b));
         out[piece[b]].caps.push((b, a));
     }
-    out
+    (out, piece)
 }
 
-/// The piece of every molecule atom, `[N]`.
-fn piece_of(pieces: &[Piece], n: usize) -> Vec<usize> {
-    let mut of = vec![0; n];
-    for (p, piece) in pieces.iter().enumerate() {
-        for &a in &piece.atoms {
-            of[a] = p;
-        }
-    }
-    of
-}
-
-/// A piece's atomic numbers (caps are hydrogens) and bonds, piece indices.
-fn graph(piece: &Piece, numbers: &[u8], bonds: &[Bond]) -> (Vec<u8>, Vec<Bond>) {
-    let local = piece.local(numbers.len());
+/// A piece's atomic numbers (caps are hydrogens) and bonds, piece indices (`local`: its
+/// [`Piece::local`] map).
+fn graph(
+    piece: &Piece,
+    local: &[Option<usize>],
+    numbers: &[u8],
+    bonds: &[Bond],
+) -> (Vec<u8>, Vec<Bond>) {
     let mut z: Vec<u8> = piece.atoms.iter().map(|&a| numbers[a]).collect();
     z.extend(std::iter::repeat_n(1, piece.caps.len()));
     let own = |a: usize| local[a].filter(|&l| l < piece.atoms.len());
@@ -494,9 +499,8 @@ fn graph(piece: &Piece, numbers: &[u8], bonds: &[Bond]) -> (Vec<u8>, Vec<Bond>) 
 }
 
 /// The specified centres and double bonds whose atoms lie in the piece (a cap standing for
-/// an atom across a cut), in piece indices.
-fn share(piece: &Piece, n: usize, stereo: &Stereo) -> Stereo {
-    let local = piece.local(n);
+/// an atom across a cut), in piece indices (`local`: its [`Piece::local`] map).
+fn share(piece: &Piece, local: &[Option<usize>], stereo: &Stereo) -> Stereo {
     let own = |a: usize| local[a].filter(|&l| l < piece.atoms.len());
     let centres = (stereo.centres.iter())
         .filter_map(|t| {
@@ -701,7 +705,7 @@ mod tests {
             centres: vec![centre(1, [0, 2, 3, 5]), centre(2, [1, 7, 8, 9])],
             double_bonds: Vec::new(),
         };
-        let shared = share(&piece, 10, &stereo);
+        let shared = share(&piece, &piece.local(10), &stereo);
         assert_eq!(shared.centres, vec![centre(1, [0, 2, 3, 4])]);
     }
 
@@ -735,7 +739,7 @@ mod tests {
         let (z, bonds, mut x) = alkane(40);
         let plan = Plan::new(&z, &bonds, &Stereo::default()).unwrap();
         let (a, b) = plan.cuts[0];
-        let of = piece_of(&plan.pieces, z.len());
+        let of = &plan.piece_of;
         // A hydrogen of b's piece moved 0.6 Å from a carbon of a's piece bonded to a.
         let c = plan.pieces[of[a]].atoms.iter().copied().find(|&c| {
             z[c] == 6 && c != a && bonds.iter().any(|q| (q.i, q.j) == (c.min(a), c.max(a)))

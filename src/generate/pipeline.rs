@@ -284,16 +284,20 @@ pub fn generate_structures(
     let todo: Vec<usize> = (0..molecules.len()).filter(|&m| out[m].is_none()).collect();
     for chunk in batches(generator, molecules, &todo, opts.samples) {
         let batch: Vec<GraphRequest> = chunk.iter().map(|&m| molecules[m]).collect();
-        for (&m, drawn) in chunk
-            .iter()
-            .zip(sample_batch(generator, &batch, opts.samples, opts))
-        {
+        let plans: Vec<Option<Plan>> = (batch.iter())
+            .map(|m| Plan::new(m.numbers, m.bonds, m.stereo))
+            .collect();
+        let drawn = sample_batch(generator, &batch, &plans, opts);
+        for ((&m, plan), drawn) in chunk.iter().zip(&plans).zip(drawn) {
             let molecule = &molecules[m];
+            // A joined molecule's pieces were drawn again already; what is left is mostly
+            // contacts across the joints, which the restraint-first relaxation mends.
+            let redraws = if plan.is_some() { 0 } else { opts.redraws };
             out[m] = Some(drawn.and_then(|d| {
                 finish(
                     potential,
                     molecule,
-                    redraw(generator, molecule, d, opts),
+                    redraw(generator, molecule, d, redraws, &opts.sampler),
                     opts,
                 )
             }));
@@ -307,20 +311,18 @@ pub fn generate_structures(
         .collect())
 }
 
-/// Draws `k` structures of each molecule of a batch: molecules above
-/// [`assembly::ASSEMBLE_ABOVE`] atoms joined from sampled pieces ([`assembly::Plan`]), the
-/// rest sampled together; when that batch fails, each again alone so that only the failing
-/// ones fail. `[molecule] -> [k][N][3]`.
+/// Draws `opts.samples` structures of each molecule of a batch: those with a [`Plan`]
+/// (`plans`, one per molecule; above [`assembly::ASSEMBLE_ABOVE`] atoms) joined from sampled
+/// pieces, the rest sampled together; when that batch fails, each again alone so that only
+/// the failing ones fail. `[molecule] -> [k][N][3]`.
 fn sample_batch(
     generator: &Potential,
     batch: &[GraphRequest],
-    k: usize,
+    plans: &[Option<Plan>],
     opts: &PipelineOptions,
 ) -> Vec<Result<Vec<Vec<[f64; 3]>>>> {
-    let plans: Vec<Option<Plan>> = (batch.iter())
-        .map(|m| Plan::new(m.numbers, m.bonds, m.stereo))
-        .collect();
-    let whole: Vec<(&[u8], &[Bond], u64)> = (batch.iter().zip(&plans))
+    let k = opts.samples;
+    let whole: Vec<(&[u8], &[Bond], u64)> = (batch.iter().zip(plans))
         .filter(|(_, plan)| plan.is_none())
         .map(|(m, _)| m.sampler_input())
         .collect();
@@ -335,7 +337,7 @@ fn sample_batch(
         Err(e) => vec![Err(e)],
     }
     .into_iter();
-    (batch.iter().zip(&plans))
+    (batch.iter().zip(plans))
         .map(|(m, plan)| match plan {
             Some(plan) => plan.generate(generator, m.seed, k, &opts.sampler),
             None => sampled.next().expect("one outcome per molecule"),
@@ -376,37 +378,31 @@ impl Draw {
 }
 
 /// Orients a molecule's `k` drawn structures, then redraws those still at fault: a stereo
-/// element wrong or a sanity problem ([`PipelineOptions::redraws`] rounds; a round draws as
-/// many as are at fault from [`redraw_seed`]), keeping a new draw where it has fewer faults
-/// ([`Draw::faults`]). A failed redraw keeps the samples drawn so far.
+/// element wrong or a sanity problem (`redraws` rounds; a round draws as many as are at fault
+/// from [`redraw_seed`]), keeping a new draw where it has fewer faults ([`Draw::faults`]). A
+/// failed redraw keeps the samples drawn so far.
 fn redraw(
     generator: &Potential,
     molecule: &GraphRequest,
     drawn: Vec<Vec<[f64; 3]>>,
-    opts: &PipelineOptions,
+    redraws: usize,
+    sampler: &SamplerOptions,
 ) -> Vec<Draw> {
     let k = drawn.len();
     let mut draws: Vec<Draw> = (drawn.into_iter().enumerate())
         .map(|(i, x)| Draw::oriented(molecule, i, x))
         .collect();
-    // A joined molecule's pieces were drawn again already; what is left is mostly contacts
-    // across the joints, which the restraint-first relaxation mends.
-    let joined = Plan::new(molecule.numbers, molecule.bonds, molecule.stereo).is_some();
-    let rounds = if joined { 0 } else { opts.redraws };
-    for round in 1..=rounds {
+    for round in 1..=redraws {
         let faulty: Vec<usize> = (0..k).filter(|&s| draws[s].faults() > (0, 0)).collect();
         if faulty.is_empty() {
             break;
         }
-        let input = GraphRequest {
-            seed: redraw_seed(molecule.seed, round),
-            ..*molecule
-        };
-        let Some(Ok(mut fresh)) = sample_batch(generator, &[input], faulty.len(), opts).pop()
-        else {
+        let seed = redraw_seed(molecule.seed, round);
+        let input = [(molecule.numbers, molecule.bonds, seed)];
+        let Ok(mut fresh) = generate_many(generator, &input, faulty.len(), sampler) else {
             break;
         };
-        for (j, (&s, x)) in faulty.iter().zip(fresh.drain(..)).enumerate() {
+        for (j, (&s, x)) in faulty.iter().zip(fresh.remove(0)).enumerate() {
             let new = Draw::oriented(molecule, round * k + j, x);
             if new.faults() < draws[s].faults() {
                 draws[s] = new;
