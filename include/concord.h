@@ -948,7 +948,11 @@ concord_status_t concord_generate_structures_with_potential(const concord_model_
  * @param bond_order see `concord_generate_structures`.
  * @param n_centres number of specified stereocentres C, 0 <= C <= N.
  * @param centres the stereocentres, `concord_stereocentre_t [C]` (NULL when C = 0): each an
- *   atom with exactly four bonded neighbours, listed once.
+ *   atom with exactly four bonded neighbours, listed once. A ring atom whose two ring
+ *   neighbours are alike (a cis/trans ring substituent, e.g. in 1,4-dimethylcyclohexane)
+ *   counts relative to the other specified centres of its ring system (the structure's
+ *   mirror image has the same relative configuration), and is ignored when it is the only
+ *   one specified there.
  * @param n_double_bonds number of specified double bonds D, 0 <= D <= B.
  * @param double_bonds the double-bond configurations, `concord_double_bond_t [D]` (NULL when
  *   D = 0): each a bond of order 2 with one substituent of each end, listed once.

@@ -1,8 +1,11 @@
 //! Stereochemistry of a molecular graph: tetrahedral centres and double-bond configurations.
 //!
 //! Which atoms and bonds are stereogenic is perceived from the graph alone ([`perceive`]: an
-//! atom with four neighbours in four different symmetry classes; a double bond outside small
-//! rings whose ends each carry distinguishable substituents). Their configurations come from
+//! atom with four neighbours in four different symmetry classes; a ring atom whose two ring
+//! neighbours are alike, when its ring system holds another stereocentre (cis/trans ring
+//! substituents, e.g. 1,4-disubstituted cyclohexanes, whose configuration only counts relative
+//! to the other centre: [`Tetrahedral::relative_to`]); a double bond outside small rings whose
+//! ends each carry distinguishable substituents). Their configurations come from
 //! SMILES marks ([`crate::io::parse_smiles`]), from SDF atom parities or from 3D coordinates
 //! ([`Stereo::from_positions`]), and are checked on generated structures ([`Stereo::check`]).
 //!
@@ -26,6 +29,12 @@ pub struct Tetrahedral {
     pub neighbors: [usize; 4],
     /// Whether their signed volume ([`signed_volume`]) is positive.
     pub positive: bool,
+    /// `None` for a centre whose configuration counts on its own. `Some(anchor)` for a ring
+    /// centre ([`Stereogenic::relative`]) whose configuration counts only relative to that of
+    /// the centre on atom `anchor` of its ring system: it is right when both are right or both
+    /// wrong (a mirror image, or the ring numbered the other way round, inverts both).
+    /// `Some(centre)` marks the anchor of ring centres that are all relative (it is always right).
+    pub relative_to: Option<usize>,
 }
 
 /// The configuration of a stereogenic double bond.
@@ -54,6 +63,12 @@ pub struct Stereo {
 pub struct Stereogenic {
     /// Atoms with four neighbours of four different symmetry classes.
     pub centres: Vec<usize>,
+    /// Ring atoms with four neighbours, two of them alike and bonded in the ring, the other two
+    /// different from those and from each other, whose ring system holds another centre of
+    /// either kind: cis/trans ring substituents (RDKit's ring stereo; CIP r/s or relative).
+    pub relative: Vec<usize>,
+    /// The ring system of each atom ([`Adjacency::ring_systems`]), `[N]`.
+    pub ring_system: Vec<Option<usize>>,
     /// Double bonds `[p, q]` outside rings of fewer than [`MIN_RING_FOR_TRANS`] atoms, each end
     /// bonded to one or two other atoms, of different symmetry classes when two.
     pub double_bonds: Vec<[usize; 2]>,
@@ -103,8 +118,19 @@ pub fn perceive(numbers: &[u8], bonds: &[Bond]) -> Stereogenic {
             .filter(|b| b.order == BondOrder::Double && (b.i == a || b.j == a))
             .count()
     };
-    let centres = (0..n)
+    let centres: Vec<usize> = (0..n)
         .filter(|&a| adj.neighbors(a).len() == 4 && distinct(adj.neighbors(a)))
+        .collect();
+    let ring_system = adj.ring_systems();
+    let candidates: Vec<usize> = (0..n)
+        .filter(|&a| ring_pair_centre(&adj, &class, &ring_system, a))
+        .collect();
+    let system_of = |a: &usize| ring_system[*a];
+    let relative = (candidates.iter().copied())
+        .filter(|&a| {
+            let others = centres.iter().chain(&candidates).filter(|&&b| b != a);
+            others.map(system_of).any(|s| s == ring_system[a])
+        })
         .collect();
     let ok_end = |a: usize, other: usize| {
         let rest = substituents(&adj, a, other);
@@ -120,7 +146,69 @@ pub fn perceive(numbers: &[u8], bonds: &[Bond]) -> Stereogenic {
         .collect();
     Stereogenic {
         centres,
+        relative,
+        ring_system,
         double_bonds,
+    }
+}
+
+/// Whether ring atom `a` has four neighbours of which exactly two share a symmetry class
+/// (`class`), both in its ring system (`system`), the other two of other, different classes.
+fn ring_pair_centre(adj: &Adjacency, class: &[usize], system: &[Option<usize>], a: usize) -> bool {
+    let nb = adj.neighbors(a);
+    if nb.len() != 4 || system[a].is_none() {
+        return false;
+    }
+    let pairs: Vec<(usize, usize)> = (0..4)
+        .flat_map(|p| (p + 1..4).map(move |q| (p, q)))
+        .filter(|&(p, q)| class[nb[p]] == class[nb[q]])
+        .collect();
+    match pairs[..] {
+        [(p, q)] => system[nb[p]] == system[a] && system[nb[q]] == system[a],
+        _ => false,
+    }
+}
+
+impl Stereogenic {
+    /// The configured centres `centres` with [`Tetrahedral::relative_to`] set from the graph:
+    /// a ring centre ([`Self::relative`]) becomes relative to the anchor of its ring system
+    /// (the configured ordinary centre of lowest index in the system, else its configured ring
+    /// centre of lowest index, which is marked as the anchor); a ring centre alone in its
+    /// system carries no configuration and is dropped. Other centres count on their own.
+    pub fn relate(&self, centres: Vec<Tetrahedral>) -> Vec<Tetrahedral> {
+        let is_relative = |a: usize| self.relative.contains(&a);
+        let system = |a: usize| self.ring_system.get(a).copied().flatten();
+        let anchor = |s: usize| {
+            let in_s = centres
+                .iter()
+                .map(|t| t.centre)
+                .filter(|&a| system(a) == Some(s));
+            let (ring, ordinary): (Vec<usize>, Vec<usize>) = in_s
+                .filter(|&a| is_relative(a) || self.centres.contains(&a))
+                .partition(|&a| is_relative(a));
+            ordinary.into_iter().min().or(ring.iter().copied().min())
+        };
+        (centres.iter())
+            .filter_map(|t| {
+                let relative_to = match system(t.centre) {
+                    Some(s) if is_relative(t.centre) => {
+                        let a = anchor(s)?;
+                        let alone = a == t.centre
+                            && !centres.iter().any(|u| {
+                                u.centre != a
+                                    && is_relative(u.centre)
+                                    && system(u.centre) == Some(s)
+                            });
+                        if alone {
+                            return None;
+                        }
+                        Some(a)
+                    }
+                    _ => None,
+                };
+                Some(Tetrahedral { relative_to, ..*t })
+            })
+            .collect()
     }
 }
 
@@ -202,18 +290,22 @@ impl Stereo {
         let found = perceive(numbers, bonds);
         let adj = Adjacency::new(numbers.len(), bonds.iter().map(|b| (b.i, b.j)));
         let mut out = Stereo::default();
-        for &o in &found.centres {
+        let mut centres = Vec::new();
+        for &o in found.centres.iter().chain(&found.relative) {
             let nb = adj.neighbors(o);
             let neighbors = [nb[0], nb[1], nb[2], nb[3]];
             let v = signed_volume(positions, neighbors);
             if v.abs() >= MIN_VOLUME {
-                out.centres.push(Tetrahedral {
+                centres.push(Tetrahedral {
                     centre: o,
                     neighbors,
                     positive: v > 0.0,
+                    relative_to: None,
                 });
             }
         }
+        centres.sort_by_key(|t| t.centre);
+        out.centres = found.relate(centres);
         for &[p, q] in &found.double_bonds {
             let refs = [substituents(&adj, p, q)[0], substituents(&adj, q, p)[0]];
             let c = cos_dihedral(positions, [p, q], refs);
@@ -235,9 +327,7 @@ impl Stereo {
     pub fn from_parities(numbers: &[u8], bonds: &[Bond], parities: &[u8]) -> Stereo {
         let found = perceive(numbers, bonds);
         let adj = Adjacency::new(numbers.len(), bonds.iter().map(|b| (b.i, b.j)));
-        let centres = found
-            .centres
-            .iter()
+        let mut centres: Vec<Tetrahedral> = (found.centres.iter().chain(&found.relative))
             .filter(|&&o| matches!(parities.get(o), Some(1 | 2)))
             .map(|&o| {
                 let mut nb = adj.neighbors(o).to_vec();
@@ -246,18 +336,40 @@ impl Stereo {
                     centre: o,
                     neighbors: [nb[3], nb[0], nb[1], nb[2]],
                     positive: parities[o] == 2,
+                    relative_to: None,
                 }
             })
             .collect();
+        centres.sort_by_key(|t| t.centre);
         Stereo {
-            centres,
+            centres: found.relate(centres),
             double_bonds: Vec::new(),
         }
     }
 
-    /// Whether centre `t` has its configuration at `positions`.
+    /// Whether centre `t` has its own configuration at `positions`, ignoring
+    /// [`Tetrahedral::relative_to`].
     fn centre_right(t: &Tetrahedral, positions: &[[f64; 3]]) -> bool {
         (signed_volume(positions, t.neighbors) > 0.0) == t.positive
+    }
+
+    /// `t` as a centre that counts on its own and that `positions` (Å, `[N][3]`) get wrong,
+    /// or `None` when they get it right: a relative centre ([`Tetrahedral::relative_to`]) is
+    /// right when its anchor is right as well or wrong as well (or is not specified).
+    fn wrong_target(&self, t: &Tetrahedral, positions: &[[f64; 3]]) -> Option<Tetrahedral> {
+        let own = Self::centre_right(t, positions);
+        let right = match t.relative_to {
+            None => own,
+            Some(a) => match self.centres.iter().find(|u| u.centre == a) {
+                Some(u) if a != t.centre => own == Self::centre_right(u, positions),
+                _ => true,
+            },
+        };
+        (!right).then_some(Tetrahedral {
+            positive: signed_volume(positions, t.neighbors) <= 0.0,
+            relative_to: None,
+            ..*t
+        })
     }
 
     /// Whether double bond `d` has its configuration at `positions`.
@@ -270,7 +382,7 @@ impl Stereo {
         let centres = self
             .centres
             .iter()
-            .filter(|t| !Self::centre_right(t, positions))
+            .filter(|t| self.wrong_target(t, positions).is_some())
             .copied()
             .collect();
         let bonds = self
@@ -284,16 +396,18 @@ impl Stereo {
 
     /// Puts the specified centres of a structure right where geometry allows, for a graph with
     /// `bonds` at `positions` (Å, `[N][3]`, changed in place): first mirrors the whole structure
-    /// (x -> -x, which inverts every centre and keeps every double bond) when that puts more
-    /// centres right than wrong, then inverts each centre still wrong that has a terminal
+    /// (x -> -x, which inverts every centre and keeps every double bond and every relative
+    /// configuration) when that puts more of the centres that count on their own right than
+    /// wrong, then inverts each centre still wrong that has a terminal
     /// neighbour (a hydrogen or halogen) like an umbrella: the centre and that atom are
     /// reflected through the plane of the other three neighbours, which keeps every bond
     /// length; then swaps two acyclic substituents of each centre still wrong
     /// (`swap_branches`, e.g. at a ring carbon); and puts each wrong double bond right by
     /// flipping an end's terminal substituents or turning one side half a turn about the bond
-    /// (`flip_double_bonds`). A change is kept only when `problems` (the number of
-    /// geometric problems of a structure, e.g. from [`crate::sanity::check`]) does not grow.
-    /// Returns the number of centres still wrong. An E(3)-equivariant generator draws both images alike, so the
+    /// (`flip_double_bonds`). A wrong relative centre is inverted itself, its anchor left as
+    /// it is. A change is kept only when `problems` (the number of geometric problems of a
+    /// structure, e.g. from [`crate::sanity::check`]) does not grow. Returns the number of
+    /// centres still wrong. An E(3)-equivariant generator draws both images alike, so the
     /// mirror costs nothing.
     pub fn orient(
         &self,
@@ -301,13 +415,11 @@ impl Stereo {
         positions: &mut [[f64; 3]],
         problems: impl Fn(&[[f64; 3]]) -> usize,
     ) -> usize {
-        let wrong = |x: &[[f64; 3]]| {
-            self.centres
-                .iter()
-                .filter(|t| !Self::centre_right(t, x))
-                .count()
-        };
-        if 2 * wrong(positions) > self.centres.len() {
+        let absolute = self.centres.iter().filter(|t| t.relative_to.is_none());
+        let wrong = absolute
+            .clone()
+            .filter(|t| !Self::centre_right(t, positions));
+        if 2 * wrong.count() > absolute.count() {
             for p in positions.iter_mut() {
                 p[0] = -p[0];
             }
@@ -316,9 +428,9 @@ impl Stereo {
         let terminal = |a: usize| adj.neighbors(a).len() == 1;
         let mut count = None;
         for t in &self.centres {
-            if Self::centre_right(t, positions) {
+            let Some(t) = self.wrong_target(t, positions) else {
                 continue;
-            }
+            };
             let Some(k) = (0..4).find(|&k| terminal(t.neighbors[k])) else {
                 continue;
             };
@@ -332,12 +444,12 @@ impl Stereo {
             reflect_unless_worse(positions, &moved, reflect, &problems, &mut count);
         }
         for t in &self.centres {
-            if !Self::centre_right(t, positions) {
-                self.swap_branches(t, &adj, positions, &problems, &mut count);
+            if let Some(t) = self.wrong_target(t, positions) {
+                self.swap_branches(&t, &adj, positions, &problems, &mut count);
             }
         }
         self.flip_double_bonds(&adj, positions, &problems, &mut count);
-        wrong(positions)
+        self.check(positions).0.len()
     }
 
     /// Puts a wrong centre `t` right by swapping two of its substituents that hang on bonds in
@@ -573,6 +685,42 @@ mod tests {
         assert!(found("C1CCC=CC1").double_bonds.is_empty()); // cis forced in a 6-ring
         assert!(found("C=O").double_bonds.is_empty());
         assert!(found("C=C=CF").double_bonds.is_empty()); // allene ends
+    }
+
+    #[test]
+    fn ring_centres_need_a_partner_in_their_ring_system() {
+        let relative = |smiles| found(smiles).relative;
+        assert_eq!(relative("CC1CCC(C)CC1"), vec![1, 4]); // 1,4-dimethylcyclohexane
+        assert_eq!(relative("OC1CC(C)C1"), vec![1, 3]); // 1,3 on a cyclobutane
+        assert_eq!(relative("C1CCC2CCCCC2C1"), vec![3, 8]); // decalin's ring fusion
+        assert!(relative("CC1CCCCC1").is_empty()); // one substituent
+        assert!(relative("CC1(C)CCC(C)CC1").is_empty()); // C1 carries two methyls
+        assert!(found("CC1CCC(C)CC1").centres.is_empty());
+        // A pseudo-asymmetric C1 between two ordinary centres of its ring.
+        let f = found("CC1(O)C(O)C1O");
+        assert_eq!((f.centres, f.relative), (vec![3, 5], vec![1]));
+    }
+
+    #[test]
+    fn ring_centres_are_relative_to_one_anchor_or_dropped_alone() {
+        let stereo = |smiles| parse_smiles(smiles).unwrap().molecule.stereo;
+        let s = stereo("C[C@H]1CC[C@@H](C)CC1");
+        let anchors: Vec<_> = s
+            .centres
+            .iter()
+            .map(|t| (t.centre, t.relative_to))
+            .collect();
+        assert_eq!(anchors, vec![(1, Some(1)), (4, Some(1))]);
+        // An ordinary centre of the ring system is the anchor.
+        let s = stereo("C[C@]1(O)[C@H](O)[C@@H]1O");
+        let anchors: Vec<_> = s
+            .centres
+            .iter()
+            .map(|t| (t.centre, t.relative_to))
+            .collect();
+        assert_eq!(anchors, vec![(1, Some(3)), (3, None), (5, None)]);
+        // A mark on one ring centre alone says nothing.
+        assert!(stereo("C[C@H]1CCC(C)CC1").is_empty());
     }
 
     #[test]

@@ -49,14 +49,18 @@ fn pairs(m: &Molecule) -> BTreeSet<(usize, usize)> {
         .collect()
 }
 
-/// RDKit's assigned (R/S) centres of a fixture record; lower-case (pseudo-asymmetric ring)
-/// centres are not perceived by Concord.
+/// RDKit's assigned centres of a fixture record: R/S, and r/s (pseudo-asymmetric ring
+/// centres, which Concord perceives as ring centres relative to one another).
 fn rdkit_centres(m: &Molecule) -> BTreeSet<usize> {
     m.properties["rdkit_centres"]
         .split_whitespace()
-        .filter(|c| c.ends_with(['R', 'S']))
         .map(|c| c[..c.len() - 1].parse().unwrap())
         .collect()
+}
+
+/// The number of centres of `s` that count on their own (a mirror image inverts them).
+fn absolute_centres(s: &Stereo) -> usize {
+    s.centres.iter().filter(|t| t.relative_to.is_none()).count()
 }
 
 fn centre_atoms(s: &Stereo) -> BTreeSet<usize> {
@@ -77,14 +81,15 @@ fn smiles_marks_give_rdkits_configurations() {
             "{}: {wc:?} {wb:?}",
             rec.name
         );
-        // The mirror image inverts every centre and keeps every double bond.
+        // The mirror image inverts every centre that counts on its own and keeps every
+        // double bond and every relative configuration of ring centres.
         let (mc, mb) = g.stereo.check(&mirrored(&rec.positions));
-        assert_eq!(mc.len(), g.stereo.centres.len(), "{}", rec.name);
+        assert_eq!(mc.len(), absolute_centres(&g.stereo), "{}", rec.name);
         assert!(mb.is_empty(), "{}", rec.name);
         centres += g.stereo.centres.len();
         bonds += g.stereo.double_bonds.len();
     }
-    assert_eq!((centres, bonds), (18, 7));
+    assert_eq!((centres, bonds), (36, 7));
 }
 
 #[test]
@@ -111,9 +116,20 @@ fn sdf_coordinates_and_parities_give_the_same_configurations() {
         let flat = parse_sdf(&zero_coordinates(&text), Path::new(path)).unwrap();
         let mut n = 0;
         for (a, b) in three_d.iter().zip(&flat) {
+            // RDKit writes no parity for some ring centres a cage fixes (e.g. a bridgehead
+            // C(OH) of an azabicyclo[1.1.1]pentane), which coordinates give.
+            let absolute = |s: &Stereo| -> BTreeSet<usize> {
+                let t = s.centres.iter().filter(|t| t.relative_to.is_none());
+                t.map(|t| t.centre).collect()
+            };
             assert_eq!(
-                centre_atoms(&a.stereo),
-                centre_atoms(&b.stereo),
+                absolute(&a.stereo),
+                absolute(&b.stereo),
+                "{path} {}",
+                a.name
+            );
+            assert!(
+                centre_atoms(&b.stereo).is_subset(&centre_atoms(&a.stereo)),
                 "{path} {}",
                 a.name
             );
@@ -153,7 +169,7 @@ fn a_2d_record_gives_centres_by_wedges_and_double_bonds_by_drawing() {
         centres += b.stereo.centres.len();
         bonds += b.stereo.double_bonds.len();
     }
-    assert_eq!((centres, bonds), (18, 7));
+    assert_eq!((centres, bonds), (36, 7));
 }
 
 /// The SDF text with every atom line's coordinates replaced by zeros.
@@ -322,4 +338,91 @@ fn wrong_stereoisomers_are_redrawn() {
     }
     eprintln!("wrong stereo elements: {before} -> {after}, {replaced} samples replaced");
     assert!(replaced > 0 && after < before);
+}
+
+/// Which face of ring `ring` (atoms in ring order) each ring centre of `centres` turns its
+/// first exocyclic neighbour (by index) to, relative to its second, at `x`: +1 or -1 each. The
+/// face at a ring atom is the normal `(x_next - x_c) x (x_prev - x_c)`, taken in ring order,
+/// so it is the same face all round the ring (up to one common sign).
+fn ring_sides(m: &Molecule, ring: &[usize], centres: &[usize], x: &[[f64; 3]]) -> Vec<f64> {
+    use nalgebra::Vector3;
+    let v = |a: usize| Vector3::from(x[a]);
+    let exocyclic = |a: usize| -> Vec<usize> {
+        let mut out: Vec<usize> = (m.bonds.iter())
+            .filter_map(|b| (b.i == a).then_some(b.j).or((b.j == a).then_some(b.i)))
+            .filter(|n| !ring.contains(n))
+            .collect();
+        out.sort_unstable();
+        out
+    };
+    centres
+        .iter()
+        .map(|&c| {
+            let k = ring.iter().position(|&a| a == c).unwrap();
+            let (prev, next) = (
+                ring[(k + ring.len() - 1) % ring.len()],
+                ring[(k + 1) % ring.len()],
+            );
+            let face = (v(next) - v(c)).cross(&(v(prev) - v(c)));
+            let [p, q] = exocyclic(c)[..] else {
+                panic!("centre {c} has no two exocyclic neighbours")
+            };
+            (v(p) - v(q)).dot(&face).signum()
+        })
+        .collect()
+}
+
+/// Ring cis/trans (1,4- and 1,3-disubstituted rings, 1,3,5-trimethylcyclohexane): generated
+/// samples have the relative configuration of RDKit's embedding of the same SMILES, judged by
+/// which face of the ring each substituent takes (an independent referee), and Concord's own
+/// check agrees with the referee on every sample.
+#[test]
+fn ring_cis_trans_substituents_are_generated_as_specified() {
+    use concord::generate::{generate_structures, PipelineModels, PipelineOptions, SamplerOptions};
+    use concord::model::Precision;
+    use concord::potential::{Device, Potential};
+    // (SMILES of a fixture record, its ring atoms in ring order, its ring centres)
+    let cases: [(&str, &[usize], &[usize]); 5] = [
+        ("O[C@@H]1CC[C@H](C)CC1", &[1, 2, 3, 4, 6, 7], &[1, 4]),
+        ("C[C@H]1CC[C@H](C)CC1", &[1, 2, 3, 4, 6, 7], &[1, 4]),
+        ("C[C@H]1CC[C@@H](C)CC1", &[1, 2, 3, 4, 6, 7], &[1, 4]),
+        ("C#C[C@]1(C)C[C@H](C=O)C1", &[2, 4, 5, 8], &[2, 5]),
+        (
+            "C[C@H]1C[C@@H](C)C[C@@H](C)C1",
+            &[1, 2, 3, 5, 6, 8],
+            &[1, 3, 6],
+        ),
+    ];
+    let fixture = fixture();
+    let model = root().join("examples/models/concord-generator.concord");
+    let pot = Potential::load(&model, Device::Cpu, Precision::Float32).unwrap();
+    let mols = molecules(&cases.map(|c| c.0));
+    let requests = stereo_requests(&mols, 5);
+    let opts = PipelineOptions {
+        samples: 6,
+        sampler: SamplerOptions::default(),
+        relax: None,
+        redraws: concord::generate::REDRAWS,
+    };
+    let out = generate_structures(PipelineModels::one(&pot), &requests, &opts, &mut |_| {});
+    let (mut right, mut total) = (0, 0);
+    for ((mol, outcome), (smiles, ring, centres)) in mols.iter().zip(out.unwrap()).zip(cases) {
+        let rec = fixture.iter().find(|r| r.name == smiles).unwrap();
+        assert_eq!(mol.stereo.centres.len(), centres.len(), "{smiles}");
+        let reference = ring_sides(mol, ring, centres, &rec.positions);
+        let relation = |s: &[f64]| s.iter().map(|v| v * s[0]).collect::<Vec<f64>>();
+        for x in outcome.unwrap() {
+            let ok =
+                relation(&ring_sides(mol, ring, centres, &x.positions)) == relation(&reference);
+            assert_eq!(
+                ok,
+                mol.stereo.check(&x.positions).0.is_empty(),
+                "{smiles} {}",
+                x.index
+            );
+            (right, total) = (right + ok as usize, total + 1);
+        }
+    }
+    eprintln!("ring cis/trans right in {right} of {total} samples");
+    assert!(right * 10 >= total * 9, "{right} of {total}");
 }

@@ -19,6 +19,9 @@ SMILES = [
     "C[C@]12CC[C@H](C1)C2(C)C", "C[C@@H]1CCCC[C@H]1O", "OC[C@H]1O[C@@H](O)[C@H](O)[C@@H](O)[C@@H]1O",
     "F/C=C/F", "F/C=C\\F", "C(/F)=C/F", "C/C=C/C(=O)O", "C/C=N/O", "C/C=C\\C[C@H](C)O",
     "CC/C(C)=C(\\C)CC", "N[C@@H](Cc1ccccc1)C(=O)O", "C[C@H]1C[C@@H](C)C[C@@H](C)C1",
+    # Ring cis/trans (pseudo-asymmetric and relative centres).
+    "C[C@H]1CC[C@H](C)CC1", "C[C@H]1CC[C@@H](C)CC1", "C[C@]1(O)[C@H](O)[C@@H]1O",
+    "C1CC[C@H]2CCCC[C@@H]2C1", "C1CC[C@H]2CCCC[C@H]2C1", "C#C[C@]1(C)C[C@H](C=O)C1",
 ]
 
 

@@ -8,7 +8,8 @@ candidate structure gets the same graph with its own coordinates and RDKit's per
 them (Chem.AssignStereochemistryFrom3D), so the referee is independent of Concord's own stereo
 code. A molecule's best sample is the pipeline's rank 0 for Concord and the first conformer for
 RDKit. Centres include those RDKit marks pseudo-asymmetric (r/s, e.g. cis/trans ring
-substituents), which Concord does not perceive; they are counted separately.
+substituents, which Concord perceives as ring centres relative to one another); they are
+counted separately.
 
 Usage: python scripts/eval/stereo.py [--molecules N] [--samples K] [--relax] [--out DIR]
 (needs target/release/concord or target/runtime-only/release/concord; writes DIR/stereo.md)

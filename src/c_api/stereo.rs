@@ -6,7 +6,7 @@ use std::slice;
 
 use super::compute::count;
 use super::status::Failure;
-use crate::stereo::{DoubleBond, Stereo, Tetrahedral};
+use crate::stereo::{perceive, DoubleBond, Stereo, Tetrahedral};
 use crate::structure::{Bond, BondOrder};
 
 /// A specified tetrahedral stereocentre.
@@ -37,16 +37,18 @@ pub struct concord_double_bond_t {
 }
 
 /// The stereo configuration given by the `centres` `[n_centres]` and `double_bonds`
-/// `[n_double_bonds]` arrays (NULL allowed when the count is 0) of a graph of `n` atoms with
-/// `bonds`, each entry checked against the graph; an error names the entry and the problem.
+/// `[n_double_bonds]` arrays (NULL allowed when the count is 0) of a graph of atoms `numbers`
+/// `[N]` with `bonds`, each entry checked against the graph; an error names the entry and the
+/// problem. Ring centres become relative to their ring system's anchor ([`crate::stereo::Stereogenic::relate`]).
 pub(crate) unsafe fn read_stereo(
-    n: usize,
+    numbers: &[u8],
     bonds: &[Bond],
     n_centres: i64,
     centres: *const concord_stereocentre_t,
     n_double_bonds: i64,
     double_bonds: *const concord_double_bond_t,
 ) -> Result<Stereo, Failure> {
+    let n = numbers.len();
     let n_centres = count("n_centres", n_centres, 0, n as i64)?;
     let n_double_bonds = count("n_double_bonds", n_double_bonds, 0, bonds.len() as i64)?;
     if n_centres > 0 {
@@ -75,6 +77,7 @@ pub(crate) unsafe fn read_stereo(
             stereo.double_bonds.push(read);
         }
     }
+    stereo.centres = perceive(numbers, bonds).relate(stereo.centres);
     Ok(stereo)
 }
 
@@ -125,6 +128,7 @@ fn centre(
         centre,
         neighbors: given,
         positive: !anticlockwise,
+        relative_to: None,
     })
 }
 

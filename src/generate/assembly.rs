@@ -505,10 +505,14 @@ fn share(piece: &Piece, local: &[Option<usize>], stereo: &Stereo) -> Stereo {
     let centres = (stereo.centres.iter())
         .filter_map(|t| {
             let nb = t.neighbors.map(|a| local[a]);
+            let centre = own(t.centre)?;
             Some(Tetrahedral {
-                centre: own(t.centre)?,
+                centre,
                 neighbors: [nb[0]?, nb[1]?, nb[2]?, nb[3]?],
                 positive: t.positive,
+                // An anchor in another piece (never in practice: ring systems are not cut)
+                // leaves the centre free.
+                relative_to: t.relative_to.map(|a| own(a).unwrap_or(centre)),
             })
         })
         .collect();
@@ -700,6 +704,7 @@ mod tests {
             centre,
             neighbors,
             positive: true,
+            relative_to: None,
         };
         let stereo = Stereo {
             centres: vec![centre(1, [0, 2, 3, 5]), centre(2, [1, 7, 8, 9])],

@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::io::files::{read_text, write_atomic};
-use crate::stereo::Stereo;
+use crate::stereo::{perceive, Stereo, Tetrahedral};
 use crate::structure::{check_bonds, first_invalid_bond, Bond, BondOrder, BondProblem, Molecule};
 
 /// Reads every record of the SDF/MOL file at `path` (gunzipped if the name ends in `.gz`).
@@ -219,8 +219,9 @@ fn record_stereo(mol: &Molecule, parities: &[u8], wedges: &[(usize, usize, i8)])
             lifted[j][2] += f64::from(dir);
         }
         let mut s = Stereo::from_positions(numbers, bonds, &lifted);
-        s.centres
-            .retain(|t| wedges.iter().any(|&(i, _, _)| i == t.centre));
+        let wedged = |t: &Tetrahedral| wedges.iter().any(|&(i, _, _)| i == t.centre);
+        let kept = s.centres.into_iter().filter(wedged).collect();
+        s.centres = perceive(numbers, bonds).relate(kept);
         s
     } else {
         Stereo::from_parities(numbers, bonds, parities)

@@ -151,7 +151,9 @@ fn marked_stereo(
 ) -> Stereo {
     let found = stereo::perceive(numbers, bonds);
     let mut out = Stereo::default();
-    for &o in found.centres.iter().filter(|&&o| o < atoms.len()) {
+    let mut centres = Vec::new();
+    let stereogenic = found.centres.iter().chain(&found.relative);
+    for &o in stereogenic.filter(|&&o| o < atoms.len()) {
         let AtomKind::Bracket {
             configuration: Some(config),
             ..
@@ -170,13 +172,16 @@ fn marked_stereo(
             .chain(atoms[o].bonds.iter().map(|b| b.tid))
             .collect();
         if let [f, a, b, c] = order[..] {
-            out.centres.push(Tetrahedral {
+            centres.push(Tetrahedral {
                 centre: o,
                 neighbors: [f, a, b, c],
                 positive,
+                relative_to: None,
             });
         }
     }
+    centres.sort_by_key(|t| t.centre);
+    out.centres = found.relate(centres);
     // The first substituent of `p` (other than `q`) whose bond is marked, with its direction.
     let marked = |p: usize, q: usize| {
         atoms.get(p)?.bonds.iter().find_map(|b| match b.kind {
