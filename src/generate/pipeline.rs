@@ -25,7 +25,8 @@
 //! when the new draw has fewer faults (fewer stereo elements wrong, then fewer sanity
 //! problems), as RDKit's embedding discards and retries a conformer whose chirality or
 //! geometry came out wrong; draws without fault are never touched, so the first `k` draws stay
-//! those of the molecule's seed. A sample that still breaks its bond graph (a bond outside its
+//! those of the molecule's seed. A relaxation that turns a specified stereo element wrong is
+//! oriented and relaxed once more ([`relax_keeping_stereo`]). A sample that still breaks its bond graph (a bond outside its
 //! length window, a clash) is relaxed first under a restraint toward the graph, then on the
 //! potential alone ([`relax_molecule`]). A sample's positions are the relaxed ones when its
 //! relaxation succeeded (converged or not), otherwise the generated ones; its
@@ -429,10 +430,8 @@ fn finish(
     ) in draws.into_iter().enumerate()
     {
         let frame = Frame::new(numbers.to_vec(), positions);
-        let relaxation = opts
-            .relax
-            .as_ref()
-            .map(|o| relax_molecule(potential, &frame, bonds, o));
+        let relaxation =
+            (opts.relax.as_ref()).map(|o| relax_keeping_stereo(potential, molecule, &frame, o));
         let (positions, energy, forces) = match &relaxation {
             Some(Ok(r)) => {
                 let forces = r.gradient.iter().map(|g| g.map(|x| -x)).collect();
@@ -464,6 +463,40 @@ fn finish(
     }
     rank(&mut samples);
     Ok(samples)
+}
+
+/// Relaxes a drawn structure of `molecule` ([`relax_molecule`]); when the relaxation turns a
+/// specified stereo element wrong that the draw had right (an imine hydrogen swinging through,
+/// say), the relaxed structure is oriented again ([`Stereo::orient`]) and relaxed once more,
+/// and that result is kept when it gets fewer stereo elements wrong. Steps and force calls
+/// count both relaxations; `initial_energy` is the first one's.
+fn relax_keeping_stereo(
+    potential: &Potential,
+    molecule: &GraphRequest,
+    frame: &Frame,
+    opts: &OptimizeOptions,
+) -> std::result::Result<OptimizeResult, RelaxFailure> {
+    let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
+    let first = relax_molecule(potential, frame, bonds, opts)?;
+    let wrong = |x: &[[f64; 3]]| stereo_problems(stereo, x).len();
+    let lost = wrong(&first.positions);
+    if stereo.is_empty() || lost <= wrong(&frame.positions) {
+        return Ok(first);
+    }
+    let oriented = Draw::oriented(molecule, 0, first.positions.clone());
+    if oriented.wrong >= lost {
+        return Ok(first);
+    }
+    let again = Frame::new(numbers.to_vec(), oriented.positions);
+    match relax_molecule(potential, &again, bonds, opts) {
+        Ok(mut second) if wrong(&second.positions) < lost => {
+            second.steps += first.steps;
+            second.force_calls += first.force_calls;
+            second.initial_energy = first.initial_energy;
+            Ok(second)
+        }
+        _ => Ok(first),
+    }
 }
 
 /// The specified centres and double bonds `positions` get wrong, as problems.
