@@ -164,8 +164,10 @@ enum Command {
         precondition: bool,
         /// Rounds of redrawing a sample that gets a stereocentre or double bond of the input
         /// wrong or breaks its bond graph (replaced when the new draw gets fewer wrong, then
-        /// has fewer sanity problems); 0: keep the first draws. A molecule of more than 80
-        /// atoms, joined from generated pieces, is not redrawn whole: its pieces are.
+        /// has fewer sanity problems); 0: keep the first draws. A molecule of 41-80 atoms gets
+        /// one more round, of structures joined from generated pieces, for samples still at
+        /// fault. A molecule of more than 80 atoms, joined from generated pieces, is not
+        /// redrawn whole: its pieces are.
         #[arg(long, default_value_t = concord::generate::REDRAWS)]
         redraws: usize,
         #[command(flatten)]

@@ -29,6 +29,10 @@ use crate::structure::{Bond, BondOrder};
 
 /// Molecules with more atoms than this are joined from pieces.
 pub const ASSEMBLE_ABOVE: usize = 80;
+/// Molecules with more atoms than this (and at most [`ASSEMBLE_ABOVE`]) whose whole-molecule
+/// draws are still at fault after the pipeline's redraws get joined draws as a last round
+/// ([`Plan::for_redraw`]: pieces of at most two thirds of the molecule).
+pub const REDRAW_JOINED_ABOVE: usize = 40;
 /// Pieces are cut until they have at most this many atoms (caps not counted), where cuts allow.
 pub const PIECE_ATOMS: usize = 50;
 /// The smallest piece a cut may leave, atoms.
@@ -100,15 +104,36 @@ impl Plan {
     /// have), or `None` when it is small enough for the generator ([`ASSEMBLE_ABOVE`]), not
     /// connected, or has no bond to cut.
     pub fn new(numbers: &[u8], bonds: &[Bond], stereo: &Stereo) -> Option<Plan> {
+        Self::above(ASSEMBLE_ABOVE, PIECE_ATOMS, numbers, bonds, stereo)
+    }
+
+    /// The pieces of a molecule of more than [`REDRAW_JOINED_ABOVE`] atoms, each of at most
+    /// two thirds of its atoms where cuts allow (so one even cut when the molecule has one),
+    /// drawn as a last redraw round for draws of the whole molecule still at fault; otherwise
+    /// as [`Self::new`].
+    pub fn for_redraw(numbers: &[u8], bonds: &[Bond], stereo: &Stereo) -> Option<Plan> {
+        let pieces = (2 * numbers.len() / 3).min(PIECE_ATOMS);
+        Self::above(REDRAW_JOINED_ABOVE, pieces, numbers, bonds, stereo)
+    }
+
+    /// The pieces of at most `piece_atoms` atoms (where cuts allow) of a molecule of more than
+    /// `limit` atoms (see [`Self::new`]).
+    fn above(
+        limit: usize,
+        piece_atoms: usize,
+        numbers: &[u8],
+        bonds: &[Bond],
+        stereo: &Stereo,
+    ) -> Option<Plan> {
         let n = numbers.len();
-        if n <= ASSEMBLE_ABOVE {
+        if n <= limit {
             return None;
         }
         let adj = Adjacency::new(n, bonds.iter().map(|b| (b.i, b.j)));
         if adj.hops([0], n).contains(&usize::MAX) {
             return None;
         }
-        let cuts = cut(numbers, bonds, &adj);
+        let cuts = cut(numbers, bonds, &adj, piece_atoms);
         if cuts.is_empty() {
             return None;
         }
@@ -369,10 +394,10 @@ fn piece_seed(seed: u64, p: usize) -> u64 {
     seed.wrapping_add((p as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03))
 }
 
-/// The cut bonds: the most even cut of each part still above [`PIECE_ATOMS`] atoms, then of
+/// The cut bonds: the most even cut of each part still above `piece_atoms` atoms, then of
 /// the parts it leaves, and so on; a cut is an acyclic single bond between two heavy atoms that leaves at
 /// least [`MIN_PIECE`] atoms on each side.
-fn cut(numbers: &[u8], bonds: &[Bond], adj: &Adjacency) -> Vec<(usize, usize)> {
+fn cut(numbers: &[u8], bonds: &[Bond], adj: &Adjacency, piece_atoms: usize) -> Vec<(usize, usize)> {
     let n = numbers.len();
     let candidates: Vec<(usize, usize)> = (bonds.iter())
         .filter(|b| b.order == BondOrder::Single && numbers[b.i] != 1 && numbers[b.j] != 1)
@@ -381,7 +406,7 @@ fn cut(numbers: &[u8], bonds: &[Bond], adj: &Adjacency) -> Vec<(usize, usize)> {
     let mut cuts = Vec::new();
     let mut parts = vec![(0..n).collect::<Vec<usize>>()];
     while let Some(part) = parts.pop() {
-        if part.len() <= PIECE_ATOMS {
+        if part.len() <= piece_atoms {
             continue;
         }
         let mut inside = vec![false; n];
@@ -636,6 +661,22 @@ mod tests {
         for &(a, b) in &plan.cuts {
             assert!(z[a] == 6 && z[b] == 6);
         }
+    }
+
+    #[test]
+    fn a_redraw_plan_cuts_a_mid_sized_molecule_once_evenly() {
+        let none = Stereo::default();
+        let (z, bonds, _) = alkane(16); // 50 atoms
+        assert!(Plan::new(&z, &bonds, &none).is_none());
+        let plan = Plan::for_redraw(&z, &bonds, &none).expect("50 atoms are cut for a redraw");
+        assert_eq!(plan.len(), 2);
+        let sizes: Vec<usize> = plan.pieces.iter().map(|p| p.atoms.len()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 50);
+        assert!(sizes.iter().all(|&s| s <= 2 * 50 / 3), "{sizes:?}");
+        let (z, bonds, _) = alkane(13); // 41 atoms
+        assert!(Plan::for_redraw(&z, &bonds, &none).is_some());
+        let (z, bonds, _) = alkane(12); // 38 atoms
+        assert!(Plan::for_redraw(&z, &bonds, &none).is_none());
     }
 
     #[test]

@@ -25,7 +25,9 @@
 //! when the new draw has fewer faults (fewer stereo elements wrong, then fewer sanity
 //! problems), as RDKit's embedding discards and retries a conformer whose chirality or
 //! geometry came out wrong; draws without fault are never touched, so the first `k` draws stay
-//! those of the molecule's seed. A relaxation that turns a specified stereo element wrong is
+//! those of the molecule's seed; a molecule of more than
+//! [`crate::generate::assembly::REDRAW_JOINED_ABOVE`] atoms with draws still at fault gets a
+//! last round of structures joined from pieces. A relaxation that turns a specified stereo element wrong is
 //! oriented and relaxed once more ([`relax_keeping_stereo`]). A sample that still breaks its bond graph (a bond outside its
 //! length window, a clash) is relaxed first under a restraint toward the graph, then on the
 //! potential alone ([`relax_molecule`]). A sample's positions are the relaxed ones when its
@@ -380,8 +382,11 @@ impl Draw {
 
 /// Orients a molecule's `k` drawn structures, then redraws those still at fault: a stereo
 /// element wrong or a sanity problem (`redraws` rounds; a round draws as many as are at fault
-/// from [`redraw_seed`]), keeping a new draw where it has fewer faults ([`Draw::faults`]). A
-/// failed redraw keeps the samples drawn so far.
+/// from [`redraw_seed`]), keeping a new draw where it has fewer faults ([`Draw::faults`]). Then,
+/// when some are still at fault and the molecule has more than
+/// [`crate::generate::assembly::REDRAW_JOINED_ABOVE`] atoms, one more round draws them joined
+/// from pieces ([`Plan::for_redraw`]), kept likewise. A failed redraw keeps the samples drawn
+/// so far.
 fn redraw(
     generator: &Potential,
     molecule: &GraphRequest,
@@ -393,8 +398,10 @@ fn redraw(
     let mut draws: Vec<Draw> = (drawn.into_iter().enumerate())
         .map(|(i, x)| Draw::oriented(molecule, i, x))
         .collect();
+    let at_fault =
+        |draws: &[Draw]| -> Vec<usize> { (0..k).filter(|&s| draws[s].faults() > (0, 0)).collect() };
     for round in 1..=redraws {
-        let faulty: Vec<usize> = (0..k).filter(|&s| draws[s].faults() > (0, 0)).collect();
+        let faulty = at_fault(&draws);
         if faulty.is_empty() {
             break;
         }
@@ -403,14 +410,38 @@ fn redraw(
         let Ok(mut fresh) = generate_many(generator, &input, faulty.len(), sampler) else {
             break;
         };
-        for (j, (&s, x)) in faulty.iter().zip(fresh.remove(0)).enumerate() {
-            let new = Draw::oriented(molecule, round * k + j, x);
-            if new.faults() < draws[s].faults() {
-                draws[s] = new;
-            }
+        keep_better(&mut draws, molecule, &faulty, fresh.remove(0), round * k);
+    }
+    let faulty = at_fault(&draws);
+    let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
+    let plan = (redraws > 0 && !faulty.is_empty())
+        .then(|| Plan::for_redraw(numbers, bonds, stereo))
+        .flatten();
+    if let Some(plan) = plan {
+        let round = redraws + 1;
+        let seed = redraw_seed(molecule.seed, round);
+        if let Ok(joined) = plan.generate(generator, seed, faulty.len(), sampler) {
+            keep_better(&mut draws, molecule, &faulty, joined, round * k);
         }
     }
     draws
+}
+
+/// Puts the new structure `fresh[j]` (oriented, draw index `first + j`) in slot `slots[j]` of
+/// `draws` where it has fewer faults than the draw there ([`Draw::faults`]).
+fn keep_better(
+    draws: &mut [Draw],
+    molecule: &GraphRequest,
+    slots: &[usize],
+    fresh: Vec<Vec<[f64; 3]>>,
+    first: usize,
+) {
+    for (j, (&s, x)) in slots.iter().zip(fresh).enumerate() {
+        let new = Draw::oriented(molecule, first + j, x);
+        if new.faults() < draws[s].faults() {
+            draws[s] = new;
+        }
+    }
 }
 
 /// Relaxes, evaluates, screens and ranks one molecule's oriented draws.
