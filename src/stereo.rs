@@ -704,21 +704,22 @@ mod tests {
     #[test]
     fn ring_centres_are_relative_to_one_anchor_or_dropped_alone() {
         let stereo = |smiles| parse_smiles(smiles).unwrap().molecule.stereo;
-        let s = stereo("C[C@H]1CC[C@@H](C)CC1");
-        let anchors: Vec<_> = s
-            .centres
-            .iter()
-            .map(|t| (t.centre, t.relative_to))
-            .collect();
-        assert_eq!(anchors, vec![(1, Some(1)), (4, Some(1))]);
+        let anchors = |smiles| -> Vec<(usize, Option<usize>)> {
+            let s = stereo(smiles);
+            s.centres
+                .iter()
+                .map(|t| (t.centre, t.relative_to))
+                .collect()
+        };
+        assert_eq!(
+            anchors("C[C@H]1CC[C@@H](C)CC1"),
+            vec![(1, Some(1)), (4, Some(1))]
+        );
         // An ordinary centre of the ring system is the anchor.
-        let s = stereo("C[C@]1(O)[C@H](O)[C@@H]1O");
-        let anchors: Vec<_> = s
-            .centres
-            .iter()
-            .map(|t| (t.centre, t.relative_to))
-            .collect();
-        assert_eq!(anchors, vec![(1, Some(3)), (3, None), (5, None)]);
+        assert_eq!(
+            anchors("C[C@]1(O)[C@H](O)[C@@H]1O"),
+            vec![(1, Some(3)), (3, None), (5, None)]
+        );
         // A mark on one ring centre alone says nothing.
         assert!(stereo("C[C@H]1CCC(C)CC1").is_empty());
     }
