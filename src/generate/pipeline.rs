@@ -27,10 +27,10 @@
 //! geometry came out wrong; draws without fault are never touched, so the first `k` draws stay
 //! those of the molecule's seed; a molecule of more than
 //! [`crate::generate::assembly::REDRAW_JOINED_ABOVE`] atoms with draws still at fault gets a
-//! last round of structures joined from pieces. A relaxation that turns a specified stereo element wrong is
-//! oriented and relaxed once more ([`relax_keeping_stereo`]). A sample that still breaks its bond graph (a bond outside its
-//! length window, a clash) is relaxed first under a restraint toward the graph, then on the
-//! potential alone ([`relax_molecule`]). A sample's positions are the relaxed ones when its
+//! last round of structures joined from pieces. A relaxation that turns a specified stereo
+//! element wrong is oriented and relaxed once more ([`relax_keeping_stereo`]). A sample that
+//! still breaks its bond graph (a bond outside its length window, a clash) is relaxed first
+//! under a restraint toward the graph, then on the potential alone ([`relax_molecule`]). A sample's positions are the relaxed ones when its
 //! relaxation succeeded (converged or not), otherwise the generated ones; its
 //! energy and forces are the potential's at those positions (`None` when the potential refuses
 //! them, e.g. overlapping atoms). Its problems are the sanity check's ([`crate::sanity`]) and
@@ -499,8 +499,8 @@ fn finish(
 /// Relaxes a drawn structure of `molecule` ([`relax_molecule`]); when the relaxation turns a
 /// specified stereo element wrong that the draw had right (an imine hydrogen swinging through,
 /// say), the relaxed structure is oriented again ([`Stereo::orient`]) and relaxed once more,
-/// and that result is kept when it gets fewer stereo elements wrong. Steps and force calls
-/// count both relaxations; `initial_energy` is the first one's.
+/// and that result is kept when it gets fewer stereo elements wrong and has no more sanity
+/// problems. Steps and force calls count both relaxations; `initial_energy` is the first one's.
 fn relax_keeping_stereo(
     potential: &Potential,
     molecule: &GraphRequest,
@@ -510,6 +510,7 @@ fn relax_keeping_stereo(
     let (numbers, bonds, stereo) = (molecule.numbers, molecule.bonds, molecule.stereo);
     let first = relax_molecule(potential, frame, bonds, opts)?;
     let wrong = |x: &[[f64; 3]]| stereo_problems(stereo, x).len();
+    let broken = |x: &[[f64; 3]]| sanity::check(numbers, bonds, x).map_or(usize::MAX, |p| p.len());
     let lost = wrong(&first.positions);
     if stereo.is_empty() || lost <= wrong(&frame.positions) {
         return Ok(first);
@@ -520,7 +521,10 @@ fn relax_keeping_stereo(
     }
     let again = Frame::new(numbers.to_vec(), oriented.positions);
     match relax_molecule(potential, &again, bonds, opts) {
-        Ok(mut second) if wrong(&second.positions) < lost => {
+        Ok(mut second)
+            if wrong(&second.positions) < lost
+                && broken(&second.positions) <= broken(&first.positions) =>
+        {
             second.steps += first.steps;
             second.force_calls += first.force_calls;
             second.initial_energy = first.initial_energy;
