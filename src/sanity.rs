@@ -220,7 +220,7 @@ const RESTRAINT_MARGIN: f64 = 0.05;
 const RESTRAINT_K: f64 = 40.0;
 
 /// A flat-bottom harmonic restraint toward a sane structure of one molecule: zero while every
-/// bond length and unbonded contact is [`RESTRAINT_MARGIN`] inside the windows of [`check`],
+/// bond length and unbonded contact is `RESTRAINT_MARGIN` inside the windows of [`check`],
 /// else `K/2 (d - d_window)²` per bond or contact outside (K = 40 eV/Å²). Added to a
 /// potential, it pulls a generated structure's broken bonds together and pushes clashing atoms
 /// apart. Built once per molecule, evaluated at every step of a relaxation.

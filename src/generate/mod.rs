@@ -1,5 +1,5 @@
 //! Molecular graph -> 3D structures: the EDM sampler over any [`Denoise`] network
-//! ([`sampler`]) and the pipeline every front end calls ([`pipeline`]: sample k, relax,
+//! (`sampler`) and the pipeline every front end calls ([`pipeline`]: sample k, relax,
 //! screen, rank).
 
 pub mod assembly;

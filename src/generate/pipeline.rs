@@ -28,7 +28,7 @@
 //! those of the molecule's seed; a molecule of more than
 //! [`crate::generate::assembly::REDRAW_JOINED_ABOVE`] atoms with draws still at fault gets a
 //! last round of structures joined from pieces. A relaxation that turns a specified stereo
-//! element wrong is oriented and relaxed once more ([`relax_keeping_stereo`]). A sample that
+//! element wrong is oriented and relaxed once more (`relax_keeping_stereo`). A sample that
 //! still breaks its bond graph (a bond outside its length window, a clash) is relaxed first
 //! under a restraint toward the graph, then on the potential alone ([`relax_molecule`]). A sample's positions are the relaxed ones when its
 //! relaxation succeeded (converged or not), otherwise the generated ones; its

@@ -1,4 +1,4 @@
-//! Energy, forces and virials of one system from a libtorch [`Model`], by automatic
+//! Energy, forces and virials of one system from a libtorch `Model`, by automatic
 //! differentiation with respect to the edge vectors (see [`crate::model::pairs`] for the
 //! formulas shared with the native runtime).
 

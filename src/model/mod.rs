@@ -1,4 +1,4 @@
-//! The Concord model. What a model is ([`config`], [`file`], [`graph`], [`pairs`], the short-range core [`zbl`], [`widen`]ing a trained potential) needs no
+//! The Concord model. What a model is ([`config`], [`file`](mod@file), [`graph`], [`pairs`], the short-range core [`zbl`], [`widen`]ing a trained potential) needs no
 //! libtorch; the libtorch network ([`Model`]: the PaiNN [`painn::Encoder`], the energy head,
 //! the [`Denoiser`], autograd [`evaluate`]) is built with the `torch` feature.
 

@@ -826,7 +826,7 @@ fn to64<T: Real>(x: T) -> f64 {
     x.to_f64().unwrap_or(f64::NAN)
 }
 
-/// See [`forward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them. Fails
+/// See `forward_impl`; runs a copy compiled for AVX2 + FMA where the CPU has them. Fails
 /// only when the `halo` exchange does.
 pub fn forward<T: Real>(
     p: &Params<T>,
@@ -857,7 +857,7 @@ unsafe fn forward_avx2<T: Real>(
     forward_impl::<T, T::Wide>(p, radial, g, atom_bias, halo, ws)
 }
 
-/// See [`backward_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them. Fails
+/// See `backward_impl`; runs a copy compiled for AVX2 + FMA where the CPU has them. Fails
 /// only when the `halo` exchange does.
 pub fn backward<T: Real>(
     p: &Params<T>,
@@ -888,7 +888,7 @@ unsafe fn backward_avx2<T: Real>(
     backward_impl::<T, T::Wide>(p, g, n_local, halo, ws, grad)
 }
 
-/// See [`readout_impl`]; runs a copy compiled for AVX2 + FMA where the CPU has them.
+/// See `readout_impl`; runs a copy compiled for AVX2 + FMA where the CPU has them.
 pub fn readout<T: Real>(
     p: &Params<T>,
     species: &[usize],

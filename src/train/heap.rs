@@ -14,7 +14,7 @@
 const MMAP_THRESHOLD: i32 = 32 << 20;
 
 /// Tells glibc's malloc to keep freed memory for reuse (no unmapping of blocks up to
-/// [`MMAP_THRESHOLD`], no trimming of the heap). For the training process only: a library
+/// `MMAP_THRESHOLD`, no trimming of the heap). For the training process only: a library
 /// loaded into an engine leaves its host's allocator alone. Does nothing on other C libraries.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -144,7 +144,7 @@ fn predict_selection<T: Real>(
     Ok((energy, forces))
 }
 
-/// Reusable state of [`loss_and_gradient`]: scratch space and the gradient.
+/// Reusable state of `loss_and_gradient`: scratch space and the gradient.
 #[derive(Debug)]
 pub struct NativeGradient<T: Real> {
     ws: Workspace<T>,

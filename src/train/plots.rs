@@ -84,7 +84,7 @@ fn curves(records: &[EpochRecord]) -> Vec<Series<'static>> {
     all.into_iter().filter(|s| !s.1.is_empty()).collect()
 }
 
-/// Learning curve per epoch, log scale: see [`curves`].
+/// Learning curve per epoch, log scale: see `curves`.
 pub fn learning_curve(path: &Path, records: &[EpochRecord]) -> Result<()> {
     if records.is_empty() {
         return Ok(());
