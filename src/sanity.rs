@@ -217,7 +217,7 @@ pub fn check(numbers: &[u8], bonds: &[Bond], positions: &[[f64; 3]]) -> Result<V
 /// leaves at rest passes [`check`] with this margin.
 const RESTRAINT_MARGIN: f64 = 0.05;
 /// Force constant of the restraint, eV/Å².
-const RESTRAINT_K: f64 = 40.0;
+pub(crate) const RESTRAINT_K: f64 = 40.0;
 
 /// A flat-bottom harmonic restraint toward a sane structure of one molecule: zero while every
 /// bond length and unbonded contact is `RESTRAINT_MARGIN` inside the windows of [`check`],

@@ -339,8 +339,9 @@ impl Placed {
     }
 }
 
-/// Clashing pairs `(i, j, d0)` pushed apart to `d0` (Å) by `K/2 (d0 - d)²` each (K = 40
-/// eV/Å², the sanity restraint's), every atom tethered to `start` by `1/2 |x - x0|²` (1 eV/Å²).
+/// Clashing pairs `(i, j, d0)` pushed apart to `d0` (Å) by `K/2 (d0 - d)²` each (K: the
+/// sanity restraint's `RESTRAINT_K`, 40 eV/Å²), every atom tethered to `start` by
+/// `1/2 |x - x0|²` (1 eV/Å²).
 struct Apart {
     pairs: Vec<(usize, usize, f64)>,
     start: Vec<[f64; 3]>,
@@ -348,7 +349,6 @@ struct Apart {
 
 impl Objective for Apart {
     fn energy_and_gradient(&mut self, x: &[[f64; 3]]) -> Result<(f64, Vec<[f64; 3]>)> {
-        const K: f64 = 40.0;
         let mut e = 0.0;
         let mut g = vec![[0.0; 3]; x.len()];
         for (a, (p, q)) in x.iter().zip(&self.start).enumerate() {
@@ -360,8 +360,8 @@ impl Objective for Apart {
             let r = v(x[i]) - v(x[j]);
             let d = r.norm().max(1e-9);
             if d < d0 {
-                e += 0.5 * K * (d0 - d) * (d0 - d);
-                let f = r * (-K * (d0 - d) / d);
+                e += 0.5 * sanity::RESTRAINT_K * (d0 - d) * (d0 - d);
+                let f = r * (-sanity::RESTRAINT_K * (d0 - d) / d);
                 for k in 0..3 {
                     g[i][k] += f[k];
                     g[j][k] -= f[k];
