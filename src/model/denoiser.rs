@@ -12,7 +12,7 @@
 use tch::{nn, Kind, Tensor};
 
 use crate::error::Result;
-use crate::model::config::GeneratorConfig;
+use crate::model::config::{GeneratorConfig, DISTANCE_FEATURE_FLOOR};
 use crate::model::graph::{denoiser_pairs, GraphEdges, MoleculeBatch};
 use crate::model::painn::{EdgeInput, Encoder};
 
@@ -179,7 +179,8 @@ impl Denoiser {
         let gauss = (r.f_unsqueeze(-1)? - centres)
             .f_square()?
             .f_mul_scalar(-0.5 / (width * width))?
-            .f_exp()?;
+            .f_exp()?
+            .f_threshold(DISTANCE_FEATURE_FLOOR, 0.0)?;
         let is_graph = Tensor::from_slice(&is_graph)
             .f_to_kind(kind)?
             .f_to_device(dev)?
