@@ -140,7 +140,7 @@ pub struct GeneratorConfig {
 /// and a multiply-add that reads one takes a slow microcode path: matrix products with
 /// subnormal inputs ran ~70x slower on this project's machine (AMD Zen 4). A centre 8.3-9 Å
 /// from a pair's distance gives one, so nearly every pair of a molecule carried one; flushing
-/// them made native generation ~1.5-1.9x faster (docs/runtime.md). The features dropped are
+/// them made native generation ~1.5x faster (docs/runtime.md). The features dropped are
 /// below 1e-30 of the largest (1).
 pub const DISTANCE_FEATURE_FLOOR: f64 = 1e-30;
 
