@@ -30,8 +30,9 @@
 //! last round of structures joined from pieces. A relaxation that turns a specified stereo
 //! element wrong is oriented and relaxed once more (`relax_keeping_stereo`). A sample that
 //! still breaks its bond graph (a bond outside its length window, a clash) is relaxed first
-//! under a restraint toward the graph, then on the potential alone ([`relax_molecule`]). A sample's positions are the relaxed ones when its
-//! relaxation succeeded (converged or not), otherwise the generated ones; its
+//! under a restraint toward the graph, then on the potential alone ([`relax_molecule`]). A
+//! sample's positions are the relaxed ones when its relaxation succeeded (converged or not),
+//! otherwise the generated ones; its
 //! energy and forces are the potential's at those positions (`None` when the potential refuses
 //! them, e.g. overlapping atoms). Its problems are the sanity check's ([`crate::sanity`]) and
 //! every specified centre or double bond it gets wrong. Samples are ranked without problems

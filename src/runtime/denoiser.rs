@@ -127,8 +127,8 @@ fn edge_features<T: Real>(
 /// `out[q] = exp(-(dist - q step)^2 / (2 width^2))` for `q` in `0..out.len()`, with two `exp`
 /// calls instead of one per centre: from the centre nearest `dist` outwards, each value is its
 /// neighbour's times a ratio that itself changes by the constant factor
-/// `exp(-step^2 / width^2)` (relative error a few float64 ulps); values below
-/// [`DISTANCE_FEATURE_FLOOR`] (or equal to it) are 0.
+/// `exp(-step^2 / width^2)` (relative error a few float64 ulps); values at or below
+/// [`DISTANCE_FEATURE_FLOOR`] are 0.
 fn gaussians<T: Real>(dist: f64, step: f64, width: f64, out: &mut [T]) {
     let stored = |g: f64| {
         if g > DISTANCE_FEATURE_FLOOR {
