@@ -138,7 +138,7 @@ pub struct GeneratorConfig {
 /// Gaussian distance features ([`GeneratorConfig::distance_features`]) up to this are 0 in
 /// both the native and the libtorch denoiser. In float32 a value under ~1.2e-38 is subnormal,
 /// and a multiply-add that reads one takes a slow microcode path: matrix products with
-/// subnormal inputs ran ~70x slower on this project's machine (AMD Zen 4). A centre 8.3-9 Å
+/// subnormal inputs ran ~70x slower on this project's machine (an Intel Xeon). A centre 8.3-9 Å
 /// from a pair's distance gives one, so nearly every pair of a molecule carried one; flushing
 /// them made native generation ~1.5x faster (docs/runtime.md). The features dropped are
 /// below 1e-30 of the largest (1).
