@@ -19,9 +19,9 @@ pub const CONCORD_OPTIMIZE_LBFGS: i32 = 0;
 /// parameters).
 pub const CONCORD_OPTIMIZE_FIRE: i32 = 1;
 
-/// `concord_optimize_options_t::method`: L-BFGS starting from the Exp preconditioner
-/// (Packwood et al. 2016) for an isolated molecule: fewer force calls, longer moves along
-/// torsions; plain L-BFGS for a periodic system. The default of generated structures'
+/// `concord_optimize_options_t::method`: L-BFGS preconditioned with a model Hessian (Lindh
+/// et al. 1995: bonds, angles, torsions) for an isolated molecule: about half the force calls
+/// from generated structures, a quarter from MMFF ones; plain L-BFGS for a periodic system. The default of generated structures'
 /// relaxation (`concord_generate_relax_options_default`).
 pub const CONCORD_OPTIMIZE_LBFGS_PRECON: i32 = 2;
 

@@ -148,9 +148,10 @@ fn batches(
 
 /// How the pipeline relaxes generated structures unless told otherwise (the CLI's `generate
 /// --relax`, the C ABI's NULL options, LAMMPS's `concord_generate`, OpenMM, Python): L-BFGS
-/// from the Exp preconditioner down to a largest force of 0.05 eV/Å. On 150 QM9 test molecules,
-/// 4 samples each, this gave a best-of-4 heavy-atom RMSD of 0.146 Å in 113 ms per molecule,
-/// against 0.162 Å in 202 ms at 0.01 eV/Å without the preconditioner (docs/results.md).
+/// preconditioned with a model Hessian down to a largest force of 0.05 eV/Å. On 150 QM9 test
+/// molecules, 4 samples each, generating and relaxing took 156 ms per molecule for a best-of-4
+/// heavy-atom RMSD of 0.116 Å (RDKit ETKDG + MMFF: 183 ms, 0.109 Å), with half the force calls
+/// of the Exp preconditioner used before (docs/runtime.md).
 pub fn relax_defaults() -> OptimizeOptions {
     OptimizeOptions {
         fmax: 0.05,

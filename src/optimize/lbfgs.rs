@@ -4,7 +4,7 @@
 //! The direction `d = -H g` comes from the two-loop recursion over the last `memory` pairs
 //! `s = x_{k+1} - x_k`, `y = g_{k+1} - g_k` (pairs with `s.y <= 0` are skipped, keeping `H`
 //! positive definite), with `H0 = (s.y / y.y) I` from the latest pair, or `I / 70` (ASE's
-//! initial curvature of 70 eV/Å²) when there is none. `d` is scaled so that no atom moves more
+//! initial curvature of 70 eV/Å²) when there is none; preconditioned, `H0 = P^-1`. `d` is scaled so that no atom moves more
 //! than `max_step`. The step `alpha d` starts at `alpha = 1` and backtracks (quadratic
 //! interpolation, `alpha` shrinks by 2 to 10 per try) until the Armijo condition
 //! `E(x + alpha d) <= E(x) + 1e-4 alpha g.d + tol` holds, `tol` being the objective's
@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use nalgebra::DVector;
 
-use super::precon::Precon;
+use super::precon::{Precon, REBUILD_DISTANCE};
 use super::{cap_step, max_atom_norm, Counted, Objective, OptimizeOptions, Point};
 use crate::error::Result;
 
@@ -26,9 +26,6 @@ const C1: f64 = 1e-4;
 const MAX_TRIES: usize = 10;
 /// Initial inverse-Hessian guess without history, Å²/eV (ASE's `1/alpha`, alpha = 70 eV/Å²).
 const H0: f64 = 1.0 / 70.0;
-/// The same with the preconditioner, `H0 = PRECON_H0 P^-1`: a nearest-neighbour pair's weight
-/// in `P` is 1, and a bonded atom has about three, so 1/20 Å²/eV starts near [`H0`].
-const PRECON_H0: f64 = 1.0 / 20.0;
 
 /// Runs L-BFGS from `p`; returns the last accepted point and the number of accepted steps.
 pub(super) fn run<O: Objective + ?Sized>(
@@ -38,10 +35,23 @@ pub(super) fn run<O: Objective + ?Sized>(
 ) -> Result<(Point, usize)> {
     let mut hist: VecDeque<(DVector<f64>, DVector<f64>, f64)> = VecDeque::new();
     let mut steps = 0;
-    let precondition = opts.precondition && f.preconditioned();
+    let numbers = f
+        .open_system_numbers()
+        .filter(|_| opts.precondition)
+        .map(<[u8]>::to_vec);
+    // The preconditioner and the positions it was built at.
+    let mut precon: Option<(Precon, DVector<f64>)> = None;
     while steps < opts.max_steps && max_atom_norm(&p.g) >= opts.fmax {
-        let precon = precondition.then(|| Precon::new(&p.x)).flatten();
-        let mut d = direction(&p.g, &hist, precon.as_ref());
+        let stale = precon
+            .as_ref()
+            .is_none_or(|(_, at)| max_atom_norm(&(&p.x - at)) > REBUILD_DISTANCE);
+        if stale {
+            precon = numbers
+                .as_deref()
+                .and_then(|z| Precon::new(&p.x, z))
+                .map(|q| (q, p.x.clone()));
+        }
+        let mut d = direction(&p.g, &hist, precon.as_ref().map(|p| &p.0));
         if d.dot(&p.g) >= 0.0 {
             hist.clear();
             d = -&p.g * H0;
@@ -85,8 +95,8 @@ pub(super) fn run<O: Objective + ?Sized>(
 }
 
 /// `-H g` by the two-loop recursion over `hist` (oldest first) of `(s, y, 1 / s.y)`, from
-/// `H0 = gamma I` or, with a preconditioner, `H0 = gamma P^-1` (`gamma = s.y / y.H0'y` of the
-/// latest pair; without one, [`H0`] and [`PRECON_H0`]).
+/// `H0 = gamma I` (`gamma = s.y / y.y` of the latest pair; without one, [`H0`]) or, with a
+/// preconditioner, `H0 = P^-1` (a model Hessian in eV/Å², needing no scale).
 fn direction(
     g: &DVector<f64>,
     hist: &VecDeque<(DVector<f64>, DVector<f64>, f64)>,
@@ -100,13 +110,7 @@ fn direction(
         alphas.push(a);
     }
     match precon {
-        Some(p) => {
-            let gamma = match hist.back() {
-                Some((s, y, _)) => s.dot(y) / p.norm2(y),
-                None => PRECON_H0,
-            };
-            q = p.solve(&q) * gamma;
-        }
+        Some(p) => q = p.solve(&q),
         None => {
             let h0 = match hist.back() {
                 Some((s, y, _)) => s.dot(y) / y.dot(y),

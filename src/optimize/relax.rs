@@ -60,8 +60,8 @@ impl Objective for Recorded<'_> {
         self.inner.energy_tolerance(energy)
     }
 
-    fn preconditioned(&self) -> bool {
-        self.inner.preconditioned()
+    fn open_system_numbers(&self) -> Option<&[u8]> {
+        self.inner.open_system_numbers()
     }
 }
 
@@ -87,8 +87,8 @@ impl Objective for Restrained<'_> {
         self.inner.energy_tolerance(energy)
     }
 
-    fn preconditioned(&self) -> bool {
-        self.inner.preconditioned()
+    fn open_system_numbers(&self) -> Option<&[u8]> {
+        self.inner.open_system_numbers()
     }
 }
 
