@@ -113,7 +113,7 @@ struct SamplerOptions {
     /// Seed of the sampler's random numbers: the same seed gives the same structures.
     uint64_t seed = 0;
     /// Noise levels of the sampler: 0 for the generator's default (the count its model file
-    /// records, else 32), or 2 to CONCORD_MAX_SAMPLER_STEPS.
+    /// records, else 64), or 2 to CONCORD_MAX_SAMPLER_STEPS.
     int32_t steps = 0;
     /// Stochasticity (EDM's S_churn, >= 0) at every level; 0 for the deterministic sampler;
     /// CONCORD_DEFAULT_CHURN (the default) for the generator's own setting (the churn its

@@ -139,10 +139,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Noise levels of the sampler; 0: the generator's default (the `sampler_steps` its
-        /// model file records, else 32).
+        /// model file records, else 64).
         #[arg(long, default_value_t = 0)]
         steps: usize,
-        /// Stochasticity of the sampler (EDM's S_churn) at every level; 0: the deterministic Heun
+        /// Stochasticity of the sampler (EDM's S_churn) at every level; 0: the deterministic
         /// sampler; -1: the generator's default (the `sampler_churn` its model file records, at
         /// the levels up to its `sampler_churn_max_sigma`, else 0).
         #[arg(long, default_value_t = concord::generate::DEFAULT_CHURN, allow_negative_numbers = true)]

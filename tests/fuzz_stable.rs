@@ -579,7 +579,7 @@ fn abi_generate_and_optimize_never_panic_or_report_internal_errors() {
                 values[rng.gen_range(0..values.len())]
             }
         }
-        // Default steps (32) are slow here: 3 is the valid value, 0 (the default) a rare one.
+        // Default steps (64) are slow here: 3 is the valid value, 0 (the default) a rare one.
         let steps = pick(&mut rng, &[3, 2, 0, -1, 1, 20_000]);
         let churn = pick(&mut rng, &[0.0, 0.5, 3.0, -1.0, f64::NAN, f64::INFINITY]);
         let options = dylib::OptimizeOptions {

@@ -860,11 +860,12 @@ fn a_generator_samples_with_the_settings_its_file_records() {
         generate(pot, &mol.numbers, &mol.bonds, 2, &opts).unwrap()
     };
     let default = concord::generate::DEFAULT_CHURN;
-    // Steps 0 is the recorded count, else 32; the parameters are untouched; a file that
-    // records no churn samples deterministically by default.
+    // Steps 0 is the recorded count, else DEFAULT_SAMPLER_STEPS; the parameters are untouched;
+    // a file that records no churn samples deterministically by default.
     assert_eq!(run(&after, 0, default), run(&after, 6, 0.0));
     assert_eq!(run(&after, 6, 0.0), run(&before, 6, 0.0));
-    assert_eq!(run(&before, 0, default), run(&before, 32, 0.0));
+    let steps = concord::generate::DEFAULT_SAMPLER_STEPS;
+    assert_eq!(run(&before, 0, default), run(&before, steps, 0.0));
     assert_ne!(run(&after, 0, 0.0), run(&before, 0, 0.0));
     // A recorded churn: the default churns at the recorded levels only (here the last few);
     // an explicit churn at every level, as before. Settings not given are kept.
@@ -895,7 +896,7 @@ fn a_generator_samples_with_the_settings_its_file_records() {
     let churn = (Some(8.0), Some(0.2));
     assert_eq!(
         recorded("concord-generator.concord"),
-        (Some(16), churn.0, churn.1)
+        (Some(24), churn.0, churn.1)
     );
     // The multi-task model samples deterministically: churn broke 2 of the 60 tiny-molecule
     // samples of `shipped_generator_makes_chemically_sane_tiny_molecules` (docs/results.md).

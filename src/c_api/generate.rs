@@ -219,7 +219,7 @@ impl GenerateArgs {
 /// the model's structure generator (a diffusion sampler).
 ///
 /// The sampler is deterministic for a given `seed` on a given machine and precision: the same
-/// call gives the same positions bit for bit. `churn = 0` is the deterministic (Heun) sampler,
+/// call gives the same positions bit for bit. `churn = 0` is the deterministic sampler (DPM-Solver++(2M)),
 /// `churn > 0` adds noise along the way at every level (more diverse samples),
 /// `CONCORD_DEFAULT_CHURN` the generator's own setting. The structures are not relaxed:
 /// see `concord_generate_optimize`. Outputs are written only on success.
@@ -239,7 +239,7 @@ impl GenerateArgs {
 /// @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
 /// @param seed seed of the sampler's random numbers.
 /// @param steps number of noise levels of the sampler (about two network evaluations each):
-///   0 for the generator's default (the `sampler_steps` its model file records, else 32),
+///   0 for the generator's default (the `sampler_steps` its model file records, else 64),
 ///   or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
 /// @param churn stochasticity of the sampler (EDM's S_churn), finite and >= 0; 0 for the
 ///   deterministic sampler; `CONCORD_DEFAULT_CHURN` (-1) for the generator's default.
