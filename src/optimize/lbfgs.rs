@@ -4,9 +4,10 @@
 //! The direction `d = -H g` comes from the two-loop recursion over the last `memory` pairs
 //! `s = x_{k+1} - x_k`, `y = g_{k+1} - g_k` (pairs with `s.y <= 0` are skipped, keeping `H`
 //! positive definite), with `H0 = (s.y / y.y) I` from the latest pair, or `I / 70` (ASE's
-//! initial curvature of 70 eV/Å²) when there is none; preconditioned, `H0 = P^-1`. `d` is scaled so that no atom moves more
-//! than `max_step`. The step `alpha d` starts at `alpha = 1` and backtracks (quadratic
-//! interpolation, `alpha` shrinks by 2 to 10 per try) until the Armijo condition
+//! initial curvature of 70 eV/Å²) when there is none; preconditioned, `H0 = P^-1`. `d` is
+//! scaled so that no atom moves more than `max_step`. The step `alpha d` starts at
+//! `alpha = 1` and backtracks (quadratic interpolation, `alpha` shrinks by 2 to 10 per try)
+//! until the Armijo condition
 //! `E(x + alpha d) <= E(x) + 1e-4 alpha g.d + tol` holds, `tol` being the objective's
 //! [`energy tolerance`](super::Objective::energy_tolerance). After 10 failed tries the memory
 //! is cleared and the step retried along `-g`; if that fails too, the search stops

@@ -8,7 +8,7 @@
 //! coordinate `t` (Wilson's B-matrix row). Returned in eV/Å^2, `[3N, 3N]` in the flat atom-major
 //! order of the positions.
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, Vector3};
 
 /// Hartree in eV (CODATA 2018).
 const HARTREE_EV: f64 = 27.211_386_245_988;
@@ -42,86 +42,59 @@ fn row(z: u8) -> usize {
     }
 }
 
-type V3 = [f64; 3];
-
-fn sub(a: V3, b: V3) -> V3 {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-fn dot(a: V3, b: V3) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-fn cross(a: V3, b: V3) -> V3 {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-fn scale(a: V3, s: f64) -> V3 {
-    a.map(|v| v * s)
-}
-fn add(a: V3, b: V3) -> V3 {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
+type V3 = Vector3<f64>;
 
 /// Gradient (1/Å) of the distance `|x_i - x_j|` with respect to `[x_i, x_j]`.
-fn stretch_gradient(xi: V3, xj: V3) -> [V3; 2] {
-    let u = sub(xi, xj);
-    let u = scale(u, 1.0 / dot(u, u).sqrt());
-    [u, scale(u, -1.0)]
+fn stretch_gradient(xi: &V3, xj: &V3) -> [V3; 2] {
+    let u = (xi - xj).normalize();
+    [u, -u]
 }
 
 /// Gradient (rad/Å) of the angle i-j-k with respect to `[x_i, x_j, x_k]`; `None` when the
 /// angle is near-linear ([`SIN_MIN`]).
-fn bend_gradient(xi: V3, xj: V3, xk: V3) -> Option<[V3; 3]> {
-    let (u, v) = (sub(xi, xj), sub(xk, xj));
-    let (lu, lv) = (dot(u, u).sqrt(), dot(v, v).sqrt());
-    let (u, v) = (scale(u, 1.0 / lu), scale(v, 1.0 / lv));
-    let cos = dot(u, v);
+fn bend_gradient(xi: &V3, xj: &V3, xk: &V3) -> Option<[V3; 3]> {
+    let (u, v) = (xi - xj, xk - xj);
+    let (lu, lv) = (u.norm(), v.norm());
+    let (u, v) = (u / lu, v / lv);
+    let cos = u.dot(&v);
     let sin = (1.0 - cos * cos).max(0.0).sqrt();
     if sin < SIN_MIN {
         return None;
     }
-    let gi = scale(sub(scale(u, cos), v), 1.0 / (lu * sin));
-    let gk = scale(sub(scale(v, cos), u), 1.0 / (lv * sin));
-    Some([gi, scale(add(gi, gk), -1.0), gk])
+    let gi = (u * cos - v) / (lu * sin);
+    let gk = (v * cos - u) / (lv * sin);
+    Some([gi, -(gi + gk), gk])
 }
 
 /// Gradient (rad/Å) of the dihedral i-j-k-l with respect to `[x_i, x_j, x_k, x_l]` (Blondel
 /// & Karplus, J. Comput. Chem. 17, 1132 (1996)); `None` when i-j-k or j-k-l is near-linear.
-fn torsion_gradient(xi: V3, xj: V3, xk: V3, xl: V3) -> Option<[V3; 4]> {
-    let (f, g, h) = (sub(xi, xj), sub(xj, xk), sub(xl, xk));
-    let (a, b) = (cross(f, g), cross(h, g));
-    let (aa, bb, gg) = (dot(a, a), dot(b, b), dot(g, g));
-    let lg = gg.sqrt();
+fn torsion_gradient(xi: &V3, xj: &V3, xk: &V3, xl: &V3) -> Option<[V3; 4]> {
+    let (f, g, h) = (xi - xj, xj - xk, xl - xk);
+    let (a, b) = (f.cross(&g), h.cross(&g));
+    let (aa, bb, lg) = (a.norm_squared(), b.norm_squared(), g.norm());
     // |a| = |f| |g| sin(i-j-k), |b| = |h| |g| sin(j-k-l).
-    if aa < (SIN_MIN * lg).powi(2) * dot(f, f) || bb < (SIN_MIN * lg).powi(2) * dot(h, h) {
+    let min = (SIN_MIN * lg).powi(2);
+    if aa < min * f.norm_squared() || bb < min * h.norm_squared() {
         return None;
     }
-    let df = scale(a, -lg / aa);
-    let dh = scale(b, lg / bb);
-    let dg = sub(
-        scale(a, dot(f, g) / (aa * lg)),
-        scale(b, dot(h, g) / (bb * lg)),
-    );
-    Some([df, sub(dg, df), scale(add(dg, dh), -1.0), dh])
+    let df = a * (-lg / aa);
+    let dh = b * (lg / bb);
+    let dg = a * (f.dot(&g) / (aa * lg)) - b * (h.dot(&g) / (bb * lg));
+    Some([df, dg - df, -(dg + dh), dh])
 }
 
 /// Adds `w b b^T` to `p` for a coordinate of atoms `atoms` with gradient rows `b`.
 fn add_term(p: &mut DMatrix<f64>, atoms: &[usize], b: &[V3], w: f64) {
     for (&i, bi) in atoms.iter().zip(b) {
         for (&j, bj) in atoms.iter().zip(b) {
-            for a in 0..3 {
-                for c in 0..3 {
-                    p[(3 * i + a, 3 * j + c)] += w * bi[a] * bj[c];
-                }
-            }
+            let mut block = p.fixed_view_mut::<3, 3>(3 * i, 3 * j);
+            block += bi * bj.transpose() * w;
         }
     }
 }
 
 /// The model Hessian (eV/Å^2, `[3N, 3N]`) of atoms `numbers` (`[N]`) at positions `x`
-/// (Å, `[N][3]`).
+/// (Å, `[N]`).
 pub(super) fn hessian(numbers: &[u8], x: &[V3]) -> DMatrix<f64> {
     let n = x.len();
     let mut p = DMatrix::<f64>::zeros(3 * n, 3 * n);
@@ -129,8 +102,7 @@ pub(super) fn hessian(numbers: &[u8], x: &[V3]) -> DMatrix<f64> {
     let mut nbrs: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
     for i in 0..n {
         for j in 0..i {
-            let d = sub(x[i], x[j]);
-            let r2 = dot(d, d) / (BOHR_A * BOHR_A);
+            let r2 = (x[i] - x[j]).norm_squared() / (BOHR_A * BOHR_A);
             let (ri, rj) = (row(numbers[i]), row(numbers[j]));
             let rho = (ALPHA[ri][rj] * (R_REF[ri][rj].powi(2) - r2)).exp();
             if rho > RHO_MIN && r2 > 0.0 {
@@ -146,7 +118,7 @@ pub(super) fn hessian(numbers: &[u8], x: &[V3]) -> DMatrix<f64> {
             add_term(
                 &mut p,
                 &[i, j],
-                &stretch_gradient(x[i], x[j]),
+                &stretch_gradient(&x[i], &x[j]),
                 k_stretch * rho,
             );
         }
@@ -159,7 +131,7 @@ pub(super) fn hessian(numbers: &[u8], x: &[V3]) -> DMatrix<f64> {
                 if w < RHO_MIN {
                     continue;
                 }
-                if let Some(b) = bend_gradient(x[i], x[j], x[k]) {
+                if let Some(b) = bend_gradient(&x[i], &x[j], &x[k]) {
                     add_term(&mut p, &[i, j, k], &b, k_bend * w);
                 }
             }
@@ -177,7 +149,7 @@ pub(super) fn hessian(numbers: &[u8], x: &[V3]) -> DMatrix<f64> {
                     if w < RHO_MIN {
                         continue;
                     }
-                    if let Some(b) = torsion_gradient(x[i], x[j], x[k], x[l]) {
+                    if let Some(b) = torsion_gradient(&x[i], &x[j], &x[k], &x[l]) {
                         add_term(&mut p, &[i, j, k, l], &b, k_torsion * w);
                     }
                 }
@@ -211,43 +183,43 @@ mod tests {
     }
 
     fn angle(x: &[V3]) -> f64 {
-        let (u, v) = (sub(x[0], x[1]), sub(x[2], x[1]));
-        (dot(u, v) / (dot(u, u) * dot(v, v)).sqrt()).acos()
+        (x[0] - x[1]).angle(&(x[2] - x[1]))
     }
 
     fn dihedral(x: &[V3]) -> f64 {
-        let (f, g, h) = (sub(x[0], x[1]), sub(x[1], x[2]), sub(x[3], x[2]));
-        let (a, b) = (cross(f, g), cross(h, g));
-        let y = dot(cross(b, a), g) / dot(g, g).sqrt();
-        y.atan2(dot(a, b))
+        let (f, g, h) = (x[0] - x[1], x[1] - x[2], x[3] - x[2]);
+        let (a, b) = (f.cross(&g), h.cross(&g));
+        (b.cross(&a).dot(&g) / g.norm()).atan2(a.dot(&b))
     }
 
-    const X: [V3; 4] = [
-        [0.1, 1.2, -0.3],
-        [0.0, 0.0, 0.0],
-        [1.5, 0.1, 0.2],
-        [2.0, 1.0, 1.1],
-    ];
+    fn atoms(rows: &[[f64; 3]]) -> Vec<V3> {
+        rows.iter().map(|&r| V3::from(r)).collect()
+    }
 
     #[test]
     fn internal_coordinate_gradients_match_finite_differences() {
-        let dist = |x: &[V3]| dot(sub(x[0], x[1]), sub(x[0], x[1])).sqrt();
-        check_gradient(dist, &X[..2], &stretch_gradient(X[0], X[1]));
-        check_gradient(angle, &X[..3], &bend_gradient(X[0], X[1], X[2]).unwrap());
-        check_gradient(
-            dihedral,
-            &X,
-            &torsion_gradient(X[0], X[1], X[2], X[3]).unwrap(),
-        );
+        let x = atoms(&[
+            [0.1, 1.2, -0.3],
+            [0.0, 0.0, 0.0],
+            [1.5, 0.1, 0.2],
+            [2.0, 1.0, 1.1],
+        ]);
+        let dist = |x: &[V3]| (x[0] - x[1]).norm();
+        check_gradient(dist, &x[..2], &stretch_gradient(&x[0], &x[1]));
+        let bend = bend_gradient(&x[0], &x[1], &x[2]).unwrap();
+        check_gradient(angle, &x[..3], &bend);
+        let torsion = torsion_gradient(&x[0], &x[1], &x[2], &x[3]).unwrap();
+        check_gradient(dihedral, &x, &torsion);
         // Near-linear bends have none.
-        assert!(bend_gradient([-1.0, 0.0, 0.0], [0.0; 3], [1.0, 0.01, 0.0]).is_none());
+        let line = atoms(&[[-1.0, 0.0, 0.0], [0.0; 3], [1.0, 0.01, 0.0]]);
+        assert!(bend_gradient(&line[0], &line[1], &line[2]).is_none());
     }
 
     #[test]
     fn hessian_is_symmetric_positive_semidefinite_and_invariant() {
         // Ethanol-like: C C O H H H H H H.
         let numbers = [6, 6, 8, 1, 1, 1, 1, 1, 1];
-        let x: Vec<V3> = vec![
+        let x = atoms(&[
             [0.0, 0.0, 0.0],
             [1.52, 0.0, 0.0],
             [2.0, 1.35, 0.0],
@@ -257,7 +229,7 @@ mod tests {
             [1.89, -0.51, 0.89],
             [1.89, -0.51, -0.89],
             [2.96, 1.33, 0.0],
-        ];
+        ]);
         let p = hessian(&numbers, &x);
         assert!((&p - p.transpose()).amax() < 1e-12);
         let eig = p.clone().symmetric_eigenvalues();

@@ -5,7 +5,7 @@
 //! al. 2016, which weights pairs by distance alone) on generated molecules, and a quarter of
 //! plain L-BFGS's from MMFF structures (docs/runtime.md, "Relaxation from a model Hessian").
 
-use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
+use nalgebra::{Cholesky, DMatrix, DVector, Dyn, Vector3};
 
 /// Diagonal stabilisation, eV/Å²: the model Hessian is singular along rigid motions and
 /// nearly so between parts that no term ties together. A torsion's stiffness is ~0.1 eV/Å²,
@@ -32,10 +32,10 @@ impl Precon {
         if !(2..=MAX_ATOMS).contains(&n) || x.len() != 3 * n {
             return None;
         }
-        let atoms: Vec<[f64; 3]> = x
+        let atoms: Vec<Vector3<f64>> = x
             .as_slice()
             .chunks_exact(3)
-            .map(|c| [c[0], c[1], c[2]])
+            .map(Vector3::from_column_slice)
             .collect();
         let p = super::lindh::hessian(numbers, &atoms)
             + DMatrix::<f64>::identity(3 * n, 3 * n) * C_STAB;
