@@ -726,7 +726,7 @@ concord_status_t concord_element_mass(int32_t atomic_number,
  *   NULL when B = 0.
  * @param n_samples number of structures K to generate, 1 <= K and K N <= `CONCORD_MAX_ATOMS`.
  * @param seed seed of the sampler's random numbers.
- * @param steps number of noise levels of the sampler (about two network evaluations each):
+ * @param steps number of noise levels of the sampler (one network evaluation each):
  *   0 for the generator's default (the `sampler_steps` its model file records, else 64),
  *   or 2 to `CONCORD_MAX_SAMPLER_STEPS`.
  * @param churn stochasticity of the sampler (EDM's S_churn), finite and >= 0; 0 for the

@@ -441,6 +441,12 @@ fn edge_feature_filters<T: Real>(
         let e = ws.order[chunk[q][0]];
         ws.attr_c[r * a..(r + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
     }
+    if rows == chunk.len() {
+        // Every unit has features (all-pair graphs): accumulate straight into the filters.
+        let w_c = &mut ws.w_c[..rows * f3];
+        T::gemm(rows, a, f3, inv, &ws.attr_c, (a, 1), &ef.wt, (f3, 1), T::one(), w_c, (f3, 1));
+        return;
+    }
     sized(&mut ws.extra_c, rows * f3);
     T::gemm(
         rows,

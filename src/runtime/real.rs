@@ -6,6 +6,8 @@
 use std::ops::{AddAssign, MulAssign, SubAssign};
 
 use crate::runtime::simd::Lanes;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
 
 /// A float the native evaluator runs in.
 pub trait Real:
@@ -77,33 +79,35 @@ macro_rules! impl_real {
                 if m == 0 || n == 0 {
                     return;
                 }
-                // SAFETY: every element addressed by the strides lies inside its slice (checked
-                // above), and `c` does not alias `a` or `b` (it is borrowed mutably). `gemm`
-                // computes `dst = alpha dst + beta lhs rhs` and ignores `dst` when it is not
-                // read (beta = 0 here: `c` may hold uninitialised garbage such as NaN).
-                unsafe {
-                    gemm::gemm(
-                        m,
-                        n,
-                        k,
-                        c.as_mut_ptr(),
-                        sc.1 as isize,
-                        sc.0 as isize,
-                        beta != 0.0,
-                        a.as_ptr(),
-                        sa.1 as isize,
-                        sa.0 as isize,
-                        b.as_ptr(),
-                        sb.1 as isize,
-                        sb.0 as isize,
-                        beta,
-                        alpha,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    )
+                if beta != 0.0 && beta != 1.0 {
+                    for i in 0..m {
+                        for j in 0..n {
+                            c[i * sc.0 + j * sc.1] *= beta;
+                        }
+                    }
                 }
+                // SAFETY: every element addressed by the strides lies inside its slice (checked
+                // above), and `c` does not alias `a` or `b` (it is borrowed mutably).
+                let (a, b, c) = unsafe {
+                    (
+                        MatRef::from_raw_parts(a.as_ptr(), m, k, sa.0 as isize, sa.1 as isize),
+                        MatRef::from_raw_parts(b.as_ptr(), k, n, sb.0 as isize, sb.1 as isize),
+                        MatMut::from_raw_parts_mut(
+                            c.as_mut_ptr(),
+                            m,
+                            n,
+                            sc.0 as isize,
+                            sc.1 as isize,
+                        ),
+                    )
+                };
+                // `Replace` never reads `c` (beta = 0: it may hold garbage such as NaN).
+                let accum = if beta == 0.0 {
+                    Accum::Replace
+                } else {
+                    Accum::Add
+                };
+                matmul(c, accum, a, b, alpha, Par::Seq);
             }
         }
     };
@@ -201,4 +205,58 @@ pub fn has_avx2_fma() -> bool {
     use std::sync::OnceLock;
     static HAS: OnceLock<bool> = OnceLock::new();
     *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Real;
+
+    /// `C = alpha A B + beta C` against the naive product for row-major, transposed (column
+    /// strides) and padded operands, with `beta` 0 (garbage in `C` ignored), 1 and 0.5.
+    fn check<T: Real>(tol: f64) {
+        let (m, k, n) = (7, 5, 9);
+        let val = |i: usize| T::of(((i * 37 % 23) as f64 - 11.0) / 7.0);
+        let a: Vec<T> = (0..m * k).map(val).collect(); // [m, k] row-major
+        let bt: Vec<T> = (0..n * (k + 2)).map(|i| val(i + 3)).collect(); // B^T [n, k + 2]
+        let b_at = |p: usize, j: usize| bt[j * (k + 2) + p];
+        for (beta, start) in [(0.0, f64::NAN), (1.0, 0.25), (0.5, -2.0)] {
+            let mut c = vec![T::of(start); m * (n + 1)];
+            T::gemm(
+                m,
+                k,
+                n,
+                T::of(1.5),
+                &a,
+                (k, 1),
+                &bt,
+                (1, k + 2),
+                T::of(beta),
+                &mut c,
+                (n + 1, 1),
+            );
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f64 = (0..k)
+                        .map(|p| (a[i * k + p] * b_at(p, j)).to_f64().unwrap())
+                        .sum();
+                    let before = if beta == 0.0 { 0.0 } else { beta * start };
+                    let want = 1.5 * dot + before;
+                    let got = c[i * (n + 1) + j].to_f64().unwrap();
+                    assert!(
+                        (got - want).abs() <= tol * (1.0 + want.abs()),
+                        "{i} {j}: {got} vs {want}"
+                    );
+                }
+                // The padding column is not written.
+                let pad = c[i * (n + 1) + n].to_f64().unwrap();
+                assert!(pad.is_nan() == start.is_nan() && (start.is_nan() || pad == start));
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_matches_the_naive_product() {
+        check::<f64>(1e-12);
+        check::<f32>(1e-5);
+    }
 }
