@@ -444,7 +444,19 @@ fn edge_feature_filters<T: Real>(
     if rows == chunk.len() {
         // Every unit has features (all-pair graphs): accumulate straight into the filters.
         let w_c = &mut ws.w_c[..rows * f3];
-        T::gemm(rows, a, f3, inv, &ws.attr_c, (a, 1), &ef.wt, (f3, 1), T::one(), w_c, (f3, 1));
+        T::gemm(
+            rows,
+            a,
+            f3,
+            inv,
+            &ws.attr_c,
+            (a, 1),
+            &ef.wt,
+            (f3, 1),
+            T::one(),
+            w_c,
+            (f3, 1),
+        );
         return;
     }
     sized(&mut ws.extra_c, rows * f3);
@@ -540,7 +552,7 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         let inv_f = T::of(1.0 / f as f64);
         for i in 0..n {
             let v = &tape.v_mid[i * 3 * f..(i + 1) * 3 * f];
-            let sq = v.iter().fold(T::zero(), |acc, &x| acc + x * x);
+            let sq = sum_squares(v);
             let rinv = T::one() / (T::one() + sq * inv_f).sqrt();
             tape.rinv.push(rinv);
             for x in &mut tape.uv_vv[i * 6 * f..(i + 1) * 6 * f] {
@@ -549,16 +561,11 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         }
     }
     sized(&mut tape.cat, n * 2 * f);
-    for i in 0..n {
-        for c in 0..f {
-            tape.cat[i * 2 * f + c] = ws.s[i * f + c];
-            let mut sq = T::of(1e-8);
-            for a in 0..3 {
-                let x = tape.uv_vv[(i * 3 + a) * 2 * f + f + c];
-                sq += x * x;
-            }
-            tape.cat[i * 2 * f + f + c] = sq.sqrt();
-        }
+    let rows = tape.cat.chunks_exact_mut(2 * f).zip(ws.s.chunks_exact(f));
+    for ((cat, s), uv_vv) in rows.zip(tape.uv_vv.chunks_exact(6 * f)) {
+        let (cat_s, cat_norm) = cat.split_at_mut(f);
+        cat_s.copy_from_slice(s);
+        vector_norms(split_uv_vv(uv_vv, f).1, cat_norm);
     }
     lin(&tape.cat, 2 * f, n, &up.a1, &mut tape.y);
     sized(&mut ws.tmp, n * f);
@@ -566,19 +573,73 @@ fn update_forward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         *z = silu(y);
     }
     lin(&ws.tmp, f, n, &up.a2, &mut tape.a);
-    for i in 0..n {
-        let a = &tape.a[i * 3 * f..(i + 1) * 3 * f];
-        for c in 0..f {
-            let mut dot = T::zero();
-            for k in 0..3 {
-                let (uv, vv) = (
-                    tape.uv_vv[(i * 3 + k) * 2 * f + c],
-                    tape.uv_vv[(i * 3 + k) * 2 * f + f + c],
-                );
-                dot += uv * vv;
-                ws.v[(i * 3 + k) * f + c] += a[c] * uv;
-            }
-            ws.s[i * f + c] += a[f + c] * dot + a[2 * f + c];
+    let rows = tape
+        .a
+        .chunks_exact(3 * f)
+        .zip(tape.uv_vv.chunks_exact(6 * f));
+    let outs = ws.s.chunks_exact_mut(f).zip(ws.v.chunks_exact_mut(3 * f));
+    for ((a, uv_vv), (s, v)) in rows.zip(outs) {
+        update_atom(f, a, split_uv_vv(uv_vv, f), s, v);
+    }
+}
+
+/// `sum x^2` in eight partial sums (so that it vectorises).
+#[inline(always)]
+fn sum_squares<T: Real>(x: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let mut chunks = x.chunks_exact(8);
+    for ch in &mut chunks {
+        for (a, &y) in acc.iter_mut().zip(ch) {
+            *a += y * y;
+        }
+    }
+    let tail = chunks.remainder().iter().fold(T::zero(), |a, &y| a + y * y);
+    acc.iter().fold(tail, |a, &b| a + b)
+}
+
+/// One atom's rows of the update block's `[3, 2F]` products (per Cartesian component `U v`
+/// `[F]`, then `V v` `[F]`), as `([U v; 3], [V v; 3])`.
+#[inline(always)]
+fn split_uv_vv<T>(uv_vv: &[T], f: usize) -> ([&[T]; 3], [&[T]; 3]) {
+    let row = |k: usize| &uv_vv[k * f..(k + 1) * f];
+    ([row(0), row(2), row(4)], [row(1), row(3), row(5)])
+}
+
+/// `out[c] = sqrt(1e-8 + sum_k vv[k][c]^2)` (`[F]`): the norms of the `V v` features.
+#[inline(always)]
+fn vector_norms<T: Real>([x0, x1, x2]: [&[T]; 3], out: &mut [T]) {
+    for (((o, &a), &b), &c) in out.iter_mut().zip(x0).zip(x1).zip(x2) {
+        let mut sq = T::of(1e-8);
+        sq += a * a;
+        sq += b * b;
+        sq += c * c;
+        *o = sq.sqrt();
+    }
+}
+
+/// One atom's update: with `a = [a_vv, a_sv, a_ss]` (`[3F]`), `v[k] += a_vv * (U v)[k]` and
+/// `s += a_sv * sum_k (U v)[k] (V v)[k] + a_ss` (`s`: `[F]`, `v`: `[3, F]`).
+#[inline(always)]
+fn update_atom<T: Real>(
+    f: usize,
+    a: &[T],
+    ([u0, u1, u2], [w0, w1, w2]): ([&[T]; 3], [&[T]; 3]),
+    s: &mut [T],
+    v: &mut [T],
+) {
+    let (a0, a1, a2) = (&a[..f], &a[f..2 * f], &a[2 * f..3 * f]);
+    let (u0, u1, u2, w0, w1, w2) = (&u0[..f], &u1[..f], &u2[..f], &w0[..f], &w1[..f], &w2[..f]);
+    let s = &mut s[..f];
+    for c in 0..f {
+        let mut dot = T::zero();
+        dot += u0[c] * w0[c];
+        dot += u1[c] * w1[c];
+        dot += u2[c] * w2[c];
+        s[c] += a1[c] * dot + a2[c];
+    }
+    for (vk, uk) in v.chunks_exact_mut(f).zip([u0, u1, u2]) {
+        for ((x, &a), &u) in vk.iter_mut().zip(a0).zip(uk) {
+            *x += a * u;
         }
     }
 }
@@ -670,24 +731,17 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
     let tape = &ws.tapes[l];
     sized(&mut ws.g_a, n * 3 * f);
     sized(&mut ws.g_uv_vv, n * 6 * f);
-    for i in 0..n {
-        let a = &tape.a[i * 3 * f..(i + 1) * 3 * f];
-        for c in 0..f {
-            let gs = ws.gs[i * f + c];
-            let (mut g_a0, mut dot) = (T::zero(), T::zero());
-            for k in 0..3 {
-                let r = (i * 3 + k) * 2 * f;
-                let (uv, vv) = (tape.uv_vv[r + c], tape.uv_vv[r + f + c]);
-                let gv = ws.gv[(i * 3 + k) * f + c];
-                g_a0 += gv * uv;
-                dot += uv * vv;
-                ws.g_uv_vv[r + c] = gv * a[c] + gs * a[f + c] * vv;
-                ws.g_uv_vv[r + f + c] = gs * a[f + c] * uv;
-            }
-            ws.g_a[i * 3 * f + c] = g_a0;
-            ws.g_a[i * 3 * f + f + c] = gs * dot;
-            ws.g_a[i * 3 * f + 2 * f + c] = gs;
-        }
+    let ins = tape
+        .a
+        .chunks_exact(3 * f)
+        .zip(tape.uv_vv.chunks_exact(6 * f));
+    let grads = ws.gs.chunks_exact(f).zip(ws.gv.chunks_exact(3 * f));
+    let outs = ws
+        .g_a
+        .chunks_exact_mut(3 * f)
+        .zip(ws.g_uv_vv.chunks_exact_mut(6 * f));
+    for (((a, uv_vv), (gs, gv)), (g_a, g_uv_vv)) in ins.zip(grads).zip(outs) {
+        update_atom_adjoint(f, a, split_uv_vv(uv_vv, f), (gs, gv), g_a, g_uv_vv);
     }
     sized(&mut ws.g_z, n * f);
     linear_backward(&ws.g_a, n, &up.a2.w, 3 * f, f, T::zero(), &mut ws.g_z, f);
@@ -705,12 +759,25 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         &mut ws.g_cat,
         2 * f,
     );
-    for i in 0..n {
-        for c in 0..f {
-            let g_norm = ws.g_cat[i * 2 * f + f + c] / tape.cat[i * 2 * f + f + c];
-            for k in 0..3 {
-                let r = (i * 3 + k) * 2 * f + f + c;
-                ws.g_uv_vv[r] += g_norm * tape.uv_vv[r];
+    // Through the norms: g_vv[k] += (g_norm / norm) vv[k].
+    let ins = ws
+        .g_cat
+        .chunks_exact(2 * f)
+        .zip(tape.cat.chunks_exact(2 * f));
+    for ((g_cat, cat), (g_uv_vv, uv_vv)) in ins.zip(
+        ws.g_uv_vv
+            .chunks_exact_mut(6 * f)
+            .zip(tape.uv_vv.chunks_exact(6 * f)),
+    ) {
+        let (g_norm, norm) = (&g_cat[f..2 * f], &cat[f..2 * f]);
+        for (g_vv, vv) in g_uv_vv
+            .chunks_exact_mut(f)
+            .zip(uv_vv.chunks_exact(f))
+            .skip(1)
+            .step_by(2)
+        {
+            for (((g, &x), &gn), &nm) in g_vv.iter_mut().zip(vv).zip(g_norm).zip(norm) {
+                *g += gn / nm * x;
             }
         }
     }
@@ -752,10 +819,50 @@ fn update_backward<T: Real>(p: &Params<T>, l: usize, ws: &mut Workspace<T>) {
         );
     }
     ws.gs_mid.clone_from(&ws.gs);
-    for i in 0..n {
-        for c in 0..f {
-            ws.gs_mid[i * f + c] += ws.g_cat[i * 2 * f + c];
+    for (gs, g_cat) in ws
+        .gs_mid
+        .chunks_exact_mut(f)
+        .zip(ws.g_cat.chunks_exact(2 * f))
+    {
+        for (g, &x) in gs.iter_mut().zip(&g_cat[..f]) {
+            *g += x;
         }
+    }
+}
+
+/// The adjoint of [`update_atom`] for one atom: from the adjoints `gs` `[F]` and `gv` `[3, F]`
+/// of its outputs, writes `g_a` `[3F]` and `g_uv_vv` `[3, 2F]` (the layout of `uv_vv`).
+#[inline(always)]
+fn update_atom_adjoint<T: Real>(
+    f: usize,
+    a: &[T],
+    (u, w): ([&[T]; 3], [&[T]; 3]),
+    (gs, gv): (&[T], &[T]),
+    g_a: &mut [T],
+    g_uv_vv: &mut [T],
+) {
+    let (a0, a1, gs) = (&a[..f], &a[f..2 * f], &gs[..f]);
+    let (u, w) = (u.map(|x| &x[..f]), w.map(|x| &x[..f]));
+    let gv = [&gv[..f], &gv[f..2 * f], &gv[2 * f..3 * f]];
+    let mut rows = g_uv_vv.chunks_exact_mut(f);
+    let mut g: [&mut [T]; 6] = std::array::from_fn(|_| rows.next().expect("[3, 2F] rows"));
+    let [g_u0, g_w0, g_u1, g_w1, g_u2, g_w2] = &mut g;
+    let (g_u, g_w) = ([g_u0, g_u1, g_u2], [g_w0, g_w1, g_w2]);
+    let mut out = g_a.chunks_exact_mut(f);
+    let g_a: [&mut [T]; 3] = std::array::from_fn(|_| out.next().expect("[3F] row"));
+    for c in 0..f {
+        let (gsc, a0c, a1c) = (gs[c], a0[c], a1[c]);
+        let (mut g_a0, mut dot) = (T::zero(), T::zero());
+        for k in 0..3 {
+            let (uv, vv, gvk) = (u[k][c], w[k][c], gv[k][c]);
+            g_a0 += gvk * uv;
+            dot += uv * vv;
+            g_u[k][c] = gvk * a0c + gsc * a1c * vv;
+            g_w[k][c] = gsc * a1c * uv;
+        }
+        g_a[0][c] = g_a0;
+        g_a[1][c] = gsc * dot;
+        g_a[2][c] = gsc;
     }
 }
 
