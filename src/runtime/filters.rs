@@ -157,6 +157,15 @@ impl<T: Real> FilterTable<T> {
         out: &mut [T],
         mut dout: Option<&mut [T]>,
     ) {
+        if r >= self.cutoff {
+            // The envelope and its derivative are 0 there: what the last grid point holds,
+            // without the interpolation (the generator's pairs beyond the cutoff).
+            out[..self.width].fill(T::zero());
+            if let Some(d) = dout {
+                d[..self.width].fill(T::zero());
+            }
+            return;
+        }
         let (rows, s) = self.locate(l, r);
         let w = self.width;
         assert!(rows.len() >= 4 * w && out.len() >= w);
