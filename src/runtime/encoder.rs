@@ -441,38 +441,31 @@ fn edge_feature_filters<T: Real>(
         let e = ws.order[chunk[q][0]];
         ws.attr_c[r * a..(r + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
     }
-    if rows == chunk.len() {
-        // Every unit has features (all-pair graphs): accumulate straight into the filters.
-        let w_c = &mut ws.w_c[..rows * f3];
-        T::gemm(
-            rows,
-            a,
-            f3,
-            inv,
-            &ws.attr_c,
-            (a, 1),
-            &ef.wt,
-            (f3, 1),
-            T::one(),
-            w_c,
-            (f3, 1),
-        );
-        return;
-    }
-    sized(&mut ws.extra_c, rows * f3);
+    // Every unit has features (all-pair graphs): accumulate straight into the filters;
+    // otherwise into a scratch array whose rows are then added to their units' filters.
+    let all = rows == chunk.len();
+    let (alpha, beta, out) = if all {
+        (inv, T::one(), &mut ws.w_c[..rows * f3])
+    } else {
+        sized(&mut ws.extra_c, rows * f3);
+        (T::one(), T::zero(), &mut ws.extra_c[..])
+    };
     T::gemm(
         rows,
         a,
         f3,
-        T::one(),
+        alpha,
         &ws.attr_c,
         (a, 1),
         &ef.wt,
         (f3, 1),
-        T::zero(),
-        &mut ws.extra_c,
+        beta,
+        out,
         (f3, 1),
     );
+    if all {
+        return;
+    }
     for (r, &q) in ws.attr_rows.iter().enumerate() {
         let add = &ws.extra_c[r * f3..(r + 1) * f3];
         for (w, &x) in ws.w_c[q * f3..(q + 1) * f3].iter_mut().zip(add) {
