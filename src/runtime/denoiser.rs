@@ -7,7 +7,8 @@
 use crate::error::{Error, Result};
 use crate::model::config::DISTANCE_FEATURE_FLOOR;
 use crate::model::graph::{denoiser_pairs, MoleculeBatch};
-use crate::runtime::encoder::{self, Graph};
+use crate::runtime::encoder::{self, EdgeFeatures, Graph, NONE};
+use crate::runtime::filters::GeneratorTable;
 use crate::runtime::real::{linear, silu, Real};
 use crate::runtime::{NativeModel, Workspace};
 
@@ -41,13 +42,23 @@ impl<T: Real> NativeModel<T> {
             .iter()
             .map(|&(i, j, _)| std::array::from_fn(|a| x[3 * j + a] - x[3 * i + a]))
             .collect();
-        let attr = edge_features(
-            &pairs,
-            &vectors,
-            gen.edges.n_kinds(),
-            gen.distance_features as usize,
-            gen.distance_max,
-        );
+        let (kinds, attr): (Vec<usize>, Vec<T>);
+        let features = match self.generator_table(&gen) {
+            Some(table) => {
+                kinds = pairs.iter().map(|p| p.2.unwrap_or(NONE)).collect();
+                EdgeFeatures::Kinds(&kinds, table)
+            }
+            None => {
+                attr = edge_features(
+                    &pairs,
+                    &vectors,
+                    gen.edges.n_kinds(),
+                    gen.distance_features as usize,
+                    gen.distance_max,
+                );
+                EdgeFeatures::Dense(&attr)
+            }
+        };
         let bias = noise_embedding(den, sigma);
         let f = bias.len();
         let atom_bias: Vec<T> = (0..n).flat_map(|_| bias.iter().copied()).collect();
@@ -56,7 +67,7 @@ impl<T: Real> NativeModel<T> {
             first: &first,
             second: &second,
             vectors: &vectors,
-            edge_attr: Some(&attr),
+            edge_features: Some(features),
             layer_edges: None,
             table: self.table.as_ref(),
         };
@@ -93,6 +104,25 @@ impl<T: Real> NativeModel<T> {
             }
         }
         Ok(out)
+    }
+}
+
+impl<T: Real> NativeModel<T> {
+    /// The generator's filter table ([`GeneratorTable`]), built on first use, when this model
+    /// tabulates its filters (float32); `None` computes them exactly.
+    fn generator_table(&self, gen: &crate::model::GeneratorConfig) -> Option<&GeneratorTable<T>> {
+        self.table.as_ref()?;
+        self.generator_table
+            .get_or_init(|| {
+                GeneratorTable::new(
+                    &self.params,
+                    &self.radial,
+                    gen.edges.n_kinds(),
+                    gen.distance_features as usize,
+                    gen.distance_max,
+                )
+            })
+            .as_ref()
     }
 }
 

@@ -10,9 +10,9 @@
 // Kernels index several parallel arrays with one loop variable; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::runtime::edges;
-use crate::runtime::filters::FilterTable;
+use crate::runtime::filters::{FilterTable, GeneratorTable};
 use crate::runtime::halo::{self, Halo};
 use crate::runtime::params::{Linear, Params};
 use crate::runtime::radial::Radial;
@@ -25,8 +25,8 @@ pub mod gradient;
 /// Pairs per chunk of the filter products.
 pub const CHUNK: usize = 256;
 
-/// No twin edge.
-const NONE: usize = usize::MAX;
+/// An absent index: no twin edge, no edge kind.
+pub const NONE: usize = usize::MAX;
 
 /// `safe_norm`'s epsilon: `r = sqrt(|R|^2 + 1e-12)`, as in the training code.
 const NORM_EPS: f64 = 1e-12;
@@ -42,14 +42,24 @@ pub struct Graph<'a, T> {
     pub second: &'a [usize],
     /// Edge vectors `x[second] - x[first] + shift`, Å, `[E]`.
     pub vectors: &'a [[f64; 3]],
-    /// Extra edge features `[E, A]` (the generator's graph edges), added to the filter
-    /// without envelope; `None` for the potential.
-    pub edge_attr: Option<&'a [T]>,
+    /// The generator's edge features, added to the filter without envelope; `None` for
+    /// the potential. Forward pass only.
+    pub edge_features: Option<EdgeFeatures<'a, T>>,
     /// For each layer, the edges whose messages can still reach an atom whose output
     /// matters (see [`crate::model::evaluate`]); `None`: every edge in every layer.
     pub layer_edges: Option<&'a [Vec<usize>]>,
     /// Tabulated radial filters ([`FilterTable`]); `None` computes them exactly.
     pub table: Option<&'a FilterTable<T>>,
+}
+
+/// The generator's edge features.
+#[derive(Debug, Clone, Copy)]
+pub enum EdgeFeatures<'a, T> {
+    /// Dense features `[E, A]`, filters computed exactly ([`generator_filters`]).
+    Dense(&'a [T]),
+    /// Each edge's kind (`NONE`: a radius-only edge, without features), filters from the
+    /// generator's table (graph edges) and [`Graph::table`] (radius-only edges).
+    Kinds(&'a [usize], &'a GeneratorTable<T>),
 }
 
 /// What the forward pass keeps of one layer for the reverse pass.
@@ -112,8 +122,8 @@ pub struct Workspace<T> {
     pre_c: Vec<T>,
     w_c: Vec<T>,
     dw_c: Vec<T>,
-    extra_c: Vec<T>,
-    attr_rows: Vec<usize>,
+    /// Basis values and derivatives of one edge, `[2K]`, float64.
+    basis: Vec<f64>,
     // Reverse-pass buffers.
     gs: Vec<T>,
     gv: Vec<T>,
@@ -200,7 +210,7 @@ fn forward_impl<T: Real, L: Lanes<T>>(
     for l in 0..p.messages.len() {
         layer_units(radial, g, l, ws);
         let species_phi = l == 0 && atom_bias.is_none() && !ws.full_tape;
-        message_forward::<T, L>(p, l, g, species_phi, ws);
+        message_forward::<T, L>(p, radial, l, g, species_phi, ws);
         update_forward(p, l, ws);
         if let Some((h, n_local)) = halo.as_mut().filter(|_| l + 1 < p.messages.len()) {
             halo::share(*h, f, *n_local, (&mut ws.s, &mut ws.v), &mut ws.halo_rows)?;
@@ -213,8 +223,9 @@ fn forward_impl<T: Real, L: Lanes<T>>(
 #[inline(always)]
 fn geometry<T: Real>(radial: &Radial, g: &Graph<T>, ws: &mut Workspace<T>) {
     let e_n = g.vectors.len();
-    // With tables the forward pass needs no basis; parameter adjoints always do.
-    let exact = g.table.is_none() || ws.full_tape;
+    // With tables the forward pass needs no basis, nor does the generator's (its filters
+    // compute their own, [`generator_filters`]); parameter adjoints always do.
+    let exact = (g.table.is_none() && g.edge_features.is_none()) || ws.full_tape;
     let k = if exact { radial.n_basis } else { 0 };
     ws.dist.clear();
     zeroed(&mut ws.unit, 3 * e_n);
@@ -270,12 +281,13 @@ fn twins<T: Real>(g: &Graph<T>, ws: &mut Workspace<T>) {
     ws.start[0] = 0;
     ws.twin.clear();
     ws.twin.resize(e_n, NONE);
-    let same_attr = |a: usize, b: usize| match g.edge_attr {
+    let same_attr = |a: usize, b: usize| match g.edge_features {
         None => true,
-        Some(attr) => {
+        Some(EdgeFeatures::Dense(attr)) => {
             let w = attr.len() / e_n.max(1);
             attr[a * w..(a + 1) * w] == attr[b * w..(b + 1) * w]
         }
+        Some(EdgeFeatures::Kinds(kinds, _)) => kinds[a] == kinds[b],
     };
     for e in 0..e_n {
         if ws.twin[e] != NONE {
@@ -329,8 +341,9 @@ fn layer_units<T: Real>(radial: &Radial, g: &Graph<T>, l: usize, ws: &mut Worksp
         }
         None => ws.runs.resize(e_n, true),
     }
-    let run =
-        |s: usize| ws.runs[ws.order[s]] && (g.edge_attr.is_some() || ws.dist[s] < radial.cutoff);
+    let run = |s: usize| {
+        ws.runs[ws.order[s]] && (g.edge_features.is_some() || ws.dist[s] < radial.cutoff)
+    };
     let units = &mut ws.tapes[l].units;
     units.clear();
     for s in (0..e_n).filter(|&s| run(s)) {
@@ -347,8 +360,8 @@ fn layer_units<T: Real>(radial: &Radial, g: &Graph<T>, l: usize, ws: &mut Worksp
 /// `derivative`, their radial derivatives `ws.dw_c` `[c, 3F]` (1/Å), both divided by the
 /// model's `avg_neighbors` (the message normalisation): from the table, or exactly as
 /// `pre = filter(rbf)`, `w = pre * envelope` and
-/// `dw = filter'(rbf) drbf * envelope + pre * envelope'`; plus, for the generator, the
-/// edge-feature filter (no envelope, independent of the distance).
+/// `dw = filter'(rbf) drbf * envelope + pre * envelope'` (the potential's filters; the
+/// generator's: [`generator_filters`], [`tabulated_generator_filters`]).
 #[inline(always)]
 fn chunk_filters<T: Real, L: Lanes<T>>(
     p: &Params<T>,
@@ -400,76 +413,87 @@ fn chunk_filters<T: Real, L: Lanes<T>>(
             }
         }
     }
-    edge_feature_filters(m, inv, g, chunk, ws);
 }
 
-/// Adds the generator's edge-feature filters `edge_attr W^T`, times `inv` (1 / avg_neighbors),
-/// to the filters `ws.w_c` of a chunk of units.
+/// The generator's filters `ws.w_c` `[c, 3F]` of a chunk of units (at each unit's first
+/// slot), exactly and in one product: the rows `[rbf * envelope, envelope, edge_attr]`
+/// (`[c, K + 1 + A]`, basis and envelope in float64) times [`Message::generator_filter`],
+/// divided by `avg_neighbors`: the float64 generator's filters (float32 reads a
+/// [`GeneratorTable`]). The generator only samples, so no filter derivatives.
 #[inline(always)]
-fn edge_feature_filters<T: Real>(
-    m: &crate::runtime::params::Message<T>,
-    inv: T,
-    g: &Graph<T>,
+fn generator_filters<T: Real>(
+    p: &Params<T>,
+    radial: &Radial,
+    l: usize,
+    attr: &[T],
     chunk: &[[usize; 2]],
     ws: &mut Workspace<T>,
 ) {
-    let order = &ws.order;
-    let f3 = m.filter.out;
-    let (Some(attr), Some(ef)) = (g.edge_attr, &m.edge_filter) else {
-        return;
-    };
-    let a = ef.inp;
-    // Only edges with non-zero features (the generator's graph edges; its radius-only edges
-    // carry zeros, whose product is exactly zero) go through the product.
-    ws.attr_rows.clear();
-    ws.attr_rows.extend(
-        chunk
-            .iter()
-            .enumerate()
-            .filter(|&(_, u)| {
-                let e = order[u[0]];
-                attr[e * a..(e + 1) * a].iter().any(|&x| x != T::zero())
-            })
-            .map(|(q, _)| q),
-    );
-    let rows = ws.attr_rows.len();
-    if rows == 0 {
-        return;
+    let m = &p.messages[l];
+    let stacked = m.generator_filter.as_deref().expect("a generator's layer");
+    let (k, f3) = (radial.n_basis, m.filter.out);
+    let width = stacked.len() / f3;
+    let a = width - k - 1;
+    let c = chunk.len();
+    sized(&mut ws.attr_c, c * width);
+    ws.basis.resize(2 * k, 0.0);
+    let (vals, ders) = ws.basis.split_at_mut(k);
+    for (row, u) in ws.attr_c.chunks_exact_mut(width).zip(chunk) {
+        let d = ws.dist[u[0]];
+        radial.basis(d, vals, ders);
+        let env = radial.envelope(d).0;
+        for (x, &b) in row.iter_mut().zip(vals.iter()) {
+            *x = T::of(b * env);
+        }
+        row[k] = T::of(env);
+        let e = ws.order[u[0]];
+        row[k + 1..].copy_from_slice(&attr[e * a..(e + 1) * a]);
     }
-    sized(&mut ws.attr_c, rows * a);
-    for (r, &q) in ws.attr_rows.iter().enumerate() {
-        let e = ws.order[chunk[q][0]];
-        ws.attr_c[r * a..(r + 1) * a].copy_from_slice(&attr[e * a..(e + 1) * a]);
-    }
-    // Every unit has features (all-pair graphs): accumulate straight into the filters;
-    // otherwise into a scratch array whose rows are then added to their units' filters.
-    let all = rows == chunk.len();
-    let (alpha, beta, out) = if all {
-        (inv, T::one(), &mut ws.w_c[..rows * f3])
-    } else {
-        sized(&mut ws.extra_c, rows * f3);
-        (T::one(), T::zero(), &mut ws.extra_c[..])
-    };
+    sized(&mut ws.w_c, c * f3);
+    let inv = T::of(1.0 / p.avg_neighbors);
+    let (z, x) = (T::zero(), &ws.attr_c);
     T::gemm(
-        rows,
-        a,
+        c,
+        width,
         f3,
-        alpha,
-        &ws.attr_c,
-        (a, 1),
-        &ef.wt,
+        inv,
+        x,
+        (width, 1),
+        stacked,
         (f3, 1),
-        beta,
-        out,
+        z,
+        &mut ws.w_c,
         (f3, 1),
     );
-    if all {
-        return;
-    }
-    for (r, &q) in ws.attr_rows.iter().enumerate() {
-        let add = &ws.extra_c[r * f3..(r + 1) * f3];
-        for (w, &x) in ws.w_c[q * f3..(q + 1) * f3].iter_mut().zip(add) {
-            *w += x * inv;
+}
+
+/// The generator's filters `ws.w_c` `[c, 3F]` of a chunk of units from its tables: a graph
+/// edge's the generator table's plus its kind's row, a radius-only edge's (kind `NONE`) the
+/// potential's table ([`Graph::table`], which the generator then needs).
+#[inline(always)]
+fn tabulated_generator_filters<T: Real, L: Lanes<T>>(
+    l: usize,
+    g: &Graph<T>,
+    kinds: &[usize],
+    gen: &GeneratorTable<T>,
+    chunk: &[[usize; 2]],
+    ws: &mut Workspace<T>,
+) {
+    let f3 = gen.table.width();
+    sized(&mut ws.w_c, chunk.len() * f3);
+    for (w, u) in ws.w_c.chunks_exact_mut(f3).zip(chunk) {
+        let (d, kind) = (ws.dist[u[0]], kinds[ws.order[u[0]]]);
+        // SAFETY: L's instructions are supported (see `forward`).
+        if kind == NONE {
+            let table = g
+                .table
+                .expect("a radius-only edge's filter needs the potential table");
+            unsafe { table.eval_lanes::<L>(l, d, w, None) };
+            continue;
+        }
+        unsafe { gen.table.eval_lanes::<L>(l, d, w, None) };
+        for (x, &k) in w.iter_mut().zip(&gen.kinds[l][kind * f3..(kind + 1) * f3]) {
+            *x += k;
         }
     }
 }
@@ -480,6 +504,7 @@ fn edge_feature_filters<T: Real>(
 #[inline(always)]
 fn message_forward<T: Real, L: Lanes<T>>(
     p: &Params<T>,
+    radial: &Radial,
     l: usize,
     g: &Graph<T>,
     species_phi: bool,
@@ -506,7 +531,13 @@ fn message_forward<T: Real, L: Lanes<T>>(
         lin(&ws.tmp, f, n, &m.phi2, &mut tape.phi);
     }
     for chunk in tape.units.chunks(CHUNK) {
-        chunk_filters::<T, L>(p, l, g, chunk, false, ws);
+        match g.edge_features {
+            Some(EdgeFeatures::Dense(attr)) => generator_filters(p, radial, l, attr, chunk, ws),
+            Some(EdgeFeatures::Kinds(kinds, table)) => {
+                tabulated_generator_filters::<T, L>(l, g, kinds, table, chunk, ws)
+            }
+            None => chunk_filters::<T, L>(p, l, g, chunk, false, ws),
+        }
         for (q, unit) in chunk.iter().enumerate() {
             let w = &ws.w_c[q * 3 * f..(q + 1) * 3 * f];
             for &e in unit.iter().filter(|&&e| e != NONE) {
@@ -676,6 +707,11 @@ fn backward_impl<T: Real, L: Lanes<T>>(
     ws: &mut Workspace<T>,
     grad: &mut Vec<[f64; 3]>,
 ) -> Result<()> {
+    if g.edge_features.is_some() {
+        return Err(Error::invalid(
+            "the native reverse pass takes no edge features (the generator only samples)",
+        ));
+    }
     let f = p.features();
     let n = g.species.len();
     let e_n = g.vectors.len();
@@ -1075,7 +1111,7 @@ mod tests {
             first: &nl.first,
             second: &nl.second,
             vectors: &vectors,
-            edge_attr: None,
+            edge_features: None,
             layer_edges: Some(&sets),
             table: tab.as_ref(),
         };

@@ -11,6 +11,7 @@
 //! derivative; the test holds them below 1e-7 and 1e-5. The float32 runtime uses the table;
 //! float64 computes filters exactly.
 
+use crate::model::config::DISTANCE_FEATURE_FLOOR;
 use crate::runtime::params::Params;
 use crate::runtime::radial::Radial;
 use crate::runtime::real::Real;
@@ -23,10 +24,52 @@ pub const INTERVALS: usize = 1024;
 /// `[3F]` followed by `h dW/dr(r_i)` `[3F]`.
 #[derive(Debug, Clone)]
 pub struct FilterTable<T> {
-    cutoff: f64,
+    /// Where the grid ends, Å: the filters are 0 there and beyond.
+    end: f64,
+    intervals: usize,
     inv_h: f64,
     width: usize,
     layers: Vec<Vec<T>>,
+}
+
+/// The structure generator's filters on its graph edges (float32 sampling): per layer, the
+/// radial filter plus the edge-feature filter of the distance Gaussians, which is also a
+/// function of the distance alone, in one table ([`FilterTable`], on the potential's grid
+/// step, extended to where every Gaussian is below [`DISTANCE_FEATURE_FLOOR`]), and the
+/// edge-feature filter's rows of the one-hot kinds. A graph edge of kind `k` at distance `r`
+/// has the filter `table(r) + kinds[k]`: no product per edge.
+#[derive(Debug, Clone)]
+pub struct GeneratorTable<T> {
+    /// Radial plus Gaussian filters, divided by `avg_neighbors`.
+    pub table: FilterTable<T>,
+    /// Per layer, the kinds' filter rows `[n_kinds, 3F]`, divided by `avg_neighbors`.
+    pub kinds: Vec<Vec<T>>,
+}
+
+/// The generator's distance Gaussians on the grid: `exp(-(r - q step)^2 / (2 width^2))`
+/// for `q < count` (the centres and width of `crate::runtime::denoiser`'s edge features).
+struct Gaussians {
+    count: usize,
+    step: f64,
+    width: f64,
+}
+
+impl Gaussians {
+    /// Values and derivatives (1/Å) at `r`, each `[count]`.
+    fn eval(&self, r: f64, g: &mut [f64], dg: &mut [f64]) {
+        let w2 = self.width * self.width;
+        for q in 0..self.count {
+            let z = r - q as f64 * self.step;
+            g[q] = (-0.5 * z * z / w2).exp();
+            dg[q] = -z / w2 * g[q];
+        }
+    }
+
+    /// The distance beyond which every Gaussian is below [`DISTANCE_FEATURE_FLOOR`].
+    fn end(&self) -> f64 {
+        let last = self.count.saturating_sub(1) as f64 * self.step;
+        last + self.width * (-2.0 * DISTANCE_FEATURE_FLOOR.ln()).sqrt()
+    }
 }
 
 /// The radial basis, its derivative and the envelope at the grid points (`INTERVALS + 1`).
@@ -43,8 +86,8 @@ struct Grid {
 }
 
 impl Grid {
-    fn new(radial: &Radial, h: f64) -> Grid {
-        let (k, points) = (radial.n_basis, INTERVALS + 1);
+    fn new(radial: &Radial, h: f64, intervals: usize) -> Grid {
+        let (k, points) = (radial.n_basis, intervals + 1);
         let (mut rbf, mut drbf) = (vec![0.0; points * k], vec![0.0; points * k]);
         let mut env = Vec::with_capacity(points);
         for i in 0..points {
@@ -63,8 +106,17 @@ impl Grid {
     }
 
     /// One layer's table: per point `inv (b + w rbf) env` `[width]`, then `h` times its
-    /// derivative, for the filter weights `w` `[width, K]` and bias `b` `[width]`.
-    fn table<T: Real>(&self, w: &[T], b: Option<&[T]>, width: usize, inv: f64) -> Vec<T> {
+    /// derivative, for the filter weights `w` `[width, K]` and bias `b` `[width]`; with
+    /// `gaussians` and their weights (`[width, A]` with row stride `A`, the Gaussians' columns
+    /// from the first), plus `inv` times their edge-feature filter.
+    fn table<T: Real>(
+        &self,
+        w: &[T],
+        b: Option<&[T]>,
+        width: usize,
+        inv: f64,
+        gaussians: Option<(&Gaussians, &[T], usize)>,
+    ) -> Vec<T> {
         let (k, points, h) = (self.n_basis, self.env.len(), self.h);
         let w: Vec<f64> = w.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect();
         let b: Vec<f64> = match b {
@@ -89,11 +141,38 @@ impl Grid {
                 (width, 1),
             );
         }
+        let (mut gp, mut dgp) = (vec![0.0; points * width], vec![0.0; points * width]);
+        if let Some((gauss, wg, a)) = gaussians {
+            let d = gauss.count;
+            let wg: Vec<f64> = wg.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect();
+            let (mut g, mut dg) = (vec![0.0; points * d], vec![0.0; points * d]);
+            for i in 0..points {
+                gauss.eval(i as f64 * h, &mut g[i * d..][..d], &mut dg[i * d..][..d]);
+            }
+            for (x, out) in [(&g, &mut gp), (&dg, &mut dgp)] {
+                f64::gemm(
+                    points,
+                    d,
+                    width,
+                    1.0,
+                    x,
+                    (d, 1),
+                    &wg,
+                    (1, a),
+                    0.0,
+                    out,
+                    (width, 1),
+                );
+            }
+        }
         let mut table = Vec::with_capacity(points * 2 * width);
         for (i, &(env, denv)) in self.env.iter().enumerate() {
             let (p, dp) = (&pre[i * width..][..width], &dpre[i * width..][..width]);
-            table.extend((0..width).map(|o| T::of(inv * (p[o] + b[o]) * env)));
-            table.extend((0..width).map(|o| T::of(inv * h * (dp[o] * env + (p[o] + b[o]) * denv))));
+            let (q, dq) = (&gp[i * width..][..width], &dgp[i * width..][..width]);
+            table.extend((0..width).map(|o| T::of(inv * ((p[o] + b[o]) * env + q[o]))));
+            table.extend(
+                (0..width).map(|o| T::of(inv * h * (dp[o] * env + (p[o] + b[o]) * denv + dq[o]))),
+            );
         }
         table
     }
@@ -103,16 +182,33 @@ impl<T: Real> FilterTable<T> {
     /// Samples the filters of `params` (computed in float64 from its weights). Rebuilt at
     /// every float32 training step, so the products over the grid go through GEMM.
     pub fn new(params: &Params<T>, radial: &Radial) -> FilterTable<T> {
+        Self::build(params, radial, INTERVALS, None)
+    }
+
+    /// The table of [`INTERVALS`] per cutoff over `intervals` intervals, with the Gaussians'
+    /// filters from each layer's edge-feature weights (their columns from `gaussians.1`).
+    fn build(
+        params: &Params<T>,
+        radial: &Radial,
+        intervals: usize,
+        gaussians: Option<(&Gaussians, usize)>,
+    ) -> FilterTable<T> {
         let h = radial.cutoff / INTERVALS as f64;
-        let grid = Grid::new(radial, h);
+        let grid = Grid::new(radial, h, intervals);
         let inv = 1.0 / params.avg_neighbors;
         let layers = params
             .messages
             .iter()
-            .map(|m| grid.table(&m.filter.w, m.filter.b.as_deref(), m.filter.out, inv))
+            .map(|m| {
+                let gauss = gaussians
+                    .zip(m.edge_filter.as_ref())
+                    .map(|((g, first), ef)| (g, &ef.w[first..], ef.inp));
+                grid.table(&m.filter.w, m.filter.b.as_deref(), m.filter.out, inv, gauss)
+            })
             .collect();
         FilterTable {
-            cutoff: radial.cutoff,
+            end: intervals as f64 * h,
+            intervals,
             inv_h: 1.0 / h,
             width: params.messages.first().map_or(0, |m| m.filter.out),
             layers,
@@ -122,13 +218,18 @@ impl<T: Real> FilterTable<T> {
     /// The two grid rows around `r` and the position `s` in `[0, 1)` between them.
     #[inline(always)]
     fn locate(&self, l: usize, r: f64) -> (&[T], T) {
-        let t = (r.min(self.cutoff) * self.inv_h).max(0.0);
-        let i = (t as usize).min(INTERVALS - 1);
+        let t = (r.min(self.end) * self.inv_h).max(0.0);
+        let i = (t as usize).min(self.intervals - 1);
         let w = self.width;
         (
             &self.layers[l][i * 2 * w..(i + 2) * 2 * w],
             T::of(t - i as f64),
         )
+    }
+
+    /// Width of a filter, `3F`.
+    pub fn width(&self) -> usize {
+        self.width
     }
 
     /// Writes layer `l`'s filter at distance `r` (Å) into `out` `[3F]`.
@@ -157,7 +258,7 @@ impl<T: Real> FilterTable<T> {
         out: &mut [T],
         mut dout: Option<&mut [T]>,
     ) {
-        if r >= self.cutoff {
+        if r >= self.end {
             // The envelope and its derivative are 0 there: what the last grid point holds,
             // without the interpolation (the generator's pairs beyond the cutoff).
             out[..self.width].fill(T::zero());
@@ -228,6 +329,46 @@ impl<T: Real> FilterTable<T> {
     }
 }
 
+impl<T: Real> GeneratorTable<T> {
+    /// The generator table of `params`, whose edge features are `n_kinds` one-hot kinds then
+    /// `distances` Gaussians of the distance centred on `linspace(0, distance_max, distances)`
+    /// with width `distance_max / distances`; `None` without edge-feature weights of that width.
+    pub fn new(
+        params: &Params<T>,
+        radial: &Radial,
+        n_kinds: usize,
+        distances: usize,
+        distance_max: f64,
+    ) -> Option<GeneratorTable<T>> {
+        let widths = params
+            .messages
+            .iter()
+            .map(|m| m.edge_filter.as_ref().map(|e| e.inp));
+        if widths.clone().any(|a| a != Some(n_kinds + distances)) || distances == 0 {
+            return None;
+        }
+        let gauss = Gaussians {
+            count: distances,
+            step: match distances {
+                1 => 0.0,
+                d => distance_max / (d - 1) as f64,
+            },
+            width: distance_max / distances as f64,
+        };
+        let h = radial.cutoff / INTERVALS as f64;
+        let intervals = (gauss.end().max(radial.cutoff) / h).ceil() as usize;
+        let table = FilterTable::build(params, radial, intervals, Some((&gauss, n_kinds)));
+        let inv = T::of(1.0 / params.avg_neighbors);
+        let kinds = params
+            .messages
+            .iter()
+            .filter_map(|m| m.edge_filter.as_ref())
+            .map(|ef| ef.wt[..n_kinds * ef.out].iter().map(|&x| x * inv).collect())
+            .collect();
+        Some(GeneratorTable { table, kinds })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +433,63 @@ mod tests {
                     derr / dscale
                 );
             }
+        }
+    }
+
+    #[test]
+    fn generator_table_of_the_shipped_generator_is_within_1e_7() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = root.join("examples/models/concord-generator.concord");
+        let bytes = std::fs::read(&path).unwrap();
+        let config = read_metadata(&bytes, &path).unwrap().config;
+        let gen = config.generator.unwrap();
+        let p = Params::<f64>::from_bytes(&bytes, &config, &path).unwrap();
+        let radial = Radial {
+            cutoff: config.encoder.cutoff,
+            n_basis: config.encoder.radial_basis as usize,
+            p: 6,
+        };
+        let (kinds, d) = (gen.edges.n_kinds(), gen.distance_features as usize);
+        let table = GeneratorTable::new(&p, &radial, kinds, d, gen.distance_max).unwrap();
+        let (step, width) = (
+            gen.distance_max / (d - 1) as f64,
+            gen.distance_max / d as f64,
+        );
+        let end = table.table.end;
+        assert!(end > gen.distance_max + 7.0 * width);
+        let w = p.messages[0].filter.out;
+        let mut v = vec![0.0; w];
+        for l in 0..p.messages.len() {
+            let ef = p.messages[l].edge_filter.as_ref().unwrap();
+            let (mut err, mut scale) = (0.0f64, 0.0f64);
+            for q in 0..5_000 {
+                let r = 1e-3 + (end + 1.0) * ((q as f64 * 0.618_033_988_7) % 1.0);
+                let (radial_part, _) = exact(&p, &radial, l, r);
+                let g: Vec<f64> = (0..d)
+                    .map(|k| {
+                        let z = r - k as f64 * step;
+                        let g = (-0.5 * z * z / (width * width)).exp();
+                        if g > DISTANCE_FEATURE_FLOOR {
+                            g
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                table.table.eval(l, r, &mut v);
+                for c in 0..w {
+                    let row = &ef.w[c * ef.inp + kinds..(c + 1) * ef.inp];
+                    let gauss: f64 = g.iter().zip(row).map(|(a, b)| a * b).sum();
+                    let e = radial_part[c] + gauss / p.avg_neighbors;
+                    err = err.max((v[c] - e).abs());
+                    scale = scale.max(e.abs());
+                }
+            }
+            assert!(err < 1e-7 * scale, "layer {l}: {:e}", err / scale);
+            // The kinds' rows are the edge filter's columns.
+            let k = kinds - 1;
+            let row = &table.kinds[l][k * w..(k + 1) * w];
+            assert!((0..w).all(|c| row[c] == ef.w[c * ef.inp + k] * (1.0 / p.avg_neighbors)));
         }
     }
 }

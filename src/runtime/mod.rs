@@ -21,7 +21,7 @@ pub mod real;
 pub mod simd;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::model::file::{check_size, read_metadata, Metadata};
@@ -29,7 +29,7 @@ use crate::model::pairs::{add_derivatives, edge_vectors, layer_edges, Pairs, Pre
 use crate::model::zbl::Zbl;
 use crate::model::{ModelConfig, Precision};
 pub use encoder::{Graph, Workspace};
-use filters::FilterTable;
+use filters::{FilterTable, GeneratorTable};
 pub use halo::Halo;
 pub use params::Params;
 use radial::Radial;
@@ -42,6 +42,8 @@ pub struct NativeModel<T: Real> {
     config: ModelConfig,
     radial: Radial,
     table: Option<FilterTable<T>>,
+    /// The generator's table, built on the first sampling call when filters are tabulated.
+    generator_table: OnceLock<Option<GeneratorTable<T>>>,
     zbl: Option<Zbl>,
     workspace: Mutex<Workspace<T>>,
 }
@@ -95,6 +97,7 @@ impl<T: Real> NativeModel<T> {
             config,
             radial,
             table,
+            generator_table: OnceLock::new(),
             zbl,
             workspace: Mutex::new(Workspace::default()),
         })
@@ -114,7 +117,7 @@ impl<T: Real> NativeModel<T> {
             first: pairs.first,
             second: pairs.second,
             vectors,
-            edge_attr: None,
+            edge_features: None,
             layer_edges,
             table: self.table.as_ref(),
         }

@@ -60,6 +60,20 @@ pub struct Message<T> {
     pub filter: Linear<T>,
     /// `[3F, A]` without bias (generator edge features only).
     pub edge_filter: Option<Linear<T>>,
+    /// The generator's whole filter as one weight `[K + 1 + A, 3F]`, row-major: the rows
+    /// of `filter`'s `W^T`, its bias, then `edge_filter`'s `W^T` (`[3F, A]` without bias),
+    /// so that `[rbf * envelope, envelope, edge_attr]` times it is
+    /// `filter(rbf) * envelope + edge_filter(edge_attr)`. `None` without edge features.
+    pub generator_filter: Option<Vec<T>>,
+}
+
+impl<T: Real> Message<T> {
+    /// [`Message::generator_filter`] from `filter` and `edge_filter`.
+    fn generator_filter(filter: &Linear<T>, edge_filter: &Linear<T>) -> Vec<T> {
+        let zero = vec![T::zero(); filter.out];
+        let bias = filter.b.as_deref().unwrap_or(&zero);
+        [&filter.wt[..], bias, &edge_filter.wt[..]].concat()
+    }
 }
 
 /// One update block.
@@ -244,15 +258,20 @@ impl<T: Real> Params<T> {
         let mut updates = Vec::new();
         for l in 0..c.layers {
             let m = format!("encoder.message{l}");
+            let filter = r.linear(&format!("{m}.filter"), 3 * f, k, true)?;
+            let edge_filter = match a {
+                0 => None,
+                _ => Some(r.linear(&format!("{m}.edge_filter"), 3 * f, a, false)?),
+            };
+            let generator_filter = edge_filter
+                .as_ref()
+                .map(|edge| Message::generator_filter(&filter, edge));
             messages.push(Message {
                 phi1: r.linear(&format!("{m}.phi1"), f, f, true)?,
                 phi2: r.linear(&format!("{m}.phi2"), 3 * f, f, true)?,
-                filter: r.linear(&format!("{m}.filter"), 3 * f, k, true)?,
-                edge_filter: if a > 0 {
-                    Some(r.linear(&format!("{m}.edge_filter"), 3 * f, a, false)?)
-                } else {
-                    None
-                },
+                filter,
+                edge_filter,
+                generator_filter,
             });
             let u = format!("encoder.update{l}");
             updates.push(Update {

@@ -137,7 +137,7 @@ pub fn energy_gradient<T: Real>(
     grads: &mut ParamGrads<T>,
 ) -> Result<()> {
     let n = g.species.len();
-    if g.edge_attr.is_some() || g.layer_edges.is_some() {
+    if g.edge_features.is_some() || g.layer_edges.is_some() {
         return Err(crate::error::Error::invalid(
             "parameter gradients need a graph without edge features and every edge in every layer",
         ));
