@@ -126,7 +126,8 @@ fn peak_rss_mib() -> f64 {
 /// molecule's 4 samples per native call (`NATIVE_BATCH_ATOMS`), 32 molecules per libtorch
 /// call), raw and relaxed (plain L-BFGS to 0.01 eV/Å, and the pipeline's default for generated
 /// structures, [`concord::generate::relax_defaults`]), float32: the shipped generator relaxed on
-/// the shipped potential, and the multi-task model on its own head (native and libtorch).
+/// the shipped potential, and the multi-task model on its own head (native and libtorch); each
+/// row after one untimed warm-up call.
 fn generation(root: &Path) -> String {
     let models = root.join("examples/models");
     let load = |name: &str| {
@@ -175,6 +176,10 @@ fn generation_row(
         steps,
         ..Default::default()
     };
+    // Warm-up (untimed): the first call builds the generator's filter table and sizes the
+    // work buffers, once per loaded model.
+    let first = [(mols[0].numbers.as_slice(), mols[0].bonds.as_slice(), 0)];
+    generate_many(generator, &first, 4, &sampler).unwrap();
     let t = Instant::now();
     let mut samples = Vec::new();
     let per = match generator.backend() {
