@@ -479,7 +479,7 @@ fn tabulated_generator_filters<T: Real, L: Lanes<T>>(
     chunk: &[[usize; 2]],
     ws: &mut Workspace<T>,
 ) {
-    let f3 = gen.table.width();
+    let f3 = gen.near.width();
     sized(&mut ws.w_c, chunk.len() * f3);
     for (w, u) in ws.w_c.chunks_exact_mut(f3).zip(chunk) {
         let (d, kind) = (ws.dist[u[0]], kinds[ws.order[u[0]]]);
@@ -491,7 +491,12 @@ fn tabulated_generator_filters<T: Real, L: Lanes<T>>(
             unsafe { table.eval_lanes::<L>(l, d, w, None) };
             continue;
         }
-        unsafe { gen.table.eval_lanes::<L>(l, d, w, None) };
+        let table = if d < gen.far.start() {
+            &gen.near
+        } else {
+            &gen.far
+        };
+        unsafe { table.eval_lanes::<L>(l, d, w, None) };
         for (x, &k) in w.iter_mut().zip(&gen.kinds[l][kind * f3..(kind + 1) * f3]) {
             *x += k;
         }

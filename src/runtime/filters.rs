@@ -20,10 +20,16 @@ use crate::runtime::simd::Lanes;
 /// Grid intervals per table.
 pub const INTERVALS: usize = 1024;
 
+/// How much coarser the generator's grid is beyond the cutoff ([`GeneratorTable`]): a smaller
+/// table, so more of the far pairs' lookups hit the cache.
+pub const FAR_COARSENING: usize = 4;
+
 /// The filters of every layer on a grid: per layer and grid point `i`, the values `W(r_i)`
 /// `[3F]` followed by `h dW/dr(r_i)` `[3F]`.
 #[derive(Debug, Clone)]
 pub struct FilterTable<T> {
+    /// Where the grid starts, Å (distances below it read its first interval).
+    start: f64,
     /// Where the grid ends, Å: the filters are 0 there and beyond.
     end: f64,
     intervals: usize,
@@ -34,14 +40,18 @@ pub struct FilterTable<T> {
 
 /// The structure generator's filters on its graph edges (float32 sampling): per layer, the
 /// radial filter plus the edge-feature filter of the distance Gaussians, which is also a
-/// function of the distance alone, in one table ([`FilterTable`], on the potential's grid
-/// step, extended to where every Gaussian is below [`DISTANCE_FEATURE_FLOOR`]), and the
-/// edge-feature filter's rows of the one-hot kinds. A graph edge of kind `k` at distance `r`
-/// has the filter `table(r) + kinds[k]`: no product per edge.
+/// function of the distance alone, tabulated ([`FilterTable`]s: up to the cutoff on the
+/// potential's grid, beyond it, where only the smooth Gaussians remain, on a grid
+/// [`FAR_COARSENING`] times coarser, to where every Gaussian is below
+/// [`DISTANCE_FEATURE_FLOOR`]), and the edge-feature filter's rows of the one-hot kinds. A
+/// graph edge of kind `k` at distance `r` has the filter `table(r) + kinds[k]`: no product per
+/// edge.
 #[derive(Debug, Clone)]
 pub struct GeneratorTable<T> {
-    /// Radial plus Gaussian filters, divided by `avg_neighbors`.
-    pub table: FilterTable<T>,
+    /// Radial plus Gaussian filters below the cutoff, divided by `avg_neighbors`.
+    pub near: FilterTable<T>,
+    /// Gaussian filters from the cutoff on, divided by `avg_neighbors`.
+    pub far: FilterTable<T>,
     /// Per layer, the kinds' filter rows `[n_kinds, 3F]`, divided by `avg_neighbors`.
     pub kinds: Vec<Vec<T>>,
 }
@@ -81,18 +91,21 @@ struct Grid {
     /// Envelope and its derivative, `[P]`.
     env: Vec<(f64, f64)>,
     n_basis: usize,
+    /// The first point, Å.
+    start: f64,
     /// The grid step, Å.
     h: f64,
 }
 
 impl Grid {
-    fn new(radial: &Radial, h: f64, intervals: usize) -> Grid {
+    /// The grid `start + i h`, `i` in `0..=intervals`.
+    fn new(radial: &Radial, start: f64, h: f64, intervals: usize) -> Grid {
         let (k, points) = (radial.n_basis, intervals + 1);
         let (mut rbf, mut drbf) = (vec![0.0; points * k], vec![0.0; points * k]);
         let mut env = Vec::with_capacity(points);
         for i in 0..points {
             // The smallest distance the encoder sees is sqrt(1e-12) (its safe norm).
-            let r = (i as f64 * h).max(1e-6);
+            let r = (start + i as f64 * h).max(1e-6);
             radial.basis(r, &mut rbf[i * k..][..k], &mut drbf[i * k..][..k]);
             env.push(radial.envelope(r));
         }
@@ -101,6 +114,7 @@ impl Grid {
             drbf,
             env,
             n_basis: k,
+            start,
             h,
         }
     }
@@ -147,7 +161,8 @@ impl Grid {
             let wg: Vec<f64> = wg.iter().map(|x| x.to_f64().unwrap_or(0.0)).collect();
             let (mut g, mut dg) = (vec![0.0; points * d], vec![0.0; points * d]);
             for i in 0..points {
-                gauss.eval(i as f64 * h, &mut g[i * d..][..d], &mut dg[i * d..][..d]);
+                let r = self.start + i as f64 * h;
+                gauss.eval(r, &mut g[i * d..][..d], &mut dg[i * d..][..d]);
             }
             for (x, out) in [(&g, &mut gp), (&dg, &mut dgp)] {
                 f64::gemm(
@@ -182,19 +197,19 @@ impl<T: Real> FilterTable<T> {
     /// Samples the filters of `params` (computed in float64 from its weights). Rebuilt at
     /// every float32 training step, so the products over the grid go through GEMM.
     pub fn new(params: &Params<T>, radial: &Radial) -> FilterTable<T> {
-        Self::build(params, radial, INTERVALS, None)
+        let h = radial.cutoff / INTERVALS as f64;
+        Self::build(params, radial, (0.0, h, INTERVALS), None)
     }
 
-    /// The table of [`INTERVALS`] per cutoff over `intervals` intervals, with the Gaussians'
+    /// The table on the grid `(start, h, intervals)` ([`Grid::new`]), with the Gaussians'
     /// filters from each layer's edge-feature weights (their columns from `gaussians.1`).
     fn build(
         params: &Params<T>,
         radial: &Radial,
-        intervals: usize,
+        (start, h, intervals): (f64, f64, usize),
         gaussians: Option<(&Gaussians, usize)>,
     ) -> FilterTable<T> {
-        let h = radial.cutoff / INTERVALS as f64;
-        let grid = Grid::new(radial, h, intervals);
+        let grid = Grid::new(radial, start, h, intervals);
         let inv = 1.0 / params.avg_neighbors;
         let layers = params
             .messages
@@ -207,7 +222,8 @@ impl<T: Real> FilterTable<T> {
             })
             .collect();
         FilterTable {
-            end: intervals as f64 * h,
+            start,
+            end: start + intervals as f64 * h,
             intervals,
             inv_h: 1.0 / h,
             width: params.messages.first().map_or(0, |m| m.filter.out),
@@ -218,13 +234,18 @@ impl<T: Real> FilterTable<T> {
     /// The two grid rows around `r` and the position `s` in `[0, 1)` between them.
     #[inline(always)]
     fn locate(&self, l: usize, r: f64) -> (&[T], T) {
-        let t = (r.min(self.end) * self.inv_h).max(0.0);
+        let t = ((r.min(self.end) - self.start) * self.inv_h).max(0.0);
         let i = (t as usize).min(self.intervals - 1);
         let w = self.width;
         (
             &self.layers[l][i * 2 * w..(i + 2) * 2 * w],
             T::of(t - i as f64),
         )
+    }
+
+    /// Where the grid starts, Å.
+    pub fn start(&self) -> f64 {
+        self.start
     }
 
     /// Width of a filter, `3F`.
@@ -355,9 +376,13 @@ impl<T: Real> GeneratorTable<T> {
             },
             width: distance_max / distances as f64,
         };
-        let h = radial.cutoff / INTERVALS as f64;
-        let intervals = (gauss.end().max(radial.cutoff) / h).ceil() as usize;
-        let table = FilterTable::build(params, radial, intervals, Some((&gauss, n_kinds)));
+        let (rc, gauss_columns) = (radial.cutoff, Some((&gauss, n_kinds)));
+        let h = rc / INTERVALS as f64;
+        let near = FilterTable::build(params, radial, (0.0, h, INTERVALS), gauss_columns);
+        // Hermite's error for a Gaussian of width w is about (h / w)^4 / 128 of its height.
+        let h_far = (FAR_COARSENING as f64 * h).min(gauss.width / 32.0);
+        let far_intervals = ((gauss.end() - rc).max(h_far) / h_far).ceil() as usize;
+        let far = FilterTable::build(params, radial, (rc, h_far, far_intervals), gauss_columns);
         let inv = T::of(1.0 / params.avg_neighbors);
         let kinds = params
             .messages
@@ -365,7 +390,7 @@ impl<T: Real> GeneratorTable<T> {
             .filter_map(|m| m.edge_filter.as_ref())
             .map(|ef| ef.wt[..n_kinds * ef.out].iter().map(|&x| x * inv).collect())
             .collect();
-        Some(GeneratorTable { table, kinds })
+        Some(GeneratorTable { near, far, kinds })
     }
 }
 
@@ -455,7 +480,7 @@ mod tests {
             gen.distance_max / (d - 1) as f64,
             gen.distance_max / d as f64,
         );
-        let end = table.table.end;
+        let end = table.far.end;
         assert!(end > gen.distance_max + 7.0 * width);
         let w = p.messages[0].filter.out;
         let mut v = vec![0.0; w];
@@ -476,7 +501,10 @@ mod tests {
                         }
                     })
                     .collect();
-                table.table.eval(l, r, &mut v);
+                match r < radial.cutoff {
+                    true => table.near.eval(l, r, &mut v),
+                    false => table.far.eval(l, r, &mut v),
+                }
                 for c in 0..w {
                     let row = &ef.w[c * ef.inp + kinds..(c + 1) * ef.inp];
                     let gauss: f64 = g.iter().zip(row).map(|(a, b)| a * b).sum();
