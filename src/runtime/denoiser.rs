@@ -28,6 +28,16 @@ impl<T: Real> NativeModel<T> {
             .denoiser
             .as_ref()
             .ok_or_else(|| Error::invalid("this model has no structure generator"))?;
+        if self
+            .params
+            .messages
+            .iter()
+            .any(|m| m.generator_filter.is_none())
+        {
+            return Err(Error::invalid(
+                "this model's encoder has no edge-feature weights: it is not a structure generator",
+            ));
+        }
         let n = batch.len();
         if x.len() != 3 * n {
             return Err(Error::invalid(format!(
