@@ -55,7 +55,7 @@ pub struct Graph<'a, T> {
 /// The generator's edge features.
 #[derive(Debug, Clone, Copy)]
 pub enum EdgeFeatures<'a, T> {
-    /// Dense features `[E, A]`, filters computed exactly ([`generator_filters`]).
+    /// Dense features `[E, A]`, filters computed exactly (float64).
     Dense(&'a [T]),
     /// Each edge's kind (`NONE`: a radius-only edge, without features), filters from the
     /// generator's table (graph edges) and [`Graph::table`] (radius-only edges).
