@@ -385,7 +385,7 @@ fn chunk_filters<T: Real, L: Lanes<T>>(
             let w = &mut ws.w_c[q * f3..(q + 1) * f3];
             let dw = derivative.then(|| &mut ws.dw_c[q * f3..(q + 1) * f3]);
             // SAFETY: L's instructions are supported (see `forward` and `backward`).
-            unsafe { table.eval_lanes::<L>(l, ws.dist[e], w, dw) };
+            unsafe { table.eval_lanes::<L>(l, ws.dist[e], None, w, dw) };
         }
     } else {
         sized(&mut ws.rbf_c, c * k);
@@ -488,7 +488,7 @@ fn tabulated_generator_filters<T: Real, L: Lanes<T>>(
             let table = g
                 .table
                 .expect("a radius-only edge's filter needs the potential table");
-            unsafe { table.eval_lanes::<L>(l, d, w, None) };
+            unsafe { table.eval_lanes::<L>(l, d, None, w, None) };
             continue;
         }
         let table = if d < gen.far.start() {
@@ -496,10 +496,8 @@ fn tabulated_generator_filters<T: Real, L: Lanes<T>>(
         } else {
             &gen.far
         };
-        unsafe { table.eval_lanes::<L>(l, d, w, None) };
-        for (x, &k) in w.iter_mut().zip(&gen.kinds[l][kind * f3..(kind + 1) * f3]) {
-            *x += k;
-        }
+        let row = &gen.kinds[l][kind * f3..(kind + 1) * f3];
+        unsafe { table.eval_lanes::<L>(l, d, Some(row), w, None) };
     }
 }
 

@@ -256,18 +256,18 @@ impl<T: Real> FilterTable<T> {
     /// Writes layer `l`'s filter at distance `r` (Å) into `out` `[3F]`.
     pub fn eval(&self, l: usize, r: f64, out: &mut [T]) {
         // SAFETY: scalar lanes run on any CPU.
-        unsafe { self.eval_lanes::<T>(l, r, out, None) }
+        unsafe { self.eval_lanes::<T>(l, r, None, out, None) }
     }
 
     /// Writes layer `l`'s filter and its derivative with respect to `r` (1/Å) into `out`,
     /// `dout` (both `[3F]`).
     pub fn eval_with_derivative(&self, l: usize, r: f64, out: &mut [T], dout: &mut [T]) {
         // SAFETY: scalar lanes run on any CPU.
-        unsafe { self.eval_lanes::<T>(l, r, out, Some(dout)) }
+        unsafe { self.eval_lanes::<T>(l, r, None, out, Some(dout)) }
     }
 
     /// [`Self::eval`] (and with `dout` [`Self::eval_with_derivative`]) in lanes `L`, one pass
-    /// over the two grid rows.
+    /// over the two grid rows; with `base` (`[3F]`) the values are `base` plus the filter.
     ///
     /// # Safety
     /// The CPU supports `L`'s instructions ([`Lanes`]).
@@ -276,13 +276,17 @@ impl<T: Real> FilterTable<T> {
         &self,
         l: usize,
         r: f64,
+        base: Option<&[T]>,
         out: &mut [T],
         mut dout: Option<&mut [T]>,
     ) {
         if r >= self.end {
             // The envelope and its derivative are 0 there: what the last grid point holds,
             // without the interpolation (the generator's pairs beyond the cutoff).
-            out[..self.width].fill(T::zero());
+            match base {
+                Some(b) => out[..self.width].copy_from_slice(&b[..self.width]),
+                None => out[..self.width].fill(T::zero()),
+            }
             if let Some(d) = dout {
                 d[..self.width].fill(T::zero());
             }
@@ -292,6 +296,7 @@ impl<T: Real> FilterTable<T> {
         let w = self.width;
         assert!(rows.len() >= 4 * w && out.len() >= w);
         assert!(dout.as_ref().is_none_or(|d| d.len() >= w));
+        assert!(base.is_none_or(|b| b.len() >= w));
         let one = T::one();
         let two = one + one;
         let three = two + one;
@@ -309,12 +314,12 @@ impl<T: Real> FilterTable<T> {
             (three * s * s - two * s) * inv_h,
         ];
         let head = L::head(w);
-        Self::span::<L>(rows, w, 0, head, hv, hd, out, dout.as_deref_mut());
-        Self::span::<T>(rows, w, head, w, hv, hd, out, dout);
+        Self::span::<L>(rows, w, 0, head, hv, hd, base, out, dout.as_deref_mut());
+        Self::span::<T>(rows, w, head, w, hv, hd, base, out, dout);
     }
 
     /// [`Self::eval_lanes`] over the values `[c0, c1)`: Hermite weights `hv` for
-    /// `(y0, m0, y1, m1)`, derivative weights `hd` for `(y0 - y1, m0, m1)`.
+    /// `(y0, m0, y1, m1)`, derivative weights `hd` for `(y0 - y1, m0, m1)`, `base` added.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn span<L: Lanes<T>>(
@@ -324,6 +329,7 @@ impl<T: Real> FilterTable<T> {
         c1: usize,
         hv: [T; 4],
         hd: [T; 3],
+        base: Option<&[T]>,
         out: &mut [T],
         mut dout: Option<&mut [T]>,
     ) {
@@ -335,10 +341,13 @@ impl<T: Real> FilterTable<T> {
             let m0 = L::load(rows, w + c);
             let y1 = L::load(rows, 2 * w + c);
             let m1 = L::load(rows, 3 * w + c);
-            hv[0]
+            let v = hv[0]
                 .fma(y0, hv[1].mul(m0))
-                .add(hv[2].fma(y1, hv[3].mul(m1)))
-                .store(out, c);
+                .add(hv[2].fma(y1, hv[3].mul(m1)));
+            match base {
+                Some(b) => v.add(L::load(b, c)).store(out, c),
+                None => v.store(out, c),
+            }
             if let Some(d) = dout.as_deref_mut() {
                 hd[0]
                     .mul(y0.sub(y1))
