@@ -115,9 +115,7 @@ impl<T: Real> NativeModel<T> {
         }
         Ok(out)
     }
-}
 
-impl<T: Real> NativeModel<T> {
     /// The generator's filter table ([`GeneratorTable`]), built on first use, when this model
     /// tabulates its filters (float32); `None` computes them exactly.
     fn generator_table(&self, gen: &crate::model::GeneratorConfig) -> Option<&GeneratorTable<T>> {
